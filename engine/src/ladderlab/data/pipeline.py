@@ -1,0 +1,35 @@
+"""Examples -> token ids once per comparison (every method shares them) -> padded batches per step."""
+
+from __future__ import annotations
+
+import torch
+from transformers import DataCollatorWithPadding
+
+from .types import Example
+
+
+def encode(examples: list[Example], tokenizer, max_length: int) -> list[dict]:
+    """Tokenise a split once; pair tasks are encoded as pairs (the tokenizer adds its own separators)."""
+    if not examples:
+        return []
+    first = [e.text_a for e in examples]
+    second = [e.text_b for e in examples] if examples[0].text_b is not None else None
+    enc = tokenizer(first, second, truncation=True, max_length=max_length)
+    keys = list(enc.keys())
+    return [{**{k: enc[k][i] for k in keys}, "labels": e.label} for i, e in enumerate(examples)]
+
+
+class Batcher:
+    """Dynamic padding (each batch padded to its longest member) with transformers' own collator."""
+
+    def __init__(self, tokenizer, device: torch.device):
+        self.collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+        self.device = device
+
+    def batches(self, features: list[dict], batch_size: int, shuffle_seed: int | None = None):
+        order = list(range(len(features)))
+        if shuffle_seed is not None:
+            order = torch.randperm(len(features), generator=torch.Generator().manual_seed(shuffle_seed)).tolist()
+        for start in range(0, len(order), batch_size):
+            batch = self.collate([features[i] for i in order[start:start + batch_size]])
+            yield {k: v.to(self.device) for k, v in batch.items()}

@@ -1,0 +1,102 @@
+"""The engine side of the event protocol (protocol/events.schema.json is the one definition).
+
+An ``EventSink`` writes each event as one JSON line to the run's ``events.jsonl`` (flushed per event, so a
+crash loses nothing already reported) and to stdout, either as the same JSON line (``events`` mode, what
+the extension reads), as a short human line (``text`` mode), or not at all (``quiet``, for ``--json``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+PROTOCOL_VERSION = 1  # must equal x-protocol-version in protocol/events.schema.json (a test checks)
+
+
+def _clean(value: Any) -> Any:
+    """JSON has no NaN/Infinity and strict parsers (the extension's) reject them: write null instead.
+    The trainer stops a run whose loss is not finite before it gets here, so this is a last guard."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+class EventSink:
+    def __init__(self, stdout_mode: str = "events", stdout: IO[str] | None = None):
+        if stdout_mode not in ("events", "text", "quiet"):
+            raise ValueError(stdout_mode)
+        self.stdout_mode = stdout_mode
+        self.stdout = stdout or sys.stdout
+        self._file: IO[str] | None = None
+        self.run_id: str | None = None
+
+    def attach_run(self, run_id: str, events_path: Path) -> None:
+        """From now on events also go to this run's events.jsonl (append: a resumed run keeps its history)."""
+        self.detach_run()
+        self.run_id = run_id
+        self._file = open(events_path, "a", encoding="utf-8")
+
+    def detach_run(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+        self.run_id = None
+
+    def emit(self, type_: str, **fields: Any) -> dict:
+        event = {"v": PROTOCOL_VERSION, "type": type_, "ts": round(time.time(), 3)}
+        if self.run_id is not None:
+            event["run_id"] = self.run_id
+        event.update(_clean(fields))
+        line = json.dumps(event, separators=(",", ":"))
+        if self._file is not None:
+            self._file.write(line + "\n")
+            self._file.flush()
+        if self.stdout_mode == "events":
+            self.stdout.write(line + "\n")
+            self.stdout.flush()
+        elif self.stdout_mode == "text":
+            text = human_line(event)
+            if text:
+                self.stdout.write(text + "\n")
+                self.stdout.flush()
+        return event
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit("log", level=level, message=message)
+
+
+def _mib(n: int | None) -> str:
+    return "n/a" if n is None else f"{n / 2**20:.1f} MiB"
+
+
+def human_line(e: dict) -> str | None:
+    """One readable line per event for terminals; train steps are thinned to keep the console calm."""
+    t = e["type"]
+    if t == "run_started":
+        p = e["params"]
+        return (f"[{e['method']}] started on {e['device']}: {p['trainable']:,} of {p['total']:,} parameters "
+                f"trainable ({p['trainable_pct']:.2f}%), {e['total_steps']} steps -> {e['run_dir']}")
+    if t == "train_step":
+        if e["step"] == 1 or e["step"] % 20 == 0 or e["step"] == e["total_steps"]:
+            return (f"  step {e['step']}/{e['total_steps']} epoch {e['epoch']} loss {e['loss']:.4f} "
+                    f"lr {e['lr']:.2e} saved-for-backward {_mib(e['memory']['saved_for_backward_bytes'])}")
+        return None
+    if t == "evaluation":
+        metrics = " ".join(f"{k} {v:.2f}" for k, v in e["metrics"].items())
+        return f"  {e['split']} (epoch {e['epoch']}): {metrics}"
+    if t == "log":
+        return f"  {'warning: ' if e['level'] == 'warning' else ''}{e['message']}"
+    if t == "error":
+        return f"error ({e['kind']}): {e['message']}" + (f"\n  hint: {e['hint']}" if e.get("hint") else "")
+    if t == "run_finished":
+        s = e["summary"]
+        return f"[{s['method']}] finished in {s['duration_s']:.0f}s: score {s['metrics'].get('score', float('nan')):.2f}"
+    return None

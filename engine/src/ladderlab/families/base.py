@@ -1,0 +1,101 @@
+"""What the engine must know about an architecture family, in one place per family.
+
+Methods (``ladderlab.methods``) are written once against this interface; a family file says, for its
+architecture, how to build the task model, turn a batch into logits, where the layers are, which modules
+LoRA and Adapters target, and how to build and run a Ladder Side-Tuning side network of its own blocks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..data.types import TaskSpec
+
+# Axis roles for structural pruning (see methods/lst/pruning.py):
+#   "R"  the residual stream of the stack        "F"  the feed-forward inner dimension
+#   "QK" per-head query/key dims (shared choice)  "VO" per-head value/output dims
+#   "RX" the other stack's residual (T5 decoder cross-attention reads the encoder)
+#   None keep the whole axis (e.g. relative-attention buckets, heads)
+Roles = tuple  # one role (or None) per tensor axis, in the tensor's own axis order
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    name: str  # "encoder" or "decoder"
+    layers: nn.ModuleList  # the backbone's blocks of this stack
+    module: nn.Module  # the stack itself (holds e.g. T5's final layer norm); same parameter names in the side
+
+
+class Family:
+    """Base class; each family module defines one subclass and registers it in families/__init__.py."""
+
+    name: str = ""
+    model_types: tuple[str, ...] = ()
+    lora_targets: tuple[str, ...] = ()  # default PEFT target module names (attention query/value)
+    adapter_points: tuple[str, ...] = ()  # module-name suffixes whose outputs get a Houlsby adapter
+    head_modules: tuple[str, ...] = ()  # trainable task head (names of submodules of the task model)
+    peft_task_type: str = "SEQ_CLS"
+    padding_side: str = "right"
+
+    # -- task model ---------------------------------------------------------------------------------
+    def task_model_from_pretrained(self, folder: str, spec: TaskSpec, tokenizer) -> nn.Module:
+        raise NotImplementedError
+
+    def task_model_from_config(self, config, spec: TaskSpec, tokenizer) -> nn.Module:
+        raise NotImplementedError
+
+    def logits(self, model: nn.Module, batch: dict) -> torch.Tensor:
+        """(B, num_labels) for classification, (B,) for regression. ``model`` may be PEFT-wrapped."""
+        raise NotImplementedError
+
+    def hidden_size(self, config) -> int:
+        raise NotImplementedError
+
+    def stacks(self, model: nn.Module) -> list[StackInfo]:
+        raise NotImplementedError
+
+    # -- Ladder Side-Tuning -------------------------------------------------------------------------
+    def side_config(self, config, r: int, n_layers: int, heads: int | None):
+        """The backbone's config with widths divided by r (BadInput if r does not divide them)."""
+        raise NotImplementedError
+
+    def build_side_stacks(self, side_config) -> nn.ModuleDict:
+        """One side module per stack, of the backbone's own block type; they take ``inputs_embeds``."""
+        raise NotImplementedError
+
+    def side_layers(self, side_stack: nn.Module) -> nn.ModuleList:
+        raise NotImplementedError
+
+    def run_backbone(self, model: nn.Module, batch: dict) -> None:
+        """Forward the frozen backbone far enough to fire every tap (the caller holds no_grad)."""
+        raise NotImplementedError
+
+    def run_side(self, side: nn.ModuleDict, inputs: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+        """Run the side stacks on their downsampled inputs; return the last side hidden states (B, L, d/r)."""
+        raise NotImplementedError
+
+    def side_head(self, model: nn.Module, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
+        """Logits from upsampled side states (B, L, d) through the task head."""
+        raise NotImplementedError
+
+    def layer_roles(self, stack: str) -> dict[str, Roles]:
+        """Parameter name inside one block -> roles of its axes, for pruning-based initialisation."""
+        raise NotImplementedError
+
+    def stack_extra_roles(self, stack: str) -> dict[str, Roles]:
+        """Parameters of the stack outside its blocks (e.g. a final layer norm) -> axis roles."""
+        return {}
+
+    def heads(self, config) -> int:
+        raise NotImplementedError
+
+    def dropout(self, config) -> float:
+        raise NotImplementedError
+
+
+def first_tensor(output):
+    """Blocks return a tensor or a tuple whose first item is the hidden states, depending on the version."""
+    return output[0] if isinstance(output, (tuple, list)) else output

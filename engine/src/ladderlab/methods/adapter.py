@@ -1,0 +1,67 @@
+"""Adapters (Houlsby et al., 2019): a bottleneck after every attention and every feed-forward sublayer.
+
+Each adapter reads the sublayer's output projection and adds its own residual: h + up(gelu(down(h))).
+``up`` starts at zero so the backbone's function is unchanged at step 0. Adapters, layer norms and the
+task head train. The adapter is attached as a child of the projection it follows (so it is saved with the
+model) and applied by a forward hook, which works for every family without editing its forward code.
+"""
+
+from torch import nn
+
+from .base import MethodModel, freeze_all, unfreeze_modules
+
+
+class Adapter(nn.Module):
+    def __init__(self, width: int, bottleneck: int):
+        super().__init__()
+        self.down = nn.Linear(width, bottleneck)
+        self.act = nn.GELU()
+        self.up = nn.Linear(bottleneck, width)
+        nn.init.normal_(self.down.weight, std=1e-2)
+        nn.init.zeros_(self.down.bias)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, h):
+        return h + self.up(self.act(self.down(h)))
+
+
+def _apply_adapter(module, _inputs, output):
+    return module.adapter(output)
+
+
+def out_width(module: nn.Module) -> int:
+    if isinstance(module, nn.Linear):
+        return module.out_features
+    return module.weight.shape[-1]  # GPT-2's Conv1D stores (in, out)
+
+
+def insert_adapters(model: nn.Module, stacks, points: tuple[str, ...], bottleneck: int) -> int:
+    """Attach an adapter after each of the ``points`` (paths inside a block) found in every block."""
+    count = 0
+    for stack in stacks:
+        for layer in stack.layers:
+            for point in points:
+                try:
+                    module = layer.get_submodule(point)
+                except AttributeError:
+                    continue  # e.g. cross-attention exists only in decoder blocks
+                module.adapter = Adapter(out_width(module), bottleneck).to(module.weight.device)
+                module.register_forward_hook(_apply_adapter)
+                count += 1
+    return count
+
+
+def build(backbone, model, exp) -> MethodModel:
+    family = backbone.family
+    freeze_all(model)
+    count = insert_adapters(model, family.stacks(model), family.adapter_points, exp.adapter_size)
+    if count == 0:
+        raise RuntimeError(f"no adapter insertion points found in the {family.name} family's blocks")
+    for module in model.modules():
+        is_norm = type(module).__name__.endswith("LayerNorm") or isinstance(module, nn.LayerNorm)
+        if is_norm or isinstance(module, Adapter):
+            for p in module.parameters():
+                p.requires_grad_(True)
+    unfreeze_modules(model, family.head_modules)
+    return MethodModel(family, model)

@@ -1,0 +1,47 @@
+"""The shape every method takes: a module that maps a batch to logits and knows what it trains."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from ..families import Family
+
+
+class MethodModel(nn.Module):
+    """A task model adapted by one method. ``forward(batch)`` returns logits ((B, K), or (B,) for regression)."""
+
+    def __init__(self, family: Family, model: nn.Module):
+        super().__init__()
+        self.family = family
+        self.model = model
+
+    def forward(self, batch: dict):
+        return self.family.logits(self.model, batch)
+
+    def initialize(self, init_batches, on_phase, *, init: str, loss_fn) -> None:
+        """Data-dependent initialisation before training (LST's pruning); nothing for most methods."""
+
+    def trainable_named_parameters(self) -> dict[str, nn.Parameter]:
+        return {n: p for n, p in self.named_parameters() if p.requires_grad}
+
+
+def freeze_all(model: nn.Module) -> None:
+    for p in model.parameters():
+        p.requires_grad_(False)
+
+
+def unfreeze_modules(model: nn.Module, names: tuple[str, ...]) -> None:
+    """Make the named submodules (e.g. the task head ``classifier``) trainable."""
+    for name in names:
+        module = model.get_submodule(name) if _has(model, name) else None
+        if module is not None:
+            for p in module.parameters():
+                p.requires_grad_(True)
+
+
+def _has(model: nn.Module, name: str) -> bool:
+    try:
+        model.get_submodule(name)
+        return True
+    except AttributeError:
+        return False

@@ -1,0 +1,19 @@
+"""LoRA (Hu et al., 2022) through PEFT: low-rank updates on the attention projections, plus the task head."""
+
+from peft import LoraConfig, get_peft_model
+
+from .base import MethodModel, unfreeze_modules
+
+
+def build(backbone, model, exp) -> MethodModel:
+    family = backbone.family
+    config = LoraConfig(
+        task_type=family.peft_task_type,
+        r=exp.lora_rank,
+        lora_alpha=exp.lora_alpha,
+        lora_dropout=0.0,
+        target_modules=list(exp.lora_targets or family.lora_targets),
+    )
+    peft_model = get_peft_model(model, config)
+    unfreeze_modules(peft_model.base_model.model, family.head_modules)
+    return MethodModel(family, peft_model)

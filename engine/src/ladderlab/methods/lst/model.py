@@ -1,0 +1,154 @@
+"""The ladder side network (LST paper §3.2) around a frozen backbone.
+
+    backbone (frozen, eval, no_grad)            side network (trainable, width d/r)
+    embeddings ──────────── down_embed ──────▶  h
+    layer i (kept) ── tap ─ down[k] ─▶ (1-g_k)·  ⊕  g_k·h  ──▶ side block k ──▶ h      (g_k = sigmoid(α_k / T))
+    ...                                                                    up ──▶ task head ──▶ logits
+
+Explicit choices (the paper's text and reference code differ; see shared/notes/lst-reference.md):
+- the gate multiplies the side state, as the reference code does: h = g·h + (1-g)·down(tap), α=0 so g=0.5;
+- the tap of kept layer i is the OUTPUT of backbone layer i; the embedding tap is the input of layer 0;
+- the backbone runs in eval mode under no_grad: it saves nothing for backward and its activations are
+  freed layer by layer; only the taps (the downsamples' inputs) live until the side network's backward.
+Taps are captured with forward hooks on the backbone's own blocks, and the gates are applied with
+forward pre-hooks on the side's own blocks, so the family's unmodified block code runs on both sides.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...errors import BadInput
+from ..base import MethodModel, freeze_all, unfreeze_modules
+from . import pruning
+
+TEMPERATURE = 0.1
+
+
+def _new_linear(d_in: int, d_out: int) -> nn.Linear:
+    layer = nn.Linear(d_in, d_out)
+    nn.init.normal_(layer.weight, std=0.01)  # the reference's init for ladder projections
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
+class LadderSideNetwork(MethodModel):
+    def __init__(self, family, backbone_model: nn.Module, exp):
+        super().__init__(family, backbone_model)
+        config = backbone_model.config
+        self.stack_infos = family.stacks(backbone_model)
+        n_layers = len(self.stack_infos[0].layers)
+        self.kept = list(exp.keep_layers) if exp.keep_layers is not None else list(range(n_layers))
+        out_of_range = [i for i in self.kept if not 0 <= i < n_layers]
+        if out_of_range:
+            raise BadInput(f"keep_layers {out_of_range} out of range: the backbone has {n_layers} layers per stack",
+                           f"use 0-based indices from 0 to {n_layers - 1}")
+        self.r = exp.r
+        self.side_config = family.side_config(config, exp.r, len(self.kept), exp.side_heads)
+        d = family.hidden_size(config)
+        d_side = d // exp.r
+        self.side = family.build_side_stacks(self.side_config)
+        names = [s.name for s in self.stack_infos]
+        self.down_embed = nn.ModuleDict({s: _new_linear(d, d_side) for s in names})
+        self.down = nn.ModuleDict({s: nn.ModuleList(_new_linear(d, d_side) for _ in self.kept) for s in names})
+        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.zeros(len(self.kept))) for s in names})
+        self.up = _new_linear(d_side, d)
+        self.embed_dropout = nn.Dropout(family.dropout(config))
+
+        freeze_all(backbone_model)
+        unfreeze_modules(backbone_model, family.head_modules)
+        self._taps: dict[str, dict] | None = None
+        self._hooks = []
+        for info in self.stack_infos:
+            self._hooks.append(info.layers[0].register_forward_pre_hook(self._embed_tap_hook(info.name),
+                                                                         with_kwargs=True))
+            for k, i in enumerate(self.kept):
+                self._hooks.append(info.layers[i].register_forward_hook(self._layer_tap_hook(info.name, k)))
+            for k, block in enumerate(family.side_layers(self.side[info.name])):
+                self._hooks.append(block.register_forward_pre_hook(self._gate_hook(info.name, k), with_kwargs=True))
+
+    # -- hooks --------------------------------------------------------------------------------------
+    def _embed_tap_hook(self, stack: str):
+        def hook(_module, args, kwargs):
+            if self._taps is not None:
+                self._taps[stack]["embed"] = args[0] if args else kwargs["hidden_states"]
+        return hook
+
+    def _layer_tap_hook(self, stack: str, k: int):
+        def hook(_module, _args, output):
+            if self._taps is not None:
+                self._taps[stack][k] = output[0] if isinstance(output, (tuple, list)) else output
+        return hook
+
+    def _gate_hook(self, stack: str, k: int):
+        def hook(_module, args, kwargs):
+            h = args[0] if args else kwargs["hidden_states"]
+            g = self.gate(stack, k)
+            mixed = g * h + (1 - g) * self.down[stack][k](self._taps[stack][k])
+            if args:
+                return (mixed, *args[1:]), kwargs
+            return args, {**kwargs, "hidden_states": mixed}
+        return hook
+
+    def gate(self, stack: str, k: int) -> torch.Tensor:
+        return torch.sigmoid(self.gate_alpha[stack][k] / TEMPERATURE)
+
+    # -- forward ------------------------------------------------------------------------------------
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.model.eval()  # the backbone always runs as at inference (dropout off)
+        return self
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        self._taps = {s.name: {} for s in self.stack_infos}
+        try:
+            with torch.no_grad():
+                self.family.run_backbone(self.model, batch)
+            inputs = {s: self.down_embed[s](self.embed_dropout(taps["embed"])) for s, taps in self._taps.items()}
+            hidden = self.family.run_side(self.side, inputs, batch)
+            return self.family.side_head(self.model, self.up(hidden), batch)
+        finally:
+            self._taps = None
+
+    # -- initialisation -----------------------------------------------------------------------------
+    def initialize(self, init_batches, on_phase, *, init: str = "fisher", loss_fn=None) -> None:
+        """Structural-pruning init from the backbone (fisher / magnitude); ``random`` keeps the family's init."""
+        if init == "random":
+            return
+        with on_phase("pruning_init"):
+            if init == "magnitude":
+                importance = pruning.magnitude_importance(self.model)
+            else:
+                importance = pruning.fisher_importance(
+                    self.model, lambda b: loss_fn(self.family.logits(self.model, b), b["labels"]), init_batches)
+        self.apply_pruning(importance)
+
+    def apply_pruning(self, importance: dict[str, torch.Tensor]) -> None:
+        heads = self.family.heads(self.model.config)
+        if self.family.heads(self.side_config) != heads:
+            raise BadInput("pruning initialisation keeps every attention head, so side_heads must equal the "
+                           f"backbone's {heads}", "drop side_heads or use --init random")
+        prefix_of = {id(m): n + "." for n, m in self.model.named_modules()}
+        self.pruned_sets = {}
+        for info in self.stack_infos:
+            roles = self.family.layer_roles(info.name)
+            layer_imps = [pruning.layer_importance(importance, prefix_of[id(info.layers[i])]) for i in self.kept]
+            sets = pruning.select_indices(layer_imps, roles, self.r, heads)
+            self.pruned_sets[info.name] = sets
+            side_blocks = self.family.side_layers(self.side[info.name])
+            for k, i in enumerate(self.kept):
+                untouched = pruning.copy_pruned(side_blocks[k], info.layers[i], roles, sets[k])
+                self._copy_shared(untouched, side_blocks[k], info.layers[0])
+            extras = self.family.stack_extra_roles(info.name)
+            if extras:
+                pruning.copy_pruned(self.side[info.name], info.module, extras, sets[0])
+
+    @torch.no_grad()
+    def _copy_shared(self, names: list[str], side_block: nn.Module, first_block: nn.Module) -> None:
+        """Parameters outside the role table (T5's relative-position bias, heads x buckets) are not pruned:
+        copy them from the backbone's first block, which owns them there too."""
+        source = dict(first_block.named_parameters())
+        for name, p in side_block.named_parameters():
+            if name in names and name in source and source[name].shape == p.shape:
+                p.copy_(source[name])

@@ -1,0 +1,81 @@
+"""The official metric of each task, as the GLUE leaderboard and the LST paper report them.
+
+All values are on a 0-100 scale (accuracy 91.3, not 0.913), the scale of the GLUE leaderboard
+and of the paper's tables, so our numbers can be compared with theirs as printed.
+
+=====================================  ==============================
+task                                   metrics
+=====================================  ==============================
+sst2, mnli, qnli, rte, imdb, file      accuracy
+mrpc, qqp                              f1 (of class 1), accuracy
+cola                                   matthews_corr
+stsb, file (regression)                pearson, spearman
+=====================================  ==============================
+
+The table itself lives in ``ladderlab.data.task_spec`` (``TaskSpec.metrics``); ``compute`` only
+follows the spec, so the two cannot disagree. ``score`` is always added: the single metric, or
+for two-metric tasks their mean, which is how GLUE folds MRPC, QQP and STS-B into one number.
+It is the ``main_metric`` used to pick epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+
+from .data.types import TaskSpec
+
+def _correlation(fn, predictions: np.ndarray, references: np.ndarray) -> float:
+    """pearson/spearman, with 0.0 where the correlation is undefined.
+
+    A constant prediction (typical of a regression head early in training, or a collapsed one) has
+    zero variance, and scipy returns NaN with a warning. Such a model carries no information about
+    the ordering of the pairs, so 0 is the meaningful value; NaN would also poison the "best epoch"
+    comparison (NaN > x is always False) and is not valid JSON in events. Non-finite predictions
+    (a diverged model) are scored 0 for the same reasons.
+    """
+    if not np.all(np.isfinite(predictions)) or np.ptp(predictions) == 0 or np.ptp(references) == 0:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(fn(predictions, references)[0])
+    return 0.0 if math.isnan(value) else value
+
+
+def _one(name: str, predictions: np.ndarray, references: np.ndarray) -> float:
+    if name == "accuracy":
+        return float(accuracy_score(references, predictions))
+    if name == "f1":  # F1 of the positive class (1 = equivalent / duplicate), as GLUE reports it
+        return float(f1_score(references, predictions, pos_label=1, average="binary", zero_division=0))
+    if name == "matthews_corr":
+        with warnings.catch_warnings():  # a constant prediction gives 0.0, sklearn may warn about it
+            warnings.simplefilter("ignore")
+            return float(matthews_corrcoef(references, predictions))
+    if name == "pearson":
+        return _correlation(pearsonr, predictions, references)
+    if name == "spearman":
+        return _correlation(spearmanr, predictions, references)
+    raise ValueError(f"unknown metric {name!r}")
+
+
+def compute(spec: TaskSpec, predictions, references) -> dict[str, float]:
+    """Score predictions against references with the task's official metrics, on a 0-100 scale.
+
+    ``predictions``: class indices (ints) for classification, floats for regression; any
+    sequence, numpy array or CPU tensor. Returns ``{metric: value, ..., "score": main value}``
+    with the names of ``spec.metrics``; ``score`` is the mean of them (one metric: that metric).
+    """
+    dtype = float if spec.is_regression else np.int64
+    predictions = np.asarray(predictions, dtype=dtype).reshape(-1)
+    references = np.asarray(references, dtype=dtype).reshape(-1)
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    if len(references) == 0:
+        raise ValueError("no examples to score")
+    result = {name: 100.0 * _one(name, predictions, references) for name in spec.metrics}
+    result["score"] = float(np.mean(list(result.values())))
+    return result

