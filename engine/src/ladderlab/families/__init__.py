@@ -2,9 +2,11 @@
 
 from ..errors import BadInput
 from .base import Family
+from .decoder import DecoderFamily
 from .encoder import EncoderFamily
+from .seq2seq import Seq2SeqFamily
 
-_FAMILIES: list[Family] = [EncoderFamily()]
+_FAMILIES: list[Family] = [EncoderFamily(), Seq2SeqFamily(), DecoderFamily()]
 
 
 def family_for(model_type: str) -> Family:

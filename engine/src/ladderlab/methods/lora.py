@@ -2,7 +2,7 @@
 
 from peft import LoraConfig, get_peft_model
 
-from .base import MethodModel, unfreeze_modules
+from .base import MethodModel
 
 
 def build(backbone, model, exp) -> MethodModel:
@@ -14,6 +14,6 @@ def build(backbone, model, exp) -> MethodModel:
         lora_dropout=0.0,
         target_modules=list(exp.lora_targets or family.lora_targets),
     )
+    # For SEQ_CLS, PEFT itself keeps a trainable copy of the classification head (modules_to_save).
     peft_model = get_peft_model(model, config)
-    unfreeze_modules(peft_model.base_model.model, family.head_modules)
     return MethodModel(family, peft_model)

@@ -3,7 +3,7 @@ initialised from sampled vocabulary embeddings as in the LST paper's baseline; t
 
 from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
 
-from .base import MethodModel, unfreeze_modules
+from .base import MethodModel
 
 
 def build(backbone, model, exp) -> MethodModel:
@@ -12,7 +12,10 @@ def build(backbone, model, exp) -> MethodModel:
         task_type=family.peft_task_type,
         num_virtual_tokens=exp.prompt_tokens,
         prompt_tuning_init=PromptTuningInit.SAMPLE_VOCAB,
+        # PEFT's default for SEQ_2_SEQ_LM is 2 (a prompt set per encoder and decoder), but prompt tuning only
+        # prepends to the encoder input: the second set would count as trainable and never get a gradient.
+        num_transformer_submodules=1,
     )
+    # For SEQ_CLS, PEFT itself keeps a trainable copy of the classification head (modules_to_save).
     peft_model = get_peft_model(model, config)
-    unfreeze_modules(peft_model.base_model, family.head_modules)
     return MethodModel(family, peft_model)

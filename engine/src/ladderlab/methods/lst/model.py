@@ -135,6 +135,10 @@ class LadderSideNetwork(MethodModel):
             roles = self.family.layer_roles(info.name)
             layer_imps = [pruning.layer_importance(importance, prefix_of[id(info.layers[i])]) for i in self.kept]
             sets = pruning.select_indices(layer_imps, roles, self.r, heads)
+            if self.pruned_sets:  # a decoder's cross-attention reads the (side) encoder's residual set
+                encoder_residual = next(iter(self.pruned_sets.values()))[0]["R"]
+                for layer_sets in sets:
+                    layer_sets["RX"] = encoder_residual
             self.pruned_sets[info.name] = sets
             side_blocks = self.family.side_layers(self.side[info.name])
             for k, i in enumerate(self.kept):

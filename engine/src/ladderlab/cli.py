@@ -1,0 +1,117 @@
+"""``ladderlab`` — the engine's command line. Everything the extension does goes through here.
+
+    ladderlab run --methods lst --task sst2 --data path/to/SST-2      one method, one run folder
+    ladderlab compare --methods lst,lora,full --json                   several methods, one data pipeline
+
+Every Experiment field is a flag (``keep_layers`` -> ``--keep-layers``) and a key of ``--config FILE.ladder.json``;
+flags win. stdout carries JSON-lines events (default when piped) or readable progress (default on a terminal).
+Exit status: 0 ok, 2 bad input, 3 out of memory, 1 crash; the message is on stderr and in an error event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import typing
+
+from .config import FIELDS, LIST_FIELDS, Experiment, build_experiment, load_experiment_file
+from .errors import BadInput
+from .events import EventSink
+from .report import format_table
+
+EXIT = {"bad_input": 2, "oom": 3, "crash": 1}
+
+
+def _flag_type(field: dataclasses.Field):
+    if field.name in LIST_FIELDS:
+        return str  # comma-separated, split by build_experiment
+    hint = typing.get_type_hints(Experiment)[field.name]
+    for t in (int, float):
+        if hint is t or t in typing.get_args(hint):
+            return t
+    return str
+
+
+def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="experiment file (*.ladder.json); flags override its values")
+    for field in FIELDS.values():
+        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=_flag_type(field),
+                            default=None, help=f"(default: {_default_text(field)})")
+
+
+def _default_text(field: dataclasses.Field) -> str:
+    if field.default_factory is not dataclasses.MISSING:
+        return ",".join(map(str, field.default_factory()))
+    return str(field.default)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ladderlab", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("run", "train and evaluate one method"),
+                       ("compare", "train and evaluate several methods on one config, one after another")):
+        p = sub.add_parser(name, help=text, description=text)
+        _add_experiment_flags(p)
+        p.add_argument("--format", choices=("events", "text"), default=None,
+                       help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)")
+        if name == "run":
+            p.add_argument("--method", dest="method", help="the method to run (same as --methods with one name)")
+        else:
+            p.add_argument("--json", action="store_true", help="print only one JSON object {rows: [...]} at the end")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "json", False):
+        mode = "quiet"
+    else:
+        mode = args.format or ("text" if sys.stdout.isatty() else "events")
+    sink = EventSink(mode)
+    try:
+        exp = _experiment(args)
+        from .experiment import run_comparison  # heavy imports (torch) only once the input is valid
+
+        outcome = run_comparison(exp, sink)
+    except BadInput as e:
+        return _fail(sink, "bad_input", e.message, e.hint)
+    except MemoryError as e:
+        return _fail(sink, "oom", f"out of memory: {e}", "use a smaller --batch-size or --max-length")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    if getattr(args, "json", False):
+        print(json.dumps({"rows": outcome.rows, "failed": outcome.failed}, indent=2))
+    elif mode == "text" and outcome.rows:
+        print()
+        print(format_table(outcome.rows))
+    for failure in outcome.failed:
+        print(f"ladderlab: {failure['method']} failed ({failure['kind']}): {failure['message']}", file=sys.stderr)
+    return EXIT[outcome.failed[0]["kind"]] if outcome.failed else 0
+
+
+def _experiment(args) -> Experiment:
+    flags = {name: getattr(args, name) for name in FIELDS}
+    method = getattr(args, "method", None)
+    if method:
+        flags["methods"] = method
+    file_values = load_experiment_file(args.config) if args.config else {}
+    exp = build_experiment(file_values, flags)
+    if args.command == "run" and len(exp.methods) != 1:
+        raise BadInput(f"run trains one method, got {len(exp.methods)}: {','.join(exp.methods)}",
+                       "use `ladderlab compare` for several, or --method NAME")
+    return exp
+
+
+def _fail(sink: EventSink, kind: str, message: str, hint: str | None) -> int:
+    """Errors before any run folder exists: one error event on stdout and a plain message on stderr."""
+    if getattr(sink, "stdout_mode", "") == "events":
+        sink.emit("error", kind=kind, message=message, hint=hint)
+    print(f"ladderlab: error: {message}" + (f"\n  hint: {hint}" if hint else ""), file=sys.stderr)
+    return EXIT[kind]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Decoder-only backbones (GPT-2), classifying from the last token's state.
+
+Task head: transformers' GPT2ForSequenceClassification (a new, trainable ``score`` layer on the last real
+token). Batches are LEFT-padded (``padding_side``), so the last position is always the last real token, and
+position ids are counted from each row's first real token, so padding does not shift a pretrained model's
+positions. The LST side network is a GPT2Model at 1/r width whose token and position embeddings add nothing:
+it reads the downsampled backbone embeddings, which already carry the backbone's positions.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from transformers import AutoModelForSequenceClassification, GPT2Model
+
+from ..errors import BadInput
+from .base import Family, StackInfo
+from .encoder import _divisors, _task_kwargs
+
+
+class ZeroPositions(nn.Module):
+    """Stands in for the side's ``wpe``: GPT2Model adds ``wpe(position_ids)`` to its input, and the side input
+    (downsampled backbone embeddings) already holds positions. An expanded zero scalar allocates nothing; its
+    buffer follows the side's dtype and device."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+        self.register_buffer("zero", torch.zeros(()), persistent=False)
+
+    def forward(self, position_ids):
+        return self.zero.expand(*position_ids.shape, self.width)
+
+
+def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
+    """0 at each row's first real token (left padding), as if the row were not padded; pads get 0."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _is_prompt_learning(model) -> bool:
+    config = getattr(model, "active_peft_config", None)
+    return bool(config is not None and config.is_prompt_learning)
+
+
+class DecoderFamily(Family):
+    name = "decoder"
+    model_types = ("gpt2",)
+    lora_targets = ("c_attn",)  # fused q|k|v Conv1D; PEFT sets fan_in_fan_out for it
+    adapter_points = ("attn.c_proj", "mlp.c_proj")  # after self-attention and after the FFN
+    head_modules = ("score",)
+    peft_task_type = "SEQ_CLS"
+    padding_side = "left"
+
+    def task_model_from_pretrained(self, folder, spec, tokenizer):
+        # A GPT-2 checkpoint has no pad token of its own: give the one the tokenizer pads with (backbones.py).
+        return AutoModelForSequenceClassification.from_pretrained(
+            folder, dtype=torch.float32, pad_token_id=tokenizer.pad_token_id, **_task_kwargs(spec))
+
+    def task_model_from_config(self, config, spec, tokenizer):
+        config = copy.deepcopy(config)
+        for k, v in {**_task_kwargs(spec), "pad_token_id": tokenizer.pad_token_id}.items():
+            setattr(config, k, v)
+        return AutoModelForSequenceClassification.from_config(config)
+
+    def logits(self, model, batch):
+        kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        # token_type_ids are never passed: GPT-2 would add wte(token type) to its input.
+        if not _is_prompt_learning(model):  # PEFT prompt tuning drops position ids (prompts come first)
+            kwargs["position_ids"] = _positions(batch["attention_mask"])
+        logits = model(**kwargs, use_cache=False).logits
+        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+
+    def hidden_size(self, config):
+        return config.n_embd
+
+    def heads(self, config):
+        return config.n_head
+
+    def dropout(self, config):
+        return config.embd_pdrop
+
+    def stacks(self, model):
+        return [StackInfo("decoder", model.transformer.h, model.transformer)]
+
+    # -- LST ----------------------------------------------------------------------------------------
+    def side_config(self, config, r, n_layers, heads):
+        d, h = config.n_embd, heads or config.n_head
+        ff = config.n_inner or 4 * d
+        if d % r or ff % r:
+            raise BadInput(f"r={r} does not divide the backbone's width (hidden {d}, feed-forward {ff})",
+                           f"choose r among the common divisors, e.g. {_divisors(d, ff)}")
+        if (d // r) % h:
+            raise BadInput(f"the side width {d // r} (= {d}/r) is not divisible by {h} attention heads",
+                           f"choose a smaller r or set side_heads to a divisor of {d // r}")
+        side = copy.deepcopy(config)
+        side.n_embd, side.n_inner, side.n_layer, side.n_head = d // r, ff // r, n_layers, h
+        # No attention-probability dropout (see encoder.py: SDPA then keeps no B x heads x L x L maps), and no
+        # embedding dropout: the ladder already applies dropout to the side input.
+        side.attn_pdrop = side.embd_pdrop = 0.0
+        side.use_cache = False
+        return side
+
+    def build_side_stacks(self, side_config):
+        side = GPT2Model(side_config)
+        side.wte = None  # only used for input_ids / token_type_ids, which the side never gets (vocab x d/r waste)
+        side.wpe = ZeroPositions(side_config.n_embd)
+        return nn.ModuleDict({"decoder": side})
+
+    def side_layers(self, side_stack):
+        return side_stack.h
+
+    def run_backbone(self, model, batch):
+        mask = batch["attention_mask"]
+        model.transformer(input_ids=batch["input_ids"], attention_mask=mask, position_ids=_positions(mask),
+                          use_cache=False)
+
+    def run_side(self, side, inputs, batch):
+        mask = batch["attention_mask"]
+        return side["decoder"](inputs_embeds=inputs["decoder"], attention_mask=mask, position_ids=_positions(mask),
+                               use_cache=False).last_hidden_state
+
+    def side_head(self, model, hidden, batch):
+        logits = model.score(hidden[:, -1])  # left padding: the last position is every row's last real token
+        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+
+    def layer_roles(self, stack):
+        # Conv1D stores weights as (in, out), so roles are listed input axis first.
+        return {
+            "ln_1.weight": ("R",), "ln_1.bias": ("R",),
+            "attn.c_attn.weight": ("R", "QKV"), "attn.c_attn.bias": ("QKV",),
+            "attn.c_proj.weight": ("VO", "R"), "attn.c_proj.bias": ("R",),
+            "ln_2.weight": ("R",), "ln_2.bias": ("R",),
+            "mlp.c_fc.weight": ("R", "F"), "mlp.c_fc.bias": ("F",),
+            "mlp.c_proj.weight": ("F", "R"), "mlp.c_proj.bias": ("R",),
+        }
+
+    def stack_extra_roles(self, stack):
+        return {"ln_f.weight": ("R",), "ln_f.bias": ("R",)}

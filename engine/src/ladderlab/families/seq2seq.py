@@ -1,0 +1,184 @@
+"""Encoder-decoder backbones (T5), used text-to-text as in the LST paper.
+
+A class is a single-token verbalizer: the first decoder step (decoder input = the start token) gives vocabulary
+logits through the FROZEN, tied LM head, and the task logits are those of the label words' first tokens
+("negative", "positive", "not equivalent", ...). The token ids live on the task model as a non-persistent buffer
+``label_token_ids``, so they follow .to(device) and PEFT wrappers forward the attribute to the model they wrap.
+Regression (STS-B) reads one fixed token's logit as the score (REGRESSION_WORD).
+
+The LST side network is a pair of T5Stacks (encoder, decoder) at 1/r width without token embeddings; the side
+decoder cross-attends to the SIDE encoder's output, and its step-0 state goes through the frozen LM head.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import AutoModelForSeq2SeqLM
+from transformers.models.t5.modeling_t5 import T5Stack
+
+from ..errors import BadInput
+from .base import Family, StackInfo
+from .encoder import _divisors
+
+# Regression score = the logit of this word's first token. The LM head is frozen, so the score is one fixed
+# linear read-out of the last decoder state (the word's embedding row); any word works, and one whose meaning
+# grows with the target ("similar" for STS-B's similarity) starts from a pretrained signal in that direction.
+REGRESSION_WORD = "similar"
+
+_FF = "DenseReluDense."  # T5's FFN; gated checkpoints (T5 v1.1, flan-t5) have wi_0/wi_1 instead of wi
+_ATTN = ("q.weight", "QK", "R"), ("k.weight", "QK", "R"), ("v.weight", "VO", "R"), ("o.weight", "R", "VO")
+
+
+def _first_token(tokenizer, word: str) -> int | None:
+    """The first token of ``word`` that carries text (SentencePiece may split off a bare '▁' piece first)."""
+    for token in tokenizer(word, add_special_tokens=False)["input_ids"]:
+        if tokenizer.decode([token]).strip():
+            return token
+    return None
+
+
+def attach_label_tokens(model: nn.Module, spec, tokenizer) -> nn.Module:
+    words = [REGRESSION_WORD] if spec.is_regression else [label.replace("_", " ") for label in spec.labels]
+    ids = [_first_token(tokenizer, w) for w in words]
+    clashes = [w for w, i in zip(words, ids) if i is None or ids.count(i) > 1]
+    if clashes:
+        raise BadInput(f"the label words {clashes} have no distinct first token in this backbone's tokenizer, "
+                       "which the text-to-text classifier reads one token per class",
+                       "rename the labels so each starts with a different word")
+    model.register_buffer("label_token_ids", torch.tensor(ids), persistent=False)
+    return model
+
+
+def _label_ids(model: nn.Module) -> torch.Tensor:
+    try:
+        return model.label_token_ids  # a PeftModel forwards unknown attributes down to the wrapped model
+    except AttributeError:
+        raise RuntimeError("T5 task model without label_token_ids: build it with the family's task_model_*") from None
+
+
+def _start_ids(config, input_ids: torch.Tensor) -> torch.Tensor:
+    # T5 starts decoding from its pad token; transformers 5 configs built in code may lack decoder_start_token_id.
+    start = getattr(config, "decoder_start_token_id", None)
+    start = config.pad_token_id if start is None else start
+    return input_ids.new_full((input_ids.shape[0], 1), start)
+
+
+def _squeeze(logits: torch.Tensor) -> torch.Tensor:
+    return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+
+
+def _roles(prefix: str, kv_axis: str = "R") -> dict:
+    roles = {}
+    for name, out_role, in_role in _ATTN:
+        in_role = kv_axis if name[0] in "kv" else in_role  # cross-attention keys/values read the encoder
+        roles[prefix + name] = (out_role, in_role)
+    return roles
+
+
+class Seq2SeqFamily(Family):
+    name = "seq2seq"
+    model_types = ("t5",)
+    lora_targets = ("q", "v")
+    # After self-attention, cross-attention and the FFN; points missing from a block (cross-attention in the
+    # encoder, layer.2 in the encoder) are skipped by the adapter code.
+    adapter_points = ("layer.0.SelfAttention.o", "layer.1.EncDecAttention.o", "layer.1.DenseReluDense.wo",
+                      "layer.2.DenseReluDense.wo")
+    head_modules = ()  # the LM head stays frozen (as in the paper); only full fine-tuning trains it
+    peft_task_type = "SEQ_2_SEQ_LM"
+
+    def task_model_from_pretrained(self, folder, spec, tokenizer):
+        model = AutoModelForSeq2SeqLM.from_pretrained(folder, dtype=torch.float32)
+        return attach_label_tokens(model, spec, tokenizer)
+
+    def task_model_from_config(self, config, spec, tokenizer):
+        return attach_label_tokens(AutoModelForSeq2SeqLM.from_config(copy.deepcopy(config)), spec, tokenizer)
+
+    def logits(self, model, batch):
+        ids = batch["input_ids"]
+        out = model(input_ids=ids, attention_mask=batch["attention_mask"],
+                    decoder_input_ids=_start_ids(model.config, ids), use_cache=False)
+        return _squeeze(out.logits[:, 0, :].index_select(-1, _label_ids(model)))
+
+    def hidden_size(self, config):
+        return config.d_model
+
+    def heads(self, config):
+        return config.num_heads
+
+    def dropout(self, config):
+        return config.dropout_rate
+
+    def stacks(self, model):
+        return [StackInfo("encoder", model.encoder.block, model.encoder),
+                StackInfo("decoder", model.decoder.block, model.decoder)]
+
+    # -- LST ----------------------------------------------------------------------------------------
+    def side_config(self, config, r, n_layers, heads):
+        d, ff, inner = config.d_model, config.d_ff, config.num_heads * config.d_kv
+        h = heads or config.num_heads
+        if d % r or ff % r or inner % r:
+            raise BadInput(f"r={r} does not divide the backbone's widths (d_model {d}, d_ff {ff}, attention {inner})",
+                           f"choose r among the common divisors, e.g. {_divisors(d, ff, inner)}")
+        if (inner // r) % h:
+            raise BadInput(f"the side attention width {inner // r} (= {inner}/r) is not divisible by {h} heads",
+                           f"choose a smaller r or set side_heads to a divisor of {inner // r}")
+        side = copy.deepcopy(config)
+        side.d_model, side.d_ff = d // r, ff // r
+        side.num_heads, side.d_kv = h, inner // r // h  # = d_kv/r with the backbone's heads
+        side.num_layers = side.num_decoder_layers = n_layers
+        side.use_cache = False
+        return side
+
+    def build_side_stacks(self, side_config):
+        stacks = {}
+        for name in ("encoder", "decoder"):
+            config = copy.deepcopy(side_config)
+            config.is_decoder = name == "decoder"
+            stack = T5Stack(config)
+            stack.embed_tokens = None  # the side reads downsampled backbone embeddings (vocab x d/r would be waste)
+            stacks[name] = stack
+        return nn.ModuleDict(stacks)
+
+    def side_layers(self, side_stack):
+        return side_stack.block
+
+    def run_backbone(self, model, batch):
+        ids, mask = batch["input_ids"], batch["attention_mask"]
+        encoded = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
+        model.decoder(input_ids=_start_ids(model.config, ids), encoder_hidden_states=encoded,
+                      encoder_attention_mask=mask, use_cache=False)
+
+    def run_side(self, side, inputs, batch):
+        mask = batch["attention_mask"]
+        encoded = side["encoder"](inputs_embeds=inputs["encoder"], attention_mask=mask).last_hidden_state
+        return side["decoder"](inputs_embeds=inputs["decoder"], encoder_hidden_states=encoded,
+                               encoder_attention_mask=mask, use_cache=False).last_hidden_state
+
+    def side_head(self, model, hidden, batch):
+        h = hidden[:, 0]
+        if getattr(model.config, "scale_decoder_outputs", model.config.tie_word_embeddings):
+            h = h * model.config.d_model ** -0.5  # as T5ForConditionalGeneration does before its tied LM head
+        ids = _label_ids(model)
+        head = model.lm_head  # frozen; only the label rows are needed, not the whole vocabulary
+        bias = head.bias.index_select(0, ids) if head.bias is not None else None
+        return _squeeze(F.linear(h, head.weight.index_select(0, ids), bias))
+
+    def layer_roles(self, stack):
+        roles = {**_roles("layer.0.SelfAttention."), "layer.0.layer_norm.weight": ("R",)}
+        ff = 1
+        if stack == "decoder":
+            roles.update(_roles("layer.1.EncDecAttention.", kv_axis="RX"))
+            roles["layer.1.layer_norm.weight"] = ("R",)
+            ff = 2
+        p = f"layer.{ff}."
+        roles.update({p + _FF + "wi.weight": ("F", "R"), p + _FF + "wi_0.weight": ("F", "R"),
+                      p + _FF + "wi_1.weight": ("F", "R"), p + _FF + "wo.weight": ("R", "F"),
+                      p + "layer_norm.weight": ("R",)})
+        return roles
+
+    def stack_extra_roles(self, stack):
+        return {"final_layer_norm.weight": ("R",)}

@@ -1,0 +1,26 @@
+"""The comparison table printed at the end of ``compare`` (like the LST paper's Table 1)."""
+
+from __future__ import annotations
+
+
+def _mib(n: int | None) -> str:
+    return "-" if n is None else f"{n / 2**20:,.1f}"
+
+
+def format_table(rows: list[dict]) -> str:
+    """On CUDA the memory column is torch's training peak; elsewhere it is the accounted bytes (parameters +
+    gradients + optimizer state + tensors saved for backward), which the header says."""
+    on_cuda = any(r["memory"].get("train_peak_bytes") is not None for r in rows)
+    memory_header = "peak train MiB (CUDA)" if on_cuda else "train memory MiB (accounted)"
+    metric_names = [k for k in rows[0]["metrics"] if k != "score"] if rows else []
+    header = ["method", "trainable %", memory_header, "saved-for-backward MiB", *metric_names, "score"]
+    lines = []
+    for r in rows:
+        mem = r["memory"]
+        peak = mem["train_peak_bytes"] if on_cuda else mem.get("accounted_bytes")
+        lines.append([r["method"], f"{r['trainable_pct']:.2f}", _mib(peak), _mib(mem["saved_for_backward_bytes"]),
+                      *(f"{r['metrics'].get(m, float('nan')):.2f}" for m in metric_names),
+                      f"{r['metrics']['score']:.2f}"])
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
+    fmt = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(l) for l in lines)])
