@@ -197,7 +197,8 @@ def test_lst_taps_are_the_input_embeddings_and_the_kept_layers_outputs(backbones
         torch.testing.assert_close(taps["decoder"]["embed"], model.shared(start))
     else:  # token + position embeddings, positions counted from each row's first real token
         positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-        torch.testing.assert_close(taps["decoder"]["embed"], model.transformer.wte(ids) + model.transformer.wpe(positions))
+        embedded = model.transformer.wte(ids) + model.transformer.wpe(positions)
+        torch.testing.assert_close(taps["decoder"]["embed"], embedded)
     for name in stack_names(preset):
         assert set(taps[name]) == {"embed", 0, 1}
         for k, i in enumerate([0, 2]):

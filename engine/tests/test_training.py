@@ -10,7 +10,8 @@ from helpers import batch_of, build_method
 from ladderlab.methods.lst.model import LadderSideNetwork
 
 # Learning rates for a 12-step check on one fixed set of 32 sentences (the paper's rates are for 10+ epochs).
-LR = {"lst": 3e-3, "lora": 1e-3, "adapter": 1e-3, "bitfit": 3e-3, "prompt": 3e-1, "full": 5e-5}
+LR = {"lst": 3e-3, "lora": 1e-3, "adapter": 1e-3, "bitfit": 3e-3, "prompt": 3e-2, "full": 5e-5}
+EXTRA = {"prompt": {"prompt_tokens": 20}}  # 20 prompt vectors keep this test fast; 100 is the default
 
 
 def mean_loss(model, batches) -> float:
@@ -22,7 +23,7 @@ def mean_loss(model, batches) -> float:
 @pytest.mark.parametrize("method", list(LR))
 def test_training_lowers_the_loss_on_sst2(minilm, sst2, method):
     torch.manual_seed(0)
-    model, exp = build_method(minilm, sst2, method, init="magnitude")
+    model, exp = build_method(minilm, sst2, method, init="magnitude", **EXTRA.get(method, {}))
     if isinstance(model, LadderSideNetwork):
         model.initialize(iter([]), _NoPhase, init="magnitude", loss_fn=None)
     batches = [batch_of(minilm, sst2.train[i:i + 8]) for i in range(0, 32, 8)]

@@ -22,6 +22,7 @@ from .errors import BadInput  # noqa: E402
 from .families import Family, family_for  # noqa: E402
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
+hf_logging.disable_progress_bar()  # weight-loading bars on stderr would drown the run's own progress
 
 # Architecture shapes (random init) for memory and speed work: memory does not depend on weight values.
 PRESETS: dict[str, dict] = {

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import sys
 import typing
+import warnings
 
 from .config import FIELDS, LIST_FIELDS, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput
@@ -65,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Library deprecation notices (transformers/PEFT internals) are not actionable for users of the CLI.
+    warnings.filterwarnings("ignore", category=FutureWarning)
     if getattr(args, "json", False):
         mode = "quiet"
     else:

@@ -1,7 +1,7 @@
 """Encoder-decoder backbones (T5), used text-to-text as in the LST paper.
 
 A class is a single-token verbalizer: the first decoder step (decoder input = the start token) gives vocabulary
-logits through the FROZEN, tied LM head, and the task logits are those of the label words' first tokens
+logits through the FROZEN LM head, and the task logits are those of the label words' first tokens
 ("negative", "positive", "not equivalent", ...). The token ids live on the task model as a non-persistent buffer
 ``label_token_ids``, so they follow .to(device) and PEFT wrappers forward the attribute to the model they wrap.
 Regression (STS-B) reads one fixed token's logit as the score (REGRESSION_WORD).
@@ -44,11 +44,11 @@ def _first_token(tokenizer, word: str) -> int | None:
 def attach_label_tokens(model: nn.Module, spec, tokenizer) -> nn.Module:
     words = [REGRESSION_WORD] if spec.is_regression else [label.replace("_", " ") for label in spec.labels]
     ids = [_first_token(tokenizer, w) for w in words]
-    clashes = [w for w, i in zip(words, ids) if i is None or ids.count(i) > 1]
+    clashes = [label for label, i in zip(spec.labels or words, ids) if i is None or ids.count(i) > 1]
     if clashes:
-        raise BadInput(f"the label words {clashes} have no distinct first token in this backbone's tokenizer, "
-                       "which the text-to-text classifier reads one token per class",
-                       "rename the labels so each starts with a different word")
+        raise BadInput(f"the labels {', '.join(clashes)} do not start with distinct tokens in this backbone's "
+                       "tokenizer; the text-to-text classifier scores each class by its label's first token",
+                       "rename the labels so that each starts with a different word")
     model.register_buffer("label_token_ids", torch.tensor(ids), persistent=False)
     return model
 
@@ -83,8 +83,8 @@ class Seq2SeqFamily(Family):
     name = "seq2seq"
     model_types = ("t5",)
     lora_targets = ("q", "v")
-    # After self-attention, cross-attention and the FFN; points missing from a block (cross-attention in the
-    # encoder, layer.2 in the encoder) are skipped by the adapter code.
+    # After self-attention, cross-attention and the FFN. The FFN is layer.1 in encoder blocks and layer.2 in
+    # decoder blocks; the adapter code skips the paths a block lacks.
     adapter_points = ("layer.0.SelfAttention.o", "layer.1.EncDecAttention.o", "layer.1.DenseReluDense.wo",
                       "layer.2.DenseReluDense.wo")
     head_modules = ()  # the LM head stays frozen (as in the paper); only full fine-tuning trains it
@@ -140,6 +140,8 @@ class Seq2SeqFamily(Family):
             config.is_decoder = name == "decoder"
             stack = T5Stack(config)
             stack.embed_tokens = None  # the side reads downsampled backbone embeddings (vocab x d/r would be waste)
+            # T5Stack also applies dropout_rate to that input, after the ladder's dropout on the embedding tap:
+            # T5 has one rate for every sublayer, so the side input sees dropout twice.
             stacks[name] = stack
         return nn.ModuleDict(stacks)
 

@@ -1,6 +1,7 @@
 """LoRA (Hu et al., 2022) through PEFT: low-rank updates on the attention projections, plus the task head."""
 
 from peft import LoraConfig, get_peft_model
+from transformers.pytorch_utils import Conv1D
 
 from .base import MethodModel
 
@@ -13,6 +14,8 @@ def build(backbone, model, exp) -> MethodModel:
         lora_alpha=exp.lora_alpha,
         lora_dropout=0.0,
         target_modules=list(exp.lora_targets or family.lora_targets),
+        # GPT-2's Conv1D stores weights (in, out); PEFT would correct this itself, with a warning on every run.
+        fan_in_fan_out=any(isinstance(m, Conv1D) for m in model.modules()),
     )
     # For SEQ_CLS, PEFT itself keeps a trainable copy of the classification head (modules_to_save).
     peft_model = get_peft_model(model, config)

@@ -57,6 +57,7 @@ class LadderSideNetwork(MethodModel):
         self.embed_dropout = nn.Dropout(family.dropout(config))
 
         freeze_all(backbone_model)
+        backbone_model.eval()  # from the start, not only after .train()/.eval(): dropout stays off
         unfreeze_modules(backbone_model, family.head_modules)
         self._taps: dict[str, dict] | None = None
         self._hooks = []
