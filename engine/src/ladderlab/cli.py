@@ -26,7 +26,7 @@ EXIT = {"bad_input": 2, "oom": 3, "crash": 1}
 
 
 def _flag_type(field: dataclasses.Field):
-    if field.name in LIST_FIELDS:
+    if field.name in LIST_FIELDS or field.name == "lrs":
         return str  # comma-separated, split by build_experiment
     hint = typing.get_type_hints(Experiment)[field.name]
     for t in (int, float):

@@ -43,7 +43,8 @@ class Experiment:
     epochs: int = 3
     batch_size: int = 16
     eval_batch_size: int | None = None  # None = 2 x batch_size
-    lr: float | None = None  # None = DEFAULT_LR[method]
+    lr: float | None = None  # one rate for every method; None = DEFAULT_LR[method]
+    lrs: dict[str, float] | None = None  # per-method rates, e.g. {"lora": 1e-3}; win over lr
     warmup_ratio: float = 0.06
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
@@ -59,6 +60,8 @@ class Experiment:
     label_column: str | None = None
 
     def lr_for(self, method: str) -> float:
+        if self.lrs and method in self.lrs:
+            return self.lrs[method]
         return self.lr if self.lr is not None else DEFAULT_LR[method]
 
     def to_json(self) -> dict:
@@ -97,6 +100,8 @@ def build_experiment(file_values: dict, flag_values: dict) -> Experiment:
     for name, item_type in LIST_FIELDS.items():
         if isinstance(merged.get(name), str):
             merged[name] = _split_list(name, merged[name], item_type)
+    if isinstance(merged.get("lrs"), str):
+        merged["lrs"] = _parse_lrs(merged["lrs"])
     exp = Experiment(**merged)
     validate(exp)
     return exp
@@ -108,6 +113,20 @@ def _split_list(name: str, text: str, item_type: type) -> list:
         return [item_type(p) for p in parts]
     except ValueError:
         raise BadInput(f"{name}: expected a comma-separated list of {item_type.__name__}s, got {text!r}") from None
+
+
+def _parse_lrs(text: str) -> dict[str, float]:
+    """``lora=1e-3,full=5e-5`` -> {"lora": 0.001, "full": 5e-05}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise BadInput(f"lrs: expected method=rate pairs like lora=1e-3,full=5e-5, got {part!r}")
+    return out
 
 
 def _check_type(exp: Experiment, name: str, types: tuple) -> None:
@@ -148,8 +167,18 @@ def validate(exp: Experiment) -> None:
     for name, value in positive.items():
         if value is not None and value < 1:
             raise BadInput(f"{name} must be at least 1, got {value}")
-    if exp.lr is not None and not 0 < exp.lr < 10:
-        raise BadInput(f"lr must be in (0, 10), got {exp.lr}", "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
+    rates = {"lr": exp.lr} if exp.lr is not None else {}
+    if exp.lrs is not None:
+        if not isinstance(exp.lrs, dict):
+            raise BadInput(f"lrs must be an object of method -> learning rate, got {exp.lrs!r}")
+        unknown = [m for m in exp.lrs if m not in METHODS]
+        if unknown:
+            raise BadInput(f"lrs names unknown method(s): {', '.join(unknown)}", f"choose from {', '.join(METHODS)}")
+        rates.update({f"lrs.{m}": v for m, v in exp.lrs.items()})
+    for name, value in rates.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 10:
+            raise BadInput(f"{name} must be a number in (0, 10), got {value!r}",
+                           "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
     if not 0 <= exp.warmup_ratio < 1:
         raise BadInput(f"warmup_ratio must be in [0, 1), got {exp.warmup_ratio}")
     if exp.max_length > 4096:
