@@ -1,0 +1,44 @@
+// The contract between the run side of the host (engine/, runs/) and the views and panels that show runs.
+// Views and panels depend on these interfaces only, never on how the worker is spawned or files are read.
+import type * as vscode from 'vscode';
+import type { EngineEvent, RunSummary } from '../../protocol/events';
+
+export type RunStatus = 'running' | 'finished' | 'failed' | 'interrupted' | 'corrupt';
+
+/** One run folder under the runs directory (the source of truth), as read back from disk. */
+export interface RunRecord {
+  id: string; // the folder name, e.g. 20261126-221135-lst-d49c
+  dir: string; // absolute path
+  method: string;
+  status: RunStatus;
+  startedAt?: number; // unix seconds, from run_started
+  summary?: RunSummary; // from summary.json / run_finished
+  lastStep?: { step: number; totalSteps: number; loss: number };
+  error?: { kind: string; message: string; hint: string | null };
+  problem?: string; // why a folder is 'corrupt' (e.g. "events.jsonl line 12 is not JSON")
+}
+
+/** A comparison launched from the editor: one worker process, several methods in turn. */
+export interface Session {
+  id: string;
+  experimentPath: string;
+  methods: string[];
+  state: 'starting' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
+  events: EngineEvent[]; // every event so far, in order: panels replay these when their webview reloads
+}
+
+export interface SessionEvent {
+  sessionId: string;
+  event: EngineEvent;
+}
+
+export interface RunManagerApi extends vscode.Disposable {
+  readonly onDidEvent: vscode.Event<SessionEvent>; // live, one per engine event
+  readonly onDidChangeSessions: vscode.Event<void>; // started / state changed / ended
+  readonly onDidChangeRuns: vscode.Event<void>; // the run store on disk changed
+  sessions(): Session[];
+  activeSession(): Session | undefined;
+  startComparison(experimentPath: string): Promise<Session>;
+  stop(sessionId?: string): Promise<void>;
+  listRuns(): Promise<RunRecord[]>; // every run folder of the workspace, newest first; corrupt ones included
+}
