@@ -137,3 +137,20 @@ def test_default_runs_dir_is_under_the_current_folder(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((tmp_path / ".ladderlab" / "runs").iterdir())) == 1
     assert REPO.exists()
+
+
+@pytest.mark.parametrize("backbone,extra", [("preset:t5-tiny", []), ("preset:gpt2-tiny", []),
+                                            ("preset:bert-tiny", ["--precision", "bf16"])])
+def test_full_loop_on_every_family(tmp_path, validator, backbone, extra):
+    """The whole loop (pruning init, train, validation, test, files) on T5, GPT-2 and BERT shapes; bf16 autocast
+    runs on the CPU too."""
+    result = ladderlab("compare", "--backbone", backbone, "--methods", "lst,lora", "--task", "sst2",
+                       "--data", str(SST2), *TINY, "--runs-dir", str(tmp_path / "runs"), "--format", "events",
+                       *extra, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = events_of(result.stdout)
+    for event in events:
+        validator.validate(event)
+    finished = [e["summary"] for e in events if e["type"] == "run_finished"]
+    assert [s["method"] for s in finished] == ["lst", "lora"]
+    assert all(0 <= s["metrics"]["accuracy"] <= 100 for s in finished)
