@@ -83,8 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError as e:
         return _fail(sink, "oom", f"out of memory: {e}", "use a smaller --batch-size or --max-length")
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("ladderlab: interrupted; finished runs are in their folders", file=sys.stderr)
         return 130
+    except Exception as e:  # a bug, not bad input: keep the traceback in the event, one line on stderr
+        import traceback
+
+        if sink.stdout_mode == "events":
+            sink.emit("error", kind="crash", message=f"{type(e).__name__}: {e}", hint=None,
+                      detail="".join(traceback.format_exception(e)))
+        print(f"ladderlab: crash: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT["crash"]
     if getattr(args, "json", False):
         print(json.dumps({"rows": outcome.rows, "failed": outcome.failed}, indent=2))
     elif mode == "text" and outcome.rows:

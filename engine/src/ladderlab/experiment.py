@@ -44,7 +44,7 @@ def run_comparison(exp: Experiment, sink: EventSink) -> Outcome:
     for method in exp.methods:
         try:
             outcome.rows.append(Run(exp, method, backbone, data, sink).execute())
-        except (BadInput, MemoryError, RuntimeError) as e:
+        except Exception as e:  # one method's failure must not lose the others' results
             report_error(sink, e)  # no-op if the run already reported it into its events.jsonl
             kind = "bad_input" if isinstance(e, BadInput) else "oom" if _is_oom(e) else "crash"
             outcome.failed.append({"method": method, "kind": kind, "message": getattr(e, "message", str(e))})
