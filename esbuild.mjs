@@ -1,5 +1,5 @@
 // Bundles the extension (and, with --tests, the unit tests) with esbuild.
-// Usage: node esbuild.mjs [--tests] [--production]
+// Usage: node esbuild.mjs [--tests | --integration] [--production]
 import * as esbuild from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
 
@@ -19,9 +19,26 @@ const node = {
   logLevel: 'info',
 };
 
-// One entry per bundle. Webview apps (browser platform) get their own entries here later.
+// Options for the webview apps: they run in the webview's browser sandbox (one ES module each, no Node).
+const browser = {
+  bundle: true,
+  platform: 'browser',
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'info',
+};
+
+// One webview app per folder of webview/ (its main.ts), bundled to dist/webview/<app>.js; their shared
+// stylesheet media/webview.css goes to dist/webview/webview.css.
+const WEBVIEW_APPS = ['monitor', 'results', 'experiment'];
+
+// One entry per bundle.
 const extensionBuilds = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+  ...WEBVIEW_APPS.map((app) => ({ ...browser, entryPoints: [`webview/${app}/main.ts`], outfile: `dist/webview/${app}.js` })),
+  { ...browser, entryPoints: ['media/webview.css'], outfile: 'dist/webview/webview.css' },
 ];
 
 function testBuilds() {
@@ -35,5 +52,13 @@ function testBuilds() {
   }));
 }
 
-const builds = tests ? testBuilds() : extensionBuilds;
+// The extension-host integration suite (test/integration/index.ts imports every *.test.ts): one bundle that
+// VS Code loads through extensionTestsPath. vscode stays external: the host provides it.
+const integration = process.argv.includes('--integration');
+function integrationBuilds() {
+  rmSync('out/test/integration', { recursive: true, force: true });
+  return [{ ...node, entryPoints: ['test/integration/index.ts'], outfile: 'out/test/integration/index.js' }];
+}
+
+const builds = tests ? testBuilds() : integration ? integrationBuilds() : extensionBuilds;
 await Promise.all(builds.map((options) => esbuild.build(options)));

@@ -1,18 +1,44 @@
 import * as vscode from 'vscode';
 import { PROTOCOL_VERSION } from '../protocol/validate';
+import { estimateSupport, registerCommands } from './commands';
+import { registerPanels } from './panels';
+import { RunManager } from './runs/runManager';
+import type { RunManagerApi } from './runs/types';
+import { ExperimentLensProvider, LADDER_SELECTOR } from './views/codeLens';
+import { RunsTreeProvider } from './views/runsTree';
+import { RunStatusBar } from './views/statusBar';
 
-export function activate(context: vscode.ExtensionContext): void {
+/** What activate() returns: panels and the integration tests reach the run side through this. */
+export interface LadderLabApi {
+  runs: RunManagerApi;
+  runsTree: RunsTreeProvider;
+  statusBar: RunStatusBar;
+}
+
+export function activate(context: vscode.ExtensionContext): LadderLabApi {
+  const log = vscode.window.createOutputChannel('Ladder Lab', { log: true });
+  const runs = new RunManager({ log });
+  const runsTree = new RunsTreeProvider(runs);
+  const statusBar = new RunStatusBar(runs);
+  const lenses = new ExperimentLensProvider(runs, estimateSupport());
   context.subscriptions.push(
+    log,
+    runs,
+    runsTree,
+    statusBar,
+    lenses,
+    vscode.window.registerTreeDataProvider('ladderLab.runs', runsTree),
+    vscode.languages.registerCodeLensProvider(LADDER_SELECTOR, lenses),
+    vscode.languages.registerHoverProvider(LADDER_SELECTOR, lenses),
+    ...registerCommands({ runs, tree: runsTree, log }),
+    // Menus show Stop only while something runs.
+    runs.onDidChangeSessions(() => vscode.commands.executeCommand('setContext', 'ladderLab.running', !!runs.activeSession())),
     vscode.commands.registerCommand('ladderLab.showEngineVersion', () => {
       void vscode.window.showInformationMessage(`Ladder Lab engine protocol version: ${PROTOCOL_VERSION}`);
     }),
-    // An empty tree so the Runs view shows its viewsWelcome text rather than
-    // "no data provider registered". Real run items come in a later issue.
-    vscode.window.registerTreeDataProvider<vscode.TreeItem>('ladderLab.runs', {
-      getTreeItem: (item) => item,
-      getChildren: () => [],
-    }),
   );
+  registerPanels(context, runs);
+  return { runs, runsTree, statusBar };
 }
 
 export function deactivate(): void {}

@@ -1,0 +1,214 @@
+// The "Ladder Lab: ..." commands (contributed in package.json) and the notifications about runs.
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { checkEnvironment, describeReport, engineSubcommands, venvPython } from './engine/environment';
+import { findPython, PYTHON_SETTING } from './engine/python';
+import { setupEngine } from './engine/setup';
+import type { Logger } from './engine/worker';
+import { serializeExperiment, STARTER_EXPERIMENT } from './experiment/model';
+import { EngineEnvironmentError, launchBlockedReason, type RunManager } from './runs/runManager';
+import type { RunRecord, Session } from './runs/types';
+import type { RunsTreeProvider } from './views/runsTree';
+import { methodLabel, scoreText } from './views/format';
+
+/** Registered by the panels (src/panels/); until they are, the public commands say so instead of failing. */
+export const INTERNAL_SHOW_MONITOR = 'ladderLab.internal.showMonitor';
+export const INTERNAL_SHOW_RESULTS = 'ladderLab.internal.showResults';
+
+export interface CommandDeps {
+  runs: RunManager;
+  tree: RunsTreeProvider;
+  log: Logger & { show(preserveFocus?: boolean): void };
+}
+
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { runs, tree, log } = deps;
+  const run = (uri?: vscode.Uri | vscode.Uri[]) => runComparison(deps, uri);
+  return [
+    vscode.commands.registerCommand('ladderLab.newExperiment', newExperiment),
+    vscode.commands.registerCommand('ladderLab.runExperiment', run),
+    vscode.commands.registerCommand('ladderLab.runComparison', run),
+    vscode.commands.registerCommand('ladderLab.stopRun', (sessionId?: unknown) => runs.stop(typeof sessionId === 'string' ? sessionId : undefined)),
+    vscode.commands.registerCommand('ladderLab.openMonitor', (...args: unknown[]) => showPanel(INTERNAL_SHOW_MONITOR, 'run monitor', args)),
+    vscode.commands.registerCommand('ladderLab.openResults', (arg?: RunRecord | RunRecord[] | string[]) => {
+      // From a tree item: that run; from the results CodeLens: the file's latest runs; from the palette: nothing
+      // (the panel then shows the latest comparison). The panel takes run ids.
+      const ids = arg === undefined ? undefined : (Array.isArray(arg) ? arg : [arg]).map((r) => (typeof r === 'string' ? r : r.id));
+      return showPanel(INTERNAL_SHOW_RESULTS, 'results view', ids ? [ids] : []);
+    }),
+    vscode.commands.registerCommand('ladderLab.refreshRuns', () => tree.refresh()),
+    vscode.commands.registerCommand('ladderLab.selectPython', () => selectPython(log)),
+    vscode.commands.registerCommand('ladderLab.setupEngine', () => setupEngineCommand(log)),
+    vscode.commands.registerCommand('ladderLab.estimateMemory', (uri?: vscode.Uri) => estimateMemory(uri, log)),
+    ...registerRunNotifications(runs, log),
+  ];
+}
+
+async function showPanel(internal: string, what: string, args: unknown[]): Promise<unknown> {
+  if ((await vscode.commands.getCommands(true)).includes(internal)) return vscode.commands.executeCommand(internal, ...args);
+  void vscode.window.showInformationMessage(`Ladder Lab: the ${what} is not available in this version yet.`);
+  return undefined;
+}
+
+/** Writes a starter experiment.ladder.json (never over an existing file) and opens it. */
+export async function newExperiment(): Promise<vscode.Uri | undefined> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) {
+    void vscode.window.showErrorMessage('Ladder Lab: open a folder first; the experiment file and its runs live in it.');
+    return undefined;
+  }
+  let uri = vscode.Uri.joinPath(folder.uri, 'experiment.ladder.json');
+  for (let i = 2; existsSync(uri.fsPath); i++) uri = vscode.Uri.joinPath(folder.uri, `experiment-${i}.ladder.json`);
+  await vscode.workspace.fs.writeFile(uri, Buffer.from(serializeExperiment(STARTER_EXPERIMENT), 'utf8'));
+  await vscode.window.showTextDocument(uri);
+  return uri;
+}
+
+/** The experiment to run: the given one (CodeLens, menus), the active editor's, the only one, or the user's pick. */
+async function pickExperiment(arg?: vscode.Uri | vscode.Uri[]): Promise<vscode.Uri | undefined> {
+  const given = Array.isArray(arg) ? arg[0] : arg;
+  if (given instanceof vscode.Uri) return given;
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active?.fsPath.endsWith('.ladder.json')) return active;
+  const files = await vscode.workspace.findFiles('**/*.ladder.json', '**/node_modules/**', 200);
+  if (files.length === 1) return files[0];
+  if (files.length === 0) {
+    void vscode.window.showInformationMessage('Ladder Lab: no *.ladder.json experiment in this workspace.', 'New Experiment').then((c) => c && newExperiment());
+    return undefined;
+  }
+  const picked = await vscode.window.showQuickPick(
+    files.map((uri) => ({ label: path.basename(uri.fsPath), description: vscode.workspace.asRelativePath(uri), uri })),
+    { placeHolder: 'Experiment to run' },
+  );
+  return picked?.uri;
+}
+
+export async function runComparison(deps: CommandDeps, arg?: vscode.Uri | vscode.Uri[]): Promise<Session | undefined> {
+  const uri = await pickExperiment(arg);
+  if (!uri) return undefined;
+  // The engine reads the file from disk: save pending edits first so what runs is what is on screen.
+  await vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString() && d.isDirty)?.save();
+  try {
+    const session = await deps.runs.startComparison(uri.fsPath);
+    if ((await vscode.commands.getCommands(true)).includes(INTERNAL_SHOW_MONITOR)) {
+      void vscode.commands.executeCommand(INTERNAL_SHOW_MONITOR, session.id);
+    }
+    return session;
+  } catch (e) {
+    const message = (e as Error).message;
+    deps.log.error(message);
+    // Not awaited: a notification with buttons stays until the user acts, and the command must return now.
+    if (e instanceof EngineEnvironmentError) {
+      void vscode.window.showErrorMessage(message, 'Set Up Engine Environment', 'Select Python Interpreter').then((fix) => {
+        if (fix === 'Set Up Engine Environment') void vscode.commands.executeCommand('ladderLab.setupEngine');
+        if (fix === 'Select Python Interpreter') void vscode.commands.executeCommand('ladderLab.selectPython');
+      });
+    } else void vscode.window.showErrorMessage(`Ladder Lab: ${message}`);
+    return undefined;
+  }
+}
+
+function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vscode.Disposable[] {
+  const announced = new Set<string>();
+  return [
+    runs.onDidEvent(({ event }) => {
+      if (event.type !== 'error') return;
+      const hint = event.hint ? ` Hint: ${event.hint}` : '';
+      void vscode.window.showErrorMessage(`Ladder Lab: ${event.message}.${hint}`);
+    }),
+    runs.onDidChangeSessions(() => {
+      for (const s of runs.sessions()) {
+        if (announced.has(s.id) || !['finished', 'failed', 'stopped'].includes(s.state)) continue;
+        announced.add(s.id);
+        const rows = s.events.flatMap((e) => (e.type === 'run_finished' ? [e.summary] : []));
+        const scores = rows.map((r) => `${methodLabel(r.method)} ${scoreText(r) ?? '?'}`).join(' · ');
+        if (s.state === 'finished') {
+          void vscode.window.showInformationMessage(`Ladder Lab: comparison finished${scores ? `: ${scores}` : ''}.`, 'Open Results').then((c) => {
+            if (c) void vscode.commands.executeCommand('ladderLab.openResults');
+          });
+        } else if (s.state === 'failed' && !s.events.some((e) => e.type === 'error')) {
+          // No error event: the engine died before it could say why (e.g. a missing package); stderr is in the output.
+          void vscode.window.showErrorMessage('Ladder Lab: the engine stopped unexpectedly; see the Ladder Lab output.', 'Show Output').then((c) => {
+            if (c) log.show();
+          });
+        }
+      }
+    }),
+  ];
+}
+
+async function selectPython(log: Logger): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  const config = vscode.workspace.getConfiguration('ladderLab', folder?.uri);
+  const current = await findPython(folder);
+  type Item = vscode.QuickPickItem & { value?: string; action?: 'browse' | 'clear' };
+  const items: Item[] = [];
+  const add = (value: string, description: string) => {
+    if (!items.some((i) => i.value === value)) items.push({ label: value, description, value });
+  };
+  add(current.path, `current (${current.source.replace('-', ' ')})`);
+  const venv = folder && venvPython(path.join(folder.uri.fsPath, '.venv'));
+  if (venv && existsSync(venv)) add(venv, 'workspace .venv');
+  add(process.platform === 'win32' ? 'python' : 'python3', 'on PATH');
+  items.push({ label: '$(folder-opened) Browse…', action: 'browse' }, { label: '$(discard) Clear the setting (choose automatically)', action: 'clear' });
+  const picked = await vscode.window.showQuickPick(items, { placeHolder: 'Python interpreter for the Ladder Lab engine' });
+  if (!picked) return;
+  let value = picked.value;
+  if (picked.action === 'browse') {
+    const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use this interpreter', defaultUri: folder?.uri });
+    value = chosen?.[0]?.fsPath;
+    if (!value) return;
+  }
+  const target = folder ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+  await config.update(PYTHON_SETTING, picked.action === 'clear' ? undefined : value, target);
+  const report = await checkEnvironment((await findPython(folder)).path, { cwd: folder?.uri.fsPath });
+  log.info(describeReport(report));
+  if (report.ok) void vscode.window.showInformationMessage(`Ladder Lab: ${describeReport(report)}.`);
+  else void vscode.window.showWarningMessage(`Ladder Lab: ${describeReport(report)}.`, 'Set Up Engine Environment').then((c) => c && vscode.commands.executeCommand('ladderLab.setupEngine'));
+}
+
+async function setupEngineCommand(log: CommandDeps['log']): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  if (!folder) return void vscode.window.showErrorMessage('Ladder Lab: open a folder first; the engine environment goes into its .venv.');
+  const blocked = launchBlockedReason(vscode.workspace.isTrusted);
+  if (blocked) return void vscode.window.showErrorMessage(blocked);
+  log.show(true);
+  const report = await setupEngine(folder, log);
+  if (!report) return;
+  if (!report.ok) return void vscode.window.showErrorMessage(`Ladder Lab: setup finished, but ${describeReport(report)}.`);
+  const chosen = await findPython(folder);
+  if (chosen.path !== report.python) {
+    const use = await vscode.window.showInformationMessage(`Ladder Lab: the engine is ready in .venv, but ${chosen.path} (${chosen.source}) is selected.`, 'Use .venv');
+    if (use) await vscode.workspace.getConfiguration('ladderLab', folder.uri).update(PYTHON_SETTING, report.python, vscode.ConfigurationTarget.Workspace);
+  } else void vscode.window.showInformationMessage(`Ladder Lab: the engine is ready (${describeReport(report)}).`);
+}
+
+/** Only offered (as a CodeLens) when the engine lists an `estimate` subcommand. */
+async function estimateMemory(uri: vscode.Uri | undefined, log: CommandDeps['log']): Promise<void> {
+  const target = await pickExperiment(uri);
+  if (!target) return;
+  const blocked = launchBlockedReason(vscode.workspace.isTrusted);
+  if (blocked) return void vscode.window.showErrorMessage(blocked);
+  const folder = vscode.workspace.getWorkspaceFolder(target);
+  const python = (await findPython(folder)).path;
+  const { execFile } = await import('node:child_process');
+  execFile(python, ['-m', 'ladderlab.cli', 'estimate', '--config', target.fsPath], { cwd: folder?.uri.fsPath, shell: false }, (err, stdout, stderr) => {
+    stdout.split('\n').forEach((l) => l.trim() && log.info(l));
+    if (err) log.error(stderr.trim() || err.message);
+    log.show(true);
+  });
+}
+
+/** Whether the engine has an `estimate` subcommand: asked once per window (spawning Python costs ~1 s). */
+export function estimateSupport(): () => Promise<boolean> {
+  let answer: Promise<boolean> | undefined;
+  return () => {
+    answer ??= (async () => {
+      if (!vscode.workspace.isTrusted) return false; // asking the engine means running the workspace's Python
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      return (await engineSubcommands((await findPython(folder)).path, folder?.uri.fsPath)).includes('estimate');
+    })();
+    return answer;
+  };
+}

@@ -1,0 +1,153 @@
+// The run monitor panel: one instance, shown beside the editor. It shows one session at a time (the active one,
+// else the most recent), follows a new session when one starts, and replays the session's events whenever the
+// webview says `ready` (first load, shown again after being hidden, restored after a window reload).
+import * as vscode from 'vscode';
+import type { EngineEvent } from '../../protocol/events';
+import { MonitorMessages, parseMonitorMessage, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/messages';
+import type { GpuMonitor } from '../engine/gpuMonitor';
+import type { RunManagerApi, Session } from '../runs/types';
+import { lastComparisonFromDisk } from './diskReplay';
+import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+
+export interface PanelDeps {
+  runManager: RunManagerApi;
+  gpu: GpuMonitor;
+}
+
+function info(s: Session): MonitorSessionInfo {
+  return { id: s.id, state: s.state, methods: [...s.methods], experimentPath: vscode.workspace.asRelativePath(s.experimentPath) };
+}
+
+export class MonitorPanel {
+  public static readonly viewType = 'ladderLab.monitor';
+  public static currentPanel: MonitorPanel | undefined;
+
+  private readonly _disposables: vscode.Disposable[] = [];
+  private ready = false;
+  private disposed = false;
+  private sessionId: string | undefined;
+
+  public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps): MonitorPanel {
+    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+    if (MonitorPanel.currentPanel) {
+      MonitorPanel.currentPanel._panel.reveal(undefined, true);
+      return MonitorPanel.currentPanel;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      MonitorPanel.viewType,
+      'Ladder Lab: Run Monitor',
+      { viewColumn: column, preserveFocus: true },
+      webviewOptions(extensionUri),
+    );
+    MonitorPanel.currentPanel = new MonitorPanel(panel, extensionUri, deps);
+    return MonitorPanel.currentPanel;
+  }
+
+  /** Called by the serializer when VS Code restores the panel after a reload. */
+  public static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, deps: PanelDeps): MonitorPanel {
+    MonitorPanel.currentPanel?.dispose();
+    MonitorPanel.currentPanel = new MonitorPanel(panel, extensionUri, deps);
+    return MonitorPanel.currentPanel;
+  }
+
+  private constructor(
+    private readonly _panel: vscode.WebviewPanel,
+    private readonly _extensionUri: vscode.Uri,
+    private readonly deps: PanelDeps,
+  ) {
+    this._panel.webview.options = webviewOptions(_extensionUri);
+    this._panel.iconPath = vscode.Uri.joinPath(_extensionUri, 'media', 'ladder.svg');
+    this._panel.webview.html = renderWebviewHtml(this._panel.webview, _extensionUri, 'monitor', 'Run Monitor');
+    this._panel.onDidDispose(() => this.dispose(), null, this._disposables);
+    this._panel.onDidChangeViewState(() => {
+      // A hidden webview is torn down; the new one will say `ready` again.
+      if (!this._panel.visible) this.ready = false;
+    }, null, this._disposables);
+    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw), null, this._disposables);
+    deps.runManager.onDidEvent(({ sessionId, event }) => this.onEvent(sessionId, event), null, this._disposables);
+    deps.runManager.onDidChangeSessions(() => this.onSessionsChanged(), null, this._disposables);
+    // Showing run folders (no live session): follow them as they change (e.g. a comparison run from a terminal).
+    deps.runManager.onDidChangeRuns(() => {
+      if (this.sessionId === undefined) this.sendState();
+    }, null, this._disposables);
+    deps.gpu.onDidSample((sample) => this.post({ type: MonitorMessages.gpu, sample }), null, this._disposables);
+  }
+
+  /** The session to show: the active one, else the one shown so far, else the most recent. */
+  private pickSession(): Session | undefined {
+    const rm = this.deps.runManager;
+    const sessions = rm.sessions();
+    return rm.activeSession() ?? sessions.find((s) => s.id === this.sessionId) ?? sessions[sessions.length - 1];
+  }
+
+  private sendState(): void {
+    const session = this.pickSession();
+    this.sessionId = session?.id;
+    if (!session) {
+      void this.sendStateFromDisk();
+      return;
+    }
+    this.post({ type: MonitorMessages.state, session: info(session), events: [...session.events], gpu: this.deps.gpu.samples() });
+  }
+
+  /** No session in memory (a window reload, runs from a terminal): replay the latest comparison's run folders. */
+  private async sendStateFromDisk(): Promise<void> {
+    let replay: Awaited<ReturnType<typeof lastComparisonFromDisk>>;
+    try {
+      replay = await lastComparisonFromDisk(await this.deps.runManager.listRuns());
+    } catch {
+      replay = undefined;
+    }
+    if (this.sessionId !== undefined) return; // a live session started meanwhile and was sent
+    this.post({ type: MonitorMessages.state, session: replay?.session ?? null, events: replay?.events ?? [], gpu: [] });
+  }
+
+  private onMessage(raw: unknown): void {
+    const msg = parseMonitorMessage(raw);
+    if (!msg) return; // not one of ours, or malformed: ignore
+    switch (msg.type) {
+      case MonitorMessages.ready:
+        this.ready = true;
+        this.sendState();
+        break;
+      case MonitorMessages.stop:
+        if (msg.sessionId !== this.sessionId) return;
+        this.deps.runManager.stop(msg.sessionId).catch((e: unknown) => {
+          void vscode.window.showErrorMessage(`Ladder Lab: could not stop the run: ${e instanceof Error ? e.message : String(e)}`);
+        });
+        break;
+    }
+  }
+
+  private onEvent(sessionId: string, event: EngineEvent): void {
+    if (sessionId !== this.sessionId) {
+      // A session we are not showing: switch to it if it is the active one (a new comparison started).
+      const active = this.deps.runManager.activeSession();
+      if (active?.id !== sessionId) return;
+      this.sendState();
+      // The run manager may fire before it appends the event to the session: make sure it is not lost.
+      if (!active.events.includes(event)) this.post({ type: MonitorMessages.event, sessionId, event });
+      return;
+    }
+    this.post({ type: MonitorMessages.event, sessionId, event });
+  }
+
+  private onSessionsChanged(): void {
+    const session = this.pickSession();
+    if (!session) return;
+    if (session.id !== this.sessionId) this.sendState();
+    else this.post({ type: MonitorMessages.session, session: info(session) });
+  }
+
+  private post(message: MonitorToWebview): void {
+    if (this.ready) void this._panel.webview.postMessage(message);
+  }
+
+  public dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (MonitorPanel.currentPanel === this) MonitorPanel.currentPanel = undefined;
+    this._panel.dispose();
+    while (this._disposables.length) this._disposables.pop()?.dispose();
+  }
+}

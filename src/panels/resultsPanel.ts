@@ -1,0 +1,173 @@
+// The results panel: compares finished runs (the latest comparison by default, or the runs the user picks) in a
+// table and an accuracy-vs-memory scatter, and exports the table to CSV or Markdown. Everything it shows is read
+// back from the run folders through RunManagerApi.listRuns(), so it survives reloads and follows new runs.
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { isSafeId, parseResultsMessage, ResultsMessages, type ResultsState, type ResultsToWebview } from '../../protocol/messages';
+import type { RunRecord } from '../runs/types';
+import type { PanelDeps } from './monitorPanel';
+import { buildTable, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
+import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+
+export class ResultsPanel {
+  public static readonly viewType = 'ladderLab.results';
+  public static currentPanel: ResultsPanel | undefined;
+
+  private readonly _disposables: vscode.Disposable[] = [];
+  private ready = false;
+  private disposed = false;
+  private selected: string[] | null = null; // null = the latest comparison
+  private configs = new Map<string, Record<string, unknown> | null>(); // run id -> config.json (runs never change)
+  private last: { runs: FinishedRun[]; state: ResultsState } | undefined;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+
+  public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps, runIds?: unknown): ResultsPanel {
+    const ids = Array.isArray(runIds) && runIds.length > 0 && runIds.every(isSafeId) ? (runIds as string[]) : undefined;
+    if (ResultsPanel.currentPanel) {
+      const p = ResultsPanel.currentPanel;
+      p._panel.reveal(undefined);
+      if (ids) p.select(ids);
+      else void p.refresh();
+      return p;
+    }
+    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, 'Ladder Lab: Results', vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    ResultsPanel.currentPanel = new ResultsPanel(panel, extensionUri, deps);
+    if (ids) ResultsPanel.currentPanel.selected = ids;
+    return ResultsPanel.currentPanel;
+  }
+
+  public static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, deps: PanelDeps): ResultsPanel {
+    ResultsPanel.currentPanel?.dispose();
+    ResultsPanel.currentPanel = new ResultsPanel(panel, extensionUri, deps);
+    return ResultsPanel.currentPanel;
+  }
+
+  private constructor(
+    private readonly _panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly deps: PanelDeps,
+  ) {
+    this._panel.webview.options = webviewOptions(extensionUri);
+    this._panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ladder.svg');
+    this._panel.webview.html = renderWebviewHtml(this._panel.webview, extensionUri, 'results', 'Results');
+    this._panel.onDidDispose(() => this.dispose(), null, this._disposables);
+    this._panel.onDidChangeViewState(() => {
+      if (!this._panel.visible) this.ready = false;
+    }, null, this._disposables);
+    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw), null, this._disposables);
+    deps.runManager.onDidChangeRuns(() => void this.refresh(), null, this._disposables);
+  }
+
+  private select(ids: string[]): void {
+    this.selected = ids;
+    void this.refresh();
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const msg = parseResultsMessage(raw);
+    if (!msg) return;
+    switch (msg.type) {
+      case ResultsMessages.ready:
+        this.ready = true;
+        await this.refresh();
+        break;
+      case ResultsMessages.select:
+        this.select(msg.runIds);
+        break;
+      case ResultsMessages.selectLatest:
+        this.selected = null;
+        await this.refresh();
+        break;
+      case ResultsMessages.exportCsv:
+        await this.export('csv');
+        break;
+      case ResultsMessages.exportMarkdown:
+        await this.export('md');
+        break;
+    }
+  }
+
+  private async readConfig(record: RunRecord): Promise<Record<string, unknown> | null> {
+    if (this.configs.has(record.id)) return this.configs.get(record.id)!;
+    let config: Record<string, unknown> | null = null;
+    try {
+      const parsed = JSON.parse(await readFile(path.join(record.dir, 'config.json'), 'utf8')) as unknown;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) config = parsed as Record<string, unknown>;
+    } catch {
+      // no config.json: the run still shows, without a task, and stands alone in "latest comparison"
+    }
+    this.configs.set(record.id, config);
+    return config;
+  }
+
+  /** Re-reads the run store and posts the new state; calls during a refresh coalesce into one more. */
+  private refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          await this.computeAndPost();
+        } catch (e) {
+          void vscode.window.showErrorMessage(`Ladder Lab: could not read the runs: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      } while (this.refreshAgain && !this.disposed);
+    })().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async computeAndPost(): Promise<void> {
+    const records = await this.deps.runManager.listRuns();
+    const runs: FinishedRun[] = [];
+    for (const r of records) {
+      if (r.status !== 'finished' || !r.summary) continue;
+      runs.push({ id: r.id, method: r.method, startedAt: r.startedAt ?? null, summary: r.summary, config: await this.readConfig(r) });
+    }
+    const latest = latestComparison(runs);
+    const known = new Set(runs.map((r) => r.id));
+    const ids = (this.selected ?? latest).filter((id) => known.has(id));
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    const chosen = ids.map((id) => byId.get(id)!);
+    const state: ResultsState = { choices: runs.map(toChoice), selected: ids, latest, table: buildTable(chosen) };
+    this.last = { runs: chosen, state };
+    this.post({ type: ResultsMessages.state, state });
+  }
+
+  private async export(kind: 'csv' | 'md'): Promise<void> {
+    if (!this.last) await this.refresh();
+    const table = this.last?.state.table;
+    if (!table || table.rows.length === 0) {
+      void vscode.window.showInformationMessage('Ladder Lab: no runs selected to export.');
+      return;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const name = kind === 'csv' ? 'ladderlab-results.csv' : 'ladderlab-results.md';
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+      filters: kind === 'csv' ? { CSV: ['csv'] } : { Markdown: ['md'] },
+      saveLabel: kind === 'csv' ? 'Export CSV' : 'Export Markdown',
+    });
+    if (!target) return;
+    const text = kind === 'csv' ? toCsv(table) : toMarkdown(table);
+    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
+    const open = await vscode.window.showInformationMessage(`Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`, 'Open');
+    if (open) await vscode.window.showTextDocument(target);
+  }
+
+  private post(message: ResultsToWebview): void {
+    if (this.ready) void this._panel.webview.postMessage(message);
+  }
+
+  public dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (ResultsPanel.currentPanel === this) ResultsPanel.currentPanel = undefined;
+    this._panel.dispose();
+    while (this._disposables.length) this._disposables.pop()?.dispose();
+  }
+}

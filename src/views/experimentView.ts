@@ -1,0 +1,289 @@
+// The sidebar Experiment view (view id ladderLab.experiment): a form over one `*.ladder.json` file of the
+// workspace. The file is the source of truth: the form's changes are written to it (through the open editor
+// when there is one, so undo works and nothing is clobbered), and changes to it, on disk or in an editor, update
+// the form. Which file: the *.ladder.json in the active editor, else the one used last, else the first found;
+// with none, the first change creates experiment.ladder.json.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import {
+  ExperimentMessages, parseExperimentMessage,
+  type ExperimentPatch, type ExperimentState, type ExperimentToWebview,
+} from '../../protocol/messages';
+import type { RunManagerApi } from '../runs/types';
+import { renderWebviewHtml, webviewOptions } from '../panels/webviewHtml';
+import { backboneInfo, PRESETS } from './backboneInfo';
+import { validateExperiment } from '../experiment/model';
+import { applyPatch, parseExperimentText } from './experimentFile';
+import { PathPolicy } from './pathPolicy';
+
+const FILE_GLOB = '**/*.ladder.json';
+const NEW_FILE_NAME = 'experiment.ladder.json';
+
+export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscode.Disposable {
+  public static readonly viewType = 'ladderLab.experiment';
+
+  private view: vscode.WebviewView | undefined;
+  private ready = false;
+  private file: vscode.Uri | undefined;
+  private readonly policy = new PathPolicy(() => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
+  private readonly disposables: vscode.Disposable[] = [];
+  private pending: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly runManager: RunManagerApi,
+    /** Opens the run monitor (the internal command registered next to this view). */
+    private readonly showMonitor: () => unknown,
+  ) {
+    const watcher = vscode.workspace.createFileSystemWatcher(FILE_GLOB);
+    this.disposables.push(
+      watcher,
+      watcher.onDidChange((uri) => this.onFileEvent(uri)),
+      watcher.onDidCreate((uri) => this.onFileEvent(uri)),
+      watcher.onDidDelete((uri) => {
+        if (this.file && uri.toString() === this.file.toString()) this.file = undefined;
+        this.scheduleState();
+      }),
+      vscode.workspace.onDidChangeTextDocument((e) => {
+        if (this.file && e.document.uri.toString() === this.file.toString()) this.scheduleState();
+      }),
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        const uri = editor?.document.uri;
+        if (uri && uri.scheme === 'file' && uri.path.endsWith('.ladder.json') && uri.toString() !== this.file?.toString()) {
+          this.file = uri;
+          this.scheduleState();
+        }
+      }),
+      runManager.onDidChangeSessions(() => this.scheduleState()),
+    );
+  }
+
+  resolveWebviewView(view: vscode.WebviewView): void {
+    this.view = view;
+    this.ready = false;
+    view.webview.options = webviewOptions(this.extensionUri);
+    view.webview.html = renderWebviewHtml(view.webview, this.extensionUri, 'experiment', 'Experiment');
+    view.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw), null, this.disposables);
+    view.onDidChangeVisibility(() => {
+      if (!view.visible) this.ready = false;
+    }, null, this.disposables);
+    view.onDidDispose(() => {
+      if (this.view === view) this.view = undefined;
+    }, null, this.disposables);
+  }
+
+  // ---- the file ---------------------------------------------------------------------------------------------------
+
+  private onFileEvent(uri: vscode.Uri): void {
+    if (!this.file || uri.toString() === this.file.toString()) this.scheduleState();
+  }
+
+  private async currentFile(): Promise<vscode.Uri | undefined> {
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (!this.file && active?.scheme === 'file' && active.path.endsWith('.ladder.json')) this.file = active;
+    if (this.file) return this.file;
+    const found = await vscode.workspace.findFiles(FILE_GLOB, '**/{node_modules,.git,.venv,.ladderlab}/**', 20);
+    found.sort((a, b) => a.path.length - b.path.length || a.path.localeCompare(b.path));
+    this.file = found[0];
+    return this.file;
+  }
+
+  private async readText(uri: vscode.Uri): Promise<string | null> {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (doc) return doc.getText();
+    try {
+      return new TextDecoder().decode(await vscode.workspace.fs.readFile(uri));
+    } catch {
+      return null;
+    }
+  }
+
+  private async writeText(uri: vscode.Uri, text: string): Promise<void> {
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (doc) {
+      const edit = new vscode.WorkspaceEdit();
+      edit.replace(uri, new vscode.Range(doc.positionAt(0), doc.positionAt(doc.getText().length)), text);
+      await vscode.workspace.applyEdit(edit);
+      await doc.save();
+    } else {
+      await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(text));
+    }
+  }
+
+  private workspaceRoot(): vscode.Uri | undefined {
+    return vscode.workspace.workspaceFolders?.[0]?.uri;
+  }
+
+  /** Reads the file, or creates it (with the form's defaults) when none exists yet. */
+  private async ensureFile(): Promise<vscode.Uri | undefined> {
+    const existing = await this.currentFile();
+    if (existing) return existing;
+    const root = this.workspaceRoot();
+    if (!root) {
+      void vscode.window.showWarningMessage('Ladder Lab: open a folder first; the experiment file lives in the workspace.');
+      return undefined;
+    }
+    this.file = vscode.Uri.joinPath(root, NEW_FILE_NAME);
+    await this.writeText(this.file, applyPatch(null, {}));
+    return this.file;
+  }
+
+  // ---- state ------------------------------------------------------------------------------------------------------
+
+  private scheduleState(): void {
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      void this.postState();
+    }, 100);
+  }
+
+  private async state(): Promise<ExperimentState> {
+    const uri = await this.currentFile();
+    const text = uri ? await this.readText(uri) : null;
+    const parsed = parseExperimentText(text ?? '');
+    const root = this.workspaceRoot()?.fsPath;
+    const info = await backboneInfo(parsed.values.backbone, (p) => (path.isAbsolute(p) || !root ? p : path.resolve(root, p)));
+    const active = this.runManager.activeSession();
+    const warnings = parsed.raw ? validateExperiment(parsed.raw).map((e) => e.message) : [];
+    const beyond = (parsed.values.keep_layers ?? []).filter((l) => info.layers !== null && l >= info.layers);
+    if (beyond.length) warnings.push(`keep_layers: ${beyond.join(', ')} lie beyond this backbone's ${info.layers} layers (0-based)`);
+    if (info.hidden && info.hidden % parsed.values.r !== 0) warnings.push(`r: ${parsed.values.r} does not divide the backbone's hidden size ${info.hidden}`);
+    return {
+      file: uri ? vscode.workspace.asRelativePath(uri) : null,
+      values: parsed.values,
+      backbone: info,
+      presets: Object.keys(PRESETS),
+      problems: uri && text === null ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`] : parsed.problems,
+      warnings: [...new Set(warnings)],
+      running: active !== undefined && (active.state === 'starting' || active.state === 'running' || active.state === 'stopping'),
+    };
+  }
+
+  private async postState(): Promise<void> {
+    if (!this.view || !this.ready) return;
+    const message: ExperimentToWebview = { type: ExperimentMessages.state, state: await this.state() };
+    void this.view.webview.postMessage(message);
+  }
+
+  // ---- messages -----------------------------------------------------------------------------------------------------
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const msg = parseExperimentMessage(raw);
+    if (!msg) return; // malformed or not ours: ignore
+    try {
+      switch (msg.type) {
+        case ExperimentMessages.ready:
+          this.ready = true;
+          await this.postState();
+          break;
+        case ExperimentMessages.update:
+          await this.update(msg.patch);
+          break;
+        case ExperimentMessages.pickBackboneFolder:
+          await this.pickBackbone();
+          break;
+        case ExperimentMessages.pickData:
+          await this.pickData(msg.kind);
+          break;
+        case ExperimentMessages.openFile: {
+          const uri = await this.currentFile();
+          if (uri) await vscode.window.showTextDocument(uri, { preview: false });
+          break;
+        }
+        case ExperimentMessages.run:
+          await this.run();
+          break;
+      }
+    } catch (e) {
+      void vscode.window.showErrorMessage(`Ladder Lab: ${e instanceof Error ? e.message : String(e)}`);
+      await this.postState();
+    }
+  }
+
+  /** Applies a validated patch after the host-side checks: paths allowed, kept layers within the backbone. */
+  private async update(patch: ExperimentPatch): Promise<void> {
+    // Serialise writes: two quick edits must not read the same old text.
+    const next = this.writing.then(async () => {
+      const uri = await this.ensureFile();
+      if (!uri) return;
+      const text = await this.readText(uri);
+      const current = parseExperimentText(text ?? '');
+      if (current.raw === null && text !== null && text.trim() !== '') {
+        throw new Error(`${vscode.workspace.asRelativePath(uri)} is not a JSON object; fix it in the editor first.`);
+      }
+      const accepted: ExperimentPatch = { ...patch };
+      const inFile = [current.values.backbone, current.values.data];
+      for (const key of ['backbone', 'data'] as const) {
+        const value = accepted[key];
+        if (typeof value !== 'string' || (key === 'backbone' && (value === 'default' || value.startsWith('preset:')))) continue;
+        const ok = this.policy.check(value, inFile);
+        if (ok === undefined) {
+          void vscode.window.showWarningMessage(
+            `Ladder Lab: ${value} is outside the workspace. Choose it with the form's Browse button instead.`,
+          );
+          delete accepted[key];
+        } else if (ok !== value) {
+          accepted[key] = this.policy.display(ok);
+        }
+      }
+      if (accepted.keep_layers) {
+        const backbone = accepted.backbone ?? current.values.backbone;
+        const root = this.workspaceRoot()?.fsPath;
+        const info = await backboneInfo(backbone, (p) => (path.isAbsolute(p) || !root ? p : path.resolve(root, p)));
+        if (info.layers !== null && accepted.keep_layers.some((l) => l >= info.layers!)) {
+          void vscode.window.showWarningMessage(`Ladder Lab: the backbone has ${info.layers} layers; keep_layers must be below ${info.layers}.`);
+          delete accepted.keep_layers;
+        }
+      }
+      if (Object.keys(accepted).length > 0) await this.writeText(uri, applyPatch(text, accepted));
+    });
+    this.writing = next.catch(() => undefined);
+    try {
+      await next;
+    } finally {
+      await this.postState();
+    }
+  }
+
+  private async pickBackbone(): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true, canSelectFiles: false, canSelectMany: false,
+      defaultUri: this.workspaceRoot(), openLabel: 'Use as backbone', title: 'A Hugging Face checkpoint folder (config.json + weights)',
+    });
+    const folder = picked?.[0];
+    if (!folder) return this.postState(); // the select showed "folder…": put it back
+    this.policy.approve(folder.fsPath);
+    await this.update({ backbone: this.policy.display(folder.fsPath) });
+  }
+
+  private async pickData(kind: 'folder' | 'file'): Promise<void> {
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: kind === 'folder', canSelectFiles: kind === 'file', canSelectMany: false,
+      defaultUri: this.workspaceRoot(),
+      filters: kind === 'file' ? { 'Data files': ['json', 'jsonl', 'csv', 'tsv'] } : undefined,
+      openLabel: 'Use as data', title: kind === 'folder' ? 'The task folder (GLUE TSV files)' : 'The data file',
+    });
+    const target = picked?.[0];
+    if (!target) return;
+    this.policy.approve(target.fsPath);
+    await this.update({ data: this.policy.display(target.fsPath) });
+  }
+
+  private async run(): Promise<void> {
+    await this.writing;
+    const uri = await this.ensureFile();
+    if (!uri) return;
+    const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+    if (doc?.isDirty) await doc.save(); // the engine reads the file from disk
+    await this.runManager.startComparison(uri.fsPath);
+    await this.showMonitor();
+    await this.postState();
+  }
+
+  dispose(): void {
+    if (this.pending) clearTimeout(this.pending);
+    while (this.disposables.length) this.disposables.pop()?.dispose();
+  }
+}

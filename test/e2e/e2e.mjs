@@ -1,0 +1,263 @@
+// End-to-end UI test in a real VS Code (code-server) driven by playwright-core in Debian's Chromium.
+// Started by test/run-e2e.sh, which provides code-server and these variables:
+//   PORT, WORKSPACE (the test workspace folder), EXT_PATH (this repository: the extension, loaded unpacked),
+//   DATA_DIR (absolute path of ../shared/data/glue/SST-2), ARTIFACTS (screenshot folder), CHROMIUM_HOME.
+// Scenario: open the Ladder Lab sidebar; in the Experiment form add LoRA to the methods, set r, batch size and the
+// kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
+// run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and
+// read both methods' rows. Screenshots at each stage.
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run test/run-e2e.sh`);
+  return v;
+};
+const PORT = env('PORT');
+const WORKSPACE = env('WORKSPACE');
+const EXT_PATH = env('EXT_PATH');
+const DATA_DIR = env('DATA_DIR');
+const ARTIFACTS = env('ARTIFACTS');
+const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS || 8 * 60_000);
+const EXPERIMENT = path.join(WORKSPACE, 'tiny.ladder.json');
+
+const t0 = Date.now();
+const log = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const readExperiment = () => JSON.parse(readFileSync(EXPERIMENT, 'utf8'));
+
+async function waitFor(what, fn, timeoutMs = 30_000, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (${last.message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+/** The frame holding one of our webview apps (webviews nest: iframe.webview > iframe#active-frame > our page). */
+async function appFrame(page, app, timeoutMs = 60_000) {
+  return waitFor(`the ${app} webview`, async () => {
+    for (const frame of page.frames()) {
+      const ok = await frame.locator(`#app[data-app="${app}"]`).count().catch(() => 0);
+      if (ok) return frame;
+    }
+    return undefined;
+  }, timeoutMs, 500);
+}
+
+/** Runs a command from the palette, retrying until the extension has registered it. */
+async function runCommand(page, title) {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input').first();
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      await row.click();
+      return;
+    }
+    log(`"${title}" not in the palette yet (attempt ${attempt})`);
+    await page.keyboard.press('Escape');
+    await sleep(1500);
+  }
+  throw new Error(`command "${title}" never appeared in the palette`);
+}
+
+async function shot(page, name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.mouse.move(900, 990); // no hover tooltips in the picture
+  await page.screenshot({ path: file });
+  log(`screenshot ${path.relative(process.cwd(), file)}`);
+}
+
+async function setText(frame, id, value) {
+  const input = frame.locator(`#${id} input`);
+  await input.fill(String(value));
+  await input.press('Tab'); // commit: the textfield fires change on blur
+}
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // The experiment starts as a single LST run on the real SST-2 data, tiny so it finishes in a minute on a CPU;
+  // the test turns it into an LST vs LoRA comparison through the form.
+  writeFileSync(EXPERIMENT, JSON.stringify({
+    backbone: 'default', task: 'sst2', data: DATA_DIR, methods: ['lst'],
+    max_train_examples: 16, max_eval_examples: 8, epochs: 1, max_length: 32, fisher_samples: 4,
+  }, null, 2) + '\n');
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'config'), XDG_CACHE_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'cache') },
+  });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    const text = m.text();
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text)) problems.push(`CSP: ${text.slice(0, 300)}`);
+  });
+  try {
+    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${PORT}${EXT_PATH}`]]);
+    await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(payload)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+    log('workbench up');
+
+    // 1. The sidebar: the Ladder Lab activity-bar entry appears once the extension's contributions are read.
+    const activity = page.locator('.activitybar .action-item a[aria-label^="Ladder Lab"]').first();
+    await waitFor('the Ladder Lab activity-bar entry', () => activity.isVisible(), 60_000, 500);
+    await activity.click();
+    const form = await appFrame(page, 'experiment');
+    await form.locator('#app[data-ready="true"]').waitFor({ timeout: 60_000 });
+    const fileName = await form.locator('#open-file').textContent();
+    log(`experiment form ready, editing ${fileName}`);
+    if (fileName !== 'tiny.ladder.json') throw new Error(`the form edits ${fileName}, expected tiny.ladder.json`);
+    if (await form.locator('#ladder').getAttribute('data-layers') !== '6') throw new Error('the ladder should show MiniLM\'s 6 layers');
+    await shot(page, '0-experiment-form-top');
+
+    // 2. Edit the form: methods, r, batch size, kept layers. Each change lands in the file.
+    await form.locator('#method-lora').click();
+    await waitFor('methods in the file', () => JSON.stringify(readExperiment().methods) === '["lst","lora"]');
+    await setText(form, 'r', 4);
+    await waitFor('r = 4 in the file', () => readExperiment().r === 4);
+    await setText(form, 'batch_size', 4);
+    await waitFor('batch_size = 4 in the file', () => readExperiment().batch_size === 4);
+    for (const layer of [0, 2, 4]) await form.locator(`#ladder button[data-layer="${layer}"]`).click(); // drop 1st, 3rd, 5th
+    await waitFor('keep_layers [1,3,5] in the file', () => JSON.stringify(readExperiment().keep_layers) === '[1,3,5]', 15_000);
+    await waitFor('the ladder to show layers 1,3,5 kept', async () => (await form.locator('#ladder').getAttribute('data-kept')) === '1,3,5');
+    const rHint = await form.locator('#r-hint').textContent();
+    log(`file now: ${JSON.stringify(readExperiment())}; r hint: ${rHint}`);
+
+    // 3. The other way round: a change made on disk shows in the form.
+    writeFileSync(EXPERIMENT, JSON.stringify({ ...readExperiment(), seed: 7 }, null, 2) + '\n');
+    await waitFor('seed 7 from disk in the form', async () => (await form.locator('#seed').evaluate((e) => e.value)) === '7', 20_000);
+    log('disk -> form sync ok');
+    if (await form.locator('#warnings').isVisible()) throw new Error(`unexpected warnings: ${await form.locator('#warnings').textContent()}`);
+    await shot(page, '1-experiment-form');
+
+    // 4. Run the comparison: the monitor opens and fills.
+    await form.locator('#run').click();
+    const monitor = await appFrame(page, 'monitor');
+    log('monitor open');
+    const points = async (id) => Number(await monitor.locator(`#${id}`).getAttribute('data-points')) || 0;
+    await waitFor('the first loss points', async () => (await points('loss-chart')) >= 2, RUN_TIMEOUT_MS, 1000);
+    log(`running: ${await monitor.locator('#run-line').textContent()} | ${await monitor.locator('#phase').textContent()} | ${await monitor.locator('#eta').textContent()}`);
+    await shot(page, '2-monitor-running');
+    await waitFor('the comparison to finish', async () => {
+      const state = await monitor.locator('#session-state').getAttribute('data-state');
+      if (state === 'failed' || state === 'stopped') {
+        const msgs = await monitor.locator('#messages').textContent();
+        throw Object.assign(new Error(`the session ${state}: ${msgs}`), { fatal: true });
+      }
+      return state === 'finished';
+    }, RUN_TIMEOUT_MS, 1000);
+    const loss = await points('loss-chart');
+    const memory = await points('memory-chart');
+    const lossSeries = await monitor.locator('#loss-chart').getAttribute('aria-label');
+    const memorySeries = await monitor.locator('#memory-chart').getAttribute('aria-label');
+    log(`finished: loss chart ${loss} points (${lossSeries}); memory chart ${memory} points (${memorySeries})`);
+    // 16 examples / batch 4 = 4 steps per method, 2 methods.
+    if (loss < 8) throw new Error(`expected at least 8 loss points (4 steps x 2 methods), got ${loss}`);
+    if (memory < 8) throw new Error(`expected at least 8 memory points, got ${memory}`);
+    if (!/lst/.test(lossSeries) || !/lora/.test(lossSeries)) throw new Error(`loss chart lacks a method: ${lossSeries}`);
+    if (!/saved for backward|CUDA/.test(memorySeries)) throw new Error(`memory chart is unlabelled: ${memorySeries}`);
+    const fraction = await monitor.locator('#progress').getAttribute('data-fraction');
+    if (fraction !== '1.000') throw new Error(`progress should be complete, is ${fraction}`);
+    await sleep(500);
+    await shot(page, '3-monitor-finished');
+
+    // 5. Results: both methods' rows from the run folders.
+    await runCommand(page, 'Ladder Lab: Open Results');
+    const results = await appFrame(page, 'results');
+    await waitFor('both rows in the results table', async () =>
+      (await results.locator('#results-table tbody tr[data-method="lst"]').count()) === 1 &&
+      (await results.locator('#results-table tbody tr[data-method="lora"]').count()) === 1, 60_000, 500);
+    const header = await results.locator('#results-table thead th').allTextContents();
+    const rows = {};
+    for (const m of ['lst', 'lora']) rows[m] = await results.locator(`#results-table tbody tr[data-method="${m}"] td`).allTextContents();
+    log(`results header: ${header.join(' | ')}`);
+    for (const m of ['lst', 'lora']) log(`results ${m}: ${rows[m].join(' | ')}`);
+    const scatter = Number(await results.locator('#scatter-chart').getAttribute('data-points'));
+    if (scatter !== 2) throw new Error(`the scatter should show 2 runs, shows ${scatter}`);
+    for (const m of ['lst', 'lora']) {
+      const score = Number(rows[m][rows[m].length - 1]);
+      if (!(score >= 0 && score <= 100)) throw new Error(`${m}: score cell ${rows[m].at(-1)} is not a 0-100 number`);
+    }
+    await sleep(500);
+    await shot(page, '4-results');
+
+    // Export CSV through VS Code's save dialog (in code-server a quick-input path box): accept the default name.
+    await results.locator('#export-csv').click();
+    const saveInput = page.locator('.quick-input-widget input').first();
+    await saveInput.waitFor({ timeout: 15_000 });
+    await waitFor('the suggested file name', async () => /ladderlab-results\.csv$/.test(await saveInput.inputValue()), 10_000);
+    await saveInput.press('Enter');
+    const csvFile = path.join(WORKSPACE, 'ladderlab-results.csv');
+    const csv = await waitFor('the exported CSV', () => { try { return readFileSync(csvFile, 'utf8'); } catch { return undefined; } }, 15_000);
+    const csvLines = csv.trim().split(/\r?\n/);
+    if (!csvLines[0].startsWith('method,run_id,task,trainable_pct,peak_train_memory_mib') || csvLines.length !== 3) {
+      throw new Error(`unexpected CSV:\n${csv}`);
+    }
+    log(`exported ${path.basename(csvFile)}: ${csvLines.length - 1} rows`);
+
+    // 6. Dark theme: the charts re-read VS Code's colours when the theme changes.
+    const settingsFile = path.join(WORKSPACE, '.vscode', 'settings.json');
+    writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(readFileSync(settingsFile, 'utf8')), 'workbench.colorTheme': 'Default Dark Modern' }, null, 2));
+    await waitFor('the dark theme in the results webview', async () => /vscode-dark/.test(await results.locator('body').getAttribute('class')), 30_000, 500);
+    await sleep(800);
+    await shot(page, '5-results-dark');
+    await page.locator('.tabs-container .tab', { hasText: 'Run Monitor' }).click();
+    const monitorDark = await appFrame(page, 'monitor');
+    await waitFor('the replayed monitor in the dark theme', async () =>
+      /vscode-dark/.test(await monitorDark.locator('body').getAttribute('class')) &&
+      Number(await monitorDark.locator('#loss-chart').getAttribute('data-points')) === loss, 30_000, 500);
+    await sleep(500);
+    await shot(page, '6-monitor-dark');
+    log('dark theme: results and the (replayed) monitor redrawn');
+
+    // 7. Reload the window: the serializer restores the monitor, which (no session in memory any more) replays the
+    // comparison from its run folders.
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    const tab = (title) => page.locator('.tabs-container .tab', { hasText: title });
+    await tab('Results').waitFor({ timeout: 60_000 });
+    await tab('Results').click();
+    const restoredResults = await appFrame(page, 'results', 90_000);
+    await waitFor('the restored results table', async () =>
+      (await restoredResults.locator('#results-table tbody tr').count()) === 2, 60_000, 500);
+    await tab('Run Monitor').click();
+    const restored = await appFrame(page, 'monitor', 90_000);
+    await waitFor('the monitor restored from the run folders', async () =>
+      Number(await restored.locator('#loss-chart').getAttribute('data-points')) === loss &&
+      /replayed from disk/.test(await restored.locator('#session-line').textContent()), 60_000, 500);
+    await sleep(500);
+    await shot(page, '7-monitor-after-reload');
+    log(`after reload: results restored (2 rows); monitor: ${await restored.locator('#session-line').textContent()}`);
+
+    if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
+    log('E2E PASS');
+  } catch (e) {
+    await shot(page, 'failure').catch(() => {});
+    if (problems.length) console.error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(`E2E FAIL: ${e.stack || e}`);
+  process.exit(1);
+});

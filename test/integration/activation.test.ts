@@ -1,0 +1,63 @@
+// Activation, contributions and commands.
+import * as assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { STARTER_EXPERIMENT } from '../../src/experiment/model';
+import { api, extension } from './context';
+import { test, waitFor } from './harness';
+
+test('the extension activates and returns its API', async () => {
+  const a = await api();
+  assert.ok(extension().isActive);
+  assert.equal(typeof a.runs.listRuns, 'function');
+  assert.equal(typeof a.runs.startComparison, 'function');
+  assert.ok(a.runsTree);
+});
+
+test('every contributed command is registered', async () => {
+  const contributed: string[] = extension().packageJSON.contributes.commands.map((c: { command: string }) => c.command);
+  for (const id of ['ladderLab.newExperiment', 'ladderLab.runExperiment', 'ladderLab.runComparison', 'ladderLab.stopRun', 'ladderLab.openMonitor',
+    'ladderLab.openResults', 'ladderLab.selectPython', 'ladderLab.setupEngine', 'ladderLab.refreshRuns', 'ladderLab.showEngineVersion']) {
+    assert.ok(contributed.includes(id), `${id} is not contributed`);
+  }
+  const registered = new Set(await vscode.commands.getCommands(true));
+  assert.deepEqual(contributed.filter((c) => !registered.has(c)), []);
+});
+
+test('the experiment schema is contributed for *.ladder.json and exists', () => {
+  const ext = extension();
+  const entry = ext.packageJSON.contributes.jsonValidation.find((j: { fileMatch: string }) => j.fileMatch === '*.ladder.json');
+  assert.ok(entry, 'no jsonValidation for *.ladder.json');
+  const schemaFile = path.join(ext.extensionPath, entry.url);
+  assert.ok(existsSync(schemaFile), `${schemaFile} is missing`);
+  assert.equal(JSON.parse(readFileSync(schemaFile, 'utf8')).properties.methods.items.enum.includes('lst'), true);
+});
+
+test('the JSON language service validates *.ladder.json with the schema', async () => {
+  const file = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'schema-check.ladder.json');
+  await vscode.workspace.fs.writeFile(file, Buffer.from('{\n  "r": 100,\n  "epoch": 3\n}\n'));
+  await vscode.window.showTextDocument(file);
+  const diagnostics = await waitFor('schema diagnostics', () => {
+    const d = vscode.languages.getDiagnostics(file);
+    return d.length >= 2 ? d : undefined;
+  }, 25_000);
+  const text = diagnostics.map((d) => d.message).join('\n');
+  assert.match(text, /64/); // r's maximum
+  assert.match(text, /epoch/i); // additionalProperties false
+  await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
+  await vscode.workspace.fs.delete(file);
+}, 40_000);
+
+test('New Experiment writes a starter experiment.ladder.json and opens it', async () => {
+  const uri = await vscode.commands.executeCommand<vscode.Uri>('ladderLab.newExperiment');
+  assert.ok(uri && existsSync(uri.fsPath), 'no file written');
+  assert.match(path.basename(uri.fsPath), /^experiment(-\d+)?\.ladder\.json$/);
+  assert.deepEqual(JSON.parse(readFileSync(uri.fsPath, 'utf8')), STARTER_EXPERIMENT);
+  assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, uri.fsPath);
+  // A second one never overwrites the first.
+  const second = await vscode.commands.executeCommand<vscode.Uri>('ladderLab.newExperiment');
+  assert.notEqual(second.fsPath, uri.fsPath);
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  await vscode.workspace.fs.delete(second);
+});

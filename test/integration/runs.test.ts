@@ -1,0 +1,133 @@
+// Real engine runs from the extension host: a tiny comparison to the end, a stopped run, the guard for
+// untrusted workspaces. The engine is the repository's .venv (ladderLab.pythonPath in the workspace settings).
+import * as assert from 'node:assert/strict';
+import * as vscode from 'vscode';
+import type { EngineEvent } from '../../protocol/events';
+import { engineSubcommands } from '../../src/engine/environment';
+import { findPython } from '../../src/engine/python';
+import { launchBlockedReason, RunManager } from '../../src/runs/runManager';
+import type { Session } from '../../src/runs/types';
+import { api, extension, waitForState, writeExperiment } from './context';
+import { test, waitFor } from './harness';
+
+let finishedRunId: string | undefined;
+
+test('Run Comparison on a tiny experiment finishes, and its run shows in listRuns, the tree, CodeLens and hover', async () => {
+  const { runs, runsTree, statusBar } = await api();
+  const uri = writeExperiment('tiny.ladder.json', { methods: ['lst'] });
+  const seen: EngineEvent[] = [];
+  const statusTexts = new Set<string>();
+  const sub = runs.onDidEvent(({ event }) => {
+    seen.push(event);
+    if (event.type === 'train_step') statusTexts.add(statusBar.text);
+  });
+  try {
+    const session = await vscode.commands.executeCommand<Session>('ladderLab.runComparison', uri);
+    assert.ok(session, 'the command did not start a session (see the Ladder Lab output)');
+    assert.deepEqual(session.methods, ['lst']);
+    assert.equal(runs.activeSession()?.id, session.id);
+    await waitForState(runs, session, ['finished', 'failed', 'stopped'], 120_000);
+    assert.equal(session.state, 'finished', `engine ended ${session.state}; events: ${session.events.map((e) => e.type).join(',')}`);
+    // Session.events keeps everything for replay, in order, the same events onDidEvent delivered.
+    assert.deepEqual(session.events, seen);
+    const types = session.events.map((e) => e.type);
+    assert.equal(types[0], 'run_started');
+    assert.ok(types.includes('train_step') && types.includes('evaluation'));
+    assert.equal(types[types.length - 1], 'run_finished');
+    assert.ok([...statusTexts].some((t) => /^\$\(sync~spin\) LST step \d+\/\d+ · [\d.]+ MiB$/.test(t)), `status bar: ${[...statusTexts].join(' | ')}`);
+    assert.equal(statusBar.text, '', 'the status bar item hides after the run');
+
+    const started = session.events[0] as Extract<EngineEvent, { type: 'run_started' }>;
+    finishedRunId = started.run_id;
+    const record = (await runs.listRuns()).find((r) => r.id === started.run_id);
+    assert.ok(record, 'the run is not in listRuns()');
+    assert.equal(record.status, 'finished');
+    assert.equal(record.method, 'lst');
+    assert.equal(typeof record.summary?.metrics.score, 'number');
+
+    const items = await runsTree.getChildren();
+    const item = items.find((r) => r.id === started.run_id);
+    assert.ok(item, 'the run is not in the Runs tree');
+    const treeItem = runsTree.getTreeItem(item);
+    assert.equal(treeItem.label, 'LST');
+    assert.match(String(treeItem.description), /^score \d+\.\d · [\d.]+ MiB \(acct\)$/);
+    assert.equal((treeItem.iconPath as vscode.ThemeIcon).id, 'pass');
+    assert.equal(treeItem.contextValue, 'run.finished');
+
+    const score = record.summary!.metrics.score.toFixed(1);
+    // The provider commands run in the workbench on an open model: open the document first.
+    const doc = await vscode.workspace.openTextDocument(uri);
+    const lenses = await waitFor('the results CodeLens', async () => {
+      const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
+      return l.some((x) => x.command?.title === `lst ${score}`) ? l : undefined;
+    }, 10_000);
+    const titles = lenses.map((l) => l.command?.title);
+    assert.ok(titles.includes('$(play) Run comparison'), titles.join(', '));
+    // "Estimate memory" only if the engine has an `estimate` subcommand (today's engine has not).
+    const python = (await findPython(vscode.workspace.workspaceFolders![0])).path;
+    const engineHasEstimate = (await engineSubcommands(python)).includes('estimate');
+    await waitFor('the Estimate memory lens to follow the engine', async () => {
+      const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
+      return l.some((x) => x.command?.title.includes('Estimate memory')) === engineHasEstimate;
+    }, 10_000);
+
+    const line = doc.getText().split('\n').findIndex((l) => l.includes('"methods"'));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(line, 5));
+    const md = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
+    assert.match(md, /\| method \| score \|/);
+    assert.match(md, new RegExp(`\\| LST \\| ${score.replace('.', '\\.')} \\|`));
+  } finally {
+    sub.dispose();
+  }
+}, 150_000);
+
+test('Stop Run stops a running comparison; its run is then interrupted, not running', async () => {
+  const { runs } = await api();
+  // Many steps (batch 1, 200 epochs): it would run for minutes if the stop failed.
+  const uri = writeExperiment('long.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 200 });
+  const session = await vscode.commands.executeCommand<Session>('ladderLab.runComparison', uri);
+  assert.ok(session, 'the command did not start a session');
+  await waitFor('the first train step', () => session.events.some((e) => e.type === 'train_step'), 90_000);
+  const runId = (session.events[0] as Extract<EngineEvent, { type: 'run_started' }>).run_id;
+  assert.equal((await runs.listRuns()).find((r) => r.id === runId)?.status, 'running');
+
+  const t0 = Date.now();
+  await vscode.commands.executeCommand('ladderLab.stopRun');
+  await waitForState(runs, session, ['stopped', 'finished', 'failed'], 30_000);
+  assert.equal(session.state, 'stopped');
+  assert.ok(Date.now() - t0 < 15_000, `stopping took ${Date.now() - t0} ms`);
+  assert.equal(runs.activeSession(), undefined);
+  const record = (await runs.listRuns()).find((r) => r.id === runId);
+  assert.equal(record?.status, 'interrupted');
+  assert.ok(record?.lastStep && record.lastStep.step < record.lastStep.totalSteps);
+}, 120_000);
+
+test('an invalid experiment file is refused before any process starts, naming the field', async () => {
+  const { runs } = await api();
+  const uri = writeExperiment('bad.ladder.json', { r: 100 });
+  const before = runs.sessions().length;
+  await assert.rejects(runs.startComparison(uri.fsPath), /bad\.ladder\.json: r: must be at most 64/);
+  assert.equal(runs.sessions().length, before);
+});
+
+// This pass's workspace is trusted; untrusted.test.ts runs in a real Restricted Mode workspace. Here the guard is
+// checked on a RunManager whose trust check says "untrusted", against the real runs made above.
+test('the trust guard: nothing launches, not even the interpreter lookup, but results are still listed', async () => {
+  assert.equal(extension().packageJSON.capabilities.untrustedWorkspaces.supported, 'limited');
+  assert.match(launchBlockedReason(false)!, /Restricted Mode/);
+  assert.equal(launchBlockedReason(true), undefined);
+  const logged: string[] = [];
+  const log = { info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+  let pythonAsked = false;
+  const untrusted = new RunManager({ log, isTrusted: () => false, findPython: async () => ((pythonAsked = true), 'python3') });
+  try {
+    const uri = writeExperiment('untrusted.ladder.json', { methods: ['lst'] });
+    await assert.rejects(untrusted.startComparison(uri.fsPath), /Restricted Mode/);
+    assert.equal(untrusted.sessions().length, 0);
+    assert.equal(pythonAsked, false, 'not even the interpreter lookup runs');
+    const listed = await untrusted.listRuns();
+    assert.ok(finishedRunId && listed.some((r) => r.id === finishedRunId && r.status === 'finished'), 'results are still listed');
+  } finally {
+    untrusted.dispose();
+  }
+});

@@ -1,0 +1,149 @@
+// The run monitor webview: live loss per method, memory over time, progress with ETA, the phase, a Stop button.
+// It holds no state the host cannot replay: on load it posts `ready` and rebuilds everything from the host's
+// `state` message (the whole session's events), then folds in live `event` and `gpu` messages.
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import type { EngineEvent } from '../../protocol/events';
+import { MonitorMessages, type MonitorFromWebview, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/messages';
+import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
+import {
+  applyEvent, applyGpuSample, createModel, formatDuration, modelFromEvents, PHASE_LABELS, progress, type MonitorModel,
+} from '../shared/series';
+import { el, onMessage, post } from '../shared/vscodeApi';
+
+const STATE_LABELS: Record<MonitorSessionInfo['state'], string> = {
+  starting: 'Starting', running: 'Running', stopping: 'Stopping…', finished: 'Finished', failed: 'Failed', stopped: 'Stopped',
+};
+
+let session: MonitorSessionInfo | null = null;
+let model: MonitorModel = createModel();
+
+const root = document.getElementById('app')!;
+const title = el('h1', { text: 'Run monitor' });
+const badge = el('span', { className: 'badge', attrs: { id: 'session-state' } });
+const stopButton = el('vscode-button', { text: 'Stop', attrs: { id: 'stop', secondary: '', disabled: '' } });
+const sessionLine = el('p', { className: 'muted', attrs: { id: 'session-line' } });
+const runLine = el('div', { className: 'run-line', attrs: { id: 'run-line' } });
+const phaseLine = el('div', { className: 'phase', attrs: { id: 'phase' } });
+const bar = el('progress', { attrs: { id: 'progress', max: '1', value: '0' } });
+const etaLine = el('div', { className: 'muted', attrs: { id: 'eta' } });
+const lossCanvas = el('canvas', { attrs: { id: 'loss-chart', role: 'img' } });
+const memoryCanvas = el('canvas', { attrs: { id: 'memory-chart', role: 'img' } });
+const memoryNote = el('p', { className: 'muted small', attrs: { id: 'memory-note' } });
+const messages = el('ul', { className: 'messages', attrs: { id: 'messages' } });
+
+root.append(
+  el('header', { className: 'toolbar' }, [title, badge, el('span', { className: 'spacer' }), stopButton]),
+  sessionLine,
+  el('section', { className: 'progress-box' }, [runLine, phaseLine, bar, etaLine]),
+  el('section', { className: 'charts' }, [
+    el('figure', {}, [el('figcaption', { text: 'Training loss' }), el('div', { className: 'chart-box' }, [lossCanvas])]),
+    el('figure', {}, [el('figcaption', { text: 'Memory' }), el('div', { className: 'chart-box' }, [memoryCanvas]), memoryNote]),
+  ]),
+  el('h2', { text: 'Messages' }),
+  messages,
+);
+
+const lossChart = new SeriesChart(lossCanvas, {
+  type: 'line', xTitle: 'step', yTitle: 'loss', integerX: true, emptyText: 'Loss appears with the first training step',
+});
+const memoryChart = new SeriesChart(memoryCanvas, {
+  type: 'line', xTitle: 'seconds since start', yTitle: 'MiB', beginAtZero: true, yTick: (v) => formatMiB(v),
+  emptyText: 'Memory appears with the first training step',
+});
+
+stopButton.addEventListener('click', () => {
+  if (session && !stopButton.hasAttribute('disabled')) {
+    post<MonitorFromWebview>({ type: MonitorMessages.stop, sessionId: session.id });
+    stopButton.setAttribute('disabled', '');
+  }
+});
+
+function renderSession(): void {
+  const state = session?.state;
+  badge.textContent = state ? STATE_LABELS[state] : 'No run yet';
+  badge.dataset.state = state ?? 'none';
+  const stoppable = (state === 'starting' || state === 'running') && !session?.fromDisk;
+  stopButton.toggleAttribute('disabled', !stoppable);
+  sessionLine.textContent = session
+    ? `${session.methods.join(' → ')} · ${session.experimentPath}${session.fromDisk ? ' · replayed from disk' : ''}`
+    : 'Start a comparison from the Ladder Lab sidebar; its progress shows here.';
+}
+
+function renderProgress(): void {
+  const p = progress(model);
+  if (p.current) {
+    const r = p.current;
+    runLine.textContent = `Run ${p.runIndex + 1} of ${p.runCount}: ${r.method} on ${r.device} · step ${r.step} / ${r.totalSteps}` +
+      (r.status === 'failed' ? ' · failed' : r.status === 'finished' ? ' · finished' : '');
+  } else {
+    runLine.textContent = session ? 'Waiting for the engine…' : '';
+  }
+  phaseLine.textContent = p.phase ? PHASE_LABELS[p.phase] : model.finished ? 'Done' : '';
+  phaseLine.dataset.phase = p.phase ?? '';
+  bar.value = p.fraction;
+  bar.dataset.fraction = p.fraction.toFixed(3);
+  etaLine.textContent = p.runEtaS === null ? '' :
+    `ETA this run ${formatDuration(p.runEtaS)}` + (p.runCount > 1 ? ` · whole comparison ≈ ${formatDuration(p.sessionEtaS)}` : '');
+}
+
+function renderCharts(): void {
+  const loss: SeriesSpec[] = [...model.loss].map(([method, points]) => ({
+    key: method, label: method, color: methodColor(method), points,
+  }));
+  lossChart.setSeries(loss);
+  const memory: SeriesSpec[] = [...model.memory.values()].map((s) => ({
+    key: s.key, label: s.label, color: methodColor(s.method), points: s.points,
+    dashed: s.kind === 'reserved' || s.kind === 'gpu',
+  }));
+  memoryChart.setSeries(memory);
+  const kinds = new Set([...model.memory.values()].map((s) => s.kind));
+  memoryNote.textContent = kinds.has('saved')
+    ? 'Off CUDA there is no allocator to ask: the line is the exact bytes of tensors saved for backward.'
+    : kinds.has('allocated') ? 'CUDA memory allocated (solid) and reserved (dashed) by the training process.' : '';
+}
+
+function renderMessages(): void {
+  messages.replaceChildren(
+    ...model.messages.slice(-30).map((m) => el('li', { className: `msg-${m.level}`, text: m.text })),
+  );
+}
+
+let scheduled = false;
+function render(): void {
+  // Coalesce bursts of events (a replay, a fast run) into one redraw per frame.
+  if (scheduled) return;
+  scheduled = true;
+  requestAnimationFrame(() => {
+    scheduled = false;
+    renderSession();
+    renderProgress();
+    renderCharts();
+    renderMessages();
+  });
+}
+
+onMessage<MonitorToWebview>((msg) => {
+  switch (msg.type) {
+    case MonitorMessages.state:
+      session = msg.session;
+      model = modelFromEvents(msg.events, session?.methods ?? []);
+      for (const sample of msg.gpu) applyGpuSample(model, sample);
+      break;
+    case MonitorMessages.event:
+      if (!session || msg.sessionId !== session.id) return;
+      applyEvent(model, msg.event as EngineEvent);
+      break;
+    case MonitorMessages.session:
+      session = msg.session;
+      break;
+    case MonitorMessages.gpu:
+      applyGpuSample(model, msg.sample);
+      break;
+    default:
+      return;
+  }
+  render();
+});
+
+renderSession();
+post<MonitorFromWebview>({ type: MonitorMessages.ready });

@@ -1,0 +1,107 @@
+// The results webview: the comparison table, an accuracy-vs-memory scatter (the LST paper's Figure 1), a run
+// picker and export buttons. The host computes and formats the table; this page only shows it.
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import { ResultsMessages, type ResultsFromWebview, type ResultsState, type ResultsToWebview } from '../../protocol/messages';
+import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
+import { el, onMessage, post } from '../shared/vscodeApi';
+
+const MIB = 1024 * 1024;
+let state: ResultsState | null = null;
+
+const root = document.getElementById('app')!;
+const latestButton = el('vscode-button', { text: 'Latest comparison', attrs: { id: 'select-latest', secondary: '' } });
+const csvButton = el('vscode-button', { text: 'Export CSV…', attrs: { id: 'export-csv' } });
+const mdButton = el('vscode-button', { text: 'Export Markdown…', attrs: { id: 'export-md', secondary: '' } });
+const summary = el('p', { className: 'muted', attrs: { id: 'summary' } });
+const table = el('table', { className: 'results', attrs: { id: 'results-table' } });
+const scatterCanvas = el('canvas', { attrs: { id: 'scatter-chart', role: 'img' } });
+const scatterNote = el('p', { className: 'muted small', attrs: { id: 'scatter-note' } });
+const picker = el('div', { className: 'picker', attrs: { id: 'run-picker' } });
+
+root.append(
+  el('header', { className: 'toolbar' }, [
+    el('h1', { text: 'Results' }), el('span', { className: 'spacer' }), latestButton, csvButton, mdButton,
+  ]),
+  summary,
+  el('div', { className: 'table-wrap' }, [table]),
+  el('figure', {}, [
+    el('figcaption', { text: 'Score vs. peak training memory (up and to the left is better)' }),
+    el('div', { className: 'chart-box' }, [scatterCanvas]),
+    scatterNote,
+  ]),
+  el('details', { attrs: { id: 'picker-details' } }, [el('summary', { text: 'Choose runs' }), picker]),
+);
+
+const scatter = new SeriesChart(scatterCanvas, {
+  type: 'scatter', xTitle: 'peak training memory (MiB)', yTitle: 'score', xTick: (v) => formatMiB(v),
+  emptyText: 'No finished runs selected',
+});
+
+latestButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.selectLatest }));
+csvButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.exportCsv }));
+mdButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.exportMarkdown }));
+
+function renderTable(s: ResultsState): void {
+  const t = s.table;
+  const head = el('thead', {}, [el('tr', {}, t.columns.map((c, i) => el('th', { text: c, className: i >= 2 ? 'num' : '' })))]);
+  const body = el('tbody', {}, t.cells.map((cells, r) => {
+    const row = t.rows[r];
+    return el('tr', { attrs: { 'data-method': row.method, 'data-run-id': row.runId, 'data-score': String(row.score ?? '') } },
+      cells.map((c, i) => el('td', { text: c, className: i >= 2 ? 'num' : '' })));
+  }));
+  table.replaceChildren(head, body);
+  table.dataset.rows = String(t.rows.length);
+  const tasks = [...new Set(t.rows.map((r) => r.task ?? '?'))];
+  summary.textContent = t.rows.length
+    ? `${t.rows.length} run${t.rows.length === 1 ? '' : 's'} · task ${tasks.join(', ')}`
+    : s.choices.length ? 'No runs selected: choose some below.' : 'No finished runs yet: start a comparison from the Ladder Lab sidebar.';
+}
+
+function renderScatter(s: ResultsState): void {
+  const byMethod = new Map<string, { x: number; y: number; label: string }[]>();
+  for (const r of s.table.rows) {
+    if (r.peakBytes === null || r.score === null) continue;
+    const list = byMethod.get(r.method) ?? [];
+    list.push({ x: r.peakBytes / MIB, y: r.score, label: r.method });
+    byMethod.set(r.method, list);
+  }
+  const series: SeriesSpec[] = [...byMethod].map(([method, pts]) => ({
+    key: method, label: method, color: methodColor(method), points: pts.map(({ x, y }) => ({ x, y })),
+    pointLabels: pts.map((p) => p.label),
+  }));
+  scatter.setSeries(series);
+  const kinds = new Set(s.table.rows.map((r) => r.peakKind));
+  scatterNote.textContent = kinds.has('accounted')
+    ? (kinds.has('cuda') ? 'Mixed: CUDA peaks for GPU runs, accounted bytes for the others.' :
+      'Memory is accounted (parameters + gradients + optimizer state + saved-for-backward): these runs were not on CUDA.')
+    : 'Memory is the CUDA peak allocated during training.';
+}
+
+function renderPicker(s: ResultsState): void {
+  const selected = new Set(s.selected);
+  picker.replaceChildren(...s.choices.map((c) => {
+    const when = c.startedAt ? new Date(c.startedAt * 1000).toLocaleString() : '';
+    const box = el('vscode-checkbox', {
+      attrs: { 'data-run-id': c.id, label: `${c.method} · ${c.task ?? '?'} · score ${c.score?.toFixed(2) ?? '—'} · ${when} · ${c.id}` },
+    });
+    box.checked = selected.has(c.id);
+    box.addEventListener('change', sendSelection);
+    return box;
+  }));
+}
+
+function sendSelection(): void {
+  const ids = [...picker.querySelectorAll('vscode-checkbox')].filter((b) => b.checked).map((b) => b.dataset.runId!).filter(Boolean);
+  post<ResultsFromWebview>({ type: ResultsMessages.select, runIds: ids });
+}
+
+onMessage<ResultsToWebview>((msg) => {
+  if (msg.type !== ResultsMessages.state) return;
+  state = msg.state;
+  renderTable(state);
+  renderScatter(state);
+  renderPicker(state);
+});
+
+post<ResultsFromWebview>({ type: ResultsMessages.ready });
