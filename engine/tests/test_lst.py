@@ -174,3 +174,17 @@ class _no_phase:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_pruning_init_starts_ladders_as_the_residual_selection(minilm, sst2):
+    lst, _ = build_method(minilm, sst2, "lst", init="magnitude")
+    lst.initialize(iter([]), _no_phase, init="magnitude", loss_fn=None)
+    residual = lst.pruned_sets["encoder"][0]["R"]
+    x = torch.randn(2, 5, minilm.config.hidden_size)
+    with torch.no_grad():
+        assert torch.equal(lst.down_embed["encoder"](x), x[..., residual])
+        assert torch.equal(lst.down["encoder"][3](x), x[..., residual])
+        y = torch.randn(2, 5, len(residual))
+        up = lst.up(y)
+        assert torch.equal(up[..., residual], y)
+        assert up.abs().sum() == y.abs().sum(), "the upsample writes only the selected dims"
