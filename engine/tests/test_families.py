@@ -5,6 +5,8 @@ Shapes: t5-tiny d=64, d_ff=256, 4 heads x d_kv 16, 4+4 layers; gpt2-tiny d=64, F
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -250,16 +252,6 @@ def test_lst_width_not_divisible_is_bad_input(backbones):
         build(backbones["t5-tiny"], "lst", r=2, side_heads=3)
 
 
-class _no_phase:
-    def __init__(self, name):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
 
 @pytest.mark.parametrize("init", ["magnitude", "fisher"])
 @pytest.mark.parametrize("preset", ["t5-tiny", "gpt2-tiny"])
@@ -267,7 +259,7 @@ def test_lst_pruning_init_copies_backbone_slices_of_kept_layers(backbones, prese
     backbone = backbones[preset]
     lst, _ = build(backbone, "lst", r=4, keep_layers=[1, 3], init=init)
     examples = [batch_for(backbone, [p], torch.tensor([i])) for i, p in enumerate(PAIRS[:3])]
-    lst.initialize(iter(examples), _no_phase, init=init, loss_fn=lambda lo, la: F.cross_entropy(lo, la))
+    lst.initialize(iter(examples), nullcontext, init=init, loss_fn=lambda lo, la: F.cross_entropy(lo, la))
     assert lst.kept == [1, 3]
     stacks = {s.name: s for s in lst.family.stacks(lst.model)}
     for name in stack_names(preset):
@@ -310,7 +302,7 @@ def test_checkpoint_folder_loads_and_runs_lst(tmp_path, preset):
     backbone = load_backbone(str(tmp_path))
     assert backbone.folder is not None and backbone.family.name == ("seq2seq" if preset == "t5-tiny" else "decoder")
     lst, _ = build(backbone, "lst", init="magnitude")
-    lst.initialize(iter([]), _no_phase, init="magnitude", loss_fn=None)
+    lst.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     name = "encoder.block.2.layer.0.SelfAttention.q.weight" if preset == "t5-tiny" else "h.2.attn.c_attn.weight"
     loaded = lst.model.get_parameter(name if preset == "t5-tiny" else "transformer." + name)
     assert torch.equal(loaded, saved.get_parameter(name if preset == "t5-tiny" else "transformer." + name))

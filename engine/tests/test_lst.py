@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import itertools
 
 import pytest
@@ -81,7 +83,7 @@ def test_side_width_is_backbone_width_over_r(minilm, sst2, r):
 
 def test_kept_layers_are_honoured(minilm, sst2):
     lst, _ = build_method(minilm, sst2, "lst", keep_layers=[1, 3, 5], init="magnitude")
-    lst.initialize(iter([]), _no_phase, init="magnitude", loss_fn=None)
+    lst.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     assert lst.kept == [1, 3, 5]
     assert len(lst.family.side_layers(lst.side["encoder"])) == 3
     assert len(lst.down["encoder"]) == 3
@@ -159,26 +161,16 @@ def test_fisher_and_magnitude_init_give_different_side_networks(minilm, sst2):
     nets = {}
     for init in ("fisher", "magnitude"):
         lst, _ = build_method(minilm, sst2, "lst", init=init)
-        lst.initialize(iter(examples), _no_phase, init=init, loss_fn=loss)
+        lst.initialize(iter(examples), nullcontext, init=init, loss_fn=loss)
         nets[init] = lst
     q = lambda m: m.family.side_layers(m.side["encoder"])[0].attention.self.query.weight  # noqa: E731
     assert not torch.equal(q(nets["fisher"]), q(nets["magnitude"]))
 
 
-class _no_phase:
-    def __init__(self, name):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
 
 def test_pruning_init_starts_ladders_as_the_residual_selection(minilm, sst2):
     lst, _ = build_method(minilm, sst2, "lst", init="magnitude")
-    lst.initialize(iter([]), _no_phase, init="magnitude", loss_fn=None)
+    lst.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     residual = lst.pruned_sets["encoder"][0]["R"]
     x = torch.randn(2, 5, minilm.config.hidden_size)
     with torch.no_grad():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -25,7 +27,7 @@ def test_training_lowers_the_loss_on_sst2(minilm, sst2, method):
     torch.manual_seed(0)
     model, exp = build_method(minilm, sst2, method, init="magnitude", **EXTRA.get(method, {}))
     if isinstance(model, LadderSideNetwork):
-        model.initialize(iter([]), _NoPhase, init="magnitude", loss_fn=None)
+        model.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     batches = [batch_of(minilm, sst2.train[i:i + 8]) for i in range(0, 32, 8)]
     before = mean_loss(model, batches)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR[method])
@@ -38,14 +40,3 @@ def test_training_lowers_the_loss_on_sst2(minilm, sst2, method):
     after = mean_loss(model, batches)
     print(f"\n{method}: training loss {before:.4f} -> {after:.4f}")
     assert after < before - 0.02
-
-
-class _NoPhase:
-    def __init__(self, name):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -96,6 +96,6 @@ class Family:
         raise NotImplementedError
 
 
-def first_tensor(output):
-    """Blocks return a tensor or a tuple whose first item is the hidden states, depending on the version."""
-    return output[0] if isinstance(output, (tuple, list)) else output
+def squeeze_regression(logits: torch.Tensor) -> torch.Tensor:
+    """(B, 1) -> (B,) for regression heads; classification logits pass unchanged."""
+    return logits.squeeze(-1) if logits.shape[-1] == 1 else logits

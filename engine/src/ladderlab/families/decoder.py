@@ -16,7 +16,7 @@ from torch import nn
 from transformers import AutoModelForSequenceClassification, GPT2Model
 
 from ..errors import BadInput
-from .base import Family, StackInfo
+from .base import Family, StackInfo, squeeze_regression
 from .encoder import _divisors, _task_kwargs
 
 
@@ -70,7 +70,7 @@ class DecoderFamily(Family):
         if not _is_prompt_learning(model):  # PEFT prompt tuning drops position ids (prompts come first)
             kwargs["position_ids"] = _positions(batch["attention_mask"])
         logits = model(**kwargs, use_cache=False).logits
-        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+        return squeeze_regression(logits)
 
     def hidden_size(self, config):
         return config.n_embd
@@ -123,7 +123,7 @@ class DecoderFamily(Family):
 
     def side_head(self, model, hidden, batch):
         logits = model.score(hidden[:, -1])  # left padding: the last position is every row's last real token
-        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+        return squeeze_regression(logits)
 
     def layer_roles(self, stack):
         # Conv1D stores weights as (in, out), so roles are listed input axis first.

@@ -15,7 +15,7 @@ from transformers import AutoModelForSequenceClassification
 
 from ..data.types import TaskSpec
 from ..errors import BadInput
-from .base import Family, StackInfo
+from .base import Family, StackInfo, squeeze_regression
 
 
 class PassThroughEmbeddings(nn.Module):
@@ -50,7 +50,7 @@ class EncoderFamily(Family):
     def logits(self, model, batch):
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                     token_type_ids=batch.get("token_type_ids"))
-        return out.logits.squeeze(-1) if out.logits.shape[-1] == 1 else out.logits
+        return squeeze_regression(out.logits)
 
     def hidden_size(self, config):
         return config.hidden_size
@@ -99,7 +99,7 @@ class EncoderFamily(Family):
     def side_head(self, model, hidden, batch):
         pooled = model.base_model.pooler(hidden) if model.base_model.pooler is not None else hidden[:, 0]
         logits = model.classifier(model.dropout(pooled))
-        return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
+        return squeeze_regression(logits)
 
     def layer_roles(self, stack):
         return {

@@ -21,7 +21,7 @@ from transformers import AutoModelForSeq2SeqLM
 from transformers.models.t5.modeling_t5 import T5Stack
 
 from ..errors import BadInput
-from .base import Family, StackInfo
+from .base import Family, StackInfo, squeeze_regression
 from .encoder import _divisors
 
 # Regression score = the logit of this word's first token. The LM head is frozen, so the score is one fixed
@@ -67,9 +67,6 @@ def _start_ids(config, input_ids: torch.Tensor) -> torch.Tensor:
     return input_ids.new_full((input_ids.shape[0], 1), start)
 
 
-def _squeeze(logits: torch.Tensor) -> torch.Tensor:
-    return logits.squeeze(-1) if logits.shape[-1] == 1 else logits
-
 
 def _roles(prefix: str, kv_axis: str = "R") -> dict:
     roles = {}
@@ -101,7 +98,7 @@ class Seq2SeqFamily(Family):
         ids = batch["input_ids"]
         out = model(input_ids=ids, attention_mask=batch["attention_mask"],
                     decoder_input_ids=_start_ids(model.config, ids), use_cache=False)
-        return _squeeze(out.logits[:, 0, :].index_select(-1, _label_ids(model)))
+        return squeeze_regression(out.logits[:, 0, :].index_select(-1, _label_ids(model)))
 
     def hidden_size(self, config):
         return config.d_model
@@ -167,7 +164,7 @@ class Seq2SeqFamily(Family):
         ids = _label_ids(model)
         head = model.lm_head  # frozen; only the label rows are needed, not the whole vocabulary
         bias = head.bias.index_select(0, ids) if head.bias is not None else None
-        return _squeeze(F.linear(h, head.weight.index_select(0, ids), bias))
+        return squeeze_regression(F.linear(h, head.weight.index_select(0, ids), bias))
 
     def layer_roles(self, stack):
         roles = {**_roles("layer.0.SelfAttention."), "layer.0.layer_norm.weight": ("R",)}
