@@ -20,17 +20,17 @@ install_system_packages() {
 install_code_server() {
   if [ -x "$CS" ] && "$CS" --version 2>/dev/null | grep -q "^$CS_VERSION"; then return 0; fi
   log "installing code-server $CS_VERSION into $CACHE/code-server (about a minute)"
-  mkdir -p "$CACHE/code-server" "$CACHE/tmp"
+  mkdir -p "$CACHE/code-server" "$CACHE/scratch"
   # @vscode/ripgrep's postinstall downloads rg from GitHub unless its cache (under TMPDIR) holds the archive:
   # seed it from the system ripgrep so the install needs nothing but the npm registry.
-  local seed="$CACHE/tmp/vscode-ripgrep-cache-1.15.11"
+  local seed="$CACHE/scratch/vscode-ripgrep-cache-1.15.11"
   mkdir -p "$seed"
   tar czf "$seed/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" -C "$(dirname "$(command -v rg)")" rg
   (
     cd "$CACHE/code-server"
     [ -f package.json ] || echo '{"name":"ladderlab-code-server","private":true}' > package.json
     # unsafe_perm: code-server's postinstall refuses to run as root without it; yes: node-pty runs `npx node-gyp`.
-    TMPDIR="$CACHE/tmp" npm_config_unsafe_perm=true npm_config_yes=true \
+    TMPDIR="$CACHE/scratch" npm_config_unsafe_perm=true npm_config_yes=true \
       npm install --no-save --no-audit --no-fund --foreground-scripts "code-server@$CS_VERSION" > "$CACHE/install.log" 2>&1 \
       || { tail -30 "$CACHE/install.log" >&2; exit 1; }
   )

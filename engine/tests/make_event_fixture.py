@@ -6,21 +6,24 @@ It runs a tiny real comparison (LST and LoRA on SST-2 from ../shared) and a run 
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SST2 = HERE.parents[2] / "shared" / "data" / "glue" / "SST-2"
+REPO = HERE.parents[1]
+# Relative paths, run from the repository root: the committed events name no path of one machine.
+SST2 = "../shared/data/glue/SST-2"
+RUNS = ".ladderlab/fixture-runs"
 TINY = ["--max-train-examples", "16", "--max-eval-examples", "8", "--epochs", "1", "--batch-size", "8",
         "--max-length", "32", "--fisher-samples", "4", "--format", "events"]
 
 
 def capture(name: str, *args: str) -> None:
-    with tempfile.TemporaryDirectory() as runs:
-        result = subprocess.run([sys.executable, "-m", "ladderlab.cli", *args, *TINY, "--runs-dir", runs],
-                                capture_output=True, text=True, check=False)
+    result = subprocess.run([sys.executable, "-m", "ladderlab.cli", *args, *TINY, "--runs-dir", RUNS],
+                            cwd=REPO, capture_output=True, text=True, check=False)
+    shutil.rmtree(REPO / RUNS, ignore_errors=True)
     out = HERE / "fixtures" / "events" / f"{name}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(result.stdout)
@@ -28,5 +31,5 @@ def capture(name: str, *args: str) -> None:
 
 
 if __name__ == "__main__":
-    capture("compare-lst-lora", "compare", "--methods", "lst,lora", "--task", "sst2", "--data", str(SST2))
-    capture("bad-input", "run", "--method", "lst", "--task", "sst2", "--data", str(SST2), "--r", "7")
+    capture("compare-lst-lora", "compare", "--methods", "lst,lora", "--task", "sst2", "--data", SST2)
+    capture("bad-input", "run", "--method", "lst", "--task", "sst2", "--data", SST2, "--r", "7")

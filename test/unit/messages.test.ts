@@ -26,7 +26,7 @@ const valid: [parser: (raw: unknown) => unknown, message: unknown][] = [
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { backbone: 'preset:bert-tiny' } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { backbone: 'models/minilm' } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { backbone: '/home/me/checkpoints/bert' } }],
-  [parseExperimentMessage, { type: ExperimentMessages.update, patch: { data: '/work/shared/data/glue/SST-2' } }],
+  [parseExperimentMessage, { type: ExperimentMessages.update, patch: { data: '/home/me/data/glue/SST-2' } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { data: 'data/my..file.csv' } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { data: null } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { task: 'stsb', init: 'magnitude', precision: 'bf16' } }],
@@ -151,7 +151,7 @@ function hostileMessages(): unknown[] {
   ];
   for (const patch of specific) out.push({ type: ExperimentMessages.update, patch });
   // One bad field spoils the whole patch, even next to good ones.
-  out.push({ type: ExperimentMessages.update, patch: { r: 4, runs_dir: '/tmp/x' } });
+  out.push({ type: ExperimentMessages.update, patch: { r: 4, runs_dir: '/var/x' } });
   out.push({ type: ExperimentMessages.update, patch: { r: 4, data: '../../etc' } });
   // pickData kinds.
   for (const kind of [...WRONG_VALUES, 'Folder', 'files', 'directory', '../']) out.push({ type: ExperimentMessages.pickData, kind });
@@ -216,6 +216,6 @@ test('a patch is copied: later changes to the input do not reach the host', () =
 });
 
 test('isSafePathString: no traversal segments, control characters or padding', () => {
-  for (const ok of ['/work/shared/data/glue/SST-2', 'data/sst2', 'C:\\data\\x', 'a..b/c', '.hidden/x', '~/x']) assert.ok(isSafePathString(ok), ok);
+  for (const ok of ['/home/me/data/glue/SST-2', 'data/sst2', 'C:\\data\\x', 'a..b/c', '.hidden/x', '~/x']) assert.ok(isSafePathString(ok), ok);
   for (const bad of TRAVERSALS) assert.ok(!isSafePathString(bad), JSON.stringify(bad.slice(0, 40)));
 });
