@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Sourced by test/run-integration.sh and test/run-e2e.sh: installs what a real-VS-Code test needs, once.
-# Expects CACHE, CS, CS_VERSION and a log function to be defined by the caller.
+# Defines the settings both runners share; expects REPO and a log function from the caller.
+
+CACHE="${LADDERLAB_E2E_CACHE:-$HOME/.cache/ladderlab-e2e}"
+CS_VERSION=4.100.3
+CS="$CACHE/code-server/node_modules/.bin/code-server"
+PYTHON="${LADDERLAB_PYTHON:-$REPO/.venv/bin/python}"
 
 install_system_packages() {
   local missing=()

@@ -12,10 +12,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
-CACHE="${LADDERLAB_E2E_CACHE:-$HOME/.cache/ladderlab-e2e}"
-CS_VERSION=4.100.3
-CS="$CACHE/code-server/node_modules/.bin/code-server"
-PYTHON="${LADDERLAB_PYTHON:-$REPO/.venv/bin/python}"
 MODE=code-server
 [ "${1:-}" = "--electron" ] && MODE=electron
 

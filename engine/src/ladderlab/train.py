@@ -66,13 +66,15 @@ class Run:
         self.loss = loss_for(self.spec)
         self.autocast = dict(device_type=data.device.type, dtype=torch.bfloat16, enabled=exp.precision == "bf16")
         self.memory = PhaseMemory(data.device)
+        self.phase_reports: dict[str, dict] = {}  # phase -> the memory object its phase_memory event carried
 
     @contextlib.contextmanager
     def phase(self, name: str, optimizer=None, with_grads: bool = False):
         self.sink.emit("phase_started", phase=name)
         self.memory.begin()
         yield
-        self.sink.emit("phase_memory", phase=name, memory=self.memory.report(self.model, optimizer, with_grads))
+        self.phase_reports[name] = self.memory.report(self.model, optimizer, with_grads)
+        self.sink.emit("phase_memory", phase=name, memory=self.phase_reports[name])
 
     def execute(self) -> dict:
         exp, started = self.exp, time.time()
@@ -109,12 +111,13 @@ class Run:
         self.current_phase = "pruning_init"
         self.model.initialize(self._init_examples(), self.phase, init=exp.init, loss_fn=self.loss)
         self.current_phase = "train"
-        best_state, best_val, best_epoch, train_memory = self._train(total_steps)
+        best_state, best_val, best_epoch = self._train(total_steps)
+        train_memory = self.phase_reports["train"]
         self.current_phase = "eval"
         self.model.load_state_dict(best_state, strict=False)
         with self.phase("eval"):
             test_metrics = self.evaluate("test", exp.epochs, total_steps)
-        eval_memory = self.memory.report(self.model, None, False)
+        eval_memory = self.phase_reports["eval"]
 
         save_trainable(self.run_dir / "trainable.safetensors", self.model.trainable_named_parameters())
         summary = {
@@ -176,8 +179,7 @@ class Run:
                     best_val, best_epoch = val, epoch
                     best_state = {n: p.detach().to("cpu", copy=True)
                                   for n, p in self.model.trainable_named_parameters().items()}
-        train_memory = self.memory.report(self.model, optimizer, True)
-        return best_state, best_val, best_epoch, train_memory
+        return best_state, best_val, best_epoch
 
     @torch.no_grad()
     def evaluate(self, split: str, epoch: int, step: int) -> dict:
