@@ -2,10 +2,13 @@
 
     ladderlab run --methods lst --task sst2 --data path/to/SST-2      one method, one run folder
     ladderlab compare --methods lst,lora,full --json                   several methods, one data pipeline
+    ladderlab resume .ladderlab/runs/20261127-001500-lst-1a2b          continue a stopped run in its folder
 
 Every Experiment field is a flag (``keep_layers`` -> ``--keep-layers``) and a key of ``--config FILE.ladder.json``;
 flags win. stdout carries JSON-lines events (default when piped) or readable progress (default on a terminal).
-Exit status: 0 ok, 2 bad input, 3 out of memory, 1 crash; the message is on stderr and in an error event.
+Exit status: 0 ok, 2 bad input, 3 out of memory, 1 crash, 130 stopped; the message is on stderr and in an error
+event. SIGINT or SIGTERM stops gracefully: the current step finishes, a checkpoint is written, a ``run_stopped``
+event names it, exit 130; a second signal stops at once.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import warnings
 from .config import FIELDS, LIST_FIELDS, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput
 from .events import EventSink
+from .stop import StopRequested, graceful_signals
 from .report import format_table
 
-EXIT = {"bad_input": 2, "oom": 3, "crash": 1}
+EXIT = {"bad_input": 2, "oom": 3, "crash": 1, "stopped": 130}
 
 
 def _flag_type(field: dataclasses.Field):
@@ -61,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--method", dest="method", help="the method to run (same as --methods with one name)")
         else:
             p.add_argument("--json", action="store_true", help="print only one JSON object {rows: [...]} at the end")
+    p = sub.add_parser("export", help="export a finished run to ONNX (model.onnx, manifest.json, tokenizer files)",
+                       description="export a finished run to ONNX: backbone and trained part as one graph")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (holds config.json and trainable.safetensors)")
+    p.add_argument("--out", help="output folder (default: RUN_DIR/export)")
+    text = "continue a stopped (or killed) run in its own folder, from its latest checkpoint"
+    p = sub.add_parser("resume", help=text, description=text)
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (it holds config.json and checkpoint.pt)")
+    p.add_argument("--format", choices=("events", "text"), default=None,
+                   help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)")
     return parser
 
 
@@ -68,23 +81,27 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Library deprecation notices (transformers/PEFT internals) are not actionable for users of the CLI.
     warnings.filterwarnings("ignore", category=FutureWarning)
+    if args.command == "export":
+        return _export(args)
     if getattr(args, "json", False):
         mode = "quiet"
     else:
         mode = args.format or ("text" if sys.stdout.isatty() else "events")
     sink = EventSink(mode)
     try:
-        exp = _experiment(args)
-        from .experiment import run_comparison  # heavy imports (torch) only once the input is valid
-
-        outcome = run_comparison(exp, sink)
+        with graceful_signals():
+            outcome = _execute(args, sink)
     except BadInput as e:
         return _fail(sink, "bad_input", e.message, e.hint)
     except MemoryError as e:
         return _fail(sink, "oom", f"out of memory: {e}", "use a smaller --batch-size or --max-length")
+    except StopRequested:
+        print("ladderlab: stopped; the run's checkpoint is in its folder (ladderlab resume RUN_DIR continues it), "
+              "finished runs are in theirs", file=sys.stderr)
+        return EXIT["stopped"]
     except KeyboardInterrupt:
         print("ladderlab: interrupted; finished runs are in their folders", file=sys.stderr)
-        return 130
+        return EXIT["stopped"]
     except Exception as e:  # a bug, not bad input: keep the traceback in the event, one line on stderr
         import traceback
 
@@ -103,6 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT[outcome.failed[0]["kind"]] if outcome.failed else 0
 
 
+def _execute(args, sink: EventSink):
+    if args.command == "resume":
+        from .experiment import resume_run  # heavy imports (torch) only once the arguments parsed
+
+        return resume_run(args.run_dir, sink)
+    exp = _experiment(args)
+    from .experiment import run_comparison  # heavy imports (torch) only once the input is valid
+
+    return run_comparison(exp, sink)
+
+
 def _experiment(args) -> Experiment:
     flags = {name: getattr(args, name) for name in FIELDS}
     method = getattr(args, "method", None)
@@ -114,6 +142,21 @@ def _experiment(args) -> Experiment:
         raise BadInput(f"run trains one method, got {len(exp.methods)}: {','.join(exp.methods)}",
                        "use `ladderlab compare` for several, or --method NAME")
     return exp
+
+
+def _export(args) -> int:
+    """Prints the export folder on stdout; errors as for runs (exit 2 bad input, 1 crash) on stderr."""
+    try:
+        from .export import export_run
+
+        out = export_run(args.run_dir, args.out)
+    except BadInput as e:
+        return _fail(None, "bad_input", e.message, e.hint)
+    except Exception as e:
+        print(f"ladderlab: crash: {type(e).__name__}: {e}", file=sys.stderr)
+        return EXIT["crash"]
+    print(out)
+    return 0
 
 
 def _fail(sink: EventSink, kind: str, message: str, hint: str | None) -> int:
