@@ -68,6 +68,15 @@ export interface RunStartedEvent extends EventBase {
   config: Record<string, unknown>;
   params: Params;
   total_steps: number;
+  /** Present on a resumed run: where it continues from (train_step events go on from step + 1). */
+  resumed?: ResumedFrom;
+}
+
+export interface ResumedFrom {
+  step: number;
+  epoch: number;
+  step_in_epoch: number;
+  checkpoint: string;
 }
 
 export interface PhaseStartedEvent extends EventBase {
@@ -115,6 +124,41 @@ export interface ErrorEvent extends EventBase {
   phase?: Phase;
   /** Traceback for crashes; not shown to users by default. */
   detail?: string;
+  /** kind "oom": the train step that failed, and what memory looked like. */
+  step?: number;
+  memory?: OomMemory;
+}
+
+export interface OomMemory {
+  allocated_bytes: number | null;
+  max_allocated_bytes: number | null;
+  reserved_bytes: number | null;
+  accounted_bytes: number | null;
+  rss_bytes: number | null;
+  predicted_peak_bytes: number | null;
+}
+
+export interface CheckpointSavedEvent extends EventBase {
+  type: 'checkpoint_saved';
+  run_id: string;
+  step: number;
+  total_steps: number;
+  epoch: number;
+  step_in_epoch: number;
+  reason: 'interval' | 'epoch_end' | 'stop';
+  path: string;
+  bytes: number;
+}
+
+/** A graceful stop (SIGINT/SIGTERM): the run's last event; `checkpoint` is what a resume continues from. */
+export interface RunStoppedEvent extends EventBase {
+  type: 'run_stopped';
+  run_id: string;
+  step: number;
+  total_steps: number;
+  signal: 'SIGINT' | 'SIGTERM';
+  checkpoint: string | null;
+  message: string;
 }
 
 export interface RunFinishedEvent extends EventBase {
@@ -137,6 +181,8 @@ export type EngineEvent =
   | LogEvent
   | ErrorEvent
   | RunFinishedEvent
-  | CompareFinishedEvent;
+  | CompareFinishedEvent
+  | CheckpointSavedEvent
+  | RunStoppedEvent;
 
 export type EngineEventType = EngineEvent['type'];

@@ -101,6 +101,7 @@ export const MonitorMessages = {
   // webview -> host
   ready: 'monitor/ready',
   stop: 'monitor/stop',
+  resume: 'monitor/resume', // { runId }: continue an interrupted run from its checkpoint
   // host -> webview
   state: 'monitor/state', // the whole session so far: sent on ready and when a new session starts
   event: 'monitor/event', // one live engine event of the shown session
@@ -110,11 +111,13 @@ export const MonitorMessages = {
 
 export interface MonitorSessionInfo {
   id: string;
-  state: 'starting' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
+  state: 'starting' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped' | 'interrupted';
   methods: string[];
   experimentPath: string;
   /** Read back from the run folders (no live session, e.g. after a window reload): nothing to stop. */
   fromDisk?: boolean;
+  /** A run of this session that stopped before its end and can be continued (the monitor's Resume button). */
+  resumableRunId?: string;
 }
 
 export type MonitorToWebview =
@@ -124,7 +127,8 @@ export type MonitorToWebview =
   | { type: typeof MonitorMessages.gpu; sample: GpuSample };
 export type MonitorFromWebview =
   | { type: typeof MonitorMessages.ready }
-  | { type: typeof MonitorMessages.stop; sessionId: string };
+  | { type: typeof MonitorMessages.stop; sessionId: string }
+  | { type: typeof MonitorMessages.resume; runId: string };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Results panel
@@ -317,6 +321,10 @@ export function parseMonitorMessage(raw: unknown): MonitorFromWebview | undefine
     case MonitorMessages.stop: {
       const sessionId = own(raw as Obj, 'sessionId');
       return isSafeId(sessionId) ? { type, sessionId } : undefined;
+    }
+    case MonitorMessages.resume: {
+      const runId = own(raw as Obj, 'runId');
+      return isSafeId(runId) ? { type, runId } : undefined;
     }
     default:
       return undefined;

@@ -53,6 +53,7 @@ export const FIELDS: readonly FieldSpec[] = [
   f('device', 'string', 'auto'),
   f('precision', 'enum', 'fp32', { choices: PRECISIONS }),
   f('seed', 'int', 42),
+  f('checkpoint_every', 'int', 100, { min: 0 }),
   f('runs_dir', 'string', '.ladderlab/runs'),
   f('text_columns', 'stringList', null),
   f('label_column', 'string', null),

@@ -1,17 +1,20 @@
-// Implements RunManagerApi: launches comparisons (one engine process each), keeps every session's events for
-// replay, and watches the runs folders so views refresh when the engine (or anything else) writes there.
+// Implements RunManagerApi: launches comparisons and resumes (one detached engine process each), keeps every
+// session's events for replay, watches the runs folders so views refresh when the engine (or anything else)
+// writes there, and, when a window opens, attaches to engines an earlier window started (they outlive reloads).
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
 import { checkEnvironment, describeReport, type EnvironmentReport } from '../engine/environment';
 import { findPython } from '../engine/python';
-import { compareArgs, EngineWorker, type Logger } from '../engine/worker';
+import { compareArgs, EngineWorker, isEngineProcess, resumeArgs, type Logger, type WorkerExit } from '../engine/worker';
 import { parseExperimentText } from '../experiment/model';
-import { parseRunId, RunReader, sortRuns, type StoredRun } from './runStore';
+import { DEFAULT_RUNS_DIR, resolveRunsDir } from './runsDir';
+import { parseEventsJsonl, parseRunId, RunReader, sortRuns, type StoredRun } from './runStore';
+import { listSessionFiles, removeSessionDir, sessionDir, SESSION_FILE, writeJsonAtomic, type SessionFile } from './sessionFiles';
 import type { RunManagerApi, Session, SessionEvent } from './types';
 
-export const DEFAULT_RUNS_DIR = '.ladderlab/runs';
+export { DEFAULT_RUNS_DIR } from './runsDir';
 
 /** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
 export function launchBlockedReason(trusted: boolean): string | undefined {
@@ -43,11 +46,37 @@ interface LiveSession {
   runIds: Set<string>; // run folders this session's engine announced
   stopRequested: boolean;
   done: Promise<Session>;
+  runsDir: string;
+  kind: SessionFile['kind'];
+  attached: boolean; // started by an earlier window: no exit code, the state comes from the events
 }
 
+/** The runs folder of a workspace folder; throws with a message naming the setting when it is not allowed. */
 export function runsDirFor(folder: vscode.WorkspaceFolder): string {
-  const setting = vscode.workspace.getConfiguration('ladderLab', folder.uri).get<string>('runsDir') || DEFAULT_RUNS_DIR;
-  return path.resolve(folder.uri.fsPath, setting);
+  const setting = vscode.workspace.getConfiguration('ladderLab', folder.uri).get<string>('runsDir');
+  const r = resolveRunsDir(folder.uri.fsPath, setting);
+  if (r.error !== undefined) throw new Error(r.error);
+  return r.dir;
+}
+
+function tryRunsDir(folder: vscode.WorkspaceFolder): string | undefined {
+  try {
+    return runsDirFor(folder);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state of a session whose engine has exited. */
+export function finalState(kind: SessionFile['kind'], stopRequested: boolean, exit: WorkerExit, events: readonly EngineEvent[]): Session['state'] {
+  if (exit.spawnError) return 'failed';
+  if (stopRequested || exit.code === 130) return 'stopped';
+  if (exit.code === 0) return 'finished';
+  if (exit.code !== null) return 'failed';
+  // Killed by a signal, or attached after a reload (no exit code): what the engine said decides.
+  if (events.some((e) => e.type === 'error')) return 'failed';
+  const done = kind === 'compare' ? events.some((e) => e.type === 'compare_finished') : events.some((e) => e.type === 'run_finished');
+  return done ? 'finished' : 'interrupted';
 }
 
 export class RunManager implements RunManagerApi {
@@ -57,6 +86,8 @@ export class RunManager implements RunManagerApi {
   readonly onDidEvent = this.eventEmitter.event;
   readonly onDidChangeSessions = this.sessionsEmitter.event;
   readonly onDidChangeRuns = this.runsEmitter.event;
+  /** Resolves once engines left running by an earlier window are attached. */
+  readonly ready: Promise<void>;
 
   private readonly live: LiveSession[] = [];
   private readonly checkedPythons = new Set<string>(); // interpreters that passed the environment check
@@ -66,15 +97,24 @@ export class RunManager implements RunManagerApi {
   private runsTimer: NodeJS.Timeout | undefined;
   private counter = 0;
   private launching = false;
+  private disposed = false;
 
   constructor(private readonly opts: RunManagerOptions) {
     this.watch();
     this.disposables.push(
-      vscode.workspace.onDidChangeWorkspaceFolders(() => this.watch()),
+      vscode.workspace.onDidChangeWorkspaceFolders(() => {
+        this.watch();
+        void this.reattach();
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (e.affectsConfiguration('ladderLab.runsDir')) this.watch();
       }),
     );
+    this.ready = this.reattach();
+  }
+
+  private trusted(): boolean {
+    return this.opts.isTrusted?.() ?? vscode.workspace.isTrusted;
   }
 
   sessions(): Session[] {
@@ -91,8 +131,23 @@ export class RunManager implements RunManagerApi {
     return l ? l.done : Promise.reject(new Error(`no session ${sessionId}`));
   }
 
-  async startComparison(experimentPath: string): Promise<Session> {
-    const blocked = launchBlockedReason(this.opts.isTrusted?.() ?? vscode.workspace.isTrusted);
+  /** The engine's pid of a session (tests kill it to play a crash). */
+  pidOf(sessionId: string): number | undefined {
+    return this.live.find((x) => x.session.id === sessionId)?.worker?.pid;
+  }
+
+  startComparison(experimentPath: string): Promise<Session> {
+    return this.exclusive(() => this.launchComparison(experimentPath));
+  }
+
+  /** Continues an interrupted run (a run id or its folder) from its checkpoint: `ladderlab resume RUN_DIR`. */
+  resume(run: string): Promise<Session> {
+    return this.exclusive(() => this.launchResume(run));
+  }
+
+  /** The guards every launch goes through: trust, one engine at a time, one launch being prepared at a time. */
+  private async exclusive(launch: () => Promise<Session>): Promise<Session> {
+    const blocked = launchBlockedReason(this.trusted());
     if (blocked) throw new Error(blocked);
     const active = this.activeSession();
     if (active) throw new Error(`A comparison (${active.methods.join(', ')}) is already running; stop it first (Ladder Lab: Stop Run).`);
@@ -100,56 +155,140 @@ export class RunManager implements RunManagerApi {
     if (this.launching) throw new Error('A comparison is already starting.');
     this.launching = true;
     try {
-      return await this.launch(experimentPath);
+      return await launch();
     } finally {
       this.launching = false;
     }
   }
 
-  private async launch(experimentPath: string): Promise<Session> {
-    const name = path.basename(experimentPath);
-    const { values, errors } = parseExperimentText(await readFile(experimentPath, 'utf8'));
-    if (!values || errors.length) throw new Error(`${name}: ${errors.map((e) => e.message).join('; ')}`);
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
-    // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
-    const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
+  private async python(folder: vscode.WorkspaceFolder | undefined, cwd: string): Promise<string> {
     const python = this.opts.findPython ? await this.opts.findPython(folder) : (await findPython(folder)).path;
     if (!this.checkedPythons.has(python)) {
       const report = await (this.opts.checkEnvironment ?? ((p, c) => checkEnvironment(p, { cwd: c })))(python, cwd);
       if (!report.ok) throw new EngineEnvironmentError(report);
       this.checkedPythons.add(python);
     }
+    return python;
+  }
 
-    const session: Session = {
-      id: `session-${Date.now().toString(36)}-${++this.counter}`,
-      experimentPath,
-      methods: (values.methods as string[] | undefined) ?? ['lst'],
-      state: 'starting',
-      events: [],
-    };
-    let finish!: (s: Session) => void;
-    const l: LiveSession = { session, startedAt: Date.now() / 1000, runIds: new Set(), stopRequested: false, done: new Promise((r) => (finish = r)) };
-    this.live.push(l);
+  private async launchComparison(experimentPath: string): Promise<Session> {
+    const name = path.basename(experimentPath);
+    const { values, errors } = parseExperimentText(await readFile(experimentPath, 'utf8'));
+    if (!values || errors.length) throw new Error(`${name}: ${errors.map((e) => e.message).join('; ')}`);
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
+    // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
+    const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
     const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
-    this.opts.log.info(`starting ${session.methods.join(', ')} from ${experimentPath} with ${python} (runs in ${runsDir})`);
+    const python = await this.python(folder, cwd);
+    const methods = (values.methods as string[] | undefined) ?? ['lst'];
+    this.opts.log.info(`starting ${methods.join(', ')} from ${experimentPath} with ${python} (runs in ${runsDir})`);
+    return this.spawnSession({ kind: 'compare', experimentPath, methods, python, args: compareArgs(experimentPath, runsDir), cwd, runsDir, history: [] });
+  }
+
+  private async launchResume(run: string): Promise<Session> {
+    const record = (await this.listRuns()).find((r) => r.id === run || r.dir === run);
+    if (!record) throw new Error(`No run ${run} in this workspace's runs folders; refresh the Runs view.`);
+    if (record.status !== 'interrupted') {
+      throw new Error(`Run ${record.id} is ${record.status}; only an interrupted or stopped run can be resumed.`);
+    }
+    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(record.dir)) ?? vscode.workspace.workspaceFolders?.[0];
+    const cwd = folder?.uri.fsPath ?? path.dirname(record.dir);
+    const python = await this.python(folder, cwd);
+    // The run's history so far: the monitor charts it and the resumed steps continue the same lines.
+    let history: EngineEvent[] = [];
+    try {
+      history = parseEventsJsonl(await readFile(path.join(record.dir, 'events.jsonl'), 'utf8')).events;
+    } catch {
+      // no events yet: the resume starts the chart
+    }
+    this.opts.log.info(`resuming ${record.id} with ${python}`);
+    return this.spawnSession({
+      kind: 'resume', experimentPath: record.dir, methods: [record.method], python, args: resumeArgs(record.dir), cwd,
+      runsDir: path.dirname(record.dir), history, runDir: record.dir,
+    });
+  }
+
+  private async spawnSession(p: {
+    kind: SessionFile['kind']; experimentPath: string; methods: string[]; python: string; args: string[]; cwd: string;
+    runsDir: string; history: EngineEvent[]; runDir?: string;
+  }): Promise<Session> {
+    const id = `session-${Date.now().toString(36)}-${++this.counter}-${Math.random().toString(36).slice(2, 6)}`;
+    const session: Session = { id, experimentPath: p.experimentPath, methods: p.methods, state: 'starting', events: [...p.history] };
+    const l = this.track(session, p.runsDir, p.kind, false, Date.now() / 1000);
+    if (p.runDir) l.runIds.add(path.basename(p.runDir));
+    const logDir = sessionDir(p.runsDir, id);
     l.worker = new EngineWorker({
-      python,
-      args: compareArgs(experimentPath, runsDir),
-      cwd,
-      log: this.opts.log,
-      graceMs: this.opts.graceMs,
+      python: p.python, args: p.args, cwd: p.cwd, logDir, log: this.opts.log, graceMs: this.opts.graceMs,
       onEvent: (event) => this.onEngineEvent(l, event),
     });
-    void l.worker.exited.then((exit) => {
+    if (l.worker.pid !== undefined) {
+      const file: SessionFile = {
+        version: 1, id, pid: l.worker.pid, kind: p.kind, experimentPath: p.experimentPath, methods: p.methods,
+        startedAt: l.startedAt, ...(p.runDir ? { runDir: p.runDir } : {}),
+      };
+      await writeJsonAtomic(path.join(logDir, SESSION_FILE), file).catch((e: Error) => this.opts.log.warn(`cannot write ${SESSION_FILE}: ${e.message}`));
+    }
+    this.follow(l);
+    return session;
+  }
+
+  private track(session: Session, runsDir: string, kind: SessionFile['kind'], attached: boolean, startedAt: number): LiveSession {
+    let finish!: (s: Session) => void;
+    const done = new Promise<Session>((r) => (finish = r));
+    const l: LiveSession = { session, startedAt, runIds: new Set(), stopRequested: false, done, runsDir, kind, attached };
+    (l as LiveSession & { finish: typeof finish }).finish = finish;
+    this.live.push(l);
+    this.sessionsEmitter.fire();
+    return l;
+  }
+
+  /** When the engine exits: the final state, a refresh, and the session folder removed (its events are in the runs). */
+  private follow(l: LiveSession): void {
+    const { session } = l;
+    void l.worker!.exited.then(async (exit) => {
       if (exit.spawnError) this.opts.log.error(exit.spawnError);
-      session.state = l.stopRequested ? 'stopped' : exit.code === 0 ? 'finished' : 'failed';
+      session.state = finalState(l.kind, l.stopRequested, exit, session.events);
       this.opts.log.info(`engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`);
+      // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
+      if (this.trusted() && !this.disposed) await removeSessionDir(l.runsDir, session.id).catch(() => undefined);
+      (l as LiveSession & { finish: (s: Session) => void }).finish(session);
+      if (this.disposed) return;
       this.sessionsEmitter.fire();
       this.runsChanged();
-      finish(session);
     });
-    this.sessionsEmitter.fire();
-    return session;
+  }
+
+  /** Finds engines an earlier window started (session folders with a live engine pid) and follows them. */
+  private async reattach(): Promise<void> {
+    for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      const runsDir = tryRunsDir(folder);
+      if (!runsDir) continue;
+      for (const found of await listSessionFiles(runsDir)) {
+        const s = found.session;
+        if (!s) {
+          this.opts.log.warn(`ignoring ${found.dir}: ${found.problem}`);
+          continue;
+        }
+        if (this.disposed || this.live.some((l) => l.session.id === s.id)) continue;
+        if (!isEngineProcess(s.pid)) {
+          // The engine ended while no window watched: the run folders tell how. Tidy up (a write: trusted only).
+          if (this.trusted()) await removeSessionDir(runsDir, s.id).catch(() => undefined);
+          continue;
+        }
+        let history: EngineEvent[] = [];
+        if (s.kind === 'resume' && s.runDir && path.dirname(s.runDir) === runsDir) {
+          // The resumed run's events before this process: events.jsonl minus what the process itself wrote since.
+          const all = await readFile(path.join(s.runDir, 'events.jsonl'), 'utf8').then((t) => parseEventsJsonl(t).events, () => []);
+          history = all.filter((e) => e.ts < s.startedAt);
+        }
+        const session: Session = { id: s.id, experimentPath: s.experimentPath, methods: s.methods, state: 'running', events: history };
+        const l = this.track(session, runsDir, s.kind, true, s.startedAt);
+        if (s.runDir) l.runIds.add(path.basename(s.runDir));
+        this.opts.log.info(`attached to the engine (pid ${s.pid}) of ${s.id}, started by an earlier window`);
+        l.worker = EngineWorker.attach({ pid: s.pid, logDir: found.dir, log: this.opts.log, onEvent: (event) => this.onEngineEvent(l, event), graceMs: this.opts.graceMs });
+        this.follow(l);
+      }
+    }
   }
 
   private onEngineEvent(l: LiveSession, event: EngineEvent): void {
@@ -167,6 +306,10 @@ export class RunManager implements RunManagerApi {
   async stop(sessionId?: string): Promise<void> {
     const l = sessionId ? this.live.find((x) => x.session.id === sessionId) : this.live.find((x) => x.session === this.activeSession());
     if (!l || !l.worker || !isActive(l.session)) return;
+    // Signalling a process is acting on the machine: not from a Restricted Mode window (the pid of an attached
+    // session comes from a file in the workspace).
+    const blocked = launchBlockedReason(this.trusted());
+    if (blocked) throw new Error(blocked.replace('does not start the engine', 'does not stop or start engines'));
     l.stopRequested = true;
     l.session.state = 'stopping';
     this.sessionsEmitter.fire();
@@ -176,10 +319,12 @@ export class RunManager implements RunManagerApi {
   async listRuns(): Promise<StoredRun[]> {
     const all: StoredRun[] = [];
     for (const folder of vscode.workspace.workspaceFolders ?? []) {
+      let dir: string;
       try {
-        all.push(...(await this.reader.read(runsDirFor(folder), (id) => this.isLive(id))));
+        dir = runsDirFor(folder);
+        all.push(...(await this.reader.read(dir, (id) => this.isLive(id))));
       } catch (e) {
-        this.opts.log.warn(`cannot list runs in ${runsDirFor(folder)}: ${(e as Error).message}`);
+        this.opts.log.warn(`cannot list runs of ${folder.name}: ${(e as Error).message}`);
       }
     }
     return sortRuns(all);
@@ -191,6 +336,7 @@ export class RunManager implements RunManagerApi {
     return this.live.some((l) => {
       if (!isActive(l.session)) return false;
       if (l.runIds.has(id)) return true;
+      if (l.kind !== 'compare') return false;
       const born = parseRunId(id).startedAt;
       return born !== undefined && born >= Math.floor(l.startedAt) - 1;
     });
@@ -198,32 +344,35 @@ export class RunManager implements RunManagerApi {
 
   private watch(): void {
     this.watchers.forEach((w) => w.dispose());
-    this.watchers = (vscode.workspace.workspaceFolders ?? []).map((folder) => {
-      const dir = runsDirFor(folder);
+    this.watchers = (vscode.workspace.workspaceFolders ?? []).flatMap((folder) => {
+      const dir = tryRunsDir(folder);
+      if (!dir) return [];
       const rel = path.relative(folder.uri.fsPath, dir);
-      // Inside the folder, a folder-relative glob rides on the workspace's own recursive watcher, which also sees
-      // the runs dir appear later; a runs dir elsewhere gets a watcher of its own.
-      const pattern = rel && !rel.startsWith('..') && !path.isAbsolute(rel)
-        ? new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/**`)
-        : new vscode.RelativePattern(vscode.Uri.file(dir), '**');
-      const watcher = vscode.workspace.createFileSystemWatcher(pattern);
+      // A folder-relative glob rides on the workspace's own recursive watcher, which also sees the runs dir appear.
+      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/**`));
       const changed = () => this.runsChanged();
       watcher.onDidCreate(changed);
       watcher.onDidChange(changed);
       watcher.onDidDelete(changed);
-      return watcher;
+      return [watcher];
     });
     this.runsChanged();
   }
 
   /** Debounced: the engine writes several files per step; views need one refresh. */
   private runsChanged(): void {
+    if (this.disposed) return;
     if (this.runsTimer) clearTimeout(this.runsTimer);
     this.runsTimer = setTimeout(() => this.runsEmitter.fire(), 300);
   }
 
+  /**
+   * The window is going away (reload, close): stop following the engines but leave them running; the next
+   * window attaches to them from their session folders. Stop Run is how a user ends a run.
+   */
   dispose(): void {
-    for (const l of this.live) if (l.worker && isActive(l.session)) void l.worker.stop();
+    this.disposed = true;
+    for (const l of this.live) l.worker?.detach();
     if (this.runsTimer) clearTimeout(this.runsTimer);
     [...this.watchers, ...this.disposables, this.eventEmitter, this.sessionsEmitter, this.runsEmitter].forEach((d) => d.dispose());
   }

@@ -1,5 +1,6 @@
 // Reads the engine's run folders (<runsDir>/<id>/: config.json, events.jsonl, summary.json, metrics.json)
-// back into RunRecords. The folders are the source of truth; this never writes to them.
+// back into RunRecords. The folders are the source of truth; this never writes to them. A folder is resumable when
+// the engine left checkpoint.pt and no summary.json (the engine deletes the checkpoint when a run finishes).
 // No vscode here: recordFromFiles is pure and unit-tested; readRuns only adds the file reading.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -9,10 +10,12 @@ import type { RunRecord, RunStatus } from './types';
 
 export const RUN_FILES = ['config.json', 'events.jsonl', 'summary.json', 'metrics.json'] as const;
 export type RunFileName = (typeof RUN_FILES)[number];
+/** The engine's resumable state (written atomically); only its presence matters here. */
+export const CHECKPOINT_FILE = 'checkpoint.pt';
 
 /** A file's text, undefined if it does not exist, or why it could not be read. */
 export type FileContent = string | undefined | { error: string };
-export type RunFiles = Partial<Record<RunFileName, FileContent>>;
+export type RunFiles = Partial<Record<RunFileName, FileContent>> & { checkpoint?: boolean };
 
 /** A RunRecord plus the resolved experiment of the run (config.json), which CodeLens uses to match runs to files. */
 export interface StoredRun extends RunRecord {
@@ -86,10 +89,12 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
   }
 
   let events: EngineEvent[] = [];
+  let tornTail = false;
   const eventsFile = files['events.jsonl'];
   if (typeof eventsFile === 'string') {
     const parsed = parseEventsJsonl(eventsFile);
     events = parsed.events;
+    tornTail = parsed.tornTail;
     if (parsed.problem) problems.push(parsed.problem);
   } else if (eventsFile !== undefined) problems.push(`events.jsonl cannot be read: ${eventsFile.error}`);
 
@@ -105,10 +110,18 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
   }
 
   let status: RunStatus | undefined;
+  let stopped: string | undefined;
   for (const e of events) {
     if (e.type === 'run_started') {
       record.method = e.method;
-      record.startedAt = e.ts;
+      // A resumed run starts again: what came before (a stop) no longer decides its state. Keep the first start.
+      record.startedAt ??= e.ts;
+      status = undefined;
+      stopped = undefined;
+      record.error = undefined;
+    } else if (e.type === 'run_stopped') {
+      stopped = e.message;
+      status = 'interrupted';
     } else if (e.type === 'train_step') {
       record.lastStep = { step: e.step, totalSteps: e.total_steps, loss: e.loss };
     } else if (e.type === 'run_finished') {
@@ -125,11 +138,18 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
     if (status !== 'failed') status = 'finished';
   }
   record.startedAt ??= fromName.startedAt;
+  const notes: string[] = [];
+  if (tornTail) {
+    notes.push('the last line of events.jsonl was cut off (the engine was killed while writing it); every earlier event is intact');
+  }
+  if (stopped) notes.push(stopped);
 
   if (problems.length) {
     record.status = 'corrupt';
     record.problem = problems.join('; ');
-  } else record.status = status ?? (live ? 'running' : 'interrupted');
+  } else record.status = status === 'interrupted' && live && !stopped ? 'running' : status ?? (live ? 'running' : 'interrupted');
+  if (record.status === 'interrupted') record.resumable = files.checkpoint === true && !summaryFile.value;
+  if (notes.length) record.notes = notes;
   return record;
 }
 
@@ -174,12 +194,13 @@ export class RunReader {
         const dir = path.join(runsDir, d.name);
         seen.add(dir);
         const live = isLive(d.name);
-        const stamps = await Promise.all(RUN_FILES.map((name) => stat(path.join(dir, name)).then((s) => `${s.mtimeMs}:${s.size}`, (e) => e.code ?? 'error')));
+        const stamps = await Promise.all([...RUN_FILES, CHECKPOINT_FILE].map((name) => stat(path.join(dir, name)).then((s) => `${s.mtimeMs}:${s.size}`, (e) => `missing:${e.code ?? 'error'}`)));
         const stamp = `${live}|${stamps.join('|')}`;
         const cached = this.cache.get(dir);
         if (cached?.stamp === stamp) return cached.record;
         const files: RunFiles = {};
         await Promise.all(RUN_FILES.map(async (name) => (files[name] = await readContent(path.join(dir, name)))));
+        files.checkpoint = !stamps[stamps.length - 1].startsWith('missing:');
         const record = recordFromFiles(d.name, dir, files, live);
         this.cache.set(dir, { stamp, record });
         return record;

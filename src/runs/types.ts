@@ -16,6 +16,10 @@ export interface RunRecord {
   lastStep?: { step: number; totalSteps: number; loss: number };
   error?: { kind: string; message: string; hint: string | null };
   problem?: string; // why a folder is 'corrupt' (e.g. "events.jsonl line 12 is not JSON")
+  /** Worth telling but not corrupt, e.g. "the last line of events.jsonl was cut off (the engine was killed)". */
+  notes?: string[];
+  /** An interrupted run with a checkpoint: `ladderlab resume` can continue it. */
+  resumable?: boolean;
 }
 
 /** A comparison launched from the editor: one worker process, several methods in turn. */
@@ -23,7 +27,8 @@ export interface Session {
   id: string;
   experimentPath: string;
   methods: string[];
-  state: 'starting' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped';
+  // interrupted: the engine died without saying why (killed, crashed hard); its runs can be resumed.
+  state: 'starting' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped' | 'interrupted';
   events: EngineEvent[]; // every event so far, in order: panels replay these when their webview reloads
 }
 
@@ -39,6 +44,7 @@ export interface RunManagerApi extends vscode.Disposable {
   sessions(): Session[];
   activeSession(): Session | undefined;
   startComparison(experimentPath: string): Promise<Session>;
+  resume(run: string): Promise<Session>; // a run id or folder; interrupted runs only
   stop(sessionId?: string): Promise<void>;
   listRuns(): Promise<RunRecord[]>; // every run folder of the workspace, newest first; corrupt ones included
 }

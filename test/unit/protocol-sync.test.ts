@@ -15,15 +15,17 @@ const O = 'optional';
 const base = { v: R, type: R, ts: R, run_id: O } as const;
 
 const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
-  run_started: { ...base, run_id: R, method: R, run_dir: R, device: R, config: R, params: R, total_steps: R },
+  run_started: { ...base, run_id: R, method: R, run_dir: R, device: R, config: R, params: R, total_steps: R, resumed: O },
   phase_started: { ...base, phase: R },
   train_step: { ...base, step: R, total_steps: R, epoch: R, loss: R, lr: R, step_s: O, memory: R },
   evaluation: { ...base, split: R, step: R, epoch: R, examples: O, metrics: R },
   phase_memory: { ...base, phase: R, memory: R },
   log: { ...base, level: R, message: R },
-  error: { ...base, kind: R, message: R, hint: R, phase: O, detail: O },
+  error: { ...base, kind: R, message: R, hint: R, phase: O, detail: O, step: O, memory: O },
   run_finished: { ...base, run_id: R, summary: R },
   compare_finished: { ...base, rows: R },
+  checkpoint_saved: { ...base, run_id: R, step: R, total_steps: R, epoch: R, step_in_epoch: R, reason: R, path: R, bytes: R },
+  run_stopped: { ...base, run_id: R, step: R, total_steps: R, signal: R, checkpoint: R, message: R },
 };
 
 // Nested objects, keyed by their JSON pointer in the schema.

@@ -2,7 +2,8 @@
 // for Python so the tests need no engine.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { EngineEvent } from '../../protocol/events';
 import { compareArgs, EngineWorker, EventLineReader, LineSplitter, type Logger } from '../../src/engine/worker';
@@ -65,7 +66,8 @@ test('compareArgs passes the config as one argument (no shell quoting) and the r
 // A stand-in engine: prints events in awkward pieces, stderr lines, and handles signals like the script says.
 function fakeEngine(script: string, graceMs = 300) {
   const r = recorder();
-  const worker = new EngineWorker({ python: process.execPath, args: ['-e', script], cwd: REPO_ROOT, log: r.log, onEvent: (e) => r.events.push(e), graceMs });
+  const logDir = mkdtempSync(path.join(tmpdir(), 'worker-'));
+  const worker = new EngineWorker({ python: process.execPath, args: ['-e', script], cwd: REPO_ROOT, logDir, log: r.log, onEvent: (e) => r.events.push(e), graceMs, pollMs: 20 });
   return { r, worker };
 }
 
@@ -100,7 +102,7 @@ test('EngineWorker.stop: SIGTERM, then SIGKILL, for an engine that ignores the p
 
 test('EngineWorker: a missing interpreter is reported, not thrown', async () => {
   const r = recorder();
-  const worker = new EngineWorker({ python: '/nonexistent/python', args: [], cwd: REPO_ROOT, log: r.log, onEvent: () => {} });
+  const worker = new EngineWorker({ python: '/nonexistent/python', args: [], cwd: REPO_ROOT, logDir: mkdtempSync(path.join(tmpdir(), 'worker-')), log: r.log, onEvent: () => {} });
   const exit = await worker.exited;
   assert.match(exit.spawnError!, /cannot start \/nonexistent\/python/);
   assert.equal((await worker.stop()).spawnError, exit.spawnError);
