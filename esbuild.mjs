@@ -14,8 +14,9 @@ const node = {
   target: 'node20',
   sourcemap: true,
   minify: production,
-  // vscode is provided by the extension host at runtime; it is never bundled.
-  external: ['vscode'],
+  // vscode is provided by the extension host at runtime; it is never bundled. onnxruntime-node is a native
+  // module (.node binaries per platform): it is required at runtime from the extension's node_modules.
+  external: ['vscode', 'onnxruntime-node'],
   logLevel: 'info',
 };
 
