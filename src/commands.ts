@@ -29,7 +29,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     vscode.commands.registerCommand('ladderLab.newExperiment', newExperiment),
     vscode.commands.registerCommand('ladderLab.runExperiment', run),
     vscode.commands.registerCommand('ladderLab.runComparison', run),
-    vscode.commands.registerCommand('ladderLab.stopRun', (sessionId?: unknown) => runs.stop(typeof sessionId === 'string' ? sessionId : undefined)),
+    vscode.commands.registerCommand('ladderLab.stopRun', (sessionId?: unknown) =>
+      runs.stop(typeof sessionId === 'string' ? sessionId : undefined).catch((e: Error) => void vscode.window.showErrorMessage(`Ladder Lab: ${e.message}`)),
+    ),
+    vscode.commands.registerCommand('ladderLab.resumeRun', (arg?: unknown) => resumeRun(deps, arg)),
     vscode.commands.registerCommand('ladderLab.openMonitor', (...args: unknown[]) => showPanel(INTERNAL_SHOW_MONITOR, 'run monitor', args)),
     vscode.commands.registerCommand('ladderLab.openResults', (arg?: RunRecord | RunRecord[] | string[]) => {
       // From a tree item: that run; from the results CodeLens: the file's latest runs; from the palette: nothing
@@ -109,23 +112,74 @@ export async function runComparison(deps: CommandDeps, arg?: vscode.Uri | vscode
   }
 }
 
+/** The run to resume: the tree item's, the given id or folder, or the user's pick among the resumable runs. */
+export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Session | undefined> {
+  let target = typeof arg === 'string' ? arg : isRunRecord(arg) ? arg.id : undefined;
+  try {
+    if (!target) {
+      const candidates = (await deps.runs.listRuns()).filter((r) => r.status === 'interrupted');
+      if (candidates.length === 0) {
+        void vscode.window.showInformationMessage('Ladder Lab: no interrupted run to resume.');
+        return undefined;
+      }
+      const picked = await vscode.window.showQuickPick(
+        candidates.map((r) => ({ label: methodLabel(r.method), description: r.id, detail: r.resumable ? 'has a checkpoint' : 'no checkpoint yet', id: r.id })),
+        { placeHolder: 'Run to resume from its checkpoint' },
+      );
+      target = picked?.id;
+      if (!target) return undefined;
+    }
+    const session = await deps.runs.resume(target);
+    if ((await vscode.commands.getCommands(true)).includes(INTERNAL_SHOW_MONITOR)) void vscode.commands.executeCommand(INTERNAL_SHOW_MONITOR, session.id);
+    return session;
+  } catch (e) {
+    const message = (e as Error).message;
+    deps.log.error(message);
+    void vscode.window.showErrorMessage(e instanceof EngineEnvironmentError ? message : `Ladder Lab: ${message}`);
+    return undefined;
+  }
+}
+
+function isRunRecord(v: unknown): v is RunRecord {
+  return typeof v === 'object' && v !== null && typeof (v as RunRecord).id === 'string' && typeof (v as RunRecord).dir === 'string';
+}
+
+/** What an engine error notification says: out of memory gets the method, the step and the engine's hint first. */
+export function errorNotice(event: Extract<import('../protocol/events').EngineEvent, { type: 'error' }>, method?: string): string {
+  const hint = event.hint ? ` Hint: ${event.hint}` : '';
+  const message = event.message.replace(/\.$/, '');
+  if (event.kind === 'oom') {
+    const where = [method && methodLabel(method), event.step !== undefined && `step ${event.step}`].filter(Boolean).join(', ');
+    return `Ladder Lab: out of memory${where ? ` (${where})` : ''}: ${message}.${hint}`;
+  }
+  return `Ladder Lab: ${message}.${hint}`;
+}
+
 function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vscode.Disposable[] {
   const announced = new Set<string>();
   return [
-    runs.onDidEvent(({ event }) => {
+    runs.onDidEvent(({ sessionId, event }) => {
       if (event.type !== 'error') return;
-      const hint = event.hint ? ` Hint: ${event.hint}` : '';
-      void vscode.window.showErrorMessage(`Ladder Lab: ${event.message}.${hint}`);
+      const session = runs.sessions().find((s) => s.id === sessionId);
+      const started = session?.events.filter((e) => e.type === 'run_started' && e.run_id === event.run_id).pop();
+      const method = started?.type === 'run_started' ? started.method : undefined;
+      void vscode.window.showErrorMessage(errorNotice(event, method), 'Open Run Monitor').then((c) => {
+        if (c) void vscode.commands.executeCommand('ladderLab.openMonitor');
+      });
     }),
     runs.onDidChangeSessions(() => {
       for (const s of runs.sessions()) {
-        if (announced.has(s.id) || !['finished', 'failed', 'stopped'].includes(s.state)) continue;
+        if (announced.has(s.id) || !['finished', 'failed', 'stopped', 'interrupted'].includes(s.state)) continue;
         announced.add(s.id);
         const rows = s.events.flatMap((e) => (e.type === 'run_finished' ? [e.summary] : []));
         const scores = rows.map((r) => `${methodLabel(r.method)} ${scoreText(r) ?? '?'}`).join(' · ');
         if (s.state === 'finished') {
           void vscode.window.showInformationMessage(`Ladder Lab: comparison finished${scores ? `: ${scores}` : ''}.`, 'Open Results').then((c) => {
             if (c) void vscode.commands.executeCommand('ladderLab.openResults');
+          });
+        } else if (s.state === 'interrupted') {
+          void vscode.window.showWarningMessage('Ladder Lab: the engine ended without finishing or saying why (it was killed, or crashed hard). Every event it wrote is kept; the run can be resumed from its last checkpoint.', 'Resume').then((c) => {
+            if (c) void vscode.commands.executeCommand('ladderLab.resumeRun');
           });
         } else if (s.state === 'failed' && !s.events.some((e) => e.type === 'error')) {
           // No error event: the engine died before it could say why (e.g. a missing package); stderr is in the output.

@@ -48,6 +48,7 @@ export async function lastComparisonFromDisk(records: RunRecord[]): Promise<{ se
   const statuses = chosen.map((r) => r.status);
   const state: MonitorSessionInfo['state'] = statuses.every((s) => s === 'finished') ? 'finished'
     : statuses.includes('running') ? 'running' : statuses.includes('interrupted') ? 'stopped' : 'failed';
+  const resumable = state === 'stopped' ? chosen.find((r) => r.status === 'interrupted' && r.resumable) : undefined;
   return {
     session: {
       id: `disk-${chosen[chosen.length - 1].id}`.slice(0, 200),
@@ -55,6 +56,7 @@ export async function lastComparisonFromDisk(records: RunRecord[]): Promise<{ se
       methods: chosen.map((r) => r.method),
       experimentPath: `from the run folders (${chosen.map((r) => r.id).join(', ')})`,
       fromDisk: true,
+      ...(resumable ? { resumableRunId: resumable.id } : {}),
     },
     events,
   };

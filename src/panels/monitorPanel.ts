@@ -15,7 +15,21 @@ export interface PanelDeps {
 }
 
 function info(s: Session): MonitorSessionInfo {
-  return { id: s.id, state: s.state, methods: [...s.methods], experimentPath: vscode.workspace.asRelativePath(s.experimentPath) };
+  const out: MonitorSessionInfo = { id: s.id, state: s.state, methods: [...s.methods], experimentPath: vscode.workspace.asRelativePath(s.experimentPath) };
+  const resumable = resumableRunOf(s);
+  if (resumable) out.resumableRunId = resumable;
+  return out;
+}
+
+/** A stopped or interrupted session's run that began and did not finish: what the Resume button continues. */
+export function resumableRunOf(s: Pick<Session, 'state' | 'events'>): string | undefined {
+  if (s.state !== 'stopped' && s.state !== 'interrupted') return undefined;
+  let last: string | undefined;
+  for (const e of s.events) {
+    if (e.type === 'run_started') last = e.run_id;
+    else if ((e.type === 'run_finished' || e.type === 'error') && e.run_id === last) last = undefined;
+  }
+  return last;
 }
 
 export class MonitorPanel {
@@ -26,6 +40,10 @@ export class MonitorPanel {
   private ready = false;
   private disposed = false;
   private sessionId: string | undefined;
+  /** What the shown session may resume (the only run id a `monitor/resume` message is honoured for). */
+  private resumableRunId: string | undefined;
+  /** Test seam: a short record of what was posted to the webview (type, session, event type and step). */
+  public readonly posted: { type: string; sessionId?: string; eventType?: string; step?: number }[] = [];
 
   public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps): MonitorPanel {
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
@@ -63,7 +81,7 @@ export class MonitorPanel {
       // A hidden webview is torn down; the new one will say `ready` again.
       if (!this._panel.visible) this.ready = false;
     }, null, this._disposables);
-    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw), null, this._disposables);
+    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this._disposables);
     deps.runManager.onDidEvent(({ sessionId, event }) => this.onEvent(sessionId, event), null, this._disposables);
     deps.runManager.onDidChangeSessions(() => this.onSessionsChanged(), null, this._disposables);
     // Showing run folders (no live session): follow them as they change (e.g. a comparison run from a terminal).
@@ -87,7 +105,9 @@ export class MonitorPanel {
       void this.sendStateFromDisk();
       return;
     }
-    this.post({ type: MonitorMessages.state, session: info(session), events: [...session.events], gpu: this.deps.gpu.samples() });
+    const shown = info(session);
+    this.resumableRunId = shown.resumableRunId;
+    this.post({ type: MonitorMessages.state, session: shown, events: [...session.events], gpu: this.deps.gpu.samples() });
   }
 
   /** No session in memory (a window reload, runs from a terminal): replay the latest comparison's run folders. */
@@ -99,10 +119,12 @@ export class MonitorPanel {
       replay = undefined;
     }
     if (this.sessionId !== undefined) return; // a live session started meanwhile and was sent
+    this.resumableRunId = replay?.session.resumableRunId;
     this.post({ type: MonitorMessages.state, session: replay?.session ?? null, events: replay?.events ?? [], gpu: [] });
   }
 
-  private onMessage(raw: unknown): void {
+  /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
+  public receive(raw: unknown): void {
     const msg = parseMonitorMessage(raw);
     if (!msg) return; // not one of ours, or malformed: ignore
     switch (msg.type) {
@@ -114,6 +136,14 @@ export class MonitorPanel {
         if (msg.sessionId !== this.sessionId) return;
         this.deps.runManager.stop(msg.sessionId).catch((e: unknown) => {
           void vscode.window.showErrorMessage(`Ladder Lab: could not stop the run: ${e instanceof Error ? e.message : String(e)}`);
+        });
+        break;
+      case MonitorMessages.resume:
+        // Only the run this panel offered: a webview cannot make the host resume (= run) anything else.
+        if (msg.runId !== this.resumableRunId) return;
+        this.resumableRunId = undefined;
+        this.deps.runManager.resume(msg.runId).catch((e: unknown) => {
+          void vscode.window.showErrorMessage(`Ladder Lab: could not resume the run: ${e instanceof Error ? e.message : String(e)}`);
         });
         break;
     }
@@ -136,11 +166,20 @@ export class MonitorPanel {
     const session = this.pickSession();
     if (!session) return;
     if (session.id !== this.sessionId) this.sendState();
-    else this.post({ type: MonitorMessages.session, session: info(session) });
+    else {
+      const shown = info(session);
+      this.resumableRunId = shown.resumableRunId;
+      this.post({ type: MonitorMessages.session, session: shown });
+    }
   }
 
   private post(message: MonitorToWebview): void {
-    if (this.ready) void this._panel.webview.postMessage(message);
+    if (!this.ready) return;
+    void this._panel.webview.postMessage(message);
+    const sessionId = message.type === MonitorMessages.state ? message.session?.id : message.type === MonitorMessages.gpu ? undefined : 'sessionId' in message ? message.sessionId : message.session.id;
+    const event = message.type === MonitorMessages.event ? message.event : undefined;
+    this.posted.push({ type: message.type, sessionId, eventType: event?.type, step: event?.type === 'train_step' ? event.step : undefined });
+    if (this.posted.length > 500) this.posted.splice(0, 100);
   }
 
   public dispose(): void {

@@ -35,12 +35,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
   getTreeItem(run: RunRecord): vscode.TreeItem {
     const item = new vscode.TreeItem(methodLabel(run.method), vscode.TreeItemCollapsibleState.None);
     item.id = run.dir;
-    item.description = runDescription(run);
-    item.tooltip = new vscode.MarkdownString(runTooltip(run));
+    item.description = treeDescription(run);
+    const notes = (run.notes ?? []).map((n) => `\n\nnote: ${n}`).join('');
+    const resume = run.status === 'interrupted' ? `\n\n${run.resumable ? 'Resumable from its checkpoint (Resume Run).' : 'No checkpoint yet: Resume will say so; start it again instead.'}` : '';
+    item.tooltip = new vscode.MarkdownString(runTooltip(run) + notes + resume);
     const [icon, color] = ICONS[run.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    // view/item/context menus key on this: "run.finished" gets Open Results.
-    item.contextValue = `run.${run.status}`;
+    // view/item/context menus key on this: "run.finished" gets Open Results, "run.interrupted…" gets Resume Run.
+    item.contextValue = `run.${run.status}${run.resumable ? '.resumable' : ''}`;
     if (run.status === 'finished') item.command = { command: 'ladderLab.openResults', title: 'Open Results', arguments: [run] };
     if (run.status === 'running') item.command = { command: 'ladderLab.openMonitor', title: 'Open Monitor' };
     return item;
@@ -49,4 +51,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
   dispose(): void {
     this.subscriptions.forEach((d) => d.dispose());
   }
+}
+
+/** The tree's one-line description: out of memory says so with the engine's hint, a resumable run says so. */
+export function treeDescription(run: RunRecord): string {
+  if (run.status === 'failed' && run.error?.kind === 'oom') return `out of memory${run.error.hint ? ` — ${run.error.hint}` : ''}`;
+  const text = runDescription(run);
+  return run.status === 'interrupted' && run.resumable ? `${text} · resumable` : text;
 }

@@ -12,6 +12,7 @@ import { el, onMessage, post } from '../shared/vscodeApi';
 
 const STATE_LABELS: Record<MonitorSessionInfo['state'], string> = {
   starting: 'Starting', running: 'Running', stopping: 'Stopping…', finished: 'Finished', failed: 'Failed', stopped: 'Stopped',
+  interrupted: 'Interrupted',
 };
 
 let session: MonitorSessionInfo | null = null;
@@ -21,6 +22,9 @@ const root = document.getElementById('app')!;
 const title = el('h1', { text: 'Run monitor' });
 const badge = el('span', { className: 'badge', attrs: { id: 'session-state' } });
 const stopButton = el('vscode-button', { text: 'Stop', attrs: { id: 'stop', secondary: '', disabled: '' } });
+const resumeButton = el('vscode-button', { text: 'Resume', attrs: { id: 'resume', hidden: '' } });
+// An engine error (out of memory above all) stays in view, with its hint, until another run starts.
+const errorBanner = el('div', { className: 'error-banner', attrs: { id: 'error-banner', role: 'alert', hidden: '' } });
 const sessionLine = el('p', { className: 'muted', attrs: { id: 'session-line' } });
 const runLine = el('div', { className: 'run-line', attrs: { id: 'run-line' } });
 const phaseLine = el('div', { className: 'phase', attrs: { id: 'phase' } });
@@ -32,8 +36,9 @@ const memoryNote = el('p', { className: 'muted small', attrs: { id: 'memory-note
 const messages = el('ul', { className: 'messages', attrs: { id: 'messages' } });
 
 root.append(
-  el('header', { className: 'toolbar' }, [title, badge, el('span', { className: 'spacer' }), stopButton]),
+  el('header', { className: 'toolbar' }, [title, badge, el('span', { className: 'spacer' }), resumeButton, stopButton]),
   sessionLine,
+  errorBanner,
   el('section', { className: 'progress-box' }, [runLine, phaseLine, bar, etaLine]),
   el('section', { className: 'charts' }, [
     el('figure', {}, [el('figcaption', { text: 'Training loss' }), el('div', { className: 'chart-box' }, [lossCanvas])]),
@@ -58,12 +63,48 @@ stopButton.addEventListener('click', () => {
   }
 });
 
+resumeButton.addEventListener('click', () => {
+  const runId = session?.resumableRunId;
+  if (runId && !resumeButton.hasAttribute('disabled')) {
+    post<MonitorFromWebview>({ type: MonitorMessages.resume, runId });
+    resumeButton.setAttribute('disabled', '');
+  }
+});
+
+/** The last engine error of the shown session, if no run started after it. */
+function lastError(events: readonly EngineEvent[]): Extract<EngineEvent, { type: 'error' }> | undefined {
+  let found: Extract<EngineEvent, { type: 'error' }> | undefined;
+  for (const e of events) {
+    if (e.type === 'error') found = e;
+    else if (e.type === 'run_started') found = undefined;
+  }
+  return found;
+}
+
+let shownEvents: EngineEvent[] = [];
+
+function renderError(): void {
+  const e = lastError(shownEvents);
+  errorBanner.toggleAttribute('hidden', !e);
+  if (!e) return;
+  errorBanner.dataset.kind = e.kind;
+  const head = e.kind === 'oom' ? `Out of memory${e.step !== undefined ? ` at step ${e.step}` : ''}` : e.kind === 'bad_input' ? 'Bad input' : 'Engine error';
+  errorBanner.replaceChildren(
+    el('strong', { text: `${head}: ` }),
+    el('span', { className: 'error-message', text: e.message }),
+    ...(e.hint ? [el('div', { className: 'error-hint', text: `Hint: ${e.hint}` })] : []),
+  );
+}
+
 function renderSession(): void {
   const state = session?.state;
   badge.textContent = state ? STATE_LABELS[state] : 'No run yet';
   badge.dataset.state = state ?? 'none';
   const stoppable = (state === 'starting' || state === 'running') && !session?.fromDisk;
   stopButton.toggleAttribute('disabled', !stoppable);
+  const resumable = !!session?.resumableRunId && !stoppable;
+  resumeButton.toggleAttribute('hidden', !resumable);
+  resumeButton.toggleAttribute('disabled', !resumable);
   sessionLine.textContent = session
     ? `${session.methods.join(' → ')} · ${session.experimentPath}${session.fromDisk ? ' · replayed from disk' : ''}`
     : 'Start a comparison from the Ladder Lab sidebar; its progress shows here.';
@@ -116,6 +157,7 @@ function render(): void {
   requestAnimationFrame(() => {
     scheduled = false;
     renderSession();
+    renderError();
     renderProgress();
     renderCharts();
     renderMessages();
@@ -126,12 +168,15 @@ onMessage<MonitorToWebview>((msg) => {
   switch (msg.type) {
     case MonitorMessages.state:
       session = msg.session;
+      shownEvents = [...msg.events];
       model = modelFromEvents(msg.events, session?.methods ?? []);
       for (const sample of msg.gpu) applyGpuSample(model, sample);
       break;
     case MonitorMessages.event:
       if (!session || msg.sessionId !== session.id) return;
       applyEvent(model, msg.event as EngineEvent);
+      shownEvents.push(msg.event as EngineEvent);
+      if (shownEvents.length > 20_000) shownEvents = shownEvents.slice(-10_000);
       break;
     case MonitorMessages.session:
       session = msg.session;
