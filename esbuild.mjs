@@ -33,11 +33,13 @@ const browser = {
 
 // One webview app per folder of webview/ (its main.ts), bundled to dist/webview/<app>.js; their shared
 // stylesheet media/webview.css goes to dist/webview/webview.css.
-const WEBVIEW_APPS = ['monitor', 'results', 'experiment'];
+const WEBVIEW_APPS = ['monitor', 'results', 'experiment', 'try'];
 
 // One entry per bundle.
 const extensionBuilds = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
+  // The inference measurement runs in a child process of its own (see src/inference/benchmark.ts).
+  { ...node, entryPoints: ['src/inference/benchmarkChild.ts'], outfile: 'dist/inferenceBenchmark.js' },
   ...WEBVIEW_APPS.map((app) => ({ ...browser, entryPoints: [`webview/${app}/main.ts`], outfile: `dist/webview/${app}.js` })),
   { ...browser, entryPoints: ['media/webview.css'], outfile: 'dist/webview/webview.css' },
 ];
@@ -46,11 +48,15 @@ function testBuilds() {
   // Start clean so a deleted test file does not keep running from a stale bundle.
   rmSync('out/test/unit', { recursive: true, force: true });
   const files = readdirSync('test/unit').filter((f) => f.endsWith('.test.ts'));
-  return files.map((f) => ({
-    ...node,
-    entryPoints: [`test/unit/${f}`],
-    outfile: `out/test/unit/${f.replace(/\.ts$/, '.js')}`,
-  }));
+  return [
+    ...files.map((f) => ({
+      ...node,
+      entryPoints: [`test/unit/${f}`],
+      outfile: `out/test/unit/${f.replace(/\.ts$/, '.js')}`,
+    })),
+    // The inference-measurement child the unit tests fork (outside out/test/unit: node --test runs every file there).
+    { ...node, entryPoints: ['src/inference/benchmarkChild.ts'], outfile: 'out/test/inferenceBenchmark.js' },
+  ];
 }
 
 // The extension-host integration suite (test/integration/index.ts imports every *.test.ts): one bundle that

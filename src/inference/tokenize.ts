@@ -4,8 +4,12 @@
 // library's post-processor adds the special tokens ([CLS] a [SEP] b [SEP] for BERT).
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ExportError } from './manifest';
+
+// The package ships an ES module and a CommonJS build; the extension bundle is CommonJS, so it takes the latter.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Tokenizer: TokenizerClass } = require('@huggingface/tokenizers') as { Tokenizer: new (json: object, config: object) => Tokenizer };
 
 export interface TokenizedInput {
   input_ids: number[];
@@ -22,7 +26,7 @@ export async function loadTokenizer(exportDir: string, file = 'tokenizer.json'):
       throw new ExportError(`cannot read ${full}: ${(e as Error).message}. Export the run again.`);
     }
   };
-  return new Tokenizer(await read(file), await read('tokenizer_config.json'));
+  return new TokenizerClass(await read(file), await read('tokenizer_config.json'));
 }
 
 /** Drops tokens from the end of the longer sequence until both fit (Hugging Face's longest_first). */
@@ -45,7 +49,7 @@ export function encodeForModel(tokenizer: Tokenizer, textA: string, textB: strin
   const [ta, tb] = truncateLongestFirst(a, b, maxLength - specials);
   const out = post.post_process(ta, tb, { add_special_tokens: true });
   const unk = tokenizer.token_to_id('[UNK]');
-  const ids = out.tokens.map((t) => {
+  const ids = out.tokens.map((t: string) => {
     const id = tokenizer.token_to_id(t) ?? unk;
     if (id === undefined) throw new ExportError(`token ${JSON.stringify(t)} is not in the vocabulary`);
     return id;

@@ -7,6 +7,7 @@ import type { RunManagerApi } from '../runs/types';
 import { ExperimentViewProvider } from '../views/experimentView';
 import { MonitorPanel, type PanelDeps } from './monitorPanel';
 import { ResultsPanel } from './resultsPanel';
+import { registerTryModel } from './tryModelPanel';
 import { webviewOptions } from './webviewHtml';
 
 export const SHOW_MONITOR_COMMAND = 'ladderLab.internal.showMonitor';
@@ -41,4 +42,5 @@ export function registerPanels(context: vscode.ExtensionContext, runManager: Run
     }),
     vscode.window.registerWebviewViewProvider(ExperimentViewProvider.viewType, experiment),
   );
+  registerTryModel(context, runManager);
 }

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isSafeId, parseResultsMessage, ResultsMessages, type ResultsState, type ResultsToWebview } from '../../protocol/messages';
+import { readInferenceFigures } from '../inference/benchmark';
 import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
 import { buildTable, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
@@ -126,7 +127,8 @@ export class ResultsPanel {
     const runs: FinishedRun[] = [];
     for (const r of records) {
       if (r.status !== 'finished' || !r.summary) continue;
-      runs.push({ id: r.id, method: r.method, startedAt: r.startedAt ?? null, summary: r.summary, config: await this.readConfig(r) });
+      runs.push({ id: r.id, method: r.method, startedAt: r.startedAt ?? null, summary: r.summary, config: await this.readConfig(r),
+        inference: await readInferenceFigures(r.dir) });
     }
     const latest = latestComparison(runs);
     const known = new Set(runs.map((r) => r.id));

@@ -1,7 +1,7 @@
 // Pure: finished runs -> the comparison table (like the LST paper's Table 1), its CSV and Markdown forms, and
 // which runs make up "the latest comparison". No vscode import, so unit tests run it directly.
 import type { RunSummary } from '../../protocol/events';
-import type { ResultRow, ResultsTable, RunChoice } from '../../protocol/messages';
+import type { InferenceFigures, ResultRow, ResultsTable, RunChoice } from '../../protocol/messages';
 
 /** What the table needs of a finished run: its record plus the resolved config.json (for task and grouping). */
 export interface FinishedRun {
@@ -10,6 +10,8 @@ export interface FinishedRun {
   startedAt: number | null;
   summary: RunSummary;
   config: Record<string, unknown> | null;
+  /** The run's inference.json (ONNX export measured by onnxruntime-node), if the model has been tried. */
+  inference?: InferenceFigures | null;
 }
 
 const MIB = 1024 * 1024;
@@ -34,6 +36,8 @@ export function toRow(run: FinishedRun): ResultRow {
     metrics,
     score,
     durationS: s.duration_s,
+    inferenceLatencyMs: run.inference?.latency_ms_median ?? null,
+    inferencePeakBytes: run.inference?.peak_rss_delta_bytes ?? null,
   };
 }
 
@@ -78,8 +82,11 @@ export function formatPct(v: number): string {
 export function buildTable(runs: FinishedRun[]): ResultsTable {
   const rows = runs.map(toRow);
   const names = metricNames(rows);
+  // Inference columns (ONNX, onnxruntime-node on the CPU) only once some run has been measured.
+  const inference = rows.some((r) => r.inferenceLatencyMs != null);
   const columns = [
-    'Method', 'Task', 'Trainable params', 'Peak train memory', 'Saved for backward',
+    'Method', 'Task', 'Trainable params', 'Peak train memory',
+    ...(inference ? ['Inference latency', 'Inference memory'] : []), 'Saved for backward',
     ...names.map((n) => METRIC_LABELS[n] ?? n), 'Avg. score',
   ];
   const cells = rows.map((r) => [
@@ -87,6 +94,7 @@ export function buildTable(runs: FinishedRun[]): ResultsTable {
     r.task ?? '—',
     formatPct(r.trainablePct),
     `${formatBytes(r.peakBytes)}${r.peakKind === 'cuda' ? ' (CUDA peak)' : ' (accounted)'}`,
+    ...(inference ? [r.inferenceLatencyMs != null ? `${r.inferenceLatencyMs.toFixed(2)} ms` : '—', formatBytes(r.inferencePeakBytes ?? null)] : []),
     formatBytes(r.savedBytes),
     ...names.map((n) => formatNumber(r.metrics[n] ?? null)),
     formatNumber(r.score),
@@ -106,9 +114,11 @@ function csvCell(value: string | number | null): string {
 }
 
 export function toCsv(table: ResultsTable): string {
+  const inference = table.rows.some((r) => r.inferenceLatencyMs != null);
   const header = [
     'method', 'run_id', 'task', 'trainable_pct', 'peak_train_memory_mib', 'peak_kind', 'saved_for_backward_mib',
     ...table.metricNames, 'avg_score', 'duration_s',
+    ...(inference ? ['inference_latency_ms', 'inference_peak_rss_mib'] : []),
   ];
   const mib = (b: number | null) => (b === null ? null : Math.round((b / MIB) * 1000) / 1000);
   const lines = [header.map(csvCell).join(',')];
@@ -116,6 +126,7 @@ export function toCsv(table: ResultsTable): string {
     lines.push([
       r.method, r.runId, r.task, r.trainablePct, mib(r.peakBytes), r.peakKind, mib(r.savedBytes),
       ...table.metricNames.map((n) => r.metrics[n] ?? null), r.score, r.durationS,
+      ...(inference ? [r.inferenceLatencyMs ?? null, mib(r.inferencePeakBytes ?? null)] : []),
     ].map(csvCell).join(','));
   }
   return lines.join('\r\n') + '\r\n';
@@ -138,6 +149,9 @@ export function toMarkdown(table: ResultsTable, title = 'Ladder Lab comparison')
     '',
     'Peak train memory is the CUDA peak allocated where the run was on a GPU, otherwise the accounted bytes',
     '(parameters + gradients + optimizer state + tensors saved for backward). Scores are on a 0–100 scale.',
+    ...(table.rows.some((r) => r.inferenceLatencyMs != null)
+      ? ['Inference: the ONNX export on onnxruntime-node (CPU, batch 1), median latency and peak RSS growth in a child process.']
+      : []),
     '',
   ];
   return lines.join('\n');

@@ -1,0 +1,115 @@
+// The Try-model webview: one or two text boxes, a Predict button, and the prediction with its class probabilities
+// (or the regression score) and latency, from onnxruntime-node in the extension host. Export and measure buttons
+// drive the host; everything shown comes from the host's state and result messages.
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-textarea/index.js';
+import { TryMessages, type InferenceFigures, type TryFromWebview, type TryResult, type TryState, type TryToWebview } from '../../protocol/messages';
+import { el, onMessage, post } from '../shared/vscodeApi';
+
+type TextArea = HTMLElement & { value: string };
+const MIB = 1024 * 1024;
+
+const root = document.getElementById('app')!;
+const title = el('h1', { text: 'Try Model', attrs: { id: 'title' } });
+const status = el('p', { className: 'muted', attrs: { id: 'status' } });
+const errorBox = el('div', { className: 'error-banner', attrs: { id: 'error', role: 'alert', hidden: '' } });
+const exportButton = el('vscode-button', { text: 'Export to ONNX', attrs: { id: 'export', hidden: '' } });
+const reloadButton = el('vscode-button', { text: 'Reload', attrs: { id: 'reload', secondary: '' } });
+const measureButton = el('vscode-button', { text: 'Measure latency & memory', attrs: { id: 'measure', secondary: '', hidden: '' } });
+const textA = el('vscode-textarea', { attrs: { id: 'text-a', rows: '4', placeholder: 'Type or paste a text…', 'aria-label': 'text' } }) as unknown as TextArea;
+const textB = el('vscode-textarea', { attrs: { id: 'text-b', rows: '3', placeholder: 'Second text (pair task)…', 'aria-label': 'second text', hidden: '' } }) as unknown as TextArea;
+const predictButton = el('vscode-button', { text: 'Predict', attrs: { id: 'predict', disabled: '' } });
+const prediction = el('h2', { attrs: { id: 'prediction' } });
+const probabilities = el('table', { className: 'results', attrs: { id: 'probabilities' } });
+const latency = el('p', { className: 'muted small', attrs: { id: 'latency' } });
+const inference = el('p', { className: 'muted small', attrs: { id: 'inference' } });
+const form = el('section', { attrs: { id: 'form', hidden: '' } }, [textA, textB, el('div', { className: 'toolbar' }, [predictButton])]);
+
+root.append(
+  el('header', { className: 'toolbar' }, [title, el('span', { className: 'spacer' }), exportButton, measureButton, reloadButton]),
+  status, errorBox, form, prediction, probabilities, latency, inference,
+);
+
+let state: TryState | null = null;
+
+exportButton.addEventListener('click', () => post<TryFromWebview>({ type: TryMessages.export }));
+reloadButton.addEventListener('click', () => post<TryFromWebview>({ type: TryMessages.reload }));
+measureButton.addEventListener('click', () => post<TryFromWebview>({ type: TryMessages.measure }));
+predictButton.addEventListener('click', predict);
+textA.addEventListener('keydown', (e: KeyboardEvent) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) predict();
+});
+
+function predict(): void {
+  if (!state || state.status !== 'ready') return;
+  const a = textA.value.trim();
+  const b = state.pair ? textB.value.trim() : null;
+  if (!a || (state.pair && !b)) {
+    showError(state.pair ? 'Type both texts: this task reads a pair.' : 'Type a text first.');
+    return;
+  }
+  showError(null);
+  predictButton.setAttribute('disabled', '');
+  post<TryFromWebview>({ type: TryMessages.predict, textA: a, textB: b });
+}
+
+function showError(message: string | null): void {
+  errorBox.textContent = message ?? '';
+  errorBox.toggleAttribute('hidden', !message);
+}
+
+function figuresText(f: InferenceFigures | null): string {
+  if (!f) return 'Inference figures: not measured yet.';
+  return `Inference (onnxruntime-node ${f.onnxruntime}, CPU, batch 1, ${f.input_tokens} tokens): median latency ${f.latency_ms_median.toFixed(2)} ms over ${f.runs} runs · session ${(f.session_bytes / MIB).toFixed(1)} MiB · peak RSS +${(f.peak_rss_delta_bytes / MIB).toFixed(1)} MiB`;
+}
+
+function renderState(s: TryState): void {
+  state = s;
+  root.dataset.status = s.status;
+  title.textContent = `Try Model: ${s.method}${s.task ? ` · ${s.task}` : ''}`;
+  status.textContent = s.busy ?? (s.status === 'needs-export'
+    ? `Run ${s.runId} has no ONNX export yet. Export it to try the model here.`
+    : s.status === 'ready'
+      ? `Run ${s.runId}: ${s.labels ? `classes ${s.labels.join(', ')}` : 'regression score'}. Type ${s.pair ? 'two texts' : 'a text'} and press Predict.`
+      : `Run ${s.runId}`);
+  showError(s.status === 'error' ? s.error : null);
+  exportButton.toggleAttribute('hidden', !(s.status === 'needs-export' || s.status === 'error'));
+  measureButton.toggleAttribute('hidden', s.status !== 'ready');
+  form.toggleAttribute('hidden', s.status !== 'ready' && s.status !== 'busy');
+  textB.toggleAttribute('hidden', !s.pair);
+  predictButton.toggleAttribute('disabled', s.status !== 'ready');
+  if (s.status === 'error') clearResult();
+  inference.textContent = figuresText(s.inference);
+  inference.dataset.measured = String(s.inference !== null);
+}
+
+function clearResult(): void {
+  prediction.textContent = '';
+  delete prediction.dataset.label;
+  probabilities.replaceChildren();
+  latency.textContent = '';
+}
+
+function renderResult(r: TryResult): void {
+  predictButton.toggleAttribute('disabled', state?.status !== 'ready');
+  if (!r.ok) {
+    clearResult();
+    showError(r.error);
+    return;
+  }
+  prediction.textContent = r.label !== null ? `Prediction: ${r.label}` : `Score: ${r.score?.toFixed(4)}`;
+  prediction.dataset.label = r.label ?? String(r.score);
+  probabilities.replaceChildren(...r.probabilities.map((p) =>
+    el('tr', { attrs: { 'data-label': p.label } }, [
+      el('td', { text: p.label }),
+      el('td', {}, [el('progress', { attrs: { max: '1', value: String(p.p) } })]),
+      el('td', { className: 'num', text: `${(100 * p.p).toFixed(1)} %` }),
+    ])));
+  latency.textContent = `${r.latencyMs.toFixed(2)} ms (onnxruntime run) · ${r.tokens} tokens`;
+}
+
+onMessage<TryToWebview>((m) => {
+  if (m.type === TryMessages.state) renderState(m.state);
+  else if (m.type === TryMessages.result) renderResult(m.result);
+});
+post<TryFromWebview>({ type: TryMessages.ready });
