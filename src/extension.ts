@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { PROTOCOL_VERSION } from '../protocol/validate';
 import { estimateSupport, registerCommands } from './commands';
-import { registerPanels } from './panels';
+import { registerPanels, type PanelHandles } from './panels';
 import { RunManager } from './runs/runManager';
 import type { RunManagerApi } from './runs/types';
 import { ExperimentLensProvider, LADDER_SELECTOR } from './views/codeLens';
@@ -13,6 +13,7 @@ export interface LadderLabApi {
   runs: RunManagerApi;
   runsTree: RunsTreeProvider;
   statusBar: RunStatusBar;
+  panels: PanelHandles;
 }
 
 export function activate(context: vscode.ExtensionContext): LadderLabApi {
@@ -37,8 +38,8 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
       void vscode.window.showInformationMessage(`Ladder Lab engine protocol version: ${PROTOCOL_VERSION}`);
     }),
   );
-  registerPanels(context, runs);
-  return { runs, runsTree, statusBar };
+  const panels = registerPanels(context, runs);
+  return { runs, runsTree, statusBar, panels };
 }
 
 export function deactivate(): void {}

@@ -92,11 +92,11 @@ export class FileTail {
     private readonly intervalMs = 200,
   ) {}
 
-  start(): this {
+  /** Starts following; resolves once what the file holds now has been delivered. */
+  start(): Promise<void> {
     this.timer = setInterval(() => void this.poll(), this.intervalMs);
     this.timer.unref?.();
-    void this.poll();
-    return this;
+    return this.poll();
   }
 
   /** Reads whatever is there now; concurrent calls queue, so text is delivered once and in order. */
@@ -206,6 +206,8 @@ export function isEngineProcess(pid: number): boolean {
 export class EngineWorker {
   readonly exited: Promise<WorkerExit>;
   readonly pid: number | undefined;
+  /** Resolves once the output written so far has been read (for an attached worker: the replay is complete). */
+  readonly replayed: Promise<void>;
   private readonly child: ChildProcess | undefined;
   private readonly tails: FileTail[] = [];
   private done = false;
@@ -237,7 +239,7 @@ export class EngineWorker {
     if (attach) {
       const a = opts as AttachOptions;
       this.pid = a.pid;
-      this.tails.forEach((t) => t.start());
+      this.replayed = Promise.all(this.tails.map((t) => t.start())).then(() => undefined);
       this.exited = new Promise((resolve) => {
         const timer = (this.watchTimer = setInterval(() => {
           if (isProcessAlive(a.pid)) return;
@@ -274,7 +276,7 @@ export class EngineWorker {
     }
     this.child = child;
     this.pid = child.pid;
-    this.tails.forEach((t) => t.start());
+    this.replayed = Promise.all(this.tails.map((t) => t.start())).then(() => undefined);
     this.exited = new Promise((resolve) => {
       child.on('error', (e) => {
         this.done = true;

@@ -13,7 +13,14 @@ import { webviewOptions } from './webviewHtml';
 export const SHOW_MONITOR_COMMAND = 'ladderLab.internal.showMonitor';
 export const SHOW_RESULTS_COMMAND = 'ladderLab.internal.showResults';
 
-export function registerPanels(context: vscode.ExtensionContext, runManager: RunManagerApi): void {
+/** The panels' message handlers, for the integration suite's fuzz test (the same ones onDidReceiveMessage calls). */
+export interface PanelHandles {
+  monitor(): MonitorPanel | undefined;
+  results(): ResultsPanel | undefined;
+  experiment: ExperimentViewProvider;
+}
+
+export function registerPanels(context: vscode.ExtensionContext, runManager: RunManagerApi): PanelHandles {
   const uri = context.extensionUri;
   const gpu = new GpuMonitor(runManager);
   const deps: PanelDeps = { runManager, gpu };
@@ -43,4 +50,5 @@ export function registerPanels(context: vscode.ExtensionContext, runManager: Run
     vscode.window.registerWebviewViewProvider(ExperimentViewProvider.viewType, experiment),
   );
   registerTryModel(context, runManager);
+  return { monitor: () => MonitorPanel.currentPanel, results: () => ResultsPanel.currentPanel, experiment };
 }

@@ -57,7 +57,7 @@ export class ResultsPanel {
     this._panel.onDidChangeViewState(() => {
       if (!this._panel.visible) this.ready = false;
     }, null, this._disposables);
-    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.onMessage(raw), null, this._disposables);
+    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this._disposables);
     deps.runManager.onDidChangeRuns(() => void this.refresh(), null, this._disposables);
   }
 
@@ -66,7 +66,8 @@ export class ResultsPanel {
     void this.refresh();
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
+  /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
+  public async receive(raw: unknown): Promise<void> {
     const msg = parseResultsMessage(raw);
     if (!msg) return;
     switch (msg.type) {

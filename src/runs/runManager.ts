@@ -5,10 +5,11 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
-import { checkEnvironment, describeReport, type EnvironmentReport } from '../engine/environment';
+import { checkEnvironment, type EnvironmentReport } from '../engine/environment';
 import { findPython } from '../engine/python';
 import { compareArgs, EngineWorker, isEngineProcess, resumeArgs, type Logger, type WorkerExit } from '../engine/worker';
 import { parseExperimentText } from '../experiment/model';
+import { environmentProblem, experimentProblem, resumeRefusal } from './launchChecks';
 import { DEFAULT_RUNS_DIR, resolveRunsDir } from './runsDir';
 import { parseEventsJsonl, parseRunId, RunReader, sortRuns, type StoredRun } from './runStore';
 import { listSessionFiles, removeSessionDir, sessionDir, SESSION_FILE, writeJsonAtomic, type SessionFile } from './sessionFiles';
@@ -27,7 +28,7 @@ export function launchBlockedReason(trusted: boolean): string | undefined {
 /** The engine's environment lacks packages; carries the report so the UI can offer "Set Up Engine Environment". */
 export class EngineEnvironmentError extends Error {
   constructor(readonly report: EnvironmentReport) {
-    super(`The engine cannot run: ${describeReport(report)}. Run "Ladder Lab: Set Up Engine Environment" or choose another interpreter.`);
+    super(environmentProblem(report));
   }
 }
 
@@ -172,9 +173,15 @@ export class RunManager implements RunManagerApi {
   }
 
   private async launchComparison(experimentPath: string): Promise<Session> {
-    const name = path.basename(experimentPath);
-    const { values, errors } = parseExperimentText(await readFile(experimentPath, 'utf8'));
-    if (!values || errors.length) throw new Error(`${name}: ${errors.map((e) => e.message).join('; ')}`);
+    let text: string;
+    try {
+      text = await readFile(experimentPath, 'utf8');
+    } catch (e) {
+      throw new Error(`${path.basename(experimentPath)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that the file exists.`);
+    }
+    const problem = experimentProblem(experimentPath, text);
+    if (problem) throw new Error(problem);
+    const values = parseExperimentText(text).values!;
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
     // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
     const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
@@ -188,9 +195,8 @@ export class RunManager implements RunManagerApi {
   private async launchResume(run: string): Promise<Session> {
     const record = (await this.listRuns()).find((r) => r.id === run || r.dir === run);
     if (!record) throw new Error(`No run ${run} in this workspace's runs folders; refresh the Runs view.`);
-    if (record.status !== 'interrupted') {
-      throw new Error(`Run ${record.id} is ${record.status}; only an interrupted or stopped run can be resumed.`);
-    }
+    const refusal = resumeRefusal(record);
+    if (refusal) throw new Error(refusal);
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(record.dir)) ?? vscode.workspace.workspaceFolders?.[0];
     const cwd = folder?.uri.fsPath ?? path.dirname(record.dir);
     const python = await this.python(folder, cwd);
@@ -287,6 +293,8 @@ export class RunManager implements RunManagerApi {
         this.opts.log.info(`attached to the engine (pid ${s.pid}) of ${s.id}, started by an earlier window`);
         l.worker = EngineWorker.attach({ pid: s.pid, logDir: found.dir, log: this.opts.log, onEvent: (event) => this.onEngineEvent(l, event), graceMs: this.opts.graceMs });
         this.follow(l);
+        await l.worker.replayed; // `ready` means the replay is in the session's events
+        if (session.state === 'starting') session.state = 'running';
       }
     }
   }

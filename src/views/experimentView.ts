@@ -64,7 +64,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     this.ready = false;
     view.webview.options = webviewOptions(this.extensionUri);
     view.webview.html = renderWebviewHtml(view.webview, this.extensionUri, 'experiment', 'Experiment');
-    view.webview.onDidReceiveMessage((raw: unknown) => void this.onMessage(raw), null, this.disposables);
+    view.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw), null, this.disposables);
     view.onDidChangeVisibility(() => {
       if (!view.visible) this.ready = false;
     }, null, this.disposables);
@@ -169,7 +169,8 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
 
   // ---- messages -----------------------------------------------------------------------------------------------------
 
-  private async onMessage(raw: unknown): Promise<void> {
+  /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
+  public async receive(raw: unknown): Promise<void> {
     const msg = parseExperimentMessage(raw);
     if (!msg) return; // malformed or not ours: ignore
     try {

@@ -3,6 +3,8 @@
 import * as path from 'node:path';
 import './activation.test';
 import './runs.test';
+import './resilience.test';
+import './fuzz.test';
 import './untrusted.test';
 import { runAll } from './harness';
 

@@ -1,0 +1,36 @@
+// What is checked before the host starts an engine process, as pure functions (no vscode) so the messages are
+// unit-tested: each names the file, field or setting at fault and says what to do.
+import * as path from 'node:path';
+import { describeReport, type EnvironmentReport } from '../engine/environment';
+import { parseExperimentText } from '../experiment/model';
+import type { RunRecord } from './types';
+
+/** Why an experiment file cannot be run, naming the file and every bad field; undefined if it can. */
+export function experimentProblem(file: string, text: string): string | undefined {
+  const { values, errors } = parseExperimentText(text);
+  if (values && errors.length === 0) return undefined;
+  return `${path.basename(file)}: ${errors.map((e) => e.message).join('; ')}`;
+}
+
+/** Why the interpreter cannot run the engine (missing, or missing packages), with the two ways out. */
+export function environmentProblem(report: EnvironmentReport): string | undefined {
+  if (report.ok) return undefined;
+  return `The engine cannot run: ${describeReport(report)}. Run "Ladder Lab: Set Up Engine Environment" or choose another interpreter (Ladder Lab: Select Python Interpreter, setting ladderLab.pythonPath).`;
+}
+
+/** Why a run cannot be resumed; undefined if `ladderlab resume` may be asked (the engine has the last word). */
+export function resumeRefusal(record: RunRecord): string | undefined {
+  switch (record.status) {
+    case 'interrupted':
+      return record.resumable ? undefined
+        : `Run ${record.id} stopped before its first checkpoint (no checkpoint.pt in its folder): there is nothing to resume; run the experiment again.`;
+    case 'running':
+      return `Run ${record.id} is still running; stop it first (Ladder Lab: Stop Run) to resume it later.`;
+    case 'finished':
+      return `Run ${record.id} already finished (summary.json exists); open its results instead.`;
+    case 'failed':
+      return `Run ${record.id} failed (${record.error?.kind ?? 'error'}: ${record.error?.message ?? 'see its events.jsonl'}); fix the cause and run the experiment again.`;
+    case 'corrupt':
+      return `Run ${record.id} cannot be read (${record.problem ?? 'corrupt'}); it cannot be resumed.`;
+  }
+}
