@@ -8,6 +8,7 @@ import { setupEngine } from './engine/setup';
 import type { Logger } from './engine/worker';
 import { serializeExperiment, STARTER_EXPERIMENT } from './experiment/model';
 import { EngineEnvironmentError, launchBlockedReason, type RunManager } from './runs/runManager';
+import { errorNotice } from './runs/runText';
 import type { RunRecord, Session } from './runs/types';
 import type { RunsTreeProvider } from './views/runsTree';
 import { methodLabel, scoreText } from './views/format';
@@ -142,17 +143,6 @@ export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Sessi
 
 function isRunRecord(v: unknown): v is RunRecord {
   return typeof v === 'object' && v !== null && typeof (v as RunRecord).id === 'string' && typeof (v as RunRecord).dir === 'string';
-}
-
-/** What an engine error notification says: out of memory gets the method, the step and the engine's hint first. */
-export function errorNotice(event: Extract<import('../protocol/events').EngineEvent, { type: 'error' }>, method?: string): string {
-  const hint = event.hint ? ` Hint: ${event.hint}` : '';
-  const message = event.message.replace(/\.$/, '');
-  if (event.kind === 'oom') {
-    const where = [method && methodLabel(method), event.step !== undefined && `step ${event.step}`].filter(Boolean).join(', ');
-    return `Ladder Lab: out of memory${where ? ` (${where})` : ''}: ${message}.${hint}`;
-  }
-  return `Ladder Lab: ${message}.${hint}`;
 }
 
 function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vscode.Disposable[] {

@@ -5,6 +5,7 @@ import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
 import { MonitorMessages, parseMonitorMessage, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/messages';
 import type { GpuMonitor } from '../engine/gpuMonitor';
+import { resumableRunOf } from '../runs/sessionState';
 import type { RunManagerApi, Session } from '../runs/types';
 import { lastComparisonFromDisk } from './diskReplay';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
@@ -19,17 +20,6 @@ function info(s: Session): MonitorSessionInfo {
   const resumable = resumableRunOf(s);
   if (resumable) out.resumableRunId = resumable;
   return out;
-}
-
-/** A stopped or interrupted session's run that began and did not finish: what the Resume button continues. */
-export function resumableRunOf(s: Pick<Session, 'state' | 'events'>): string | undefined {
-  if (s.state !== 'stopped' && s.state !== 'interrupted') return undefined;
-  let last: string | undefined;
-  for (const e of s.events) {
-    if (e.type === 'run_started') last = e.run_id;
-    else if ((e.type === 'run_finished' || e.type === 'error') && e.run_id === last) last = undefined;
-  }
-  return last;
 }
 
 export class MonitorPanel {

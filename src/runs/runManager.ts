@@ -7,9 +7,10 @@ import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
 import { checkEnvironment, type EnvironmentReport } from '../engine/environment';
 import { findPython } from '../engine/python';
-import { compareArgs, EngineWorker, isEngineProcess, resumeArgs, type Logger, type WorkerExit } from '../engine/worker';
+import { compareArgs, EngineWorker, isEngineProcess, resumeArgs, type Logger } from '../engine/worker';
 import { parseExperimentText } from '../experiment/model';
 import { environmentProblem, experimentProblem, resumeRefusal } from './launchChecks';
+import { finalState } from './sessionState';
 import { DEFAULT_RUNS_DIR, resolveRunsDir } from './runsDir';
 import { parseEventsJsonl, parseRunId, RunReader, sortRuns, type StoredRun } from './runStore';
 import { listSessionFiles, removeSessionDir, sessionDir, SESSION_FILE, writeJsonAtomic, type SessionFile } from './sessionFiles';
@@ -66,18 +67,6 @@ function tryRunsDir(folder: vscode.WorkspaceFolder): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The state of a session whose engine has exited. */
-export function finalState(kind: SessionFile['kind'], stopRequested: boolean, exit: WorkerExit, events: readonly EngineEvent[]): Session['state'] {
-  if (exit.spawnError) return 'failed';
-  if (stopRequested || exit.code === 130) return 'stopped';
-  if (exit.code === 0) return 'finished';
-  if (exit.code !== null) return 'failed';
-  // Killed by a signal, or attached after a reload (no exit code): what the engine said decides.
-  if (events.some((e) => e.type === 'error')) return 'failed';
-  const done = kind === 'compare' ? events.some((e) => e.type === 'compare_finished') : events.some((e) => e.type === 'run_finished');
-  return done ? 'finished' : 'interrupted';
 }
 
 export class RunManager implements RunManagerApi {

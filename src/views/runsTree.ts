@@ -1,7 +1,8 @@
 // The Runs view: one item per run folder, newest first, refreshed when the store or a session changes.
 import * as vscode from 'vscode';
 import type { RunManagerApi, RunRecord, RunStatus } from '../runs/types';
-import { methodLabel, runDescription, runTooltip } from './format';
+import { treeDescription } from '../runs/runText';
+import { methodLabel, runTooltip } from './format';
 
 const ICONS: Record<RunStatus, [string, string?]> = {
   running: ['sync~spin'],
@@ -51,11 +52,4 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
   dispose(): void {
     this.subscriptions.forEach((d) => d.dispose());
   }
-}
-
-/** The tree's one-line description: out of memory says so with the engine's hint, a resumable run says so. */
-export function treeDescription(run: RunRecord): string {
-  if (run.status === 'failed' && run.error?.kind === 'oom') return `out of memory${run.error.hint ? ` — ${run.error.hint}` : ''}`;
-  const text = runDescription(run);
-  return run.status === 'interrupted' && run.resumable ? `${text} · resumable` : text;
 }

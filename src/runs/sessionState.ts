@@ -1,0 +1,30 @@
+// How a session ended, from its engine's exit and what the engine said. Pure (no vscode): unit-tested.
+import type { EngineEvent } from '../../protocol/events';
+import type { WorkerExit } from '../engine/worker';
+import type { SessionFile } from './sessionFiles';
+import type { Session } from './types';
+
+/** The state of a session whose engine has exited. */
+export function finalState(kind: SessionFile['kind'], stopRequested: boolean, exit: WorkerExit, events: readonly EngineEvent[]): Session['state'] {
+  if (exit.spawnError) return 'failed';
+  if (stopRequested || exit.code === 130) return 'stopped';
+  if (exit.code === 0) return 'finished';
+  if (exit.code !== null) return 'failed';
+  // Killed by a signal, or attached after a reload (no exit code): what the engine said decides.
+  if (events.some((e) => e.type === 'error')) return 'failed';
+  const markers = events.filter((e) => e.type === 'run_started' || e.type === 'run_stopped' || e.type === 'run_finished');
+  if (markers[markers.length - 1]?.type === 'run_stopped') return 'stopped'; // another window asked it to stop
+  const done = kind === 'compare' ? events.some((e) => e.type === 'compare_finished') : events.some((e) => e.type === 'run_finished');
+  return done ? 'finished' : 'interrupted';
+}
+
+/** A stopped or interrupted session's run that began and did not finish: what the Resume button continues. */
+export function resumableRunOf(s: Pick<Session, 'state' | 'events'>): string | undefined {
+  if (s.state !== 'stopped' && s.state !== 'interrupted') return undefined;
+  let last: string | undefined;
+  for (const e of s.events) {
+    if (e.type === 'run_started') last = e.run_id;
+    else if ((e.type === 'run_finished' || e.type === 'error') && e.run_id === last) last = undefined;
+  }
+  return last;
+}

@@ -1,0 +1,92 @@
+// How runs and sessions are shown after stops, kills, resumes and out-of-memory failures: the run store's status
+// rules (stopped / interrupted / resumable / torn tail), a session's final state, and the texts users read.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { EngineEvent } from '../../protocol/events';
+import { recordFromFiles, type RunFiles } from '../../src/runs/runStore';
+import { errorNotice, treeDescription } from '../../src/runs/runText';
+import { finalState, resumableRunOf } from '../../src/runs/sessionState';
+import { REPO_ROOT } from './jsonl';
+
+const lines = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8').trim().split('\n');
+const ID: string = JSON.parse(lines[0]).run_id;
+const run = lines.filter((l) => JSON.parse(l).run_id === ID);
+const untilStep = (n: number) => run.filter((l) => { const e = JSON.parse(l); return e.type !== 'run_finished' && !(e.type === 'train_step' && e.step > n) && e.type !== 'evaluation'; });
+const stopped = (step: number, checkpoint: string | null) =>
+  JSON.stringify({ v: 1, type: 'run_stopped', ts: 1, run_id: ID, step, total_steps: 10, signal: 'SIGINT', checkpoint, message: `stopped at step ${step}; resume with: ladderlab resume RUN_DIR` });
+const started = JSON.parse(run[0]);
+const resumedStart = JSON.stringify({ ...started, resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' } });
+const jsonl = (ls: string[]) => ls.map((l) => `${l}\n`).join('');
+const files = (events: string, extra: RunFiles = {}): RunFiles => ({ 'config.json': '{"method":"lst"}', 'events.jsonl': events, ...extra });
+const ev = (ls: string[]) => ls.map((l) => JSON.parse(l) as EngineEvent);
+
+test('a gracefully stopped run is interrupted, resumable with a checkpoint, and says how it stopped', () => {
+  const text = jsonl([...untilStep(2), stopped(2, 'checkpoint.pt')]);
+  const r = recordFromFiles(ID, '/r', files(text, { checkpoint: true }));
+  assert.equal(r.status, 'interrupted');
+  assert.equal(r.resumable, true);
+  assert.match(r.notes!.join(' '), /stopped at step 2/);
+  // The engine still writes its last lines after run_stopped: not "running" even while the process lives.
+  assert.equal(recordFromFiles(ID, '/r', files(text, { checkpoint: true }), true).status, 'interrupted');
+  assert.equal(recordFromFiles(ID, '/r', files(text)).resumable, false, 'no checkpoint.pt: not resumable');
+});
+
+test('a killed run: interrupted when its process is gone, running while it lives; a torn last line is reported, not corrupt', () => {
+  const text = jsonl(untilStep(3)) + run.find((l) => l.includes('"train_step"'))!.slice(0, 25);
+  const dead = recordFromFiles(ID, '/r', files(text, { checkpoint: true }));
+  assert.equal(dead.status, 'interrupted');
+  assert.equal(dead.resumable, true);
+  assert.equal(dead.problem, undefined);
+  assert.match(dead.notes!.join(' '), /last line of events\.jsonl was cut off.*every earlier event is intact/);
+  assert.equal(recordFromFiles(ID, '/r', files(text), true).status, 'running');
+});
+
+test('a resumed run: its second run_started clears the stop; it runs, then finishes', () => {
+  const before = [...untilStep(2), stopped(2, 'checkpoint.pt'), resumedStart];
+  assert.equal(recordFromFiles(ID, '/r', files(jsonl(before), { checkpoint: true }), true).status, 'running');
+  const finished = recordFromFiles(ID, '/r', files(jsonl([...before, ...run.slice(untilStep(2).length)])));
+  assert.equal(finished.status, 'finished');
+  assert.equal(finished.notes, undefined);
+  assert.equal(finished.resumable, undefined);
+  assert.equal(finished.startedAt, started.ts, 'the first start counts');
+});
+
+test('finalState: exit codes first, then (attached, or killed) what the engine said', () => {
+  const compareDone = ev(run).concat([{ v: 1, type: 'compare_finished', ts: 2, rows: [] }]);
+  const midway = ev(untilStep(2));
+  const cases: [Parameters<typeof finalState>, string][] = [
+    [['compare', false, { code: 0, signal: null }, midway], 'finished'],
+    [['compare', true, { code: 130, signal: null }, midway], 'stopped'],
+    [['compare', false, { code: 130, signal: null }, midway], 'stopped'],
+    [['compare', false, { code: 3, signal: null }, midway], 'failed'],
+    [['compare', false, { code: null, signal: null, spawnError: 'cannot start python' }, []], 'failed'],
+    [['compare', false, { code: null, signal: 'SIGKILL' }, midway], 'interrupted'],
+    [['compare', false, { code: null, signal: null }, compareDone], 'finished'],
+    [['compare', false, { code: null, signal: null }, ev(run)], 'interrupted'], // run finished, comparison did not
+    [['resume', false, { code: null, signal: null }, ev(run)], 'finished'],
+    [['compare', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, null)])], 'stopped'],
+    [['resume', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, 'c'), resumedStart])], 'interrupted'],
+    [['compare', false, { code: null, signal: null }, [...midway, { v: 1, type: 'error', ts: 3, kind: 'oom', message: 'out of memory', hint: 'smaller batch' }]], 'failed'],
+  ];
+  for (const [args, expected] of cases) assert.equal(finalState(...args), expected, JSON.stringify(args.slice(0, 3)));
+});
+
+test('resumableRunOf: the stopped or interrupted session\'s unfinished run, nothing otherwise', () => {
+  assert.equal(resumableRunOf({ state: 'interrupted', events: ev(untilStep(2)) }), ID);
+  assert.equal(resumableRunOf({ state: 'stopped', events: ev([...untilStep(2), stopped(2, 'c')]) }), ID);
+  assert.equal(resumableRunOf({ state: 'running', events: ev(untilStep(2)) }), undefined);
+  assert.equal(resumableRunOf({ state: 'stopped', events: ev(run) }), undefined, 'finished runs are not offered');
+});
+
+test('out-of-memory texts: the notification names method, step, message and hint; the tree shows the hint', () => {
+  const oom = { v: 1 as const, type: 'error' as const, ts: 1, run_id: ID, kind: 'oom' as const, message: 'CUDA out of memory.', hint: 'use --batch-size 8 or --max-length 64', step: 7 };
+  assert.equal(errorNotice(oom, 'lora'), 'Ladder Lab: out of memory (LoRA, step 7): CUDA out of memory. Hint: use --batch-size 8 or --max-length 64');
+  assert.equal(errorNotice({ ...oom, kind: 'bad_input', message: 'r does not divide 384', hint: null }), 'Ladder Lab: r does not divide 384.');
+  const failed = recordFromFiles(ID, '/r', files(jsonl([...untilStep(7), JSON.stringify(oom)])));
+  assert.equal(failed.status, 'failed');
+  assert.equal(treeDescription(failed), 'out of memory — use --batch-size 8 or --max-length 64');
+  const resumable = recordFromFiles(ID, '/r', files(jsonl([...untilStep(2), stopped(2, 'c')]), { checkpoint: true }));
+  assert.match(treeDescription(resumable), /^stopped at step \d+\/\d+ · resumable$/);
+});
