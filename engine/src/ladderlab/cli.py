@@ -116,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(format_table(outcome.rows))
     for failure in outcome.failed:
-        print(f"ladderlab: {failure['method']} failed ({failure['kind']}): {failure['message']}", file=sys.stderr)
+        print(f"ladderlab: {failure['method']} failed ({failure['kind']}): {failure['message']}"
+              + (f"\n  hint: {failure['hint']}" if failure.get("hint") else ""), file=sys.stderr)
     return EXIT[outcome.failed[0]["kind"]] if outcome.failed else 0
 
 

@@ -54,6 +54,7 @@ class Experiment:
     device: str = "auto"  # auto = cuda if available, else cpu
     precision: str = "fp32"  # bf16 = autocast on CUDA / CPU
     seed: int = 42
+    checkpoint_every: int = 100  # steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only
     runs_dir: str = ".ladderlab/runs"
     # own files (task "file")
     text_columns: list[str] | None = None
@@ -140,7 +141,7 @@ def validate(exp: Experiment) -> None:
     range) happen when the backbone is known, in ``ladderlab.methods.lst``."""
     for name in ("r", "epochs", "batch_size", "max_length", "seed", "fisher_samples", "lora_rank", "lora_alpha",
                  "adapter_size", "prompt_tokens", "eval_batch_size", "max_train_examples", "max_eval_examples",
-                 "side_heads"):
+                 "side_heads", "checkpoint_every"):
         _check_type(exp, name, (int,))
     for name in ("lr", "warmup_ratio", "weight_decay", "max_grad_norm"):
         _check_type(exp, name, (int, float))
@@ -179,6 +180,8 @@ def validate(exp: Experiment) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 10:
             raise BadInput(f"{name} must be a number in (0, 10), got {value!r}",
                            "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
+    if exp.checkpoint_every < 0:
+        raise BadInput(f"checkpoint_every must be 0 (epoch ends only) or a number of steps, got {exp.checkpoint_every}")
     if not 0 <= exp.warmup_ratio < 1:
         raise BadInput(f"warmup_ratio must be in [0, 1), got {exp.warmup_ratio}")
     if exp.max_length > 4096:

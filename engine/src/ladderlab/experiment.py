@@ -1,22 +1,26 @@
 """A comparison: load the backbone and the task once, tokenise once, then train each method in turn.
 
 A method that fails (out of memory, a bad setting only it uses) is reported and the others still run:
-finished runs are never lost to a later failure.
+finished runs are never lost to a later failure. A stop (SIGINT/SIGTERM) ends the comparison after the current
+run has checkpointed; ``resume_run`` continues such a run in its own folder.
 """
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
+from . import checkpoint
 from .backbones import load_backbone
-from .config import Experiment
+from .config import FIELDS, Experiment, build_experiment
 from .data import load_task
 from .data.pipeline import Batcher, encode
 from .errors import BadInput
 from .events import EventSink
-from .train import Run, SharedData, report_error, resolve_device
+from .train import Run, SharedData, is_oom, report_error, resolve_device
 
 
 @dataclass
@@ -42,19 +46,50 @@ def run_comparison(exp: Experiment, sink: EventSink) -> Outcome:
     backbone, data = prepare(exp)
     outcome = Outcome()
     for method in exp.methods:
-        try:
-            outcome.rows.append(Run(exp, method, backbone, data, sink).execute())
-        except Exception as e:  # one method's failure must not lose the others' results
-            report_error(sink, e)  # no-op if the run already reported it into its events.jsonl
-            kind = "bad_input" if isinstance(e, BadInput) else "oom" if _is_oom(e) else "crash"
-            outcome.failed.append({"method": method, "kind": kind, "message": getattr(e, "message", str(e))})
-        finally:
-            if data.device.type == "cuda":
-                torch.cuda.empty_cache()  # give the next method the memory this one held
+        _execute(Run(exp, method, backbone, data, sink), outcome, sink)
     if len(exp.methods) > 1:
         sink.emit("compare_finished", rows=outcome.rows)
     return outcome
 
 
-def _is_oom(e: BaseException) -> bool:
-    return isinstance(e, (MemoryError, torch.cuda.OutOfMemoryError))
+def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
+    """Continue a stopped or killed run in its own folder from its checkpoint (BadInput if it cannot be)."""
+    folder = Path(run_dir).expanduser().resolve()
+    config, payload = checkpoint.open_for_resume(folder)
+    values = {k: v for k, v in config.items() if k in FIELDS}
+    # Relative data and backbone paths were relative to the folder the run was started from.
+    for name in ("data", "backbone"):
+        value = values.get(name)
+        if isinstance(value, str) and value not in ("default",) and not value.startswith("preset:"):
+            path = Path(value).expanduser()
+            if not path.is_absolute():
+                values[name] = str(Path(payload["cwd"]) / path)
+    try:
+        exp = build_experiment(values, {})
+    except TypeError as e:
+        raise BadInput(f"{folder / 'config.json'} cannot be read as an experiment ({e})",
+                       "the run folder is damaged or from another engine version; start the run again") from None
+    method = config.get("method")
+    if method not in exp.methods:
+        raise BadInput(f"{folder / 'config.json'} names no valid method (method: {method!r})",
+                       "the run folder is damaged; start the run again")
+    backbone, data = prepare(exp)
+    outcome = Outcome()
+    _execute(Run(exp, method, backbone, data, sink, resume=(folder, config, payload)), outcome, sink)
+    return outcome
+
+
+def _execute(run: Run, outcome: Outcome, sink: EventSink) -> None:
+    try:
+        outcome.rows.append(run.execute())
+    except Exception as e:  # one method's failure must not lose the others' results
+        report_error(sink, e)  # no-op if the run already reported it into its events.jsonl
+        fields = getattr(e, "_ladderlab_fields", {})
+        kind = "bad_input" if isinstance(e, BadInput) else "oom" if is_oom(e) else "crash"
+        outcome.failed.append({"method": run.method, "kind": kind,
+                               "message": fields.get("message") or getattr(e, "message", str(e)),
+                               "hint": fields.get("hint")})
+    finally:
+        gc.collect()  # the failed run's frames (model, optimizer) are free now that the exception is gone
+        if run.data.device.type == "cuda":
+            torch.cuda.empty_cache()  # give the next method the memory this one held

@@ -26,10 +26,12 @@ class Batcher:
         self.collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
         self.device = device
 
-    def batches(self, features: list[dict], batch_size: int, shuffle_seed: int | None = None):
+    def batches(self, features: list[dict], batch_size: int, shuffle_seed: int | None = None, skip_batches: int = 0):
+        """Batches in a seeded order (the same for the same seed); ``skip_batches`` starts after that many, which
+        is how a resumed run continues an epoch exactly where the checkpoint left it."""
         order = list(range(len(features)))
         if shuffle_seed is not None:
             order = torch.randperm(len(features), generator=torch.Generator().manual_seed(shuffle_seed)).tolist()
-        for start in range(0, len(order), batch_size):
+        for start in range(skip_batches * batch_size, len(order), batch_size):
             batch = self.collate([features[i] for i in order[start:start + batch_size]])
             yield {k: v.to(self.device) for k, v in batch.items()}

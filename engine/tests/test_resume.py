@@ -1,0 +1,233 @@
+"""Nothing lost: a run killed with SIGKILL (twice) or stopped with SIGINT/SIGTERM and then resumed ends with
+exactly the test metrics and trainable weights of the same run left alone; out of memory and a full disk are
+reported cleanly and leave the earlier results and the previous checkpoint intact.
+
+Real engine processes (python -m ladderlab.cli), LST on the BERT architecture (the bert-tiny preset keeps each
+run to seconds; resuming does not depend on the backbone's size), real SST-2 rows; CPU. Equality is exact
+(tolerance 0): the resumed run reloads the same bytes and replays the same seeded batch order.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+from helpers import SCHEMA, SST2
+from safetensors.torch import load_file
+
+from ladderlab import checkpoint, cli
+
+# 2 epochs x 12 steps; a checkpoint every 4 steps and at each epoch end.
+CONFIG = ["--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2), "--max-train-examples", "96",
+          "--max-eval-examples", "16", "--epochs", "2", "--batch-size", "8", "--max-length", "32",
+          "--fisher-samples", "4", "--checkpoint-every", "4"]
+TOTAL_STEPS = 24
+
+
+def start(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    # An argument list, never a shell string.
+    return subprocess.Popen([sys.executable, "-m", "ladderlab.cli", *args, "--format", "events"], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def read_until(proc: subprocess.Popen, predicate, timeout: float = 240) -> list[dict]:
+    """Events from the process's stdout up to and including the first one the predicate accepts."""
+    events, deadline = [], time.monotonic() + timeout
+    for line in proc.stdout:
+        events.append(json.loads(line))
+        if predicate(events[-1]):
+            return events
+        assert time.monotonic() < deadline, "timed out waiting for the event"
+    raise AssertionError(f"the process ended (exit {proc.wait()}) before the awaited event: "
+                         f"{proc.stderr.read()[-2000:]}")
+
+
+def final_result(run_dir: Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return metrics, load_file(run_dir / "trainable.safetensors")
+
+
+def assert_same_result(run_dir: Path, reference: tuple[dict, dict]) -> None:
+    metrics, weights = final_result(run_dir)
+    ref_metrics, ref_weights = reference
+    assert metrics == ref_metrics
+    assert weights.keys() == ref_weights.keys()
+    for name, tensor in weights.items():
+        assert torch.equal(tensor, ref_weights[name]), f"{name} differs after resume"
+
+
+def events_file(run_dir: Path) -> list[dict]:
+    """Every line of events.jsonl is whole JSON, except perhaps a torn last line (a write cut by the kill)."""
+    lines = (run_dir / "events.jsonl").read_text().split("\n")
+    events = [json.loads(line) for line in lines[:-1]]
+    if lines[-1]:
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(lines[-1])
+    return events
+
+
+def resume_in_process(run_dir: Path, capsys) -> tuple[int, list[dict]]:
+    capsys.readouterr()
+    code = cli.main(["resume", str(run_dir), "--format", "events"])
+    out = capsys.readouterr().out
+    return code, [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def validator():
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same run, never interrupted."""
+    cwd = tmp_path_factory.mktemp("reference")
+    proc = start("run", *CONFIG, "--runs-dir", "runs", cwd=cwd)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    run_dir = next((cwd / "runs").iterdir())
+    assert not (run_dir / checkpoint.CHECKPOINT).exists()  # removed once the run finished
+    return final_result(run_dir)
+
+
+def test_killed_twice_then_resumed_equals_the_uninterrupted_run(tmp_path, reference, validator, capsys):
+    # Kill 1: SIGKILL just after the step-4 checkpoint (epoch 0).
+    proc = start("run", *CONFIG, "--runs-dir", "runs", cwd=tmp_path)
+    events = read_until(proc, lambda e: e["type"] == "checkpoint_saved" and e["step"] >= 4)
+    proc.kill()
+    proc.wait()
+    run_dir = tmp_path / events[0]["run_dir"]  # relative to the cwd (runs_dir is relative)
+    written = events_file(run_dir)
+    assert written[0]["type"] == "run_started" and not any(e["type"] == "run_finished" for e in written)
+    payload = checkpoint.load(run_dir)  # the checkpoint loads
+    assert payload["state"]["step"] >= 4 and payload["trainable"]
+
+    # Kill 2: the resumed process is killed right after the train_step of an interval checkpoint, i.e. while
+    # (or just after) it writes checkpoint.pt; atomic replacement must leave a loadable one either way.
+    proc = start("resume", str(run_dir), cwd=tmp_path)
+    events = read_until(proc, lambda e: e["type"] == "train_step" and e["step"] == 16)
+    proc.kill()
+    proc.wait()
+    started = events[0]
+    assert started["type"] == "run_started" and started["resumed"]["step"] == payload["state"]["step"]
+    steps = [e["step"] for e in events if e["type"] == "train_step"]
+    assert steps[0] == payload["state"]["step"] + 1  # exactly the batches not yet done
+    events_file(run_dir)
+    assert checkpoint.load(run_dir)["state"]["step"] in (12, 16)
+
+    # The final resume runs to the end; the result is bit-identical to the uninterrupted run.
+    code, events = resume_in_process(run_dir, capsys)
+    assert code == 0
+    for event in events:
+        validator.validate(event)
+    assert events[-1]["type"] == "run_finished"
+    assert_same_result(run_dir, reference)
+    whole = events_file(run_dir)
+    assert [e["type"] for e in whole].count("run_started") == 3
+    assert {e["step"] for e in whole if e["type"] == "train_step"} == set(range(1, TOTAL_STEPS + 1))
+    assert not (run_dir / checkpoint.CHECKPOINT).exists()
+
+    # A finished run is not resumed again.
+    code, events = resume_in_process(run_dir, capsys)
+    assert code == 2 and events[-1]["kind"] == "bad_input" and "already finished" in events[-1]["message"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_stop_signal_checkpoints_exits_130_and_resume_completes(tmp_path, reference, validator, capsys, sig):
+    proc = start("run", *CONFIG, "--runs-dir", "runs", cwd=tmp_path)
+    events = read_until(proc, lambda e: e["type"] == "train_step" and e["step"] == 6)
+    sent = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    exit_s = time.monotonic() - sent
+    events += [json.loads(line) for line in out.splitlines()]
+    assert proc.returncode == 130, err[-2000:]
+    assert exit_s < 10, f"took {exit_s:.1f}s to stop"  # the current step, a checkpoint, and out
+    print(f"{sig.name}: exited {exit_s:.2f}s after the signal")
+    for event in events:
+        validator.validate(event)
+    stopped = events[-1]
+    assert stopped["type"] == "run_stopped" and stopped["signal"] == sig.name
+    assert not any(e["type"] == "run_finished" for e in events)
+    run_dir = tmp_path / events[0]["run_dir"]
+    assert stopped["checkpoint"] == str((run_dir / checkpoint.CHECKPOINT).resolve())
+    assert checkpoint.load(run_dir)["state"]["step"] == stopped["step"] >= 6
+    saved = [e for e in events if e["type"] == "checkpoint_saved"]
+    assert saved[-1]["step"] == stopped["step"] and saved[-1]["reason"] in ("stop", "interval")
+    assert "Traceback" not in err
+
+    code, events = resume_in_process(run_dir, capsys)
+    assert code == 0 and events[-1]["type"] == "run_finished"
+    assert [e["step"] for e in events if e["type"] == "train_step"][0] == stopped["step"] + 1
+    assert_same_result(run_dir, reference)
+
+
+def test_out_of_memory_is_one_event_exit_3_and_earlier_runs_stay(tmp_path, monkeypatch, capsys, validator):
+    """The forced allocation failure goes through the real OOM path (train.FAIL_ALLOC_ENV is test-only)."""
+    monkeypatch.setenv("LADDERLAB_TEST_FAIL_ALLOC_AT_STEP", "lst:3")
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["compare", "--methods", "bitfit,lst", "--backbone", "preset:bert-tiny", "--task", "sst2",
+                     "--data", str(SST2), "--max-train-examples", "32", "--max-eval-examples", "8", "--epochs", "1",
+                     "--batch-size", "8", "--max-length", "32", "--fisher-samples", "2", "--runs-dir", "runs",
+                     "--format", "events"])
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]
+    for event in events:
+        validator.validate(event)
+    assert code == 3
+    errors = [e for e in events if e["type"] == "error"]
+    assert len(errors) == 1
+    oom = errors[0]
+    assert oom["kind"] == "oom" and oom["phase"] == "train" and oom["step"] == 3
+    assert "out of memory during train (step 3)" in oom["message"]
+    assert "--batch-size" in oom["hint"] and "--r" in oom["hint"] and "--keep-layers" in oom["hint"]
+    memory = oom["memory"]
+    assert memory["accounted_bytes"] > 0 and memory["rss_bytes"] > 0
+    assert memory["allocated_bytes"] is None  # CPU: no CUDA figures, none invented
+    assert "Traceback" not in captured.err and "out of memory" in captured.err
+    finished = [e["summary"] for e in events if e["type"] == "run_finished"]
+    assert [s["method"] for s in finished] == ["bitfit"]
+    bitfit_dir = Path(finished[0]["run_dir"])
+    assert (bitfit_dir / "summary.json").is_file() and (bitfit_dir / "trainable.safetensors").is_file()
+    lst_dir = next(d for d in Path("runs").iterdir() if "-lst-" in d.name)
+    assert events_file(lst_dir)[-1]["kind"] == "oom"
+    assert not (lst_dir / "summary.json").exists()
+
+
+def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
+    """ENOSPC while writing the second checkpoint: a clear bad_input, exit 2, the first checkpoint intact."""
+    real_save, calls = torch.save, []
+
+    def save_until_disk_full(obj, f, *args, **kwargs):
+        calls.append(f)
+        if len(calls) == 1:
+            return real_save(obj, f, *args, **kwargs)
+        Path(f).write_bytes(b"half a checkpoint")  # the disk fills up mid-write
+        raise OSError(errno.ENOSPC, "No space left on device", str(f))
+
+    monkeypatch.setattr(torch, "save", save_until_disk_full)
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["run", "--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2),
+                     "--max-train-examples", "32", "--max-eval-examples", "8", "--epochs", "1", "--batch-size", "8",
+                     "--max-length", "32", "--fisher-samples", "2", "--checkpoint-every", "1", "--runs-dir", "runs",
+                     "--format", "events"])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    run_dir = next(Path("runs").iterdir())
+    assert f"no space left writing a checkpoint to {run_dir / checkpoint.CHECKPOINT}" in captured.err
+    assert "free space" in captured.err and "--runs-dir" in captured.err
+    error = [json.loads(line) for line in captured.out.splitlines() if '"error"' in line]
+    assert len(error) == 1 and error[0]["kind"] == "bad_input"
+    monkeypatch.setattr(torch, "save", real_save)
+    assert checkpoint.load(run_dir)["state"]["step"] == 1  # the first checkpoint, whole
+    assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []  # no temp file left
