@@ -64,10 +64,15 @@ log "code-server $CS_VERSION on port $PORT (pid $CS_PID), workspace $WS"
 
 rm -rf "$REPO/test-artifacts/e2e"  # screenshots of this run only
 set +e
-PORT="$PORT" WORKSPACE="$WS" EXT_PATH="$REPO" DATA_DIR="$(cd "$REPO/../shared/data/glue/SST-2" && pwd)" \
-  ARTIFACTS="$REPO/test-artifacts/e2e" CHROMIUM_HOME="$TMP/chromium" \
-  node test/e2e/e2e.mjs
-STATUS=$?
+# E2E_SCRIPTS: which scenarios to run, in order (try-model.mjs reuses the runs e2e.mjs trained, or trains its own).
+for script in ${E2E_SCRIPTS:-e2e.mjs try-model.mjs}; do
+  log "scenario $script"
+  PORT="$PORT" WORKSPACE="$WS" EXT_PATH="$REPO" DATA_DIR="$(cd "$REPO/../shared/data/glue/SST-2" && pwd)" \
+    ARTIFACTS="$REPO/test-artifacts/e2e" CHROMIUM_HOME="$TMP/chromium" PYTHON="$PYTHON" \
+    node "test/e2e/$script"
+  STATUS=$?
+  [ $STATUS -eq 0 ] || break
+done
 set -e
 if [ $STATUS -ne 0 ]; then
   log "FAILED (exit $STATUS); code-server log tail:"

@@ -1,0 +1,200 @@
+// End-to-end test of the Try-model panel in a real VS Code (code-server) driven by playwright-core in Chromium.
+// Started by test/run-e2e.sh after e2e.mjs, with the same variables plus PYTHON (the engine's interpreter).
+// Scenario: a finished LoRA run on real SST-2 (the one e2e.mjs trained, or a tiny one trained here); "Ladder Lab:
+// Try Model" from the palette; the panel offers to export; Export runs `ladderlab export` and the inference
+// measurement; a typed sentence gets a prediction with class probabilities and latency; the results table shows
+// the inference columns; a corrupt model.onnx, then a missing one, gives a clear error in the panel.
+import { chromium } from 'playwright-core';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run test/run-e2e.sh`);
+  return v;
+};
+const PORT = env('PORT');
+const WORKSPACE = env('WORKSPACE');
+const EXT_PATH = env('EXT_PATH');
+const DATA_DIR = env('DATA_DIR');
+const ARTIFACTS = env('ARTIFACTS');
+const PYTHON = env('PYTHON');
+const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs');
+const SENTENCE = 'a warm , funny and quietly moving film that stays with you';
+
+const t0 = Date.now();
+const log = (m) => console.log(`[try-model ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what, fn, timeoutMs = 30_000, everyMs = 250) {
+  const end = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (${last.message})` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+async function appFrame(page, app, timeoutMs = 60_000) {
+  return waitFor(`the ${app} webview`, async () => {
+    for (const frame of page.frames()) {
+      if (await frame.locator(`#app[data-app="${app}"]`).count().catch(() => 0)) return frame;
+    }
+    return undefined;
+  }, timeoutMs, 500);
+}
+
+/** Runs a command from the palette, retrying until the extension has registered it. */
+async function runCommand(page, title) {
+  for (let attempt = 1; attempt <= 20; attempt++) {
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input').first();
+    await input.waitFor({ timeout: 10_000 });
+    await input.fill(`>${title}`);
+    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
+    if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+      await row.click();
+      return;
+    }
+    log(`"${title}" not in the palette yet (attempt ${attempt})`);
+    await page.keyboard.press('Escape');
+    await sleep(1500);
+  }
+  throw new Error(`command "${title}" never appeared in the palette`);
+}
+
+async function shot(page, name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.mouse.move(900, 990);
+  await page.screenshot({ path: file });
+  log(`screenshot ${path.relative(process.cwd(), file)}`);
+}
+
+/** The newest finished LoRA run folder; trains a tiny one (16 SST-2 examples) when there is none. */
+function finishedLoraRun() {
+  const find = () => (existsSync(RUNS_DIR) ? readdirSync(RUNS_DIR) : [])
+    .filter((d) => d.includes('-lora-') && existsSync(path.join(RUNS_DIR, d, 'summary.json')) && existsSync(path.join(RUNS_DIR, d, 'trainable.safetensors')))
+    .sort().reverse()[0];
+  if (!find()) {
+    log('no finished LoRA run in the workspace: training a tiny one');
+    const done = spawnSync(PYTHON, ['-m', 'ladderlab.cli', 'run', '--method', 'lora', '--task', 'sst2', '--data', DATA_DIR,
+      '--max-train-examples', '16', '--max-eval-examples', '8', '--epochs', '1', '--max-length', '32', '--batch-size', '4',
+      '--runs-dir', RUNS_DIR, '--format', 'text'], { cwd: WORKSPACE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (done.status !== 0) throw new Error(`training failed: ${done.stderr}`);
+  }
+  return path.join(RUNS_DIR, find());
+}
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const runDir = finishedLoraRun();
+  const runId = path.basename(runDir);
+  rmSync(path.join(runDir, 'export'), { recursive: true, force: true });
+  rmSync(path.join(runDir, 'inference.json'), { force: true });
+  log(`run ${runId}`);
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+    env: { ...process.env, XDG_CONFIG_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'config'), XDG_CACHE_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'cache') },
+  });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) problems.push(`CSP: ${m.text().slice(0, 300)}`);
+  });
+  try {
+    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${PORT}${EXT_PATH}`]]);
+    await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(payload)}`);
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+    log('workbench up');
+
+    // 1. Try Model from the palette: pick the run in the quick pick.
+    await runCommand(page, 'Ladder Lab: Try Model');
+    const pickInput = page.locator('.quick-input-widget input').first();
+    await pickInput.waitFor({ timeout: 30_000 });
+    await pickInput.fill(runId);
+    const pickRow = page.locator('.quick-input-list .monaco-list-row', { hasText: runId }).first();
+    await pickRow.waitFor({ timeout: 30_000 });
+    await pickRow.click();
+    const panel = await appFrame(page, 'try');
+    await panel.locator('#app[data-status="needs-export"]').waitFor({ timeout: 60_000 });
+    log(`panel: ${await panel.locator('#status').textContent()}`);
+    await shot(page, 'try-0-needs-export');
+
+    // 2. Export: ladderlab export, load in onnxruntime-node, measure in a child process.
+    await panel.locator('#export').click();
+    await waitFor('the export, the model loaded and measured', async () => {
+      const status = await panel.locator('#app').getAttribute('data-status');
+      if (status === 'error') throw Object.assign(new Error(await panel.locator('#error').textContent()), { fatal: true });
+      return status === 'ready' && (await panel.locator('#inference').getAttribute('data-measured')) === 'true';
+    }, 180_000, 1000).catch((e) => { if (e.fatal) throw new Error(`export failed in the panel: ${e.message}`); throw e; });
+    for (const f of ['model.onnx', 'manifest.json', 'tokenizer.json']) {
+      if (!existsSync(path.join(runDir, 'export', f))) throw new Error(`export/${f} missing after Export`);
+    }
+    if (!existsSync(path.join(runDir, 'inference.json'))) throw new Error('inference.json not written');
+    log(`ready: ${await panel.locator('#inference').textContent()}`);
+
+    // 3. A typed sentence gets a prediction with both class probabilities and a latency.
+    await panel.locator('#text-a textarea').fill(SENTENCE);
+    await panel.locator('#predict').click();
+    const label = await waitFor('a prediction', () => panel.locator('#prediction').getAttribute('data-label'), 30_000);
+    if (!['negative', 'positive'].includes(label)) throw new Error(`unexpected label ${label}`);
+    const probs = await panel.locator('#probabilities tr').allTextContents();
+    if (probs.length !== 2) throw new Error(`expected 2 class probabilities, got ${probs.length}`);
+    const latency = await panel.locator('#latency').textContent();
+    if (!/\d+\.\d\d ms/.test(latency)) throw new Error(`no latency shown: ${latency}`);
+    log(`prediction: ${label} | ${probs.join(' | ')} | ${latency}`);
+    await sleep(300);
+    await shot(page, 'try-1-prediction');
+
+    // 4. The results table shows the measured inference figures beside the training peak.
+    await runCommand(page, 'Ladder Lab: Open Results');
+    const results = await appFrame(page, 'results');
+    await waitFor('inference columns in the results table', async () =>
+      (await results.locator('#results-table thead th').allTextContents()).includes('Inference latency'), 60_000, 500);
+    const header = await results.locator('#results-table thead th').allTextContents();
+    const row = await results.locator(`#results-table tbody tr[data-run-id="${runId}"] td`).allTextContents();
+    log(`results: ${header.join(' | ')}\n  ${row.join(' | ')}`);
+    if (!row.length || !/ ms$/.test(row[header.indexOf('Inference latency')])) throw new Error('the run has no inference latency in the results');
+    await shot(page, 'try-2-results');
+
+    // 5. A corrupt model.onnx, then a missing one: a clear error in the panel.
+    await page.locator('.tabs-container .tab', { hasText: 'Try Model' }).click();
+    const panel2 = await appFrame(page, 'try');
+    writeFileSync(path.join(runDir, 'export', 'model.onnx'), 'this is not an ONNX graph');
+    await panel2.locator('#reload').click();
+    await panel2.locator('#app[data-status="error"]').waitFor({ timeout: 30_000 });
+    const corrupt = await panel2.locator('#error').textContent();
+    if (!/model\.onnx: it is damaged or not an ONNX model.*Export the run again/.test(corrupt)) throw new Error(`unclear error: ${corrupt}`);
+    log(`corrupt: ${corrupt}`);
+    await shot(page, 'try-3-corrupt-onnx');
+    rmSync(path.join(runDir, 'export', 'model.onnx'));
+    await panel2.locator('#reload').click();
+    await waitFor('the missing-file error', async () => /model\.onnx not found/.test(await panel2.locator('#error').textContent()), 30_000);
+    log(`missing: ${await panel2.locator('#error').textContent()}`);
+
+    if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
+    log('TRY-MODEL E2E PASS');
+  } catch (e) {
+    await shot(page, 'try-failure').catch(() => {});
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}
+
+main().then(() => process.exit(0), (e) => {
+  console.error(`TRY-MODEL E2E FAIL: ${e.stack || e}`);
+  process.exit(1);
+});
