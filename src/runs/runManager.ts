@@ -242,7 +242,7 @@ export class RunManager implements RunManagerApi {
     const { session } = l;
     void l.worker!.exited.then(async (exit) => {
       if (exit.spawnError) this.opts.log.error(exit.spawnError);
-      session.state = finalState(l.kind, l.stopRequested, exit, session.events);
+      session.state = finalState(l.kind, l.stopRequested, exit, session.events, session.methods);
       this.opts.log.info(`engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`);
       // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
       if (this.trusted() && !this.disposed) await removeSessionDir(l.runsDir, session.id).catch(() => undefined);

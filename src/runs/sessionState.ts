@@ -5,7 +5,9 @@ import type { SessionFile } from './sessionFiles';
 import type { Session } from './types';
 
 /** The state of a session whose engine has exited. */
-export function finalState(kind: SessionFile['kind'], stopRequested: boolean, exit: WorkerExit, events: readonly EngineEvent[]): Session['state'] {
+export function finalState(
+  kind: SessionFile['kind'], stopRequested: boolean, exit: WorkerExit, events: readonly EngineEvent[], methods: readonly string[] = [],
+): Session['state'] {
   if (exit.spawnError) return 'failed';
   if (stopRequested || exit.code === 130) return 'stopped';
   if (exit.code === 0) return 'finished';
@@ -14,7 +16,11 @@ export function finalState(kind: SessionFile['kind'], stopRequested: boolean, ex
   if (events.some((e) => e.type === 'error')) return 'failed';
   const markers = events.filter((e) => e.type === 'run_started' || e.type === 'run_stopped' || e.type === 'run_finished');
   if (markers[markers.length - 1]?.type === 'run_stopped') return 'stopped'; // another window asked it to stop
-  const done = kind === 'compare' ? events.some((e) => e.type === 'compare_finished') : events.some((e) => e.type === 'run_finished');
+  // A comparison of one method emits no compare_finished: then every method's run_finished says it is done.
+  const finished = new Set(events.flatMap((e) => (e.type === 'run_finished' ? [e.summary.method] : [])));
+  const done = kind === 'compare'
+    ? events.some((e) => e.type === 'compare_finished') || (methods.length > 0 && methods.every((m) => finished.has(m)))
+    : finished.size > 0;
   return done ? 'finished' : 'interrupted';
 }
 

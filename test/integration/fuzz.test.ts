@@ -79,8 +79,8 @@ test(`${COUNT}+ hostile webview messages through the real handlers of every pane
     // The spies are live: a launch and a command made now are seen.
     require('node:child_process').execFileSync(process.execPath, ['-e', '0']);
     await vscode.commands.executeCommand('ladderLab.refreshRuns');
-    assert.equal(processes.calls.length, 1, 'the process spy sees launches');
-    if (commandsSpied) assert.deepEqual(commands, ['ladderLab.refreshRuns'], 'the command spy sees commands');
+    assert.ok(processes.calls.some((c) => c.startsWith(`execFileSync ${process.execPath}`)), `the process spy sees launches: ${processes.calls.join('; ')}`);
+    if (commandsSpied) assert.ok(commands.includes('ladderLab.refreshRuns'), `the command spy sees commands: ${commands.join('; ')}`);
   } finally {
     processes.restore();
     (vscode.commands as { executeCommand: unknown }).executeCommand = originalExecute;

@@ -64,7 +64,8 @@ test('finalState: exit codes first, then (attached, or killed) what the engine s
     [['compare', false, { code: null, signal: null, spawnError: 'cannot start python' }, []], 'failed'],
     [['compare', false, { code: null, signal: 'SIGKILL' }, midway], 'interrupted'],
     [['compare', false, { code: null, signal: null }, compareDone], 'finished'],
-    [['compare', false, { code: null, signal: null }, ev(run)], 'interrupted'], // run finished, comparison did not
+    [['compare', false, { code: null, signal: null }, ev(run), ['lst', 'lora']], 'interrupted'], // lst finished, lora never ran
+    [['compare', false, { code: null, signal: null }, ev(run), ['lst']], 'finished'], // one method: no compare_finished
     [['resume', false, { code: null, signal: null }, ev(run)], 'finished'],
     [['compare', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, null)])], 'stopped'],
     [['resume', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, 'c'), resumedStart])], 'interrupted'],
