@@ -1,7 +1,7 @@
 // Which file-system paths a webview may make the host use. A webview is untrusted: a path it sends is accepted
 // only if it lies inside a workspace folder (after resolving symlinks where the path exists) or if the user picked
 // it in a VS Code dialog during this session, or if the experiment file already held it (the user wrote it there).
-import { realpathSync } from 'node:fs';
+import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 
 export function isInside(child: string, parent: string): boolean {
@@ -9,13 +9,20 @@ export function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-function real(p: string): string {
+function real(p: string, hops = 0): string {
   try {
     return realpathSync.native(p);
   } catch {
+    // A dangling symlink (its target does not exist yet) still points somewhere: follow it, or it could be
+    // created outside later through the link. 40 hops, like the kernel's limit, ends a loop.
+    try {
+      if (hops < 40 && lstatSync(p).isSymbolicLink()) return real(path.resolve(path.dirname(p), readlinkSync(p)), hops + 1);
+    } catch {
+      // not there at all: fall through
+    }
     // Not there (yet): resolve the deepest existing ancestor so a symlinked parent cannot smuggle it out.
     const parent = path.dirname(p);
-    return parent === p ? p : path.join(real(parent), path.basename(p));
+    return parent === p ? p : path.join(real(parent, hops), path.basename(p));
   }
 }
 

@@ -3,12 +3,13 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { EngineEvent } from '../../protocol/events';
 import { EngineWorker, isEngineProcess, isProcessAlive } from '../../src/engine/worker';
 import { listSessionFiles, writeJsonAtomic } from '../../src/runs/sessionFiles';
+import { PathPolicy } from '../../src/views/pathPolicy';
 import { REPO_ROOT } from './jsonl';
 
 function sources(dir: string): string[] {
@@ -122,5 +123,26 @@ test('EngineWorker.attach follows a process it did not start: replays its output
     assert.match(warnings[0], /torn or truncated/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('PathPolicy: paths a webview sends stay inside the workspace, through symlink chains and dangling links too', () => {
+  const tmp = mkdtempSync(path.join(tmpdir(), 'policy-'));
+  try {
+    const ws = path.join(tmp, 'ws');
+    const outside = path.join(tmp, 'outside');
+    mkdirSync(path.join(ws, 'data'), { recursive: true });
+    mkdirSync(outside);
+    symlinkSync(path.join(outside, 'not-yet'), path.join(ws, 'dangling')); // points out, target missing
+    symlinkSync(path.join(ws, 'hop2'), path.join(ws, 'hop1')); // hop1 -> hop2 -> outside
+    symlinkSync(outside, path.join(ws, 'hop2'));
+    symlinkSync(path.join(ws, 'data'), path.join(ws, 'inner')); // a link that stays inside
+    const policy = new PathPolicy(() => [ws]);
+    const refused = ['dangling', 'dangling/file.csv', 'hop1', 'hop1/x.csv', 'hop2/x', '../outside', `${outside}/x`, 'data/../../outside', '/', '//etc', 'data/\0x'];
+    for (const p of refused) assert.equal(policy.check(p), undefined, p);
+    assert.equal(policy.check('inner/train.csv'), path.join(ws, 'inner', 'train.csv'));
+    assert.equal(policy.check('data/new/deeper.csv'), path.join(ws, 'data', 'new', 'deeper.csv'));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
