@@ -6,6 +6,7 @@ clear error instead of a network attempt.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,8 @@ def _num_layers(config) -> int:
     for attr in ("num_hidden_layers", "num_layers", "n_layer"):
         if hasattr(config, attr):
             return int(getattr(config, attr))
-    raise BadInput(f"cannot tell the number of layers of {type(config).__name__}")
+    raise BadInput(f"cannot tell the number of layers of {type(config).__name__}",
+                   "config.json needs num_hidden_layers, num_layers or n_layer")
 
 
 def load_backbone(name: str) -> Backbone:
@@ -106,6 +108,7 @@ def _load_folder(name: str, folder: Path) -> Backbone:
     if not (folder / "config.json").is_file():
         raise BadInput(f"{folder} has no config.json, so it is not a Hugging Face checkpoint folder",
                        "save the model with save_pretrained(), or pick the folder that holds config.json")
+    family_for(_model_type(folder / "config.json"))  # an architecture we cannot train is refused before loading
     weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and "training_args" not in p.name]
     if not weights:
         raise BadInput(f"{folder} has no weights (*.safetensors or pytorch_model.bin)",
@@ -113,7 +116,8 @@ def _load_folder(name: str, folder: Path) -> Backbone:
     try:
         config = AutoConfig.from_pretrained(str(folder))
     except (ValueError, KeyError, OSError) as e:
-        raise BadInput(f"cannot read {folder / 'config.json'}: {e}", "check that it is a valid model config") from None
+        raise BadInput(f"cannot read {folder / 'config.json'}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+                       "check that it is a valid model config (JSON with a model_type transformers knows)") from None
     family = family_for(config.model_type)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
@@ -122,6 +126,22 @@ def _load_folder(name: str, folder: Path) -> Backbone:
                        "save the tokenizer next to the model (tokenizer.save_pretrained(folder))") from None
     _fit_tokenizer(family, config, tokenizer)
     return Backbone(name, family, config, tokenizer, folder)
+
+
+def _model_type(config_path: Path) -> str:
+    """config.json's model_type, read as plain JSON so a broken or foreign file gets a message naming it."""
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(f"{config_path} is not UTF-8 text", "re-save it as UTF-8, or save the model again") from None
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{config_path} is not valid JSON: {e.msg} at line {e.lineno}",
+                       "save the model again with save_pretrained(), or fix the file") from None
+    model_type = raw.get("model_type") if isinstance(raw, dict) else None
+    if not isinstance(model_type, str) or not model_type:
+        raise BadInput(f"{config_path} has no model_type, so the architecture is unknown",
+                       "save the model with a recent transformers (save_pretrained writes model_type)")
+    return model_type
 
 
 def _fit_tokenizer(family: Family, config, tokenizer) -> None:

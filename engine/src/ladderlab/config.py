@@ -86,7 +86,8 @@ def load_experiment_file(path: str | Path) -> dict:
         raise BadInput(f"experiment file {p} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
                        "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)") from None
     if not isinstance(raw, dict):
-        raise BadInput(f"experiment file {p} must hold a JSON object, found {type(raw).__name__}")
+        raise BadInput(f"experiment file {p} must hold a JSON object, found {type(raw).__name__}",
+                       'write the settings as one object, e.g. {"task": "sst2", "methods": ["lst"]}')
     raw.pop("$schema", None)  # editors add it for completion
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
@@ -113,7 +114,8 @@ def _split_list(name: str, text: str, item_type: type) -> list:
     try:
         return [item_type(p) for p in parts]
     except ValueError:
-        raise BadInput(f"{name}: expected a comma-separated list of {item_type.__name__}s, got {text!r}") from None
+        raise BadInput(f"{name}: expected a comma-separated list of {item_type.__name__}s, got {text!r}",
+                       f"e.g. --{name.replace('_', '-')} {'0,5' if item_type is int else 'a,b'}") from None
 
 
 def _parse_lrs(text: str) -> dict[str, float]:
@@ -126,14 +128,17 @@ def _parse_lrs(text: str) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep:
-            raise BadInput(f"lrs: expected method=rate pairs like lora=1e-3,full=5e-5, got {part!r}")
+            raise BadInput(f"lrs: expected method=rate pairs like lora=1e-3,full=5e-5, got {part!r}",
+                           "write each rate as method=number, separated by commas")
     return out
 
 
 def _check_type(exp: Experiment, name: str, types: tuple) -> None:
     value = getattr(exp, name)
     if value is not None and (not isinstance(value, types) or isinstance(value, bool) and bool not in types):
-        raise BadInput(f"{name} must be {' or '.join(t.__name__ for t in types)}, got {value!r}")
+        raise BadInput(f"{name} must be {' or '.join(t.__name__ for t in types)}, got {value!r}",
+                       f"fix {name} in the experiment file (or --{name.replace('_', '-')}); "
+                       "schemas/ladder.schema.json lists every field's type")
 
 
 def validate(exp: Experiment) -> None:
@@ -147,13 +152,21 @@ def validate(exp: Experiment) -> None:
         _check_type(exp, name, (int, float))
     for name, types in (("methods", (list,)), ("keep_layers", (list,)), ("backbone", (str,)), ("task", (str,))):
         _check_type(exp, name, types)
+    for name in ("data", "device", "precision", "init", "runs_dir", "label_column"):
+        _check_type(exp, name, (str,))
+    for name, item_type in LIST_FIELDS.items():
+        _check_type(exp, name, (list,))
+        bad_items = [x for x in getattr(exp, name) or () if not isinstance(x, item_type) or isinstance(x, bool)]
+        if bad_items:
+            raise BadInput(f"{name} must be a list of {item_type.__name__}s, got {getattr(exp, name)!r}",
+                           f"fix {name} in the experiment file (or --{name.replace('_', '-')})")
     if not exp.methods:
         raise BadInput("methods is empty", f"choose one or more of {', '.join(METHODS)}")
     bad = [m for m in exp.methods if m not in METHODS]
     if bad:
         raise BadInput(f"unknown method(s): {', '.join(map(str, bad))}", f"choose from {', '.join(METHODS)}")
     if len(set(exp.methods)) != len(exp.methods):
-        raise BadInput(f"methods lists a method twice: {exp.methods}")
+        raise BadInput(f"methods lists a method twice: {exp.methods}", "list each method once")
     if exp.init not in INITS:
         raise BadInput(f"unknown init {exp.init!r}", f"choose from {', '.join(INITS)}")
     if exp.precision not in PRECISIONS:
@@ -167,11 +180,14 @@ def validate(exp: Experiment) -> None:
                 "max_train_examples": exp.max_train_examples, "max_eval_examples": exp.max_eval_examples}
     for name, value in positive.items():
         if value is not None and value < 1:
-            raise BadInput(f"{name} must be at least 1, got {value}")
+            raise BadInput(f"{name} must be at least 1, got {value}",
+                           f"set {name} to a positive whole number" + (" or leave it out" if name in (
+                               "eval_batch_size", "max_train_examples", "max_eval_examples") else ""))
     rates = {"lr": exp.lr} if exp.lr is not None else {}
     if exp.lrs is not None:
         if not isinstance(exp.lrs, dict):
-            raise BadInput(f"lrs must be an object of method -> learning rate, got {exp.lrs!r}")
+            raise BadInput(f"lrs must be an object of method -> learning rate, got {exp.lrs!r}",
+                           'e.g. "lrs": {"lora": 0.001} in the experiment file, or --lrs lora=1e-3')
         unknown = [m for m in exp.lrs if m not in METHODS]
         if unknown:
             raise BadInput(f"lrs names unknown method(s): {', '.join(unknown)}", f"choose from {', '.join(METHODS)}")
@@ -181,15 +197,23 @@ def validate(exp: Experiment) -> None:
             raise BadInput(f"{name} must be a number in (0, 10), got {value!r}",
                            "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
     if exp.checkpoint_every < 0:
-        raise BadInput(f"checkpoint_every must be 0 (epoch ends only) or a number of steps, got {exp.checkpoint_every}")
+        raise BadInput(f"checkpoint_every must be 0 (epoch ends only) or a number of steps, got {exp.checkpoint_every}",
+                       "e.g. --checkpoint-every 100")
+    if exp.weight_decay < 0:
+        raise BadInput(f"weight_decay must be 0 or more, got {exp.weight_decay}", "typical: 0 (the paper) to 0.1")
+    if not exp.max_grad_norm > 0:
+        raise BadInput(f"max_grad_norm must be more than 0, got {exp.max_grad_norm}", "the default is 1.0")
     if not 0 <= exp.warmup_ratio < 1:
-        raise BadInput(f"warmup_ratio must be in [0, 1), got {exp.warmup_ratio}")
+        raise BadInput(f"warmup_ratio must be in [0, 1), got {exp.warmup_ratio}",
+                       "it is the fraction of steps spent warming up the learning rate; the default is 0.06")
     if exp.max_length > 4096:
-        raise BadInput(f"max_length {exp.max_length} is larger than any supported backbone's positions")
+        raise BadInput(f"max_length {exp.max_length} is larger than any supported backbone's positions",
+                       "use at most 4096 (and at most the backbone's max_position_embeddings; 128 is typical)")
     if exp.keep_layers is not None:
         if not exp.keep_layers:
             raise BadInput("keep_layers is empty", "keep at least one side layer, e.g. --keep-layers 5")
         if sorted(set(exp.keep_layers)) != exp.keep_layers:
-            raise BadInput(f"keep_layers must be increasing and without repeats, got {exp.keep_layers}")
+            raise BadInput(f"keep_layers must be increasing and without repeats, got {exp.keep_layers}",
+                           f"e.g. --keep-layers {','.join(map(str, sorted(set(exp.keep_layers))))}")
     if exp.device not in ("auto", "cpu") and not exp.device.startswith("cuda"):
         raise BadInput(f"unknown device {exp.device!r}", "use auto, cpu, cuda or cuda:N")

@@ -29,7 +29,8 @@ def _canonical(task: str) -> str:
     """'SST-2', 'sts_b', 'MNLI' -> 'sst2', 'stsb', 'mnli' (the GLUE folder spellings are accepted)."""
     name = str(task).strip().lower().replace("-", "").replace("_", "")
     if name not in TASKS:
-        raise BadInput(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}")
+        raise BadInput(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}",
+                       "set task to one of them (use 'file' for your own .csv/.tsv/.jsonl)")
     return name
 
 
@@ -65,7 +66,8 @@ def load_task(task: str, data: str | None, *, seed: int = 42, max_train_examples
     splits.check_sizes(validation_size, max_train_examples, max_eval_examples)
     caps = dict(seed=seed, max_train=max_train_examples, max_eval=max_eval_examples)
     if name != "file" and (text_columns or label_column):
-        raise BadInput(f"text_columns and label_column apply to task 'file' only, not '{name}'")
+        raise BadInput(f"text_columns and label_column apply to task 'file' only, not '{name}'",
+                       "remove them, or set task to 'file' to read your own file")
     if name == "file":
         if data is None:
             raise BadInput("task 'file' needs a data file", hint="pass --data path/to/file.csv (or .tsv, .jsonl)")

@@ -25,6 +25,15 @@ from .types import Example, TaskData, TaskSpec
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 UTF8_HINT = "re-save the file as UTF-8 (most editors offer 'Save with Encoding')"
+MAX_FILE_BYTES = 2 * 1024**3  # beyond this a data file would not fit in memory as Python strings
+
+
+def check_file_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise BadInput(f"{path} is {size / 1024**3:.1f} GiB; data files over 2 GiB are not supported",
+                       hint="take a random subset of the rows into a smaller file (a few hundred thousand "
+                            "examples is plenty for parameter-efficient fine-tuning)")
 
 
 def read_table(path: Path, *, delimiter: str, quoting: int,
@@ -50,7 +59,8 @@ def read_table(path: Path, *, delimiter: str, quoting: int,
     if fieldnames is None:
         header = next(reader, None)
         if header is None:
-            raise BadInput(f"{path}: the file is empty (no header line)")
+            raise BadInput(f"{path}: the file is empty (no header line)",
+                           "point --data at the complete file (its first line names the columns)")
         columns = [c.strip() for c in header]
     else:
         columns = list(fieldnames)
@@ -63,17 +73,21 @@ def read_table(path: Path, *, delimiter: str, quoting: int,
                 if len(row) != len(columns):
                     sep = "tab" if delimiter == "\t" else repr(delimiter)
                     raise BadInput(f"{path}:{reader.line_num}: expected {len(columns)} {sep}-separated fields "
-                                   f"({', '.join(columns)}), found {len(row)}")
+                                   f"({', '.join(columns)}), found {len(row)}",
+                                   f"fix that line: every row needs one {sep}-separated value per column")
                 yield reader.line_num, row
         except csv.Error as e:
-            raise BadInput(f"{path}:{reader.line_num}: cannot parse the line ({e})") from None
+            raise BadInput(f"{path}:{reader.line_num}: cannot parse the line ({e})",
+                           "fix the quoting on that line") from None
 
     return columns, rows()
 
 
 def column_index(path: Path, columns: list[str], name: str) -> int:
     if name not in columns:
-        raise BadInput(f"{path}: missing column '{name}'; columns found: {', '.join(columns) or '(none)'}")
+        raise BadInput(f"{path}: missing column '{name}'; columns found: {', '.join(columns) or '(none)'}",
+                       "check that --task matches these files; for your own file (task 'file') name the columns "
+                       "with --text-columns and --label-column")
     return columns.index(name)
 
 
@@ -110,11 +124,13 @@ def _parse_label(fmt: GlueFormat, value: str, where: str) -> int | float:
         except ValueError:
             score = math.nan
         if not 0.0 <= score <= 5.0:  # also rejects NaN
-            raise BadInput(f"{where}: label '{value}' is not a similarity score between 0 and 5")
+            raise BadInput(f"{where}: label '{value}' is not a similarity score between 0 and 5",
+                           "fix or remove that row")
         return score
     allowed = fmt.labels if fmt.by_name else tuple(str(i) for i in range(len(fmt.labels)))
     if value not in allowed:
-        raise BadInput(f"{where}: label '{value}' is not one of {', '.join(allowed)} ({fmt.folder} labels)")
+        raise BadInput(f"{where}: label '{value}' is not one of {', '.join(allowed)} ({fmt.folder} labels)",
+                       "fix or remove that row, or check that --task matches the data")
     return allowed.index(value)
 
 
@@ -122,6 +138,7 @@ def read_file(fmt: GlueFormat, path: Path) -> list[Example]:
     if not path.is_file():
         raise BadInput(f"{fmt.folder}: {path} not found",
                        hint=f"the folder should hold the original GLUE files ({_expected_files(fmt)})")
+    check_file_size(path)
     columns, rows = read_table(path, delimiter="\t", quoting=csv.QUOTE_NONE, fieldnames=fmt.fieldnames)
     ia = column_index(path, columns, fmt.text_a)
     ib = column_index(path, columns, fmt.text_b) if fmt.text_b else None
@@ -131,7 +148,7 @@ def read_file(fmt: GlueFormat, path: Path) -> list[Example]:
         for line, row in rows
     ]
     if not examples:
-        raise BadInput(f"{path}: no data rows")
+        raise BadInput(f"{path}: no data rows", "the file has only its header; use the complete GLUE file")
     return examples
 
 

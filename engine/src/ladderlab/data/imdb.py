@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from . import splits
+from .glue import check_file_size
 from .types import Example, TaskData, TaskSpec
 
 ENV_VAR = "LADDERLAB_IMDB"
@@ -58,6 +59,7 @@ def clean(text: str) -> str:
 
 def read_reviews(path: Path) -> tuple[list[Example], list[Example]]:
     """Return (official train, official test), each negatives then positives."""
+    check_file_size(path)
     try:
         with open(path, encoding="utf-8") as f:
             reviews = json.load(f)

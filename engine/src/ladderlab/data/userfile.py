@@ -21,15 +21,18 @@ from typing import Iterator
 
 from ..errors import BadInput
 from . import splits
-from .glue import UTF8_HINT, column_index, read_table
+from .glue import MAX_FILE_BYTES, UTF8_HINT, column_index, read_table
 from .types import Example, TaskData, TaskSpec
 
-MAX_BYTES = 2 * 1024**3  # beyond this the file would not fit in memory as Python strings
+MAX_BYTES = MAX_FILE_BYTES
 MAX_DISTINCT_CLASSES = 10  # more distinct numeric labels than this means a score, not classes
 EXTENSIONS = (".csv", ".tsv", ".jsonl")
 
 
 def _open(path: Path) -> None:
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; task 'file' reads one .csv, .tsv or .jsonl file",
+                       hint="pass --data path/to/file.csv, or pick the task the folder holds (e.g. sst2 for GLUE SST-2)")
     if not path.is_file():
         raise BadInput(f"data file {path} not found", hint="pass --data path/to/file.csv (or .tsv, .jsonl)")
     if path.suffix.lower() not in EXTENSIONS:
@@ -56,9 +59,11 @@ def _jsonl_rows(path: Path):
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                raise BadInput(f"{path}:{n}: not valid JSON ({e.msg})") from None
+                raise BadInput(f"{path}:{n}: not valid JSON ({e.msg})",
+                               'each line must be one JSON object, e.g. {"text": "...", "label": "positive"}') from None
             if not isinstance(obj, dict):
-                raise BadInput(f"{path}:{n}: expected a JSON object per line, found {type(obj).__name__}")
+                raise BadInput(f"{path}:{n}: expected a JSON object per line, found {type(obj).__name__}",
+                               'each line must be one JSON object, e.g. {"text": "...", "label": "positive"}')
             yield n, obj
 
 
@@ -68,7 +73,7 @@ def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
         rows = _jsonl_rows(path)
         first = next(rows, None)
         if first is None:
-            raise BadInput(f"{path}: no data rows (the file is empty)")
+            raise BadInput(f"{path}: no data rows (the file is empty)", "point --data at a file with examples")
         return list(first[1]), itertools.chain([first], rows)
     delimiter, quoting = ("\t", csv.QUOTE_NONE) if path.suffix.lower() == ".tsv" else (",", csv.QUOTE_MINIMAL)
     columns, table = read_table(path, delimiter=delimiter, quoting=quoting)
@@ -86,7 +91,8 @@ def _records(path: Path, text_columns: list[str] | None, label_column: str):
                            hint="name the text column(s) with --text-columns (one, or two for sentence pairs)")
         text_columns = ["text"]
     if not 1 <= len(text_columns) <= 2:
-        raise BadInput(f"text_columns takes one or two column names, got {len(text_columns)}: {text_columns}")
+        raise BadInput(f"text_columns takes one or two column names, got {len(text_columns)}: {text_columns}",
+                       "one column for single texts, two for sentence pairs")
     for name in (*text_columns, label_column):
         column_index(path, columns, name)  # BadInput naming the columns found
     records = []
@@ -94,15 +100,17 @@ def _records(path: Path, text_columns: list[str] | None, label_column: str):
         texts = []
         for name in (*text_columns, label_column):
             if name not in row:  # only .jsonl rows can differ from the first one
-                raise BadInput(f"{path}:{line}: missing key '{name}'; keys found: {', '.join(row) or '(none)'}")
+                raise BadInput(f"{path}:{line}: missing key '{name}'; keys found: {', '.join(row) or '(none)'}",
+                               "every line needs the same keys as the first")
         for name in text_columns:
             value = row[name]
             if isinstance(value, str) and value.strip():
                 texts.append(value)
             elif isinstance(value, str) or value is None:
-                raise BadInput(f"{path}:{line}: text column '{name}' is empty")
+                raise BadInput(f"{path}:{line}: text column '{name}' is empty", "fill in or remove that row")
             else:
-                raise BadInput(f"{path}:{line}: text column '{name}' holds {type(value).__name__}, not text")
+                raise BadInput(f"{path}:{line}: text column '{name}' holds {type(value).__name__}, not text",
+                               "write the text as a JSON string")
         records.append((line, texts, row[label_column]))
     return text_columns, records
 
@@ -125,8 +133,9 @@ def _label_name(value, where: str) -> str:
     if isinstance(value, str) and value.strip():
         return value.strip()
     if value is None or isinstance(value, str):
-        raise BadInput(f"{where}: label is empty")
-    raise BadInput(f"{where}: label must be a string or number, found {type(value).__name__}")
+        raise BadInput(f"{where}: label is empty", "give every row a label, or remove the row")
+    raise BadInput(f"{where}: label must be a string or number, found {type(value).__name__}",
+                   "write the label as a string or a number")
 
 
 def read(data: str, text_columns: list[str] | None,
@@ -138,7 +147,7 @@ def read(data: str, text_columns: list[str] | None,
     text_columns, records = _records(path, text_columns, label_column)
     if len(records) < 10:
         raise BadInput(f"{path}: too few examples ({len(records)}); at least 10 are needed to hold out "
-                       "validation and test sets (10% each)")
+                       "validation and test sets (10% each)", "add examples (hundreds or more give useful results)")
     raw = [_label_name(value, f"{path}:{line}") for line, _, value in records]
     numbers = [_number(name) for name in raw]
     notes = [f"file: {len(records):,} examples from {path.name} (text: {', '.join(text_columns)}; "
@@ -156,7 +165,8 @@ def read(data: str, text_columns: list[str] | None,
         names = raw
         classes = tuple(sorted(set(names)))
     if len(classes) < 2:
-        raise BadInput(f"{path}: every example has the label '{classes[0]}'; a classifier needs at least 2 classes")
+        raise BadInput(f"{path}: every example has the label '{classes[0]}'; a classifier needs at least 2 classes",
+                       f"check --label-column (now '{label_column}'), or add examples of the other classes")
     mapping = ", ".join(f"{i}={name}" for i, name in enumerate(classes[:20]))
     more = f", ... ({len(classes) - 20:,} more)" if len(classes) > 20 else ""
     notes.append(f"file: classification with {len(classes):,} labels: {mapping}{more}")
