@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ExperimentMessages, MonitorMessages, ResultsMessages } from '../../protocol/messages';
 import { describe, hostileMessages } from '../unit/fuzzMessages';
-import { api, workspaceDir } from './context';
+import { api, repoRoot, workspaceDir } from './context';
 import { spyOnProcesses } from './processSpy';
 import { test, waitFor } from './harness';
 
@@ -28,7 +28,7 @@ function snapshot(dir: string, out = new Map<string, string>()): Map<string, str
   return out;
 }
 
-test(`${COUNT}+ hostile webview messages through the real handlers of every panel: the host neither crashes nor acts`, async () => {
+test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 real panel handlers (seed ${SEED}): the host neither crashes nor acts`, async () => {
   const { runs, panels } = await api();
   await vscode.commands.executeCommand('ladderLab.openMonitor');
   await vscode.commands.executeCommand('ladderLab.openResults');
@@ -51,6 +51,7 @@ test(`${COUNT}+ hostile webview messages through the real handlers of every pane
   ];
   const hostile = hostileMessages(SEED, COUNT).map((m) => m.message);
   const messages = [...hostile, ...refused];
+  assert.equal(refused.length, 7, 'the test name states 7');
   const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
   const sessionsBefore = runs.sessions().length;
   const filesBefore = snapshot(ws);
@@ -62,7 +63,7 @@ test(`${COUNT}+ hostile webview messages through the real handlers of every pane
   } catch {
     commandsSpied = false;
   }
-  const processes = spyOnProcesses();
+  const processes = spyOnProcesses(repoRoot());
   let delivered = 0;
   let fuzzProcesses: string[] = [];
   let fuzzCommands: string[] = [];
@@ -79,7 +80,7 @@ test(`${COUNT}+ hostile webview messages through the real handlers of every pane
     // The spies are live: a launch and a command made now are seen.
     require('node:child_process').execFileSync(process.execPath, ['-e', '0']);
     await vscode.commands.executeCommand('ladderLab.refreshRuns');
-    assert.ok(processes.calls.some((c) => c.startsWith(`execFileSync ${process.execPath}`)), `the process spy sees launches: ${processes.calls.join('; ')}`);
+    assert.ok(processes.all.some((c) => c.call.startsWith(`execFileSync ${process.execPath}`)), 'the process spy sees launches');
     if (commandsSpied) assert.ok(commands.includes('ladderLab.refreshRuns'), `the command spy sees commands: ${commands.join('; ')}`);
   } finally {
     processes.restore();

@@ -60,7 +60,7 @@ test('Resume, Run, Estimate and Stop are refused and spawn no process', async ()
   assert.equal(record?.status, 'interrupted');
   assert.equal(record?.resumable, true);
 
-  const spy = spyOnProcesses();
+  const spy = spyOnProcesses(repoRoot());
   try {
     const uri = writeExperiment('tiny.ladder.json', { methods: ['lst'] });
     assert.equal(await vscode.commands.executeCommand('ladderLab.runComparison', uri), undefined);
