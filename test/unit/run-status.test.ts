@@ -8,6 +8,7 @@ import type { EngineEvent } from '../../protocol/events';
 import { recordFromFiles, type RunFiles } from '../../src/runs/runStore';
 import { errorNotice, treeDescription } from '../../src/runs/runText';
 import { finalState, resumableRunOf } from '../../src/runs/sessionState';
+import { fold, modelOf } from '../../webview/monitor/resume';
 import { REPO_ROOT } from './jsonl';
 
 const lines = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8').trim().split('\n');
@@ -90,4 +91,24 @@ test('out-of-memory texts: the notification names method, step, message and hint
   assert.equal(treeDescription(failed), 'out of memory — use --batch-size 8 or --max-length 64');
   const resumable = recordFromFiles(ID, '/r', files(jsonl([...untilStep(2), stopped(2, 'c')]), { checkpoint: true }));
   assert.match(treeDescription(resumable), /^stopped at step \d+\/\d+ · resumable$/);
+});
+
+test('the monitor continues a resumed run on the same line: redone steps replace, not fold back', () => {
+  const first = JSON.parse(run.find((l) => l.includes('"train_step"'))!) as Extract<EngineEvent, { type: 'train_step' }>;
+  const step = (n: number, tsShift = 0, lossScale = 1): EngineEvent => ({ ...first, step: n, total_steps: 6, ts: first.ts + n + tsShift, loss: lossScale / n });
+  const start = { ...started, total_steps: 6 } as EngineEvent;
+  const before = [start, ...[1, 2, 3, 4].map((n) => step(n))]; // killed after step 4; the checkpoint was at step 2
+  const restart = { ...started, total_steps: 6, ts: started.ts + 100, resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' } } as EngineEvent;
+  const after = [3, 4, 5, 6].map((n) => step(n, 100, 0.5)); // steps 3 and 4 are redone
+  const model = modelOf([...before, restart, ...after], ['lst']);
+  assert.equal(model.runs.length, 1, 'one progress entry for the run');
+  assert.equal(model.runs[0].step, 6);
+  const line = model.loss.get('lst')!;
+  assert.deepEqual(line.map((p) => p.x), [1, 2, 3, 4, 5, 6], 'the loss line only moves forward, no step twice');
+  assert.equal(line[2].y, 0.5 / 3, 'the redone step wins');
+  assert.equal(line[1].y, 1 / 2, 'steps up to the checkpoint are kept');
+  // Live: the same folding one event at a time.
+  const live = modelOf(before, ['lst']);
+  for (const e of [restart, ...after]) fold(live, e);
+  assert.deepEqual(live.loss.get('lst'), line);
 });

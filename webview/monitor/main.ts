@@ -5,9 +5,8 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { EngineEvent } from '../../protocol/events';
 import { MonitorMessages, type MonitorFromWebview, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/messages';
 import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
-import {
-  applyEvent, applyGpuSample, createModel, formatDuration, modelFromEvents, PHASE_LABELS, progress, type MonitorModel,
-} from '../shared/series';
+import { applyGpuSample, createModel, formatDuration, PHASE_LABELS, progress, type MonitorModel } from '../shared/series';
+import { fold, modelOf } from './resume';
 import { el, onMessage, post } from '../shared/vscodeApi';
 
 const STATE_LABELS: Record<MonitorSessionInfo['state'], string> = {
@@ -169,12 +168,12 @@ onMessage<MonitorToWebview>((msg) => {
     case MonitorMessages.state:
       session = msg.session;
       shownEvents = [...msg.events];
-      model = modelFromEvents(msg.events, session?.methods ?? []);
+      model = modelOf(msg.events, session?.methods ?? []);
       for (const sample of msg.gpu) applyGpuSample(model, sample);
       break;
     case MonitorMessages.event:
       if (!session || msg.sessionId !== session.id) return;
-      applyEvent(model, msg.event as EngineEvent);
+      fold(model, msg.event as EngineEvent);
       shownEvents.push(msg.event as EngineEvent);
       if (shownEvents.length > 20_000) shownEvents = shownEvents.slice(-10_000);
       break;
