@@ -105,6 +105,8 @@ export class ExportedModel {
   }
 }
 
+/** The first line of onnxruntime's message, without its "Load model from <path> failed:" (the path is said already). */
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 300);
+  const line = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  return line.replace(/^Load model from .* failed:\s*/, '').slice(0, 300);
 }
