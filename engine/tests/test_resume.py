@@ -111,6 +111,10 @@ def test_killed_twice_then_resumed_equals_the_uninterrupted_run(tmp_path, refere
     assert written[0]["type"] == "run_started" and not any(e["type"] == "run_finished" for e in written)
     payload = checkpoint.load(run_dir)  # the checkpoint loads
     assert payload["state"]["step"] >= 4 and payload["trainable"]
+    # A kill during a write can leave a torn last line; make sure there is one, as the worst case for resume.
+    if (run_dir / "events.jsonl").read_bytes().endswith(b"\n"):
+        with open(run_dir / "events.jsonl", "a") as f:
+            f.write('{"v":1,"type":"train_step","ts":17957')
 
     # Kill 2: the resumed process is killed right after the train_step of an interval checkpoint, i.e. while
     # (or just after) it writes checkpoint.pt; atomic replacement must leave a loadable one either way.
@@ -120,6 +124,8 @@ def test_killed_twice_then_resumed_equals_the_uninterrupted_run(tmp_path, refere
     proc.wait()
     started = events[0]
     assert started["type"] == "run_started" and started["resumed"]["step"] == payload["state"]["step"]
+    warning = next(e for e in events if e["type"] == "log" and "torn" in e["message"])
+    assert warning["level"] == "warning" and "removed" in warning["message"]
     steps = [e["step"] for e in events if e["type"] == "train_step"]
     assert steps[0] == payload["state"]["step"] + 1  # exactly the batches not yet done
     events_file(run_dir)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
 import warnings
@@ -168,5 +169,16 @@ def _fail(sink: EventSink, kind: str, message: str, hint: str | None) -> int:
     return EXIT[kind]
 
 
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's module teardown, which takes seconds once torch and transformers are loaded
+    and would delay a stop. Everything is written by now (run files are closed and fsynced); flush the streams."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())

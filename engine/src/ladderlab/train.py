@@ -105,20 +105,17 @@ class Run:
         stop.check()  # a stop asked for while loading: do not start the next run
         self.config = {**exp.to_json(), "method": self.method, "lr": exp.lr_for(self.method),
                        "device": str(self.data.device)}
-        torn = 0
+        self.torn_bytes = 0
         if self.resume_dir is not None:
             self.run_dir = self.resume_dir
             self.last_checkpoint = (self.run_dir / checkpoint.CHECKPOINT).resolve()
             # config.json is the run's own (the checkpoint's config was checked against it): keep it.
             self.config = self.resume_config
-            torn = repair_torn_tail(self.run_dir / "events.jsonl")
+            self.torn_bytes = repair_torn_tail(self.run_dir / "events.jsonl")
         else:
             self.run_dir = create_run_dir(exp.runs_dir, self.method)
             write_json_atomic(self.run_dir / "config.json", self.config)
         self.sink.attach_run(self.run_dir.name, self.run_dir / "events.jsonl")
-        if torn:
-            self.sink.log(f"events.jsonl ended in a line torn by an interrupted write ({torn} bytes); "
-                          "it was removed before resuming", level="warning")
         try:
             return self._train_and_evaluate(started)
         except stop.StopRequested as e:
@@ -212,6 +209,9 @@ class Run:
                        total_steps=total_steps, **resumed)
         for note in data.task.notes:
             self.sink.log(note)
+        if self.torn_bytes:
+            self.sink.log(f"events.jsonl ended in a line torn by an interrupted write ({self.torn_bytes} bytes); "
+                          "it was removed before resuming", level="warning")
 
         self.current_phase = "pruning_init"
         # On resume the initialisation is redone silently (same seed, same examples: the same frozen parts);
