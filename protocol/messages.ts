@@ -140,6 +140,7 @@ export const ResultsMessages = {
   selectLatest: 'results/selectLatest', // show the latest comparison again
   exportCsv: 'results/exportCsv',
   exportMarkdown: 'results/exportMarkdown',
+  tryModel: 'results/tryModel', // open the Try-model panel (the user picks the run)
   // host -> webview
   state: 'results/state',
 } as const;
@@ -191,7 +192,8 @@ export type ResultsFromWebview =
   | { type: typeof ResultsMessages.select; runIds: string[] }
   | { type: typeof ResultsMessages.selectLatest }
   | { type: typeof ResultsMessages.exportCsv }
-  | { type: typeof ResultsMessages.exportMarkdown };
+  | { type: typeof ResultsMessages.exportMarkdown }
+  | { type: typeof ResultsMessages.tryModel };
 
 // ---------------------------------------------------------------------------------------------------------------
 // Validators for what webviews send
@@ -343,6 +345,7 @@ export function parseResultsMessage(raw: unknown): ResultsFromWebview | undefine
     case ResultsMessages.selectLatest:
     case ResultsMessages.exportCsv:
     case ResultsMessages.exportMarkdown:
+    case ResultsMessages.tryModel:
       return { type };
     case ResultsMessages.select: {
       const ids = own(raw as Obj, 'runIds');

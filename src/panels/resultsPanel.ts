@@ -88,6 +88,9 @@ export class ResultsPanel {
       case ResultsMessages.exportMarkdown:
         await this.export('md');
         break;
+      case ResultsMessages.tryModel:
+        await vscode.commands.executeCommand('ladderLab.tryModel');
+        break;
     }
   }
 

@@ -168,6 +168,10 @@ async function main() {
     log(`results: ${header.join(' | ')}\n  ${row.join(' | ')}`);
     if (!row.length || !/ ms$/.test(row[header.indexOf('Inference latency')])) throw new Error('the run has no inference latency in the results');
     await shot(page, 'try-2-results');
+    // The results panel offers Try Model too: its button opens the same run picker.
+    await results.locator('#try-model').click();
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: runId }).first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press('Escape');
 
     // 5. A corrupt model.onnx, then a missing one: a clear error in the panel.
     await page.locator('.tabs-container .tab', { hasText: 'Try Model' }).click();

@@ -41,6 +41,7 @@ const valid: [parser: (raw: unknown) => unknown, message: unknown][] = [
   [parseResultsMessage, { type: ResultsMessages.selectLatest }],
   [parseResultsMessage, { type: ResultsMessages.exportCsv }],
   [parseResultsMessage, { type: ResultsMessages.exportMarkdown }],
+  [parseResultsMessage, { type: ResultsMessages.tryModel }],
   [parseResultsMessage, { type: ResultsMessages.select, runIds: [] }],
   [parseResultsMessage, { type: ResultsMessages.select, runIds: ['20261126-223533-lst-424f', '20261126-223633-lora-f967'] }],
 ];

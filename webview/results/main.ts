@@ -13,6 +13,7 @@ const root = document.getElementById('app')!;
 const latestButton = el('vscode-button', { text: 'Latest comparison', attrs: { id: 'select-latest', secondary: '' } });
 const csvButton = el('vscode-button', { text: 'Export CSV…', attrs: { id: 'export-csv' } });
 const mdButton = el('vscode-button', { text: 'Export Markdown…', attrs: { id: 'export-md', secondary: '' } });
+const tryButton = el('vscode-button', { text: 'Try Model…', attrs: { id: 'try-model', secondary: '' } });
 const summary = el('p', { className: 'muted', attrs: { id: 'summary' } });
 const table = el('table', { className: 'results', attrs: { id: 'results-table' } });
 const scatterCanvas = el('canvas', { attrs: { id: 'scatter-chart', role: 'img' } });
@@ -21,7 +22,7 @@ const picker = el('div', { className: 'picker', attrs: { id: 'run-picker' } });
 
 root.append(
   el('header', { className: 'toolbar' }, [
-    el('h1', { text: 'Results' }), el('span', { className: 'spacer' }), latestButton, csvButton, mdButton,
+    el('h1', { text: 'Results' }), el('span', { className: 'spacer' }), latestButton, csvButton, mdButton, tryButton,
   ]),
   summary,
   el('div', { className: 'table-wrap' }, [table]),
@@ -41,6 +42,7 @@ const scatter = new SeriesChart(scatterCanvas, {
 latestButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.selectLatest }));
 csvButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.exportCsv }));
 mdButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.exportMarkdown }));
+tryButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.tryModel }));
 
 function renderTable(s: ResultsState): void {
   const t = s.table;
