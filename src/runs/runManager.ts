@@ -240,16 +240,17 @@ export class RunManager implements RunManagerApi {
   /** When the engine exits: the final state, a refresh, and the session folder removed (its events are in the runs). */
   private follow(l: LiveSession): void {
     const { session } = l;
-    void l.worker!.exited.then(async (exit) => {
+    void l.worker!.exited.then((exit) => {
       if (exit.spawnError) this.opts.log.error(exit.spawnError);
       session.state = finalState(l.kind, l.stopRequested, exit, session.events, session.methods);
       this.opts.log.info(`engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`);
-      // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
-      if (this.trusted() && !this.disposed) await removeSessionDir(l.runsDir, session.id).catch(() => undefined);
       (l as LiveSession & { finish: (s: Session) => void }).finish(session);
+      // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
       if (this.disposed) return;
+      // Listeners (status bar, tree, monitor) hear of the end in the same tick the state changes.
       this.sessionsEmitter.fire();
       this.runsChanged();
+      if (this.trusted()) void removeSessionDir(l.runsDir, session.id).catch(() => undefined);
     });
   }
 
