@@ -21,6 +21,7 @@ import sys
 import typing
 import warnings
 
+from . import cli_measure
 from .config import FIELDS, LIST_FIELDS, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput
 from .events import EventSink
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (it holds config.json and checkpoint.pt)")
     p.add_argument("--format", choices=("events", "text"), default=None,
                    help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)")
+    cli_measure.add_parsers(sub, _add_experiment_flags)
     return parser
 
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.command == "export":
         return _export(args)
+    if args.command in cli_measure.COMMANDS:
+        return cli_measure.main(args, _experiment)
     if getattr(args, "json", False):
         mode = "quiet"
     else:

@@ -16,6 +16,9 @@ from .errors import BadInput
 METHODS = ("lst", "lora", "adapter", "bitfit", "prompt", "full")
 INITS = ("fisher", "magnitude", "random")
 PRECISIONS = ("fp32", "bf16")
+# LST levers: field -> allowed values (the first is the default)
+LEVER_CHOICES = {"side_attention": ("sdpa", "eager"), "backbone_mode": ("no_grad", "inference"),
+                 "backbone_dtype": ("fp32", "bf16"), "tap_dtype": ("fp32", "bf16"), "tap_cache": ("off", "cpu")}
 
 # The paper's learning rates (LST paper, Table 5); used when --lr is not given.
 DEFAULT_LR = {"full": 3e-4, "adapter": 3e-4, "lora": 3e-4, "bitfit": 3e-4, "prompt": 3e-1, "lst": 3e-3}
@@ -33,6 +36,12 @@ class Experiment:
     init: str = "fisher"  # side network initialisation: structural pruning by fisher / magnitude, or random
     fisher_samples: int = 128  # examples (batch 1) whose squared gradients make the Fisher importance
     side_heads: int | None = None  # attention heads in the side network; None = the backbone's
+    # LST memory/speed levers (each measured by `ladderlab bench`; see README "Memory levers")
+    side_attention: str = "sdpa"  # sdpa = memory-efficient attention in the side network; eager = the family's own
+    backbone_mode: str = "no_grad"  # inference = the frozen backbone runs under torch.inference_mode
+    backbone_dtype: str = "fp32"  # bf16 = the frozen backbone's weights stored in bf16 (half their memory)
+    tap_dtype: str = "fp32"  # bf16 = ladder taps kept for the side network's backward in bf16
+    tap_cache: str = "off"  # cpu = keep each training example's taps in CPU memory after epoch 1; later epochs skip the backbone
     # baselines
     lora_rank: int = 32
     lora_alpha: int = 32
@@ -169,6 +178,9 @@ def validate(exp: Experiment) -> None:
         raise BadInput(f"methods lists a method twice: {exp.methods}", "list each method once")
     if exp.init not in INITS:
         raise BadInput(f"unknown init {exp.init!r}", f"choose from {', '.join(INITS)}")
+    for name, choices in LEVER_CHOICES.items():
+        if getattr(exp, name) not in choices:
+            raise BadInput(f"unknown {name} {getattr(exp, name)!r}", f"choose from {', '.join(choices)}")
     if exp.precision not in PRECISIONS:
         raise BadInput(f"unknown precision {exp.precision!r}", f"choose from {', '.join(PRECISIONS)}")
     if not 2 <= exp.r <= 64:

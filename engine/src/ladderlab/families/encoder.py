@@ -97,7 +97,11 @@ class EncoderFamily(Family):
         return side["encoder"](inputs_embeds=inputs["encoder"], attention_mask=batch["attention_mask"]).last_hidden_state
 
     def side_head(self, model, hidden, batch):
-        pooled = model.base_model.pooler(hidden) if model.base_model.pooler is not None else hidden[:, 0]
+        pooler = model.base_model.pooler
+        if pooler is None:
+            pooled = hidden[:, 0]
+        else:  # the frozen pooler may be stored in bf16 (LST backbone_dtype=bf16); the head trains in fp32
+            pooled = pooler(hidden.to(pooler.dense.weight.dtype)).to(hidden.dtype)
         logits = model.classifier(model.dropout(pooled))
         return squeeze_regression(logits)
 

@@ -163,8 +163,9 @@ class Seq2SeqFamily(Family):
             h = h * model.config.d_model ** -0.5  # as T5ForConditionalGeneration does before its tied LM head
         ids = _label_ids(model)
         head = model.lm_head  # frozen; only the label rows are needed, not the whole vocabulary
-        bias = head.bias.index_select(0, ids) if head.bias is not None else None
-        return squeeze_regression(F.linear(h, head.weight.index_select(0, ids), bias))
+        bias = head.bias.index_select(0, ids).to(h.dtype) if head.bias is not None else None
+        # .to: the frozen head may be stored in bf16 (LST backbone_dtype=bf16); two rows cast, not the vocabulary
+        return squeeze_regression(F.linear(h, head.weight.index_select(0, ids).to(h.dtype), bias))
 
     def layer_roles(self, stack):
         roles = {**_roles("layer.0.SelfAttention."), "layer.0.layer_norm.weight": ("R",)}

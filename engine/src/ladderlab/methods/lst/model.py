@@ -13,6 +13,11 @@ Explicit choices (the paper's text and reference code differ; see shared/notes/l
   LST from chance to 75% in 75 steps (N(0, 0.01) is kept for init=random, which has no R to select);
 - the backbone runs in eval mode under no_grad: it saves nothing for backward and its activations are
   freed layer by layer; only the taps (the downsamples' inputs) live until the side network's backward.
+
+Memory/speed levers (Experiment fields, measured by ``ladderlab bench``): ``backbone_mode=inference``
+(torch.inference_mode), ``backbone_dtype=bf16`` (frozen weights in bf16), ``tap_dtype=bf16`` (taps kept in bf16;
+the downsample then runs in bf16), ``side_attention`` (sdpa/eager) and ``side_heads``, ``tap_cache=cpu`` (see
+``tap_cache.py``: after the first epoch the backbone is skipped).
 Taps are captured with forward hooks on the backbone's own blocks, and the gates are applied with
 forward pre-hooks on the side's own blocks, so the family's unmodified block code runs on both sides.
 """
@@ -20,11 +25,13 @@ forward pre-hooks on the side's own blocks, so the family's unmodified block cod
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ...errors import BadInput
 from ..base import MethodModel, freeze_all, unfreeze_modules
 from . import pruning
+from .tap_cache import TapCache
 
 TEMPERATURE = 0.1
 
@@ -49,6 +56,7 @@ class LadderSideNetwork(MethodModel):
                            f"use 0-based indices from 0 to {n_layers - 1}")
         self.r = exp.r
         self.side_config = family.side_config(config, exp.r, len(self.kept), exp.side_heads)
+        self.side_config._attn_implementation = exp.side_attention
         d = family.hidden_size(config)
         d_side = d // exp.r
         self.side = family.build_side_stacks(self.side_config)
@@ -62,6 +70,11 @@ class LadderSideNetwork(MethodModel):
         freeze_all(backbone_model)
         backbone_model.eval()  # from the start, not only after .train()/.eval(): dropout stays off
         unfreeze_modules(backbone_model, family.head_modules)
+        if exp.backbone_dtype == "bf16":
+            _cast_frozen(backbone_model, torch.bfloat16)
+        self.tap_dtype = torch.bfloat16 if exp.tap_dtype == "bf16" else torch.float32
+        self.inference_backbone = exp.backbone_mode == "inference"
+        self.tap_cache = TapCache(family.padding_side) if exp.tap_cache == "cpu" else None
         self._taps: dict[str, dict] | None = None
         self._hooks = []
         for info in self.stack_infos:
@@ -76,24 +89,29 @@ class LadderSideNetwork(MethodModel):
     def _embed_tap_hook(self, stack: str):
         def hook(_module, args, kwargs):
             if self._taps is not None:
-                self._taps[stack]["embed"] = args[0] if args else kwargs["hidden_states"]
+                self._taps[stack]["embed"] = self._keep(args[0] if args else kwargs["hidden_states"])
         return hook
 
     def _layer_tap_hook(self, stack: str, k: int):
         def hook(_module, _args, output):
             if self._taps is not None:
-                self._taps[stack][k] = output[0] if isinstance(output, (tuple, list)) else output
+                self._taps[stack][k] = self._keep(output[0] if isinstance(output, (tuple, list)) else output)
         return hook
 
     def _gate_hook(self, stack: str, k: int):
         def hook(_module, args, kwargs):
             h = args[0] if args else kwargs["hidden_states"]
             g = self.gate(stack, k)
-            mixed = g * h + (1 - g) * self.down[stack][k](self._taps[stack][k])
+            # pop: once downsampled, the tap is held only by autograd (for the downsample's weight gradient)
+            mixed = g * h + (1 - g) * _ladder(self.down[stack][k], self._taps[stack].pop(k))
             if args:
                 return (mixed, *args[1:]), kwargs
             return args, {**kwargs, "hidden_states": mixed}
         return hook
+
+    def _keep(self, tap: torch.Tensor) -> torch.Tensor:
+        """A tap as the side network keeps it: in ``tap_dtype`` (a no-op cast when it already is)."""
+        return tap.to(self.tap_dtype)
 
     def gate(self, stack: str, k: int) -> torch.Tensor:
         return torch.sigmoid(self.gate_alpha[stack][k] / TEMPERATURE)
@@ -107,13 +125,28 @@ class LadderSideNetwork(MethodModel):
     def forward(self, batch: dict) -> torch.Tensor:
         self._taps = {s.name: {} for s in self.stack_infos}
         try:
-            with torch.no_grad():
-                self.family.run_backbone(self.model, batch)
-            inputs = {s: self.down_embed[s](self.embed_dropout(taps["embed"])) for s, taps in self._taps.items()}
+            cached = self.tap_cache.lookup(batch) if self.tap_cache is not None and self.training else None
+            if cached is not None:
+                self._taps = cached  # a later epoch: the backbone is skipped
+            else:
+                self._run_backbone(batch)
+                if self.tap_cache is not None and self.training:
+                    self.tap_cache.store(batch, self._taps)
+            inputs = {s: _ladder(self.down_embed[s], self.embed_dropout(taps.pop("embed")))
+                      for s, taps in self._taps.items()}
             hidden = self.family.run_side(self.side, inputs, batch)
             return self.family.side_head(self.model, self.up(hidden), batch)
         finally:
             self._taps = None
+
+    def _run_backbone(self, batch: dict) -> None:
+        """The frozen forward: fires the tap hooks; nothing it computes is kept for backward."""
+        with torch.inference_mode() if self.inference_backbone else torch.no_grad():
+            self.family.run_backbone(self.model, batch)
+        if self.inference_backbone:  # inference tensors cannot be saved for backward: take plain copies, one by one
+            for taps in self._taps.values():
+                for key in list(taps):
+                    taps[key] = taps[key].clone()
 
     # -- initialisation -----------------------------------------------------------------------------
     def initialize(self, init_batches, on_phase, *, init: str = "fisher", loss_fn=None) -> None:
@@ -176,3 +209,24 @@ class LadderSideNetwork(MethodModel):
         for name, p in side_block.named_parameters():
             if name in names and name in source and source[name].shape == p.shape:
                 p.copy_(source[name])
+
+
+def _ladder(linear: nn.Linear, tap: torch.Tensor) -> torch.Tensor:
+    """A downsample that keeps its input in the tap's dtype: with bf16 taps the projection runs in bf16 (the
+    bf16 tap, not an fp32 copy, is what autograd saves) and its output returns to the side network's fp32."""
+    if tap.dtype == linear.weight.dtype or torch.is_autocast_enabled(tap.device.type):
+        return linear(tap)
+    bias = linear.bias.to(tap.dtype) if linear.bias is not None else None
+    return F.linear(tap, linear.weight.to(tap.dtype), bias).to(linear.weight.dtype)
+
+
+@torch.no_grad()
+def _cast_frozen(model: nn.Module, dtype: torch.dtype) -> None:
+    """Store the frozen backbone's floating-point weights in ``dtype``; trainable heads stay fp32."""
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            if not p.requires_grad and p.is_floating_point():
+                p.data = p.data.to(dtype)
+        for name, b in module.named_buffers(recurse=False):
+            if b.is_floating_point():
+                module._buffers[name] = b.to(dtype)

@@ -1,0 +1,140 @@
+"""``ladderlab estimate``: each method's training peak before a run, without loading weights or data.
+
+The model is built from the backbone's config under ``FakeTensorMode`` (tensors with shapes, dtypes and devices
+but no memory), then two real training steps (``step.training_step``: forward, backward, clipping, AdamW,
+schedule) run on a full-length synthetic batch while ``LiveTensorTracer`` follows every storage. The peak and
+what was live at that moment (parameters, gradients, optimizer states, activations saved for backward, and the
+transient rest) are the estimate. On CUDA each block is rounded as the caching allocator rounds it; the CUDA
+context (a few hundred MiB outside torch's count) and allocator slack are added only to the fits verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from itertools import chain
+
+import torch
+from torch import nn
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from .backbones import Backbone, load_backbone
+from .config import Experiment
+from .data import TaskSpec, load_task, task_spec
+from .memory_trace import ROLES, LiveTensorTracer
+from .methods import BUILDERS
+from .step import make_optimizer, synthetic_batch, training_step
+from .train import loss_for, resolve_device
+
+CUDA_CONTEXT_BYTES = 512 * 2**20  # driver + kernels; not in torch.cuda.max_memory_allocated
+ALLOCATOR_SLACK = 1.10  # reserved vs allocated on a training loop (fragmentation of the caching allocator)
+
+
+def spec_for(exp: Experiment) -> TaskSpec:
+    """The task's labels without reading data, except for a user's file (its labels come from the file)."""
+    if exp.task.strip().lower() != "file":
+        return task_spec(exp.task)
+    return load_task("file", exp.data, text_columns=exp.text_columns, label_column=exp.label_column,
+                     max_train_examples=10, max_eval_examples=10).spec
+
+
+def trace_training(backbone: Backbone, spec: TaskSpec, exp: Experiment, method: str, device: torch.device,
+                   steps: int = 2) -> LiveTensorTracer:
+    """Run ``steps`` training steps of ``method`` on a (batch_size, max_length) batch, traced; fake tensors."""
+    # pruning changes values, not shapes; a tap cache only lowers the peak of epochs after the first
+    exp = dataclasses.replace(exp, init="random", tap_cache="off")
+    tracer = LiveTensorTracer()
+    # Built directly on the target device: moving fake parameters with .to() is not supported.
+    with FakeTensorMode(allow_non_fake_inputs=True), torch.device(device), _no_op_module_moves():
+        torch.manual_seed(exp.seed)
+        task_model = (backbone.family.task_model_from_config(backbone.config, spec, backbone.tokenizer)
+                      if backbone.folder is not None else backbone.new_task_model(spec, exp.seed))
+        model = BUILDERS[method](backbone, task_model, exp)
+        model.train()
+        params, optimizer, scheduler = make_optimizer(model, exp.lr_for(method), exp.weight_decay, 0, steps)
+        batch = synthetic_batch(backbone, spec, exp.batch_size, exp.max_length, device)
+        autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=exp.precision == "bf16")
+        with tracer.tracking(model, optimizer):
+            for t in batch.values():
+                tracer.retag(t, "transient")
+            for _ in range(steps):
+                training_step(model, batch, loss_for(spec), params, optimizer, scheduler, exp.max_grad_norm, autocast)
+    return tracer
+
+
+@contextlib.contextmanager
+def _no_op_module_moves():
+    """``Module.to(device/dtype)`` that already holds returns the module untouched. Libraries (PEFT) call it on
+    layers they create; on fake tensors torch would try to swap every parameter, which fake tensors refuse."""
+    original = nn.Module.to
+
+    def same(t: torch.Tensor, device, dtype) -> bool:
+        return ((device is None or (t.device.type == device.type and device.index in (None, t.device.index)))
+                and (dtype is None or not t.is_floating_point() or t.dtype == dtype))
+
+    def to(self, *args, **kwargs):
+        device, dtype, *_ = torch._C._nn._parse_to(*args, **kwargs)
+        if all(same(t, device, dtype) for t in chain(self.parameters(), self.buffers())):
+            return self
+        return original(self, *args, **kwargs)
+
+    nn.Module.to = to
+    try:
+        yield
+    finally:
+        nn.Module.to = original
+
+
+def estimate_run(exp: Experiment, method: str, backbone: Backbone | None = None, spec: TaskSpec | None = None,
+                 device: torch.device | None = None) -> dict:
+    """The estimate of one method: ``{"peak_bytes", "components": {role: bytes at the peak}, "device"}``."""
+    backbone = backbone or load_backbone(exp.backbone)
+    spec = spec or spec_for(exp)
+    device = device or resolve_device(exp.device)
+    tracer = trace_training(backbone, spec, exp, method, device)
+    parts = dict(tracer.peak_by_role)
+    parts["param"] += parts.pop("buffer")
+    return {"method": method, "device": str(device), "peak_bytes": tracer.peak, "components": parts,
+            "saved_for_backward_bytes": tracer.saved_high}
+
+
+def fits(peak_bytes: int, gpu_bytes: int | None, device: torch.device) -> dict | None:
+    if gpu_bytes is None:
+        return None
+    needed = int(peak_bytes * ALLOCATOR_SLACK) + (CUDA_CONTEXT_BYTES if device.type == "cuda" else 0)
+    return {"gpu_bytes": gpu_bytes, "needed_bytes": needed, "fits": needed <= gpu_bytes}
+
+
+def gpu_total_bytes(device: torch.device) -> int | None:
+    if device.type == "cuda" and torch.cuda.is_available():
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    return None
+
+
+def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
+    """Every method of the experiment; the verdict uses ``gpu_gib`` or the GPU's own size."""
+    backbone, spec, device = load_backbone(exp.backbone), spec_for(exp), resolve_device(exp.device)
+    gpu_bytes = int(gpu_gib * 2**30) if gpu_gib else gpu_total_bytes(device)
+    rows = []
+    for method in exp.methods:
+        row = estimate_run(exp, method, backbone, spec, device)
+        row["verdict"] = fits(row["peak_bytes"], gpu_bytes, device)
+        rows.append(row)
+    return {"backbone": exp.backbone, "batch_size": exp.batch_size, "max_length": exp.max_length,
+            "precision": exp.precision, "device": str(device), "rows": rows}
+
+
+def format_estimate(result: dict) -> str:
+    mib = lambda b: f"{b / 2**20:,.0f}"  # noqa: E731
+    cols = [r for r in ROLES if r != "buffer"]
+    lines = [f"training peak per method (MiB) — {result['backbone']}, batch {result['batch_size']}, "
+             f"{result['max_length']} tokens, {result['precision']}, {result['device']}",
+             f"{'method':<8} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict"]
+    for r in result["rows"]:
+        v = r["verdict"]
+        verdict = "" if v is None else (f"fits in {v['gpu_bytes'] / 2**30:.3g} GiB" if v["fits"] else
+                                        f"does NOT fit in {v['gpu_bytes'] / 2**30:.3g} GiB "
+                                        f"(needs ~{v['needed_bytes'] / 2**30:.1f} GiB)")
+        lines.append(f"{r['method']:<8} {mib(r['peak_bytes']):>9} "
+                     + " ".join(f"{mib(r['components'][c]):>10}" for c in cols) + f"  {verdict}")
+    return "\n".join(lines)

@@ -1,0 +1,52 @@
+"""One training step, the same everywhere: the training loop, the benchmark and the memory estimator.
+
+The estimator predicts a method's peak by running exactly this step on fake tensors, so whatever the loop
+does (loss in fp32, gradient clipping, AdamW, the LR schedule) is what gets predicted and measured.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+
+def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int):
+    """AdamW over the trainable parameters and the linear warm-up/decay schedule."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    return params, optimizer, get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
+
+
+def training_step(model, batch: dict, loss_fn, params, optimizer, scheduler, max_grad_norm: float,
+                  autocast: dict, before_backward=None) -> torch.Tensor:
+    """Forward (under autocast), backward, clip, optimizer and scheduler step, gradients freed.
+    ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes."""
+    with torch.autocast(**autocast):
+        loss = loss_fn(model(batch), batch["labels"])
+    if before_backward is not None:
+        before_backward(loss)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.detach()
+
+
+def synthetic_batch(backbone, spec, batch_size: int, length: int, device) -> dict:
+    """A full-length batch of in-vocabulary token ids (memory and speed do not depend on which ids)."""
+    vocab = min(backbone.tokenizer.vocab_size, _vocab_size(backbone.config))
+    ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, length), device=device,
+                        generator=None)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    if "token_type_ids" in backbone.tokenizer.model_input_names:
+        batch["token_type_ids"] = torch.zeros_like(ids)
+    if spec.is_regression:
+        batch["labels"] = torch.rand(batch_size, device=device) * 5
+    else:
+        batch["labels"] = torch.randint(0, spec.num_labels, (batch_size,), device=device)
+    return batch
+
+
+def _vocab_size(config) -> int:
+    return int(getattr(config, "vocab_size", 30522))
