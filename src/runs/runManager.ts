@@ -48,6 +48,7 @@ interface LiveSession {
   runIds: Set<string>; // run folders this session's engine announced
   stopRequested: boolean;
   done: Promise<Session>;
+  finish: (s: Session) => void; // resolves done
   runsDir: string;
   kind: SessionFile['kind'];
   attached: boolean; // started by an earlier window: no exit code, the state comes from the events
@@ -212,10 +213,18 @@ export class RunManager implements RunManagerApi {
     const l = this.track(session, p.runsDir, p.kind, false, Date.now() / 1000);
     if (p.runDir) l.runIds.add(path.basename(p.runDir));
     const logDir = sessionDir(p.runsDir, id);
-    l.worker = new EngineWorker({
-      python: p.python, args: p.args, cwd: p.cwd, logDir, log: this.opts.log, graceMs: this.opts.graceMs,
-      onEvent: (event) => this.onEngineEvent(l, event),
-    });
+    try {
+      l.worker = new EngineWorker({
+        python: p.python, args: p.args, cwd: p.cwd, logDir, log: this.opts.log, graceMs: this.opts.graceMs,
+        onEvent: (event) => this.onEngineEvent(l, event),
+      });
+    } catch (e) {
+      // e.g. the runs folder is read-only: the session must not stay "starting" and block every later launch.
+      session.state = 'failed';
+      l.finish(session);
+      this.sessionsEmitter.fire();
+      throw new Error(`Cannot start the engine: ${(e as Error).message}. Check that ${p.runsDir} is writable (setting ladderLab.runsDir).`);
+    }
     if (l.worker.pid !== undefined) {
       const file: SessionFile = {
         version: 1, id, pid: l.worker.pid, kind: p.kind, experimentPath: p.experimentPath, methods: p.methods,
@@ -230,8 +239,7 @@ export class RunManager implements RunManagerApi {
   private track(session: Session, runsDir: string, kind: SessionFile['kind'], attached: boolean, startedAt: number): LiveSession {
     let finish!: (s: Session) => void;
     const done = new Promise<Session>((r) => (finish = r));
-    const l: LiveSession = { session, startedAt, runIds: new Set(), stopRequested: false, done, runsDir, kind, attached };
-    (l as LiveSession & { finish: typeof finish }).finish = finish;
+    const l: LiveSession = { session, startedAt, runIds: new Set(), stopRequested: false, done, finish, runsDir, kind, attached };
     this.live.push(l);
     this.sessionsEmitter.fire();
     return l;
@@ -244,7 +252,7 @@ export class RunManager implements RunManagerApi {
       if (exit.spawnError) this.opts.log.error(exit.spawnError);
       session.state = finalState(l.kind, l.stopRequested, exit, session.events, session.methods);
       this.opts.log.info(`engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`);
-      (l as LiveSession & { finish: (s: Session) => void }).finish(session);
+      l.finish(session);
       // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
       if (this.disposed) return;
       // Listeners (status bar, tree, monitor) hear of the end in the same tick the state changes.
