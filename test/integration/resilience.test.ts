@@ -20,7 +20,7 @@ const fileEvents = (dir: string) => parseEventsJsonl(readFileSync(path.join(dir,
 
 test('kill -9 mid-training: the run is interrupted (not running), every event is intact, Resume continues it to the end and the monitor charts it', async () => {
   const { runs, runsTree, panels } = await api();
-  const uri = writeExperiment('killed.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 2, checkpoint_every: 3 });
+  const uri = writeExperiment('killed.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 4, checkpoint_every: 3 });
   const session = await vscode.commands.executeCommand<Session>('ladderLab.runComparison', uri);
   assert.ok(session, 'the command did not start a session');
   await waitFor('a checkpoint and a few steps', () => session.events.some((e) => e.type === 'checkpoint_saved') && steps(session.events).length >= 5, 90_000);
