@@ -94,8 +94,10 @@ def _load_preset(name: str) -> Backbone:
     fields = dict(PRESETS[preset])
     config = AutoConfig.for_model(fields.pop("model_type"), **fields)
     # Presets have no tokenizer of their own: the embedded MiniLM WordPiece tokenizer gives ids inside every
-    # preset's vocabulary, which is all random weights need.
-    tokenizer = AutoTokenizer.from_pretrained(str(default_backbone_path()))
+    # preset's vocabulary, which is all random weights need. LADDERLAB_PRESET_TOKENIZER names a folder with those
+    # tokenizer files for machines without the embedded package (scripts/gpu-bench carries them to a GPU box).
+    tokenizer = AutoTokenizer.from_pretrained(os.environ.get("LADDERLAB_PRESET_TOKENIZER")
+                                              or str(default_backbone_path()))
     family = family_for(config.model_type)
     _fit_tokenizer(family, config, tokenizer)
     return Backbone(name, family, config, tokenizer, None)
