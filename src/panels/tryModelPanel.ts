@@ -24,6 +24,7 @@ export class TryModelPanel {
   private model: ExportedModel | undefined;
   private state: TryState;
   private ready = false;
+  private disposed = false; // an export or measurement may finish after the panel closed
 
   public static show(extensionUri: vscode.Uri, run: RunRecord): TryModelPanel {
     const current = TryModelPanel.currentPanel;
@@ -95,8 +96,10 @@ export class TryModelPanel {
     }
     this.setState({ status: 'busy', busy: 'Loading the model…', error: null });
     try {
-      this.model = await ExportedModel.load(this.exportDir);
-      const m = this.model.manifest;
+      const model = await ExportedModel.load(this.exportDir);
+      if (this.disposed) return void (await model.release());
+      this.model = model;
+      const m = model.manifest;
       this.setState({ status: 'ready', busy: null, task: m.task, pair: m.pair, labels: m.labels, inference: await readInferenceFigures(this.run.dir) });
     } catch (e) {
       this.setState({ status: 'error', busy: null, error: messageOf(e) });
@@ -147,10 +150,12 @@ export class TryModelPanel {
   }
 
   private post(message: TryToWebview): void {
-    if (this.ready) void this.panel.webview.postMessage(message);
+    if (this.ready && !this.disposed) void this.panel.webview.postMessage(message);
   }
 
   public dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     if (TryModelPanel.currentPanel === this) TryModelPanel.currentPanel = undefined;
     void this.model?.release();
     this.model = undefined;
