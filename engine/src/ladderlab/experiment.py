@@ -54,11 +54,14 @@ def run_comparison(exp: Experiment, sink: EventSink) -> Outcome:
 
 def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
     """Continue a stopped or killed run in its own folder from its checkpoint (BadInput if it cannot be)."""
-    folder = Path(run_dir).expanduser().resolve()
+    folder = Path(run_dir).expanduser()
+    if folder.name in ("", ".", ".."):  # the run id is the folder's name
+        folder = folder.resolve()
     config, payload = checkpoint.open_for_resume(folder)
     values = {k: v for k, v in config.items() if k in FIELDS}
     # Relative data and backbone paths were relative to the folder the run was started from.
-    for name in ("data", "backbone"):
+    moved = Path(payload["cwd"]).resolve() != Path.cwd().resolve()
+    for name in ("data", "backbone") if moved else ():
         value = values.get(name)
         if isinstance(value, str) and value not in ("default",) and not value.startswith("preset:"):
             path = Path(value).expanduser()

@@ -108,7 +108,7 @@ class Run:
         self.torn_bytes = 0
         if self.resume_dir is not None:
             self.run_dir = self.resume_dir
-            self.last_checkpoint = (self.run_dir / checkpoint.CHECKPOINT).resolve()
+            self.last_checkpoint = self.run_dir / checkpoint.CHECKPOINT
             # config.json is the run's own (the checkpoint's config was checked against it): keep it.
             self.config = self.resume_config
             self.torn_bytes = repair_torn_tail(self.run_dir / "events.jsonl")
@@ -152,7 +152,7 @@ class Run:
                                          reason=reason)
         finally:
             self.state.elapsed_s = elapsed
-        self.last_checkpoint, self.saved_position = path.resolve(), self.state.position()
+        self.last_checkpoint, self.saved_position = path, self.state.position()
         self.sink.emit("checkpoint_saved", step=self.state.step, total_steps=self.total_steps, epoch=self.state.epoch,
                        step_in_epoch=self.state.step_in_epoch, reason=reason, path=str(self.last_checkpoint),
                        bytes=size)
@@ -160,8 +160,9 @@ class Run:
     def _oom_details(self, error: BaseException) -> dict:
         """What the run held when memory ran out, and what the estimator predicted, for the oom error event."""
         memory = {"allocated_bytes": None, "max_allocated_bytes": None, "reserved_bytes": None,
-                  "accounted_bytes": None, "rss_bytes": _rss_bytes(), "predicted_peak_bytes": _predicted_peak(
-                      self.exp, self.method)}
+                  "accounted_bytes": None, "rss_bytes": _rss_bytes(),
+                  "predicted_peak_bytes": _predicted_peak(self.exp, self.method, backbone=self.backbone,
+                                                          spec=self.spec, device=self.data.device)}
         device = self.data.device
         if device.type == "cuda":
             memory.update(allocated_bytes=int(torch.cuda.memory_allocated(device)),
@@ -384,12 +385,13 @@ def _rss_bytes() -> int | None:
         return None
 
 
-def _predicted_peak(exp: Experiment, method: str) -> int | None:
-    """The memory estimator's predicted training peak, if ladderlab.estimate provides one (optional module)."""
+def _predicted_peak(exp: Experiment, method: str, **known) -> int | None:
+    """The memory estimator's predicted training peak (ladderlab.estimate traces with fake tensors, so it needs no
+    device memory); None if the estimator is missing or cannot size this config."""
     try:
         from .estimate import estimate_run
 
-        estimate = estimate_run(exp, method)
+        estimate = estimate_run(exp, method, **known)
     except Exception:  # noqa: BLE001 - no estimator, or it cannot size this config: report without it
         return None
     if isinstance(estimate, dict):
