@@ -25,7 +25,11 @@ import torch
 from helpers import SCHEMA, SST2
 from safetensors.torch import load_file
 
-from ladderlab import checkpoint, cli
+from ladderlab import checkpoint, cli, stop
+from ladderlab.config import build_experiment
+from ladderlab.errors import BadInput
+from ladderlab.events import EventSink
+from ladderlab.experiment import resume_run, run_comparison
 
 # 2 epochs x 12 steps; a checkpoint every 4 steps and at each epoch end.
 CONFIG = ["--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2), "--max-train-examples", "96",
@@ -240,3 +244,58 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch, "save", real_save)
     assert checkpoint.load(run_dir)["state"]["step"] == 1  # the first checkpoint, whole
     assert sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".")) == []  # no temp file left
+
+
+class StopWhen(EventSink):
+    """A real sink that asks for a stop (as the signal handler does) right after a chosen event."""
+
+    def __init__(self, when):
+        super().__init__("quiet")
+        self.when, self.events = when, []
+
+    def emit(self, type_, **fields):
+        event = super().emit(type_, **fields)
+        self.events.append(event)
+        if self.when(event):
+            stop.request("SIGTERM")
+        return event
+
+
+def tiny_experiment(tmp_path: Path):
+    return build_experiment({}, {"methods": "lst", "backbone": "preset:bert-tiny", "task": "sst2", "data": str(SST2),
+                                 "max_train_examples": 32, "max_eval_examples": 8, "epochs": 2, "batch_size": 8,
+                                 "max_length": 32, "fisher_samples": 2, "runs_dir": str(tmp_path / "runs")})
+
+
+def test_stop_before_validation_resumes_with_the_validation(tmp_path):
+    """Stopped after the epoch's last step: the checkpoint's position is 'batches done, validation pending', and the
+    resumed run validates first, then trains epoch 2, ending as the uninterrupted run does."""
+    exp = tiny_experiment(tmp_path)
+    reference = run_comparison(exp, EventSink("quiet")).rows[0]
+    sink = StopWhen(lambda e: e["type"] == "train_step" and e["step"] == 4)  # 4 steps per epoch
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(exp, sink)
+    assert [e["type"] for e in sink.events[-2:]] == ["checkpoint_saved", "run_stopped"]
+    assert sink.events[-2]["reason"] == "stop" and (sink.events[-2]["epoch"], sink.events[-2]["step_in_epoch"]) == (0, 4)
+    run_dir = Path(sink.events[-1]["checkpoint"]).parent
+
+    resumed = StopWhen(lambda e: False)
+    with stop.graceful_signals():
+        row = resume_run(run_dir, resumed).rows[0]
+    after_start = [e["type"] for e in resumed.events if e["type"] in ("evaluation", "train_step")]
+    assert after_start[0] == "evaluation" and after_start[1] == "train_step"
+    assert row["metrics"] == reference["metrics"] and row["validation_metrics"] == reference["validation_metrics"]
+    ref_weights = load_file(Path(reference["run_dir"]) / "trainable.safetensors")
+    for name, tensor in load_file(run_dir / "trainable.safetensors").items():
+        assert torch.equal(tensor, ref_weights[name])
+
+
+def test_stop_during_pruning_init_leaves_no_checkpoint_and_resume_says_so(tmp_path):
+    sink = StopWhen(lambda e: e["type"] == "phase_started" and e["phase"] == "pruning_init")
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(tiny_experiment(tmp_path), sink)
+    stopped = sink.events[-1]
+    assert stopped["type"] == "run_stopped" and stopped["checkpoint"] is None and stopped["step"] == 0
+    run_dir = tmp_path / "runs" / stopped["run_id"]
+    with pytest.raises(BadInput, match="stopped before its first checkpoint"):
+        resume_run(run_dir, EventSink("quiet"))
