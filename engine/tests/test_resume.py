@@ -183,6 +183,25 @@ def test_stop_signal_checkpoints_exits_130_and_resume_completes(tmp_path, refere
     assert_same_result(run_dir, reference)
 
 
+def test_second_signal_stops_at_once_and_the_last_checkpoint_still_resumes(tmp_path, reference, capsys):
+    """SIGINT then SIGTERM 50 ms later (the extension escalates the same way): no waiting for the step's end; exit
+    130; whatever the second signal interrupted, the checkpoint on disk is whole and the resume is exact."""
+    proc = start("run", *CONFIG, "--runs-dir", "runs", cwd=tmp_path)
+    events = read_until(proc, lambda e: e["type"] == "checkpoint_saved" and e["step"] >= 4)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err[-2000:]
+    run_dir = tmp_path / events[0]["run_dir"]
+    events_file(run_dir)
+    assert checkpoint.load(run_dir)["state"]["step"] >= 4
+    code, _ = resume_in_process(run_dir, capsys)
+    assert code == 0
+    assert_same_result(run_dir, reference)
+
+
 def test_out_of_memory_is_one_event_exit_3_and_earlier_runs_stay(tmp_path, monkeypatch, capsys, validator):
     """The forced allocation failure goes through the real OOM path (train.FAIL_ALLOC_ENV is test-only)."""
     monkeypatch.setenv("LADDERLAB_TEST_FAIL_ALLOC_AT_STEP", "lst:3")
