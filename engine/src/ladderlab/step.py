@@ -6,6 +6,8 @@ does (loss in fp32, gradient clipping, AdamW, the LR schedule) is what gets pred
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from transformers import get_linear_schedule_with_warmup
 
@@ -18,10 +20,11 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmu
 
 
 def training_step(model, batch: dict, loss_fn, params, optimizer, scheduler, max_grad_norm: float,
-                  autocast: dict, before_backward=None) -> torch.Tensor:
+                  autocast: dict, before_backward=None, forward_context=None) -> torch.Tensor:
     """Forward (under autocast), backward, clip, optimizer and scheduler step, gradients freed.
-    ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes."""
-    with torch.autocast(**autocast):
+    ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes;
+    ``forward_context`` wraps the forward (the training loop's saved-bytes meter)."""
+    with forward_context or contextlib.nullcontext(), torch.autocast(**autocast):
         loss = loss_fn(model(batch), batch["labels"])
     if before_backward is not None:
         before_backward(loss)

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import get_linear_schedule_with_warmup
 
 from . import checkpoint
 from . import metrics as task_metrics
@@ -34,6 +33,7 @@ from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
 from .methods import BUILDERS
 from .methods.base import MethodModel
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
+from .step import make_optimizer, training_step
 
 # Test-only: "K" or "METHOD:K" raises an out-of-memory error inside train step K (of that method only), so the
 # real OOM path (error event, memory released, exit 3, other methods still run) is testable on a CPU.
@@ -264,10 +264,8 @@ class Run:
 
     def _train(self, total_steps: int):
         exp, data, state = self.exp, self.data, self.state
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(params, lr=exp.lr_for(self.method), weight_decay=exp.weight_decay)
-        self.scheduler = get_linear_schedule_with_warmup(self.optimizer, int(exp.warmup_ratio * total_steps),
-                                                         total_steps)
+        params, self.optimizer, self.scheduler = make_optimizer(
+            self.model, exp.lr_for(self.method), exp.weight_decay, int(exp.warmup_ratio * total_steps), total_steps)
         optimizer, scheduler = self.optimizer, self.scheduler
         meter = SavedTensorMeter(self.model)
         fail_at = _fail_alloc_step(self.method)
@@ -287,16 +285,9 @@ class Run:
                     t0 = time.perf_counter()
                     if state.step + 1 == fail_at:
                         raise torch.OutOfMemoryError(f"{FAIL_ALLOC_ENV}={fail_at}: simulated allocation failure")
-                    with meter.measure(), torch.autocast(**self.autocast):
-                        loss = self.loss(self.model(batch), batch["labels"])
-                    if not torch.isfinite(loss):
-                        raise BadInput(f"the training loss became {loss.item()} at step {state.step + 1}",
-                                       f"lower the learning rate (now {exp.lr_for(self.method)})")
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, exp.max_grad_norm)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
+                    loss = training_step(self.model, batch, self.loss, params, optimizer, scheduler,
+                                         exp.max_grad_norm, self.autocast, before_backward=self._check_finite,
+                                         forward_context=meter.measure())
                     self.memory.note_saved(meter.bytes)
                     state.step += 1
                     state.step_in_epoch += 1
@@ -318,6 +309,11 @@ class Run:
                 state.epoch, state.step_in_epoch = epoch + 1, 0
                 self._save_checkpoint("epoch_end")
         return state.best_state, state.best_val, state.best_epoch
+
+    def _check_finite(self, loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise BadInput(f"the training loss became {loss.item()} at step {self.state.step + 1}",
+                           f"lower the learning rate (now {self.exp.lr_for(self.method)})")
 
     @torch.no_grad()
     def evaluate(self, split: str, epoch: int, step: int) -> dict:
