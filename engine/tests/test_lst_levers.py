@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from helpers import batch_of, build_method
@@ -77,3 +79,20 @@ def test_tap_cache_stops_growing_at_its_limit(minilm, sst2):
     model.tap_cache.max_bytes = 1
     model.train()(batch_of(minilm, sst2.train[:4], max_length=32))
     assert model.tap_cache.full and not model.tap_cache._rows
+
+
+def test_bf16_backbone_takes_the_fisher_init(minilm, sst2):
+    """The Fisher pass runs the whole task model: a bf16 backbone must feed its fp32 head (regression guard)."""
+    model, _ = build_method(minilm, sst2, "lst", backbone_dtype="bf16", tap_dtype="bf16", fisher_samples=4)
+    examples = [batch_of(minilm, [e], max_length=32) for e in sst2.train[:4]]
+    phases = []
+
+    def on_phase(name):
+        phases.append(name)
+        return contextlib.nullcontext()
+
+    model.initialize(examples, on_phase, init="fisher",
+                     loss_fn=lambda logits, labels: F.cross_entropy(logits.float(), labels))
+    assert phases == ["pruning_init"] and model.pruned_sets
+    logits = model.train()(batch_of(minilm, sst2.train[:4], max_length=32))
+    assert logits.dtype == torch.float32 and torch.isfinite(logits).all()

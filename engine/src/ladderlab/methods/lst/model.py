@@ -70,7 +70,8 @@ class LadderSideNetwork(MethodModel):
         freeze_all(backbone_model)
         backbone_model.eval()  # from the start, not only after .train()/.eval(): dropout stays off
         unfreeze_modules(backbone_model, family.head_modules)
-        if exp.backbone_dtype == "bf16":
+        self.backbone_bf16 = exp.backbone_dtype == "bf16"
+        if self.backbone_bf16:
             _cast_frozen(backbone_model, torch.bfloat16)
         self.tap_dtype = torch.bfloat16 if exp.tap_dtype == "bf16" else torch.float32
         self.inference_backbone = exp.backbone_mode == "inference"
@@ -157,8 +158,11 @@ class LadderSideNetwork(MethodModel):
             if init == "magnitude":
                 importance = pruning.magnitude_importance(self.model)
             else:
-                importance = pruning.fisher_importance(
-                    self.model, lambda b: loss_fn(self.family.logits(self.model, b), b["labels"]), init_batches)
+                # a bf16 backbone (backbone_dtype) feeds the fp32 task head under autocast, as at inference
+                device = next(self.model.parameters()).device.type
+                with torch.autocast(device, dtype=torch.bfloat16, enabled=self.backbone_bf16):
+                    importance = pruning.fisher_importance(
+                        self.model, lambda b: loss_fn(self.family.logits(self.model, b), b["labels"]), init_batches)
         self.apply_pruning(importance)
 
     def apply_pruning(self, importance: dict[str, torch.Tensor]) -> None:

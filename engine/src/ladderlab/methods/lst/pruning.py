@@ -43,7 +43,7 @@ def fisher_importance(model: nn.Module, forward_loss, examples) -> dict[str, tor
     gradients; squaring a batch gradient would not be the Fisher). Runs the backbone with grads on."""
     params = dict(model.named_parameters())
     flags = {n: p.requires_grad for n, p in params.items()}
-    fisher = {n: torch.zeros_like(p) for n, p in params.items()}
+    fisher = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}  # fp32 even for a bf16 backbone
     count = 0
     was_training = model.training
     model.eval()  # dropout off: the importance of the function we actually start from
@@ -55,7 +55,7 @@ def fisher_importance(model: nn.Module, forward_loss, examples) -> dict[str, tor
             forward_loss(batch).backward()
             for n, p in params.items():
                 if p.grad is not None:
-                    fisher[n] += p.grad.detach() ** 2
+                    fisher[n] += p.grad.detach().float() ** 2
             count += 1
     finally:
         model.zero_grad(set_to_none=True)
