@@ -12,6 +12,7 @@ import { errorNotice } from './runs/runText';
 import type { RunRecord, Session } from './runs/types';
 import type { RunsTreeProvider } from './views/runsTree';
 import { methodLabel, scoreText } from './views/format';
+import { estimateSummary, parseEstimate } from './views/estimateText';
 
 /** Registered by the panels (src/panels/); until they are, the public commands say so instead of failing. */
 export const INTERNAL_SHOW_MONITOR = 'ladderLab.internal.showMonitor';
@@ -237,11 +238,21 @@ async function estimateMemory(uri: vscode.Uri | undefined, log: CommandDeps['log
   const folder = vscode.workspace.getWorkspaceFolder(target);
   const python = (await findPython(folder)).path;
   const { execFile } = await import('node:child_process');
-  execFile(python, ['-m', 'ladderlab.cli', 'estimate', '--config', target.fsPath], { cwd: folder?.uri.fsPath, shell: false }, (err, stdout, stderr) => {
-    stdout.split('\n').forEach((l) => l.trim() && log.info(l));
-    if (err) log.error(stderr.trim() || err.message);
-    log.show(true);
-  });
+  const title = 'Ladder Lab: estimating training memory (a traced step per method, no weights loaded)…';
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, () => new Promise<void>((resolve) => {
+    execFile(python, ['-m', 'ladderlab.cli', 'estimate', '--config', target.fsPath, '--json'], { cwd: folder?.uri.fsPath, shell: false, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
+      resolve();
+      if (err) {
+        const message = stderr.trim().split('\n').find((l) => l.startsWith('ladderlab:')) ?? err.message;
+        log.error(stderr.trim() || err.message);
+        return void vscode.window.showErrorMessage(`Ladder Lab: no estimate — ${message.replace(/^ladderlab: (error: )?/, '')}`);
+      }
+      const result = parseEstimate(stdout);
+      if ('error' in result) return void vscode.window.showErrorMessage(`Ladder Lab: no estimate — ${result.error}`);
+      log.info(estimateSummary(result));
+      void vscode.window.showInformationMessage(estimateSummary(result));
+    });
+  }));
 }
 
 /** Whether the engine has an `estimate` subcommand: asked once per window (spawning Python costs ~1 s). */

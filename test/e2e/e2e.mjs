@@ -6,15 +6,10 @@
 // kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
 // run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and
 // read both methods' rows. Screenshots at each stage.
-import { chromium } from 'playwright-core';
+import { appFrame, env, makeLog, openBrowser, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run test/run-e2e.sh`);
-  return v;
-};
 const PORT = env('PORT');
 const WORKSPACE = env('WORKSPACE');
 const EXT_PATH = env('EXT_PATH');
@@ -23,62 +18,10 @@ const ARTIFACTS = env('ARTIFACTS');
 const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS || 8 * 60_000);
 const EXPERIMENT = path.join(WORKSPACE, 'tiny.ladder.json');
 
-const t0 = Date.now();
-const log = (m) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = makeLog('e2e');
+const shot = (page, name) => takeShot(page, ARTIFACTS, name, log);
+const palette = (page, title) => runCommand(page, title, log);
 const readExperiment = () => JSON.parse(readFileSync(EXPERIMENT, 'utf8'));
-
-async function waitFor(what, fn, timeoutMs = 30_000, everyMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (${last.message})` : ''}`);
-    await sleep(everyMs);
-  }
-}
-
-/** The frame holding one of our webview apps (webviews nest: iframe.webview > iframe#active-frame > our page). */
-async function appFrame(page, app, timeoutMs = 60_000) {
-  return waitFor(`the ${app} webview`, async () => {
-    for (const frame of page.frames()) {
-      const ok = await frame.locator(`#app[data-app="${app}"]`).count().catch(() => 0);
-      if (ok) return frame;
-    }
-    return undefined;
-  }, timeoutMs, 500);
-}
-
-/** Runs a command from the palette, retrying until the extension has registered it. */
-async function runCommand(page, title) {
-  for (let attempt = 1; attempt <= 20; attempt++) {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input').first();
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
-      await row.click();
-      return;
-    }
-    log(`"${title}" not in the palette yet (attempt ${attempt})`);
-    await page.keyboard.press('Escape');
-    await sleep(1500);
-  }
-  throw new Error(`command "${title}" never appeared in the palette`);
-}
-
-async function shot(page, name) {
-  const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.mouse.move(900, 990); // no hover tooltips in the picture
-  await page.screenshot({ path: file });
-  log(`screenshot ${path.relative(process.cwd(), file)}`);
-}
 
 async function setText(frame, id, value) {
   const input = frame.locator(`#${id} input`);
@@ -95,19 +38,7 @@ async function main() {
     max_train_examples: 16, max_eval_examples: 8, epochs: 1, max_length: 32, fisher_samples: 4,
   }, null, 2) + '\n');
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'config'), XDG_CACHE_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'cache') },
-  });
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    const text = m.text();
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text)) problems.push(`CSP: ${text.slice(0, 300)}`);
-  });
+  const { browser, page, problems } = await openBrowser(WORKSPACE);
   try {
     const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${PORT}${EXT_PATH}`]]);
     await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(payload)}`);
@@ -179,7 +110,7 @@ async function main() {
     await shot(page, '3-monitor-finished');
 
     // 5. Results: both methods' rows from the run folders.
-    await runCommand(page, 'Ladder Lab: Open Results');
+    await palette(page, 'Ladder Lab: Open Results');
     const results = await appFrame(page, 'results');
     await waitFor('both rows in the results table', async () =>
       (await results.locator('#results-table tbody tr[data-method="lst"]').count()) === 1 &&

@@ -4,16 +4,11 @@
 // Try Model" from the palette; the panel offers to export; Export runs `ladderlab export` and the inference
 // measurement; a typed sentence gets a prediction with class probabilities and latency; the results table shows
 // the inference columns; a corrupt model.onnx, then a missing one, gives a clear error in the panel.
-import { chromium } from 'playwright-core';
+import { appFrame, env, makeLog, openBrowser, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run test/run-e2e.sh`);
-  return v;
-};
 const PORT = env('PORT');
 const WORKSPACE = env('WORKSPACE');
 const EXT_PATH = env('EXT_PATH');
@@ -23,59 +18,9 @@ const PYTHON = env('PYTHON');
 const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs');
 const SENTENCE = 'a warm , funny and quietly moving film that stays with you';
 
-const t0 = Date.now();
-const log = (m) => console.log(`[try-model ${((Date.now() - t0) / 1000).toFixed(1)}s] ${m}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what, fn, timeoutMs = 30_000, everyMs = 250) {
-  const end = Date.now() + timeoutMs;
-  let last;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (${last.message})` : ''}`);
-    await sleep(everyMs);
-  }
-}
-
-async function appFrame(page, app, timeoutMs = 60_000) {
-  return waitFor(`the ${app} webview`, async () => {
-    for (const frame of page.frames()) {
-      if (await frame.locator(`#app[data-app="${app}"]`).count().catch(() => 0)) return frame;
-    }
-    return undefined;
-  }, timeoutMs, 500);
-}
-
-/** Runs a command from the palette, retrying until the extension has registered it. */
-async function runCommand(page, title) {
-  for (let attempt = 1; attempt <= 20; attempt++) {
-    await page.keyboard.press('F1');
-    const input = page.locator('.quick-input-widget input').first();
-    await input.waitFor({ timeout: 10_000 });
-    await input.fill(`>${title}`);
-    const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
-      await row.click();
-      return;
-    }
-    log(`"${title}" not in the palette yet (attempt ${attempt})`);
-    await page.keyboard.press('Escape');
-    await sleep(1500);
-  }
-  throw new Error(`command "${title}" never appeared in the palette`);
-}
-
-async function shot(page, name) {
-  const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.mouse.move(900, 990);
-  await page.screenshot({ path: file });
-  log(`screenshot ${path.relative(process.cwd(), file)}`);
-}
+const log = makeLog('try-model');
+const shot = (page, name) => takeShot(page, ARTIFACTS, name, log);
+const palette = (page, title) => runCommand(page, title, log);
 
 /** The newest finished LoRA run folder; trains a tiny one (16 SST-2 examples) when there is none. */
 function finishedLoraRun() {
@@ -100,18 +45,7 @@ async function main() {
   rmSync(path.join(runDir, 'inference.json'), { force: true });
   log(`run ${runId}`);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-    env: { ...process.env, XDG_CONFIG_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'config'), XDG_CACHE_HOME: path.join(process.env.CHROMIUM_HOME || WORKSPACE, 'cache') },
-  });
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(m.text())) problems.push(`CSP: ${m.text().slice(0, 300)}`);
-  });
+  const { browser, page, problems } = await openBrowser(WORKSPACE);
   try {
     const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${PORT}${EXT_PATH}`]]);
     await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(payload)}`);
@@ -120,7 +54,7 @@ async function main() {
     log('workbench up');
 
     // 1. Try Model from the palette: pick the run in the quick pick.
-    await runCommand(page, 'Ladder Lab: Try Model');
+    await palette(page, 'Ladder Lab: Try Model');
     const pickInput = page.locator('.quick-input-widget input').first();
     await pickInput.waitFor({ timeout: 30_000 });
     await pickInput.fill(runId);
@@ -159,7 +93,7 @@ async function main() {
     await shot(page, 'try-1-prediction');
 
     // 4. The results table shows the measured inference figures beside the training peak.
-    await runCommand(page, 'Ladder Lab: Open Results');
+    await palette(page, 'Ladder Lab: Open Results');
     const results = await appFrame(page, 'results');
     await waitFor('inference columns in the results table', async () =>
       (await results.locator('#results-table thead th').allTextContents()).includes('Inference latency'), 60_000, 500);

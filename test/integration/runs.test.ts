@@ -63,9 +63,10 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
     }, 10_000);
     const titles = lenses.map((l) => l.command?.title);
     assert.ok(titles.includes('$(play) Run comparison'), titles.join(', '));
-    // "Estimate memory" only if the engine has an `estimate` subcommand (today's engine has not).
+    // "Estimate memory" only if the engine has an `estimate` subcommand (this repository's engine has one).
     const python = (await findPython(vscode.workspace.workspaceFolders![0])).path;
     const engineHasEstimate = (await engineSubcommands(python)).includes('estimate');
+    assert.ok(engineHasEstimate, 'the engine lists its estimate subcommand');
     await waitFor('the Estimate memory lens to follow the engine', async () => {
       const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
       return l.some((x) => x.command?.title.includes('Estimate memory')) === engineHasEstimate;
