@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from itertools import chain
 
 import torch
@@ -44,6 +45,8 @@ def trace_training(backbone: Backbone, spec: TaskSpec, exp: Experiment, method: 
     # pruning changes values, not shapes; a tap cache only lowers the peak of epochs after the first
     exp = dataclasses.replace(exp, init="random", tap_cache="off")
     tracer = LiveTensorTracer()
+    # torch warns once per fake tensor that libraries read data_ptr() of; the values are never used
+    warnings.filterwarnings("ignore", message="Accessing the data pointer of FakeTensor", category=UserWarning)
     # Built directly on the target device: moving fake parameters with .to() is not supported.
     with FakeTensorMode(allow_non_fake_inputs=True), torch.device(device), _no_op_module_moves():
         torch.manual_seed(exp.seed)
