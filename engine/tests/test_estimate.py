@@ -22,7 +22,7 @@ def test_estimate_within_10pct_of_real_traced_step_and_saved_bytes(minilm, sst2,
     """Real MiniLM, real SST-2 batch of full length: the estimate's peak against the peak traced over real steps,
     and its saved-for-backward figure against the engine's own saved-bytes accounting (SavedTensorMeter)."""
     exp = experiment(methods=[method], batch_size=16, max_length=64, device="cpu", init="random")
-    predicted = estimate_run(exp, method, minilm, sst2.spec, torch.device("cpu"))
+    predicted = estimate_run(exp, method, torch.device("cpu"))
 
     setup = BenchSetup(minilm, sst2.spec, exp, torch.device("cpu"), minilm.new_task_model(sst2.spec, 0))
     measured = measure(setup, Case(method, "paper", "fp32"), warmup=1, steps=1)

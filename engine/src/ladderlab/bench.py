@@ -213,7 +213,7 @@ def run_bench(exp: Experiment, device: torch.device, *, rounds: int, warmup: int
         for case, row in zip(cases, rows):
             if case.method == FLOOR or "peak_bytes" not in row:
                 continue
-            predicted = estimate_run(_case_exp(setup, case), case.method, backbone, spec, device)["peak_bytes"]
+            predicted = estimate_run(_case_exp(setup, case), case.method, device)["peak_bytes"]
             row["estimate_bytes"] = predicted
             row["estimate_error"] = round(predicted / row["peak_bytes"] - 1, 4)
     return {"gpu": _device_name(device), "date": datetime.date.today().isoformat(), "torch": torch.__version__,

@@ -13,6 +13,9 @@ class LadderLabError(Exception):
         self.message = message
         self.hint = hint
 
+    def __reduce__(self):  # keep the hint when the error crosses a process boundary (the estimator's child)
+        return type(self), (self.message, self.hint)
+
 
 class BadInput(LadderLabError):
     """Something the user gave us (config, data file, model folder) is wrong; the message says what to fix."""

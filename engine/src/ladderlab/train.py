@@ -161,8 +161,7 @@ class Run:
         """What the run held when memory ran out, and what the estimator predicted, for the oom error event."""
         memory = {"allocated_bytes": None, "max_allocated_bytes": None, "reserved_bytes": None,
                   "accounted_bytes": None, "rss_bytes": _rss_bytes(),
-                  "predicted_peak_bytes": _predicted_peak(self.exp, self.method, backbone=self.backbone,
-                                                          spec=self.spec, device=self.data.device)}
+                  "predicted_peak_bytes": _predicted_peak(self.exp, self.method, self.data.device)}
         device = self.data.device
         if device.type == "cuda":
             memory.update(allocated_bytes=int(torch.cuda.memory_allocated(device)),
@@ -381,21 +380,12 @@ def _rss_bytes() -> int | None:
         return None
 
 
-def _predicted_peak(exp: Experiment, method: str, **known) -> int | None:
-    """The memory estimator's predicted training peak (ladderlab.estimate traces with fake tensors, so it needs no
-    device memory); None if the estimator is missing or cannot size this config."""
+def _predicted_peak(exp: Experiment, method: str, device: torch.device) -> int | None:
+    """The estimator's predicted training peak (fake tensors in a child process: it needs no device memory);
+    None if it cannot size this config — the estimate only enriches the out-of-memory report."""
     try:
         from .estimate import estimate_run
 
-        estimate = estimate_run(exp, method, **known)
-    except Exception:  # noqa: BLE001 - no estimator, or it cannot size this config: report without it
+        return int(estimate_run(exp, method, device)["peak_bytes"])
+    except Exception:  # noqa: BLE001
         return None
-    if isinstance(estimate, dict):
-        for key in ("predicted_peak_bytes", "peak_bytes", "train_peak_bytes", "total_bytes"):
-            if isinstance(estimate.get(key), (int, float)):
-                return int(estimate[key])
-        return None
-    for key in ("predicted_peak_bytes", "peak_bytes", "train_peak_bytes", "total_bytes"):
-        if isinstance(getattr(estimate, key, None), (int, float)):
-            return int(getattr(estimate, key))
-    return int(estimate) if isinstance(estimate, (int, float)) and not isinstance(estimate, bool) else None
