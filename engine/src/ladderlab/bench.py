@@ -256,12 +256,12 @@ def format_bench(result: dict) -> str:
         if "error" in row:
             lines.append(f"{row['method']:<15}{row['variant']:<15}{row['precision']:<6}  {row['error']}")
             continue
-        est = row.get("estimate_bytes")
+        est = f"{row['estimate_bytes'] / 2**20:.1f}" if "estimate_bytes" in row else "-"
         lines.append(
             f"{row['method']:<15}{row['variant']:<15}{row['precision']:<6}{row['peak_bytes'] / 2**20:>10.1f}"
             f"{fmt(row.get('peak_vs_full'), '.3f'):>8}{fmt(row.get('peak_vs_lora'), '.3f'):>8}{row['step_ms']:>10.1f}"
             f"{fmt(row.get('step_vs_full'), '.3f'):>8}{fmt(row.get('step_vs_lora'), '.3f'):>8}"
-            f"{(est / 2**20 if est else None).__format__('.1f') if est else '-':>10}"
+            f"{est:>10}"
             f"{fmt(100 * row['estimate_error'] if 'estimate_error' in row else None, '+.1f'):>7}%")
     lines.append("targets (LST): " + "; ".join(target_lines(result)))
     return "\n".join(lines)
@@ -275,4 +275,8 @@ def target_lines(result: dict) -> list[str]:
         value = row.get(column) if row else None
         verdict = "not measured" if value is None else ("met" if value <= limit else "NOT met")
         out.append(f"{variant}/{precision} {column} {value if value is not None else '-'} ≤ {limit}: {verdict}")
+    errors = [abs(r["estimate_error"]) for r in result["rows"] if "estimate_error" in r]
+    if errors:
+        out.append(f"estimate within 10% of every measured peak: {'met' if max(errors) <= 0.10 else 'NOT met'} "
+                   f"(largest error {100 * max(errors):.1f}%)")
     return out
