@@ -257,12 +257,12 @@ def format_bench(result: dict) -> str:
             lines.append(f"{row['method']:<15}{row['variant']:<15}{row['precision']:<6}  {row['error']}")
             continue
         est = f"{row['estimate_bytes'] / 2**20:.1f}" if "estimate_bytes" in row else "-"
+        err = f"{100 * row['estimate_error']:+.1f}%" if "estimate_error" in row else "-"
         lines.append(
             f"{row['method']:<15}{row['variant']:<15}{row['precision']:<6}{row['peak_bytes'] / 2**20:>10.1f}"
             f"{fmt(row.get('peak_vs_full'), '.3f'):>8}{fmt(row.get('peak_vs_lora'), '.3f'):>8}{row['step_ms']:>10.1f}"
             f"{fmt(row.get('step_vs_full'), '.3f'):>8}{fmt(row.get('step_vs_lora'), '.3f'):>8}"
-            f"{est:>10}"
-            f"{fmt(100 * row['estimate_error'] if 'estimate_error' in row else None, '+.1f'):>7}%")
+            f"{est:>10}{err:>8}")
     lines.append("targets (LST): " + "; ".join(target_lines(result)))
     return "\n".join(lines)
 
