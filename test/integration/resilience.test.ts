@@ -20,7 +20,7 @@ const fileEvents = (dir: string) => parseEventsJsonl(readFileSync(path.join(dir,
 
 test('kill -9 mid-training: the run is interrupted (not running), every event is intact, Resume continues it to the end and the monitor charts it', async () => {
   const { runs, runsTree, panels } = await api();
-  const uri = writeExperiment('killed.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 4, checkpoint_every: 3 });
+  const uri = writeExperiment('killed.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 12, checkpoint_every: 3 });
   const session = await vscode.commands.executeCommand<Session>('ladderLab.runComparison', uri);
   assert.ok(session, 'the command did not start a session');
   await waitFor('a checkpoint and a few steps', () => session.events.some((e) => e.type === 'checkpoint_saved') && steps(session.events).length >= 5, 90_000);
@@ -58,7 +58,9 @@ test('kill -9 mid-training: the run is interrupted (not running), every event is
 }, 240_000);
 
 test('window reload: the engine keeps running, a new RunManager attaches from disk, replays and follows it to run_finished', async () => {
-  const uri = writeExperiment('reload.ladder.json', { methods: ['lst'], batch_size: 1, epochs: 3 });
+  // 40 epochs of a 21-row file at batch 1: long enough (~600 steps) that the run is still training when the
+  // second RunManager attaches, even on a fast machine (3 epochs finished first on a quiet CI run)
+  const uri = writeExperiment('reload.ladder.json', { methods: ['lst'], batch_size: 1, epochs: 40 });
   const first = new RunManager({ log: quiet });
   const session = await first.startComparison(uri.fsPath);
   await waitFor('two train steps', () => steps(session.events).length >= 2, 90_000);
