@@ -11,6 +11,7 @@ import { findPython } from '../engine/python';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
 import { ExportError } from '../inference/manifest';
 import { ExportedModel } from '../inference/model';
+import { restoredRunId } from './restoredState';
 import type { RunManagerApi, RunRecord } from '../runs/types';
 import { renderWebviewHtml, webviewOptions } from './webviewHtml';
 
@@ -34,6 +35,14 @@ export class TryModelPanel {
     }
     current?.dispose();
     const panel = vscode.window.createWebviewPanel(TryModelPanel.viewType, `Try Model: ${run.method}`, vscode.ViewColumn.Active, webviewOptions(extensionUri));
+    TryModelPanel.currentPanel = new TryModelPanel(panel, extensionUri, run);
+    return TryModelPanel.currentPanel;
+  }
+
+  /** A panel restored after a window reload (the serializer found its run). */
+  public static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, run: RunRecord): TryModelPanel {
+    TryModelPanel.currentPanel?.dispose();
+    panel.webview.options = webviewOptions(extensionUri);
     TryModelPanel.currentPanel = new TryModelPanel(panel, extensionUri, run);
     return TryModelPanel.currentPanel;
   }
@@ -213,6 +222,15 @@ export function registerTryModel(context: vscode.ExtensionContext, runManager: R
         run = pick?.run;
       }
       if (run) TryModelPanel.show(uri, run);
+    }),
+    vscode.window.registerWebviewPanelSerializer(TryModelPanel.viewType, {
+      // The webview's saved state is untrusted: only a run id that names a finished run of this workspace reopens it.
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const runId = restoredRunId(state);
+        const run = runId ? (await runManager.listRuns()).find((r) => r.id === runId && r.status === 'finished') : undefined;
+        if (run) TryModelPanel.revive(panel, uri, run);
+        else panel.dispose();
+      },
     }),
     { dispose: () => TryModelPanel.currentPanel?.dispose() },
   );

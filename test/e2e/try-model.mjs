@@ -3,7 +3,8 @@
 // Scenario: a finished LoRA run on real SST-2 (the one e2e.mjs trained, or a tiny one trained here); "Ladder Lab:
 // Try Model" from the palette; the panel offers to export; Export runs `ladderlab export` and the inference
 // measurement; a typed sentence gets a prediction with class probabilities and latency; the results table shows
-// the inference columns; a corrupt model.onnx, then a missing one, gives a clear error in the panel.
+// the inference columns; a window reload reopens the panel on the same run; a corrupt model.onnx, then a missing
+// one, gives a clear error in the panel.
 import { appFrame, env, makeLog, openBrowser, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,6 +92,16 @@ async function main() {
     log(`prediction: ${label} | ${probs.join(' | ')} | ${latency}`);
     await sleep(300);
     await shot(page, 'try-1-prediction');
+
+    // 3b. Reload the window: the serializer reopens the panel on the same run and the model loads again.
+    await page.reload();
+    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+    await page.locator('.tabs-container .tab', { hasText: 'Try Model' }).waitFor({ timeout: 60_000 });
+    const revived = await appFrame(page, 'try', 90_000);
+    await revived.locator('#app[data-status="ready"]').waitFor({ timeout: 60_000 });
+    const revivedStatus = await revived.locator('#status').textContent();
+    if (!revivedStatus.includes(runId)) throw new Error(`the restored panel shows another run: ${revivedStatus}`);
+    log(`after reload: ${revivedStatus}`);
 
     // 4. The results table shows the measured inference figures beside the training peak.
     await palette(page, 'Ladder Lab: Open Results');

@@ -16,6 +16,11 @@ export function post<M extends { type: string }>(message: M): void {
   vscode().postMessage(message);
 }
 
+/** Keeps a small state with VS Code, which hands it to the panel's serializer when a reloaded window restores it. */
+export function saveState(state: unknown): void {
+  vscode().setState(state);
+}
+
 /** Listens to host messages (only the host can post into a webview, so these are trusted). */
 export function onMessage<M extends { type: string }>(handler: (message: M) => void): void {
   window.addEventListener('message', (e: MessageEvent) => {

@@ -4,7 +4,7 @@
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import { TryMessages, type InferenceFigures, type TryFromWebview, type TryResult, type TryState, type TryToWebview } from '../../protocol/messages';
-import { el, onMessage, post } from '../shared/vscodeApi';
+import { el, onMessage, post, saveState } from '../shared/vscodeApi';
 
 type TextArea = HTMLElement & { value: string };
 const MIB = 1024 * 1024;
@@ -64,6 +64,7 @@ function figuresText(f: InferenceFigures | null): string {
 }
 
 function renderState(s: TryState): void {
+  saveState({ runId: s.runId }); // all a reloaded window needs to reopen this run's panel
   state = s;
   root.dataset.status = s.status;
   title.textContent = `Try Model: ${s.method}${s.task ? ` · ${s.task}` : ''}`;
