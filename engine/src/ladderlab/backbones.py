@@ -6,7 +6,6 @@ clear error instead of a network attempt.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from transformers import AutoConfig, AutoTokenizer  # noqa: E402
 from transformers.utils import logging as hf_logging  # noqa: E402
 
 from .data.types import TaskSpec  # noqa: E402
-from .errors import BadInput  # noqa: E402
+from .errors import BadInput, read_json_file  # noqa: E402
 from .families import Family, family_for  # noqa: E402
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
@@ -132,13 +131,7 @@ def _load_folder(name: str, folder: Path) -> Backbone:
 
 def _model_type(config_path: Path) -> str:
     """config.json's model_type, read as plain JSON so a broken or foreign file gets a message naming it."""
-    try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise BadInput(f"{config_path} is not UTF-8 text", "re-save it as UTF-8, or save the model again") from None
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{config_path} is not valid JSON: {e.msg} at line {e.lineno}",
-                       "save the model again with save_pretrained(), or fix the file") from None
+    raw = read_json_file(config_path, str(config_path), "save the model again with save_pretrained(), or fix the file")
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if not isinstance(model_type, str) or not model_type:
         raise BadInput(f"{config_path} has no model_type, so the architecture is unknown",

@@ -7,11 +7,10 @@ so the extension's form, the file and the terminal all speak the same names.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BadInput
+from .errors import BadInput, read_json_file
 
 METHODS = ("lst", "lora", "adapter", "bitfit", "prompt", "full")
 INITS = ("fisher", "magnitude", "random")
@@ -87,13 +86,8 @@ def load_experiment_file(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"experiment file not found: {p}", "check the path given to --config")
-    try:
-        raw = json.loads(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise BadInput(f"experiment file {p} is not UTF-8 text", "re-save it as UTF-8") from None
-    except json.JSONDecodeError as e:
-        raise BadInput(f"experiment file {p} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
-                       "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)") from None
+    raw = read_json_file(p, f"experiment file {p}",
+                         "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)")
     if not isinstance(raw, dict):
         raise BadInput(f"experiment file {p} must hold a JSON object, found {type(raw).__name__}",
                        'write the settings as one object, e.g. {"task": "sst2", "methods": ["lst"]}')

@@ -4,6 +4,9 @@ Every failure a user can fix is a ``BadInput``: the CLI turns it into an ``error
 (kind ``bad_input``) and a one-line message on stderr, never a traceback.
 """
 
+import json
+from pathlib import Path
+
 
 class LadderLabError(Exception):
     kind = "crash"
@@ -21,3 +24,13 @@ class BadInput(LadderLabError):
     """Something the user gave us (config, data file, model folder) is wrong; the message says what to fix."""
 
     kind = "bad_input"
+
+
+def read_json_file(path: Path, what: str, fix_hint: str) -> object:
+    """A user's JSON file, or a BadInput naming it: not UTF-8, or not JSON (with the line and column)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(f"{what} is not UTF-8 text", "re-save it as UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{what} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}", fix_hint) from None
