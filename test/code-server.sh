@@ -22,6 +22,16 @@ install_system_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# Waits until code-server (pid $2) answers on port $1; prints its log ($3) and fails if it dies first.
+wait_for_code_server() {
+  local port=$1 pid=$2 logfile=$3
+  for _ in $(seq 1 120); do
+    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$logfile" >&2; return 1; }
+    sleep 0.5
+  done
+}
+
 install_code_server() {
   if [ -x "$CS" ] && "$CS" --version 2>/dev/null | grep -q "^$CS_VERSION"; then return 0; fi
   log "installing code-server $CS_VERSION into $CACHE/code-server (about a minute)"

@@ -55,11 +55,7 @@ cleanup() {
   if [ "${E2E_KEEP:-}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
-for _ in $(seq 1 120); do
-  curl -sf -o /dev/null "http://127.0.0.1:$PORT/healthz" && break
-  kill -0 "$CS_PID" 2>/dev/null || { cat "$TMP/code-server.log" >&2; exit 1; }
-  sleep 0.5
-done
+wait_for_code_server "$PORT" "$CS_PID" "$TMP/code-server.log" || exit 1
 log "code-server $CS_VERSION on port $PORT (pid $CS_PID), workspace $WS"
 
 rm -rf "$REPO/test-artifacts/e2e"  # screenshots of this run only

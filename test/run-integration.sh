@@ -75,11 +75,7 @@ run_pass() { # <suite> <extra code-server flags...>
     --disable-telemetry --disable-update-check --disable-getting-started-override --ignore-last-opened \
     "$@" "$dir/workspace" > "$dir/code-server.log" 2>&1 &
   CS_PID=$!
-  for _ in $(seq 1 120); do
-    curl -sf -o /dev/null "http://127.0.0.1:$port/healthz" && break
-    kill -0 "$CS_PID" 2>/dev/null || { cat "$dir/code-server.log" >&2; return 1; }
-    sleep 0.5
-  done
+  wait_for_code_server "$port" "$CS_PID" "$dir/code-server.log" || return 1
   log "$suite: code-server $CS_VERSION on 127.0.0.1:$port (pid $CS_PID)"
   local status=0
   PORT="$port" WORKSPACE="$dir/workspace" RESULT="$dir/result.json" node test/integration/launch.mjs code-server || status=$?

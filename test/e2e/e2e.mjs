@@ -6,7 +6,7 @@
 // kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
 // run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and
 // read both methods' rows. Screenshots at each stage.
-import { appFrame, env, makeLog, openBrowser, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
+import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -40,11 +40,7 @@ async function main() {
 
   const { browser, page, problems } = await openBrowser(WORKSPACE);
   try {
-    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${PORT}${EXT_PATH}`]]);
-    await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(payload)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
-    await page.locator('.statusbar').waitFor({ timeout: 60_000 });
-    log('workbench up');
+    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
 
     // 1. The sidebar: the Ladder Lab activity-bar entry appears once the extension's contributions are read.
     const activity = page.locator('.activitybar .action-item a[aria-label^="Ladder Lab"]').first();

@@ -86,3 +86,12 @@ export async function openBrowser(workspace) {
   });
   return { browser, page, problems };
 }
+
+/** Opens the workbench on the test workspace with this repository loaded as the development extension. */
+export async function openWorkbench(page, { port, workspace, extPath }, log) {
+  const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extPath}`]]);
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
+  await page.locator('.statusbar').waitFor({ timeout: 60_000 });
+  log('workbench up');
+}

@@ -5,7 +5,7 @@
 // measurement; a typed sentence gets a prediction with class probabilities and latency; the results table shows
 // the inference columns; a window reload reopens the panel on the same run; a corrupt model.onnx, then a missing
 // one, gives a clear error in the panel.
-import { appFrame, env, makeLog, openBrowser, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
+import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -48,11 +48,7 @@ async function main() {
 
   const { browser, page, problems } = await openBrowser(WORKSPACE);
   try {
-    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${PORT}${EXT_PATH}`]]);
-    await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(payload)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
-    await page.locator('.statusbar').waitFor({ timeout: 60_000 });
-    log('workbench up');
+    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
 
     // 1. Try Model from the palette: pick the run in the quick pick.
     await palette(page, 'Ladder Lab: Try Model');
