@@ -107,10 +107,6 @@ class LiveTensorTracer(TorchDispatchMode):
             out[self._role_of[serial]] += size
         return out
 
-    @property
-    def live_bytes(self) -> int:
-        return sum(self.by_role.values())
-
     # -- the dispatch mode: every op's outputs ------------------------------------------------------------
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))

@@ -39,8 +39,7 @@ def training_step(model, batch: dict, loss_fn, params, optimizer, scheduler, max
 def synthetic_batch(backbone, spec, batch_size: int, length: int, device) -> dict:
     """A full-length batch of in-vocabulary token ids (memory and speed do not depend on which ids)."""
     vocab = min(backbone.tokenizer.vocab_size, _vocab_size(backbone.config))
-    ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, length), device=device,
-                        generator=None)
+    ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, length), device=device)
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     if "token_type_ids" in backbone.tokenizer.model_input_names:
         batch["token_type_ids"] = torch.zeros_like(ids)

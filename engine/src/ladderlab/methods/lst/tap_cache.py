@@ -77,7 +77,7 @@ class TapCache:
             taps[stack] = {}
             for name, first in names.items():
                 rows = [e[stack][name] for e in entries]
-                if rows[0].shape[0] == mask[0].sum() and all(r.shape[0] == m.sum() for r, m in zip(rows, mask)):
+                if all(r.shape[0] == m.sum() for r, m in zip(rows, mask)):
                     out = first.new_zeros(len(rows), length, first.shape[-1])
                     for i, r in enumerate(rows):
                         out[i][mask[i]] = r  # real tokens back where the batch's padding puts them
