@@ -153,7 +153,7 @@ CASES = [
     Case("epochs 0", lambda t, m: [*RUN, "--epochs", "0"], "epochs must be at least 1"),
     Case("batch size 0", lambda t, m: [*RUN, "--batch-size", "0"], "batch_size must be at least 1"),
     Case("max_train_examples 0", lambda t, m: [*RUN, "--max-train-examples", "0"], "max_train_examples must be"),
-    Case("warmup ratio 1.5", lambda t, m: [*RUN, "--warmup-ratio", "1.5"], "warmup_ratio must be in [0, 1)"),
+    Case("warmup ratio 1.5", lambda t, m: [*RUN, "--warmup-ratio", "1.5"], "warmup_ratio must be a number in [0, 1)"),
     Case("weight decay negative", lambda t, m: [*RUN, "--weight-decay", "-0.1"], "weight_decay must be 0 or more"),
     Case("max_grad_norm 0", lambda t, m: [*RUN, "--max-grad-norm", "0"], "max_grad_norm must be more than 0"),
     Case("max_length 5000", lambda t, m: [*RUN, "--max-length", "5000"], "max_length 5000 is larger"),

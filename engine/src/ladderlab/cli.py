@@ -14,44 +14,64 @@ event names it, exit 130; a second signal stops at once.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
-import typing
 import warnings
 
 from . import cli_measure
-from .config import FIELDS, LIST_FIELDS, Experiment, build_experiment, load_experiment_file
+from .config import FIELDS, KIND, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput
 from .events import EventSink
+from .fields import GROUPS, default_of, flag, info_of, interval
 from .stop import StopRequested, graceful_signals
 from .report import format_table
 
 EXIT = {"bad_input": 2, "oom": 3, "crash": 1, "stopped": 130}
 
 
-def _flag_type(field: dataclasses.Field):
-    if field.name in LIST_FIELDS or field.name == "lrs":
-        return str  # comma-separated, split by build_experiment
-    hint = typing.get_type_hints(Experiment)[field.name]
-    for t in (int, float):
-        if hint is t or t in typing.get_args(hint):
-            return t
-    return str
+def _flag_help(name: str) -> str:
+    """``--r``'s help: its one line, then its choices or range, unit, the methods it applies to and its default."""
+    field = FIELDS[name]
+    info = info_of(field)
+    parts = [info.help]
+    if info.choices:
+        parts.append(f"choices: {', '.join(info.choices)}")
+    elif (text := interval(info)) is not None:
+        parts.append(text + (f" {info.unit}" if info.unit else ""))
+    elif info.unit:
+        parts.append(f"in {info.unit}")
+    if info.methods:
+        parts.append(f"{', '.join(info.methods)} only")
+    default = default_of(field)
+    if default is None:
+        parts.append(f"default: {info.null_means}")
+    else:
+        parts.append(f"default: {','.join(map(str, default)) if isinstance(default, list) else default}")
+    if KIND[name] in ("stringList", "intList"):
+        parts.append("comma-separated")
+    return "; ".join(parts).replace("%", "%%")  # argparse formats help with %
 
 
 def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="experiment file (*.ladder.json); flags override its values")
-    for field in FIELDS.values():
-        parser.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=_flag_type(field),
-                            default=None, help=f"(default: {_default_text(field)})")
+    for group_id, heading in GROUPS.items():
+        group = parser.add_argument_group(heading)
+        for name, field in FIELDS.items():
+            if info_of(field).group != group_id:
+                continue
+            # Lists and lrs arrive as text and are split by build_experiment (the same path as a file's "1,3,5").
+            flag_type = {"int": int, "number": float}.get(KIND[name], str)
+            group.add_argument(flag(name), dest=name, type=flag_type, default=None, help=_flag_help(name),
+                               metavar=_metavar(name))
 
 
-def _default_text(field: dataclasses.Field) -> str:
-    if field.default_factory is not dataclasses.MISSING:
-        return ",".join(map(str, field.default_factory()))
-    return str(field.default)
+def _metavar(name: str) -> str:
+    info = info_of(FIELDS[name])
+    if KIND[name] == "enum":
+        return "{" + ",".join(info.choices or ()) + "}"
+    return {"int": "N", "number": "X", "stringList": "A,B", "intList": "N,M", "rates": "METHOD=LR,..."}.get(
+        KIND[name], "PATH" if info.path else "TEXT")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (it holds config.json and checkpoint.pt)")
     p.add_argument("--format", choices=("events", "text"), default=None,
                    help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)")
+    text = "print the JSON schema of experiment files, or the extension's TypeScript field module"
+    p = sub.add_parser("schema", help=text, description=text + ", both made from the Experiment declaration")
+    p.add_argument("--typescript", action="store_true", help="the TypeScript module (protocol/experimentFields.ts)")
     cli_measure.add_parsers(sub, _add_experiment_flags)
     return parser
 
@@ -86,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
     if args.command == "export":
         return _export(args)
+    if args.command == "schema":
+        from .schema import json_schema, typescript_module
+
+        sys.stdout.write(typescript_module() if args.typescript else json.dumps(json_schema(), indent=2) + "\n")
+        return 0
     if args.command in cli_measure.COMMANDS:
         return cli_measure.main(args, _experiment)
     if getattr(args, "json", False):
@@ -128,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _execute(args, sink: EventSink):
     if args.command == "resume":
-        from .experiment import resume_run  # heavy imports (torch) only once the arguments parsed
+        from .comparison import resume_run  # heavy imports (torch) only once the arguments parsed
 
         return resume_run(args.run_dir, sink)
     exp = _experiment(args)
-    from .experiment import run_comparison  # heavy imports (torch) only once the input is valid
+    from .comparison import run_comparison  # heavy imports (torch) only once the input is valid
 
     return run_comparison(exp, sink)
 

