@@ -4,7 +4,7 @@
 // No runtime vscode import: unit tests drive it with a fake run manager and a fake spawn.
 import { execFile } from 'node:child_process';
 import type * as vscode from 'vscode';
-import type { GpuSample } from '../../protocol/messages';
+import type { GpuSample } from '../../protocol/webviews/common';
 import type { RunManagerApi } from '../runs/types';
 
 export const NVIDIA_SMI_ARGS = ['--query-gpu=memory.used,memory.total', '--format=csv,noheader,nounits'];

@@ -3,7 +3,7 @@
 import { fork } from 'node:child_process';
 import { readFile, writeFile, rename } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { InferenceFigures } from '../../protocol/messages';
+import type { InferenceFigures } from '../../protocol/webviews/try';
 import { ExportError } from './manifest';
 
 export const INFERENCE_FILE = 'inference.json';

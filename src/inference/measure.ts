@@ -1,5 +1,5 @@
 // Inference figures of one export folder, measured in the current process (benchmarkChild.ts runs it in a child).
-import type { InferenceFigures } from '../../protocol/messages';
+import type { InferenceFigures } from '../../protocol/webviews/try';
 import { ExportedModel } from './model';
 
 // A typical single input (an SST-2-length sentence); pair tasks get it twice.

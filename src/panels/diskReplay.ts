@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { EngineEvent } from '../../protocol/events';
-import type { MonitorSessionInfo } from '../../protocol/messages';
+import type { MonitorSessionInfo } from '../../protocol/webviews/monitor';
 import { parseEventLine } from '../../protocol/validate';
 import type { RunRecord } from '../runs/types';
 import { latestComparison } from './resultsTable';

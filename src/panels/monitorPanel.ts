@@ -3,7 +3,7 @@
 // webview says `ready` (first load, shown again after being hidden, restored after a window reload).
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
-import { MonitorMessages, parseMonitorMessage, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/messages';
+import { MonitorMessages, parseMonitorMessage, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/webviews/monitor';
 import type { GpuMonitor } from '../engine/gpuMonitor';
 import { resumableRunOf } from '../runs/sessionState';
 import type { RunManagerApi, Session } from '../runs/types';

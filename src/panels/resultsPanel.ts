@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isSafeId, parseResultsMessage, ResultsMessages, type ResultsState, type ResultsToWebview } from '../../protocol/messages';
+import { isSafeId } from '../../protocol/webviews/common';
+import { parseResultsMessage, ResultsMessages, type ResultsState, type ResultsToWebview } from '../../protocol/webviews/results';
 import { readInferenceFigures } from '../inference/benchmark';
 import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';

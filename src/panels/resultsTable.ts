@@ -1,7 +1,8 @@
 // Pure: finished runs -> the comparison table (like the LST paper's Table 1), its CSV and Markdown forms, and
 // which runs make up "the latest comparison". No vscode import, so unit tests run it directly.
 import type { RunSummary } from '../../protocol/events';
-import type { InferenceFigures, ResultRow, ResultsTable, RunChoice } from '../../protocol/messages';
+import type { ResultRow, ResultsTable, RunChoice } from '../../protocol/webviews/results';
+import type { InferenceFigures } from '../../protocol/webviews/try';
 
 /** What the table needs of a finished run: its record plus the resolved config.json (for task and grouping). */
 export interface FinishedRun {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseTryMessage, TryMessages, type TryResult, type TryState, type TryToWebview } from '../../protocol/messages';
+import { parseTryMessage, TryMessages, type TryResult, type TryState, type TryToWebview } from '../../protocol/webviews/try';
 import { findPython } from '../engine/python';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
 import { ExportError } from '../inference/manifest';

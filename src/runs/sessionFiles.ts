@@ -5,7 +5,7 @@
 // No vscode here: unit-tested under node.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isSafeId } from '../../protocol/messages';
+import { isSafeId } from '../../protocol/webviews/common';
 
 export const SESSIONS_DIR = '.sessions';
 export const SESSION_FILE = 'session.json';

@@ -2,7 +2,7 @@
 // side width hint). Presets mirror engine/src/ladderlab/backbones.py; folders are read from their config.json.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { BackboneInfo } from '../../protocol/messages';
+import type { BackboneInfo } from '../../protocol/webviews/experiment';
 
 /** preset name -> [family, layers, hidden], as in the engine's PRESETS. */
 export const PRESETS: Record<string, [family: string, layers: number, hidden: number]> = {

@@ -1,7 +1,9 @@
 // Hostile webview -> host messages for the fuzz tests (unit: the validators; integration: the panels' real
 // handlers). Seeded, so a failure names a seed and an index that reproduce it. Every message built here is
 // INVALID for its declared type: the validators must reject all of them and the host must act on none.
-import { ExperimentMessages, MonitorMessages, ResultsMessages } from '../../protocol/messages';
+import { ExperimentMessages } from '../../protocol/webviews/experiment';
+import { MonitorMessages } from '../../protocol/webviews/monitor';
+import { ResultsMessages } from '../../protocol/webviews/results';
 
 /** mulberry32: a tiny seeded PRNG (the same sequence on every machine). */
 export function prng(seed: number): () => number {

@@ -4,7 +4,9 @@
 // panels' real handlers. FUZZ_SEED=<n> reproduces a run with another seed.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { parseExperimentMessage, parseMonitorMessage, parseResultsMessage } from '../../protocol/messages';
+import { parseExperimentMessage } from '../../protocol/webviews/experiment';
+import { parseMonitorMessage } from '../../protocol/webviews/monitor';
+import { parseResultsMessage } from '../../protocol/webviews/results';
 import { describe, FAMILY_NAMES, hostileMessages } from './fuzzMessages';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);

@@ -2,10 +2,10 @@
 // (wrong types, huge strings, prototype keys, path traversal, unknown fields) are all rejected.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import {
-  ExperimentMessages, isSafePathString, MonitorMessages, parseExperimentMessage, parseExperimentPatch,
-  parseMonitorMessage, parseResultsMessage, ResultsMessages,
-} from '../../protocol/messages';
+import { isSafePathString } from '../../protocol/webviews/common';
+import { ExperimentMessages, parseExperimentMessage, parseExperimentPatch } from '../../protocol/webviews/experiment';
+import { MonitorMessages, parseMonitorMessage } from '../../protocol/webviews/monitor';
+import { parseResultsMessage, ResultsMessages } from '../../protocol/webviews/results';
 
 const parsers = [parseExperimentMessage, parseMonitorMessage, parseResultsMessage];
 

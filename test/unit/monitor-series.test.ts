@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import type { EngineEvent, TrainStepEvent } from '../../protocol/events';
-import type { GpuSample } from '../../protocol/messages';
+import type { GpuSample } from '../../protocol/webviews/common';
 import { GpuMonitor, NVIDIA_SMI_ARGS, parseNvidiaSmi, type Exec } from '../../src/engine/gpuMonitor';
 import type { Session } from '../../src/runs/types';
 import {

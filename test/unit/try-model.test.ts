@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import type { RunFinishedEvent } from '../../protocol/events';
-import { MAX_TRY_TEXT, parseTryMessage, TryMessages } from '../../protocol/messages';
+import { MAX_TRY_TEXT, parseTryMessage, TryMessages } from '../../protocol/webviews/try';
 import { measureInChild, readInferenceFigures, writeInferenceFigures } from '../../src/inference/benchmark';
 import { median } from '../../src/inference/measure';
 import { buildTable, toCsv, type FinishedRun } from '../../src/panels/resultsTable';

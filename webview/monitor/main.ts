@@ -3,11 +3,13 @@
 // `state` message (the whole session's events), then folds in live `event` and `gpu` messages.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { EngineEvent } from '../../protocol/events';
-import { MonitorMessages, type MonitorFromWebview, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/messages';
+import { MonitorMessages, type MonitorChannel, type MonitorSessionInfo } from '../../protocol/webviews/monitor';
 import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
 import { applyGpuSample, createModel, formatDuration, PHASE_LABELS, progress, type MonitorModel } from '../shared/series';
 import { fold, modelOf } from './resume';
-import { el, onMessage, post } from '../shared/vscodeApi';
+import { connect, el } from '../shared/vscodeApi';
+
+const channel = connect<MonitorChannel>();
 
 const STATE_LABELS: Record<MonitorSessionInfo['state'], string> = {
   starting: 'Starting', running: 'Running', stopping: 'Stopping…', finished: 'Finished', failed: 'Failed', stopped: 'Stopped',
@@ -57,7 +59,7 @@ const memoryChart = new SeriesChart(memoryCanvas, {
 
 stopButton.addEventListener('click', () => {
   if (session && !stopButton.hasAttribute('disabled')) {
-    post<MonitorFromWebview>({ type: MonitorMessages.stop, sessionId: session.id });
+    channel.post({ type: MonitorMessages.stop, sessionId: session.id });
     stopButton.setAttribute('disabled', '');
   }
 });
@@ -65,7 +67,7 @@ stopButton.addEventListener('click', () => {
 resumeButton.addEventListener('click', () => {
   const runId = session?.resumableRunId;
   if (runId && !resumeButton.hasAttribute('disabled')) {
-    post<MonitorFromWebview>({ type: MonitorMessages.resume, runId });
+    channel.post({ type: MonitorMessages.resume, runId });
     resumeButton.setAttribute('disabled', '');
   }
 });
@@ -163,7 +165,7 @@ function render(): void {
   });
 }
 
-onMessage<MonitorToWebview>((msg) => {
+channel.onMessage((msg) => {
   switch (msg.type) {
     case MonitorMessages.state:
       session = msg.session;
@@ -190,4 +192,4 @@ onMessage<MonitorToWebview>((msg) => {
 });
 
 renderSession();
-post<MonitorFromWebview>({ type: MonitorMessages.ready });
+channel.post({ type: MonitorMessages.ready });

@@ -2,9 +2,11 @@
 // picker and export buttons. The host computes and formats the table; this page only shows it.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
-import { ResultsMessages, type ResultsFromWebview, type ResultsState, type ResultsToWebview } from '../../protocol/messages';
+import { ResultsMessages, type ResultsChannel, type ResultsState } from '../../protocol/webviews/results';
 import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
-import { el, onMessage, post } from '../shared/vscodeApi';
+import { connect, el } from '../shared/vscodeApi';
+
+const channel = connect<ResultsChannel>();
 
 const MIB = 1024 * 1024;
 let state: ResultsState | null = null;
@@ -39,10 +41,10 @@ const scatter = new SeriesChart(scatterCanvas, {
   emptyText: 'No finished runs selected',
 });
 
-latestButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.selectLatest }));
-csvButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.exportCsv }));
-mdButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.exportMarkdown }));
-tryButton.addEventListener('click', () => post<ResultsFromWebview>({ type: ResultsMessages.tryModel }));
+latestButton.addEventListener('click', () => channel.post({ type: ResultsMessages.selectLatest }));
+csvButton.addEventListener('click', () => channel.post({ type: ResultsMessages.exportCsv }));
+mdButton.addEventListener('click', () => channel.post({ type: ResultsMessages.exportMarkdown }));
+tryButton.addEventListener('click', () => channel.post({ type: ResultsMessages.tryModel }));
 
 function renderTable(s: ResultsState): void {
   const t = s.table;
@@ -95,10 +97,10 @@ function renderPicker(s: ResultsState): void {
 
 function sendSelection(): void {
   const ids = [...picker.querySelectorAll('vscode-checkbox')].filter((b) => b.checked).map((b) => b.dataset.runId!).filter(Boolean);
-  post<ResultsFromWebview>({ type: ResultsMessages.select, runIds: ids });
+  channel.post({ type: ResultsMessages.select, runIds: ids });
 }
 
-onMessage<ResultsToWebview>((msg) => {
+channel.onMessage((msg) => {
   if (msg.type !== ResultsMessages.state) return;
   state = msg.state;
   renderTable(state);
@@ -106,4 +108,4 @@ onMessage<ResultsToWebview>((msg) => {
   renderPicker(state);
 });
 
-post<ResultsFromWebview>({ type: ResultsMessages.ready });
+channel.post({ type: ResultsMessages.ready });

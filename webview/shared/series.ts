@@ -1,7 +1,7 @@
 // Pure shaping of engine events into what the run monitor shows: loss per method, memory over time, progress,
 // phase and ETA. No DOM here, so unit tests run it on real engine output.
 import type { EngineEvent, Phase } from '../../protocol/events';
-import type { GpuSample } from '../../protocol/messages';
+import type { GpuSample } from '../../protocol/webviews/common';
 
 export interface Point {
   x: number;

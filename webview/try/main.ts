@@ -3,8 +3,10 @@
 // drive the host; everything shown comes from the host's state and result messages.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
-import { TryMessages, type InferenceFigures, type TryFromWebview, type TryResult, type TryState, type TryToWebview } from '../../protocol/messages';
-import { el, onMessage, post, saveState } from '../shared/vscodeApi';
+import { TryMessages, type InferenceFigures, type TryChannel, type TryResult, type TryState } from '../../protocol/webviews/try';
+import { connect, el, saveState } from '../shared/vscodeApi';
+
+const channel = connect<TryChannel>();
 
 type TextArea = HTMLElement & { value: string };
 const MIB = 1024 * 1024;
@@ -32,9 +34,9 @@ root.append(
 
 let state: TryState | null = null;
 
-exportButton.addEventListener('click', () => post<TryFromWebview>({ type: TryMessages.export }));
-reloadButton.addEventListener('click', () => post<TryFromWebview>({ type: TryMessages.reload }));
-measureButton.addEventListener('click', () => post<TryFromWebview>({ type: TryMessages.measure }));
+exportButton.addEventListener('click', () => channel.post({ type: TryMessages.export }));
+reloadButton.addEventListener('click', () => channel.post({ type: TryMessages.reload }));
+measureButton.addEventListener('click', () => channel.post({ type: TryMessages.measure }));
 predictButton.addEventListener('click', predict);
 textA.addEventListener('keydown', (e: KeyboardEvent) => {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) predict();
@@ -50,7 +52,7 @@ function predict(): void {
   }
   showError(null);
   predictButton.setAttribute('disabled', '');
-  post<TryFromWebview>({ type: TryMessages.predict, textA: a, textB: b });
+  channel.post({ type: TryMessages.predict, textA: a, textB: b });
 }
 
 function showError(message: string | null): void {
@@ -109,8 +111,8 @@ function renderResult(r: TryResult): void {
   latency.textContent = `${r.latencyMs.toFixed(2)} ms (onnxruntime run) · ${r.tokens} tokens`;
 }
 
-onMessage<TryToWebview>((m) => {
+channel.onMessage((m) => {
   if (m.type === TryMessages.state) renderState(m.state);
   else if (m.type === TryMessages.result) renderResult(m.result);
 });
-post<TryFromWebview>({ type: TryMessages.ready });
+channel.post({ type: TryMessages.ready });
