@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkEnvironment, describeReport, setupSteps, venvPython, type EnvironmentReport, type SetupStep as Step } from './environment';
-import type { Logger } from './worker';
+import type { Logger } from './logger';
 
 function runStep(step: Step, cwd: string, log: Logger, token: vscode.CancellationToken): Promise<number | null> {
   return new Promise((resolve) => {

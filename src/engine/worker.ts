@@ -1,64 +1,18 @@
 // Runs the engine CLI as a detached child process and turns its output into protocol events.
 // The engine's stdout and stderr go to FILES in a session folder, never to pipes: a pipe dies with the extension
-// host (a window reload), and the engine would then die on its next write. The host tails the files instead, so
-// a reloaded window can attach to the same process again (EngineWorker.attach) and read everything from the start.
-// No vscode import: the host passes a Logger, so the line handling and the stop sequence are testable under node.
+// host (a window reload), and the engine would then die on its next write. The host tails the files instead
+// (SessionOutput), so a reloaded window can attach to the same process again and read everything from the start.
+// Two ways in, one class: EngineWorker.spawn starts an engine, EngineWorker.attach follows one an earlier window
+// started. No vscode import: the host passes a Logger, so the line handling and the stop sequence are testable
+// under node.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import * as path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { EngineEvent } from '../../protocol/events';
-import { parseEventLine } from '../../protocol/validate';
+import { SessionOutput, STDERR_FILE, STDOUT_FILE } from './engineOutput';
+import type { Logger } from './logger';
 
-export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
-}
-
-/** Splits a stream of text chunks into whole lines; a line may arrive across several chunks. */
-export class LineSplitter {
-  private rest = '';
-
-  push(chunk: string): string[] {
-    const parts = (this.rest + chunk).split('\n');
-    this.rest = parts.pop() ?? '';
-    return parts.map((l) => l.replace(/\r$/, ''));
-  }
-
-  /** The unterminated remainder at end of stream (a torn last line, if the process died mid-write). */
-  flush(): string[] {
-    const rest = this.rest;
-    this.rest = '';
-    return rest === '' ? [] : [rest];
-  }
-}
-
-/** Feeds stdout lines to parseEventLine; a bad line becomes a warning, never an exception. */
-export class EventLineReader {
-  private readonly splitter = new LineSplitter();
-
-  constructor(
-    private readonly onEvent: (event: EngineEvent) => void,
-    private readonly log: Logger,
-  ) {}
-
-  push(chunk: string): void {
-    this.splitter.push(chunk).forEach((line) => this.line(line));
-  }
-
-  end(): void {
-    this.splitter.flush().forEach((line) => this.line(line));
-  }
-
-  private line(line: string): void {
-    if (line.trim() === '') return;
-    const r = parseEventLine(line);
-    if (r.ok) this.onEvent(r.event);
-    else this.log.warn(`engine output line skipped: ${r.error}`);
-  }
-}
+export type { Logger } from './logger';
 
 export function compareArgs(configPath: string, runsDir?: string): string[] {
   const args = ['-m', 'ladderlab.cli', 'compare', '--config', configPath, '--format', 'events'];
@@ -70,94 +24,29 @@ export function resumeArgs(runDir: string): string[] {
   return ['-m', 'ladderlab.cli', 'resume', runDir, '--format', 'events'];
 }
 
-/** Where a worker's output lives inside its session folder. */
-export const STDOUT_FILE = 'stdout.jsonl';
-export const STDERR_FILE = 'stderr.log';
-
-/**
- * Follows a file that another process appends to: every `intervalMs` it reads what was added since the last read.
- * Multi-byte characters split across reads are decoded correctly; lines are the reader's business.
- */
-export class FileTail {
-  private offset = 0;
-  private readonly decoder = new StringDecoder('utf8');
-  private timer: NodeJS.Timeout | undefined;
-  private reading: Promise<void> = Promise.resolve();
-  private handle: FileHandle | undefined;
-  private closed = false;
-
-  constructor(
-    private readonly file: string,
-    private readonly onText: (text: string) => void,
-    private readonly intervalMs = 200,
-  ) {}
-
-  /** Starts following; resolves once what the file holds now has been delivered. */
-  start(): Promise<void> {
-    this.timer = setInterval(() => void this.poll(), this.intervalMs);
-    this.timer.unref?.();
-    return this.poll();
-  }
-
-  /** Reads whatever is there now; concurrent calls queue, so text is delivered once and in order. */
-  poll(): Promise<void> {
-    this.reading = this.reading.then(() => this.readNew()).catch(() => undefined);
-    return this.reading;
-  }
-
-  private async readNew(): Promise<void> {
-    if (this.closed) return;
-    try {
-      this.handle ??= await open(this.file, 'r');
-    } catch {
-      return; // not created yet
-    }
-    const buffer = Buffer.alloc(1 << 16);
-    for (;;) {
-      const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.offset);
-      if (bytesRead === 0) return;
-      this.offset += bytesRead;
-      const text = this.decoder.write(buffer.subarray(0, bytesRead));
-      if (text) this.onText(text);
-    }
-  }
-
-  /** Reads the rest, stops following and closes the file. */
-  async close(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    if (this.closed) return;
-    await this.poll();
-    this.closed = true;
-    const rest = this.decoder.end();
-    if (rest) this.onText(rest);
-    await this.handle?.close().catch(() => undefined);
-    this.handle = undefined;
-  }
-}
-
-export interface WorkerOptions {
-  python: string;
-  args: string[];
-  cwd: string;
-  /** The session folder: stdout.jsonl and stderr.log are written here. */
+/** What every worker needs, however its process came to be. */
+export interface FollowOptions {
+  /** The session folder: stdout.jsonl and stderr.log are there. */
   logDir: string;
   log: Logger;
   onEvent: (event: EngineEvent) => void;
-  env?: NodeJS.ProcessEnv;
   /** How long each signal gets before the next, harder one. Default: SIGINT 30 s (the engine finishes its step and
    * writes a checkpoint), SIGTERM 5 s. Given: every signal gets this long. */
   graceMs?: number;
   pollMs?: number;
 }
 
-export interface AttachOptions {
+/** EngineWorker.spawn: the interpreter, its arguments and where it runs. */
+export interface SpawnOptions extends FollowOptions {
+  python: string;
+  args: string[];
+  cwd: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** EngineWorker.attach: the pid of an engine an earlier window spawned (from its session.json). */
+export interface AttachOptions extends FollowOptions {
   pid: number;
-  logDir: string;
-  log: Logger;
-  onEvent: (event: EngineEvent) => void;
-  graceMs?: number;
-  pollMs?: number;
 }
 
 export interface WorkerExit {
@@ -170,6 +59,7 @@ export interface WorkerExit {
 
 export const CHECKPOINT_GRACE_MS = 30_000;
 export const TERM_GRACE_MS = 5_000;
+const ATTACHED_POLL_MS = 250;
 
 /** Whether a process exists and is not a zombie (a zombie has exited; only its exit status is left). */
 export function isProcessAlive(pid: number): boolean {
@@ -203,87 +93,77 @@ export function isEngineProcess(pid: number): boolean {
   }
 }
 
+/** The process a worker follows, as its factory resolved it: a child it spawned, or a pid it was handed. */
+type EngineProcess =
+  | { kind: 'spawned'; child: ChildProcess; python: string }
+  | { kind: 'attached'; pid: number };
+
 export class EngineWorker {
   readonly exited: Promise<WorkerExit>;
   readonly pid: number | undefined;
   /** Resolves once the output written so far has been read (for an attached worker: the replay is complete). */
   readonly replayed: Promise<void>;
   private readonly child: ChildProcess | undefined;
-  private readonly tails: FileTail[] = [];
-  private done = false;
-  private detached = false;
-  private watchTimer: NodeJS.Timeout | undefined;
+  private readonly output: SessionOutput;
   private readonly graceMs: number | undefined;
+  private done = false;
+  private watchTimer: NodeJS.Timeout | undefined;
 
-  constructor(opts: WorkerOptions);
-  constructor(opts: AttachOptions, attach: true);
-  constructor(opts: WorkerOptions | AttachOptions, attach?: true) {
-    this.graceMs = opts.graceMs;
+  /** Starts the engine with its output going to fresh files in the session folder; throws if the folder cannot be
+   * written (a missing interpreter is not thrown: `exited` reports it as spawnError). */
+  static spawn(opts: SpawnOptions): EngineWorker {
     mkdirSync(opts.logDir, { recursive: true });
-    const stdoutFile = path.join(opts.logDir, STDOUT_FILE);
-    const stderrFile = path.join(opts.logDir, STDERR_FILE);
-    const reader = new EventLineReader(opts.onEvent, opts.log);
-    const stderr = new LineSplitter();
-    const logStderr = (lines: string[]) => lines.forEach((l) => opts.log.info(`[engine] ${l}`));
-    const outTail = new FileTail(stdoutFile, (t) => reader.push(t), opts.pollMs);
-    const errTail = new FileTail(stderrFile, (t) => logStderr(stderr.push(t)), opts.pollMs);
-    this.tails.push(outTail, errTail);
-    const drain = async () => {
-      await Promise.all(this.tails.map((t) => t.close()));
-      if (!this.detached) {
-        reader.end();
-        logStderr(stderr.flush());
-      }
-    };
-
-    if (attach) {
-      const a = opts as AttachOptions;
-      this.pid = a.pid;
-      this.replayed = Promise.all(this.tails.map((t) => t.start())).then(() => undefined);
-      this.exited = new Promise((resolve) => {
-        const timer = (this.watchTimer = setInterval(() => {
-          if (isProcessAlive(a.pid)) return;
-          clearInterval(timer);
-          void drain().then(() => {
-            this.done = true;
-            resolve({ code: null, signal: null });
-          });
-        }, a.pollMs ?? 250));
-      });
-      return;
-    }
-
-    const o = opts as WorkerOptions;
     // Truncate: a session folder is new, but be sure no earlier output is replayed as this process's.
-    const outFd = openSync(stdoutFile, 'w');
-    const errFd = openSync(stderrFile, 'w');
+    const outFd = openSync(path.join(opts.logDir, STDOUT_FILE), 'w');
+    const errFd = openSync(path.join(opts.logDir, STDERR_FILE), 'w');
     let child: ChildProcess;
     try {
       // An argument array and shell: false: paths with spaces or quotes reach Python unchanged, nothing is
       // interpreted. detached: its own process group, so Stop reaches the engine and anything it started, and
       // the engine outlives a window reload.
-      child = spawn(o.python, o.args, {
-        cwd: o.cwd,
+      child = spawn(opts.python, opts.args, {
+        cwd: opts.cwd,
         shell: false,
         detached: process.platform !== 'win32',
         windowsHide: true,
-        env: { ...process.env, ...o.env, HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+        env: { ...process.env, ...opts.env, HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
         stdio: ['ignore', outFd, errFd],
       });
     } finally {
       closeSync(outFd); // the child holds its own copies
       closeSync(errFd);
     }
-    this.child = child;
-    this.pid = child.pid;
-    this.replayed = Promise.all(this.tails.map((t) => t.start())).then(() => undefined);
-    this.exited = new Promise((resolve) => {
+    return new EngineWorker({ kind: 'spawned', child, python: opts.python }, opts);
+  }
+
+  /** Follows an engine started by an earlier extension host (before a window reload), replaying its output. */
+  static attach(opts: AttachOptions): EngineWorker {
+    return new EngineWorker({ kind: 'attached', pid: opts.pid }, opts);
+  }
+
+  private constructor(engine: EngineProcess, opts: FollowOptions) {
+    this.graceMs = opts.graceMs;
+    this.output = new SessionOutput(opts.logDir, opts.onEvent, opts.log, opts.pollMs);
+    this.replayed = this.output.start();
+    if (engine.kind === 'spawned') {
+      this.child = engine.child;
+      this.pid = engine.child.pid;
+      this.exited = this.childExit(engine.child, engine.python);
+    } else {
+      this.pid = engine.pid;
+      this.exited = this.pidExit(engine.pid, opts.pollMs ?? ATTACHED_POLL_MS);
+    }
+  }
+
+  /** Our own child: node tells its exit code and signal, or why it could not start. */
+  private childExit(child: ChildProcess, python: string): Promise<WorkerExit> {
+    return new Promise((resolve) => {
       child.on('error', (e) => {
         this.done = true;
-        void drain().then(() => resolve({ code: null, signal: null, spawnError: `cannot start ${o.python}: ${e.message}` }));
+        void this.output.drain().then(() => resolve({ code: null, signal: null, spawnError: `cannot start ${python}: ${e.message}` }));
       });
       child.on('exit', (code, signal) => {
-        void drain().then(() => {
+        void this.output.drain().then(() => {
           this.done = true;
           resolve({ code, signal });
         });
@@ -291,9 +171,18 @@ export class EngineWorker {
     });
   }
 
-  /** Follows an engine started by an earlier extension host (before a window reload), replaying its output. */
-  static attach(opts: AttachOptions): EngineWorker {
-    return new EngineWorker(opts, true);
+  /** Not our child: only polling tells that it is gone, and its exit code is lost. */
+  private pidExit(pid: number, pollMs: number): Promise<WorkerExit> {
+    return new Promise((resolve) => {
+      const timer = (this.watchTimer = setInterval(() => {
+        if (isProcessAlive(pid)) return;
+        clearInterval(timer);
+        void this.output.drain().then(() => {
+          this.done = true;
+          resolve({ code: null, signal: null });
+        });
+      }, pollMs));
+    });
   }
 
   get running(): boolean {
@@ -341,9 +230,8 @@ export class EngineWorker {
 
   /** Stops following the output without touching the process (the window is going away; the engine goes on). */
   detach(): void {
-    this.detached = true;
     if (this.watchTimer) clearInterval(this.watchTimer);
-    for (const t of this.tails) void t.close();
+    this.output.detach();
   }
 }
 

@@ -151,7 +151,7 @@ test('two engines started at once never share a run folder', async () => {
   const runsDir = path.join(workspaceDir(), '.ladderlab', 'twins');
   const python = vscode.workspace.getConfiguration('ladderLab').get<string>('pythonPath')!;
   const started: string[][] = [[], []];
-  const workers = [0, 1].map((i) => new EngineWorker({
+  const workers = [0, 1].map((i) => EngineWorker.spawn({
     python, args: compareArgs(uri.fsPath, runsDir), cwd: workspaceDir(), logDir: path.join(runsDir, '.sessions', `twin-${i}`), log: quiet,
     onEvent: (e) => e.type === 'run_started' && started[i].push(e.run_dir),
   }));

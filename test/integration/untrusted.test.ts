@@ -85,7 +85,7 @@ test('an engine left running by a trusted window is shown, but not signalled fro
   const sessionId = `session-test-${Date.now().toString(36)}`;
   const logDir = path.join(runsDir, '.sessions', sessionId);
   const events: EngineEvent[] = [];
-  const worker = new EngineWorker({ python, args: compareArgs(uri.fsPath, runsDir), cwd: workspaceDir(), logDir, log: quiet, onEvent: (e) => events.push(e), graceMs: 3000 });
+  const worker = EngineWorker.spawn({ python, args: compareArgs(uri.fsPath, runsDir), cwd: workspaceDir(), logDir, log: quiet, onEvent: (e) => events.push(e), graceMs: 3000 });
   try {
     await writeJsonAtomic(path.join(logDir, 'session.json'), { version: 1, id: sessionId, pid: worker.pid, kind: 'compare', experimentPath: uri.fsPath, methods: ['lora'], startedAt: Date.now() / 1000 });
     await waitFor('a train step', () => events.some((e) => e.type === 'train_step'), 90_000);

@@ -6,7 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { EngineEvent } from '../../protocol/events';
-import { compareArgs, EngineWorker, EventLineReader, LineSplitter, type Logger } from '../../src/engine/worker';
+import { EventLineReader, LineSplitter } from '../../src/engine/engineOutput';
+import { compareArgs, EngineWorker, type Logger } from '../../src/engine/worker';
 import { REPO_ROOT } from './jsonl';
 
 const SAMPLE = readFileSync(path.join(REPO_ROOT, 'test/unit/sample-events.jsonl'), 'utf8');
@@ -67,7 +68,7 @@ test('compareArgs passes the config as one argument (no shell quoting) and the r
 function fakeEngine(script: string, graceMs = 300) {
   const r = recorder();
   const logDir = mkdtempSync(path.join(tmpdir(), 'worker-'));
-  const worker = new EngineWorker({ python: process.execPath, args: ['-e', script], cwd: REPO_ROOT, logDir, log: r.log, onEvent: (e) => r.events.push(e), graceMs, pollMs: 20 });
+  const worker = EngineWorker.spawn({ python: process.execPath, args: ['-e', script], cwd: REPO_ROOT, logDir, log: r.log, onEvent: (e) => r.events.push(e), graceMs, pollMs: 20 });
   return { r, worker };
 }
 
@@ -102,7 +103,7 @@ test('EngineWorker.stop: SIGTERM, then SIGKILL, for an engine that ignores the p
 
 test('EngineWorker: a missing interpreter is reported, not thrown', async () => {
   const r = recorder();
-  const worker = new EngineWorker({ python: '/nonexistent/python', args: [], cwd: REPO_ROOT, logDir: mkdtempSync(path.join(tmpdir(), 'worker-')), log: r.log, onEvent: () => {} });
+  const worker = EngineWorker.spawn({ python: '/nonexistent/python', args: [], cwd: REPO_ROOT, logDir: mkdtempSync(path.join(tmpdir(), 'worker-')), log: r.log, onEvent: () => {} });
   const exit = await worker.exited;
   assert.match(exit.spawnError!, /cannot start \/nonexistent\/python/);
   assert.equal((await worker.stop()).spawnError, exit.spawnError);
