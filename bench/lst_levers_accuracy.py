@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ladderlab.config import build_experiment
 from ladderlab.events import EventSink
-from ladderlab.experiment import prepare
+from ladderlab.comparison import prepare
 from ladderlab.train import Run
 
 HERE = Path(__file__).resolve().parent

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ladderlab.config import DEFAULT_LR, build_experiment
 from ladderlab.events import EventSink
-from ladderlab.experiment import prepare
+from ladderlab.comparison import prepare
 from ladderlab.train import Run
 
 HERE = Path(__file__).resolve().parent

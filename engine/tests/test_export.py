@@ -25,7 +25,7 @@ from ladderlab.data.pipeline import Batcher, encode
 from ladderlab.data.types import Example
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
-from ladderlab.experiment import run_comparison
+from ladderlab.comparison import run_comparison
 from ladderlab.export import export_run, load_run
 
 PARITY = REPO / "test-artifacts" / "onnx-parity"

@@ -28,7 +28,7 @@ from ladderlab import checkpoint, cli, stop
 from ladderlab.config import build_experiment
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
-from ladderlab.experiment import resume_run, run_comparison
+from ladderlab.comparison import resume_run, run_comparison
 
 # 2 epochs x 12 steps; a checkpoint every 4 steps and at each epoch end.
 CONFIG = ["--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2), "--max-train-examples", "96",

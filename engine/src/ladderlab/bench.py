@@ -31,11 +31,11 @@ import transformers
 from .backbones import load_backbone
 from .config import Experiment
 from .data import task_spec
+from .devices import Autocast
 from .estimate import estimate_run
 from .memory_trace import LiveTensorTracer
 from .methods import BUILDERS
-from .step import make_optimizer, synthetic_batch, training_step
-from .train import loss_for
+from .step import loss_for, make_optimizer, synthetic_batch, training_step
 
 PAPER_KEEP = [1, 2, 3, 5, 6, 7, 9, 10, 11]  # the paper's T5-base side network: layers 0, 4 and 8 dropped
 
@@ -115,10 +115,10 @@ def measure(setup: BenchSetup, case: Case, warmup: int, steps: int) -> dict:
     _fresh(device)
     model = _build(setup, case)
     batch = synthetic_batch(setup.backbone, setup.spec, exp.batch_size, exp.max_length, device)
-    autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=case.precision == "bf16")
+    autocast = Autocast.of(device, case.precision)
     if case.method == FLOOR:
         def step():
-            with torch.no_grad(), torch.autocast(**autocast):
+            with torch.no_grad(), autocast():
                 setup.backbone.family.logits(model, batch)
         optimizer = None
     else:

@@ -1,15 +1,25 @@
-"""Errors the engine reports to users.
+"""Errors the engine reports to users, and the one place that decides what kind of failure an exception is.
 
 Every failure a user can fix is a ``BadInput``: the CLI turns it into an ``error`` event
-(kind ``bad_input``) and a one-line message on stderr, never a traceback.
+(kind ``bad_input``) and a one-line message on stderr, never a traceback. Running out of memory
+is kind ``oom``; anything else is a ``crash`` (a bug), whose event keeps the traceback.
 """
 
+from __future__ import annotations
+
 import json
+import sys
+import traceback
 from pathlib import Path
 
+OOM_HINT = (
+    "lower --batch-size or --max-length; for LST raise --r (a narrower side network) or keep fewer side "
+    "layers (--keep-layers); for the baselines try lst, lora or bitfit"
+)
 
-class LadderLabError(Exception):
-    kind = "crash"
+
+class BadInput(Exception):
+    """Something the user gave us (config, data file, model folder) is wrong; the message says what to fix."""
 
     def __init__(self, message: str, hint: str | None = None):
         super().__init__(message)
@@ -20,10 +30,55 @@ class LadderLabError(Exception):
         return type(self), (self.message, self.hint)
 
 
-class BadInput(LadderLabError):
-    """Something the user gave us (config, data file, model folder) is wrong; the message says what to fix."""
+class RunFailed(Exception):
+    """A run failed and has already written its ``error`` event; ``fields`` are that event's fields, so whoever
+    sums up several runs repeats the run's own message and hint instead of deciding them again."""
 
-    kind = "bad_input"
+    def __init__(self, fields: dict):
+        super().__init__(fields["message"])
+        self.fields = fields
+
+
+def is_oom(error: BaseException) -> bool:
+    # torch is looked up, not imported: the CLI's light paths (--help, errors before a run) never load it, and
+    # an exception cannot be torch's out-of-memory error unless torch was loaded to raise it.
+    torch = sys.modules.get("torch")
+    return isinstance(error, MemoryError) or (torch is not None and isinstance(error, torch.cuda.OutOfMemoryError))
+
+
+def error_kind(error: BaseException) -> str:
+    """``bad_input``, ``oom`` or ``crash``: the error event's kind and the CLI's exit status follow from it."""
+    if isinstance(error, BadInput):
+        return "bad_input"
+    return "oom" if is_oom(error) else "crash"
+
+
+def error_fields(error: BaseException, phase: str | None = None, *, memory: dict | None = None,
+                 step: int | None = None) -> dict:
+    """The fields of the ``error`` event that reports ``error``. ``memory`` and ``step`` are what only an
+    out-of-memory error in a run carries (what the run held, and the training step that failed)."""
+    kind = error_kind(error)
+    if isinstance(error, BadInput):
+        fields = {"kind": kind, "message": error.message, "hint": error.hint}
+    elif kind == "oom":
+        where = f" during {phase}" + (f" (step {step})" if step is not None else "") if phase else ""
+        text = str(error).strip()
+        first_line = text.splitlines()[0] if text else type(error).__name__
+        hint = OOM_HINT
+        predicted = (memory or {}).get("predicted_peak_bytes")
+        if predicted:
+            hint += f" (the estimator predicted a peak of {predicted / 2**30:.2f} GiB for these settings)"
+        fields = {"kind": kind, "message": f"out of memory{where}: {first_line}", "hint": hint}
+        if memory is not None:
+            fields["memory"] = memory
+        if step is not None:
+            fields["step"] = step
+    else:
+        fields = {"kind": kind, "message": f"{type(error).__name__}: {error}", "hint": None,
+                  "detail": "".join(traceback.format_exception(error))}
+    if phase:
+        fields["phase"] = phase
+    return fields
 
 
 def read_json_file(path: Path, what: str, fix_hint: str) -> object:

@@ -25,10 +25,10 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from .backbones import Backbone, load_backbone
 from .config import Experiment
 from .data import TaskSpec, load_task, task_spec
+from .devices import Autocast, resolve_device
 from .memory_trace import ROLES, LiveTensorTracer
 from .methods import BUILDERS
-from .step import make_optimizer, synthetic_batch, training_step
-from .train import loss_for, resolve_device
+from .step import loss_for, make_optimizer, synthetic_batch, training_step
 
 CUDA_CONTEXT_BYTES = 512 * 2**20  # driver + kernels; not in torch.cuda.max_memory_allocated
 ALLOCATOR_SLACK = 1.10  # reserved vs allocated on a training loop (fragmentation of the caching allocator)
@@ -59,7 +59,7 @@ def trace_training(backbone: Backbone, spec: TaskSpec, exp: Experiment, method: 
         model.train()
         params, optimizer, scheduler = make_optimizer(model, exp.lr_for(method), exp.weight_decay, 0, steps)
         batch = synthetic_batch(backbone, spec, exp.batch_size, exp.max_length, device)
-        autocast = dict(device_type=device.type, dtype=torch.bfloat16, enabled=exp.precision == "bf16")
+        autocast = Autocast.of(device, exp.precision)
         with tracer.tracking(model, optimizer):
             for t in batch.values():
                 tracer.retag(t, "transient")

@@ -9,7 +9,18 @@ from __future__ import annotations
 import contextlib
 
 import torch
+import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
+
+from .data.types import TaskSpec
+from .devices import Autocast
+
+
+def loss_for(spec: TaskSpec):
+    """The task's loss, computed in fp32 whatever the forward ran in: MSE for regression, else cross-entropy."""
+    if spec.is_regression:
+        return lambda logits, labels: F.mse_loss(logits.float(), labels.float())
+    return lambda logits, labels: F.cross_entropy(logits.float(), labels.long())
 
 
 def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int):
@@ -20,11 +31,11 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmu
 
 
 def training_step(model, batch: dict, loss_fn, params, optimizer, scheduler, max_grad_norm: float,
-                  autocast: dict, before_backward=None, forward_context=None) -> torch.Tensor:
+                  autocast: Autocast, before_backward=None, forward_context=None) -> torch.Tensor:
     """Forward (under autocast), backward, clip, optimizer and scheduler step, gradients freed.
     ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes;
     ``forward_context`` wraps the forward (the training loop's saved-bytes meter)."""
-    with forward_context or contextlib.nullcontext(), torch.autocast(**autocast):
+    with forward_context or contextlib.nullcontext(), autocast():
         loss = loss_fn(model(batch), batch["labels"])
     if before_backward is not None:
         before_backward(loss)

@@ -7,12 +7,15 @@ LoRA and Adapters target, and how to build and run a Ladder Side-Tuning side net
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from transformers import AutoModelForSequenceClassification
 
 from ..data.types import TaskSpec
+from ..errors import BadInput
 
 # Axis roles for structural pruning (see methods/lst/pruning.py):
 #   "R"  the residual stream of the stack        "F"  the feed-forward inner dimension
@@ -52,7 +55,7 @@ class Family:
         raise NotImplementedError
 
     def hidden_size(self, config) -> int:
-        raise NotImplementedError
+        return config.hidden_size  # transformers maps the standard name to each config's own (d_model, n_embd)
 
     def stacks(self, model: nn.Module) -> list[StackInfo]:
         raise NotImplementedError
@@ -90,10 +93,44 @@ class Family:
         return {}
 
     def heads(self, config) -> int:
-        raise NotImplementedError
+        return config.num_attention_heads  # also a standard name every config maps (num_heads, n_head)
 
     def dropout(self, config) -> float:
         raise NotImplementedError
+
+
+def task_kwargs(spec: TaskSpec) -> dict:
+    """A sequence classifier's config fields for the task: its label count and problem type."""
+    return {"num_labels": spec.num_labels,
+            "problem_type": "regression" if spec.is_regression else "single_label_classification"}
+
+
+def classifier_from_pretrained(folder: str, spec: TaskSpec, **config_fields) -> nn.Module:
+    """The checkpoint with transformers' sequence-classification head for the task (a new, trainable layer)."""
+    return AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, **task_kwargs(spec),
+                                                              **config_fields)
+
+
+def classifier_from_config(config, spec: TaskSpec, **config_fields) -> nn.Module:
+    """The same, randomly initialised from a config (presets, and the estimator's fake tensors)."""
+    config = copy.deepcopy(config)
+    for k, v in {**task_kwargs(spec), **config_fields}.items():
+        setattr(config, k, v)
+    return AutoModelForSequenceClassification.from_config(config)
+
+
+def check_side_widths(r: int, heads: int, widths: dict[str, int], attention: str) -> None:
+    """The side network is the backbone at 1/r width: BadInput unless r divides every one of ``widths`` and the
+    side's attention width (``widths[attention]`` / r) splits evenly into ``heads`` heads."""
+    if any(w % r for w in widths.values()):
+        named = ", ".join(f"{name} {w}" for name, w in widths.items())
+        common = ", ".join(str(d) for d in (2, 4, 8, 16, 32) if all(w % d == 0 for w in widths.values()))
+        raise BadInput(f"r={r} does not divide the backbone's width ({named})",
+                       f"choose r among the common divisors, e.g. {common}")
+    side = widths[attention] // r
+    if side % heads:
+        raise BadInput(f"the side attention width {side} (= {widths[attention]}/r) is not divisible by {heads} heads",
+                       f"choose a smaller r or set side_heads to a divisor of {side}")
 
 
 def squeeze_regression(logits: torch.Tensor) -> torch.Tensor:

@@ -13,11 +13,10 @@ import copy
 
 import torch
 from torch import nn
-from transformers import AutoModelForSequenceClassification, GPT2Model
+from transformers import GPT2Model
 
-from ..errors import BadInput
-from .base import Family, StackInfo, squeeze_regression
-from .encoder import _divisors, _task_kwargs
+from .base import (Family, StackInfo, check_side_widths, classifier_from_config, classifier_from_pretrained,
+                   squeeze_regression)
 
 
 class ZeroPositions(nn.Module):
@@ -55,14 +54,10 @@ class DecoderFamily(Family):
 
     def task_model_from_pretrained(self, folder, spec, tokenizer):
         # A GPT-2 checkpoint has no pad token of its own: give the one the tokenizer pads with (backbones.py).
-        return AutoModelForSequenceClassification.from_pretrained(
-            folder, dtype=torch.float32, pad_token_id=tokenizer.pad_token_id, **_task_kwargs(spec))
+        return classifier_from_pretrained(folder, spec, pad_token_id=tokenizer.pad_token_id)
 
     def task_model_from_config(self, config, spec, tokenizer):
-        config = copy.deepcopy(config)
-        for k, v in {**_task_kwargs(spec), "pad_token_id": tokenizer.pad_token_id}.items():
-            setattr(config, k, v)
-        return AutoModelForSequenceClassification.from_config(config)
+        return classifier_from_config(config, spec, pad_token_id=tokenizer.pad_token_id)
 
     def logits(self, model, batch):
         kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
@@ -71,12 +66,6 @@ class DecoderFamily(Family):
             kwargs["position_ids"] = _positions(batch["attention_mask"])
         logits = model(**kwargs, use_cache=False).logits
         return squeeze_regression(logits)
-
-    def hidden_size(self, config):
-        return config.n_embd
-
-    def heads(self, config):
-        return config.n_head
 
     def dropout(self, config):
         return config.embd_pdrop
@@ -88,12 +77,7 @@ class DecoderFamily(Family):
     def side_config(self, config, r, n_layers, heads):
         d, h = config.n_embd, heads or config.n_head
         ff = config.n_inner or 4 * d
-        if d % r or ff % r:
-            raise BadInput(f"r={r} does not divide the backbone's width (hidden {d}, feed-forward {ff})",
-                           f"choose r among the common divisors, e.g. {_divisors(d, ff)}")
-        if (d // r) % h:
-            raise BadInput(f"the side width {d // r} (= {d}/r) is not divisible by {h} attention heads",
-                           f"choose a smaller r or set side_heads to a divisor of {d // r}")
+        check_side_widths(r, h, {"hidden": d, "feed-forward": ff}, attention="hidden")
         side = copy.deepcopy(config)
         side.n_embd, side.n_inner, side.n_layer, side.n_head = d // r, ff // r, n_layers, h
         # No attention-probability dropout (see encoder.py: SDPA then keeps no B x heads x L x L maps), and no

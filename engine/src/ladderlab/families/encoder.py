@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import copy
 
-import torch
 from torch import nn
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoModel
 
-from ..data.types import TaskSpec
-from ..errors import BadInput
-from .base import Family, StackInfo, squeeze_regression
+from .base import (Family, StackInfo, check_side_widths, classifier_from_config, classifier_from_pretrained,
+                   squeeze_regression)
 
 
 class PassThroughEmbeddings(nn.Module):
@@ -23,11 +21,6 @@ class PassThroughEmbeddings(nn.Module):
 
     def forward(self, inputs_embeds=None, **_ignored):
         return inputs_embeds
-
-
-def _task_kwargs(spec: TaskSpec) -> dict:
-    return {"num_labels": spec.num_labels, "problem_type": "regression" if spec.is_regression else
-            "single_label_classification"}
 
 
 class EncoderFamily(Family):
@@ -39,24 +32,15 @@ class EncoderFamily(Family):
     peft_task_type = "SEQ_CLS"
 
     def task_model_from_pretrained(self, folder, spec, tokenizer):
-        return AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, **_task_kwargs(spec))
+        return classifier_from_pretrained(folder, spec)
 
     def task_model_from_config(self, config, spec, tokenizer):
-        config = copy.deepcopy(config)
-        for k, v in _task_kwargs(spec).items():
-            setattr(config, k, v)
-        return AutoModelForSequenceClassification.from_config(config)
+        return classifier_from_config(config, spec)
 
     def logits(self, model, batch):
         out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                     token_type_ids=batch.get("token_type_ids"))
         return squeeze_regression(out.logits)
-
-    def hidden_size(self, config):
-        return config.hidden_size
-
-    def heads(self, config):
-        return config.num_attention_heads
 
     def dropout(self, config):
         return config.hidden_dropout_prob
@@ -67,12 +51,7 @@ class EncoderFamily(Family):
     # -- LST ----------------------------------------------------------------------------------------
     def side_config(self, config, r, n_layers, heads):
         d, ff, h = config.hidden_size, config.intermediate_size, heads or config.num_attention_heads
-        if d % r or ff % r:
-            raise BadInput(f"r={r} does not divide the backbone's width (hidden {d}, feed-forward {ff})",
-                           f"choose r among the common divisors, e.g. {_divisors(d, ff)}")
-        if (d // r) % h:
-            raise BadInput(f"the side width {d // r} (= {d}/r) is not divisible by {h} attention heads",
-                           f"choose a smaller r or set side_heads to a divisor of {d // r}")
+        check_side_widths(r, h, {"hidden": d, "feed-forward": ff}, attention="hidden")
         side = copy.deepcopy(config)
         side.hidden_size, side.intermediate_size = d // r, ff // r
         side.num_hidden_layers, side.num_attention_heads = n_layers, h
@@ -82,7 +61,8 @@ class EncoderFamily(Family):
         return side
 
     def build_side_stacks(self, side_config):
-        side = type_for(side_config)(side_config, add_pooling_layer=False)
+        model_class = AutoModel._model_mapping[type(side_config)]  # the backbone's own class (BertModel for BERT)
+        side = model_class(side_config, add_pooling_layer=False)
         side.embeddings = PassThroughEmbeddings()
         return nn.ModuleDict({"encoder": side})
 
@@ -117,12 +97,3 @@ class EncoderFamily(Family):
             "output.LayerNorm.weight": ("R",), "output.LayerNorm.bias": ("R",),
         }
 
-
-def type_for(config):
-    from transformers import AutoModel
-
-    return AutoModel._model_mapping[type(config)]
-
-
-def _divisors(*widths: int) -> str:
-    return ", ".join(str(r) for r in (2, 4, 8, 16, 32) if all(w % r == 0 for w in widths))

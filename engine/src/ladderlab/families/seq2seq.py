@@ -21,8 +21,7 @@ from transformers import AutoModelForSeq2SeqLM
 from transformers.models.t5.modeling_t5 import T5Stack
 
 from ..errors import BadInput
-from .base import Family, StackInfo, squeeze_regression
-from .encoder import _divisors
+from .base import Family, StackInfo, check_side_widths, squeeze_regression
 
 # Regression score = the logit of this word's first token. The LM head is frozen, so the score is one fixed
 # linear read-out of the last decoder state (the word's embedding row); any word works, and one whose meaning
@@ -67,7 +66,6 @@ def _start_ids(config, input_ids: torch.Tensor) -> torch.Tensor:
     return input_ids.new_full((input_ids.shape[0], 1), start)
 
 
-
 def _roles(prefix: str, kv_axis: str = "R") -> dict:
     roles = {}
     for name, out_role, in_role in _ATTN:
@@ -100,12 +98,6 @@ class Seq2SeqFamily(Family):
                     decoder_input_ids=_start_ids(model.config, ids), use_cache=False)
         return squeeze_regression(out.logits[:, 0, :].index_select(-1, _label_ids(model)))
 
-    def hidden_size(self, config):
-        return config.d_model
-
-    def heads(self, config):
-        return config.num_heads
-
     def dropout(self, config):
         return config.dropout_rate
 
@@ -117,12 +109,7 @@ class Seq2SeqFamily(Family):
     def side_config(self, config, r, n_layers, heads):
         d, ff, inner = config.d_model, config.d_ff, config.num_heads * config.d_kv
         h = heads or config.num_heads
-        if d % r or ff % r or inner % r:
-            raise BadInput(f"r={r} does not divide the backbone's widths (d_model {d}, d_ff {ff}, attention {inner})",
-                           f"choose r among the common divisors, e.g. {_divisors(d, ff, inner)}")
-        if (inner // r) % h:
-            raise BadInput(f"the side attention width {inner // r} (= {inner}/r) is not divisible by {h} heads",
-                           f"choose a smaller r or set side_heads to a divisor of {inner // r}")
+        check_side_widths(r, h, {"d_model": d, "d_ff": ff, "attention": inner}, attention="attention")
         side = copy.deepcopy(config)
         side.d_model, side.d_ff = d // r, ff // r
         side.num_heads, side.d_kv = h, inner // r // h  # = d_kv/r with the backbone's heads

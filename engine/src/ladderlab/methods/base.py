@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from peft import PeftConfig, get_peft_model
 from torch import nn
 
 from ..families import Family
@@ -23,6 +24,12 @@ class MethodModel(nn.Module):
 
     def trainable_named_parameters(self) -> dict[str, nn.Parameter]:
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
+
+
+def peft_method(family: Family, model: nn.Module, config: PeftConfig) -> MethodModel:
+    """A method PEFT implements: the task model wrapped by PEFT with ``config``. PEFT freezes the backbone
+    and, for SEQ_CLS, keeps a trainable copy of the classification head itself (modules_to_save)."""
+    return MethodModel(family, get_peft_model(model, config))
 
 
 def freeze_all(model: nn.Module) -> None:

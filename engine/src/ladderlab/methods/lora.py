@@ -1,9 +1,9 @@
 """LoRA (Hu et al., 2022) through PEFT: low-rank updates on the attention projections, plus the task head."""
 
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig
 from transformers.pytorch_utils import Conv1D
 
-from .base import MethodModel
+from .base import MethodModel, peft_method
 
 
 def build(backbone, model, exp) -> MethodModel:
@@ -17,6 +17,4 @@ def build(backbone, model, exp) -> MethodModel:
         # GPT-2's Conv1D stores weights (in, out); PEFT would correct this itself, with a warning on every run.
         fan_in_fan_out=any(isinstance(m, Conv1D) for m in model.modules()),
     )
-    # For SEQ_CLS, PEFT itself keeps a trainable copy of the classification head (modules_to_save).
-    peft_model = get_peft_model(model, config)
-    return MethodModel(family, peft_model)
+    return peft_method(family, model, config)

@@ -1,9 +1,9 @@
 """Prompt tuning (Lester et al., 2021) through PEFT: trainable prompt vectors prepended to the input,
 initialised from sampled vocabulary embeddings as in the LST paper's baseline; the task head trains too."""
 
-from peft import PromptTuningConfig, PromptTuningInit, get_peft_model
+from peft import PromptTuningConfig, PromptTuningInit
 
-from .base import MethodModel
+from .base import MethodModel, peft_method
 
 
 def build(backbone, model, exp) -> MethodModel:
@@ -16,6 +16,4 @@ def build(backbone, model, exp) -> MethodModel:
         # prepends to the encoder input: the second set would count as trainable and never get a gradient.
         num_transformer_submodules=1,
     )
-    # For SEQ_CLS, PEFT itself keeps a trainable copy of the classification head (modules_to_save).
-    peft_model = get_peft_model(model, config)
-    return MethodModel(family, peft_model)
+    return peft_method(family, model, config)

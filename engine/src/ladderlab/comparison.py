@@ -18,9 +18,10 @@ from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
 from .data import load_task
 from .data.pipeline import Batcher, encode
-from .errors import BadInput
+from .devices import resolve_device
+from .errors import BadInput, RunFailed, error_fields
 from .events import EventSink
-from .train import Run, SharedData, is_oom, report_error, resolve_device
+from .train import Run, SharedData
 
 
 @dataclass
@@ -86,12 +87,13 @@ def _execute(run: Run, outcome: Outcome, sink: EventSink) -> None:
     try:
         outcome.rows.append(run.execute())
     except Exception as e:  # one method's failure must not lose the others' results
-        report_error(sink, e)  # no-op if the run already reported it into its events.jsonl
-        fields = getattr(e, "_ladderlab_fields", {})
-        kind = "bad_input" if isinstance(e, BadInput) else "oom" if is_oom(e) else "crash"
-        outcome.failed.append({"method": run.method, "kind": kind,
-                               "message": fields.get("message") or getattr(e, "message", str(e)),
-                               "hint": fields.get("hint")})
+        if isinstance(e, RunFailed):
+            fields = e.fields  # reported by the run, into its events.jsonl
+        else:  # failed before its run folder existed (e.g. the runs directory cannot be created)
+            fields = error_fields(e)
+            sink.emit("error", **fields)
+        outcome.failed.append({"method": run.method, "kind": fields["kind"], "message": fields["message"],
+                               "hint": fields["hint"]})
     finally:
         gc.collect()  # the failed run's frames (model, optimizer) are free now that the exception is gone
         if run.data.device.type == "cuda":
