@@ -66,7 +66,7 @@ def _estimate(args, exp) -> int:
 def _bench(args) -> int:
     from .bench import PAPER_KEEP, format_bench, run_bench, write_results
     from .config import build_experiment
-    from .train import resolve_device
+    from .devices import resolve_device
 
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
