@@ -1,389 +1,73 @@
-// Implements RunManagerApi: launches comparisons and resumes (one detached engine process each), keeps every
-// session's events for replay, watches the runs folders so views refresh when the engine (or anything else)
-// writes there, and, when a window opens, attaches to engines an earlier window started (they outlive reloads).
-import { readFile } from 'node:fs/promises';
-import * as path from 'node:path';
-import * as vscode from 'vscode';
-import type { EngineEvent } from '../../protocol/events';
-import { checkEnvironment, type EnvironmentReport } from '../engine/environment';
-import { findPython } from '../engine/python';
-import { compareArgs, EngineWorker, isEngineProcess, resumeArgs, type Logger } from '../engine/worker';
-import { parseExperimentText } from '../experiment/model';
-import { environmentProblem, experimentProblem, resumeRefusal } from './launchChecks';
-import { finalState } from './sessionState';
-import { DEFAULT_RUNS_DIR, resolveRunsDir } from './runsDir';
-import { parseEventsJsonl, parseRunId, RunReader, sortRuns, type StoredRun } from './runStore';
-import { listSessionFiles, removeSessionDir, sessionDir, SESSION_FILE, writeJsonAtomic, type SessionFile } from './sessionFiles';
-import type { RunManagerApi, Session, SessionEvent } from './types';
+// RunManager: what the rest of the host holds (RunManagerApi), composed of the two rooms behind it:
+// EngineSessions (engine processes: launch, attach after a reload, stop, resume, session state and events) and
+// WorkspaceRunStore (the run folders on disk: listing, reading, watching). Each hears the other only through
+// what is wired here: the store asks the sessions which runs are live, the sessions tell the store when runs change.
+import { EngineSessions, type EngineSessionsOptions } from './engineSessions';
+import type { StoredRun } from './runStore';
+import type { RunManagerApi, Session } from './types';
+import { WorkspaceRunStore } from './workspaceRuns';
 
-export { DEFAULT_RUNS_DIR } from './runsDir';
+export { EngineEnvironmentError, launchBlockedReason } from './engineSessions';
 
-/** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
-export function launchBlockedReason(trusted: boolean): string | undefined {
-  return trusted
-    ? undefined
-    : 'Ladder Lab does not start the engine in a Restricted Mode workspace: running it executes this workspace\'s Python. ' +
-        'Trust the workspace (Manage Workspace Trust) to run experiments; existing results are still listed.';
-}
-
-/** The engine's environment lacks packages; carries the report so the UI can offer "Set Up Engine Environment". */
-export class EngineEnvironmentError extends Error {
-  constructor(readonly report: EnvironmentReport) {
-    super(environmentProblem(report));
-  }
-}
-
-export interface RunManagerOptions {
-  log: Logger;
-  isTrusted?: () => boolean;
-  findPython?: (folder?: vscode.WorkspaceFolder) => Promise<string>;
-  checkEnvironment?: (python: string, cwd: string) => Promise<EnvironmentReport>;
-  graceMs?: number;
-}
-
-interface LiveSession {
-  session: Session;
-  worker?: EngineWorker;
-  startedAt: number; // unix seconds
-  runIds: Set<string>; // run folders this session's engine announced
-  stopRequested: boolean;
-  done: Promise<Session>;
-  finish: (s: Session) => void; // resolves done
-  runsDir: string;
-  kind: SessionFile['kind'];
-  attached: boolean; // started by an earlier window: no exit code, the state comes from the events
-}
-
-/** The runs folder of a workspace folder; throws with a message naming the setting when it is not allowed. */
-export function runsDirFor(folder: vscode.WorkspaceFolder): string {
-  const setting = vscode.workspace.getConfiguration('ladderLab', folder.uri).get<string>('runsDir');
-  const r = resolveRunsDir(folder.uri.fsPath, setting);
-  if (r.error !== undefined) throw new Error(r.error);
-  return r.dir;
-}
-
-function tryRunsDir(folder: vscode.WorkspaceFolder): string | undefined {
-  try {
-    return runsDirFor(folder);
-  } catch {
-    return undefined;
-  }
-}
+export type RunManagerOptions = EngineSessionsOptions;
 
 export class RunManager implements RunManagerApi {
-  private readonly eventEmitter = new vscode.EventEmitter<SessionEvent>();
-  private readonly sessionsEmitter = new vscode.EventEmitter<void>();
-  private readonly runsEmitter = new vscode.EventEmitter<void>();
-  readonly onDidEvent = this.eventEmitter.event;
-  readonly onDidChangeSessions = this.sessionsEmitter.event;
-  readonly onDidChangeRuns = this.runsEmitter.event;
+  readonly onDidEvent: RunManagerApi['onDidEvent'];
+  readonly onDidChangeSessions: RunManagerApi['onDidChangeSessions'];
+  readonly onDidChangeRuns: RunManagerApi['onDidChangeRuns'];
   /** Resolves once engines left running by an earlier window are attached. */
   readonly ready: Promise<void>;
 
-  private readonly live: LiveSession[] = [];
-  private readonly checkedPythons = new Set<string>(); // interpreters that passed the environment check
-  private readonly reader = new RunReader();
-  private watchers: vscode.Disposable[] = [];
-  private readonly disposables: vscode.Disposable[] = [];
-  private runsTimer: NodeJS.Timeout | undefined;
-  private counter = 0;
-  private launching = false;
-  private disposed = false;
+  private readonly store: WorkspaceRunStore;
+  private readonly engines: EngineSessions;
 
-  constructor(private readonly opts: RunManagerOptions) {
-    this.watch();
-    this.disposables.push(
-      vscode.workspace.onDidChangeWorkspaceFolders(() => {
-        this.watch();
-        void this.reattach();
-      }),
-      vscode.workspace.onDidChangeConfiguration((e) => {
-        if (e.affectsConfiguration('ladderLab.runsDir')) this.watch();
-      }),
-    );
-    this.ready = this.reattach();
-  }
-
-  private trusted(): boolean {
-    return this.opts.isTrusted?.() ?? vscode.workspace.isTrusted;
+  constructor(opts: RunManagerOptions) {
+    // The store only calls isLive when listing, after both exist.
+    this.store = new WorkspaceRunStore(opts.log, (runId) => this.engines.ownsRun(runId));
+    this.engines = new EngineSessions(opts, this.store);
+    this.onDidEvent = this.engines.onDidEvent;
+    this.onDidChangeSessions = this.engines.onDidChangeSessions;
+    this.onDidChangeRuns = this.store.onDidChange;
+    this.ready = this.engines.ready;
   }
 
   sessions(): Session[] {
-    return this.live.map((l) => l.session);
+    return this.engines.sessions();
   }
 
   activeSession(): Session | undefined {
-    return [...this.live].reverse().find((l) => isActive(l.session))?.session;
+    return this.engines.activeSession();
   }
 
   /** Resolves when the session's engine process has exited (the session's final state is set by then). */
   whenDone(sessionId: string): Promise<Session> {
-    const l = this.live.find((x) => x.session.id === sessionId);
-    return l ? l.done : Promise.reject(new Error(`no session ${sessionId}`));
+    return this.engines.whenDone(sessionId);
   }
 
   /** The engine's pid of a session (tests kill it to play a crash). */
   pidOf(sessionId: string): number | undefined {
-    return this.live.find((x) => x.session.id === sessionId)?.worker?.pid;
+    return this.engines.pidOf(sessionId);
   }
 
   startComparison(experimentPath: string): Promise<Session> {
-    return this.exclusive(() => this.launchComparison(experimentPath));
+    return this.engines.startComparison(experimentPath);
   }
 
-  /** Continues an interrupted run (a run id or its folder) from its checkpoint: `ladderlab resume RUN_DIR`. */
   resume(run: string): Promise<Session> {
-    return this.exclusive(() => this.launchResume(run));
+    return this.engines.resume(run);
   }
 
-  /** The guards every launch goes through: trust, one engine at a time, one launch being prepared at a time. */
-  private async exclusive(launch: () => Promise<Session>): Promise<Session> {
-    const blocked = launchBlockedReason(this.trusted());
-    if (blocked) throw new Error(blocked);
-    const active = this.activeSession();
-    if (active) throw new Error(`A comparison (${active.methods.join(', ')}) is already running; stop it first (Ladder Lab: Stop Run).`);
-    // One engine at a time (they would compete for the same GPU/CPU): also while this one is being prepared.
-    if (this.launching) throw new Error('A comparison is already starting.');
-    this.launching = true;
-    try {
-      return await launch();
-    } finally {
-      this.launching = false;
-    }
+  stop(sessionId?: string): Promise<void> {
+    return this.engines.stop(sessionId);
   }
 
-  private async python(folder: vscode.WorkspaceFolder | undefined, cwd: string): Promise<string> {
-    const python = this.opts.findPython ? await this.opts.findPython(folder) : (await findPython(folder)).path;
-    if (!this.checkedPythons.has(python)) {
-      const report = await (this.opts.checkEnvironment ?? ((p, c) => checkEnvironment(p, { cwd: c })))(python, cwd);
-      if (!report.ok) throw new EngineEnvironmentError(report);
-      this.checkedPythons.add(python);
-    }
-    return python;
+  listRuns(): Promise<StoredRun[]> {
+    return this.store.listRuns();
   }
 
-  private async launchComparison(experimentPath: string): Promise<Session> {
-    let text: string;
-    try {
-      text = await readFile(experimentPath, 'utf8');
-    } catch (e) {
-      throw new Error(`${path.basename(experimentPath)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that the file exists.`);
-    }
-    const problem = experimentProblem(experimentPath, text);
-    if (problem) throw new Error(problem);
-    const values = parseExperimentText(text).values!;
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
-    // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
-    const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
-    const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
-    const python = await this.python(folder, cwd);
-    const methods = (values.methods as string[] | undefined) ?? ['lst'];
-    this.opts.log.info(`starting ${methods.join(', ')} from ${experimentPath} with ${python} (runs in ${runsDir})`);
-    return this.spawnSession({ kind: 'compare', experimentPath, methods, python, args: compareArgs(experimentPath, runsDir), cwd, runsDir, history: [] });
-  }
-
-  private async launchResume(run: string): Promise<Session> {
-    const record = (await this.listRuns()).find((r) => r.id === run || r.dir === run);
-    if (!record) throw new Error(`No run ${run} in this workspace's runs folders; refresh the Runs view.`);
-    const refusal = resumeRefusal(record);
-    if (refusal) throw new Error(refusal);
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(record.dir)) ?? vscode.workspace.workspaceFolders?.[0];
-    const cwd = folder?.uri.fsPath ?? path.dirname(record.dir);
-    const python = await this.python(folder, cwd);
-    // The run's history so far: the monitor charts it and the resumed steps continue the same lines.
-    let history: EngineEvent[] = [];
-    try {
-      history = parseEventsJsonl(await readFile(path.join(record.dir, 'events.jsonl'), 'utf8')).events;
-    } catch {
-      // no events yet: the resume starts the chart
-    }
-    this.opts.log.info(`resuming ${record.id} with ${python}`);
-    return this.spawnSession({
-      kind: 'resume', experimentPath: record.dir, methods: [record.method], python, args: resumeArgs(record.dir), cwd,
-      runsDir: path.dirname(record.dir), history, runDir: record.dir,
-    });
-  }
-
-  private async spawnSession(p: {
-    kind: SessionFile['kind']; experimentPath: string; methods: string[]; python: string; args: string[]; cwd: string;
-    runsDir: string; history: EngineEvent[]; runDir?: string;
-  }): Promise<Session> {
-    const id = `session-${Date.now().toString(36)}-${++this.counter}-${Math.random().toString(36).slice(2, 6)}`;
-    const session: Session = { id, experimentPath: p.experimentPath, methods: p.methods, state: 'starting', events: [...p.history] };
-    const l = this.track(session, p.runsDir, p.kind, false, Date.now() / 1000);
-    if (p.runDir) l.runIds.add(path.basename(p.runDir));
-    const logDir = sessionDir(p.runsDir, id);
-    try {
-      l.worker = new EngineWorker({
-        python: p.python, args: p.args, cwd: p.cwd, logDir, log: this.opts.log, graceMs: this.opts.graceMs,
-        onEvent: (event) => this.onEngineEvent(l, event),
-      });
-    } catch (e) {
-      // e.g. the runs folder is read-only: the session must not stay "starting" and block every later launch.
-      session.state = 'failed';
-      l.finish(session);
-      this.sessionsEmitter.fire();
-      throw new Error(`Cannot start the engine: ${(e as Error).message}. Check that ${p.runsDir} is writable (setting ladderLab.runsDir).`);
-    }
-    if (l.worker.pid !== undefined) {
-      const file: SessionFile = {
-        version: 1, id, pid: l.worker.pid, kind: p.kind, experimentPath: p.experimentPath, methods: p.methods,
-        startedAt: l.startedAt, ...(p.runDir ? { runDir: p.runDir } : {}),
-      };
-      await writeJsonAtomic(path.join(logDir, SESSION_FILE), file).catch((e: Error) => this.opts.log.warn(`cannot write ${SESSION_FILE}: ${e.message}`));
-    }
-    this.follow(l);
-    return session;
-  }
-
-  private track(session: Session, runsDir: string, kind: SessionFile['kind'], attached: boolean, startedAt: number): LiveSession {
-    let finish!: (s: Session) => void;
-    const done = new Promise<Session>((r) => (finish = r));
-    const l: LiveSession = { session, startedAt, runIds: new Set(), stopRequested: false, done, finish, runsDir, kind, attached };
-    this.live.push(l);
-    this.sessionsEmitter.fire();
-    return l;
-  }
-
-  /** When the engine exits: the final state, a refresh, and the session folder removed (its events are in the runs). */
-  private follow(l: LiveSession): void {
-    const { session } = l;
-    void l.worker!.exited.then((exit) => {
-      if (exit.spawnError) this.opts.log.error(exit.spawnError);
-      session.state = finalState(l.kind, l.stopRequested, exit, session.events, session.methods);
-      this.opts.log.info(`engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`);
-      l.finish(session);
-      // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
-      if (this.disposed) return;
-      // Listeners (status bar, tree, monitor) hear of the end in the same tick the state changes.
-      this.sessionsEmitter.fire();
-      this.runsChanged();
-      if (this.trusted()) void removeSessionDir(l.runsDir, session.id).catch(() => undefined);
-    });
-  }
-
-  /** Finds engines an earlier window started (session folders with a live engine pid) and follows them. */
-  private async reattach(): Promise<void> {
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      const runsDir = tryRunsDir(folder);
-      if (!runsDir) continue;
-      for (const found of await listSessionFiles(runsDir)) {
-        const s = found.session;
-        if (!s) {
-          this.opts.log.warn(`ignoring ${found.dir}: ${found.problem}`);
-          continue;
-        }
-        if (this.disposed || this.live.some((l) => l.session.id === s.id)) continue;
-        if (!isEngineProcess(s.pid)) {
-          // The engine ended while no window watched: the run folders tell how. Tidy up (a write: trusted only).
-          if (this.trusted()) await removeSessionDir(runsDir, s.id).catch(() => undefined);
-          continue;
-        }
-        let history: EngineEvent[] = [];
-        if (s.kind === 'resume' && s.runDir && path.dirname(s.runDir) === runsDir) {
-          // The resumed run's events before this process: events.jsonl minus what the process itself wrote since.
-          const all = await readFile(path.join(s.runDir, 'events.jsonl'), 'utf8').then((t) => parseEventsJsonl(t).events, () => []);
-          history = all.filter((e) => e.ts < s.startedAt);
-        }
-        const session: Session = { id: s.id, experimentPath: s.experimentPath, methods: s.methods, state: 'running', events: history };
-        const l = this.track(session, runsDir, s.kind, true, s.startedAt);
-        if (s.runDir) l.runIds.add(path.basename(s.runDir));
-        this.opts.log.info(`attached to the engine (pid ${s.pid}) of ${s.id}, started by an earlier window`);
-        l.worker = EngineWorker.attach({ pid: s.pid, logDir: found.dir, log: this.opts.log, onEvent: (event) => this.onEngineEvent(l, event), graceMs: this.opts.graceMs });
-        this.follow(l);
-        await l.worker.replayed; // `ready` means the replay is in the session's events
-        if (session.state === 'starting') session.state = 'running';
-      }
-    }
-  }
-
-  private onEngineEvent(l: LiveSession, event: EngineEvent): void {
-    const { session } = l;
-    session.events.push(event);
-    if (session.state === 'starting') {
-      session.state = 'running';
-      this.sessionsEmitter.fire();
-    }
-    if (event.type === 'run_started') l.runIds.add(event.run_id);
-    if (event.type === 'run_started' || event.type === 'run_finished' || event.type === 'error') this.runsChanged();
-    this.eventEmitter.fire({ sessionId: session.id, event });
-  }
-
-  async stop(sessionId?: string): Promise<void> {
-    const l = sessionId ? this.live.find((x) => x.session.id === sessionId) : this.live.find((x) => x.session === this.activeSession());
-    if (!l || !l.worker || !isActive(l.session)) return;
-    // Signalling a process is acting on the machine: not from a Restricted Mode window (the pid of an attached
-    // session comes from a file in the workspace).
-    const blocked = launchBlockedReason(this.trusted());
-    if (blocked) throw new Error(blocked.replace('does not start the engine', 'does not stop or start engines'));
-    l.stopRequested = true;
-    l.session.state = 'stopping';
-    this.sessionsEmitter.fire();
-    await l.worker.stop();
-  }
-
-  async listRuns(): Promise<StoredRun[]> {
-    const all: StoredRun[] = [];
-    for (const folder of vscode.workspace.workspaceFolders ?? []) {
-      let dir: string;
-      try {
-        dir = runsDirFor(folder);
-        all.push(...(await this.reader.read(dir, (id) => this.isLive(id))));
-      } catch (e) {
-        this.opts.log.warn(`cannot list runs of ${folder.name}: ${(e as Error).message}`);
-      }
-    }
-    return sortRuns(all);
-  }
-
-  /** A run folder belongs to a live engine if that engine announced it, or if it appeared after the engine
-   * started and the engine has not announced it yet (the folder exists a moment before run_started). */
-  private isLive(id: string): boolean {
-    return this.live.some((l) => {
-      if (!isActive(l.session)) return false;
-      if (l.runIds.has(id)) return true;
-      if (l.kind !== 'compare') return false;
-      const born = parseRunId(id).startedAt;
-      return born !== undefined && born >= Math.floor(l.startedAt) - 1;
-    });
-  }
-
-  private watch(): void {
-    this.watchers.forEach((w) => w.dispose());
-    this.watchers = (vscode.workspace.workspaceFolders ?? []).flatMap((folder) => {
-      const dir = tryRunsDir(folder);
-      if (!dir) return [];
-      const rel = path.relative(folder.uri.fsPath, dir);
-      // A folder-relative glob rides on the workspace's own recursive watcher, which also sees the runs dir appear.
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/**`));
-      const changed = () => this.runsChanged();
-      watcher.onDidCreate(changed);
-      watcher.onDidChange(changed);
-      watcher.onDidDelete(changed);
-      return [watcher];
-    });
-    this.runsChanged();
-  }
-
-  /** Debounced: the engine writes several files per step; views need one refresh. */
-  private runsChanged(): void {
-    if (this.disposed) return;
-    if (this.runsTimer) clearTimeout(this.runsTimer);
-    this.runsTimer = setTimeout(() => this.runsEmitter.fire(), 300);
-  }
-
-  /**
-   * The window is going away (reload, close): stop following the engines but leave them running; the next
-   * window attaches to them from their session folders. Stop Run is how a user ends a run.
-   */
+  /** The window is going away: the engines go on (the next window attaches to them); the watch ends. */
   dispose(): void {
-    this.disposed = true;
-    for (const l of this.live) l.worker?.detach();
-    if (this.runsTimer) clearTimeout(this.runsTimer);
-    [...this.watchers, ...this.disposables, this.eventEmitter, this.sessionsEmitter, this.runsEmitter].forEach((d) => d.dispose());
+    this.engines.dispose();
+    this.store.dispose();
   }
-}
-
-function isActive(s: Session): boolean {
-  return s.state === 'starting' || s.state === 'running' || s.state === 'stopping';
 }

@@ -48,6 +48,15 @@ export function parseEventsJsonl(text: string): EventsParse {
   return out;
 }
 
+/** A run folder's events.jsonl as events; none when it cannot be read (the run has written none yet). */
+export async function readRunEvents(runDir: string): Promise<EngineEvent[]> {
+  try {
+    return parseEventsJsonl(await readFile(path.join(runDir, 'events.jsonl'), 'utf8')).events;
+  } catch {
+    return [];
+  }
+}
+
 /** "20261126-221135-lst-d49c" -> its method and local start time (the engine's folder naming). */
 export function parseRunId(id: string): { method?: string; startedAt?: number } {
   const m = /^(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})(\d{2})-([a-z0-9_]+)-[0-9a-f]+$/.exec(id);

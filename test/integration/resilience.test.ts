@@ -18,6 +18,17 @@ const steps = (events: readonly EngineEvent[]) => events.flatMap((e) => (e.type 
 const runIdOf = (events: readonly EngineEvent[]) => (events.find((e) => e.type === 'run_started') as Extract<EngineEvent, { type: 'run_started' }>).run_id;
 const fileEvents = (dir: string) => parseEventsJsonl(readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
 
+/** A comparison started by a first RunManager that lets go of it after `minSteps` train steps, as the extension
+ * host of a window that reloads does: the engine goes on, and the test attaches a second RunManager to it. */
+async function startInWindowThatReloads(file: string, values: Record<string, unknown>, minSteps: number): Promise<{ session: Session; pid: number }> {
+  const first = new RunManager({ log: quiet });
+  const session = await first.startComparison(writeExperiment(file, values).fsPath);
+  await waitFor(`${minSteps} train step(s)`, () => steps(session.events).length >= minSteps, 90_000);
+  const pid = first.pidOf(session.id)!;
+  first.dispose(); // the old window's extension host lets go
+  return { session, pid };
+}
+
 test('kill -9 mid-training: the run is interrupted (not running), every event is intact, Resume continues it to the end and the monitor charts it', async () => {
   const { runs, runsTree, panels } = await api();
   const uri = writeExperiment('killed.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 12, checkpoint_every: 3 });
@@ -60,12 +71,7 @@ test('kill -9 mid-training: the run is interrupted (not running), every event is
 test('window reload: the engine keeps running, a new RunManager attaches from disk, replays and follows it to run_finished', async () => {
   // 40 epochs of a 21-row file at batch 1: long enough (~600 steps) that the run is still training when the
   // second RunManager attaches, even on a fast machine (3 epochs finished first on a quiet CI run)
-  const uri = writeExperiment('reload.ladder.json', { methods: ['lst'], batch_size: 1, epochs: 40 });
-  const first = new RunManager({ log: quiet });
-  const session = await first.startComparison(uri.fsPath);
-  await waitFor('two train steps', () => steps(session.events).length >= 2, 90_000);
-  const pid = first.pidOf(session.id)!;
-  first.dispose(); // the old window's extension host lets go
+  const { session, pid } = await startInWindowThatReloads('reload.ladder.json', { methods: ['lst'], batch_size: 1, epochs: 40 }, 2);
   const seen = session.events.length;
   await new Promise((r) => setTimeout(r, 1000));
   assert.ok(isProcessAlive(pid), 'the engine survived its window');
@@ -94,12 +100,7 @@ test('window reload: the engine keeps running, a new RunManager attaches from di
 }, 180_000);
 
 test('Stop works on an attached engine: it finishes the step, checkpoints and exits within seconds; the run is stopped and resumable', async () => {
-  const uri = writeExperiment('reload-stop.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 200 });
-  const first = new RunManager({ log: quiet });
-  const session = await first.startComparison(uri.fsPath);
-  await waitFor('a train step', () => steps(session.events).length >= 1, 90_000);
-  const pid = first.pidOf(session.id)!;
-  first.dispose();
+  const { session, pid } = await startInWindowThatReloads('reload-stop.ladder.json', { methods: ['lora'], batch_size: 1, epochs: 200 }, 1);
   const second = new RunManager({ log: quiet });
   try {
     await second.ready;
