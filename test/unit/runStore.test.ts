@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseEventsJsonl, parseRunId, readRuns, recordFromFiles, RunReader, sortRuns, type RunFiles } from '../../src/runs/runStore';
+import { parseEventsJsonl, parseRunId, readRunEvents, readRuns, recordFromFiles, RunReader, sortRuns, type RunFiles } from '../../src/runs/runStore';
 import { REPO_ROOT } from './jsonl';
 
 // A real comparison's events (two runs: lst then lora), written by the engine's fixture generator.
@@ -166,5 +166,16 @@ test('RunReader re-parses a folder only when its files or its liveness change', 
     assert.deepEqual(await reader.read(root), []);
   } finally {
     rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('readRunEvents: a run folder\'s events in order, a torn last line skipped, none for a folder without events', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'run-events-'));
+  try {
+    assert.deepEqual(await readRunEvents(path.join(dir, 'no-such-run')), []);
+    writeFileSync(path.join(dir, 'events.jsonl'), jsonl(lstLines) + lstLines[1].slice(0, 20));
+    assert.deepEqual(await readRunEvents(dir), lstLines.map((l) => JSON.parse(l)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
