@@ -3,12 +3,15 @@
 // webview says `ready` (first load, shown again after being hidden, restored after a window reload).
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
-import { MonitorMessages, parseMonitorMessage, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/webviews/monitor';
+import type { RequestMessage } from '../../protocol/webviews/common';
+import { MonitorMessages, parseMonitorMessage, type MonitorChannel, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/webviews/monitor';
 import type { GpuMonitor } from '../engine/gpuMonitor';
 import { resumableRunOf } from '../runs/sessionState';
 import type { RunManagerApi, Session } from '../runs/types';
 import { lastComparisonFromDisk } from './diskReplay';
-import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
+
+export const SHOW_MONITOR_COMMAND = 'ladderLab.internal.showMonitor';
 
 export interface PanelDeps {
   runManager: RunManagerApi;
@@ -22,63 +25,46 @@ function info(s: Session): MonitorSessionInfo {
   return out;
 }
 
-export class MonitorPanel {
-  public static readonly viewType = 'ladderLab.monitor';
-  public static currentPanel: MonitorPanel | undefined;
+const slot = new PanelSlot<MonitorPanel>('ladderLab.monitor');
 
-  private readonly _disposables: vscode.Disposable[] = [];
-  private ready = false;
-  private disposed = false;
+export class MonitorPanel extends PanelShell<MonitorChannel> {
+  public static get currentPanel(): MonitorPanel | undefined {
+    return slot.current;
+  }
+
   private sessionId: string | undefined;
   /** What the shown session may resume (the only run id a `monitor/resume` message is honoured for). */
   private resumableRunId: string | undefined;
   /** Test seam: a short record of what was posted to the webview (type, session, event type and step). */
   public readonly posted: { type: string; sessionId?: string; eventType?: string; step?: number }[] = [];
 
+  public static register(extensionUri: vscode.Uri, deps: PanelDeps): vscode.Disposable {
+    return registerSingletonPanel({
+      slot,
+      command: SHOW_MONITOR_COMMAND,
+      show: () => MonitorPanel.createOrShow(extensionUri, deps),
+      restore: (panel) => new MonitorPanel(panel, extensionUri, deps),
+    });
+  }
+
   public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps): MonitorPanel {
-    const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
-    if (MonitorPanel.currentPanel) {
-      MonitorPanel.currentPanel._panel.reveal(undefined, true);
-      return MonitorPanel.currentPanel;
+    if (slot.current) {
+      slot.current.reveal(true);
+      return slot.current;
     }
-    const panel = vscode.window.createWebviewPanel(
-      MonitorPanel.viewType,
-      'Ladder Lab: Run Monitor',
-      { viewColumn: column, preserveFocus: true },
-      webviewOptions(extensionUri),
-    );
-    MonitorPanel.currentPanel = new MonitorPanel(panel, extensionUri, deps);
-    return MonitorPanel.currentPanel;
+    const viewColumn = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
+    return slot.create(extensionUri, 'Ladder Lab: Run Monitor', { viewColumn, preserveFocus: true }, (panel) => new MonitorPanel(panel, extensionUri, deps));
   }
 
-  /** Called by the serializer when VS Code restores the panel after a reload. */
-  public static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, deps: PanelDeps): MonitorPanel {
-    MonitorPanel.currentPanel?.dispose();
-    MonitorPanel.currentPanel = new MonitorPanel(panel, extensionUri, deps);
-    return MonitorPanel.currentPanel;
-  }
-
-  private constructor(
-    private readonly _panel: vscode.WebviewPanel,
-    private readonly _extensionUri: vscode.Uri,
-    private readonly deps: PanelDeps,
-  ) {
-    this._panel.webview.options = webviewOptions(_extensionUri);
-    this._panel.iconPath = vscode.Uri.joinPath(_extensionUri, 'media', 'ladder.svg');
-    this._panel.webview.html = renderWebviewHtml(this._panel.webview, _extensionUri, 'monitor', 'Run Monitor');
-    this._panel.onDidDispose(() => this.dispose(), null, this._disposables);
-    this._panel.onDidChangeViewState(() => {
-      // A hidden webview is torn down; the new one will say `ready` again.
-      if (!this._panel.visible) this.ready = false;
-    }, null, this._disposables);
-    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this._disposables);
-    deps.runManager.onDidEvent(({ sessionId, event }) => this.onEvent(sessionId, event), null, this._disposables);
-    deps.runManager.onDidChangeSessions(() => this.onSessionsChanged(), null, this._disposables);
+  private constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly deps: PanelDeps) {
+    super(panel, extensionUri, { app: 'monitor', title: 'Run Monitor', parse: parseMonitorMessage });
+    deps.runManager.onDidEvent(({ sessionId, event }) => this.onEvent(sessionId, event), null, this.disposables);
+    deps.runManager.onDidChangeSessions(() => this.onSessionsChanged(), null, this.disposables);
     // Showing run folders (no live session): follow them as they change (e.g. a comparison run from a terminal).
     deps.runManager.onDidChangeRuns(() => {
       if (this.sessionId === undefined) this.sendState();
-    }, null, this._disposables);
-    deps.gpu.onDidSample((sample) => this.post({ type: MonitorMessages.gpu, sample }), null, this._disposables);
+    }, null, this.disposables);
+    deps.gpu.onDidSample((sample) => this.post({ type: MonitorMessages.gpu, sample }), null, this.disposables);
   }
 
   /** The session to show: the active one, else the one shown so far, else the most recent. */
@@ -88,6 +74,11 @@ export class MonitorPanel {
     return rm.activeSession() ?? sessions.find((s) => s.id === this.sessionId) ?? sessions[sessions.length - 1];
   }
 
+  protected override onReady(): void {
+    this.sendState();
+  }
+
+  /** Sends the whole state of the session to show. */
   private sendState(): void {
     const session = this.pickSession();
     this.sessionId = session?.id;
@@ -113,15 +104,8 @@ export class MonitorPanel {
     this.post({ type: MonitorMessages.state, session: replay?.session ?? null, events: replay?.events ?? [], gpu: [] });
   }
 
-  /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
-  public receive(raw: unknown): void {
-    const msg = parseMonitorMessage(raw);
-    if (!msg) return; // not one of ours, or malformed: ignore
+  protected override onRequest(msg: RequestMessage<MonitorChannel>): void {
     switch (msg.type) {
-      case MonitorMessages.ready:
-        this.ready = true;
-        this.sendState();
-        break;
       case MonitorMessages.stop:
         if (msg.sessionId !== this.sessionId) return;
         this.deps.runManager.stop(msg.sessionId).catch((e: unknown) => {
@@ -163,20 +147,12 @@ export class MonitorPanel {
     }
   }
 
-  private post(message: MonitorToWebview): void {
-    if (!this.ready) return;
-    void this._panel.webview.postMessage(message);
+  protected override post(message: MonitorToWebview): boolean {
+    if (!super.post(message)) return false;
     const sessionId = message.type === MonitorMessages.state ? message.session?.id : message.type === MonitorMessages.gpu ? undefined : 'sessionId' in message ? message.sessionId : message.session.id;
     const event = message.type === MonitorMessages.event ? message.event : undefined;
     this.posted.push({ type: message.type, sessionId, eventType: event?.type, step: event?.type === 'train_step' ? event.step : undefined });
     if (this.posted.length > 500) this.posted.splice(0, 100);
-  }
-
-  public dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (MonitorPanel.currentPanel === this) MonitorPanel.currentPanel = undefined;
-    this._panel.dispose();
-    while (this._disposables.length) this._disposables.pop()?.dispose();
+    return true;
   }
 }

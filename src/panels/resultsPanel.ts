@@ -4,62 +4,56 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { isSafeId } from '../../protocol/webviews/common';
-import { parseResultsMessage, ResultsMessages, type ResultsState, type ResultsToWebview } from '../../protocol/webviews/results';
+import { isSafeId, type RequestMessage } from '../../protocol/webviews/common';
+import { parseResultsMessage, ResultsMessages, type ResultsChannel, type ResultsState } from '../../protocol/webviews/results';
 import { readInferenceFigures } from '../inference/benchmark';
 import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
+import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
 import { buildTable, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
-import { renderWebviewHtml, webviewOptions } from './webviewHtml';
 
-export class ResultsPanel {
-  public static readonly viewType = 'ladderLab.results';
-  public static currentPanel: ResultsPanel | undefined;
+export const SHOW_RESULTS_COMMAND = 'ladderLab.internal.showResults';
 
-  private readonly _disposables: vscode.Disposable[] = [];
-  private ready = false;
-  private disposed = false;
+const slot = new PanelSlot<ResultsPanel>('ladderLab.results');
+
+export class ResultsPanel extends PanelShell<ResultsChannel> {
+  public static get currentPanel(): ResultsPanel | undefined {
+    return slot.current;
+  }
+
   private selected: string[] | null = null; // null = the latest comparison
   private configs = new Map<string, Record<string, unknown> | null>(); // run id -> config.json (runs never change)
   private last: { runs: FinishedRun[]; state: ResultsState } | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
 
+  public static register(extensionUri: vscode.Uri, deps: PanelDeps): vscode.Disposable {
+    return registerSingletonPanel({
+      slot,
+      command: SHOW_RESULTS_COMMAND,
+      // Optional argument: the run ids to compare (e.g. from the runs tree); default the latest comparison.
+      show: (runIds?: unknown) => ResultsPanel.createOrShow(extensionUri, deps, runIds),
+      restore: (panel) => new ResultsPanel(panel, extensionUri, deps),
+    });
+  }
+
   public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps, runIds?: unknown): ResultsPanel {
     const ids = Array.isArray(runIds) && runIds.length > 0 && runIds.every(isSafeId) ? (runIds as string[]) : undefined;
-    if (ResultsPanel.currentPanel) {
-      const p = ResultsPanel.currentPanel;
-      p._panel.reveal(undefined);
-      if (ids) p.select(ids);
-      else void p.refresh();
-      return p;
+    const current = slot.current;
+    if (current) {
+      current.reveal();
+      if (ids) current.select(ids);
+      else void current.refresh();
+      return current;
     }
-    const panel = vscode.window.createWebviewPanel(ResultsPanel.viewType, 'Ladder Lab: Results', vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    ResultsPanel.currentPanel = new ResultsPanel(panel, extensionUri, deps);
-    if (ids) ResultsPanel.currentPanel.selected = ids;
-    return ResultsPanel.currentPanel;
+    const created = slot.create(extensionUri, 'Ladder Lab: Results', { viewColumn: vscode.ViewColumn.Active }, (panel) => new ResultsPanel(panel, extensionUri, deps));
+    if (ids) created.selected = ids;
+    return created;
   }
 
-  public static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, deps: PanelDeps): ResultsPanel {
-    ResultsPanel.currentPanel?.dispose();
-    ResultsPanel.currentPanel = new ResultsPanel(panel, extensionUri, deps);
-    return ResultsPanel.currentPanel;
-  }
-
-  private constructor(
-    private readonly _panel: vscode.WebviewPanel,
-    extensionUri: vscode.Uri,
-    private readonly deps: PanelDeps,
-  ) {
-    this._panel.webview.options = webviewOptions(extensionUri);
-    this._panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ladder.svg');
-    this._panel.webview.html = renderWebviewHtml(this._panel.webview, extensionUri, 'results', 'Results');
-    this._panel.onDidDispose(() => this.dispose(), null, this._disposables);
-    this._panel.onDidChangeViewState(() => {
-      if (!this._panel.visible) this.ready = false;
-    }, null, this._disposables);
-    this._panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this._disposables);
-    deps.runManager.onDidChangeRuns(() => void this.refresh(), null, this._disposables);
+  private constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly deps: PanelDeps) {
+    super(panel, extensionUri, { app: 'results', title: 'Results', parse: parseResultsMessage });
+    deps.runManager.onDidChangeRuns(() => void this.refresh(), null, this.disposables);
   }
 
   private select(ids: string[]): void {
@@ -67,15 +61,12 @@ export class ResultsPanel {
     void this.refresh();
   }
 
-  /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
-  public async receive(raw: unknown): Promise<void> {
-    const msg = parseResultsMessage(raw);
-    if (!msg) return;
+  protected override onReady(): Promise<void> {
+    return this.refresh();
+  }
+
+  protected override async onRequest(msg: RequestMessage<ResultsChannel>): Promise<void> {
     switch (msg.type) {
-      case ResultsMessages.ready:
-        this.ready = true;
-        await this.refresh();
-        break;
       case ResultsMessages.select:
         this.select(msg.runIds);
         break;
@@ -122,7 +113,7 @@ export class ResultsPanel {
         } catch (e) {
           void vscode.window.showErrorMessage(`Ladder Lab: could not read the runs: ${e instanceof Error ? e.message : String(e)}`);
         }
-      } while (this.refreshAgain && !this.disposed);
+      } while (this.refreshAgain && !this.isDisposed);
     })().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
@@ -164,17 +155,5 @@ export class ResultsPanel {
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
     const open = await vscode.window.showInformationMessage(`Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`, 'Open');
     if (open) await vscode.window.showTextDocument(target);
-  }
-
-  private post(message: ResultsToWebview): void {
-    if (this.ready) void this._panel.webview.postMessage(message);
-  }
-
-  public dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (ResultsPanel.currentPanel === this) ResultsPanel.currentPanel = undefined;
-    this._panel.dispose();
-    while (this._disposables.length) this._disposables.pop()?.dispose();
   }
 }

@@ -6,76 +6,81 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { parseTryMessage, TryMessages, type TryResult, type TryState, type TryToWebview } from '../../protocol/webviews/try';
+import type { RequestMessage } from '../../protocol/webviews/common';
+import { parseTryMessage, TryMessages, type TryChannel, type TryResult, type TryState } from '../../protocol/webviews/try';
 import { findPython } from '../engine/python';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
 import { ExportError } from '../inference/manifest';
 import { ExportedModel } from '../inference/model';
-import { restoredRunId } from './restoredState';
 import type { RunManagerApi, RunRecord } from '../runs/types';
-import { renderWebviewHtml, webviewOptions } from './webviewHtml';
+import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
+import { restoredRunId } from './restoredState';
 
 export const TRY_MODEL_COMMAND = 'ladderLab.tryModel';
 
-export class TryModelPanel {
-  public static readonly viewType = 'ladderLab.tryModel';
-  public static currentPanel: TryModelPanel | undefined;
+const slot = new PanelSlot<TryModelPanel>('ladderLab.tryModel');
 
-  private readonly disposables: vscode.Disposable[] = [];
+export class TryModelPanel extends PanelShell<TryChannel> {
   private model: ExportedModel | undefined;
   private state: TryState;
-  private ready = false;
-  private disposed = false; // an export or measurement may finish after the panel closed
 
+  /** The command: a run from the Runs tree (its record or id) or, from the palette, a pick among finished runs. */
+  public static register(extensionUri: vscode.Uri, runManager: RunManagerApi): vscode.Disposable {
+    return vscode.Disposable.from(
+      registerSingletonPanel({
+        slot,
+        command: TRY_MODEL_COMMAND,
+        show: async (arg?: unknown) => {
+          const run = await pickFinishedRun(runManager, arg);
+          if (run) TryModelPanel.show(extensionUri, run);
+        },
+        // The webview's saved state is untrusted: only a run id that names a finished run of this workspace reopens it.
+        restore: async (panel, state) => {
+          const runId = restoredRunId(state);
+          const run = runId ? (await runManager.listRuns()).find((r) => r.id === runId && r.status === 'finished') : undefined;
+          return run && new TryModelPanel(panel, extensionUri, run);
+        },
+      }),
+      // The panel holds an onnxruntime session: release it with the extension.
+      { dispose: () => slot.current?.dispose() },
+    );
+  }
+
+  /** The panel of this run: the current one if it shows it, else a new one in its place. */
   public static show(extensionUri: vscode.Uri, run: RunRecord): TryModelPanel {
-    const current = TryModelPanel.currentPanel;
+    const current = slot.current;
     if (current && current.run.id === run.id) {
-      current.panel.reveal(undefined);
+      current.reveal();
       return current;
     }
-    current?.dispose();
-    const panel = vscode.window.createWebviewPanel(TryModelPanel.viewType, `Try Model: ${run.method}`, vscode.ViewColumn.Active, webviewOptions(extensionUri));
-    TryModelPanel.currentPanel = new TryModelPanel(panel, extensionUri, run);
-    return TryModelPanel.currentPanel;
+    return slot.create(extensionUri, `Try Model: ${run.method}`, { viewColumn: vscode.ViewColumn.Active }, (panel) => new TryModelPanel(panel, extensionUri, run));
   }
 
-  /** A panel restored after a window reload (the serializer found its run). */
-  public static revive(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, run: RunRecord): TryModelPanel {
-    TryModelPanel.currentPanel?.dispose();
-    panel.webview.options = webviewOptions(extensionUri);
-    TryModelPanel.currentPanel = new TryModelPanel(panel, extensionUri, run);
-    return TryModelPanel.currentPanel;
-  }
-
-  private constructor(
-    private readonly panel: vscode.WebviewPanel,
-    private readonly extensionUri: vscode.Uri,
-    private readonly run: RunRecord,
-  ) {
+  private constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly run: RunRecord) {
+    super(panel, extensionUri, { app: 'try', title: 'Try Model', parse: parseTryMessage });
     this.state = {
       runId: run.id, method: run.method, task: null, status: 'busy', busy: 'Loading the model…', error: null,
       pair: false, labels: null, inference: null,
     };
-    panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'ladder.svg');
-    panel.webview.html = renderWebviewHtml(panel.webview, extensionUri, 'try', 'Try Model');
-    panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw), null, this.disposables);
+    this.disposables.push({
+      dispose: () => {
+        void this.model?.release();
+        this.model = undefined;
+      },
+    });
   }
 
   private get exportDir(): string {
     return path.join(this.run.dir, EXPORT_DIR);
   }
 
-  /** Every message from the webview comes through here: untrusted until validated. */
-  public async receive(raw: unknown): Promise<void> {
-    const msg = parseTryMessage(raw);
-    if (!msg) return;
+  protected override async onReady(): Promise<void> {
+    if (this.model || this.state.status === 'error') this.post({ type: TryMessages.state, state: this.state });
+    else await this.load();
+  }
+
+  protected override async onRequest(msg: RequestMessage<TryChannel>): Promise<void> {
     switch (msg.type) {
-      case TryMessages.ready:
-        this.ready = true;
-        if (this.model || this.state.status === 'error') this.post({ type: TryMessages.state, state: this.state });
-        else await this.load();
-        break;
       case TryMessages.reload:
         await this.load();
         break;
@@ -106,7 +111,7 @@ export class TryModelPanel {
     this.setState({ status: 'busy', busy: 'Loading the model…', error: null });
     try {
       const model = await ExportedModel.load(this.exportDir);
-      if (this.disposed) return void (await model.release());
+      if (this.isDisposed) return void (await model.release());
       this.model = model;
       const m = model.manifest;
       this.setState({ status: 'ready', busy: null, task: m.task, pair: m.pair, labels: m.labels, inference: await readInferenceFigures(this.run.dir) });
@@ -157,20 +162,6 @@ export class TryModelPanel {
     }
     this.post({ type: TryMessages.result, result });
   }
-
-  private post(message: TryToWebview): void {
-    if (this.ready && !this.disposed) void this.panel.webview.postMessage(message);
-  }
-
-  public dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    if (TryModelPanel.currentPanel === this) TryModelPanel.currentPanel = undefined;
-    void this.model?.release();
-    this.model = undefined;
-    this.panel.dispose();
-    while (this.disposables.length) this.disposables.pop()?.dispose();
-  }
 }
 
 function messageOf(e: unknown): string {
@@ -198,40 +189,21 @@ async function runExport(runDir: string): Promise<void> {
   });
 }
 
-/** The command: a run from the Runs tree (its record or id) or, from the palette, a pick among finished runs. */
-export function registerTryModel(context: vscode.ExtensionContext, runManager: RunManagerApi): void {
-  const uri = context.extensionUri;
-  context.subscriptions.push(
-    vscode.commands.registerCommand(TRY_MODEL_COMMAND, async (arg?: RunRecord | string) => {
-      const finished = (await runManager.listRuns()).filter((r) => r.status === 'finished');
-      const wanted = typeof arg === 'string' ? arg : arg?.id;
-      let run = wanted ? finished.find((r) => r.id === wanted) : undefined;
-      if (wanted && !run) {
-        void vscode.window.showErrorMessage(`Ladder Lab: run ${wanted} is not a finished run; only finished runs can be tried.`);
-        return;
-      }
-      if (!run) {
-        if (!finished.length) {
-          void vscode.window.showInformationMessage('Ladder Lab: no finished runs yet. Run an experiment first, then try its model.');
-          return;
-        }
-        const pick = await vscode.window.showQuickPick(
-          finished.map((r) => ({ label: `${r.method} · ${r.id}`, description: r.summary ? `score ${r.summary.metrics.score?.toFixed(2) ?? '—'}` : '', run: r })),
-          { placeHolder: 'The finished run whose model to try' },
-        );
-        run = pick?.run;
-      }
-      if (run) TryModelPanel.show(uri, run);
-    }),
-    vscode.window.registerWebviewPanelSerializer(TryModelPanel.viewType, {
-      // The webview's saved state is untrusted: only a run id that names a finished run of this workspace reopens it.
-      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        const runId = restoredRunId(state);
-        const run = runId ? (await runManager.listRuns()).find((r) => r.id === runId && r.status === 'finished') : undefined;
-        if (run) TryModelPanel.revive(panel, uri, run);
-        else panel.dispose();
-      },
-    }),
-    { dispose: () => TryModelPanel.currentPanel?.dispose() },
+async function pickFinishedRun(runManager: RunManagerApi, arg: unknown): Promise<RunRecord | undefined> {
+  const finished = (await runManager.listRuns()).filter((r) => r.status === 'finished');
+  const wanted = typeof arg === 'string' ? arg : (arg as RunRecord | undefined)?.id;
+  if (wanted) {
+    const run = finished.find((r) => r.id === wanted);
+    if (!run) void vscode.window.showErrorMessage(`Ladder Lab: run ${wanted} is not a finished run; only finished runs can be tried.`);
+    return run;
+  }
+  if (!finished.length) {
+    void vscode.window.showInformationMessage('Ladder Lab: no finished runs yet. Run an experiment first, then try its model.');
+    return undefined;
+  }
+  const pick = await vscode.window.showQuickPick(
+    finished.map((r) => ({ label: `${r.method} · ${r.id}`, description: r.summary ? `score ${r.summary.metrics.score?.toFixed(2) ?? '—'}` : '', run: r })),
+    { placeHolder: 'The finished run whose model to try' },
   );
+  return pick?.run;
 }
