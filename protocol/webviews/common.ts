@@ -78,6 +78,11 @@ export function isSafePathString(v: unknown): v is string {
   return !v.split(/[\\/]+/).some((segment) => segment === '..');
 }
 
+/** A message without a payload, as a fresh object, when `type` is one of `types`. */
+export function payloadless<T extends string>(type: string | undefined, types: readonly T[]): { type: T } | undefined {
+  return types.some((t) => t === type) ? { type: type as T } : undefined;
+}
+
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 /** A run or session id: a folder name, never a path. */
 export function isSafeId(v: unknown): v is string {

@@ -1,5 +1,5 @@
 // The results panel's messages.
-import { isSafeId, own, typeOf, type Channel, type Obj } from './common';
+import { isSafeId, own, payloadless, typeOf, type Channel, type Obj } from './common';
 
 export const ResultsMessages = {
   // webview -> host
@@ -68,19 +68,11 @@ export const MAX_SELECTED_RUNS = 500;
 
 export function parseResultsMessage(raw: unknown): ResultsFromWebview | undefined {
   const type = typeOf(raw, 'results/');
-  switch (type) {
-    case ResultsMessages.ready:
-    case ResultsMessages.selectLatest:
-    case ResultsMessages.exportCsv:
-    case ResultsMessages.exportMarkdown:
-    case ResultsMessages.tryModel:
-      return { type };
-    case ResultsMessages.select: {
-      const ids = own(raw as Obj, 'runIds');
-      if (!Array.isArray(ids) || ids.length > MAX_SELECTED_RUNS || !ids.every(isSafeId)) return undefined;
-      return { type, runIds: [...new Set(ids as string[])] };
-    }
-    default:
-      return undefined;
+  if (type !== ResultsMessages.select) {
+    const { ready, selectLatest, exportCsv, exportMarkdown, tryModel } = ResultsMessages;
+    return payloadless(type, [ready, selectLatest, exportCsv, exportMarkdown, tryModel]);
   }
+  const ids = own(raw as Obj, 'runIds');
+  if (!Array.isArray(ids) || ids.length > MAX_SELECTED_RUNS || !ids.every(isSafeId)) return undefined;
+  return { type, runIds: [...new Set(ids as string[])] };
 }

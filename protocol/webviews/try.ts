@@ -1,5 +1,5 @@
 // The Try-model panel's messages: one finished run, exported to ONNX, run in the extension host (onnxruntime-node).
-import { own, typeOf, type Channel, type Obj } from './common';
+import { own, payloadless, typeOf, type Channel, type Obj } from './common';
 
 export const TryMessages = {
   // webview -> host
@@ -62,19 +62,9 @@ const isTryText = (v: unknown): v is string => typeof v === 'string' && v.length
 
 export function parseTryMessage(raw: unknown): TryFromWebview | undefined {
   const type = typeOf(raw, 'try/');
-  switch (type) {
-    case TryMessages.ready:
-    case TryMessages.export:
-    case TryMessages.reload:
-    case TryMessages.measure:
-      return { type };
-    case TryMessages.predict: {
-      const textA = own(raw as Obj, 'textA');
-      const textB = own(raw as Obj, 'textB');
-      if (!isTryText(textA) || !(textB === null || isTryText(textB))) return undefined;
-      return { type, textA, textB };
-    }
-    default:
-      return undefined;
-  }
+  if (type !== TryMessages.predict) return payloadless(type, [TryMessages.ready, TryMessages.export, TryMessages.reload, TryMessages.measure]);
+  const textA = own(raw as Obj, 'textA');
+  const textB = own(raw as Obj, 'textB');
+  if (!isTryText(textA) || !(textB === null || isTryText(textB))) return undefined;
+  return { type, textA, textB };
 }

@@ -6,6 +6,7 @@ import { isSafePathString } from '../../protocol/webviews/common';
 import { ExperimentMessages, parseExperimentMessage, parseExperimentPatch } from '../../protocol/webviews/experiment';
 import { MonitorMessages, parseMonitorMessage } from '../../protocol/webviews/monitor';
 import { parseResultsMessage, ResultsMessages } from '../../protocol/webviews/results';
+import { prng } from './fuzzMessages';
 
 const parsers = [parseExperimentMessage, parseMonitorMessage, parseResultsMessage];
 
@@ -68,18 +69,6 @@ test('a message for one webview is not accepted by another', () => {
 });
 
 // ---- hostile messages --------------------------------------------------------------------------------------------
-
-/** A small deterministic PRNG so failures reproduce. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HUGE = 'x'.repeat(1_000_000);
 const TRAVERSALS = [
@@ -167,7 +156,7 @@ function hostileMessages(): unknown[] {
   }
   for (const ids of [undefined, null, 'run', {}, { length: 1, 0: 'run' }, Array(501).fill('run')]) out.push({ type: ResultsMessages.select, runIds: ids });
   // Random junk: valid types with random wrong payloads.
-  const rand = rng(20261126);
+  const rand = prng(20261126); // seeded so failures reproduce
   const types = [ExperimentMessages.update, ExperimentMessages.pickData, MonitorMessages.stop, ResultsMessages.select];
   for (let i = 0; i < 60; i++) {
     const type = types[Math.floor(rand() * types.length)];
