@@ -43,8 +43,15 @@ export const DEFAULTS = Object.fromEntries(FIELDS.map((f) => [f.name, f.default]
 
 // ---- checks -----------------------------------------------------------------------------------------------------
 
-const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x);
-const fmt = (v: unknown) => JSON.stringify(v)?.slice(0, 80);
+const isInt = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x);
+/** A value as a message shows it, whatever it is (a webview may send anything; BigInt does not stringify). */
+function fmt(v: unknown): string {
+  try {
+    return String(JSON.stringify(v)).slice(0, 80);
+  } catch {
+    return typeof v;
+  }
+}
 
 /** What is wrong with one non-null value of a field (type, choices, range, pattern, list length), or undefined. */
 export function valueProblem(spec: FieldSpec, v: unknown): string | undefined {
@@ -90,6 +97,7 @@ function listProblem(spec: FieldSpec, list: (string | number)[]): string | undef
     if (bad.length) return `unknown ${noun}(s) ${bad.join(', ')}; choose from ${spec.choices.join(', ')}`;
   }
   if (spec.unique && new Set(list).size !== list.length) return `lists a ${noun} twice: ${list.join(', ')}`;
+  if (spec.increasing && list.some((x, i) => i > 0 && x <= list[i - 1])) return `must be increasing without repeats, got ${list.join(', ')}`;
   for (const x of list) if (typeof x === 'number') {
     const p = rangeProblem(spec, x);
     if (p) return p;
@@ -127,8 +135,6 @@ export function validateExperiment(values: ExperimentFileValues): FieldError[] {
   }
   if (errors.length) return errors; // the rules between fields assume well-typed values
   const get = <T>(name: keyof ExperimentValues) => (values[name] ?? DEFAULTS[name]) as T;
-  const keep = get<number[] | null>('keep_layers');
-  if (keep?.some((x, i) => i > 0 && x <= keep[i - 1])) err('keep_layers', `must be increasing without repeats, got ${keep.join(', ')}`);
   const task = canonicalTask(get<string>('task'));
   if (!(TASKS as readonly string[]).includes(task)) err('task', `unknown task "${get<string>('task')}"; valid tasks: ${TASKS.join(', ')}`);
   if (task === 'file' && !values.data) err('data', 'task "file" needs a data file (.csv, .tsv or .jsonl)');

@@ -27,6 +27,7 @@ export interface FieldSpec {
   readonly minItems?: number;
   readonly maxItems?: number;
   readonly unique?: boolean;
+  readonly increasing?: boolean;
 }
 
 export const METHODS = ["lst", "lora", "adapter", "bitfit", "prompt", "full"] as const;
@@ -58,7 +59,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "label_column", "kind": "string", "default": null, "nullable": true, "label": "Label column", "help": "task file: the label column", "group": "task", "nullMeans": "none (task file only)"},
   {"name": "methods", "kind": "stringList", "default": ["lst"], "nullable": false, "label": "Methods", "help": "methods to train and compare, one after another, on the same data", "group": "methods", "choices": ["lst", "lora", "adapter", "bitfit", "prompt", "full"], "choiceLabels": {"lst": "LST (ladder side-tuning)", "lora": "LoRA", "adapter": "Adapter", "bitfit": "BitFit", "prompt": "Prompt tuning", "full": "Full fine-tuning"}, "minItems": 1, "unique": true},
   {"name": "r", "kind": "int", "default": 8, "nullable": false, "label": "Reduction factor", "help": "side network width = backbone width / r (the paper uses 8)", "group": "lst", "minimum": 2, "maximum": 64, "methods": ["lst"]},
-  {"name": "keep_layers", "kind": "intList", "default": null, "nullable": true, "label": "Side layers", "help": "0-based backbone layers that get a side block, increasing (the paper drops some to save memory)", "group": "lst", "minimum": 0, "maximum": 255, "methods": ["lst"], "nullMeans": "every layer", "minItems": 1, "maxItems": 256},
+  {"name": "keep_layers", "kind": "intList", "default": null, "nullable": true, "label": "Side layers", "help": "0-based backbone layers that get a side block, increasing (the paper drops some to save memory)", "group": "lst", "minimum": 0, "maximum": 255, "methods": ["lst"], "nullMeans": "every layer", "minItems": 1, "maxItems": 256, "increasing": true},
   {"name": "init", "kind": "enum", "default": "fisher", "nullable": false, "label": "Initialisation", "help": "side network initialisation: structural pruning of the backbone by Fisher information or magnitude, or random", "group": "lst", "choices": ["fisher", "magnitude", "random"], "choiceLabels": {"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "random": "Random"}, "methods": ["lst"]},
   {"name": "fisher_samples", "kind": "int", "default": 128, "nullable": false, "label": "Fisher samples", "help": "training examples whose squared gradients make the Fisher importance", "group": "lst", "minimum": 1, "unit": "examples", "methods": ["lst"]},
   {"name": "side_heads", "kind": "int", "default": null, "nullable": true, "label": "Side attention heads", "help": "attention heads in the side network", "group": "lst", "minimum": 1, "methods": ["lst"], "nullMeans": "the backbone's"},
@@ -84,7 +85,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "max_eval_examples", "kind": "int", "default": null, "nullable": true, "label": "Max eval examples", "help": "cap on validation and test examples", "group": "training", "minimum": 1, "nullMeans": "all"},
   {"name": "max_length", "kind": "int", "default": 128, "nullable": false, "label": "Max length", "help": "tokens per example; longer inputs are truncated", "group": "training", "minimum": 1, "maximum": 4096, "unit": "tokens"},
   {"name": "precision", "kind": "enum", "default": "fp32", "nullable": false, "label": "Precision", "help": "bf16 = autocast on CUDA / CPU", "group": "training", "choices": ["fp32", "bf16"], "choiceLabels": {"fp32": "fp32", "bf16": "bf16 (autocast)"}},
-  {"name": "device", "kind": "string", "default": "auto", "nullable": false, "label": "Device", "help": "auto = cuda if available, else cpu; or cpu, cuda, cuda:N", "group": "training", "suggestions": ["auto", "cpu", "cuda"], "pattern": "auto|cpu|cuda(:[0-9]+)?"},
+  {"name": "device", "kind": "string", "default": "auto", "nullable": false, "label": "Device", "help": "auto = cuda if available, else cpu; or cpu, cuda, cuda:N", "group": "training", "suggestions": ["auto", "cpu", "cuda"], "pattern": "auto|cpu|cuda(:[0-9]{1,2})?"},
   {"name": "seed", "kind": "int", "default": 42, "nullable": false, "label": "Seed", "help": "seeds the training (initialisation, data order, dropout) and today also the split", "group": "training", "minimum": 0, "maximum": 4294967295},
   {"name": "checkpoint_every", "kind": "int", "default": 100, "nullable": false, "label": "Checkpoint every", "help": "steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only", "group": "output", "minimum": 0, "unit": "steps"},
   {"name": "runs_dir", "kind": "string", "default": ".ladderlab/runs", "nullable": false, "label": "Runs folder", "help": "where run folders go (runs started from VS Code use the ladderLab.runsDir setting)", "group": "output", "path": true},

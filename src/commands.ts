@@ -6,7 +6,7 @@ import { checkEnvironment, describeReport, engineSubcommands, venvPython } from 
 import { findPython, PYTHON_SETTING } from './engine/python';
 import { setupEngine } from './engine/setup';
 import type { Logger } from './engine/worker';
-import { serializeExperiment, STARTER_EXPERIMENT } from './experiment/model';
+import { serializeExperiment, STARTER_EXPERIMENT } from '../protocol/experiment';
 import { EngineEnvironmentError, launchBlockedReason, type RunManager } from './runs/runManager';
 import { errorNotice } from './runs/runText';
 import type { RunRecord, Session } from './runs/types';

@@ -1,45 +1,7 @@
-// The sidebar Experiment view's messages, and the experiment fields and vocabulary its form edits
-// (mirrors engine/src/ladderlab/config.py).
-import { isInt, isRecord, isSafePathString, own, typeOf, type Channel, type Obj } from './common';
-
-export const METHODS = ['lst', 'lora', 'adapter', 'bitfit', 'prompt', 'full'] as const;
-export type Method = (typeof METHODS)[number];
-export const GLUE_TASKS = ['sst2', 'mnli', 'qnli', 'qqp', 'rte', 'mrpc', 'cola', 'stsb'] as const;
-export const TASKS = [...GLUE_TASKS, 'imdb', 'file'] as const;
-export type Task = (typeof TASKS)[number];
-export const INITS = ['fisher', 'magnitude', 'random'] as const;
-export const PRECISIONS = ['fp32', 'bf16'] as const;
-/** The side network's reduction factor as the form offers it (the engine accepts up to 64). */
-export const R_MIN = 2;
-export const R_MAX = 32;
-export const MAX_LAYERS = 256;
-
-/** The experiment fields the form edits; every name is also a key of `*.ladder.json` and a CLI flag. */
-export interface ExperimentValues {
-  backbone: string; // "default", "preset:NAME" or a checkpoint folder
-  task: Task;
-  data: string | null;
-  methods: Method[];
-  r: number;
-  keep_layers: number[] | null; // null = every layer
-  init: (typeof INITS)[number];
-  fisher_samples: number;
-  epochs: number;
-  batch_size: number;
-  lr: number | null; // null = the paper's rate per method
-  max_length: number;
-  seed: number;
-  precision: (typeof PRECISIONS)[number];
-  device: string; // auto, cpu, cuda, cuda:N
-  max_train_examples: number | null;
-  max_eval_examples: number | null;
-  text_columns: string[] | null;
-  label_column: string | null;
-}
-export type ExperimentPatch = Partial<ExperimentValues>;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Sidebar experiment view
+// The sidebar Experiment view's messages, and the validator of the patches its form sends. The fields, their types
+// and limits come from the engine's declarations (protocol/experimentFields.ts, through protocol/experiment.ts).
+import { FORM_FIELDS, valueProblem, type ExperimentPatch, type ExperimentValues, type FieldSpec } from '../experiment';
+import { isRecord, isSafePathString, own, typeOf, type Channel, type Obj } from './common';
 
 export const ExperimentMessages = {
   // webview -> host
@@ -84,57 +46,37 @@ export type ExperimentChannel = Channel<ExperimentToWebview, ExperimentFromWebvi
 // Validators for what the Experiment view sends
 
 const PRESET = /^preset:[a-z0-9][a-z0-9-]{0,39}$/;
-const COLUMN = /^[^\u0000-\u001f\u007f,]{1,200}$/;
+// A column or module name: no control characters, no commas (lists are comma-separated in the form), bounded.
+// eslint-disable-next-line no-control-regex
+const NAME = /^[^\u0000-\u001f\u007f,]{1,200}$/;
+const FORM_SPEC = new Map<string, FieldSpec>(FORM_FIELDS.map((f) => [f.name, f]));
 
-function oneOf<T extends string>(values: readonly T[]) {
-  return (v: unknown): v is T => typeof v === 'string' && (values as readonly string[]).includes(v);
+/**
+ * A value the form may write for this field: what the engine accepts (the field's type, range and choices), and
+ * no more than the form can produce: paths without traversal or control characters, names without commas, a free
+ * string only among the values the form offers, null only where null is the field's default.
+ */
+function acceptable(spec: FieldSpec, v: unknown): boolean {
+  if (v === null) return spec.nullable;
+  if (valueProblem(spec, v) !== undefined) return false;
+  if (spec.name === 'backbone') return v === 'default' || (typeof v === 'string' && PRESET.test(v)) || isSafePathString(v);
+  if (spec.path) return isSafePathString(v);
+  if (spec.kind === 'string' && !spec.pattern && spec.suggestions) return spec.suggestions.includes(v as string);
+  if (spec.kind === 'string' || spec.kind === 'stringList') return (spec.kind === 'string' ? [v] : (v as unknown[])).every((x) => NAME.test(x as string));
+  return true;
 }
-const orNull = (check: (v: unknown) => boolean) => (v: unknown) => v === null || check(v);
-
-/** Field name -> check of its value. A patch with any other key, or any failing value, is rejected whole. */
-const FIELD_CHECKS: { [K in keyof ExperimentValues]: (v: unknown) => boolean } = {
-  backbone: (v) => v === 'default' || (typeof v === 'string' && PRESET.test(v)) || isSafePathString(v),
-  task: oneOf(TASKS),
-  data: orNull(isSafePathString),
-  methods: (v) =>
-    Array.isArray(v) && v.length >= 1 && v.length <= METHODS.length && v.every(oneOf(METHODS)) && new Set(v).size === v.length,
-  r: (v) => isInt(v, R_MIN, R_MAX),
-  keep_layers: orNull(
-    (v) =>
-      Array.isArray(v) &&
-      v.length >= 1 &&
-      v.length <= MAX_LAYERS &&
-      v.every((x, i) => isInt(x, 0, MAX_LAYERS - 1) && (i === 0 || x > (v[i - 1] as number))),
-  ),
-  init: oneOf(INITS),
-  fisher_samples: (v) => isInt(v, 1, 100_000),
-  epochs: (v) => isInt(v, 1, 1000),
-  batch_size: (v) => isInt(v, 1, 65_536),
-  lr: orNull((v) => typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 10),
-  max_length: (v) => isInt(v, 1, 4096),
-  seed: (v) => isInt(v, 0, 2 ** 31 - 1),
-  precision: oneOf(PRECISIONS),
-  device: (v) => typeof v === 'string' && /^(auto|cpu|cuda|cuda:\d{1,2})$/.test(v),
-  max_train_examples: orNull((v) => isInt(v, 1, 1e9)),
-  max_eval_examples: orNull((v) => isInt(v, 1, 1e9)),
-  text_columns: orNull(
-    (v) => Array.isArray(v) && v.length >= 1 && v.length <= 2 && v.every((c) => typeof c === 'string' && COLUMN.test(c)),
-  ),
-  label_column: orNull((v) => typeof v === 'string' && COLUMN.test(v)),
-};
-export const EXPERIMENT_FIELDS = Object.keys(FIELD_CHECKS) as (keyof ExperimentValues)[];
 
 /** A patch of experiment fields, copied into a fresh object; undefined if any key is unknown or any value bad. */
 export function parseExperimentPatch(raw: unknown): ExperimentPatch | undefined {
   if (!isRecord(raw)) return undefined;
   const keys = Object.keys(raw);
-  if (keys.length === 0 || keys.length > EXPERIMENT_FIELDS.length) return undefined;
+  if (keys.length === 0 || keys.length > FORM_SPEC.size) return undefined;
   const patch: Obj = {};
   for (const key of keys) {
-    if (!Object.prototype.hasOwnProperty.call(FIELD_CHECKS, key)) return undefined;
+    const spec = FORM_SPEC.get(key); // a Map: "__proto__" and friends are just unknown keys
     const value = raw[key];
-    if (!FIELD_CHECKS[key as keyof ExperimentValues](value)) return undefined;
-    patch[key] = Array.isArray(value) ? [...value] : value;
+    if (!spec || !acceptable(spec, value)) return undefined;
+    patch[key] = Array.isArray(value) ? [...value] : isRecord(value) ? { ...value } : value;
   }
   return patch as ExperimentPatch;
 }

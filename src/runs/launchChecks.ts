@@ -2,7 +2,7 @@
 // unit-tested: each names the file, field or setting at fault and says what to do.
 import * as path from 'node:path';
 import { describeReport, type EnvironmentReport } from '../engine/environment';
-import { parseExperimentText } from '../experiment/model';
+import { parseExperimentText } from '../../protocol/experiment';
 import type { RunRecord } from './types';
 
 /** Why an experiment file cannot be run, naming the file and every bad field; undefined if it can. */

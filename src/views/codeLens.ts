@@ -1,6 +1,6 @@
 // CodeLens and hover on *.ladder.json: run it, estimate memory (if the engine can), and the latest results.
 import * as vscode from 'vscode';
-import { METHODS, parseExperimentText } from '../experiment/model';
+import { METHODS, parseExperimentText } from '../../protocol/experiment';
 import type { StoredRun } from '../runs/runStore';
 import type { RunManagerApi } from '../runs/types';
 import { ESTIMATE_LENS_TITLE, latestResults, resultsHoverMarkdown, resultsLensTitle, RUN_LENS_TITLE } from './codeLensText';
@@ -45,9 +45,9 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
     if (this.hasEstimateLens) {
       lenses.push(new vscode.CodeLens(top, { title: ESTIMATE_LENS_TITLE, command: 'ladderLab.estimateMemory', arguments: [doc.uri] }));
     }
-    const { values } = parseExperimentText(doc.getText());
-    if (values) {
-      const results = latestResults(values, await this.listRuns());
+    const { raw } = parseExperimentText(doc.getText());
+    if (raw) {
+      const results = latestResults(raw, await this.listRuns());
       const title = resultsLensTitle(results);
       const runs = results.flatMap((r) => (r.run ? [r.run] : []));
       if (title) lenses.push(new vscode.CodeLens(top, { title, tooltip: 'Latest result of each method: open the results', command: 'ladderLab.openResults', arguments: [runs] }));
@@ -60,9 +60,9 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
     const range = doc.getWordRangeAtPosition(pos, /[a-z_]+/);
     const word = range && doc.getText(range);
     if (!word || (word !== 'methods' && !(METHODS as readonly string[]).includes(word))) return undefined;
-    const { values } = parseExperimentText(doc.getText());
-    if (!values) return undefined;
-    const md = resultsHoverMarkdown(latestResults(values, await this.listRuns()));
+    const { raw } = parseExperimentText(doc.getText());
+    if (!raw) return undefined;
+    const md = resultsHoverMarkdown(latestResults(raw, await this.listRuns()));
     return md ? new vscode.Hover(new vscode.MarkdownString(md), range) : undefined;
   }
 

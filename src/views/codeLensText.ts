@@ -1,5 +1,5 @@
 // Which finished runs belong to an experiment file, and the CodeLens / hover texts about them. Pure.
-import { DEFAULT_LR, FIELDS, lrFor, type ExperimentValues } from '../experiment/model';
+import { DEFAULT_LR, FIELDS, lrFor, type ExperimentFileValues } from '../../protocol/experiment';
 import type { StoredRun } from '../runs/runStore';
 import type { RunRecord } from '../runs/types';
 import { methodLabel, peakMemoryText } from './format';
@@ -9,7 +9,7 @@ import { methodLabel, peakMemoryText } from './format';
 const NOT_COMPARED = new Set(['methods', 'runs_dir', 'lr', 'lrs', 'device']);
 
 /** Was this run (its config.json, the engine's resolved experiment) made from these experiment file values? */
-export function runMatchesExperiment(values: ExperimentValues, config: Record<string, unknown>): boolean {
+export function runMatchesExperiment(values: ExperimentFileValues, config: Record<string, unknown>): boolean {
   const method = config.method;
   if (typeof method !== 'string') return false;
   const methods = (values.methods as string[] | undefined) ?? ['lst'];
@@ -30,7 +30,7 @@ export interface MethodResult {
 }
 
 /** For each method of the file, in its order, the newest matching finished run (runs come newest first). */
-export function latestResults(values: ExperimentValues, runs: readonly StoredRun[]): MethodResult[] {
+export function latestResults(values: ExperimentFileValues, runs: readonly StoredRun[]): MethodResult[] {
   const methods = (values.methods as string[] | undefined) ?? ['lst'];
   return methods.map((method) => ({
     method,

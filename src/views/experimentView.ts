@@ -5,15 +5,16 @@
 // with none, the first change creates experiment.ladder.json.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { applyPatch, parseExperimentText, serializeExperiment, STARTER_EXPERIMENT, type ExperimentPatch } from '../../protocol/experiment';
+import type { RequestMessage } from '../../protocol/webviews/common';
 import {
   ExperimentMessages, parseExperimentMessage,
-  type ExperimentPatch, type ExperimentState, type ExperimentToWebview,
-} from '../../protocol/messages';
-import type { RunManagerApi } from '../runs/types';
+  type ExperimentChannel, type ExperimentState,
+} from '../../protocol/webviews/experiment';
+import { WebviewChannel } from '../panels/webviewChannel';
 import { renderWebviewHtml, webviewOptions } from '../panels/webviewHtml';
+import type { RunManagerApi } from '../runs/types';
 import { backboneInfo, PRESETS } from './backboneInfo';
-import { validateExperiment } from '../experiment/model';
-import { applyPatch, parseExperimentText } from './experimentFile';
 import { PathPolicy } from './pathPolicy';
 
 const FILE_GLOB = '**/*.ladder.json';
@@ -23,7 +24,10 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   public static readonly viewType = 'ladderLab.experiment';
 
   private view: vscode.WebviewView | undefined;
-  private ready = false;
+  private readonly channel = new WebviewChannel<ExperimentChannel>(parseExperimentMessage, {
+    onReady: () => this.postState(),
+    onRequest: (message) => this.handle(message),
+  });
   private file: vscode.Uri | undefined;
   private readonly policy = new PathPolicy(() => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
   private readonly disposables: vscode.Disposable[] = [];
@@ -38,6 +42,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   ) {
     const watcher = vscode.workspace.createFileSystemWatcher(FILE_GLOB);
     this.disposables.push(
+      this.channel,
       watcher,
       watcher.onDidChange((uri) => this.onFileEvent(uri)),
       watcher.onDidCreate((uri) => this.onFileEvent(uri)),
@@ -61,12 +66,11 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    this.ready = false;
     view.webview.options = webviewOptions(this.extensionUri);
     view.webview.html = renderWebviewHtml(view.webview, this.extensionUri, 'experiment', 'Experiment');
-    view.webview.onDidReceiveMessage((raw: unknown) => void this.receive(raw), null, this.disposables);
+    this.channel.attach(view.webview);
     view.onDidChangeVisibility(() => {
-      if (!view.visible) this.ready = false;
+      if (!view.visible) this.channel.hidden();
     }, null, this.disposables);
     view.onDidDispose(() => {
       if (this.view === view) this.view = undefined;
@@ -142,11 +146,14 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   private async state(): Promise<ExperimentState> {
     const uri = await this.currentFile();
     const text = uri ? await this.readText(uri) : null;
-    const parsed = parseExperimentText(text ?? '');
+    // No file yet (or an empty one): the form shows the starter, which the first change writes (see applyPatch).
+    const parsed = parseExperimentText(text?.trim() ? text : serializeExperiment(STARTER_EXPERIMENT));
     const root = this.workspaceRoot()?.fsPath;
     const info = await backboneInfo(parsed.values.backbone, (p) => (path.isAbsolute(p) || !root ? p : path.resolve(root, p)));
     const active = this.runManager.activeSession();
-    const warnings = parsed.raw ? validateExperiment(parsed.raw).map((e) => e.message) : [];
+    // A file that is not a JSON object makes the form read-only (problems); bad fields are shown, and editable.
+    const fileErrors = parsed.errors.filter((e) => e.field === '').map((e) => e.message);
+    const warnings = parsed.errors.filter((e) => e.field !== '').map((e) => e.message);
     const beyond = (parsed.values.keep_layers ?? []).filter((l) => info.layers !== null && l >= info.layers);
     if (beyond.length) warnings.push(`keep_layers: ${beyond.join(', ')} lie beyond this backbone's ${info.layers} layers (0-based)`);
     if (info.hidden && info.hidden % parsed.values.r !== 0) warnings.push(`r: ${parsed.values.r} does not divide the backbone's hidden size ${info.hidden}`);
@@ -155,30 +162,27 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       values: parsed.values,
       backbone: info,
       presets: Object.keys(PRESETS),
-      problems: uri && text === null ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`] : parsed.problems,
+      problems: uri && text === null ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`] : fileErrors,
       warnings: [...new Set(warnings)],
       running: active !== undefined && (active.state === 'starting' || active.state === 'running' || active.state === 'stopping'),
     };
   }
 
   private async postState(): Promise<void> {
-    if (!this.view || !this.ready) return;
-    const message: ExperimentToWebview = { type: ExperimentMessages.state, state: await this.state() };
-    void this.view.webview.postMessage(message);
+    if (!this.view || !this.channel.ready) return;
+    this.channel.post({ type: ExperimentMessages.state, state: await this.state() });
   }
 
   // ---- messages -----------------------------------------------------------------------------------------------------
 
   /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
   public async receive(raw: unknown): Promise<void> {
-    const msg = parseExperimentMessage(raw);
-    if (!msg) return; // malformed or not ours: ignore
+    await this.channel.receive(raw);
+  }
+
+  private async handle(msg: RequestMessage<ExperimentChannel>): Promise<void> {
     try {
       switch (msg.type) {
-        case ExperimentMessages.ready:
-          this.ready = true;
-          await this.postState();
-          break;
         case ExperimentMessages.update:
           await this.update(msg.patch);
           break;

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { STARTER_EXPERIMENT } from '../../src/experiment/model';
+import { STARTER_EXPERIMENT } from '../../protocol/experiment';
 import { api, extension } from './context';
 import { test, waitFor } from './harness';
 

@@ -13,7 +13,7 @@ import { recordFromFiles } from '../../src/runs/runStore';
 import { resolveRunsDir } from '../../src/runs/runsDir';
 import { parseSessionFile } from '../../src/runs/sessionFiles';
 import type { RunRecord } from '../../src/runs/types';
-import { parseExperimentText as parseForForm } from '../../src/views/experimentFile';
+import { parseExperimentText } from '../../protocol/experiment';
 import { REPO_ROOT } from './jsonl';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'bad-input-'));
@@ -42,9 +42,10 @@ const CASES: Case[] = [
   { name: 'unknown method', message: () => experimentProblem('/w/a.ladder.json', '{"methods": ["lst", "qlora"]}'), expect: [/methods/, /qlora|lst, lora/] },
   { name: 'negative checkpoint_every', message: () => experimentProblem('/w/a.ladder.json', '{"checkpoint_every": -5}'), expect: [/checkpoint_every/] },
   { name: 'task "file" without data', message: () => experimentProblem('/w/a.ladder.json', '{"task": "file"}'), expect: [/data: task "file" needs a data file/] },
-  { name: 'form: file not valid JSON', message: () => parseForForm('{"task": ').problems.join('; ') || undefined, expect: [/experiment file is not valid JSON/, /Fix it in the editor/] },
-  { name: 'form: wrong type for a field', message: () => parseForForm('{"batch_size": "big"}').problems.join('; ') || undefined, expect: [/batch_size: expected a whole number/, /found "big"/] },
-  { name: 'form: keep_layers not increasing numbers', message: () => parseForForm('{"keep_layers": ["a"]}').problems.join('; ') || undefined, expect: [/keep_layers: expected increasing layer numbers/] },
+  // The form shows the same messages as Run (one parser): each names the field and the value found.
+  { name: 'form: file not valid JSON', message: () => formProblems('{"task": '), expect: [/experiment file is not valid JSON/, /Fix it in the editor/] },
+  { name: 'form: wrong type for a field', message: () => formProblems('{"batch_size": "big"}'), expect: [/batch_size: must be a whole number/, /got "big"/] },
+  { name: 'form: keep_layers not whole numbers', message: () => formProblems('{"keep_layers": ["a"]}'), expect: [/keep_layers: must be a list of whole numbers/] },
   {
     name: 'missing Python interpreter',
     message: async () => environmentProblem(await checkEnvironment(path.join(tmp, 'no-such-python'))),
@@ -52,7 +53,7 @@ const CASES: Case[] = [
   },
   {
     name: 'missing Python, when spawning the engine',
-    message: async () => new EngineWorker({ python: path.join(tmp, 'no-such-python'), args: [], cwd: tmp, logDir: path.join(tmp, 'log'), log: quiet, onEvent: () => {} }).exited.then((e) => e.spawnError),
+    message: async () => EngineWorker.spawn({ python: path.join(tmp, 'no-such-python'), args: [], cwd: tmp, logDir: path.join(tmp, 'log'), log: quiet, onEvent: () => {} }).exited.then((e) => e.spawnError),
     expect: [/cannot start .*no-such-python/],
   },
   {
@@ -74,6 +75,10 @@ const CASES: Case[] = [
   { name: 'resume without a checkpoint', message: () => resumeRefusal(run('interrupted', { resumable: false })), expect: [/no checkpoint\.pt/, /run the experiment again/] },
   { name: 'resume an out-of-memory failure', message: () => resumeRefusal(run('failed', { error: { kind: 'oom', message: 'out of memory', hint: 'smaller batch' } })), expect: [/failed \(oom: out of memory\)/, /fix the cause/] },
 ];
+
+function formProblems(text: string): string | undefined {
+  return parseExperimentText(text).errors.map((e) => e.message).join('; ') || undefined;
+}
 
 function problemOf(r: ReturnType<typeof parseSessionFile>): string | undefined {
   return 'problem' in r ? r.problem : undefined;

@@ -1,18 +1,18 @@
-// The experiment file <-> form model: round trips and validation messages that name the field.
+// The experiment file <-> form texts: round trips and validation messages that name the field.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import {
   FIELDS,
-  fileToForm,
-  formToFile,
-  formToValues,
+  fieldSpec,
+  fieldText,
   lrFor,
   parseExperimentText,
+  parseFieldText,
   serializeExperiment,
   STARTER_EXPERIMENT,
   validateExperiment,
-  valuesToForm,
-} from '../../src/experiment/model';
+  valueProblem,
+} from '../../protocol/experiment';
 
 const FULL = {
   $schema: './schemas/ladder.schema.json',
@@ -35,22 +35,27 @@ const FULL = {
   label_column: 'label',
 };
 
-test('file -> form -> file keeps every value, the $schema key, and the engine field order', () => {
+test('file -> form texts -> file keeps every value, the $schema key, and the engine field order', () => {
   const text = serializeExperiment(FULL);
-  const { form, errors } = fileToForm(text);
+  const { raw, errors } = parseExperimentText(text);
   assert.deepEqual(errors, []);
-  assert.equal(form!.values.keep_layers, '1,3,5');
-  assert.equal(form!.values.lrs, 'lora=0.0005,full=0.00005');
-  assert.equal(form!.values.eval_batch_size, ''); // not set: the engine's default
-  const back = formToFile(form!);
-  assert.deepEqual(back.errors, []);
-  assert.equal(back.text, text);
-  assert.deepEqual(JSON.parse(back.text), FULL);
+  const form = Object.fromEntries(FIELDS.map((f) => [f.name, fieldText(f, raw![f.name])]));
+  assert.equal(form.keep_layers, '1,3,5');
+  assert.equal(form.lrs, 'lora=0.0005,full=0.00005');
+  assert.equal(form.eval_batch_size, ''); // not set: the engine's default
+  const back: Record<string, unknown> = { $schema: raw!.$schema };
+  for (const f of FIELDS) {
+    const parsed = parseFieldText(f, form[f.name]);
+    if ('error' in parsed) assert.fail(`${f.name}: ${parsed.error}`);
+    if (parsed.value !== null) back[f.name] = parsed.value;
+  }
+  assert.equal(serializeExperiment(back), text);
+  assert.deepEqual(JSON.parse(serializeExperiment(back)), FULL);
 });
 
 test('a field the file leaves out stays out (the engine default applies), even if it equals the default', () => {
   const values = { methods: ['lst'], r: 8 };
-  const { values: again } = formToValues(valuesToForm(values));
+  const again = parseExperimentText(serializeExperiment(values)).raw;
   assert.deepEqual(again, values);
 });
 
@@ -71,7 +76,7 @@ const cases: [string, Record<string, unknown>, string, RegExp][] = [
   ['enum', { init: 'xavier' }, 'init', /^init: must be one of fisher, magnitude, random/],
   ['keep_layers order', { keep_layers: [3, 1] }, 'keep_layers', /increasing/],
   ['keep_layers empty', { keep_layers: [] }, 'keep_layers', /is empty/],
-  ['lr range', { lr: 0 }, 'lr', /^lr: a learning rate must be in \(0, 10\)/],
+  ['lr range', { lr: 0 }, 'lr', /^lr: must be in \(0, 10\)/],
   ['lrs method', { lrs: { qlora: 0.1 } }, 'lrs', /unknown method "qlora"/],
   ['lrs type', { lrs: [0.1] }, 'lrs', /method -> learning rate/],
   ['warmup', { warmup_ratio: 1 }, 'warmup_ratio', /\[0, 1\)/],
@@ -98,18 +103,17 @@ test('null means "the engine default" for every field', () => {
   assert.deepEqual(validateExperiment(Object.fromEntries(FIELDS.map((f) => [f.name, null]))), []);
 });
 
-test('form texts that do not parse name the field', () => {
-  const form = valuesToForm({});
-  Object.assign(form.values, { r: 'eight', keep_layers: '1,x', lrs: 'lora:1e-3', lr: 'fast' });
-  const { errors } = formToValues(form);
-  assert.deepEqual(errors.map((e) => e.field).sort(), ['keep_layers', 'lr', 'lrs', 'r']);
-  assert.ok(errors.every((e) => e.message.startsWith(`${e.field}: `)));
+test('form texts that do not parse are refused', () => {
+  const texts: Record<string, string> = { r: 'eight', keep_layers: '1,x', lrs: 'lora:1e-3', lr: 'fast' };
+  for (const [name, text] of Object.entries(texts)) assert.ok('error' in parseFieldText(fieldSpec(name)!, text), name);
+  assert.deepEqual(parseFieldText(fieldSpec('r')!, ' '), { value: null }); // empty = the engine's default
 });
 
-test('a form that parses is still validated', () => {
-  const form = valuesToForm({});
-  form.values.methods = 'lst, lora, lst';
-  assert.match(formToValues(form).errors[0].message, /twice/);
+test('a form text that parses is still validated', () => {
+  const spec = fieldSpec('methods')!;
+  const parsed = parseFieldText(spec, 'lst, lora, lst');
+  assert.ok('value' in parsed);
+  assert.match(valueProblem(spec, parsed.value) ?? '', /twice/);
 });
 
 test('not JSON, or not an object: one file-level error', () => {

@@ -1,74 +1,37 @@
-// Keeps schemas/ladder.schema.json and src/experiment/model.ts in step with the engine's Experiment dataclass,
-// read as text from engine/src/ladderlab/config.py (no Python needed): same fields, same defaults, same choices.
+// The extension's field module (protocol/experimentFields.ts) and schemas/ladder.schema.json are both generated from
+// the engine's Experiment (engine/tests/test_schema.py fails when either is stale). Here: the two agree field by
+// field, the schema is one VS Code can use, and it refuses what the extension's validation refuses.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import Ajv from 'ajv';
 import schema from '../../schemas/ladder.schema.json';
 import pkg from '../../package.json';
-import { DEFAULT_LR, FIELDS, INITS, METHODS, PRECISIONS, STARTER_EXPERIMENT, validateExperiment } from '../../src/experiment/model';
-import { REPO_ROOT } from './jsonl';
+import { DEFAULT_LR, FIELDS, METHODS, STARTER_EXPERIMENT, validateExperiment } from '../../protocol/experiment';
 
-const CONFIG_PY = readFileSync(path.join(REPO_ROOT, 'engine/src/ladderlab/config.py'), 'utf8');
+type Bounds = { minimum?: number; maximum?: number };
+type Prop = Bounds & { default?: unknown; enum?: unknown[]; title?: string; items?: Bounds & { enum?: unknown[] } };
+const props = schema.properties as unknown as Record<string, Prop>;
+const schemaFields = Object.keys(props).filter((k) => k !== '$schema');
 
-/** `name: type = default  # comment` lines of `class Experiment:` -> name -> default (as JSON), in order. */
-function pythonFields(): Map<string, unknown> {
-  const body = /^class Experiment:\n([\s\S]*?)(?=^\S|\n    def )/m.exec(CONFIG_PY);
-  assert.ok(body, 'class Experiment not found in config.py');
-  const fields = new Map<string, unknown>();
-  for (const line of body[1].split('\n')) {
-    const m = /^ {4}(\w+): [^=#]+?(?: = (.+?))?\s*(?:#.*)?$/.exec(line);
-    if (m) fields.set(m[1], m[2] === undefined ? undefined : pythonLiteral(m[2]));
-  }
-  return fields;
-}
-
-function pythonLiteral(expr: string): unknown {
-  const factory = /^field\(default_factory=lambda: (.+)\)$/.exec(expr);
-  const text = (factory ? factory[1] : expr).replace(/\bNone\b/g, 'null').replace(/\bTrue\b/g, 'true').replace(/\bFalse\b/g, 'false').replace(/'/g, '"');
-  return JSON.parse(text);
-}
-
-function pythonTuple(name: string): string[] {
-  const m = new RegExp(`^${name} = \\(([^)]*)\\)`, 'm').exec(CONFIG_PY);
-  assert.ok(m, `${name} not found in config.py`);
-  return JSON.parse(`[${m[1].replace(/'/g, '"').replace(/,\s*$/, '')}]`);
-}
-
-const py = pythonFields();
-const schemaProps = Object.keys(schema.properties).filter((k) => k !== '$schema');
-
-test('config.py parses into the expected number of fields', () => {
-  assert.ok(py.size >= 30, `only ${py.size} fields parsed: the regex no longer fits config.py`);
-  assert.deepEqual(py.get('methods'), ['lst']);
-});
-
-test('schema property names are the Experiment fields', () => {
-  assert.deepEqual([...schemaProps].sort(), [...py.keys()].sort());
-});
-
-test('schema defaults are the Experiment defaults', () => {
-  for (const [name, dflt] of py) {
-    assert.deepEqual((schema.properties as Record<string, { default?: unknown }>)[name].default, dflt, name);
+test('the field module lists the schema fields, in the engine order, with their defaults, labels and bounds', () => {
+  assert.ok(FIELDS.length >= 30, `only ${FIELDS.length} fields`);
+  assert.deepEqual(FIELDS.map((f) => f.name), schemaFields);
+  for (const f of FIELDS) {
+    const p = props[f.name];
+    assert.deepEqual(f.default, p.default, f.name);
+    assert.equal(f.label, p.title, f.name);
+    const bounds = f.kind === 'intList' ? p.items : p; // a list's bounds hold for each item
+    assert.equal(f.minimum, bounds?.minimum, f.name);
+    assert.equal(f.maximum, bounds?.maximum, f.name);
+    if (f.kind === 'enum') assert.deepEqual(f.choices, p.enum, f.name);
   }
 });
 
-test('the model has the same fields, in the engine order, with the same defaults', () => {
-  assert.deepEqual(FIELDS.map((f) => f.name), [...py.keys()]);
-  for (const f of FIELDS) assert.deepEqual(f.default, py.get(f.name), f.name);
-});
-
-test('choices and learning-rate defaults match config.py', () => {
-  assert.deepEqual([...METHODS], pythonTuple('METHODS'));
-  assert.deepEqual([...INITS], pythonTuple('INITS'));
-  assert.deepEqual([...PRECISIONS], pythonTuple('PRECISIONS'));
-  assert.deepEqual(schema.properties.methods.items.enum, pythonTuple('METHODS'));
-  assert.deepEqual(schema.properties.init.enum, pythonTuple('INITS'));
-  assert.deepEqual(schema.properties.precision.enum, pythonTuple('PRECISIONS'));
-  const lr = /^DEFAULT_LR = (\{.*\})$/m.exec(CONFIG_PY);
-  assert.ok(lr);
-  assert.deepEqual(DEFAULT_LR, pythonLiteral(lr[1]));
+test('choices and learning-rate defaults: one list of methods everywhere', () => {
+  assert.deepEqual(props.methods.items?.enum, [...METHODS]);
+  assert.deepEqual(Object.keys(DEFAULT_LR), [...METHODS]);
+  assert.deepEqual(DEFAULT_LR, { lst: 3e-3, lora: 3e-4, adapter: 3e-4, bitfit: 3e-4, prompt: 3e-1, full: 3e-4 });
 });
 
 test('package.json contributes the schema for *.ladder.json', () => {

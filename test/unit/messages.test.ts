@@ -20,6 +20,9 @@ const valid: [parser: (raw: unknown) => unknown, message: unknown][] = [
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { r: 4 } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { r: 2 } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { r: 32 } }],
+  // Every field the form shows may be patched (the form is made from the field declarations), up to the engine's limits.
+  [parseExperimentMessage, { type: ExperimentMessages.update, patch: { r: 64, side_heads: 1, lora_rank: 1, eval_batch_size: 1, seed: 2 ** 32 - 1 } }],
+  [parseExperimentMessage, { type: ExperimentMessages.update, patch: { lrs: { lora: 1e-3 }, tap_cache: 'cpu', lora_targets: ['query'] } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { keep_layers: [1, 3, 5] } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { keep_layers: null } }],
   [parseExperimentMessage, { type: ExperimentMessages.update, patch: { methods: ['lst', 'lora'] } }],
@@ -107,8 +110,8 @@ function hostileMessages(): unknown[] {
   );
   // Update: no patch, empty patch, patch of the wrong shape.
   for (const p of [undefined, null, {}, [], 'r=4', [['r', 4]], new Map([['r', 4]])]) out.push({ type: ExperimentMessages.update, patch: p });
-  // Update: fields the form never writes (runs_dir would redirect where the engine writes).
-  for (const key of ['runs_dir', 'lrs', 'side_heads', 'lora_rank', 'eval_batch_size', 'unknown', 'R', 'toString', 'hasOwnProperty']) {
+  // Update: fields the form never writes (runs_dir would redirect where the engine writes), or with a wrong value.
+  for (const key of ['runs_dir', 'lrs', 'unknown', 'R', 'toString', 'hasOwnProperty']) {
     out.push({ type: ExperimentMessages.update, patch: { [key]: 1 } });
   }
   // Update: every field with every wrong value.
@@ -130,12 +133,12 @@ function hostileMessages(): unknown[] {
   }
   // Field-specific out-of-range values.
   const specific: Record<string, unknown>[] = [
-    { r: 1 }, { r: 33 }, { r: 64 }, { r: 8.5 }, { r: '8' }, { methods: [] }, { methods: ['lst', 'lst'] }, { methods: ['lst', 'qlora'] },
+    { r: 1 }, { r: 65 }, { r: 8.5 }, { side_heads: 0 }, { lora_rank: 0 }, { eval_batch_size: 0 }, { lrs: { lora: 0 } }, { r: '8' }, { methods: [] }, { methods: ['lst', 'lst'] }, { methods: ['lst', 'qlora'] },
     { methods: 'lst,lora' }, { methods: Array(7).fill('lst') }, { keep_layers: [] }, { keep_layers: [3, 1] }, { keep_layers: [1, 1] },
     { keep_layers: [-1] }, { keep_layers: [256] }, { keep_layers: ['1'] }, { keep_layers: '1,3,5' }, { keep_layers: Array.from({ length: 300 }, (_, i) => i) },
     { task: 'SST2' }, { task: 'sst3' }, { init: 'Fisher' }, { precision: 'fp16' }, { device: 'cuda:123' }, { device: 'tpu' },
     { device: 'cuda; rm -rf /' }, { lr: 0 }, { lr: -0.1 }, { lr: 10 }, { lr: '3e-3' }, { max_length: 0 }, { max_length: 5000 },
-    { seed: -1 }, { seed: 2 ** 31 }, { epochs: 0 }, { batch_size: 0 }, { fisher_samples: 0 }, { max_train_examples: 0 },
+    { seed: -1 }, { seed: 2 ** 32 }, { epochs: 0 }, { batch_size: 0 }, { fisher_samples: 0 }, { max_train_examples: 0 },
     { text_columns: [] }, { text_columns: ['a', 'b', 'c'] }, { text_columns: ['a,b'] }, { text_columns: [HUGE] }, { label_column: '' },
     { label_column: 'x'.repeat(201) }, { backbone: 'preset:../../etc' }, { backbone: '' },
   ];

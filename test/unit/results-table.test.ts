@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { RunFinishedEvent, RunSummary } from '../../protocol/events';
 import { buildTable, formatBytes, latestComparison, toCsv, toMarkdown, type FinishedRun } from '../../src/panels/resultsTable';
-import { applyPatch, ENGINE_DEFAULTS, parseExperimentText } from '../../src/views/experimentFile';
+import { applyPatch, DEFAULTS, parseExperimentText, STARTER_EXPERIMENT } from '../../protocol/experiment';
 import { infoFromConfig } from '../../src/views/backboneInfo';
 import { PathPolicy } from '../../src/views/pathPolicy';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
@@ -107,15 +107,15 @@ test('latest comparison: the newest run plus the newest run of each other method
 // ---- experiment file <-> form ---------------------------------------------------------------------------------------
 
 test('parseExperimentText: defaults, lenient lists, problems for what the form cannot show', () => {
-  assert.deepEqual(parseExperimentText('').values, ENGINE_DEFAULTS);
+  assert.deepEqual(parseExperimentText('').values, DEFAULTS);
   const p = parseExperimentText(JSON.stringify({ methods: 'lst, lora', keep_layers: '1,3,5', r: 4, lrs: { lora: 1e-3 }, epochs: 'three' }));
   assert.deepEqual(p.values.methods, ['lst', 'lora']);
   assert.deepEqual(p.values.keep_layers, [1, 3, 5]);
   assert.equal(p.values.r, 4);
-  assert.equal(p.values.epochs, ENGINE_DEFAULTS.epochs);
-  assert.equal(p.problems.length, 1);
-  assert.match(p.problems[0], /^epochs:/);
-  assert.match(parseExperimentText('{"r": 8,}').problems[0], /not valid JSON/);
+  assert.equal(p.values.epochs, DEFAULTS.epochs);
+  assert.equal(p.errors.length, 1);
+  assert.match(p.errors[0].message, /^epochs:/);
+  assert.match(parseExperimentText('{"r": 8,}').errors[0].message, /not valid JSON/);
   assert.equal(parseExperimentText('[1]').raw, null);
 });
 
@@ -125,7 +125,8 @@ test('applyPatch: changes only the patched keys, keeps the rest and its order, n
   assert.deepEqual(Object.keys(out), ['task', '$schema', 'lrs', 'r', 'data', 'max_length']);
   assert.equal(out.r, 4);
   assert.deepEqual(out.lrs, { lora: 0.001 });
-  assert.deepEqual(JSON.parse(applyPatch(null, { r: 2 })), { backbone: 'default', task: 'sst2', methods: ['lst', 'lora'], r: 2 });
+  // A new file starts from the one starter experiment (the same New Experiment writes).
+  assert.deepEqual(JSON.parse(applyPatch(null, { r: 2 })), { ...STARTER_EXPERIMENT, r: 2 });
   assert.throws(() => applyPatch('[]', { r: 2 }));
   assert.throws(() => applyPatch('{oops', { r: 2 }));
   // Keys outside the form's fields are never written, whatever the patch object carries.

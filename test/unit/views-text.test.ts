@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../protocol/events';
-import { FIELDS } from '../../src/experiment/model';
+import { FIELDS } from '../../protocol/experiment';
 import type { StoredRun } from '../../src/runs/runStore';
 import { latestResults, resultsHoverMarkdown, resultsLensTitle, runMatchesExperiment } from '../../src/views/codeLensText';
 import { mib, peakMemoryText, runDescription, runTooltip, statusBarText } from '../../src/views/format';

@@ -68,6 +68,7 @@ class Experiment:
         help="side network width = backbone width / r (the paper uses 8)")
     keep_layers: list[int] | None = setting(
         None, label="Side layers", group="lst", methods=LST, minimum=0, maximum=255, min_items=1, max_items=256,
+        increasing=True,
         null_means="every layer",
         help="0-based backbone layers that get a side block, increasing (the paper drops some to save memory)")
     init: str = setting(
@@ -140,7 +141,7 @@ class Experiment:
                              choice_labels={"fp32": "fp32", "bf16": "bf16 (autocast)"},
                              help="bf16 = autocast on CUDA / CPU")
     device: str = setting(
-        "auto", label="Device", group="training", pattern=r"auto|cpu|cuda(:[0-9]+)?",
+        "auto", label="Device", group="training", pattern=r"auto|cpu|cuda(:[0-9]{1,2})?",
         suggestions=("auto", "cpu", "cuda"), help="auto = cuda if available, else cpu; or cpu, cuda, cuda:N")
     seed: int = setting(42, label="Seed", group="training", minimum=0, maximum=2**32 - 1,
                         help="seeds the training (initialisation, data order, dropout) and today also the split")
@@ -244,6 +245,3 @@ def validate(exp: Experiment) -> None:
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
                 raise BadInput(f"lrs.{method} must be a number in (0, 10), got {rate!r}",
                                "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
-    if exp.keep_layers is not None and sorted(set(exp.keep_layers)) != exp.keep_layers:
-        raise BadInput(f"keep_layers must be increasing and without repeats, got {exp.keep_layers}",
-                       f"e.g. --keep-layers {','.join(map(str, sorted(set(exp.keep_layers))))}")

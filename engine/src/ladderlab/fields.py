@@ -40,6 +40,7 @@ class FieldInfo:
     min_items: int | None = None  # shortest list accepted
     max_items: int | None = None  # longest list accepted
     unique: bool = False  # a list may not name an item twice
+    increasing: bool = False  # a list of numbers must be increasing (hence without repeats)
 
 
 # The form's sections, in order: field group -> heading.
@@ -146,6 +147,9 @@ def check_value(name: str, kind: str, info: FieldInfo, value: Any) -> None:
                 raise BadInput(f"unknown {noun}(s): {', '.join(map(str, bad))}", f"choose from {', '.join(info.choices)}")
         if info.unique and len(set(value)) != len(value):
             raise BadInput(f"{name} lists a {noun} twice: {value}", f"list each {noun} once")
+        if info.increasing and sorted(set(value)) != value:
+            raise BadInput(f"{name} must be increasing and without repeats, got {value}",
+                           f"e.g. {flag(name)} {','.join(map(str, sorted(set(value))))}")
         for x in value if kind == "intList" else ():
             _check_range(name, info, x)
         return

@@ -83,7 +83,8 @@ def _spec(name: str) -> dict:
                 "minimum": info.minimum, "maximum": info.maximum, "exclusiveMinimum": info.exclusive_minimum,
                 "exclusiveMaximum": info.exclusive_maximum, "unit": info.unit, "methods": info.methods,
                 "nullMeans": info.null_means, "path": info.path or None, "pattern": info.pattern,
-                "minItems": info.min_items, "maxItems": info.max_items, "unique": info.unique or None}
+                "minItems": info.min_items, "maxItems": info.max_items, "unique": info.unique or None,
+                "increasing": info.increasing or None}
     spec.update({k: list(v) if isinstance(v, tuple) else v for k, v in optional.items() if v is not None})
     return spec
 
@@ -137,6 +138,7 @@ export interface FieldSpec {{
   readonly minItems?: number;
   readonly maxItems?: number;
   readonly unique?: boolean;
+  readonly increasing?: boolean;
 }}
 
 export const METHODS = {_js(list(METHODS))} as const;
