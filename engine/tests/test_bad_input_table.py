@@ -11,19 +11,33 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import jsonschema
 import pytest
 import torch
-from helpers import SCHEMA, SST2
 
+from helpers import SCHEMA, SST2
 from ladderlab import checkpoint, cli
 
-TINY = ["--max-train-examples", "16", "--max-eval-examples", "8", "--epochs", "1", "--batch-size", "8",
-        "--max-length", "32", "--fisher-samples", "2", "--runs-dir", "runs"]
+TINY = [
+    "--max-train-examples",
+    "16",
+    "--max-eval-examples",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "32",
+    "--fisher-samples",
+    "2",
+    "--runs-dir",
+    "runs",
+]
 # bert-tiny (random weights, MiniLM tokenizer) keeps the cases that need a model to seconds.
 RUN = ["run", "--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2), *TINY]
 
@@ -117,6 +131,7 @@ def resume_copy(change: Callable[[Path], None]):
         folder = shutil.copytree(STOPPED["dir"], tmp / "run")
         change(folder)
         return ["resume", str(folder)]
+
     return args
 
 
@@ -136,12 +151,14 @@ CASES = [
     Case("file: unknown field", lambda t, m: experiment_file(t, '{"reduction": 8}'), "unknown field(s) reduction"),
     Case("file: r is text", lambda t, m: experiment_file(t, '{"r": "eight"}'), "r must be int"),
     Case("file: device is a number", lambda t, m: experiment_file(t, '{"device": 5}'), "device must be str"),
-    Case("file: keep_layers of text", lambda t, m: experiment_file(t, '{"keep_layers": ["a"]}'),
-         "keep_layers must be a list of ints"),
+    Case(
+        "file: keep_layers of text",
+        lambda t, m: experiment_file(t, '{"keep_layers": ["a"]}'),
+        "keep_layers must be a list of ints",
+    ),
     Case("file: epochs is true", lambda t, m: experiment_file(t, '{"epochs": true}'), "epochs must be int"),
     Case("file: lrs not an object", lambda t, m: experiment_file(t, '{"lrs": [1]}'), "lrs must be an object"),
-    Case("file: missing", lambda t, m: ["run", "--config", str(t / "nope.ladder.json")],
-         "experiment file not found"),
+    Case("file: missing", lambda t, m: ["run", "--config", str(t / "nope.ladder.json")], "experiment file not found"),
     # -- settings -----------------------------------------------------------------------------------
     Case("unknown task", lambda t, m: [*RUN, "--task", "sst3"], "unknown task 'sst3'"),
     Case("unknown method", lambda t, m: ["compare", "--methods", "lst,qlora"], "unknown method(s): qlora"),
@@ -163,48 +180,87 @@ CASES = [
     Case("unknown init", lambda t, m: [*RUN, "--init", "xavier"], "unknown init 'xavier'"),
     Case("unknown precision", lambda t, m: [*RUN, "--precision", "fp8"], "unknown precision 'fp8'"),
     Case("unknown device", lambda t, m: [*RUN, "--device", "tpu"], "unknown device 'tpu'"),
-    Case("columns for a GLUE task", lambda t, m: [*RUN, "--text-columns", "sentence"],
-         "text_columns and label_column apply to task 'file' only"),
-    Case("runs_dir is a file", lambda t, m: [*RUN, "--runs-dir", str(write(t / "afile", "x"))],
-         "cannot create runs directory"),
+    Case(
+        "columns for a GLUE task",
+        lambda t, m: [*RUN, "--text-columns", "sentence"],
+        "text_columns and label_column apply to task 'file' only",
+    ),
+    Case(
+        "runs_dir is a file",
+        lambda t, m: [*RUN, "--runs-dir", str(write(t / "afile", "x"))],
+        "cannot create runs directory",
+    ),
     # -- datasets -----------------------------------------------------------------------------------
     Case("data folder missing", lambda t, m: [*RUN, "--data", str(t / "no" / "such")], "not found"),
     Case("GLUE dev.tsv missing", lambda t, m: sst2_with(t, dev=False), "dev.tsv not found"),
     Case("wrong columns for the task", lambda t, m: [*RUN, "--task", "stsb"], "missing column 'sentence1'"),
-    Case("label outside the task's set", lambda t, m: sst2_with(t, train_lines=["a fine film\t2"]),
-         "label '2' is not one of 0, 1"),
+    Case(
+        "label outside the task's set",
+        lambda t, m: sst2_with(t, train_lines=["a fine film\t2"]),
+        "label '2' is not one of 0, 1",
+    ),
     Case("train.tsv not UTF-8", lambda t, m: [*RUN, "--data", str(_latin1_glue(t))], "not valid UTF-8"),
     Case("train.tsv header only", lambda t, m: sst2_with(t, train_lines=[]), "train.tsv: no data rows"),
     Case("train.tsv empty", lambda t, m: [*RUN, "--data", str(_empty_train(t))], "the file is empty"),
-    Case("train.tsv row with a missing field", lambda t, m: sst2_with(t, train_lines=["no label here"]),
-         "expected 2 tab-separated fields"),
+    Case(
+        "train.tsv row with a missing field",
+        lambda t, m: sst2_with(t, train_lines=["no label here"]),
+        "expected 2 tab-separated fields",
+    ),
     Case("own file: too large", lambda t, m: oversized(t), "files over 2 GiB are not supported"),
     Case("own file: unknown type", lambda t, m: user_file(t, "data.txt", "text,label\n"), "unknown file type '.txt'"),
-    Case("own file: no data", lambda t, m: [a for a in RUN if a not in ("--data", str(SST2))] + ["--task", "file"],
-         "task 'file' needs a data file"),
+    Case(
+        "own file: no data",
+        lambda t, m: [a for a in RUN if a not in ("--data", str(SST2))] + ["--task", "file"],
+        "task 'file' needs a data file",
+    ),
     Case("own file: a folder", lambda t, m: [*RUN, "--task", "file"], "is a folder; task 'file' reads one"),
     Case("own file: too few rows", lambda t, m: user_file(t, "few.csv", labelled_rows(5)), "too few examples (5)"),
-    Case("own file: one class", lambda t, m: user_file(t, "one.csv", labelled_rows(20, ("pos",))),
-         "every example has the label 'pos'"),
-    Case("own file: no text column", lambda t, m: user_file(t, "cols.csv", "sentence,label\nhi,1\n"),
-         "no 'text' column"),
-    Case("own file: label column missing", lambda t, m: user_file(t, "lab.csv", labelled_rows(20), "--label-column",
-                                                                 "y"), "missing column 'y'"),
-    Case("own file: JSON lines broken", lambda t, m: user_file(t, "d.jsonl", '{"text": "a", "label": 1}\n{"text": \n'),
-         "d.jsonl:2: not valid JSON"),
+    Case(
+        "own file: one class",
+        lambda t, m: user_file(t, "one.csv", labelled_rows(20, ("pos",))),
+        "every example has the label 'pos'",
+    ),
+    Case(
+        "own file: no text column", lambda t, m: user_file(t, "cols.csv", "sentence,label\nhi,1\n"), "no 'text' column"
+    ),
+    Case(
+        "own file: label column missing",
+        lambda t, m: user_file(t, "lab.csv", labelled_rows(20), "--label-column", "y"),
+        "missing column 'y'",
+    ),
+    Case(
+        "own file: JSON lines broken",
+        lambda t, m: user_file(t, "d.jsonl", '{"text": "a", "label": 1}\n{"text": \n'),
+        "d.jsonl:2: not valid JSON",
+    ),
     Case("own file: not UTF-8", lambda t, m: user_file(t, "d.csv", b"text,label\ncaf\xe9,1\n"), "not valid UTF-8"),
-    Case("own file: empty text", lambda t, m: user_file(t, "e.csv", labelled_rows(12) + '"",pos\n'),
-         "text column 'text' is empty"),
+    Case(
+        "own file: empty text",
+        lambda t, m: user_file(t, "e.csv", labelled_rows(12) + '"",pos\n'),
+        "text column 'text' is empty",
+    ),
     # -- models -------------------------------------------------------------------------------------
-    Case("backbone folder missing", lambda t, m: [*RUN, "--backbone", str(t / "no-model")], "backbone folder not found"),
+    Case(
+        "backbone folder missing", lambda t, m: [*RUN, "--backbone", str(t / "no-model")], "backbone folder not found"
+    ),
     Case("model folder without config", lambda t, m: model_folder(t, None), "has no config.json"),
     Case("model folder without weights", lambda t, m: model_folder(t, '{"model_type": "bert"}'), "has no weights"),
-    Case("model config not JSON", lambda t, m: model_folder(t, "{model_type: bert", weights=True),
-         "config.json is not valid JSON"),
-    Case("model config without model_type", lambda t, m: model_folder(t, '{"hidden_size": 8}', weights=True),
-         "has no model_type"),
-    Case("unsupported architecture", lambda t, m: model_folder(t, '{"model_type": "vit"}', weights=True),
-         "unsupported architecture 'vit'"),
+    Case(
+        "model config not JSON",
+        lambda t, m: model_folder(t, "{model_type: bert", weights=True),
+        "config.json is not valid JSON",
+    ),
+    Case(
+        "model config without model_type",
+        lambda t, m: model_folder(t, '{"hidden_size": 8}', weights=True),
+        "has no model_type",
+    ),
+    Case(
+        "unsupported architecture",
+        lambda t, m: model_folder(t, '{"model_type": "vit"}', weights=True),
+        "unsupported architecture 'vit'",
+    ),
     Case("unknown preset", lambda t, m: [*RUN, "--backbone", "preset:bert-huge"], "unknown preset 'bert-huge'"),
     Case("r does not divide the width", lambda t, m: [*RUN, "--r", "3"], "r=3 does not divide"),
     Case("kept layer out of range", lambda t, m: [*RUN, "--keep-layers", "0,9"], "keep_layers [9] out of range"),
@@ -212,11 +268,17 @@ CASES = [
     Case("resume: no such folder", lambda t, m: ["resume", str(t / "gone")], "run folder not found"),
     Case("resume: finished run", resume_copy(lambda f: write(f / "summary.json", "{}")), "already finished"),
     Case("resume: no checkpoint", resume_copy(lambda f: (f / checkpoint.CHECKPOINT).unlink()), "has no checkpoint.pt"),
-    Case("resume: damaged checkpoint", resume_copy(lambda f: write(f / checkpoint.CHECKPOINT, b"PK\x03\x04 torn")),
-         "cannot read"),
+    Case(
+        "resume: damaged checkpoint",
+        resume_copy(lambda f: write(f / checkpoint.CHECKPOINT, b"PK\x03\x04 torn")),
+        "cannot read",
+    ),
     Case("resume: config changed", resume_copy(edit_config), "differs in: epochs"),
-    Case("resume: not a run folder", lambda t, m: ["resume", str(write(t / "x" / "note.txt", "x").parent)],
-         "has no config.json"),
+    Case(
+        "resume: not a run folder",
+        lambda t, m: ["resume", str(write(t / "x" / "note.txt", "x").parent)],
+        "has no config.json",
+    ),
     # -- the disk -----------------------------------------------------------------------------------
     Case("disk full writing a checkpoint", full_disk, "no space left writing a checkpoint"),
 ]

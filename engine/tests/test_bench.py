@@ -12,8 +12,24 @@ from ladderlab.bench import BASELINES, FLOOR
 
 def test_bench_on_cpu(tmp_path, capsys):
     # two LST variants keep CI short; every lever is exercised in test_lst_levers.py
-    code = cli.main(["bench", "--device", "cpu", "--rounds", "1", "--warmup", "1", "--steps", "1",
-                     "--variants", "paper,backbone-bf16", "--out", str(tmp_path), "--json"])
+    code = cli.main(
+        [
+            "bench",
+            "--device",
+            "cpu",
+            "--rounds",
+            "1",
+            "--warmup",
+            "1",
+            "--steps",
+            "1",
+            "--variants",
+            "paper,backbone-bf16",
+            "--out",
+            str(tmp_path),
+            "--json",
+        ]
+    )
     assert code == 0
     printed = json.loads(capsys.readouterr().out)
     path = tmp_path / f"{datetime.date.today().isoformat()}-cpu.json"

@@ -10,17 +10,31 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+
 from helpers import REPO, SCHEMA, SST2
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TINY = ["--max-train-examples", "16", "--max-eval-examples", "8", "--epochs", "1", "--batch-size", "8",
-        "--max-length", "32", "--fisher-samples", "4"]
+TINY = [
+    "--max-train-examples",
+    "16",
+    "--max-eval-examples",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "32",
+    "--fisher-samples",
+    "4",
+]
 
 
 def ladderlab(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     # An argument list, never a shell string.
-    return subprocess.run([sys.executable, "-m", "ladderlab.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ladderlab.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 def events_of(stdout: str) -> list[dict]:
@@ -43,17 +57,25 @@ BAD_INPUTS = [
     ("missing data folder", ["run", "--method", "lst", "--task", "sst2", "--data", "no/such/folder"], "not found"),
     ("wrong columns", ["run", "--method", "lst", "--task", "stsb", "--data", str(SST2)], "column"),
     ("unknown task", ["run", "--method", "lst", "--task", "sst3", "--data", str(SST2)], "unknown task"),
-    ("r does not divide", ["run", "--method", "lst", "--task", "sst2", "--data", str(SST2), "--r", "7"],
-     "does not divide"),
-    ("kept layer out of range", ["run", "--method", "lst", "--task", "sst2", "--data", str(SST2),
-                                 "--keep-layers", "0,9"], "out of range"),
-    ("unknown method", ["compare", "--methods", "lst,qlora", "--task", "sst2", "--data", str(SST2)],
-     "unknown method"),
+    (
+        "r does not divide",
+        ["run", "--method", "lst", "--task", "sst2", "--data", str(SST2), "--r", "7"],
+        "does not divide",
+    ),
+    (
+        "kept layer out of range",
+        ["run", "--method", "lst", "--task", "sst2", "--data", str(SST2), "--keep-layers", "0,9"],
+        "out of range",
+    ),
+    ("unknown method", ["compare", "--methods", "lst,qlora", "--task", "sst2", "--data", str(SST2)], "unknown method"),
     ("missing experiment file", ["run", "--config", "nope.ladder.json"], "not found"),
     ("two methods for run", ["run", "--methods", "lst,lora"], "one method"),
     ("lr out of range", ["run", "--method", "lora", "--lr", "-1"], "lr must be"),
-    ("missing backbone folder", ["run", "--method", "lst", "--backbone", "no/such/model", "--task", "sst2",
-                                 "--data", str(SST2)], "backbone folder not found"),
+    (
+        "missing backbone folder",
+        ["run", "--method", "lst", "--backbone", "no/such/model", "--task", "sst2", "--data", str(SST2)],
+        "backbone folder not found",
+    ),
 ]
 
 
@@ -84,15 +106,34 @@ def test_short_compare_events_validate_and_files_are_written(tmp_path, validator
     folder holds its config, events, metrics, summary and trainable weights, and flags beat the file."""
     config = tmp_path / "exp.ladder.json"
     config.write_text(json.dumps({"task": "sst2", "data": str(SST2), "r": 16, "epochs": 3}))
-    result = ladderlab("compare", "--config", str(config), "--methods", "lst,lora,adapter,bitfit,prompt,full",
-                       *TINY, "--runs-dir", str(tmp_path / "runs"), "--format", "events", cwd=tmp_path)
+    result = ladderlab(
+        "compare",
+        "--config",
+        str(config),
+        "--methods",
+        "lst,lora,adapter,bitfit,prompt,full",
+        *TINY,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--format",
+        "events",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     events = events_of(result.stdout)
     for event in events:
         validator.validate(event)
     types = {e["type"] for e in events}
-    assert {"run_started", "phase_started", "train_step", "evaluation", "phase_memory", "log", "run_finished",
-            "compare_finished"} <= types
+    assert {
+        "run_started",
+        "phase_started",
+        "train_step",
+        "evaluation",
+        "phase_memory",
+        "log",
+        "run_finished",
+        "compare_finished",
+    } <= types
     finished = [e for e in events if e["type"] == "run_finished"]
     assert [e["summary"]["method"] for e in finished] == ["lst", "lora", "adapter", "bitfit", "prompt", "full"]
     assert {e["phase"] for e in events if e["type"] == "phase_memory"} == {"pruning_init", "train", "eval"}
@@ -111,14 +152,31 @@ def test_short_compare_events_validate_and_files_are_written(tmp_path, validator
 
 
 def test_compare_json_prints_one_object(tmp_path):
-    result = ladderlab("compare", "--methods", "lst,bitfit", "--task", "sst2", "--data", str(SST2), *TINY,
-                       "--runs-dir", str(tmp_path / "runs"), "--json", cwd=tmp_path)
+    result = ladderlab(
+        "compare",
+        "--methods",
+        "lst,bitfit",
+        "--task",
+        "sst2",
+        "--data",
+        str(SST2),
+        *TINY,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--json",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert [r["method"] for r in out["rows"]] == ["lst", "bitfit"]
     for row in out["rows"]:
-        assert set(row["memory"]) >= {"train_peak_bytes", "saved_for_backward_bytes", "param_bytes",
-                                      "grad_bytes", "optimizer_bytes"}
+        assert set(row["memory"]) >= {
+            "train_peak_bytes",
+            "saved_for_backward_bytes",
+            "param_bytes",
+            "grad_bytes",
+            "optimizer_bytes",
+        }
         assert row["memory"]["train_peak_bytes"] is None  # CPU: no CUDA peak, and no invented one
         assert 0 < row["trainable_pct"] < 100 and "accuracy" in row["metrics"]
 
@@ -139,14 +197,30 @@ def test_default_runs_dir_is_under_the_current_folder(tmp_path):
     assert REPO.exists()
 
 
-@pytest.mark.parametrize("backbone,extra", [("preset:t5-tiny", []), ("preset:gpt2-tiny", []),
-                                            ("preset:bert-tiny", ["--precision", "bf16"])])
+@pytest.mark.parametrize(
+    "backbone,extra", [("preset:t5-tiny", []), ("preset:gpt2-tiny", []), ("preset:bert-tiny", ["--precision", "bf16"])]
+)
 def test_full_loop_on_every_family(tmp_path, validator, backbone, extra):
     """The whole loop (pruning init, train, validation, test, files) on T5, GPT-2 and BERT shapes; bf16 autocast
     runs on the CPU too."""
-    result = ladderlab("compare", "--backbone", backbone, "--methods", "lst,lora", "--task", "sst2",
-                       "--data", str(SST2), *TINY, "--runs-dir", str(tmp_path / "runs"), "--format", "events",
-                       *extra, cwd=tmp_path)
+    result = ladderlab(
+        "compare",
+        "--backbone",
+        backbone,
+        "--methods",
+        "lst,lora",
+        "--task",
+        "sst2",
+        "--data",
+        str(SST2),
+        *TINY,
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--format",
+        "events",
+        *extra,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     events = events_of(result.stdout)
     for event in events:

@@ -8,8 +8,8 @@ import json
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import batch_of, experiment
 
+from helpers import batch_of, experiment
 from ladderlab import cli
 from ladderlab.bench import BenchSetup, Case, measure
 from ladderlab.estimate import estimate_run
@@ -29,8 +29,10 @@ def test_estimate_within_10pct_of_real_traced_step_and_saved_bytes(minilm, sst2,
 
     model = BUILDERS[method](minilm, minilm.new_task_model(sst2.spec, 0), exp).train()
     # 16 real examples, each several SST-2 sentences long, so every row fills the 64 tokens the estimate assumes
-    texts = [dataclasses.replace(e, text_a=" ".join(x.text_a for x in sst2.train[i:i + 8]))
-             for i, e in enumerate(sst2.train[:16])]
+    texts = [
+        dataclasses.replace(e, text_a=" ".join(x.text_a for x in sst2.train[i : i + 8]))
+        for i, e in enumerate(sst2.train[:16])
+    ]
     batch = batch_of(minilm, texts, max_length=64)
     assert batch["input_ids"].shape == (16, 64)
     meter = SavedTensorMeter(model)
@@ -41,9 +43,11 @@ def test_estimate_within_10pct_of_real_traced_step_and_saved_bytes(minilm, sst2,
     peak_err = predicted["peak_bytes"] / measured["peak_bytes"] - 1
     saved_err = predicted["saved_for_backward_bytes"] / meter.bytes - 1
     params = sum(p.numel() * p.element_size() for p in model.parameters())
-    print(f"\n{method}: estimate {predicted['peak_bytes'] / 2**20:.1f} MiB vs traced {measured['peak_bytes'] / 2**20:.1f}"
-          f" ({100 * peak_err:+.1f}%); saved {predicted['saved_for_backward_bytes'] / 2**20:.1f} vs meter "
-          f"{meter.bytes / 2**20:.1f} MiB ({100 * saved_err:+.1f}%)")
+    print(
+        f"\n{method}: estimate {predicted['peak_bytes'] / 2**20:.1f} MiB vs traced {measured['peak_bytes'] / 2**20:.1f}"
+        f" ({100 * peak_err:+.1f}%); saved {predicted['saved_for_backward_bytes'] / 2**20:.1f} vs meter "
+        f"{meter.bytes / 2**20:.1f} MiB ({100 * saved_err:+.1f}%)"
+    )
     assert abs(peak_err) <= 0.10
     assert abs(saved_err) <= 0.10
     assert predicted["components"]["param"] == pytest.approx(params, rel=0.01)
@@ -52,8 +56,24 @@ def test_estimate_within_10pct_of_real_traced_step_and_saved_bytes(minilm, sst2,
 
 
 def test_estimate_cli_gives_components_and_verdict(capsys):
-    code = cli.main(["estimate", "--backbone", "preset:bert-tiny", "--methods", "lst,lora,full",
-                     "--batch-size", "8", "--max-length", "32", "--device", "cpu", "--gpu-memory", "0.03", "--json"])
+    code = cli.main(
+        [
+            "estimate",
+            "--backbone",
+            "preset:bert-tiny",
+            "--methods",
+            "lst,lora,full",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "32",
+            "--device",
+            "cpu",
+            "--gpu-memory",
+            "0.03",
+            "--json",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
     rows = {r["method"]: r for r in out["rows"]}
@@ -67,6 +87,7 @@ def test_estimate_cli_gives_components_and_verdict(capsys):
 
 
 def test_estimate_cli_bad_input(capsys):
-    assert cli.main(["estimate", "--backbone", "preset:bert-tiny", "--r", "7", "--methods", "lst",
-                     "--device", "cpu"]) == 2
+    assert (
+        cli.main(["estimate", "--backbone", "preset:bert-tiny", "--r", "7", "--methods", "lst", "--device", "cpu"]) == 2
+    )
     assert "r=7 does not divide" in capsys.readouterr().err

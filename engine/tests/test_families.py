@@ -18,12 +18,15 @@ from ladderlab.data import task_spec
 from ladderlab.data.types import TaskSpec
 from ladderlab.errors import BadInput
 from ladderlab.methods import BUILDERS
-from ladderlab.methods.lst import pruning
 
 D, L, FF = 64, 4, 256  # both tiny presets
 MNLI, STSB = task_spec("mnli"), task_spec("stsb")  # 3 classes; regression
-PAIRS = [("a cat sat on the mat", "a cat is sitting"), ("it rained", "the weather was dry and sunny all week"),
-         ("he plays the piano well", "he is a musician"), ("short", "a somewhat longer second sentence here")]
+PAIRS = [
+    ("a cat sat on the mat", "a cat is sitting"),
+    ("it rained", "the weather was dry and sunny all week"),
+    ("he plays the piano well", "he is a musician"),
+    ("short", "a somewhat longer second sentence here"),
+]
 SMALL = {"lora_rank": 4, "adapter_size": 8, "prompt_tokens": 5}
 
 
@@ -62,15 +65,19 @@ def expected_trainable(preset: str, method: str, exp, k: int) -> int | None:
     adapter = D * m + m + m * D + D
     if preset == "t5-tiny":  # no biases, no layer-norm biases, frozen LM head (no trainable head)
         inner = 4 * 16
-        return {"lora": 3 * L * 2 * rank * (D + inner),  # q and v in enc self-, dec self- and dec cross-attention
-                "adapter": 5 * L * adapter + (2 * L + 1 + 3 * L + 1) * D,  # 2+3 points; norms incl. final ones
-                "bitfit": L * (3 * inner + D + FF + D) + L * (2 * (3 * inner + D) + FF + D),
-                "prompt": prompts * D}.get(method)
+        return {
+            "lora": 3 * L * 2 * rank * (D + inner),  # q and v in enc self-, dec self- and dec cross-attention
+            "adapter": 5 * L * adapter + (2 * L + 1 + 3 * L + 1) * D,  # 2+3 points; norms incl. final ones
+            "bitfit": L * (3 * inner + D + FF + D) + L * (2 * (3 * inner + D) + FF + D),
+            "prompt": prompts * D,
+        }.get(method)
     head = D * k  # score: Linear(d, K) without bias
-    return {"lora": L * rank * (D + 3 * D) + head,  # c_attn: Conv1D(d -> 3d)
-            "adapter": 2 * L * adapter + (2 * L + 1) * 2 * D + head,
-            "bitfit": L * (3 * D + D + FF + D + 2 * D) + D + head,  # Conv1D and layer-norm biases, + ln_f
-            "prompt": prompts * D + head}.get(method)
+    return {
+        "lora": L * rank * (D + 3 * D) + head,  # c_attn: Conv1D(d -> 3d)
+        "adapter": 2 * L * adapter + (2 * L + 1) * 2 * D + head,
+        "bitfit": L * (3 * D + D + FF + D + 2 * D) + D + head,  # Conv1D and layer-norm biases, + ln_f
+        "prompt": prompts * D + head,
+    }.get(method)
 
 
 # -- every method on both families ------------------------------------------------------------------
@@ -97,7 +104,7 @@ def test_method_trains_exactly_what_it_should(backbones, preset, method):
         assert all(n.endswith(".bias") for n in with_grad)
         assert all(torch.all(b == 0) for b in before)
     torch.optim.AdamW(params, lr=1e-3).step()
-    assert any(not torch.equal(p, b) for p, b in zip(params, before)), "the optimizer step changed nothing"
+    assert any(not torch.equal(p, b) for p, b in zip(params, before, strict=True)), "the optimizer step changed nothing"
 
 
 @pytest.mark.parametrize("preset", ["t5-tiny", "gpt2-tiny"])
@@ -163,7 +170,7 @@ def test_lst_backbone_gets_no_gradient_and_saves_nothing(backbones, preset):
             logits = lst(batch_for(backbone))
     finally:
         del lst.family.run_backbone
-    inside = saved[saved.index("start") + 1:saved.index("end")]
+    inside = saved[saved.index("start") + 1 : saved.index("end")]
     assert inside == [], f"the backbone saved tensors for backward: {inside[:5]}"
     F.cross_entropy(logits, torch.tensor([0, 1, 2, 0])).backward()
     head = {id(p) for name in backbone.family.head_modules for p in lst.model.get_submodule(name).parameters()}
@@ -182,8 +189,11 @@ def test_lst_taps_are_the_input_embeddings_and_the_kept_layers_outputs(backbones
     batch = batch_for(backbone)
     outputs = {}
     stacks = lst.family.stacks(lst.model)
-    handles = [layer.register_forward_hook(lambda m, a, o, key=(s.name, i): outputs.__setitem__(key, o))
-               for s in stacks for i, layer in enumerate(s.layers)]
+    handles = [
+        layer.register_forward_hook(lambda m, a, o, key=(s.name, i): outputs.__setitem__(key, o))
+        for s in stacks
+        for i, layer in enumerate(s.layers)
+    ]
     lst._taps = {s.name: {} for s in stacks}
     try:
         with torch.no_grad():
@@ -212,10 +222,12 @@ def test_t5_side_decoder_cross_attends_to_the_side_encoder(backbones):
     lst, exp = build(backbones["t5-tiny"], "lst", init="random")
     seen = {}
     enc_hook = lst.side["encoder"].register_forward_hook(
-        lambda m, a, out: seen.__setitem__("encoder", out.last_hidden_state))
+        lambda m, a, out: seen.__setitem__("encoder", out.last_hidden_state)
+    )
     cross = lst.family.side_layers(lst.side["decoder"])[0].layer[1]
     cross_hook = cross.register_forward_pre_hook(
-        lambda m, a, kw: seen.__setitem__("cross", kw["key_value_states"]), with_kwargs=True)
+        lambda m, a, kw: seen.__setitem__("cross", kw["key_value_states"]), with_kwargs=True
+    )
     try:
         lst(batch_for(backbones["t5-tiny"]))
     finally:
@@ -250,7 +262,6 @@ def test_lst_width_not_divisible_is_bad_input(backbones):
         build(backbones["gpt2-tiny"], "lst", r=3)
     with pytest.raises(BadInput, match="not divisible by 3 heads"):
         build(backbones["t5-tiny"], "lst", r=2, side_heads=3)
-
 
 
 @pytest.mark.parametrize("init", ["magnitude", "fisher"])

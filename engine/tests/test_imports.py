@@ -116,8 +116,12 @@ def _one_cycle(edges: Edges, group: set[str]) -> list[str]:
 
 
 def describe(edges: Edges, cycle: list[str]) -> str:
-    return " -> ".join(cycle) + "  (" + ", ".join(
-        f"{a} imports {b} at line {edges[a][b]}" for a, b in zip(cycle, cycle[1:], strict=False)) + ")"
+    return (
+        " -> ".join(cycle)
+        + "  ("
+        + ", ".join(f"{a} imports {b} at line {edges[a][b]}" for a, b in zip(cycle, cycle[1:], strict=False))
+        + ")"
+    )
 
 
 def test_engine_has_no_import_cycles():

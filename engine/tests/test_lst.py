@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import itertools
+from contextlib import nullcontext
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from helpers import batch_of, build_method
 from ladderlab.errors import BadInput
 from ladderlab.methods.lst import pruning
-
-from helpers import batch_of, build_method
 
 
 def backbone_parameters(lst):
@@ -89,8 +87,10 @@ def test_kept_layers_are_honoured(minilm, sst2):
     assert len(lst.down["encoder"]) == 3
     # the taps come from exactly those backbone layers
     layer_outputs = {}
-    handles = [layer.register_forward_hook(lambda m, a, o, i=i: layer_outputs.__setitem__(i, o))
-               for i, layer in enumerate(lst.model.base_model.encoder.layer)]
+    handles = [
+        layer.register_forward_hook(lambda m, a, o, i=i: layer_outputs.__setitem__(i, o))
+        for i, layer in enumerate(lst.model.base_model.encoder.layer)
+    ]
     lst._taps = {"encoder": {}}
     with torch.no_grad():
         lst.family.run_backbone(lst.model, batch_of(minilm, sst2.train[:2]))
@@ -139,7 +139,10 @@ def test_pruning_keeps_exactly_the_top_importance_rows():
 
 def test_fisher_importance_comes_from_data_gradients_and_differs_from_magnitude(minilm, sst2):
     lst, _ = build_method(minilm, sst2, "lst", init="random")
-    loss = lambda b: F.cross_entropy(lst.family.logits(lst.model, b), b["labels"])  # noqa: E731
+
+    def loss(b):
+        return F.cross_entropy(lst.family.logits(lst.model, b), b["labels"])
+
     one = [batch_of(minilm, [e]) for e in sst2.train[:6]]
     other = [batch_of(minilm, [e]) for e in sst2.train[6:12]]
     fisher_a = pruning.fisher_importance(lst.model, loss, one)
@@ -157,15 +160,16 @@ def test_fisher_importance_comes_from_data_gradients_and_differs_from_magnitude(
 
 def test_fisher_and_magnitude_init_give_different_side_networks(minilm, sst2):
     examples = [batch_of(minilm, [e]) for e in sst2.train[:8]]
-    loss = lambda logits, labels: F.cross_entropy(logits, labels)  # noqa: E731
     nets = {}
     for init in ("fisher", "magnitude"):
         lst, _ = build_method(minilm, sst2, "lst", init=init)
-        lst.initialize(iter(examples), nullcontext, init=init, loss_fn=loss)
+        lst.initialize(iter(examples), nullcontext, init=init, loss_fn=F.cross_entropy)
         nets[init] = lst
-    q = lambda m: m.family.side_layers(m.side["encoder"])[0].attention.self.query.weight  # noqa: E731
-    assert not torch.equal(q(nets["fisher"]), q(nets["magnitude"]))
 
+    def first_side_query(m):
+        return m.family.side_layers(m.side["encoder"])[0].attention.self.query.weight
+
+    assert not torch.equal(first_side_query(nets["fisher"]), first_side_query(nets["magnitude"]))
 
 
 def test_pruning_init_starts_ladders_as_the_residual_selection(minilm, sst2):

@@ -6,8 +6,8 @@ import contextlib
 
 import torch
 import torch.nn.functional as F
-from helpers import batch_of, build_method
 
+from helpers import batch_of, build_method
 from ladderlab.memory import SavedTensorMeter
 
 
@@ -91,8 +91,9 @@ def test_bf16_backbone_takes_the_fisher_init(minilm, sst2):
         phases.append(name)
         return contextlib.nullcontext()
 
-    model.initialize(examples, on_phase, init="fisher",
-                     loss_fn=lambda logits, labels: F.cross_entropy(logits.float(), labels))
+    model.initialize(
+        examples, on_phase, init="fisher", loss_fn=lambda logits, labels: F.cross_entropy(logits.float(), labels)
+    )
     assert phases == ["pruning_init"] and model.pruned_sets
     logits = model.train()(batch_of(minilm, sst2.train[:4], max_length=32))
     assert logits.dtype == torch.float32 and torch.isfinite(logits).all()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from helpers import batch_of, build_method
 
+from helpers import batch_of, build_method
 from ladderlab.memory import PhaseMemory, SavedTensorMeter, optimizer_bytes
 
 
@@ -24,8 +24,10 @@ def test_lst_saves_under_035x_of_lora(minilm, sst2):
     lora, _ = build_method(minilm, sst2, "lora")
     lst_bytes, lora_bytes = saved_bytes(lst, batch), saved_bytes(lora, batch)
     ratio = lst_bytes / lora_bytes
-    print(f"\nsaved for backward, batch {tuple(batch['input_ids'].shape)}: LST {lst_bytes / 2**20:.2f} MiB, "
-          f"LoRA {lora_bytes / 2**20:.2f} MiB, LST/LoRA = {ratio:.3f}")
+    print(
+        f"\nsaved for backward, batch {tuple(batch['input_ids'].shape)}: LST {lst_bytes / 2**20:.2f} MiB, "
+        f"LoRA {lora_bytes / 2**20:.2f} MiB, LST/LoRA = {ratio:.3f}"
+    )
     assert ratio < 0.35
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from helpers import batch_of, build_method
 
 D, LAYERS, FFN, LABELS = 384, 6, 1536, 2

@@ -39,8 +39,10 @@ def test_f1_is_of_the_positive_class_and_score_is_the_mean(task):
 
 def test_matthews_corr():
     # tp=2 tn=1 fp=1 fn=0 -> (2*1 - 1*0) / sqrt(3*2*2*1) = 0.57735
-    assert compute("cola", [1, 1, 1, 0], [1, 1, 0, 0]) == {"matthews_corr": pytest.approx(100 / math.sqrt(3)),
-                                                          "score": pytest.approx(100 / math.sqrt(3))}
+    assert compute("cola", [1, 1, 1, 0], [1, 1, 0, 0]) == {
+        "matthews_corr": pytest.approx(100 / math.sqrt(3)),
+        "score": pytest.approx(100 / math.sqrt(3)),
+    }
     assert compute("cola", [1, 0, 1, 0], [0, 1, 0, 1])["matthews_corr"] == pytest.approx(-100.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -73,8 +75,10 @@ def test_names_types_and_inputs():
         result = metrics.compute(spec, np.array(preds), tuple(refs))
         assert list(result) == [*spec.metrics, "score"]
         assert all(type(v) is float and math.isfinite(v) for v in result.values())
-    assert compute("file", [0, 2, 1], [0, 2, 2], labels=["a", "b", "c"]) == {"accuracy": pytest.approx(200 / 3),
-                                                                             "score": pytest.approx(200 / 3)}
+    assert compute("file", [0, 2, 1], [0, 2, 2], labels=["a", "b", "c"]) == {
+        "accuracy": pytest.approx(200 / 3),
+        "score": pytest.approx(200 / 3),
+    }
     with pytest.raises(ValueError, match="2 predictions for 3 references"):
         compute("sst2", [0, 1], [0, 1, 1])
     with pytest.raises(ValueError, match="no examples"):

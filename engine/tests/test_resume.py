@@ -21,27 +21,53 @@ from pathlib import Path
 import jsonschema
 import pytest
 import torch
-from helpers import SCHEMA, SST2
 from safetensors.torch import load_file
 
+from helpers import SCHEMA, SST2
 from ladderlab import checkpoint, cli, stop
+from ladderlab.comparison import resume_run, run_comparison
 from ladderlab.config import build_experiment
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
-from ladderlab.comparison import resume_run, run_comparison
 
 # 2 epochs x 12 steps; a checkpoint every 4 steps and at each epoch end.
-CONFIG = ["--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2), "--max-train-examples", "96",
-          "--max-eval-examples", "16", "--epochs", "2", "--batch-size", "8", "--max-length", "32",
-          "--fisher-samples", "4", "--checkpoint-every", "4"]
+CONFIG = [
+    "--method",
+    "lst",
+    "--backbone",
+    "preset:bert-tiny",
+    "--task",
+    "sst2",
+    "--data",
+    str(SST2),
+    "--max-train-examples",
+    "96",
+    "--max-eval-examples",
+    "16",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "32",
+    "--fisher-samples",
+    "4",
+    "--checkpoint-every",
+    "4",
+]
 TOTAL_STEPS = 24
 
 
 def start(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
     # An argument list, never a shell string.
-    return subprocess.Popen([sys.executable, "-m", "ladderlab.cli", *args, "--format", "events"], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        [sys.executable, "-m", "ladderlab.cli", *args, "--format", "events"],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def read_until(proc: subprocess.Popen, predicate, timeout: float = 240) -> list[dict]:
@@ -52,8 +78,9 @@ def read_until(proc: subprocess.Popen, predicate, timeout: float = 240) -> list[
         if predicate(events[-1]):
             return events
         assert time.monotonic() < deadline, "timed out waiting for the event"
-    raise AssertionError(f"the process ended (exit {proc.wait()}) before the awaited event: "
-                         f"{proc.stderr.read()[-2000:]}")
+    raise AssertionError(
+        f"the process ended (exit {proc.wait()}) before the awaited event: {proc.stderr.read()[-2000:]}"
+    )
 
 
 def final_result(run_dir: Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -205,10 +232,35 @@ def test_out_of_memory_is_one_event_exit_3_and_earlier_runs_stay(tmp_path, monke
     """The forced allocation failure goes through the real OOM path (train.FAIL_ALLOC_ENV is test-only)."""
     monkeypatch.setenv("LADDERLAB_TEST_FAIL_ALLOC_AT_STEP", "lst:3")
     monkeypatch.chdir(tmp_path)
-    code = cli.main(["compare", "--methods", "bitfit,lst", "--backbone", "preset:bert-tiny", "--task", "sst2",
-                     "--data", str(SST2), "--max-train-examples", "32", "--max-eval-examples", "8", "--epochs", "1",
-                     "--batch-size", "8", "--max-length", "32", "--fisher-samples", "2", "--runs-dir", "runs",
-                     "--format", "events"])
+    code = cli.main(
+        [
+            "compare",
+            "--methods",
+            "bitfit,lst",
+            "--backbone",
+            "preset:bert-tiny",
+            "--task",
+            "sst2",
+            "--data",
+            str(SST2),
+            "--max-train-examples",
+            "32",
+            "--max-eval-examples",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "32",
+            "--fisher-samples",
+            "2",
+            "--runs-dir",
+            "runs",
+            "--format",
+            "events",
+        ]
+    )
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.out.splitlines()]
     for event in events:
@@ -247,10 +299,37 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(torch, "save", save_until_disk_full)
     monkeypatch.chdir(tmp_path)
-    code = cli.main(["run", "--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2),
-                     "--max-train-examples", "32", "--max-eval-examples", "8", "--epochs", "1", "--batch-size", "8",
-                     "--max-length", "32", "--fisher-samples", "2", "--checkpoint-every", "1", "--runs-dir", "runs",
-                     "--format", "events"])
+    code = cli.main(
+        [
+            "run",
+            "--method",
+            "lst",
+            "--backbone",
+            "preset:bert-tiny",
+            "--task",
+            "sst2",
+            "--data",
+            str(SST2),
+            "--max-train-examples",
+            "32",
+            "--max-eval-examples",
+            "8",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--max-length",
+            "32",
+            "--fisher-samples",
+            "2",
+            "--checkpoint-every",
+            "1",
+            "--runs-dir",
+            "runs",
+            "--format",
+            "events",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 2 and "Traceback" not in captured.err
     run_dir = next(Path("runs").iterdir())
@@ -279,9 +358,22 @@ class StopWhen(EventSink):
 
 
 def tiny_experiment(tmp_path: Path):
-    return build_experiment({}, {"methods": "lst", "backbone": "preset:bert-tiny", "task": "sst2", "data": str(SST2),
-                                 "max_train_examples": 32, "max_eval_examples": 8, "epochs": 2, "batch_size": 8,
-                                 "max_length": 32, "fisher_samples": 2, "runs_dir": str(tmp_path / "runs")})
+    return build_experiment(
+        {},
+        {
+            "methods": "lst",
+            "backbone": "preset:bert-tiny",
+            "task": "sst2",
+            "data": str(SST2),
+            "max_train_examples": 32,
+            "max_eval_examples": 8,
+            "epochs": 2,
+            "batch_size": 8,
+            "max_length": 32,
+            "fisher_samples": 2,
+            "runs_dir": str(tmp_path / "runs"),
+        },
+    )
 
 
 def test_stop_before_validation_resumes_with_the_validation(tmp_path):
@@ -293,7 +385,10 @@ def test_stop_before_validation_resumes_with_the_validation(tmp_path):
     with stop.graceful_signals(), pytest.raises(stop.StopRequested):
         run_comparison(exp, sink)
     assert [e["type"] for e in sink.events[-2:]] == ["checkpoint_saved", "run_stopped"]
-    assert sink.events[-2]["reason"] == "stop" and (sink.events[-2]["epoch"], sink.events[-2]["step_in_epoch"]) == (0, 4)
+    assert sink.events[-2]["reason"] == "stop" and (sink.events[-2]["epoch"], sink.events[-2]["step_in_epoch"]) == (
+        0,
+        4,
+    )
     run_dir = Path(sink.events[-1]["checkpoint"]).parent
 
     resumed = StopWhen(lambda e: False)

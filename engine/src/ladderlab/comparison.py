@@ -35,11 +35,19 @@ def prepare(exp: Experiment):
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("this GPU does not support bf16", "use --precision fp32")
     backbone = load_backbone(exp.backbone)
-    task = load_task(exp.task, exp.data, seed=exp.seed, max_train_examples=exp.max_train_examples,
-                     max_eval_examples=exp.max_eval_examples, text_columns=exp.text_columns,
-                     label_column=exp.label_column)
-    features = {split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
-                for split in ("train", "validation", "test")}
+    task = load_task(
+        exp.task,
+        exp.data,
+        seed=exp.seed,
+        max_train_examples=exp.max_train_examples,
+        max_eval_examples=exp.max_eval_examples,
+        text_columns=exp.text_columns,
+        label_column=exp.label_column,
+    )
+    features = {
+        split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
+        for split in ("train", "validation", "test")
+    }
     return backbone, SharedData(task, features, Batcher(backbone.tokenizer, device), device)
 
 
@@ -71,12 +79,16 @@ def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
     try:
         exp = build_experiment(values, {})
     except TypeError as e:
-        raise BadInput(f"{folder / 'config.json'} cannot be read as an experiment ({e})",
-                       "the run folder is damaged or from another engine version; start the run again") from None
+        raise BadInput(
+            f"{folder / 'config.json'} cannot be read as an experiment ({e})",
+            "the run folder is damaged or from another engine version; start the run again",
+        ) from None
     method = config.get("method")
     if method not in exp.methods:
-        raise BadInput(f"{folder / 'config.json'} names no valid method (method: {method!r})",
-                       "the run folder is damaged; start the run again")
+        raise BadInput(
+            f"{folder / 'config.json'} names no valid method (method: {method!r})",
+            "the run folder is damaged; start the run again",
+        )
     backbone, data = prepare(exp)
     outcome = Outcome()
     _execute(Run(exp, method, backbone, data, sink, resume=(folder, config, payload)), outcome, sink)
@@ -92,8 +104,9 @@ def _execute(run: Run, outcome: Outcome, sink: EventSink) -> None:
         else:  # failed before its run folder existed (e.g. the runs directory cannot be created)
             fields = error_fields(e)
             sink.emit("error", **fields)
-        outcome.failed.append({"method": run.method, "kind": fields["kind"], "message": fields["message"],
-                               "hint": fields["hint"]})
+        outcome.failed.append(
+            {"method": run.method, "kind": fields["kind"], "message": fields["message"], "hint": fields["hint"]}
+        )
     finally:
         gc.collect()  # the failed run's frames (model, optimizer) are free now that the exception is gone
         if run.data.device.type == "cuda":

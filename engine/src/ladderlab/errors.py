@@ -11,6 +11,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 OOM_HINT = (
     "lower --batch-size or --max-length; for LST raise --r (a narrower side network) or keep fewer side "
@@ -53,11 +54,13 @@ def error_kind(error: BaseException) -> str:
     return "oom" if is_oom(error) else "crash"
 
 
-def error_fields(error: BaseException, phase: str | None = None, *, memory: dict | None = None,
-                 step: int | None = None) -> dict:
+def error_fields(
+    error: BaseException, phase: str | None = None, *, memory: dict | None = None, step: int | None = None
+) -> dict:
     """The fields of the ``error`` event that reports ``error``. ``memory`` and ``step`` are what only an
     out-of-memory error in a run carries (what the run held, and the training step that failed)."""
     kind = error_kind(error)
+    fields: dict[str, Any]
     if isinstance(error, BadInput):
         fields = {"kind": kind, "message": error.message, "hint": error.hint}
     elif kind == "oom":
@@ -74,8 +77,12 @@ def error_fields(error: BaseException, phase: str | None = None, *, memory: dict
         if step is not None:
             fields["step"] = step
     else:
-        fields = {"kind": kind, "message": f"{type(error).__name__}: {error}", "hint": None,
-                  "detail": "".join(traceback.format_exception(error))}
+        fields = {
+            "kind": kind,
+            "message": f"{type(error).__name__}: {error}",
+            "hint": None,
+            "detail": "".join(traceback.format_exception(error)),
+        }
     if phase:
         fields["phase"] = phase
     return fields

@@ -38,12 +38,19 @@ def spec_for(exp: Experiment) -> TaskSpec:
     """The task's labels without reading data, except for a user's file (its labels come from the file)."""
     if exp.task.strip().lower() != "file":
         return task_spec(exp.task)
-    return load_task("file", exp.data, text_columns=exp.text_columns, label_column=exp.label_column,
-                     max_train_examples=10, max_eval_examples=10).spec
+    return load_task(
+        "file",
+        exp.data,
+        text_columns=exp.text_columns,
+        label_column=exp.label_column,
+        max_train_examples=10,
+        max_eval_examples=10,
+    ).spec
 
 
-def trace_training(backbone: Backbone, spec: TaskSpec, exp: Experiment, method: str, device: torch.device,
-                   steps: int = 2) -> LiveTensorTracer:
+def trace_training(
+    backbone: Backbone, spec: TaskSpec, exp: Experiment, method: str, device: torch.device, steps: int = 2
+) -> LiveTensorTracer:
     """Run ``steps`` training steps of ``method`` on a (batch_size, max_length) batch, traced; fake tensors."""
     # pruning changes values, not shapes; a tap cache only lowers the peak of epochs after the first
     exp = dataclasses.replace(exp, init="random", tap_cache="off")
@@ -53,8 +60,11 @@ def trace_training(backbone: Backbone, spec: TaskSpec, exp: Experiment, method: 
     # Built directly on the target device: moving fake parameters with .to() is not supported.
     with FakeTensorMode(allow_non_fake_inputs=True), torch.device(device), _no_op_module_moves():
         torch.manual_seed(exp.seed)
-        task_model = (backbone.family.task_model_from_config(backbone.config, spec, backbone.tokenizer)
-                      if backbone.folder is not None else backbone.new_task_model(spec, exp.seed))
+        task_model = (
+            backbone.family.task_model_from_config(backbone.config, spec, backbone.tokenizer)
+            if backbone.folder is not None
+            else backbone.new_task_model(spec, exp.seed)
+        )
         model = BUILDERS[method](backbone, task_model, exp)
         model.train()
         params, optimizer, scheduler = make_optimizer(model, exp.lr_for(method), exp.weight_decay, 0, steps)
@@ -75,11 +85,13 @@ def _no_op_module_moves():
     original = nn.Module.to
 
     def same(t: torch.Tensor, device, dtype) -> bool:
-        return ((device is None or (t.device.type == device.type and device.index in (None, t.device.index)))
-                and (dtype is None or not t.is_floating_point() or t.dtype == dtype))
+        return (device is None or (t.device.type == device.type and device.index in (None, t.device.index))) and (
+            dtype is None or not t.is_floating_point() or t.dtype == dtype
+        )
 
     def to(self, *args, **kwargs):
-        device, dtype, *_ = torch._C._nn._parse_to(*args, **kwargs)
+        # torch's own parser of .to()'s arguments (device, dtype, tensor or memory format); it has no type stub
+        device, dtype, *_ = torch._C._nn._parse_to(*args, **kwargs)  # pyright: ignore[reportAttributeAccessIssue]
         if all(same(t, device, dtype) for t in chain(self.parameters(), self.buffers())):
             return self
         return original(self, *args, **kwargs)
@@ -109,14 +121,19 @@ def estimate_run(exp: Experiment, method: str, device: torch.device | None = Non
     raise AssertionError("unreachable")
 
 
-def _estimate_here(exp: Experiment, method: str, device: str) -> dict:
+def _estimate_here(exp: Experiment, method: str, device_name: str) -> dict:
     warnings.filterwarnings("ignore", category=FutureWarning)
-    device = torch.device(device)
+    device = torch.device(device_name)
     tracer = trace_training(load_backbone(exp.backbone), spec_for(exp), exp, method, device)
     parts = dict(tracer.peak_by_role)
     parts["param"] += parts.pop("buffer")
-    return {"method": method, "device": str(device), "peak_bytes": tracer.peak, "components": parts,
-            "saved_for_backward_bytes": tracer.saved_high}
+    return {
+        "method": method,
+        "device": str(device),
+        "peak_bytes": tracer.peak,
+        "components": parts,
+        "saved_for_backward_bytes": tracer.saved_high,
+    }
 
 
 def fits(peak_bytes: int, gpu_bytes: int | None, device: torch.device) -> dict | None:
@@ -134,7 +151,9 @@ def gpu_total_bytes(device: torch.device) -> int | None:
 
 def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
     """Every method of the experiment; the verdict uses ``gpu_gib`` or the GPU's own size."""
-    load_backbone(exp.backbone), spec_for(exp)  # bad input is reported here, before any child starts
+    # bad input is reported here, before any child starts
+    load_backbone(exp.backbone)
+    spec_for(exp)
     device = resolve_device(exp.device)
     gpu_bytes = int(gpu_gib * 2**30) if gpu_gib else gpu_total_bytes(device)
     rows = []
@@ -142,21 +161,40 @@ def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
         row = estimate_run(exp, method, device)
         row["verdict"] = fits(row["peak_bytes"], gpu_bytes, device)
         rows.append(row)
-    return {"backbone": exp.backbone, "batch_size": exp.batch_size, "max_length": exp.max_length,
-            "precision": exp.precision, "device": str(device), "rows": rows}
+    return {
+        "backbone": exp.backbone,
+        "batch_size": exp.batch_size,
+        "max_length": exp.max_length,
+        "precision": exp.precision,
+        "device": str(device),
+        "rows": rows,
+    }
 
 
 def format_estimate(result: dict) -> str:
-    mib = lambda b: f"{b / 2**20:,.0f}"  # noqa: E731
+    def mib(b: int) -> str:
+        return f"{b / 2**20:,.0f}"
+
     cols = [r for r in ROLES if r != "buffer"]
-    lines = [f"training peak per method (MiB) — {result['backbone']}, batch {result['batch_size']}, "
-             f"{result['max_length']} tokens, {result['precision']}, {result['device']}",
-             f"{'method':<8} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict"]
+    lines = [
+        f"training peak per method (MiB) — {result['backbone']}, batch {result['batch_size']}, "
+        f"{result['max_length']} tokens, {result['precision']}, {result['device']}",
+        f"{'method':<8} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict",
+    ]
     for r in result["rows"]:
         v = r["verdict"]
-        verdict = "" if v is None else (f"fits in {v['gpu_bytes'] / 2**30:.3g} GiB" if v["fits"] else
-                                        f"does NOT fit in {v['gpu_bytes'] / 2**30:.3g} GiB "
-                                        f"(needs ~{v['needed_bytes'] / 2**30:.1f} GiB)")
-        lines.append(f"{r['method']:<8} {mib(r['peak_bytes']):>9} "
-                     + " ".join(f"{mib(r['components'][c]):>10}" for c in cols) + f"  {verdict}")
+        verdict = (
+            ""
+            if v is None
+            else (
+                f"fits in {v['gpu_bytes'] / 2**30:.3g} GiB"
+                if v["fits"]
+                else f"does NOT fit in {v['gpu_bytes'] / 2**30:.3g} GiB (needs ~{v['needed_bytes'] / 2**30:.1f} GiB)"
+            )
+        )
+        lines.append(
+            f"{r['method']:<8} {mib(r['peak_bytes']):>9} "
+            + " ".join(f"{mib(r['components'][c]):>10}" for c in cols)
+            + f"  {verdict}"
+        )
     return "\n".join(lines)

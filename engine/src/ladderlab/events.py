@@ -42,7 +42,8 @@ class EventSink:
         """From now on events also go to this run's events.jsonl (append: a resumed run keeps its history)."""
         self.detach_run()
         self.run_id = run_id
-        self._file = open(events_path, "a", encoding="utf-8")
+        # Open for the run's whole life (closed by detach_run): every event is appended and flushed at once.
+        self._file = open(events_path, "a", encoding="utf-8")  # noqa: SIM115
 
     def detach_run(self) -> None:
         if self._file is not None:
@@ -82,12 +83,16 @@ def human_line(e: dict) -> str | None:
     t = e["type"]
     if t == "run_started":
         p = e["params"]
-        return (f"[{e['method']}] started on {e['device']}: {p['trainable']:,} of {p['total']:,} parameters "
-                f"trainable ({p['trainable_pct']:.2f}%), {e['total_steps']} steps -> {e['run_dir']}")
+        return (
+            f"[{e['method']}] started on {e['device']}: {p['trainable']:,} of {p['total']:,} parameters "
+            f"trainable ({p['trainable_pct']:.2f}%), {e['total_steps']} steps -> {e['run_dir']}"
+        )
     if t == "train_step":
         if e["step"] == 1 or e["step"] % 20 == 0 or e["step"] == e["total_steps"]:
-            return (f"  step {e['step']}/{e['total_steps']} epoch {e['epoch']} loss {e['loss']:.4f} "
-                    f"lr {e['lr']:.2e} saved-for-backward {_mib(e['memory']['saved_for_backward_bytes'])}")
+            return (
+                f"  step {e['step']}/{e['total_steps']} epoch {e['epoch']} loss {e['loss']:.4f} "
+                f"lr {e['lr']:.2e} saved-for-backward {_mib(e['memory']['saved_for_backward_bytes'])}"
+            )
         return None
     if t == "evaluation":
         metrics = " ".join(f"{k} {v:.2f}" for k, v in e["metrics"].items())
@@ -98,5 +103,7 @@ def human_line(e: dict) -> str | None:
         return f"error ({e['kind']}): {e['message']}" + (f"\n  hint: {e['hint']}" if e.get("hint") else "")
     if t == "run_finished":
         s = e["summary"]
-        return f"[{s['method']}] finished in {s['duration_s']:.0f}s: score {s['metrics'].get('score', float('nan')):.2f}"
+        return (
+            f"[{s['method']}] finished in {s['duration_s']:.0f}s: score {s['metrics'].get('score', float('nan')):.2f}"
+        )
     return None

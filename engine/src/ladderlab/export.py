@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from .backbones import Backbone, load_backbone
-from .config import Experiment, FIELDS
+from .config import FIELDS, Experiment
 from .data import task_spec
 from .data.types import TaskSpec
 from .errors import BadInput
@@ -36,15 +36,18 @@ PAIR_TASKS = {"mnli", "qnli", "qqp", "rte", "mrpc", "stsb"}
 
 
 def load_run(run_dir: str | Path) -> tuple[Experiment, Backbone, TaskSpec, MethodModel]:
-    """Rebuild a finished run's model from its folder (config.json + trainable.safetensors), on the CPU, in eval mode."""
+    """Rebuild a finished run's model from its folder (config.json + trainable.safetensors), on the CPU, in eval
+    mode."""
     run = Path(run_dir)
     config_path, weights_path = run / "config.json", run / "trainable.safetensors"
     if not run.is_dir():
         raise BadInput(f"run folder not found: {run}", "pass a folder under .ladderlab/runs (see `ls .ladderlab/runs`)")
     for path in (config_path, weights_path):
         if not path.is_file():
-            raise BadInput(f"{path} is missing, so {run.name} is not a finished run",
-                           "export a run whose training finished (it writes trainable.safetensors last)")
+            raise BadInput(
+                f"{path} is missing, so {run.name} is not a finished run",
+                "export a run whose training finished (it writes trainable.safetensors last)",
+            )
     try:
         config = json.loads(config_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:
@@ -68,6 +71,8 @@ def _spec_of(exp: Experiment) -> TaskSpec:
         return task_spec(exp.task)
     from .data import userfile  # a user's own file: its labels are read back from the data, as in training
 
+    if exp.data is None:
+        raise BadInput("the run's config.json names no data file for task 'file'", "the run folder is damaged")
     _, labels, _ = userfile.read(exp.data, exp.text_columns, exp.label_column)
     return task_spec("file", labels=list(labels) if labels else None, regression=labels is None)
 
@@ -81,9 +86,11 @@ def _load_trainable(model: MethodModel, weights_path: Path) -> None:
     missing = sorted(set(expected) - set(saved))
     unknown = sorted(set(saved) - set(expected))
     if missing or unknown:
-        raise BadInput(f"{weights_path} does not match the {model.method} model "
-                       f"rebuilt from config.json (missing {missing[:3]}, unexpected {unknown[:3]})",
-                       "the run was trained by another engine version; train it again")
+        raise BadInput(
+            f"{weights_path} does not match the {model.method} model "
+            f"rebuilt from config.json (missing {missing[:3]}, unexpected {unknown[:3]})",
+            "the run was trained by another engine version; train it again",
+        )
     with torch.no_grad():
         for name, tensor in saved.items():
             expected[name].copy_(tensor)
@@ -97,14 +104,14 @@ class LogitsGraph(nn.Module):
         self.model, self.input_names = model, input_names
 
     def forward(self, *tensors):
-        return self.model(dict(zip(self.input_names, tensors)))
+        return self.model(dict(zip(self.input_names, tensors, strict=True)))
 
 
 def exportable(model: MethodModel) -> MethodModel:
     """LoRA/PEFT: fold the adapters into the backbone weights so the graph is the plain architecture."""
-    inner = model.model
-    if hasattr(inner, "merge_and_unload"):
-        model.model = inner.merge_and_unload()
+    merge = getattr(model.model, "merge_and_unload", None)  # LoRA has it; prompt tuning has nothing to fold
+    if merge is not None:
+        model.model = merge()
     return model
 
 
@@ -112,8 +119,10 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write model.onnx, manifest.json and the tokenizer files; return the export folder."""
     exp, backbone, spec, model = load_run(run_dir)
     if backbone.family.name != "encoder":
-        raise BadInput(f"export supports encoder (BERT-family) backbones; this run used a {backbone.family.name}",
-                       "export a run on the default backbone or another BERT-family checkpoint")
+        raise BadInput(
+            f"export supports encoder (BERT-family) backbones; this run used a {backbone.family.name}",
+            "export a run on the default backbone or another BERT-family checkpoint",
+        )
     out = Path(out_dir) if out_dir else Path(run_dir) / "export"
     out.mkdir(parents=True, exist_ok=True)
     model = exportable(model)
@@ -126,16 +135,33 @@ def export_run(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     tmp = out / ".model.onnx.tmp"
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about Python branches on shapes the graph does not need
-        torch.onnx.export(LogitsGraph(model, input_names), args, str(tmp), input_names=input_names,
-                          output_names=["logits"], dynamic_axes=axes, opset_version=OPSET, dynamo=False)
+        torch.onnx.export(
+            LogitsGraph(model, input_names),
+            args,
+            str(tmp),
+            input_names=input_names,
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=OPSET,
+            dynamo=False,
+        )
     tmp.replace(out / "model.onnx")
     tokenizer.save_pretrained(str(out))
     pair = spec.name in PAIR_TASKS or (spec.name == "file" and len(exp.text_columns or []) == 2)
     manifest = {
-        "format_version": MANIFEST_VERSION, "run": Path(run_dir).resolve().name, "method": model.method,
-        "backbone": exp.backbone, "task": spec.name, "labels": list(spec.labels) if spec.labels else None,
-        "regression": spec.is_regression, "pair": pair, "max_length": exp.max_length,
-        "inputs": input_names, "outputs": ["logits"], "opset": OPSET, "model": "model.onnx",
+        "format_version": MANIFEST_VERSION,
+        "run": Path(run_dir).resolve().name,
+        "method": model.method,
+        "backbone": exp.backbone,
+        "task": spec.name,
+        "labels": list(spec.labels) if spec.labels else None,
+        "regression": spec.is_regression,
+        "pair": pair,
+        "max_length": exp.max_length,
+        "inputs": input_names,
+        "outputs": ["logits"],
+        "opset": OPSET,
+        "model": "model.onnx",
         "tokenizer": "tokenizer.json",
     }
     write_json_atomic(out / "manifest.json", manifest)

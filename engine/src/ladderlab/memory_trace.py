@@ -102,7 +102,7 @@ class LiveTensorTracer(TorchDispatchMode):
     @property
     def peak_by_role(self) -> dict[str, int]:
         """Bytes live at the peak, by each storage's final role."""
-        out = dict.fromkeys(ROLES, 0)
+        out: dict[str, int] = dict.fromkeys(ROLES, 0)
         for serial, size in self._peak_storages:
             out[self._role_of[serial]] += size
         return out
@@ -122,8 +122,11 @@ class LiveTensorTracer(TorchDispatchMode):
             self._add(p, "param")
         for b in model.buffers():
             self._add(b, "buffer")
-        handles = [p.register_post_accumulate_grad_hook(lambda p: self.retag(p.grad, "grad"))
-                   for p in model.parameters() if p.requires_grad]
+        handles = [
+            p.register_post_accumulate_grad_hook(lambda p: self.retag(p.grad, "grad"))
+            for p in model.parameters()
+            if p.requires_grad
+        ]
         if optimizer is not None:
             handles.append(optimizer.register_step_post_hook(lambda opt, *_: self._retag_optimizer_state(opt)))
 

@@ -25,9 +25,10 @@ import warnings
 
 import numpy as np
 from scipy.stats import pearsonr, spearmanr
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from .data.types import TaskSpec
+
 
 def _correlation(fn, predictions: np.ndarray, references: np.ndarray) -> float:
     """pearson/spearman, with 0.0 where the correlation is undefined.
@@ -46,11 +47,19 @@ def _correlation(fn, predictions: np.ndarray, references: np.ndarray) -> float:
     return 0.0 if math.isnan(value) else value
 
 
+def _positive_f1(predictions: np.ndarray, references: np.ndarray) -> float:
+    """F1 of class 1, 2·TP / (2·TP + FP + FN), and 0 when nothing is positive in either: what GLUE reports, and
+    what scikit-learn's f1_score(pos_label=1, average="binary", zero_division=0) gives."""
+    tp = int(np.sum((predictions == 1) & (references == 1)))
+    wrong = int(np.sum((predictions == 1) != (references == 1)))  # false positives + false negatives
+    return 2 * tp / (2 * tp + wrong) if tp or wrong else 0.0
+
+
 def _one(name: str, predictions: np.ndarray, references: np.ndarray) -> float:
     if name == "accuracy":
         return float(accuracy_score(references, predictions))
     if name == "f1":  # F1 of the positive class (1 = equivalent / duplicate), as GLUE reports it
-        return float(f1_score(references, predictions, pos_label=1, average="binary", zero_division=0))
+        return _positive_f1(predictions, references)
     if name == "matthews_corr":
         with warnings.catch_warnings():  # a constant prediction gives 0.0, sklearn may warn about it
             warnings.simplefilter("ignore")

@@ -18,9 +18,21 @@ def format_table(rows: list[dict]) -> str:
     for r in rows:
         mem = r["memory"]
         peak = mem["train_peak_bytes"] if on_cuda else mem.get("accounted_bytes")
-        lines.append([r["method"], f"{r['trainable_pct']:.2f}", _mib(peak), _mib(mem["saved_for_backward_bytes"]),
-                      *(f"{r['metrics'].get(m, float('nan')):.2f}" for m in metric_names),
-                      f"{r['metrics']['score']:.2f}"])
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines)]
-    fmt = lambda cells: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(l) for l in lines)])
+        lines.append(
+            [
+                r["method"],
+                f"{r['trainable_pct']:.2f}",
+                _mib(peak),
+                _mib(mem["saved_for_backward_bytes"]),
+                *(f"{r['metrics'].get(m, float('nan')):.2f}" for m in metric_names),
+                f"{r['metrics']['score']:.2f}",
+            ]
+        )
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
+
+    def fmt(cells: list) -> str:  # the first column left-aligned, numbers right-aligned
+        return "  ".join(
+            str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        )
+
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in lines)])

@@ -21,8 +21,8 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors.torch import save_file
@@ -35,7 +35,9 @@ def create_run_dir(runs_dir: str | Path, method: str) -> Path:
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise BadInput(f"cannot create runs directory {root}: {e.strerror}", "pass --runs-dir to a writable folder") from None
+        raise BadInput(
+            f"cannot create runs directory {root}: {e.strerror}", "pass --runs-dir to a writable folder"
+        ) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for _ in range(100):
         # mkdir without exist_ok is atomic: two runs started at once never share a folder.
@@ -66,13 +68,16 @@ def write_atomic(path: Path, write: Callable[[Path], None], what: str = "run fil
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(e, OSError) and e.errno in DISK_FULL:
-            raise BadInput(f"no space left writing {what} to {path}",
-                           "free space on that disk, or pass --runs-dir to a folder on a disk with room") from None
+            raise BadInput(
+                f"no space left writing {what} to {path}",
+                "free space on that disk, or pass --runs-dir to a folder on a disk with room",
+            ) from None
         raise
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
     """Write to a temp file then rename, so a reader never sees half a file, even after a kill."""
+
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(data, f, indent=2)

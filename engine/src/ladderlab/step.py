@@ -30,8 +30,18 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmu
     return params, optimizer, get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
 
 
-def training_step(model, batch: dict, loss_fn, params, optimizer, scheduler, max_grad_norm: float,
-                  autocast: Autocast, before_backward=None, forward_context=None) -> torch.Tensor:
+def training_step(
+    model,
+    batch: dict,
+    loss_fn,
+    params,
+    optimizer,
+    scheduler,
+    max_grad_norm: float,
+    autocast: Autocast,
+    before_backward=None,
+    forward_context=None,
+) -> torch.Tensor:
     """Forward (under autocast), backward, clip, optimizer and scheduler step, gradients freed.
     ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes;
     ``forward_context`` wraps the forward (the training loop's saved-bytes meter)."""

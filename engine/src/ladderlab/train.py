@@ -66,8 +66,15 @@ def count_params(model: torch.nn.Module) -> tuple[int, int]:
 class Run:
     """One method trained and evaluated into one run folder."""
 
-    def __init__(self, exp: Experiment, method: str, backbone: Backbone, data: SharedData, sink: EventSink,
-                 resume: tuple[Path, dict, dict] | None = None):
+    def __init__(
+        self,
+        exp: Experiment,
+        method: str,
+        backbone: Backbone,
+        data: SharedData,
+        sink: EventSink,
+        resume: tuple[Path, dict, dict] | None = None,
+    ):
         """``resume``: (run folder, its config.json, checkpoint payload) to continue a stopped run in its folder."""
         self.exp, self.method, self.backbone, self.data, self.sink = exp, method, backbone, data, sink
         self.spec = data.task.spec
@@ -136,10 +143,18 @@ class Run:
         """Checkpoint the current position if training is under way and it is not saved yet, then say so."""
         if graceful and self.saved_position != self.state.position():
             self._save_checkpoint("stop")
-        self.sink.emit("run_stopped", step=self.state.step, total_steps=self.total_steps, signal=signal_name,
-                       checkpoint=str(self.last_checkpoint) if self.last_checkpoint else None,
-                       message=(f"stopped at step {self.state.step}; `ladderlab resume {self.run_dir}` continues"
-                                if self.last_checkpoint else "stopped before the first checkpoint; start it again"))
+        self.sink.emit(
+            "run_stopped",
+            step=self.state.step,
+            total_steps=self.total_steps,
+            signal=signal_name,
+            checkpoint=str(self.last_checkpoint) if self.last_checkpoint else None,
+            message=(
+                f"stopped at step {self.state.step}; `ladderlab resume {self.run_dir}` continues"
+                if self.last_checkpoint
+                else "stopped before the first checkpoint; start it again"
+            ),
+        )
 
     def _save_checkpoint(self, reason: str) -> None:
         run_dir, model, optimizer, scheduler = self.run_dir, self.model, self.optimizer, self.scheduler
@@ -149,25 +164,47 @@ class Run:
         elapsed = self.state.elapsed_s
         self.state.elapsed_s = elapsed + time.time() - self.session_started
         try:
-            path, size = checkpoint.save(run_dir, config=self.config, model=model, optimizer=optimizer,
-                                         scheduler=scheduler, state=self.state, total_steps=self.total_steps,
-                                         reason=reason)
+            path, size = checkpoint.save(
+                run_dir,
+                config=self.config,
+                model=model,
+                optimizer=optimizer,
+                scheduler=scheduler,
+                state=self.state,
+                total_steps=self.total_steps,
+                reason=reason,
+            )
         finally:
             self.state.elapsed_s = elapsed
         self.last_checkpoint, self.saved_position = path, self.state.position()
-        self.sink.emit("checkpoint_saved", step=self.state.step, total_steps=self.total_steps, epoch=self.state.epoch,
-                       step_in_epoch=self.state.step_in_epoch, reason=reason, path=str(path), bytes=size)
+        self.sink.emit(
+            "checkpoint_saved",
+            step=self.state.step,
+            total_steps=self.total_steps,
+            epoch=self.state.epoch,
+            step_in_epoch=self.state.step_in_epoch,
+            reason=reason,
+            path=str(path),
+            bytes=size,
+        )
 
     def _oom_details(self) -> dict:
         """What the run held when memory ran out, and what the estimator predicted, for the oom error event."""
         device = self.data.device
-        memory = {"allocated_bytes": None, "max_allocated_bytes": None, "reserved_bytes": None,
-                  "accounted_bytes": None, "rss_bytes": _rss_bytes(),
-                  "predicted_peak_bytes": _predicted_peak(self.exp, self.method, device)}
+        memory = {
+            "allocated_bytes": None,
+            "max_allocated_bytes": None,
+            "reserved_bytes": None,
+            "accounted_bytes": None,
+            "rss_bytes": _rss_bytes(),
+            "predicted_peak_bytes": _predicted_peak(self.exp, self.method, device),
+        }
         if device.type == "cuda":
-            memory.update(allocated_bytes=int(torch.cuda.memory_allocated(device)),
-                          max_allocated_bytes=int(torch.cuda.max_memory_allocated(device)),
-                          reserved_bytes=int(torch.cuda.memory_reserved(device)))
+            memory.update(
+                allocated_bytes=int(torch.cuda.memory_allocated(device)),
+                max_allocated_bytes=int(torch.cuda.max_memory_allocated(device)),
+                reserved_bytes=int(torch.cuda.memory_reserved(device)),
+            )
         training = self.current_phase == "train"
         if self.model is not None:
             with contextlib.suppress(Exception):
@@ -195,18 +232,36 @@ class Run:
         resumed = {}
         if self.resume_payload is not None:
             s = self.resume_payload["state"]
-            resumed = {"resumed": {"step": s["step"], "epoch": s["epoch"], "step_in_epoch": s["step_in_epoch"],
-                                   "checkpoint": str(self.last_checkpoint)}}
-        self.sink.emit("run_started", method=self.method, run_dir=str(run_dir), device=str(data.device),
-                       config={**exp.to_json(), "method": self.method, "lr": exp.lr_for(self.method)},
-                       params={"total": backbone_total, "trainable": trainable,
-                               "trainable_pct": round(100.0 * trainable / backbone_total, 4)},
-                       total_steps=total_steps, **resumed)
+            resumed = {
+                "resumed": {
+                    "step": s["step"],
+                    "epoch": s["epoch"],
+                    "step_in_epoch": s["step_in_epoch"],
+                    "checkpoint": str(self.last_checkpoint),
+                }
+            }
+        self.sink.emit(
+            "run_started",
+            method=self.method,
+            run_dir=str(run_dir),
+            device=str(data.device),
+            config={**exp.to_json(), "method": self.method, "lr": exp.lr_for(self.method)},
+            params={
+                "total": backbone_total,
+                "trainable": trainable,
+                "trainable_pct": round(100.0 * trainable / backbone_total, 4),
+            },
+            total_steps=total_steps,
+            **resumed,
+        )
         for note in data.task.notes:
             self.sink.log(note)
         if self.torn_bytes:
-            self.sink.log(f"events.jsonl ended in a line torn by an interrupted write ({self.torn_bytes} bytes); "
-                          "it was removed before resuming", level="warning")
+            self.sink.log(
+                f"events.jsonl ended in a line torn by an interrupted write ({self.torn_bytes} bytes); "
+                "it was removed before resuming",
+                level="warning",
+            )
 
         self.current_phase = "pruning_init"
         # On resume the initialisation is redone silently (same seed, same examples: the same frozen parts);
@@ -226,18 +281,32 @@ class Run:
         save_trainable(run_dir / "trainable.safetensors", model.trainable_named_parameters())
         duration = self.state.elapsed_s + time.time() - started
         summary = {
-            "method": self.method, "run_dir": str(run_dir),
+            "method": self.method,
+            "run_dir": str(run_dir),
             "trainable_pct": round(100.0 * trainable / backbone_total, 4),
-            "metrics": test_metrics, "validation_metrics": best_val, "best_epoch": best_epoch,
-            "memory": {"train_peak_bytes": train_memory["peak_allocated_bytes"],
-                       "train_reserved_bytes": train_memory["peak_reserved_bytes"],
-                       **{k: train_memory[k] for k in ("saved_for_backward_bytes", "param_bytes", "grad_bytes",
-                                                        "optimizer_bytes", "accounted_bytes")},
-                       "eval_peak_bytes": eval_memory["peak_allocated_bytes"]},
+            "metrics": test_metrics,
+            "validation_metrics": best_val,
+            "best_epoch": best_epoch,
+            "memory": {
+                "train_peak_bytes": train_memory["peak_allocated_bytes"],
+                "train_reserved_bytes": train_memory["peak_reserved_bytes"],
+                **{
+                    k: train_memory[k]
+                    for k in (
+                        "saved_for_backward_bytes",
+                        "param_bytes",
+                        "grad_bytes",
+                        "optimizer_bytes",
+                        "accounted_bytes",
+                    )
+                },
+                "eval_peak_bytes": eval_memory["peak_allocated_bytes"],
+            },
             "duration_s": round(duration, 2),
         }
-        write_json_atomic(run_dir / "metrics.json", {"test": test_metrics, "validation": best_val,
-                                                     "best_epoch": best_epoch})
+        write_json_atomic(
+            run_dir / "metrics.json", {"test": test_metrics, "validation": best_val, "best_epoch": best_epoch}
+        )
         write_json_atomic(run_dir / "summary.json", summary)
         checkpoint.remove(run_dir)  # summary.json now marks the run finished; the checkpoint is spent
         self.sink.emit("run_finished", summary=summary)
@@ -262,7 +331,8 @@ class Run:
     def _train(self, model: MethodModel):
         exp, data, state, total_steps = self.exp, self.data, self.state, self.total_steps
         params, optimizer, scheduler = make_optimizer(
-            model, exp.lr_for(self.method), exp.weight_decay, int(exp.warmup_ratio * total_steps), total_steps)
+            model, exp.lr_for(self.method), exp.weight_decay, int(exp.warmup_ratio * total_steps), total_steps
+        )
         self.optimizer, self.scheduler = optimizer, scheduler
         meter = SavedTensorMeter(model)
         fail_at = _fail_alloc_step(self.method)
@@ -277,40 +347,65 @@ class Run:
             for epoch in range(state.epoch, exp.epochs):
                 model.train()
                 skip = state.step_in_epoch  # batches of this epoch already done before a resume (else 0)
-                for batch in data.batcher.batches(data.features["train"], exp.batch_size, exp.seed + epoch,
-                                                  skip_batches=skip):
+                for batch in data.batcher.batches(
+                    data.features["train"], exp.batch_size, exp.seed + epoch, skip_batches=skip
+                ):
                     t0 = time.perf_counter()
                     if state.step + 1 == fail_at:
                         raise torch.OutOfMemoryError(f"{FAIL_ALLOC_ENV}={fail_at}: simulated allocation failure")
-                    loss = training_step(model, batch, self.loss, params, optimizer, scheduler,
-                                         exp.max_grad_norm, self.autocast, before_backward=self._check_finite,
-                                         forward_context=meter.measure())
+                    loss = training_step(
+                        model,
+                        batch,
+                        self.loss,
+                        params,
+                        optimizer,
+                        scheduler,
+                        exp.max_grad_norm,
+                        self.autocast,
+                        before_backward=self._check_finite,
+                        forward_context=meter.measure(),
+                    )
                     self.memory.note_saved(meter.bytes)
                     state.step += 1
                     state.step_in_epoch += 1
                     allocated, reserved = current_cuda_memory(data.device)
-                    self.sink.emit("train_step", step=state.step, total_steps=total_steps, epoch=epoch,
-                                   loss=round(loss.item(), 6), lr=scheduler.get_last_lr()[0],
-                                   step_s=round(time.perf_counter() - t0, 4),
-                                   memory={"allocated_bytes": allocated, "reserved_bytes": reserved,
-                                           "saved_for_backward_bytes": meter.bytes})
+                    self.sink.emit(
+                        "train_step",
+                        step=state.step,
+                        total_steps=total_steps,
+                        epoch=epoch,
+                        loss=round(loss.item(), 6),
+                        lr=scheduler.get_last_lr()[0],
+                        step_s=round(time.perf_counter() - t0, 4),
+                        memory={
+                            "allocated_bytes": allocated,
+                            "reserved_bytes": reserved,
+                            "saved_for_backward_bytes": meter.bytes,
+                        },
+                    )
                     stop.check()  # a stop asked for during this step: checkpoint here (see execute)
-                    if (exp.checkpoint_every and state.step % exp.checkpoint_every == 0
-                            and state.step_in_epoch < self.steps_per_epoch):  # the epoch end saves anyway
+                    if (
+                        exp.checkpoint_every
+                        and state.step % exp.checkpoint_every == 0
+                        and state.step_in_epoch < self.steps_per_epoch
+                    ):  # the epoch end saves anyway
                         self._save_checkpoint("interval")
                 val = self.evaluate(model, "validation", epoch, state.step)
                 if state.best_val is None or val["score"] > state.best_val["score"]:
                     state.best_val, state.best_epoch = val, epoch
-                    state.best_state = {n: p.detach().to("cpu", copy=True)
-                                        for n, p in model.trainable_named_parameters().items()}
+                    state.best_state = {
+                        n: p.detach().to("cpu", copy=True) for n, p in model.trainable_named_parameters().items()
+                    }
                 state.epoch, state.step_in_epoch = epoch + 1, 0
                 self._save_checkpoint("epoch_end")
         return state.best_state, state.best_val, state.best_epoch
 
     def _check_finite(self, loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
-            raise BadInput(f"the training loss became {loss.item()} at step {self.state.step + 1}",
-                           f"lower the learning rate (now {self.exp.lr_for(self.method)})")
+            raise BadInput(
+                f"the training loss became {loss.item()} at step {self.state.step + 1}",
+                f"lower the learning rate (now {self.exp.lr_for(self.method)})",
+            )
 
     @torch.no_grad()
     def evaluate(self, model: MethodModel, split: str, epoch: int, step: int) -> dict:

@@ -16,12 +16,19 @@ TASKS = ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "
 
 # Official metrics per task (see ladderlab.metrics for how each is computed).
 _METRICS: dict[str, tuple[str, ...]] = {
-    "sst2": ("accuracy",), "mnli": ("accuracy",), "qnli": ("accuracy",), "rte": ("accuracy",),
-    "imdb": ("accuracy",), "mrpc": ("f1", "accuracy"), "qqp": ("f1", "accuracy"),
-    "cola": ("matthews_corr",), "stsb": ("pearson", "spearman"),
+    "sst2": ("accuracy",),
+    "mnli": ("accuracy",),
+    "qnli": ("accuracy",),
+    "rte": ("accuracy",),
+    "imdb": ("accuracy",),
+    "mrpc": ("f1", "accuracy"),
+    "qqp": ("f1", "accuracy"),
+    "cola": ("matthews_corr",),
+    "stsb": ("pearson", "spearman"),
 }
 _FIXED_LABELS: dict[str, tuple[str, ...] | None] = {
-    **{task: fmt.labels for task, fmt in glue.FORMATS.items()}, "imdb": ("negative", "positive"),
+    **{task: fmt.labels for task, fmt in glue.FORMATS.items()},
+    "imdb": ("negative", "positive"),
 }
 
 
@@ -29,8 +36,10 @@ def canonical_task(task: str) -> str:
     """'SST-2', 'sts_b', 'MNLI' -> 'sst2', 'stsb', 'mnli' (the GLUE folder spellings are accepted)."""
     name = str(task).strip().lower().replace("-", "").replace("_", "")
     if name not in TASKS:
-        raise BadInput(f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}",
-                       "set task to one of them (use 'file' for your own .csv/.tsv/.jsonl)")
+        raise BadInput(
+            f"unknown task '{task}'; valid tasks: {', '.join(TASKS)}",
+            "set task to one of them (use 'file' for your own .csv/.tsv/.jsonl)",
+        )
     return name
 
 
@@ -43,19 +52,29 @@ def task_spec(task: str, labels: list[str] | None = None, regression: bool = Fal
             raise BadInput("task 'file' needs either its class labels or regression=True (not both, not neither)")
         if labels is not None and (len(labels) < 2 or len(set(labels)) != len(labels)):
             raise BadInput(f"task 'file' needs at least 2 distinct class labels, got {list(labels)}")
-        fixed = None if regression else tuple(str(x) for x in labels)
+        fixed = None if regression or labels is None else tuple(str(x) for x in labels)
         metrics = ("pearson", "spearman") if regression else ("accuracy",)
     else:
         fixed, metrics = _FIXED_LABELS[name], _METRICS[name]
         if (labels is not None and tuple(labels) != fixed) or (regression and fixed is not None):
-            raise BadInput(f"task '{name}' has the fixed labels {fixed or 'None (regression)'}; "
-                           f"got labels={labels}, regression={regression}")
+            raise BadInput(
+                f"task '{name}' has the fixed labels {fixed or 'None (regression)'}; "
+                f"got labels={labels}, regression={regression}"
+            )
     return TaskSpec(name=name, labels=fixed, metrics=metrics, main_metric="score")
 
 
-def load_task(task: str, data: str | None, *, seed: int = 42, max_train_examples: int | None = None,
-              max_eval_examples: int | None = None, text_columns: list[str] | None = None,
-              label_column: str | None = None, validation_size: int = 1000) -> TaskData:
+def load_task(
+    task: str,
+    data: str | None,
+    *,
+    seed: int = 42,
+    max_train_examples: int | None = None,
+    max_eval_examples: int | None = None,
+    text_columns: list[str] | None = None,
+    label_column: str | None = None,
+    validation_size: int = 1000,
+) -> TaskData:
     """Read a task and split it by the paper's rule (see ``splits``); deterministic for a seed.
 
     ``data``: GLUE task folder (train.tsv, dev.tsv), IMDB reviews.json or its folder (None searches
@@ -64,17 +83,19 @@ def load_task(task: str, data: str | None, *, seed: int = 42, max_train_examples
     """
     name = canonical_task(task)
     splits.check_sizes(validation_size, max_train_examples, max_eval_examples)
-    caps = dict(seed=seed, max_train=max_train_examples, max_eval=max_eval_examples)
+    caps = {"max_train": max_train_examples, "max_eval": max_eval_examples}
     if name != "file" and (text_columns or label_column):
-        raise BadInput(f"text_columns and label_column apply to task 'file' only, not '{name}'",
-                       "remove them, or set task to 'file' to read your own file")
+        raise BadInput(
+            f"text_columns and label_column apply to task 'file' only, not '{name}'",
+            "remove them, or set task to 'file' to read your own file",
+        )
     if name == "file":
         if data is None:
             raise BadInput("task 'file' needs a data file", hint="pass --data path/to/file.csv (or .tsv, .jsonl)")
         examples, labels, notes = userfile.read(data, text_columns, label_column)
         spec = task_spec("file", labels=list(labels) if labels else None, regression=labels is None)
-        return userfile.split(spec, examples, notes, **caps)
+        return userfile.split(spec, examples, notes, seed=seed, **caps)
     spec = task_spec(name)
     if name == "imdb":
-        return imdb.load(spec, data, validation_size=validation_size, **caps)
-    return glue.load(name, spec, data, validation_size=validation_size, **caps)
+        return imdb.load(spec, data, seed=seed, validation_size=validation_size, **caps)
+    return glue.load(name, spec, data, seed=seed, validation_size=validation_size, **caps)

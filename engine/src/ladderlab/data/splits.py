@@ -49,13 +49,18 @@ def sample(examples: list[Example], n: int, seed: int, purpose: str) -> tuple[li
     for k in by_remainder[: n - sum(quota.values())]:
         quota[k] += 1
     chosen = {i for k in keys for i in groups[k][: quota[k]]}
-    return ([ex for i, ex in enumerate(examples) if i in chosen],
-            [ex for i, ex in enumerate(examples) if i not in chosen])
+    return (
+        [ex for i, ex in enumerate(examples) if i in chosen],
+        [ex for i, ex in enumerate(examples) if i not in chosen],
+    )
 
 
 def check_sizes(validation_size: int, max_train: int | None, max_eval: int | None) -> None:
-    for name, value in (("validation_size", validation_size), ("max_train_examples", max_train),
-                        ("max_eval_examples", max_eval)):
+    for name, value in (
+        ("validation_size", validation_size),
+        ("max_train_examples", max_train),
+        ("max_eval_examples", max_eval),
+    ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise BadInput(f"{name} must be a positive whole number, got {value!r}")
 
@@ -63,41 +68,64 @@ def check_sizes(validation_size: int, max_train: int | None, max_eval: int | Non
 Splits = tuple[list[Example], list[Example], list[Example], str]  # train, validation, test, note
 
 
-def hold_out(display: str, train: list[Example], dev: list[Example], *, seed: int,
-             validation_size: int, test_name: str = "official dev") -> Splits:
+def hold_out(
+    display: str,
+    train: list[Example],
+    dev: list[Example],
+    *,
+    seed: int,
+    validation_size: int,
+    test_name: str = "official dev",
+) -> Splits:
     """Large-task rule: validation held out from train, test = the official dev/test set."""
     if validation_size >= len(train):
         raise BadInput(
             f"{display}: cannot hold out {validation_size:,} validation examples from a training set of {len(train):,}",
             hint="pass a smaller validation size (the paper uses 1,000 with the full training set); "
-                 "to train on fewer examples use max_train_examples, which is applied after the hold-out",
+            "to train on fewer examples use max_train_examples, which is applied after the hold-out",
         )
     validation, rest = sample(train, validation_size, seed, "validation")
-    note = (f"{display}: {len(train):,} train examples; held out {len(validation):,} as validation "
-            f"(seed {seed}), leaving {len(rest):,} to train on; test = {test_name} ({len(dev):,})")
+    note = (
+        f"{display}: {len(train):,} train examples; held out {len(validation):,} as validation "
+        f"(seed {seed}), leaving {len(rest):,} to train on; test = {test_name} ({len(dev):,})"
+    )
     return rest, validation, list(dev), note
 
 
 def halve_dev(display: str, train: list[Example], dev: list[Example], *, seed: int) -> Splits:
     """Small-task rule: all of train is trained on; dev is split in half into validation and test."""
     if len(dev) < 2:
-        raise BadInput(f"{display}: the dev set has {len(dev)} example(s); at least 2 are needed to halve it "
-                       "into validation and test")
+        raise BadInput(
+            f"{display}: the dev set has {len(dev)} example(s); at least 2 are needed to halve it "
+            "into validation and test"
+        )
     validation, test = sample(dev, len(dev) // 2, seed, "halve-dev")
-    note = (f"{display}: {len(train):,} train (fewer than 10k, all used); dev ({len(dev):,}) halved into "
-            f"{len(validation):,} validation / {len(test):,} test (seed {seed})")
+    note = (
+        f"{display}: {len(train):,} train (fewer than 10k, all used); dev ({len(dev):,}) halved into "
+        f"{len(validation):,} validation / {len(test):,} test (seed {seed})"
+    )
     return list(train), validation, test, note
 
 
-def paper_split(task: str, display: str, train: list[Example], dev: list[Example], *, seed: int,
-                validation_size: int) -> Splits:
+def paper_split(
+    task: str, display: str, train: list[Example], dev: list[Example], *, seed: int, validation_size: int
+) -> Splits:
     if task in SMALL_TASKS:
         return halve_dev(display, train, dev, seed=seed)
     return hold_out(display, train, dev, seed=seed, validation_size=validation_size)
 
 
-def finish(spec: TaskSpec, train: list[Example], validation: list[Example], test: list[Example],
-           notes: list[str], *, seed: int, max_train: int | None, max_eval: int | None) -> TaskData:
+def finish(
+    spec: TaskSpec,
+    train: list[Example],
+    validation: list[Example],
+    test: list[Example],
+    notes: list[str],
+    *,
+    seed: int,
+    max_train: int | None,
+    max_eval: int | None,
+) -> TaskData:
     """Apply the optional caps (after the split, so test never depends on them) and build TaskData."""
     strat = "" if spec.is_regression else ", stratified by label"
     if max_train is not None and max_train < len(train):

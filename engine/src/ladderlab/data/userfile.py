@@ -16,8 +16,8 @@ import csv
 import itertools
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import BadInput
 from . import splits
@@ -31,19 +31,25 @@ EXTENSIONS = (".csv", ".tsv", ".jsonl")
 
 def _open(path: Path) -> None:
     if path.is_dir():
-        raise BadInput(f"{path} is a folder; task 'file' reads one .csv, .tsv or .jsonl file",
-                       hint="pass --data path/to/file.csv, or pick the task the folder holds (e.g. sst2 for GLUE SST-2)")
+        raise BadInput(
+            f"{path} is a folder; task 'file' reads one .csv, .tsv or .jsonl file",
+            hint="pass --data path/to/file.csv, or pick the task the folder holds (e.g. sst2 for GLUE SST-2)",
+        )
     if not path.is_file():
         raise BadInput(f"data file {path} not found", hint="pass --data path/to/file.csv (or .tsv, .jsonl)")
     if path.suffix.lower() not in EXTENSIONS:
-        raise BadInput(f"{path}: unknown file type '{path.suffix}'; expected one of {', '.join(EXTENSIONS)}",
-                       hint="rename the file to match its format (comma-separated .csv, tab-separated .tsv, "
-                            "or one JSON object per line .jsonl)")
+        raise BadInput(
+            f"{path}: unknown file type '{path.suffix}'; expected one of {', '.join(EXTENSIONS)}",
+            hint="rename the file to match its format (comma-separated .csv, tab-separated .tsv, "
+            "or one JSON object per line .jsonl)",
+        )
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise BadInput(f"{path} is {size / 1024**3:.1f} GiB; files over 2 GiB are not supported",
-                       hint="take a random subset of the rows into a smaller file (a few hundred thousand "
-                            "examples is plenty for parameter-efficient fine-tuning)")
+        raise BadInput(
+            f"{path} is {size / 1024**3:.1f} GiB; files over 2 GiB are not supported",
+            hint="take a random subset of the rows into a smaller file (a few hundred thousand "
+            "examples is plenty for parameter-efficient fine-tuning)",
+        )
 
 
 def _jsonl_rows(path: Path):
@@ -59,11 +65,15 @@ def _jsonl_rows(path: Path):
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as e:
-                raise BadInput(f"{path}:{n}: not valid JSON ({e.msg})",
-                               'each line must be one JSON object, e.g. {"text": "...", "label": "positive"}') from None
+                raise BadInput(
+                    f"{path}:{n}: not valid JSON ({e.msg})",
+                    'each line must be one JSON object, e.g. {"text": "...", "label": "positive"}',
+                ) from None
             if not isinstance(obj, dict):
-                raise BadInput(f"{path}:{n}: expected a JSON object per line, found {type(obj).__name__}",
-                               'each line must be one JSON object, e.g. {"text": "...", "label": "positive"}')
+                raise BadInput(
+                    f"{path}:{n}: expected a JSON object per line, found {type(obj).__name__}",
+                    'each line must be one JSON object, e.g. {"text": "...", "label": "positive"}',
+                )
             yield n, obj
 
 
@@ -77,7 +87,7 @@ def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
         return list(first[1]), itertools.chain([first], rows)
     delimiter, quoting = ("\t", csv.QUOTE_NONE) if path.suffix.lower() == ".tsv" else (",", csv.QUOTE_MINIMAL)
     columns, table = read_table(path, delimiter=delimiter, quoting=quoting)
-    return columns, ((line, dict(zip(columns, row))) for line, row in table)
+    return columns, ((line, dict(zip(columns, row, strict=True))) for line, row in table)
 
 
 def _records(path: Path, text_columns: list[str] | None, label_column: str):
@@ -87,12 +97,16 @@ def _records(path: Path, text_columns: list[str] | None, label_column: str):
         text_columns = [text_columns]
     if text_columns is None:
         if "text" not in columns:
-            raise BadInput(f"{path}: no 'text' column; columns found: {', '.join(columns) or '(none)'}",
-                           hint="name the text column(s) with --text-columns (one, or two for sentence pairs)")
+            raise BadInput(
+                f"{path}: no 'text' column; columns found: {', '.join(columns) or '(none)'}",
+                hint="name the text column(s) with --text-columns (one, or two for sentence pairs)",
+            )
         text_columns = ["text"]
     if not 1 <= len(text_columns) <= 2:
-        raise BadInput(f"text_columns takes one or two column names, got {len(text_columns)}: {text_columns}",
-                       "one column for single texts, two for sentence pairs")
+        raise BadInput(
+            f"text_columns takes one or two column names, got {len(text_columns)}: {text_columns}",
+            "one column for single texts, two for sentence pairs",
+        )
     for name in (*text_columns, label_column):
         column_index(path, columns, name)  # BadInput naming the columns found
     records = []
@@ -100,8 +114,10 @@ def _records(path: Path, text_columns: list[str] | None, label_column: str):
         texts = []
         for name in (*text_columns, label_column):
             if name not in row:  # only .jsonl rows can differ from the first one
-                raise BadInput(f"{path}:{line}: missing key '{name}'; keys found: {', '.join(row) or '(none)'}",
-                               "every line needs the same keys as the first")
+                raise BadInput(
+                    f"{path}:{line}: missing key '{name}'; keys found: {', '.join(row) or '(none)'}",
+                    "every line needs the same keys as the first",
+                )
         for name in text_columns:
             value = row[name]
             if isinstance(value, str) and value.strip():
@@ -109,8 +125,10 @@ def _records(path: Path, text_columns: list[str] | None, label_column: str):
             elif isinstance(value, str) or value is None:
                 raise BadInput(f"{path}:{line}: text column '{name}' is empty", "fill in or remove that row")
             else:
-                raise BadInput(f"{path}:{line}: text column '{name}' holds {type(value).__name__}, not text",
-                               "write the text as a JSON string")
+                raise BadInput(
+                    f"{path}:{line}: text column '{name}' holds {type(value).__name__}, not text",
+                    "write the text as a JSON string",
+                )
         records.append((line, texts, row[label_column]))
     return text_columns, records
 
@@ -134,30 +152,40 @@ def _label_name(value, where: str) -> str:
         return value.strip()
     if value is None or isinstance(value, str):
         raise BadInput(f"{where}: label is empty", "give every row a label, or remove the row")
-    raise BadInput(f"{where}: label must be a string or number, found {type(value).__name__}",
-                   "write the label as a string or a number")
+    raise BadInput(
+        f"{where}: label must be a string or number, found {type(value).__name__}",
+        "write the label as a string or a number",
+    )
 
 
-def read(data: str, text_columns: list[str] | None,
-         label_column: str | None) -> tuple[list[Example], tuple[str, ...] | None, list[str]]:
+def read(
+    data: str, text_columns: list[str] | None, label_column: str | None
+) -> tuple[list[Example], tuple[str, ...] | None, list[str]]:
     """Read the file; return (examples, class names or None for regression, notes)."""
     path = Path(data).expanduser()
     _open(path)
     label_column = label_column or "label"
     text_columns, records = _records(path, text_columns, label_column)
     if len(records) < 10:
-        raise BadInput(f"{path}: too few examples ({len(records)}); at least 10 are needed to hold out "
-                       "validation and test sets (10% each)", "add examples (hundreds or more give useful results)")
+        raise BadInput(
+            f"{path}: too few examples ({len(records)}); at least 10 are needed to hold out "
+            "validation and test sets (10% each)",
+            "add examples (hundreds or more give useful results)",
+        )
     raw = [_label_name(value, f"{path}:{line}") for line, _, value in records]
-    numbers = [_number(name) for name in raw]
-    notes = [f"file: {len(records):,} examples from {path.name} (text: {', '.join(text_columns)}; "
-             f"label: {label_column})"]
-    if all(x is not None for x in numbers):
+    numbers = [x for x in map(_number, raw) if x is not None]
+    notes = [
+        f"file: {len(records):,} examples from {path.name} (text: {', '.join(text_columns)}; label: {label_column})"
+    ]
+    classes: tuple[str, ...]
+    if len(numbers) == len(raw):  # every label is a number
         distinct = sorted(set(numbers))
         if len(distinct) > MAX_DISTINCT_CLASSES or any(x != int(x) for x in distinct):
-            notes.append(f"file: labels are numbers ({len(distinct):,} distinct, {distinct[0]:g} to {distinct[-1]:g})"
-                         " -> regression, metrics pearson/spearman")
-            return ([Example(*_pair(t), float(x)) for (_, t, _), x in zip(records, numbers)], None, notes)
+            notes.append(
+                f"file: labels are numbers ({len(distinct):,} distinct, {distinct[0]:g} to {distinct[-1]:g})"
+                " -> regression, metrics pearson/spearman"
+            )
+            return ([Example(*_pair(t), float(x)) for (_, t, _), x in zip(records, numbers, strict=True)], None, notes)
         # Few whole numbers: classes, named without a trailing ".0" and ordered numerically.
         names = [f"{int(x)}" for x in numbers]
         classes = tuple(f"{int(x)}" for x in distinct)
@@ -165,25 +193,30 @@ def read(data: str, text_columns: list[str] | None,
         names = raw
         classes = tuple(sorted(set(names)))
     if len(classes) < 2:
-        raise BadInput(f"{path}: every example has the label '{classes[0]}'; a classifier needs at least 2 classes",
-                       f"check --label-column (now '{label_column}'), or add examples of the other classes")
+        raise BadInput(
+            f"{path}: every example has the label '{', '.join(classes)}'; a classifier needs at least 2 classes",
+            f"check --label-column (now '{label_column}'), or add examples of the other classes",
+        )
     mapping = ", ".join(f"{i}={name}" for i, name in enumerate(classes[:20]))
     more = f", ... ({len(classes) - 20:,} more)" if len(classes) > 20 else ""
     notes.append(f"file: classification with {len(classes):,} labels: {mapping}{more}")
     index = {name: i for i, name in enumerate(classes)}
-    return [Example(*_pair(t), index[n]) for (_, t, _), n in zip(records, names)], classes, notes
+    return [Example(*_pair(t), index[n]) for (_, t, _), n in zip(records, names, strict=True)], classes, notes
 
 
 def _pair(texts: list[str]) -> tuple[str, str | None]:
     return texts[0], (texts[1] if len(texts) > 1 else None)
 
 
-def split(spec: TaskSpec, examples: list[Example], notes: list[str], *, seed: int,
-          max_train: int | None, max_eval: int | None) -> TaskData:
+def split(
+    spec: TaskSpec, examples: list[Example], notes: list[str], *, seed: int, max_train: int | None, max_eval: int | None
+) -> TaskData:
     """No dev file: hold out 10% (at least 1) for test, then 10% for validation, stratified and seeded."""
     n = max(1, len(examples) // 10)
     test, rest = splits.sample(examples, n, seed, "file-test")
     validation, train = splits.sample(rest, n, seed, "file-validation")
-    notes.append(f"file: no dev file; held out {len(validation):,} validation / {len(test):,} test "
-                 f"(10% each, seed {seed}), {len(train):,} train")
+    notes.append(
+        f"file: no dev file; held out {len(validation):,} validation / {len(test):,} test "
+        f"(10% each, seed {seed}), {len(train):,} train"
+    )
     return splits.finish(spec, train, validation, test, notes, seed=seed, max_train=max_train, max_eval=max_eval)

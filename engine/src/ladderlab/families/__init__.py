@@ -14,5 +14,7 @@ def family_for(model_type: str) -> Family:
         if model_type in family.model_types:
             return family
     supported = sorted(t for f in _FAMILIES for t in f.model_types)
-    raise BadInput(f"unsupported architecture {model_type!r}",
-                   f"Ladder Lab supports model_type {', '.join(supported)} (see config.json's model_type)")
+    raise BadInput(
+        f"unsupported architecture {model_type!r}",
+        f"Ladder Lab supports model_type {', '.join(supported)} (see config.json's model_type)",
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +24,11 @@ from ..errors import BadInput
 #   "RX" the other stack's residual (T5 decoder cross-attention reads the encoder)
 #   None keep the whole axis (e.g. relative-attention buckets, heads)
 Roles = tuple  # one role (or None) per tensor axis, in the tensor's own axis order
+
+# A transformers model of the family, possibly wrapped by PEFT, or one of its side stacks. Family code reaches
+# into the architecture's own submodules (model.transformer.h, model.encoder.block, side["encoder"].layer),
+# which nn.Module's typing cannot name (its attribute access is typed Tensor | Module): hence Any.
+ArchModule = Any
 
 
 @dataclass(frozen=True)
@@ -50,14 +56,14 @@ class Family:
     def task_model_from_config(self, config, spec: TaskSpec, tokenizer) -> nn.Module:
         raise NotImplementedError
 
-    def logits(self, model: nn.Module, batch: dict) -> torch.Tensor:
+    def logits(self, model: ArchModule, batch: dict) -> torch.Tensor:
         """(B, num_labels) for classification, (B,) for regression. ``model`` may be PEFT-wrapped."""
         raise NotImplementedError
 
     def hidden_size(self, config) -> int:
         return config.hidden_size  # transformers maps the standard name to each config's own (d_model, n_embd)
 
-    def stacks(self, model: nn.Module) -> list[StackInfo]:
+    def stacks(self, model: ArchModule) -> list[StackInfo]:
         raise NotImplementedError
 
     # -- Ladder Side-Tuning -------------------------------------------------------------------------
@@ -69,18 +75,18 @@ class Family:
         """One side module per stack, of the backbone's own block type; they take ``inputs_embeds``."""
         raise NotImplementedError
 
-    def side_layers(self, side_stack: nn.Module) -> nn.ModuleList:
+    def side_layers(self, side_stack: ArchModule) -> nn.ModuleList:
         raise NotImplementedError
 
-    def run_backbone(self, model: nn.Module, batch: dict) -> None:
+    def run_backbone(self, model: ArchModule, batch: dict) -> None:
         """Forward the frozen backbone far enough to fire every tap (the caller holds no_grad)."""
         raise NotImplementedError
 
-    def run_side(self, side: nn.ModuleDict, inputs: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
+    def run_side(self, side: ArchModule, inputs: dict[str, torch.Tensor], batch: dict) -> torch.Tensor:
         """Run the side stacks on their downsampled inputs; return the last side hidden states (B, L, d/r)."""
         raise NotImplementedError
 
-    def side_head(self, model: nn.Module, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
+    def side_head(self, model: ArchModule, hidden: torch.Tensor, batch: dict) -> torch.Tensor:
         """Logits from upsampled side states (B, L, d) through the task head."""
         raise NotImplementedError
 
@@ -101,14 +107,17 @@ class Family:
 
 def task_kwargs(spec: TaskSpec) -> dict:
     """A sequence classifier's config fields for the task: its label count and problem type."""
-    return {"num_labels": spec.num_labels,
-            "problem_type": "regression" if spec.is_regression else "single_label_classification"}
+    return {
+        "num_labels": spec.num_labels,
+        "problem_type": "regression" if spec.is_regression else "single_label_classification",
+    }
 
 
 def classifier_from_pretrained(folder: str, spec: TaskSpec, **config_fields) -> nn.Module:
     """The checkpoint with transformers' sequence-classification head for the task (a new, trainable layer)."""
-    return AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32, **task_kwargs(spec),
-                                                              **config_fields)
+    return AutoModelForSequenceClassification.from_pretrained(
+        folder, dtype=torch.float32, **task_kwargs(spec), **config_fields
+    )
 
 
 def classifier_from_config(config, spec: TaskSpec, **config_fields) -> nn.Module:
@@ -125,12 +134,16 @@ def check_side_widths(r: int, heads: int, widths: dict[str, int], attention: str
     if any(w % r for w in widths.values()):
         named = ", ".join(f"{name} {w}" for name, w in widths.items())
         common = ", ".join(str(d) for d in (2, 4, 8, 16, 32) if all(w % d == 0 for w in widths.values()))
-        raise BadInput(f"r={r} does not divide the backbone's width ({named})",
-                       f"choose r among the common divisors, e.g. {common}")
+        raise BadInput(
+            f"r={r} does not divide the backbone's width ({named})",
+            f"choose r among the common divisors, e.g. {common}",
+        )
     side = widths[attention] // r
     if side % heads:
-        raise BadInput(f"the side attention width {side} (= {widths[attention]}/r) is not divisible by {heads} heads",
-                       f"choose a smaller r or set side_heads to a divisor of {side}")
+        raise BadInput(
+            f"the side attention width {side} (= {widths[attention]}/r) is not divisible by {heads} heads",
+            f"choose a smaller r or set side_heads to a divisor of {side}",
+        )
 
 
 def squeeze_regression(logits: torch.Tensor) -> torch.Tensor:

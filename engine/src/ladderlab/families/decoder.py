@@ -15,14 +15,22 @@ import torch
 from torch import nn
 from transformers import GPT2Model
 
-from .base import (Family, StackInfo, check_side_widths, classifier_from_config, classifier_from_pretrained,
-                   squeeze_regression)
+from .base import (
+    Family,
+    StackInfo,
+    check_side_widths,
+    classifier_from_config,
+    classifier_from_pretrained,
+    squeeze_regression,
+)
 
 
 class ZeroPositions(nn.Module):
     """Stands in for the side's ``wpe``: GPT2Model adds ``wpe(position_ids)`` to its input, and the side input
     (downsampled backbone embeddings) already holds positions. An expanded zero scalar allocates nothing; its
     buffer follows the side's dtype and device."""
+
+    zero: torch.Tensor
 
     def __init__(self, width: int):
         super().__init__()
@@ -89,7 +97,7 @@ class DecoderFamily(Family):
     def build_side_stacks(self, side_config):
         side = GPT2Model(side_config)
         side.wte = None  # only used for input_ids / token_type_ids, which the side never gets (vocab x d/r waste)
-        side.wpe = ZeroPositions(side_config.n_embd)
+        side.register_module("wpe", ZeroPositions(side_config.n_embd))
         return nn.ModuleDict({"decoder": side})
 
     def side_layers(self, side_stack):
@@ -97,13 +105,15 @@ class DecoderFamily(Family):
 
     def run_backbone(self, model, batch):
         mask = batch["attention_mask"]
-        model.transformer(input_ids=batch["input_ids"], attention_mask=mask, position_ids=_positions(mask),
-                          use_cache=False)
+        model.transformer(
+            input_ids=batch["input_ids"], attention_mask=mask, position_ids=_positions(mask), use_cache=False
+        )
 
     def run_side(self, side, inputs, batch):
         mask = batch["attention_mask"]
-        return side["decoder"](inputs_embeds=inputs["decoder"], attention_mask=mask, position_ids=_positions(mask),
-                               use_cache=False).last_hidden_state
+        return side["decoder"](
+            inputs_embeds=inputs["decoder"], attention_mask=mask, position_ids=_positions(mask), use_cache=False
+        ).last_hidden_state
 
     def side_head(self, model, hidden, batch):
         logits = model.score(hidden[:, -1])  # left padding: the last position is every row's last real token
@@ -112,12 +122,18 @@ class DecoderFamily(Family):
     def layer_roles(self, stack):
         # Conv1D stores weights as (in, out), so roles are listed input axis first.
         return {
-            "ln_1.weight": ("R",), "ln_1.bias": ("R",),
-            "attn.c_attn.weight": ("R", "QKV"), "attn.c_attn.bias": ("QKV",),
-            "attn.c_proj.weight": ("VO", "R"), "attn.c_proj.bias": ("R",),
-            "ln_2.weight": ("R",), "ln_2.bias": ("R",),
-            "mlp.c_fc.weight": ("R", "F"), "mlp.c_fc.bias": ("F",),
-            "mlp.c_proj.weight": ("F", "R"), "mlp.c_proj.bias": ("R",),
+            "ln_1.weight": ("R",),
+            "ln_1.bias": ("R",),
+            "attn.c_attn.weight": ("R", "QKV"),
+            "attn.c_attn.bias": ("QKV",),
+            "attn.c_proj.weight": ("VO", "R"),
+            "attn.c_proj.bias": ("R",),
+            "ln_2.weight": ("R",),
+            "ln_2.bias": ("R",),
+            "mlp.c_fc.weight": ("R", "F"),
+            "mlp.c_fc.bias": ("F",),
+            "mlp.c_proj.weight": ("F", "R"),
+            "mlp.c_proj.bias": ("R",),
         }
 
     def stack_extra_roles(self, stack):

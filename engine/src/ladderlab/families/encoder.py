@@ -10,10 +10,16 @@ from __future__ import annotations
 import copy
 
 from torch import nn
-from transformers import AutoModel
+from transformers import BertModel
 
-from .base import (Family, StackInfo, check_side_widths, classifier_from_config, classifier_from_pretrained,
-                   squeeze_regression)
+from .base import (
+    Family,
+    StackInfo,
+    check_side_widths,
+    classifier_from_config,
+    classifier_from_pretrained,
+    squeeze_regression,
+)
 
 
 class PassThroughEmbeddings(nn.Module):
@@ -38,8 +44,11 @@ class EncoderFamily(Family):
         return classifier_from_config(config, spec)
 
     def logits(self, model, batch):
-        out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                    token_type_ids=batch.get("token_type_ids"))
+        out = model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            token_type_ids=batch.get("token_type_ids"),
+        )
         return squeeze_regression(out.logits)
 
     def dropout(self, config):
@@ -61,39 +70,48 @@ class EncoderFamily(Family):
         return side
 
     def build_side_stacks(self, side_config):
-        model_class = AutoModel._model_mapping[type(side_config)]  # the backbone's own class (BertModel for BERT)
-        side = model_class(side_config, add_pooling_layer=False)
-        side.embeddings = PassThroughEmbeddings()
+        side = BertModel(side_config, add_pooling_layer=False)
+        side.register_module("embeddings", PassThroughEmbeddings())
         return nn.ModuleDict({"encoder": side})
 
     def side_layers(self, side_stack):
         return side_stack.encoder.layer
 
     def run_backbone(self, model, batch):
-        model.base_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                         token_type_ids=batch.get("token_type_ids"))
+        model.base_model(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            token_type_ids=batch.get("token_type_ids"),
+        )
 
     def run_side(self, side, inputs, batch):
-        return side["encoder"](inputs_embeds=inputs["encoder"], attention_mask=batch["attention_mask"]).last_hidden_state
+        return side["encoder"](
+            inputs_embeds=inputs["encoder"], attention_mask=batch["attention_mask"]
+        ).last_hidden_state
 
     def side_head(self, model, hidden, batch):
         pooler = model.base_model.pooler
-        if pooler is None:
-            pooled = hidden[:, 0]
-        else:  # the frozen pooler may be stored in bf16 (LST backbone_dtype=bf16); the head trains in fp32
-            pooled = pooler(hidden.to(pooler.dense.weight.dtype)).to(hidden.dtype)
+        # The frozen pooler may be stored in bf16 (LST backbone_dtype=bf16); the head trains in fp32.
+        pooled = hidden[:, 0] if pooler is None else pooler(hidden.to(pooler.dense.weight.dtype)).to(hidden.dtype)
         logits = model.classifier(model.dropout(pooled))
         return squeeze_regression(logits)
 
     def layer_roles(self, stack):
         return {
-            "attention.self.query.weight": ("QK", "R"), "attention.self.query.bias": ("QK",),
-            "attention.self.key.weight": ("QK", "R"), "attention.self.key.bias": ("QK",),
-            "attention.self.value.weight": ("VO", "R"), "attention.self.value.bias": ("VO",),
-            "attention.output.dense.weight": ("R", "VO"), "attention.output.dense.bias": ("R",),
-            "attention.output.LayerNorm.weight": ("R",), "attention.output.LayerNorm.bias": ("R",),
-            "intermediate.dense.weight": ("F", "R"), "intermediate.dense.bias": ("F",),
-            "output.dense.weight": ("R", "F"), "output.dense.bias": ("R",),
-            "output.LayerNorm.weight": ("R",), "output.LayerNorm.bias": ("R",),
+            "attention.self.query.weight": ("QK", "R"),
+            "attention.self.query.bias": ("QK",),
+            "attention.self.key.weight": ("QK", "R"),
+            "attention.self.key.bias": ("QK",),
+            "attention.self.value.weight": ("VO", "R"),
+            "attention.self.value.bias": ("VO",),
+            "attention.output.dense.weight": ("R", "VO"),
+            "attention.output.dense.bias": ("R",),
+            "attention.output.LayerNorm.weight": ("R",),
+            "attention.output.LayerNorm.bias": ("R",),
+            "intermediate.dense.weight": ("F", "R"),
+            "intermediate.dense.bias": ("F",),
+            "output.dense.weight": ("R", "F"),
+            "output.dense.bias": ("R",),
+            "output.LayerNorm.weight": ("R",),
+            "output.LayerNorm.bias": ("R",),
         }
-

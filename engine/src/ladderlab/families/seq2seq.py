@@ -21,7 +21,7 @@ from transformers import AutoModelForSeq2SeqLM
 from transformers.models.t5.modeling_t5 import T5Stack
 
 from ..errors import BadInput
-from .base import Family, StackInfo, check_side_widths, squeeze_regression
+from .base import ArchModule, Family, StackInfo, check_side_widths, squeeze_regression
 
 # Regression score = the logit of this word's first token. The LM head is frozen, so the score is one fixed
 # linear read-out of the last decoder state (the word's embedding row); any word works, and one whose meaning
@@ -43,16 +43,18 @@ def _first_token(tokenizer, word: str) -> int | None:
 def attach_label_tokens(model: nn.Module, spec, tokenizer) -> nn.Module:
     words = [REGRESSION_WORD] if spec.is_regression else [label.replace("_", " ") for label in spec.labels]
     ids = [_first_token(tokenizer, w) for w in words]
-    clashes = [label for label, i in zip(spec.labels or words, ids) if i is None or ids.count(i) > 1]
+    clashes = [label for label, i in zip(spec.labels or words, ids, strict=True) if i is None or ids.count(i) > 1]
     if clashes:
-        raise BadInput(f"the labels {', '.join(clashes)} do not start with distinct tokens in this backbone's "
-                       "tokenizer; the text-to-text classifier scores each class by its label's first token",
-                       "rename the labels so that each starts with a different word")
+        raise BadInput(
+            f"the labels {', '.join(clashes)} do not start with distinct tokens in this backbone's "
+            "tokenizer; the text-to-text classifier scores each class by its label's first token",
+            "rename the labels so that each starts with a different word",
+        )
     model.register_buffer("label_token_ids", torch.tensor(ids), persistent=False)
     return model
 
 
-def _label_ids(model: nn.Module) -> torch.Tensor:
+def _label_ids(model: ArchModule) -> torch.Tensor:
     try:
         return model.label_token_ids  # a PeftModel forwards unknown attributes down to the wrapped model
     except AttributeError:
@@ -80,8 +82,12 @@ class Seq2SeqFamily(Family):
     lora_targets = ("q", "v")
     # After self-attention, cross-attention and the FFN. The FFN is layer.1 in encoder blocks and layer.2 in
     # decoder blocks; the adapter code skips the paths a block lacks.
-    adapter_points = ("layer.0.SelfAttention.o", "layer.1.EncDecAttention.o", "layer.1.DenseReluDense.wo",
-                      "layer.2.DenseReluDense.wo")
+    adapter_points = (
+        "layer.0.SelfAttention.o",
+        "layer.1.EncDecAttention.o",
+        "layer.1.DenseReluDense.wo",
+        "layer.2.DenseReluDense.wo",
+    )
     head_modules = ()  # the LM head stays frozen (as in the paper); only full fine-tuning trains it
     peft_task_type = "SEQ_2_SEQ_LM"
 
@@ -94,16 +100,22 @@ class Seq2SeqFamily(Family):
 
     def logits(self, model, batch):
         ids = batch["input_ids"]
-        out = model(input_ids=ids, attention_mask=batch["attention_mask"],
-                    decoder_input_ids=_start_ids(model.config, ids), use_cache=False)
+        out = model(
+            input_ids=ids,
+            attention_mask=batch["attention_mask"],
+            decoder_input_ids=_start_ids(model.config, ids),
+            use_cache=False,
+        )
         return squeeze_regression(out.logits[:, 0, :].index_select(-1, _label_ids(model)))
 
     def dropout(self, config):
         return config.dropout_rate
 
     def stacks(self, model):
-        return [StackInfo("encoder", model.encoder.block, model.encoder),
-                StackInfo("decoder", model.decoder.block, model.decoder)]
+        return [
+            StackInfo("encoder", model.encoder.block, model.encoder),
+            StackInfo("decoder", model.decoder.block, model.decoder),
+        ]
 
     # -- LST ----------------------------------------------------------------------------------------
     def side_config(self, config, r, n_layers, heads):
@@ -135,19 +147,24 @@ class Seq2SeqFamily(Family):
     def run_backbone(self, model, batch):
         ids, mask = batch["input_ids"], batch["attention_mask"]
         encoded = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        model.decoder(input_ids=_start_ids(model.config, ids), encoder_hidden_states=encoded,
-                      encoder_attention_mask=mask, use_cache=False)
+        model.decoder(
+            input_ids=_start_ids(model.config, ids),
+            encoder_hidden_states=encoded,
+            encoder_attention_mask=mask,
+            use_cache=False,
+        )
 
     def run_side(self, side, inputs, batch):
         mask = batch["attention_mask"]
         encoded = side["encoder"](inputs_embeds=inputs["encoder"], attention_mask=mask).last_hidden_state
-        return side["decoder"](inputs_embeds=inputs["decoder"], encoder_hidden_states=encoded,
-                               encoder_attention_mask=mask, use_cache=False).last_hidden_state
+        return side["decoder"](
+            inputs_embeds=inputs["decoder"], encoder_hidden_states=encoded, encoder_attention_mask=mask, use_cache=False
+        ).last_hidden_state
 
     def side_head(self, model, hidden, batch):
         h = hidden[:, 0]
         if getattr(model.config, "scale_decoder_outputs", model.config.tie_word_embeddings):
-            h = h * model.config.d_model ** -0.5  # as T5ForConditionalGeneration does before its tied LM head
+            h = h * model.config.d_model**-0.5  # as T5ForConditionalGeneration does before its tied LM head
         ids = _label_ids(model)
         head = model.lm_head  # frozen; only the label rows are needed, not the whole vocabulary
         bias = head.bias.index_select(0, ids).to(h.dtype) if head.bias is not None else None
@@ -162,9 +179,15 @@ class Seq2SeqFamily(Family):
             roles["layer.1.layer_norm.weight"] = ("R",)
             ff = 2
         p = f"layer.{ff}."
-        roles.update({p + _FF + "wi.weight": ("F", "R"), p + _FF + "wi_0.weight": ("F", "R"),
-                      p + _FF + "wi_1.weight": ("F", "R"), p + _FF + "wo.weight": ("R", "F"),
-                      p + "layer_norm.weight": ("R",)})
+        roles.update(
+            {
+                p + _FF + "wi.weight": ("F", "R"),
+                p + _FF + "wi_0.weight": ("F", "R"),
+                p + _FF + "wi_1.weight": ("F", "R"),
+                p + _FF + "wo.weight": ("R", "F"),
+                p + "layer_norm.weight": ("R",),
+            }
+        )
         return roles
 
     def stack_extra_roles(self, stack):

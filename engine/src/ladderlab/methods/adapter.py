@@ -7,6 +7,7 @@ model) and applied by a forward hook, which works for every family without editi
 """
 
 from torch import nn
+from transformers.pytorch_utils import Conv1D
 
 from .base import MethodModel, freeze_all, unfreeze_modules
 
@@ -33,7 +34,9 @@ def _apply_adapter(module, _inputs, output):
 def out_width(module: nn.Module) -> int:
     if isinstance(module, nn.Linear):
         return module.out_features
-    return module.weight.shape[-1]  # GPT-2's Conv1D stores (in, out)
+    if isinstance(module, Conv1D):  # GPT-2's projections
+        return module.nf
+    raise TypeError(f"an adapter follows a Linear or Conv1D projection, not a {type(module).__name__}")
 
 
 def insert_adapters(model: nn.Module, stacks, points: tuple[str, ...], bottleneck: int) -> int:

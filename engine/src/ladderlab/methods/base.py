@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from peft import PeftConfig, get_peft_model
 from torch import nn
 
 from ..families import Family
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> the task's loss
 
 
 class MethodModel(nn.Module):
@@ -19,7 +24,7 @@ class MethodModel(nn.Module):
     def forward(self, batch: dict):
         return self.family.logits(self.model, batch)
 
-    def initialize(self, init_batches, on_phase, *, init: str, loss_fn) -> None:
+    def initialize(self, init_batches, on_phase, *, init: str, loss_fn: LossFn | None) -> None:
         """Data-dependent initialisation before training (LST's pruning); nothing for most methods."""
 
     def trainable_named_parameters(self) -> dict[str, nn.Parameter]:

@@ -14,8 +14,9 @@ def add_zero_biases(model: nn.Module, skip: tuple[str, ...]) -> int:
     added = 0
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear) and module.bias is None and not name.startswith(skip):
-            module.bias = nn.Parameter(torch.zeros(module.out_features, dtype=module.weight.dtype,
-                                                   device=module.weight.device))
+            module.bias = nn.Parameter(
+                torch.zeros(module.out_features, dtype=module.weight.dtype, device=module.weight.device)
+            )
             added += 1
     return added
 

@@ -5,7 +5,7 @@
     layer i (kept) ── tap ─ down[k] ─▶ (1-g_k)·  ⊕  g_k·h  ──▶ side block k ──▶ h      (g_k = sigmoid(α_k / T))
     ...                                                                    up ──▶ task head ──▶ logits
 
-Explicit choices (the paper's text and reference code differ; see shared/notes/lst-reference.md):
+Explicit choices (the paper's text and reference code differ; see docs/lst-reference.md):
 - the gate multiplies the side state, as the reference code does: h = g·h + (1-g)·down(tap), α=0 so g=0.5;
 - the tap of kept layer i is the OUTPUT of backbone layer i; the embedding tap is the input of layer 0;
 - with a pruning init the ladders start as the pruning's coordinate selection (down picks the residual dims R
@@ -24,12 +24,14 @@ forward pre-hooks on the side's own blocks, so the family's unmodified block cod
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ...errors import BadInput
-from ..base import MethodModel, freeze_all, unfreeze_modules
+from ..base import LossFn, MethodModel, freeze_all, unfreeze_modules
 from . import pruning
 from .tap_cache import TapCache
 
@@ -52,8 +54,10 @@ class LadderSideNetwork(MethodModel):
         self.kept = list(exp.keep_layers) if exp.keep_layers is not None else list(range(n_layers))
         out_of_range = [i for i in self.kept if not 0 <= i < n_layers]
         if out_of_range:
-            raise BadInput(f"keep_layers {out_of_range} out of range: the backbone has {n_layers} layers per stack",
-                           f"use 0-based indices from 0 to {n_layers - 1}")
+            raise BadInput(
+                f"keep_layers {out_of_range} out of range: the backbone has {n_layers} layers per stack",
+                f"use 0-based indices from 0 to {n_layers - 1}",
+            )
         self.r = exp.r
         self.side_config = family.side_config(config, exp.r, len(self.kept), exp.side_heads)
         self.side_config._attn_implementation = exp.side_attention
@@ -79,8 +83,9 @@ class LadderSideNetwork(MethodModel):
         self._taps: dict[str, dict] | None = None
         self._hooks = []
         for info in self.stack_infos:
-            self._hooks.append(info.layers[0].register_forward_pre_hook(self._embed_tap_hook(info.name),
-                                                                         with_kwargs=True))
+            self._hooks.append(
+                info.layers[0].register_forward_pre_hook(self._embed_tap_hook(info.name), with_kwargs=True)
+            )
             for k, i in enumerate(self.kept):
                 self._hooks.append(info.layers[i].register_forward_hook(self._layer_tap_hook(info.name, k)))
             for k, block in enumerate(family.side_layers(self.side[info.name])):
@@ -91,23 +96,28 @@ class LadderSideNetwork(MethodModel):
         def hook(_module, args, kwargs):
             if self._taps is not None:
                 self._taps[stack]["embed"] = self._keep(args[0] if args else kwargs["hidden_states"])
+
         return hook
 
     def _layer_tap_hook(self, stack: str, k: int):
         def hook(_module, _args, output):
             if self._taps is not None:
                 self._taps[stack][k] = self._keep(output[0] if isinstance(output, (tuple, list)) else output)
+
         return hook
 
     def _gate_hook(self, stack: str, k: int):
         def hook(_module, args, kwargs):
+            if self._taps is None:
+                raise RuntimeError("a side block ran outside LadderSideNetwork.forward, which holds its taps")
             h = args[0] if args else kwargs["hidden_states"]
             g = self.gate(stack, k)
             # pop: once downsampled, the tap is held only by autograd (for the downsample's weight gradient)
-            mixed = g * h + (1 - g) * _ladder(self.down[stack][k], self._taps[stack].pop(k))
+            mixed = g * h + (1 - g) * _ladder(self.downsamples(stack)[k], self._taps[stack].pop(k))
             if args:
                 return (mixed, *args[1:]), kwargs
             return args, {**kwargs, "hidden_states": mixed}
+
         return hook
 
     def _keep(self, tap: torch.Tensor) -> torch.Tensor:
@@ -117,6 +127,14 @@ class LadderSideNetwork(MethodModel):
     def gate(self, stack: str, k: int) -> torch.Tensor:
         return torch.sigmoid(self.gate_alpha[stack][k] / TEMPERATURE)
 
+    def downsamples(self, stack: str) -> list[nn.Linear]:
+        """The stack's ladders into its side blocks, one per kept layer (a ModuleList, which types them Module)."""
+        return cast("list[nn.Linear]", list(cast(nn.ModuleList, self.down[stack])))
+
+    def embed_downsample(self, stack: str) -> nn.Linear:
+        """The stack's ladder from the backbone's embeddings into its side input."""
+        return cast(nn.Linear, self.down_embed[stack])
+
     # -- forward ------------------------------------------------------------------------------------
     def train(self, mode: bool = True):
         super().train(mode)
@@ -124,52 +142,58 @@ class LadderSideNetwork(MethodModel):
         return self
 
     def forward(self, batch: dict) -> torch.Tensor:
-        self._taps = {s.name: {} for s in self.stack_infos}
+        taps: dict[str, dict] = {s.name: {} for s in self.stack_infos}
+        self._taps = taps
         try:
             cached = self.tap_cache.lookup(batch) if self.tap_cache is not None and self.training else None
             if cached is not None:
-                self._taps = cached  # a later epoch: the backbone is skipped
+                taps = self._taps = cached  # a later epoch: the backbone is skipped
             else:
-                self._run_backbone(batch)
+                self._run_backbone(batch, taps)
                 if self.tap_cache is not None and self.training:
-                    self.tap_cache.store(batch, self._taps)
-            inputs = {s: _ladder(self.down_embed[s], self.embed_dropout(taps.pop("embed")))
-                      for s, taps in self._taps.items()}
+                    self.tap_cache.store(batch, taps)
+            inputs = {s: _ladder(self.embed_downsample(s), self.embed_dropout(t.pop("embed"))) for s, t in taps.items()}
             hidden = self.family.run_side(self.side, inputs, batch)
             return self.family.side_head(self.model, self.up(hidden), batch)
         finally:
             self._taps = None
 
-    def _run_backbone(self, batch: dict) -> None:
-        """The frozen forward: fires the tap hooks; nothing it computes is kept for backward."""
+    def _run_backbone(self, batch: dict, taps: dict[str, dict]) -> None:
+        """The frozen forward: fires the tap hooks (they fill ``taps``); nothing it computes is kept for backward."""
         with torch.inference_mode() if self.inference_backbone else torch.no_grad():
             self.family.run_backbone(self.model, batch)
         if self.inference_backbone:  # inference tensors cannot be saved for backward: take plain copies, one by one
-            for taps in self._taps.values():
-                for key in list(taps):
-                    taps[key] = taps[key].clone()
+            for stack_taps in taps.values():
+                for key in list(stack_taps):
+                    stack_taps[key] = stack_taps[key].clone()
 
     # -- initialisation -----------------------------------------------------------------------------
-    def initialize(self, init_batches, on_phase, *, init: str = "fisher", loss_fn=None) -> None:
-        """Structural-pruning init from the backbone (fisher / magnitude); ``random`` keeps the family's init."""
+    def initialize(self, init_batches, on_phase, *, init: str = "fisher", loss_fn: LossFn | None = None) -> None:
+        """Structural-pruning init from the backbone (fisher / magnitude); ``random`` keeps the family's init.
+        ``loss_fn``: the task's loss, which the Fisher importance differentiates (unused by the others)."""
         if init == "random":
             return
         with on_phase("pruning_init"):
             if init == "magnitude":
                 importance = pruning.magnitude_importance(self.model)
             else:
+                if loss_fn is None:
+                    raise ValueError("init=fisher needs the task's loss_fn")
                 # a bf16 backbone (backbone_dtype) feeds the fp32 task head under autocast, as at inference
                 device = next(self.model.parameters()).device.type
                 with torch.autocast(device, dtype=torch.bfloat16, enabled=self.backbone_bf16):
                     importance = pruning.fisher_importance(
-                        self.model, lambda b: loss_fn(self.family.logits(self.model, b), b["labels"]), init_batches)
+                        self.model, lambda b: loss_fn(self.family.logits(self.model, b), b["labels"]), init_batches
+                    )
         self.apply_pruning(importance)
 
     def apply_pruning(self, importance: dict[str, torch.Tensor]) -> None:
         heads = self.family.heads(self.model.config)
         if self.family.heads(self.side_config) != heads:
-            raise BadInput("pruning initialisation keeps every attention head, so side_heads must equal the "
-                           f"backbone's {heads}", "drop side_heads or use --init random")
+            raise BadInput(
+                f"pruning initialisation keeps every attention head, so side_heads must equal the backbone's {heads}",
+                "drop side_heads or use --init random",
+            )
         prefix_of = {id(m): n + "." for n, m in self.model.named_modules()}
         self.pruned_sets = {}
         for info in self.stack_infos:
@@ -196,7 +220,7 @@ class LadderSideNetwork(MethodModel):
         dims R the side blocks were cut to, and the upsample writes side dim j back to backbone dim R[j].
         At step 0 the side network then reads and writes the backbone's coordinates instead of N(0, 0.01)
         noise, so the task head sees a meaningful (partial) representation from the first step."""
-        for linear in (self.down_embed[stack], *self.down[stack]):
+        for linear in (self.embed_downsample(stack), *self.downsamples(stack)):
             linear.weight.zero_()
             linear.weight[torch.arange(len(residual)), residual] = 1.0
             linear.bias.zero_()
@@ -228,7 +252,7 @@ def _ladder(linear: nn.Linear, tap: torch.Tensor) -> torch.Tensor:
 def _cast_frozen(model: nn.Module, dtype: torch.dtype) -> None:
     """Store the frozen backbone's floating-point weights in ``dtype``; trainable heads stay fp32."""
     for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
+        for p in module.parameters(recurse=False):
             if not p.requires_grad and p.is_floating_point():
                 p.data = p.data.to(dtype)
         for name, b in module.named_buffers(recurse=False):

@@ -4,7 +4,7 @@ Importance of each backbone weight is its magnitude |W| or its empirical Fisher 
 squared task-loss gradients over single training examples). A row's score is the sum of the absolute
 importance along it; the side network keeps the top 1/r rows and slices the matching columns.
 
-Improvements over the reference implementation (shared/notes/lst-reference.md, marked there):
+Improvements over the reference implementation (docs/lst-reference.md, "Rules the code relies on"):
 - one residual subset R per stack, chosen from every kept layer at once, so every side sublayer reads
   and writes the same residual coordinates (the reference let each sublayer pick its own);
 - attention is pruned per head: each head keeps its own top d_head/r query/key dims (shared by q and k,
@@ -63,8 +63,10 @@ def fisher_importance(model: nn.Module, forward_loss, examples) -> dict[str, tor
             p.requires_grad_(flags[n])
         model.train(was_training)
     if count == 0:
-        raise BadInput("Fisher initialisation needs training examples, and there are none",
-                       "add training data or use --init magnitude")
+        raise BadInput(
+            "Fisher initialisation needs training examples, and there are none",
+            "add training data or use --init magnitude",
+        )
     return {n: f / count for n, f in fisher.items()}
 
 
@@ -83,11 +85,11 @@ def _add_scores(acc: dict, role: str, scores: torch.Tensor) -> None:
         acc[role] = acc[role] + scores if role in acc else scores.clone()
 
 
-def select_indices(layer_importances: list[dict[str, torch.Tensor]], roles: dict, r: int,
-                   heads: int) -> list[dict[str, torch.Tensor]]:
+def select_indices(
+    layer_importances: list[dict[str, torch.Tensor]], roles: dict, r: int, heads: int
+) -> list[dict[str, torch.Tensor]]:
     """Choose the residual set R (one for the stack, from all kept layers) and the QK/VO/F sets of each
     kept layer. Only weight matrices vote, as in the paper (biases and norms follow their rows)."""
-    residual = None
     per_layer = []
     for imp in layer_importances:
         acc: dict[str, torch.Tensor] = {}
@@ -96,7 +98,9 @@ def select_indices(layer_importances: list[dict[str, torch.Tensor]], roles: dict
                 for axis, role in enumerate(axis_roles):
                     _add_scores(acc, role, _axis_scores(imp[name], axis))
         per_layer.append(acc)
-        residual = acc["R"] if residual is None else residual + acc["R"]
+    residual = per_layer[0]["R"]
+    for acc in per_layer[1:]:
+        residual = residual + acc["R"]
     r_idx = top_rows(residual, residual.numel() // r)
     chosen = []
     for acc in per_layer:
@@ -106,8 +110,10 @@ def select_indices(layer_importances: list[dict[str, torch.Tensor]], roles: dict
                 groups = heads if role in ("QK", "VO") else 1
                 size = acc[role].numel() // groups
                 if size % r:
-                    raise BadInput(f"r={r} does not divide the per-head size {size} of the backbone",
-                                   "choose r dividing the head size, or use --init random")
+                    raise BadInput(
+                        f"r={r} does not divide the per-head size {size} of the backbone",
+                        "choose r dividing the head size, or use --init random",
+                    )
                 sets[role] = top_rows(acc[role], size // r, groups)
         chosen.append(sets)
     return chosen
@@ -144,4 +150,4 @@ def copy_pruned(side_layer: nn.Module, backbone_layer: nn.Module, roles: dict, s
 
 def layer_importance(importance: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     """The importances of one block, keyed by the name inside the block."""
-    return {n[len(prefix):]: t for n, t in importance.items() if n.startswith(prefix)}
+    return {n[len(prefix) :]: t for n, t in importance.items() if n.startswith(prefix)}

@@ -54,8 +54,10 @@ class TapCache:
             for stack, stack_taps in taps.items():
                 # stacks that run over the input (encoders, GPT-2) keep real tokens only; a T5 decoder's single
                 # start-token position is kept whole
-                entry[stack] = {name: (t[i][mask[i]] if t.shape[1] == length else t[i]).to("cpu", copy=True)
-                                for name, t in stack_taps.items()}
+                entry[stack] = {
+                    name: (t[i][mask[i]] if t.shape[1] == length else t[i]).to("cpu", copy=True)
+                    for name, t in stack_taps.items()
+                }
             size = sum(t.numel() * t.element_size() for stack in entry.values() for t in stack.values())
             if self.bytes + size > self.max_bytes:
                 self.full = True
@@ -66,8 +68,8 @@ class TapCache:
     def lookup(self, batch: dict) -> dict[str, dict] | None:
         """The batch's taps from the cache, on the batch's device; None if any example is not cached."""
         keys, mask = self._keys(batch)
-        entries = [self._rows.get(k) for k in keys]
-        if any(e is None for e in entries):
+        entries = [self._rows[k] for k in keys if k in self._rows]
+        if len(entries) < len(keys):
             self.misses += 1
             return None
         self.hits += 1
@@ -77,7 +79,7 @@ class TapCache:
             taps[stack] = {}
             for name, first in names.items():
                 rows = [e[stack][name] for e in entries]
-                if all(r.shape[0] == m.sum() for r, m in zip(rows, mask)):
+                if all(r.shape[0] == m.sum() for r, m in zip(rows, mask, strict=True)):
                     out = first.new_zeros(len(rows), length, first.shape[-1])
                     for i, r in enumerate(rows):
                         out[i][mask[i]] = r  # real tokens back where the batch's padding puts them
@@ -87,5 +89,7 @@ class TapCache:
         return taps
 
     def describe(self) -> str:
-        return (f"tap cache: {len(self._rows)} examples, {self.bytes / 2**20:.0f} MiB in CPU memory, "
-                f"{self.hits} batches served without the backbone" + (" (full: stopped growing)" if self.full else ""))
+        return (
+            f"tap cache: {len(self._rows)} examples, {self.bytes / 2**20:.0f} MiB in CPU memory, "
+            f"{self.hits} batches served without the backbone" + (" (full: stopped growing)" if self.full else "")
+        )
