@@ -63,7 +63,7 @@ set +e
 # E2E_SCRIPTS: which scenarios to run, in order (try-model.mjs reuses the runs e2e.mjs trained, or trains its own).
 for script in ${E2E_SCRIPTS:-e2e.mjs try-model.mjs}; do
   log "scenario $script"
-  PORT="$PORT" WORKSPACE="$WS" EXT_PATH="$REPO" DATA_DIR="$(cd "$REPO/../shared/data/glue/SST-2" && pwd)" \
+  PORT="$PORT" WORKSPACE="$WS" EXT_PATH="$REPO" DATA_DIR="$REPO/engine/tests/fixtures/glue-real/SST-2" \
     ARTIFACTS="$REPO/test-artifacts/e2e" CHROMIUM_HOME="$TMP/chromium" PYTHON="$PYTHON" \
     node "test/e2e/$script"
   STATUS=$?

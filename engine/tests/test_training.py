@@ -1,4 +1,4 @@
-"""Each method lowers the training loss on real data (SST-2 from ../shared, MiniLM backbone)."""
+"""Each method lowers the training loss on real data (SST-2 rows in fixtures/glue-real, MiniLM backbone)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from contextlib import nullcontext
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import batch_of, build_method
 
+from helpers import batch_of, build_method
 from ladderlab.methods.lst.model import LadderSideNetwork
 
 # Learning rates for a 12-step check on one fixed set of 32 sentences (the paper's rates are for 10+ epochs).
@@ -28,7 +28,7 @@ def test_training_lowers_the_loss_on_sst2(minilm, sst2, method):
     model, exp = build_method(minilm, sst2, method, init="magnitude", **EXTRA.get(method, {}))
     if isinstance(model, LadderSideNetwork):
         model.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
-    batches = [batch_of(minilm, sst2.train[i:i + 8]) for i in range(0, 32, 8)]
+    batches = [batch_of(minilm, sst2.train[i : i + 8]) for i in range(0, 32, 8)]
     before = mean_loss(model, batches)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR[method])
     for step in range(12):
