@@ -194,7 +194,7 @@ function splitListText(spec: FieldSpec | undefined, v: unknown): unknown {
  */
 export function applyPatch(text: string | null, patch: ExperimentPatch): string {
   let obj: ExperimentFileValues;
-  if (text === null || text.trim() === '') obj = structuredClone(STARTER_EXPERIMENT) as ExperimentFileValues;
+  if (text === null || text.trim() === '') obj = structuredClone(STARTER_EXPERIMENT);
   else {
     const parsed = JSON.parse(text) as unknown;
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the experiment file does not hold a JSON object');
@@ -228,9 +228,11 @@ export function lrFor(values: ExperimentFileValues, method: string): number {
 /** How a value reads in a text input: lists comma-separated, rates as method=rate; '' = not set. */
 export function fieldText(spec: FieldSpec, v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (spec.kind === 'rates' && typeof v === 'object') return Object.entries(v as object).map(([k, x]) => `${k}=${x}`).join(',');
+  if (spec.kind === 'rates' && typeof v === 'object') return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(',');
   if (Array.isArray(v)) return v.join(',');
-  return String(v);
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  // A value of the wrong shape (an object for a scalar field) reads as its JSON, not as "[object Object]".
+  return JSON.stringify(v);
 }
 
 /** A text input's value for a field: { value } (null for '': the engine's default) or { error }. */

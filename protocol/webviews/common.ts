@@ -47,7 +47,7 @@ export type Obj = Record<string, unknown>;
 /** A plain data object (what structured clone of a webview's object literal gives), not an array or a class. */
 export function isRecord(value: unknown): value is Obj {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
+  const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
 }
 

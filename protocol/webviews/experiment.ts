@@ -76,9 +76,9 @@ export function parseExperimentPatch(raw: unknown): ExperimentPatch | undefined 
     const spec = FORM_SPEC.get(key); // a Map: "__proto__" and friends are just unknown keys
     const value = raw[key];
     if (!spec || !acceptable(spec, value)) return undefined;
-    patch[key] = Array.isArray(value) ? [...value] : isRecord(value) ? { ...value } : value;
+    patch[key] = Array.isArray(value) ? [...(value as unknown[])] : isRecord(value) ? { ...value } : value;
   }
-  return patch as ExperimentPatch;
+  return patch;
 }
 
 export function parseExperimentMessage(raw: unknown): ExperimentFromWebview | undefined {

@@ -74,5 +74,5 @@ export function parseResultsMessage(raw: unknown): ResultsFromWebview | undefine
   }
   const ids = own(raw as Obj, 'runIds');
   if (!Array.isArray(ids) || ids.length > MAX_SELECTED_RUNS || !ids.every(isSafeId)) return undefined;
-  return { type, runIds: [...new Set(ids as string[])] };
+  return { type, runIds: [...new Set(ids)] };
 }

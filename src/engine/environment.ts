@@ -52,12 +52,15 @@ export function checkArgs(deep: boolean): string[] {
 export function parseCheckOutput(python: string, stdout: string): EnvironmentReport {
   const report: EnvironmentReport = { python, ok: false, modules: {}, missing: [...ENGINE_MODULES] };
   const line = stdout.trim().split('\n').pop() ?? '';
-  let data: { python?: string; modules?: Record<string, ModuleStatus> };
+  const unexpected = { ...report, problem: `unexpected output from ${python}: ${line.slice(0, 200) || '(nothing)'}` };
+  let parsed: unknown;
   try {
-    data = JSON.parse(line);
+    parsed = JSON.parse(line);
   } catch {
-    return { ...report, problem: `unexpected output from ${python}: ${line.slice(0, 200) || '(nothing)'}` };
+    return unexpected;
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return unexpected;
+  const data = parsed as { python?: string; modules?: Record<string, ModuleStatus> };
   report.pythonVersion = data.python;
   report.modules = data.modules ?? {};
   report.missing = ENGINE_MODULES.filter((m) => !report.modules[m]?.ok);

@@ -5,9 +5,8 @@
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type * as OrtTypes from 'onnxruntime-node';
-import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ExportError, readManifest, type ExportManifest } from './manifest';
-import { encodeForModel, loadTokenizer, type TokenizedInput } from './tokenize';
+import { encodeForModel, loadTokenizer, type TokenizedInput, type Tokenizer } from './tokenize';
 
 export interface Prediction {
   label: string | null; // the predicted class (null for regression)

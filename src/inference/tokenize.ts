@@ -4,8 +4,25 @@
 // library's post-processor adds the special tokens ([CLS] a [SEP] b [SEP] for BERT).
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Tokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ExportError } from './manifest';
+
+// The package's own declarations do not resolve under node16 resolution (its types/index.d.ts re-exports
+// extension-less relative paths from an ES module package, so the compiler would see `any`). What this module
+// uses, as the package's types/core/Tokenizer.d.ts and PostProcessor.d.ts declare it:
+export interface Tokenizer {
+  readonly post_processor: PostProcessor | null;
+  tokenize(text: string): string[];
+  token_to_id(token: string): number | undefined;
+}
+
+interface PostProcessor {
+  post_process(tokens: string[], pair: string[] | null, options: { add_special_tokens: boolean }): PostProcessed;
+}
+
+interface PostProcessed {
+  tokens: string[];
+  token_type_ids?: number[];
+}
 
 // The package ships an ES module and a CommonJS build; the extension bundle is CommonJS, so it takes the latter.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -49,7 +66,7 @@ export function encodeForModel(tokenizer: Tokenizer, textA: string, textB: strin
   const [ta, tb] = truncateLongestFirst(a, b, maxLength - specials);
   const out = post.post_process(ta, tb, { add_special_tokens: true });
   const unk = tokenizer.token_to_id('[UNK]');
-  const ids = out.tokens.map((t: string) => {
+  const ids = out.tokens.map((t) => {
     const id = tokenizer.token_to_id(t) ?? unk;
     if (id === undefined) throw new ExportError(`token ${JSON.stringify(t)} is not in the vocabulary`);
     return id;

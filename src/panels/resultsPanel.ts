@@ -38,7 +38,7 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
   }
 
   public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps, runIds?: unknown): ResultsPanel {
-    const ids = Array.isArray(runIds) && runIds.length > 0 && runIds.every(isSafeId) ? (runIds as string[]) : undefined;
+    const ids = Array.isArray(runIds) && runIds.length > 0 && runIds.every(isSafeId) ? runIds : undefined;
     const current = slot.current;
     if (current) {
       current.reveal();

@@ -38,12 +38,12 @@ export function renderWebviewHtml(webview: vscode.Webview, extensionUri: vscode.
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${contentSecurityPolicy(webview.cspSource, n)}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${style}">
+<link rel="stylesheet" href="${style.toString()}">
 <title>${title}</title>
 </head>
 <body class="${bodyClass}">
 <div id="app" data-app="${app}"></div>
-<script type="module" nonce="${n}" src="${script}"></script>
+<script type="module" nonce="${n}" src="${script.toString()}"></script>
 </body>
 </html>`;
 }

@@ -173,7 +173,7 @@ export class EngineSessions implements vscode.Disposable {
     }
     const problem = experimentProblem(experimentPath, text);
     if (problem) throw new Error(problem);
-    const values = parseExperimentText(text).values!;
+    const values = parseExperimentText(text).values;
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
     // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
     const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
@@ -321,6 +321,6 @@ export class EngineSessions implements vscode.Disposable {
   dispose(): void {
     this.disposed = true;
     for (const l of this.live) l.worker?.detach();
-    [...this.disposables, this.eventEmitter, this.sessionsEmitter].forEach((d) => d.dispose());
+    for (const d of [...this.disposables, this.eventEmitter, this.sessionsEmitter]) d.dispose();
   }
 }

@@ -203,7 +203,7 @@ export class RunReader {
         const dir = path.join(runsDir, d.name);
         seen.add(dir);
         const live = isLive(d.name);
-        const stamps = await Promise.all([...RUN_FILES, CHECKPOINT_FILE].map((name) => stat(path.join(dir, name)).then((s) => `${s.mtimeMs}:${s.size}`, (e) => `missing:${e.code ?? 'error'}`)));
+        const stamps = await Promise.all([...RUN_FILES, CHECKPOINT_FILE].map((name) => stat(path.join(dir, name)).then((s) => `${s.mtimeMs}:${s.size}`, (e: unknown) => `missing:${(e as NodeJS.ErrnoException).code ?? 'error'}`)));
         const stamp = `${live}|${stamps.join('|')}`;
         const cached = this.cache.get(dir);
         if (cached?.stamp === stamp) return cached.record;

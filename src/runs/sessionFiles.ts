@@ -27,7 +27,7 @@ export function sessionsDir(runsDir: string): string {
 }
 
 export function sessionDir(runsDir: string, id: string): string {
-  if (!isSafeId(id)) throw new Error(`not a session id: ${id}`);
+  if (!isSafeId(id)) throw new Error(`not a session id: ${JSON.stringify(id)}`);
   return path.join(sessionsDir(runsDir), id);
 }
 
@@ -68,7 +68,7 @@ export function parseSessionFile(text: string): SessionFile | { problem: string 
   if (o.runDir !== undefined && (typeof o.runDir !== 'string' || o.runDir.length > 4096)) return { problem: 'runDir is not a path' };
   return {
     version: 1, id: o.id, pid: o.pid, kind: o.kind, experimentPath: o.experimentPath, methods: [...(o.methods as string[])],
-    startedAt: o.startedAt, ...(o.runDir !== undefined ? { runDir: o.runDir as string } : {}),
+    startedAt: o.startedAt, ...(o.runDir !== undefined ? { runDir: o.runDir } : {}),
   };
 }
 

@@ -81,7 +81,7 @@ export class WorkspaceRunStore implements vscode.Disposable {
   }
 
   private watch(): void {
-    this.watchers.forEach((w) => w.dispose());
+    for (const w of this.watchers) w.dispose();
     this.watchers = (vscode.workspace.workspaceFolders ?? []).flatMap((folder) => {
       const dir = tryRunsDir(folder);
       if (!dir) return [];
@@ -100,6 +100,6 @@ export class WorkspaceRunStore implements vscode.Disposable {
   dispose(): void {
     this.disposed = true;
     if (this.changeTimer) clearTimeout(this.changeTimer);
-    [...this.watchers, ...this.disposables, this.changeEmitter].forEach((d) => d.dispose());
+    for (const d of [...this.watchers, ...this.disposables, this.changeEmitter]) d.dispose();
   }
 }

@@ -67,6 +67,6 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
   }
 
   dispose(): void {
-    this.subscriptions.forEach((d) => d.dispose());
+    for (const d of this.subscriptions) d.dispose();
   }
 }

@@ -38,7 +38,7 @@ export class RunStatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
-    this.subscriptions.forEach((d) => d.dispose());
+    for (const d of this.subscriptions) d.dispose();
     this.item.dispose();
   }
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { STARTER_EXPERIMENT } from '../../protocol/experiment';
-import { api, extension } from './context';
+import { api, extension, packageJson } from './context';
 import { test, waitFor } from './harness';
 
 test('the extension activates and returns its API', async () => {
@@ -16,7 +16,7 @@ test('the extension activates and returns its API', async () => {
 });
 
 test('every contributed command is registered', async () => {
-  const contributed: string[] = extension().packageJSON.contributes.commands.map((c: { command: string }) => c.command);
+  const contributed = packageJson().contributes.commands.map((c) => c.command);
   for (const id of ['ladderLab.newExperiment', 'ladderLab.runExperiment', 'ladderLab.runComparison', 'ladderLab.stopRun', 'ladderLab.openMonitor',
     'ladderLab.openResults', 'ladderLab.selectPython', 'ladderLab.setupEngine', 'ladderLab.refreshRuns', 'ladderLab.showEngineVersion']) {
     assert.ok(contributed.includes(id), `${id} is not contributed`);
@@ -27,11 +27,12 @@ test('every contributed command is registered', async () => {
 
 test('the experiment schema is contributed for *.ladder.json and exists', () => {
   const ext = extension();
-  const entry = ext.packageJSON.contributes.jsonValidation.find((j: { fileMatch: string }) => j.fileMatch === '*.ladder.json');
+  const entry = packageJson().contributes.jsonValidation.find((j) => j.fileMatch === '*.ladder.json');
   assert.ok(entry, 'no jsonValidation for *.ladder.json');
   const schemaFile = path.join(ext.extensionPath, entry.url);
   assert.ok(existsSync(schemaFile), `${schemaFile} is missing`);
-  assert.equal(JSON.parse(readFileSync(schemaFile, 'utf8')).properties.methods.items.enum.includes('lst'), true);
+  const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as { properties: { methods: { items: { enum: string[] } } } };
+  assert.equal(schema.properties.methods.items.enum.includes('lst'), true);
 });
 
 test('the JSON language service validates *.ladder.json with the schema', async () => {

@@ -16,6 +16,11 @@ export function extension(): vscode.Extension<LadderLabApi> {
   return ext;
 }
 
+/** The manifest VS Code loaded (the repository's package.json: the extension runs unpacked from it). */
+export function packageJson(): typeof import('../../package.json') {
+  return extension().packageJSON as typeof import('../../package.json');
+}
+
 export async function api(): Promise<LadderLabApi & { runs: RunManager }> {
   return (await extension().activate()) as LadderLabApi & { runs: RunManager };
 }

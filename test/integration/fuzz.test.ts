@@ -13,7 +13,7 @@ import { MonitorMessages } from '../../protocol/webviews/monitor';
 import { ResultsMessages } from '../../protocol/webviews/results';
 import { describe, hostileMessages } from '../unit/fuzzMessages';
 import { api, repoRoot, workspaceDir } from './context';
-import { spyOnProcesses } from './processSpy';
+import { childProcess, spyOnProcesses } from './processSpy';
 import { test, waitFor } from './harness';
 
 const SEED = 5150;
@@ -80,7 +80,7 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
     fuzzProcesses = [...processes.calls];
     fuzzCommands = [...commands];
     // The spies are live: a launch and a command made now are seen.
-    require('node:child_process').execFileSync(process.execPath, ['-e', '0']);
+    childProcess.execFileSync(process.execPath, ['-e', '0']);
     await vscode.commands.executeCommand('ladderLab.refreshRuns');
     assert.ok(processes.all.some((c) => c.call.startsWith(`execFileSync ${process.execPath}`)), 'the process spy sees launches');
     if (commandsSpied) assert.ok(commands.includes('ladderLab.refreshRuns'), `the command spy sees commands: ${commands.join('; ')}`);
@@ -99,7 +99,7 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
   console.log(`fuzzed ${messages.length} messages (${hostile.length} hostile, seed ${SEED}; ${refused.length} well-formed but refused) into 3 handlers = ${delivered} deliveries; command spy ${commandsSpied ? 'on' : 'unavailable'}`);
   // The seam is the live path: a valid message through it does act (Ready makes the monitor post its state).
   const posts = monitor.posted.length;
-  monitor.receive({ type: MonitorMessages.ready });
+  await monitor.receive({ type: MonitorMessages.ready });
   assert.ok(monitor.posted.length > posts, 'a valid message through the same handler is acted on');
   await results.receive({ type: ResultsMessages.selectLatest });
 }, 240_000);

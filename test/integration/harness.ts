@@ -62,7 +62,7 @@ export async function waitFor<T>(what: string, cond: () => T | Promise<T>, ms = 
   const t0 = Date.now();
   for (;;) {
     const v = await cond();
-    if (v) return v as NonNullable<T>;
+    if (v) return v;
     if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }

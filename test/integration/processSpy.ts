@@ -5,8 +5,10 @@
 // (e.g. `ps` for its process monitor): a call counts as the extension's when the extension's code is on its stack.
 import * as path from 'node:path';
 
+/** The real module object: a launch through it, made while a spy is on, is seen. */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const cp = require('node:child_process') as Record<string, unknown>;
+export const childProcess = require('node:child_process') as typeof import('node:child_process');
+const cp: Record<string, unknown> = childProcess;
 const NAMES = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'];
 
 export interface ProcessSpy {

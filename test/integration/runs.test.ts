@@ -7,7 +7,7 @@ import { engineSubcommands } from '../../src/engine/environment';
 import { findPython } from '../../src/engine/python';
 import { launchBlockedReason, RunManager } from '../../src/runs/runManager';
 import type { Session } from '../../src/runs/types';
-import { api, extension, waitForState, writeExperiment } from './context';
+import { api, packageJson, waitForState, writeExperiment } from './context';
 import { test, waitFor } from './harness';
 
 let finishedRunId: string | undefined;
@@ -114,13 +114,16 @@ test('an invalid experiment file is refused before any process starts, naming th
 // This pass's workspace is trusted; untrusted.test.ts runs in a real Restricted Mode workspace. Here the guard is
 // checked on a RunManager whose trust check says "untrusted", against the real runs made above.
 test('the trust guard: nothing launches, not even the interpreter lookup, but results are still listed', async () => {
-  assert.equal(extension().packageJSON.capabilities.untrustedWorkspaces.supported, 'limited');
+  assert.equal(packageJson().capabilities.untrustedWorkspaces.supported, 'limited');
   assert.match(launchBlockedReason(false)!, /Restricted Mode/);
   assert.equal(launchBlockedReason(true), undefined);
   const logged: string[] = [];
   const log = { info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
   let pythonAsked = false;
-  const untrusted = new RunManager({ log, isTrusted: () => false, findPython: async () => ((pythonAsked = true), 'python3') });
+  const untrusted = new RunManager({ log, isTrusted: () => false, findPython: () => {
+    pythonAsked = true;
+    return Promise.resolve('python3');
+  } });
   try {
     const uri = writeExperiment('untrusted.ladder.json', { methods: ['lst'] });
     await assert.rejects(untrusted.startComparison(uri.fsPath), /Restricted Mode/);

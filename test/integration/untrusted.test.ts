@@ -15,6 +15,9 @@ import { spyOnProcesses } from './processSpy';
 
 const suite = 'untrusted' as const;
 
+/** The run an event line of the engine's fixture belongs to. */
+const runIdOf = (line: string) => (JSON.parse(line) as Pick<EngineEvent, 'run_id'>).run_id;
+
 test('the workspace is in Restricted Mode and the extension is active', async () => {
   assert.equal(vscode.workspace.isTrusted, false, 'the runner should have opened an untrusted workspace');
   assert.ok((await api()).runs);
@@ -23,11 +26,11 @@ test('the workspace is in Restricted Mode and the extension is active', async ()
 test('results already on disk are listed', async () => {
   // One finished run, made from the engine's recorded event fixture.
   const lines = readFileSync(path.join(repoRoot(), 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8').trim().split('\n');
-  const id: string = JSON.parse(lines[0]).run_id;
+  const id = runIdOf(lines[0])!;
   const dir = path.join(workspaceDir(), '.ladderlab/runs', id);
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ method: 'lst' }));
-  writeFileSync(path.join(dir, 'events.jsonl'), lines.filter((l) => JSON.parse(l).run_id === id).join('\n') + '\n');
+  writeFileSync(path.join(dir, 'events.jsonl'), lines.filter((l) => runIdOf(l) === id).join('\n') + '\n');
   const { runs, runsTree } = await api();
   const record = (await runs.listRuns()).find((r) => r.id === id);
   assert.equal(record?.status, 'finished');
@@ -48,8 +51,8 @@ test('Resume, Run, Estimate and Stop are refused and spawn no process', async ()
   const { runs } = await api();
   // An interrupted run with a checkpoint: everything Resume would need, were the workspace trusted.
   const lines = readFileSync(path.join(repoRoot(), 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8').trim().split('\n');
-  const id: string = JSON.parse(lines[0]).run_id;
-  const partial = lines.filter((l) => JSON.parse(l).run_id === id && !/run_finished|"split":"test"/.test(l));
+  const id = runIdOf(lines[0])!;
+  const partial = lines.filter((l) => runIdOf(l) === id && !/run_finished|"split":"test"/.test(l));
   const interruptedId = id.replace(/-[0-9a-f]+$/, '-beef');
   const dir = path.join(workspaceDir(), '.ladderlab/runs', interruptedId);
   mkdirSync(dir, { recursive: true });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { lastComparisonFromDisk, parseEventsJsonl } from '../../src/panels/diskReplay';
 import type { RunRecord } from '../../src/runs/types';
-import { REPO_ROOT } from './jsonl';
+import { eventOf, REPO_ROOT } from './jsonl';
 
 const FIXTURE = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8');
 
@@ -19,7 +19,7 @@ test('parseEventsJsonl keeps valid events and skips torn or foreign lines', () =
 test('lastComparisonFromDisk: the newest comparison, oldest run first; nothing when there are no runs', async () => {
   const tmp = mkdtempSync(path.join(tmpdir(), 'ladder-replay-'));
   try {
-    const events = FIXTURE.trim().split('\n').map((l) => JSON.parse(l));
+    const events = FIXTURE.trim().split('\n').map(eventOf);
     const byRun = new Map<string, string[]>();
     for (const e of events) if (e.run_id) byRun.set(e.run_id, [...(byRun.get(e.run_id) ?? []), JSON.stringify(e)]);
     const records: RunRecord[] = [];
@@ -28,7 +28,9 @@ test('lastComparisonFromDisk: the newest comparison, oldest run first; nothing w
       const dir = path.join(tmp, id);
       mkdirSync(dir);
       writeFileSync(path.join(dir, 'events.jsonl'), lines.join('\n') + '\n');
-      const method = JSON.parse(lines[0]).method as string;
+      const first = eventOf(lines[0]);
+      assert.ok(first.type === 'run_started', 'a run starts with run_started');
+      const method = first.method;
       writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ task: 'sst2', method, lr: 1 }));
       records.unshift({ id, dir, method, status: 'finished', startedAt: t++ }); // newest first
     }

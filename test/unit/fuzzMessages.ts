@@ -58,7 +58,7 @@ const FAMILIES: Record<string, Family> = {
   typeHuge: (r) => ({ type: `monitor/${'x'.repeat(64 + Math.floor(r() * 1000))}` }),
   typeProtoKey: (r) => ({ type: PROTO_KEYS[Math.floor(r() * 3)] }),
   protoPollution: (r) => withKey({ type: PROTO_KEYS[Math.floor(r() * 3)] }, PROTO_KEYS[Math.floor(r() * 3)], { type: MonitorMessages.ready, polluted: true, run: true }),
-  notPlainObject: (r) => Object.assign(Object.create({ type: ALL_TYPES[Math.floor(r() * ALL_TYPES.length)] }), { x: 1 }),
+  notPlainObject: (r) => Object.assign(Object.create({ type: ALL_TYPES[Math.floor(r() * ALL_TYPES.length)] }) as object, { x: 1 }),
   updateBadPatch: (r) => {
     const patches: unknown[] = [
       undefined, null, [], [{ r: 4 }], 'r=4', {}, { r: badValue(r) }, { r: 100 }, { r: 4.5 }, { r: NaN }, { lr: Infinity }, { lr: -1 },
@@ -96,7 +96,7 @@ export function hostileMessages(seed: number, count: number): { family: string; 
 /** A description that fits in an assertion message (no 10 MB strings). */
 export function describe(message: unknown): string {
   try {
-    const text = JSON.stringify(message, (_k, v) => (typeof v === 'string' && v.length > 60 ? `<${v.length} chars>` : v));
+    const text = JSON.stringify(message, (_k, v: unknown) => (typeof v === 'string' && v.length > 60 ? `<${v.length} chars>` : v));
     return (text ?? String(message)).slice(0, 200);
   } catch {
     return Object.prototype.toString.call(message);

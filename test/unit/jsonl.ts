@@ -27,3 +27,10 @@ export function checkJsonlFile(file: string): JsonlReport {
   });
   return report;
 }
+
+/** A fixture line as the engine event it holds; a line that is not one fails the test that reads it. */
+export function eventOf(line: string): EngineEvent {
+  const result = parseEventLine(line);
+  if (!result.ok) throw new Error(`not an engine event: ${result.error}`);
+  return result.event;
+}

@@ -64,7 +64,7 @@ function step(run: string, n: number, total: number, ts: number, extra: Partial<
   return {
     v: 1, type: 'train_step', ts, run_id: run, step: n, total_steps: total, epoch: 0, loss: 1 / n, lr: 1e-3,
     memory: { allocated_bytes: null, reserved_bytes: null, saved_for_backward_bytes: 1000 }, ...extra,
-  } as EngineEvent;
+  };
 }
 function started(run: string, method: string, total: number, ts: number): EngineEvent {
   return {
@@ -167,7 +167,7 @@ test('GpuMonitor polls only while a session runs, with the exact arguments, and 
     calls.push([file, ...args]);
     cb(null, '100, 1000\n');
   };
-  const gpu = new GpuMonitor(rm as never, { exec, intervalMs: 60_000, now: () => 5000 });
+  const gpu = new GpuMonitor(rm, { exec, intervalMs: 60_000, now: () => 5000 });
   const got: GpuSample[] = [];
   gpu.onDidSample((s) => got.push(s));
   assert.equal(gpu.polling, false);
@@ -191,7 +191,7 @@ test('GpuMonitor goes quiet for good when nvidia-smi is absent', () => {
     calls++;
     cb(Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' }), '');
   };
-  const gpu = new GpuMonitor(rm as never, { exec, intervalMs: 60_000 });
+  const gpu = new GpuMonitor(rm, { exec, intervalMs: 60_000 });
   rm.set('running');
   assert.equal(gpu.available, false);
   assert.equal(gpu.polling, false);

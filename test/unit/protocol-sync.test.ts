@@ -7,7 +7,8 @@ import * as assert from 'node:assert/strict';
 import schema from '../../protocol/events.schema.json';
 import type * as P from '../../protocol/events';
 
-type Presence<T> = { readonly [K in keyof T]-?: {} extends Pick<T, K> ? 'optional' : 'required' };
+// A field is optional when the object without it still fits.
+type Presence<T> = { readonly [K in keyof T]-?: Partial<Pick<T, K>> extends Pick<T, K> ? 'optional' : 'required' };
 type EventOf<K extends P.EngineEventType> = Extract<P.EngineEvent, { type: K }>;
 
 const R = 'required';
@@ -54,10 +55,10 @@ interface ObjectSchema {
 }
 
 function at(pointer: string): ObjectSchema {
-  let node: any = schema;
-  for (const key of pointer.split('/').slice(1)) node = node?.[key];
+  let node: unknown = schema;
+  for (const key of pointer.split('/').slice(1)) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
   assert.ok(node, `schema has nothing at ${pointer}`);
-  return node;
+  return node as ObjectSchema;
 }
 
 // Field name -> presence, as the schema says, sorted so comparisons ignore order.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { RunFinishedEvent, RunSummary } from '../../protocol/events';
 import { buildTable, formatBytes, latestComparison, toCsv, toMarkdown, type FinishedRun } from '../../src/panels/resultsTable';
-import { applyPatch, DEFAULTS, parseExperimentText, STARTER_EXPERIMENT } from '../../protocol/experiment';
+import { applyPatch, DEFAULTS, parseExperimentText, STARTER_EXPERIMENT, type ExperimentFileValues, type ExperimentPatch } from '../../protocol/experiment';
 import { infoFromConfig } from '../../src/views/backboneInfo';
 import { PathPolicy } from '../../src/views/pathPolicy';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
@@ -121,7 +121,7 @@ test('parseExperimentText: defaults, lenient lists, problems for what the form c
 
 test('applyPatch: changes only the patched keys, keeps the rest and its order, null removes', () => {
   const text = JSON.stringify({ task: 'sst2', $schema: 'x', lrs: { lora: 0.001 }, r: 8, data: '/d', keep_layers: [1] }, null, 2);
-  const out = JSON.parse(applyPatch(text, { r: 4, keep_layers: null, max_length: 32 }));
+  const out = JSON.parse(applyPatch(text, { r: 4, keep_layers: null, max_length: 32 })) as ExperimentFileValues;
   assert.deepEqual(Object.keys(out), ['task', '$schema', 'lrs', 'r', 'data', 'max_length']);
   assert.equal(out.r, 4);
   assert.deepEqual(out.lrs, { lora: 0.001 });
@@ -130,7 +130,7 @@ test('applyPatch: changes only the patched keys, keeps the rest and its order, n
   assert.throws(() => applyPatch('[]', { r: 2 }));
   assert.throws(() => applyPatch('{oops', { r: 2 }));
   // Keys outside the form's fields are never written, whatever the patch object carries.
-  const sneaky = JSON.parse('{"r": 4, "runs_dir": "/", "__proto__": {"x": 1}}');
+  const sneaky = JSON.parse('{"r": 4, "runs_dir": "/", "__proto__": {"x": 1}}') as ExperimentPatch;
   assert.deepEqual(JSON.parse(applyPatch('{}', sneaky)), { r: 4 });
 });
 

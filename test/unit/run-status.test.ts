@@ -9,19 +9,20 @@ import { recordFromFiles, type RunFiles } from '../../src/runs/runStore';
 import { errorNotice, treeDescription } from '../../src/runs/runText';
 import { finalState, resumableRunOf } from '../../src/runs/sessionState';
 import { fold, modelOf } from '../../webview/monitor/resume';
-import { REPO_ROOT } from './jsonl';
+import { eventOf, REPO_ROOT } from './jsonl';
 
 const lines = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8').trim().split('\n');
-const ID: string = JSON.parse(lines[0]).run_id;
-const run = lines.filter((l) => JSON.parse(l).run_id === ID);
-const untilStep = (n: number) => run.filter((l) => { const e = JSON.parse(l); return e.type !== 'run_finished' && !(e.type === 'train_step' && e.step > n) && e.type !== 'evaluation'; });
+const started = eventOf(lines[0]);
+assert.ok(started.type === 'run_started', 'the fixture starts with run_started');
+const ID = started.run_id;
+const run = lines.filter((l) => eventOf(l).run_id === ID);
+const untilStep = (n: number) => run.filter((l) => { const e = eventOf(l); return e.type !== 'run_finished' && !(e.type === 'train_step' && e.step > n) && e.type !== 'evaluation'; });
 const stopped = (step: number, checkpoint: string | null) =>
   JSON.stringify({ v: 1, type: 'run_stopped', ts: 1, run_id: ID, step, total_steps: 10, signal: 'SIGINT', checkpoint, message: `stopped at step ${step}; resume with: ladderlab resume RUN_DIR` });
-const started = JSON.parse(run[0]);
 const resumedStart = JSON.stringify({ ...started, resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' } });
 const jsonl = (ls: string[]) => ls.map((l) => `${l}\n`).join('');
 const files = (events: string, extra: RunFiles = {}): RunFiles => ({ 'config.json': '{"method":"lst"}', 'events.jsonl': events, ...extra });
-const ev = (ls: string[]) => ls.map((l) => JSON.parse(l) as EngineEvent);
+const ev = (ls: string[]) => ls.map(eventOf);
 
 test('a gracefully stopped run is interrupted, resumable with a checkpoint, and says how it stopped', () => {
   const text = jsonl([...untilStep(2), stopped(2, 'checkpoint.pt')]);

@@ -5,13 +5,13 @@ import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseEventsJsonl, parseRunId, readRunEvents, readRuns, recordFromFiles, RunReader, sortRuns, type RunFiles } from '../../src/runs/runStore';
-import { REPO_ROOT } from './jsonl';
+import { eventOf, REPO_ROOT } from './jsonl';
 
 // A real comparison's events (two runs: lst then lora), written by the engine's fixture generator.
 const FIXTURE = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8');
 const lines = FIXTURE.trim().split('\n');
-const runOf = (id: string) => lines.filter((l) => JSON.parse(l).run_id === id);
-const ids = [...new Set(lines.map((l) => JSON.parse(l).run_id).filter(Boolean))] as string[];
+const runOf = (id: string) => lines.filter((l) => eventOf(l).run_id === id);
+const ids = [...new Set(lines.map((l) => eventOf(l).run_id).filter((id) => id !== undefined))];
 const LST = ids[0];
 const lstLines = runOf(LST);
 const jsonl = (ls: string[]) => ls.map((l) => `${l}\n`).join('');
@@ -41,7 +41,7 @@ test('an error event makes a run failed, with the error', () => {
   const r = recordFromFiles('20261126-222327-lst-c264', '/d', files(err));
   assert.equal(r.status, 'failed');
   assert.equal(r.error?.kind, 'bad_input');
-  assert.match(r.error!.message, /does not divide/);
+  assert.match(r.error.message, /does not divide/);
 });
 
 test('without a final event: running if a live session owns it, else interrupted', () => {
@@ -94,7 +94,9 @@ test('an empty folder is corrupt unless a live session is creating it', () => {
 });
 
 test('summary.json alone (run_finished not yet written) counts as finished', () => {
-  const summary = JSON.stringify(JSON.parse(lstLines.find((l) => l.includes('run_finished'))!).summary);
+  const finished = eventOf(lstLines.find((l) => l.includes('run_finished'))!);
+  assert.ok(finished.type === 'run_finished');
+  const summary = JSON.stringify(finished.summary);
   const events = jsonl(lstLines.filter((l) => !l.includes('run_finished')));
   assert.equal(recordFromFiles(LST, '/d', files(events, { 'summary.json': summary })).status, 'finished');
 });
@@ -174,7 +176,7 @@ test('readRunEvents: a run folder\'s events in order, a torn last line skipped, 
   try {
     assert.deepEqual(await readRunEvents(path.join(dir, 'no-such-run')), []);
     writeFileSync(path.join(dir, 'events.jsonl'), jsonl(lstLines) + lstLines[1].slice(0, 20));
-    assert.deepEqual(await readRunEvents(dir), lstLines.map((l) => JSON.parse(l)));
+    assert.deepEqual(await readRunEvents(dir), lstLines.map((l) => JSON.parse(l) as unknown));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,7 +10,7 @@ import type { EngineEvent } from '../../protocol/events';
 import { EngineWorker, isEngineProcess, isProcessAlive } from '../../src/engine/worker';
 import { listSessionFiles, writeJsonAtomic } from '../../src/runs/sessionFiles';
 import { PathPolicy } from '../../src/views/pathPolicy';
-import { REPO_ROOT } from './jsonl';
+import { eventOf, REPO_ROOT } from './jsonl';
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -66,7 +66,7 @@ test('writeJsonAtomic: a reader sees the old or the new file, never a part; no t
     let stop = false;
     const reader = (async () => {
       while (!stop) {
-        const v = JSON.parse(readFileSync(file, 'utf8')); // throws on a torn file
+        const v = JSON.parse(readFileSync(file, 'utf8')) as typeof big; // throws on a torn file
         assert.equal(v.pad.length, 2_000_000);
         reads++;
         await new Promise((r) => setImmediate(r));
@@ -75,7 +75,7 @@ test('writeJsonAtomic: a reader sees the old or the new file, never a part; no t
     for (let n = 1; n <= 20; n++) await writeJsonAtomic(file, { n, ...big });
     stop = true;
     await reader;
-    assert.equal(JSON.parse(readFileSync(file, 'utf8')).n, 20);
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { n: number }).n, 20);
     assert.deepEqual(readdirSync(dir), ['session.json']);
     assert.ok(reads > 0);
   } finally {
@@ -118,7 +118,7 @@ test('EngineWorker.attach follows a process it did not start: replays its output
     appendFileSync(path.join(dir, 'stdout.jsonl'), `\n${sample[2]}\n`); // the engine's next write starts a new line
     const exit = await worker.exited;
     assert.deepEqual(exit, { code: null, signal: null });
-    assert.deepEqual(events.map((e) => e.type), [JSON.parse(sample[0]).type, JSON.parse(sample[2]).type]);
+    assert.deepEqual(events.map((e) => e.type), [eventOf(sample[0]).type, eventOf(sample[2]).type]);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /torn or truncated/);
   } finally {

@@ -51,7 +51,7 @@ for (const method of ['lst', 'lora']) {
     const dir = mkdtempSync(path.join(tmpdir(), 'ladderlab-run-'));
     try {
       await writeInferenceFigures(dir, f);
-      assert.deepEqual(await readInferenceFigures(dir), { ...f, measured_at: JSON.parse(readFileSync(path.join(dir, 'inference.json'), 'utf8')).measured_at });
+      assert.deepEqual(await readInferenceFigures(dir), { ...f, measured_at: (JSON.parse(readFileSync(path.join(dir, 'inference.json'), 'utf8')) as { measured_at: string }).measured_at });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

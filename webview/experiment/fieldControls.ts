@@ -22,14 +22,14 @@ export interface FieldSink {
 
 export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
   const options = spec.choices ?? spec.suggestions;
-  const control = (options ? select(spec, options) : textInput(spec)) as Control;
+  const control: Control = options ? select(spec, options) : textInput(spec);
   control.addEventListener('change', () => {
     // An emptied field goes back to the engine's default: null where that is the default, else the default itself.
     const parsed = control.value.trim() === '' ? { value: spec.nullable ? null : spec.default } : parseFieldText(spec, control.value);
     const problem = 'error' in parsed ? parsed.error : parsed.value === null ? undefined : valueProblem(spec, parsed.value);
     if (problem !== undefined || !('value' in parsed)) return sink.problem(control, `${spec.label}: ${problem}`);
     sink.problem(control, undefined);
-    sink.send({ [spec.name]: parsed.value } as ExperimentPatch);
+    sink.send({ [spec.name]: parsed.value });
   });
   const label = el('label', { text: spec.unit ? `${spec.label} (${spec.unit})` : spec.label, attrs: { for: spec.name, title: spec.help } });
   const row = el('div', { className: 'field', attrs: { 'data-field': spec.name } }, [label, control]);
@@ -37,7 +37,7 @@ export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
 }
 
 function select(spec: FieldSpec, options: readonly string[]): VscodeSingleSelect {
-  const s = el('vscode-single-select', { attrs: { id: spec.name, title: spec.help } }) as VscodeSingleSelect;
+  const s = el('vscode-single-select', { attrs: { id: spec.name, title: spec.help } });
   for (const value of options) s.append(el('vscode-option', { text: spec.choiceLabels?.[value] ?? value, attrs: { value } }));
   return s;
 }
@@ -48,7 +48,7 @@ function textInput(spec: FieldSpec): VscodeTextfield {
   if (numeric && spec.minimum !== undefined) attrs.min = String(spec.minimum);
   if (numeric && spec.maximum !== undefined) attrs.max = String(spec.maximum);
   attrs.placeholder = spec.nullMeans ?? fieldText(spec, spec.default);
-  return el('vscode-textfield', { attrs }) as VscodeTextfield;
+  return el('vscode-textfield', { attrs });
 }
 
 /** Shows `value` unless the user is typing there (a state arriving mid-edit must not eat keystrokes). */

@@ -9,8 +9,6 @@ import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
-import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
 import { FORM_FIELDS, GROUPS, METHODS, fieldSpec, type ExperimentPatch, type Method } from '../../protocol/experiment';
 import { ExperimentMessages, type ExperimentChannel, type ExperimentState } from '../../protocol/webviews/experiment';
 import { connect, el } from '../shared/vscodeApi';
@@ -46,7 +44,7 @@ const problems = el('div', { className: 'problems', attrs: { id: 'problems', rol
 const warnings = el('ul', { className: 'warnings', attrs: { id: 'warnings' } });
 const status = el('div', { className: 'status', attrs: { id: 'status', 'aria-live': 'polite' } });
 
-const backboneKind = el('vscode-single-select', { attrs: { id: 'backbone-kind' } }) as VscodeSingleSelect;
+const backboneKind = el('vscode-single-select', { attrs: { id: 'backbone-kind' } });
 backboneKind.append(
   el('vscode-option', { text: 'all-MiniLM-L6-v2 (built in)', attrs: { value: 'default' } }),
   el('vscode-option', { text: 'Local checkpoint folder…', attrs: { value: 'folder' } }),
@@ -56,7 +54,7 @@ const backboneBrowse = el('vscode-button', { text: 'Other folder…', attrs: { i
 const backboneFolderRow = el('div', { className: 'row', attrs: { id: 'backbone-folder-row' } }, [backbonePath, backboneBrowse]);
 const backboneInfo = el('div', { className: 'hint', attrs: { id: 'backbone-info' } });
 
-const data = el('vscode-textfield', { attrs: { id: 'data', placeholder: fieldSpec('data')!.nullMeans! } }) as VscodeTextfield;
+const data = el('vscode-textfield', { attrs: { id: 'data', placeholder: fieldSpec('data')!.nullMeans! } });
 const dataBrowse = el('vscode-button', { text: 'Browse…', attrs: { id: 'data-browse', secondary: '' } });
 
 const methodsSpec = fieldSpec('methods')!;

@@ -175,8 +175,8 @@ channel.onMessage((msg) => {
       break;
     case MonitorMessages.event:
       if (!session || msg.sessionId !== session.id) return;
-      fold(model, msg.event as EngineEvent);
-      shownEvents.push(msg.event as EngineEvent);
+      fold(model, msg.event);
+      shownEvents.push(msg.event);
       if (shownEvents.length > 20_000) shownEvents = shownEvents.slice(-10_000);
       break;
     case MonitorMessages.session:
