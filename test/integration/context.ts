@@ -54,6 +54,6 @@ export function writeExperiment(name: string, values: Record<string, unknown>): 
   return vscode.Uri.file(file);
 }
 
-export async function waitForState(runs: RunManager, session: Session, states: Session['state'][], ms: number): Promise<Session> {
+export async function waitForState(session: Session, states: Session['state'][], ms: number): Promise<Session> {
   return waitFor(`session ${session.id} to reach ${states.join('/')} (now ${session.state})`, () => (states.includes(session.state) ? session : undefined), ms);
 }

@@ -38,7 +38,7 @@ test('kill -9 mid-training: the run is interrupted (not running), every event is
   const pid = runs.pidOf(session.id)!;
   const seenBeforeKill = [...session.events];
   process.kill(-pid, 'SIGKILL');
-  await waitForState(runs, session, ['interrupted', 'failed', 'finished', 'stopped'], 20_000);
+  await waitForState(session, ['interrupted', 'failed', 'finished', 'stopped'], 20_000);
   assert.equal(session.state, 'interrupted');
 
   const runId = runIdOf(session.events);
@@ -56,7 +56,7 @@ test('kill -9 mid-training: the run is interrupted (not running), every event is
   const monitor = await waitFor('the monitor panel', () => panels.monitor(), 10_000);
   const resumed = await vscode.commands.executeCommand<Session>('ladderLab.resumeRun', item);
   assert.ok(resumed, 'Resume did not start a session (see the Ladder Lab output)');
-  await waitForState(runs, resumed, ['finished', 'failed', 'stopped', 'interrupted'], 120_000);
+  await waitForState(resumed, ['finished', 'failed', 'stopped', 'interrupted'], 120_000);
   assert.equal(resumed.state, 'finished', resumed.events.filter((e) => e.type === 'error' || e.type === 'log').map((e) => JSON.stringify(e)).join('\n'));
   const restart = resumed.events.filter((e) => e.type === 'run_started').pop() as Extract<EngineEvent, { type: 'run_started' }>;
   assert.ok(restart.resumed, 'the resumed run_started says where it continues');
@@ -87,7 +87,7 @@ test('window reload: the engine keeps running, a new RunManager attaches from di
     assert.equal(second.activeSession()?.id, session.id);
     const runId = runIdOf(attached.events);
     assert.equal((await second.listRuns()).find((r) => r.id === runId)?.status, 'running');
-    await waitForState(second, attached, ['finished', 'failed', 'stopped', 'interrupted'], 120_000);
+    await waitForState(attached, ['finished', 'failed', 'stopped', 'interrupted'], 120_000);
     assert.equal(attached.state, 'finished');
     // The replay holds what the first window saw; events after the reload arrived live, up to run_finished.
     assert.deepEqual(attached.events.slice(0, seen), session.events.slice(0, seen));
@@ -136,7 +136,7 @@ test('out of memory: the engine\'s oom error reaches the session, the monitor an
     delete process.env.LADDERLAB_TEST_FAIL_ALLOC_AT_STEP;
   }
   assert.ok(session, 'no session');
-  await waitForState(runs, session, ['finished', 'failed', 'stopped', 'interrupted'], 90_000);
+  await waitForState(session, ['finished', 'failed', 'stopped', 'interrupted'], 90_000);
   assert.equal(session.state, 'failed');
   const error = session.events.find((e) => e.type === 'error');
   assert.ok(error && error.type === 'error' && error.kind === 'oom' && error.hint, JSON.stringify(error));

@@ -26,7 +26,7 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
     assert.ok(session, 'the command did not start a session (see the Ladder Lab output)');
     assert.deepEqual(session.methods, ['lst']);
     assert.equal(runs.activeSession()?.id, session.id);
-    await waitForState(runs, session, ['finished', 'failed', 'stopped'], 120_000);
+    await waitForState(session, ['finished', 'failed', 'stopped'], 120_000);
     assert.equal(session.state, 'finished', `engine ended ${session.state}; events: ${session.events.map((e) => e.type).join(',')}`);
     // Session.events keeps everything for replay, in order, the same events onDidEvent delivered.
     assert.deepEqual(session.events, seen);
@@ -94,7 +94,7 @@ test('Stop Run stops a running comparison; its run is then interrupted, not runn
 
   const t0 = Date.now();
   await vscode.commands.executeCommand('ladderLab.stopRun');
-  await waitForState(runs, session, ['stopped', 'finished', 'failed'], 30_000);
+  await waitForState(session, ['stopped', 'finished', 'failed'], 30_000);
   assert.equal(session.state, 'stopped');
   assert.ok(Date.now() - t0 < 15_000, `stopping took ${Date.now() - t0} ms`);
   assert.equal(runs.activeSession(), undefined);
