@@ -40,7 +40,11 @@ const extensionBuilds = [
   { ...node, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js' },
   // The inference measurement runs in a child process of its own (see src/inference/benchmark.ts).
   { ...node, entryPoints: ['src/inference/benchmarkChild.ts'], outfile: 'dist/inferenceBenchmark.js' },
-  ...WEBVIEW_APPS.map((app) => ({ ...browser, entryPoints: [`webview/${app}/main.ts`], outfile: `dist/webview/${app}.js` })),
+  ...WEBVIEW_APPS.map((app) => ({
+    ...browser,
+    entryPoints: [`webview/${app}/main.ts`],
+    outfile: `dist/webview/${app}.js`,
+  })),
   { ...browser, entryPoints: ['media/webview.css'], outfile: 'dist/webview/webview.css' },
 ];
 

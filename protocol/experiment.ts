@@ -3,8 +3,15 @@
 // label, help) are generated from the engine's Experiment into ./experimentFields.ts; this module only applies them,
 // with the same rules as the engine's config.py (lists may be written "1,3,5"; null means the engine's default).
 import {
-  DEFAULT_LR, FIELDS, GLUE_TASKS, METHODS, STARTER_EXPERIMENT, TASKS,
-  type ExperimentValues, type FieldSpec, type Method,
+  DEFAULT_LR,
+  FIELDS,
+  GLUE_TASKS,
+  METHODS,
+  STARTER_EXPERIMENT,
+  TASKS,
+  type ExperimentValues,
+  type FieldSpec,
+  type Method,
 } from './experimentFields';
 
 export * from './experimentFields';
@@ -60,7 +67,8 @@ export function valueProblem(spec: FieldSpec, v: unknown): string | undefined {
     case 'enum':
       if (typeof v !== 'string') return `must be a string, got ${fmt(v)}`;
       if (spec.choices && !spec.choices.includes(v)) return `must be one of ${spec.choices.join(', ')}, got "${v}"`;
-      if (spec.pattern && !new RegExp(`^(${spec.pattern})$`).test(v)) return `unknown ${spec.name} "${v}": ${spec.help}`;
+      if (spec.pattern && !new RegExp(`^(${spec.pattern})$`).test(v))
+        return `unknown ${spec.name} "${v}": ${spec.help}`;
       return undefined;
     case 'int':
       return isInt(v) ? rangeProblem(spec, v) : `must be a whole number, got ${fmt(v)}`;
@@ -75,12 +83,19 @@ export function valueProblem(spec: FieldSpec, v: unknown): string | undefined {
       return listProblem(spec, v as (string | number)[]);
     }
     case 'rates':
-      if (typeof v !== 'object' || v === null || Array.isArray(v) || !Object.values(v).every((x) => typeof x === 'number')) {
+      if (
+        typeof v !== 'object' ||
+        v === null ||
+        Array.isArray(v) ||
+        !Object.values(v).every((x) => typeof x === 'number')
+      ) {
         return `must be an object of method -> learning rate, e.g. {"lora": 0.001}, got ${fmt(v)}`;
       }
       for (const [m, rate] of Object.entries(v as Record<string, number>)) {
-        if (!(METHODS as readonly string[]).includes(m)) return `names unknown method "${m}"; choose from ${METHODS.join(', ')}`;
-        if (!(rate > 0 && rate < 10)) return `${m}: must be in (0, 10), got ${rate} (typical: 3e-3 for LST, 3e-4 for LoRA)`;
+        if (!(METHODS as readonly string[]).includes(m))
+          return `names unknown method "${m}"; choose from ${METHODS.join(', ')}`;
+        if (!(rate > 0 && rate < 10))
+          return `${m}: must be in (0, 10), got ${rate} (typical: 3e-3 for LST, 3e-4 for LoRA)`;
       }
       return undefined;
   }
@@ -89,26 +104,35 @@ export function valueProblem(spec: FieldSpec, v: unknown): string | undefined {
 function listProblem(spec: FieldSpec, list: (string | number)[]): string | undefined {
   const noun = spec.name.endsWith('s') ? spec.name.slice(0, -1) : spec.name;
   if (spec.minItems !== undefined && list.length < spec.minItems) {
-    return spec.choices ? `is empty; choose one or more of ${spec.choices.join(', ')}` : `is empty; give at least ${spec.minItems}, or remove the field (${spec.nullMeans})`;
+    return spec.choices
+      ? `is empty; choose one or more of ${spec.choices.join(', ')}`
+      : `is empty; give at least ${spec.minItems}, or remove the field (${spec.nullMeans})`;
   }
-  if (spec.maxItems !== undefined && list.length > spec.maxItems) return `lists ${list.length} items; at most ${spec.maxItems}`;
+  if (spec.maxItems !== undefined && list.length > spec.maxItems)
+    return `lists ${list.length} items; at most ${spec.maxItems}`;
   if (spec.choices) {
     const bad = list.filter((x) => !spec.choices!.includes(String(x)));
     if (bad.length) return `unknown ${noun}(s) ${bad.join(', ')}; choose from ${spec.choices.join(', ')}`;
   }
   if (spec.unique && new Set(list).size !== list.length) return `lists a ${noun} twice: ${list.join(', ')}`;
-  if (spec.increasing && list.some((x, i) => i > 0 && x <= list[i - 1])) return `must be increasing without repeats, got ${list.join(', ')}`;
-  for (const x of list) if (typeof x === 'number') {
-    const p = rangeProblem(spec, x);
-    if (p) return p;
-  }
+  if (spec.increasing && list.some((x, i) => i > 0 && x <= list[i - 1]))
+    return `must be increasing without repeats, got ${list.join(', ')}`;
+  for (const x of list)
+    if (typeof x === 'number') {
+      const p = rangeProblem(spec, x);
+      if (p) return p;
+    }
   return undefined;
 }
 
 function rangeProblem(spec: FieldSpec, x: number): string | undefined {
   const { minimum: lo, maximum: hi, exclusiveMinimum: xlo, exclusiveMaximum: xhi } = spec;
   if (xlo !== undefined || xhi !== undefined) {
-    const inside = (xlo === undefined || x > xlo) && (xhi === undefined || x < xhi) && (lo === undefined || x >= lo) && (hi === undefined || x <= hi);
+    const inside =
+      (xlo === undefined || x > xlo) &&
+      (xhi === undefined || x < xhi) &&
+      (lo === undefined || x >= lo) &&
+      (hi === undefined || x <= hi);
     const left = xlo !== undefined ? `(${xlo}` : lo !== undefined ? `[${lo}` : '(-inf';
     const right = xhi !== undefined ? `${xhi})` : hi !== undefined ? `${hi}]` : 'inf)';
     return inside ? undefined : `must be in ${left}, ${right}, got ${x}`;
@@ -136,7 +160,8 @@ export function validateExperiment(values: ExperimentFileValues): FieldError[] {
   if (errors.length) return errors; // the rules between fields assume well-typed values
   const get = <T>(name: keyof ExperimentValues) => (values[name] ?? DEFAULTS[name]) as T;
   const task = canonicalTask(get<string>('task'));
-  if (!(TASKS as readonly string[]).includes(task)) err('task', `unknown task "${get<string>('task')}"; valid tasks: ${TASKS.join(', ')}`);
+  if (!(TASKS as readonly string[]).includes(task))
+    err('task', `unknown task "${get<string>('task')}"; valid tasks: ${TASKS.join(', ')}`);
   if (task === 'file' && !values.data) err('data', 'task "file" needs a data file (.csv, .tsv or .jsonl)');
   if (task !== 'file' && (values.text_columns || values.label_column)) {
     err(values.text_columns ? 'text_columns' : 'label_column', 'applies to task "file" only');
@@ -165,7 +190,11 @@ export function parseExperimentText(text: string): ParsedExperiment {
     return { raw: null, values: { ...DEFAULTS }, errors: [{ field: '', message }] };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { raw: null, values: { ...DEFAULTS }, errors: [{ field: '', message: 'the file must hold one JSON object of experiment fields' }] };
+    return {
+      raw: null,
+      values: { ...DEFAULTS },
+      errors: [{ field: '', message: 'the file must hold one JSON object of experiment fields' }],
+    };
   }
   const obj = raw as ExperimentFileValues;
   const lenient: ExperimentFileValues = {};
@@ -183,7 +212,10 @@ export function parseExperimentText(text: string): ParsedExperiment {
 /** The engine reads "1, 3, 5" for a list field as [1, 3, 5] (config.py build_experiment); so does the form. */
 function splitListText(spec: FieldSpec | undefined, v: unknown): unknown {
   if (typeof v !== 'string' || (spec?.kind !== 'stringList' && spec?.kind !== 'intList')) return v;
-  const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   return spec.kind === 'intList' ? items.map((s) => (/^-?\d+$/.test(s) ? Number(s) : s)) : items;
 }
 
@@ -197,7 +229,8 @@ export function applyPatch(text: string | null, patch: ExperimentPatch): string 
   if (text === null || text.trim() === '') obj = structuredClone(STARTER_EXPERIMENT);
   else {
     const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the experiment file does not hold a JSON object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('the experiment file does not hold a JSON object');
     obj = parsed as ExperimentFileValues;
   }
   for (const [key, value] of Object.entries(patch)) {
@@ -228,7 +261,10 @@ export function lrFor(values: ExperimentFileValues, method: string): number {
 /** How a value reads in a text input: lists comma-separated, rates as method=rate; '' = not set. */
 export function fieldText(spec: FieldSpec, v: unknown): string {
   if (v === undefined || v === null) return '';
-  if (spec.kind === 'rates' && typeof v === 'object') return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(',');
+  if (spec.kind === 'rates' && typeof v === 'object')
+    return Object.entries(v)
+      .map(([k, x]) => `${k}=${String(x)}`)
+      .join(',');
   if (Array.isArray(v)) return v.join(',');
   if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return String(v);
   // A value of the wrong shape (an object for a scalar field) reads as its JSON, not as "[object Object]".
@@ -239,7 +275,11 @@ export function fieldText(spec: FieldSpec, v: unknown): string {
 export function parseFieldText(spec: FieldSpec, text: string): { value: unknown } | { error: string } {
   const t = text.trim();
   if (t === '') return { value: null };
-  const items = () => t.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = () =>
+    t
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const int = (s: string) => (/^-?\d+$/.test(s) ? Number(s) : undefined);
   switch (spec.kind) {
     case 'string':
@@ -257,7 +297,9 @@ export function parseFieldText(spec: FieldSpec, text: string): { value: unknown 
       return { value: items() };
     case 'intList': {
       const out = items().map(int);
-      return out.every((x) => x !== undefined) ? { value: out } : { error: `expected comma-separated whole numbers, got "${t}"` };
+      return out.every((x) => x !== undefined)
+        ? { value: out }
+        : { error: `expected comma-separated whole numbers, got "${t}"` };
     }
     case 'rates': {
       const out: Record<string, number> = {};

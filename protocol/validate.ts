@@ -74,7 +74,8 @@ function describeErrors(errors: ErrorObject[] | null | undefined): string {
 function describeError(e: ErrorObject): string {
   const where = e.instancePath ? `${e.instancePath.slice(1).replace(/\//g, '.')} ` : '';
   let detail = '';
-  if (e.keyword === 'enum') detail = ` (${(e.params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')})`;
+  if (e.keyword === 'enum')
+    detail = ` (${(e.params.allowedValues as unknown[]).map((x) => JSON.stringify(x)).join(', ')})`;
   if (e.keyword === 'const') detail = ` (${JSON.stringify(e.params.allowedValue)})`;
   return `${where}${e.message ?? 'is invalid'}${detail}`;
 }

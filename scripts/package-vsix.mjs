@@ -16,9 +16,13 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ORT_BIN = 'node_modules/onnxruntime-node/bin/napi-v6';
 // VS Code's platform targets -> onnxruntime-node's bin/<platform>/<arch> folder.
 const TARGETS = {
-  'linux-x64': ['linux', 'x64'], 'linux-arm64': ['linux', 'arm64'], 'alpine-x64': ['linux', 'x64'],
-  'darwin-x64': ['darwin', 'x64'], 'darwin-arm64': ['darwin', 'arm64'],
-  'win32-x64': ['win32', 'x64'], 'win32-arm64': ['win32', 'arm64'],
+  'linux-x64': ['linux', 'x64'],
+  'linux-arm64': ['linux', 'arm64'],
+  'alpine-x64': ['linux', 'x64'],
+  'darwin-x64': ['darwin', 'x64'],
+  'darwin-arm64': ['darwin', 'arm64'],
+  'win32-x64': ['win32', 'x64'],
+  'win32-arm64': ['win32', 'arm64'],
 };
 
 export function hostTarget() {
@@ -28,7 +32,10 @@ export function hostTarget() {
 /** The rule that lets in the target's onnxruntime-node binaries (and no other platform's). */
 export function platformRules(target) {
   const wanted = TARGETS[target];
-  if (!wanted) throw new Error(`unsupported target ${target}: onnxruntime-node has binaries for ${Object.keys(TARGETS).join(', ')}`);
+  if (!wanted)
+    throw new Error(
+      `unsupported target ${target}: onnxruntime-node has binaries for ${Object.keys(TARGETS).join(', ')}`,
+    );
   return [`!${ORT_BIN}/${wanted[0]}/${wanted[1]}/**`];
 }
 
@@ -36,7 +43,10 @@ export function platformRules(target) {
 function writeIgnoreFile(target) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ladderlab-vsix-'));
   const file = path.join(dir, '.vscodeignore');
-  writeFileSync(file, `${readFileSync(path.join(REPO, '.vscodeignore'), 'utf8')}\n${platformRules(target).join('\n')}\n`);
+  writeFileSync(
+    file,
+    `${readFileSync(path.join(REPO, '.vscodeignore'), 'utf8')}\n${platformRules(target).join('\n')}\n`,
+  );
   return { file, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
@@ -56,10 +66,16 @@ export function checkFiles(files, target) {
   const [platform, arch] = TARGETS[target];
   const problems = [];
   const bins = files.filter((f) => f.startsWith(`${ORT_BIN}/`));
-  if (!bins.includes(`${ORT_BIN}/${platform}/${arch}/onnxruntime_binding.node`)) problems.push(`no onnxruntime binding for ${target}`);
+  if (!bins.includes(`${ORT_BIN}/${platform}/${arch}/onnxruntime_binding.node`))
+    problems.push(`no onnxruntime binding for ${target}`);
   const foreign = bins.filter((f) => !f.startsWith(`${ORT_BIN}/${platform}/${arch}/`));
   if (foreign.length) problems.push(`binaries of other platforms: ${foreign.slice(0, 5).join(', ')}`);
-  for (const needed of ['dist/extension.js', 'dist/inferenceBenchmark.js', 'dist/webview/try.js', 'node_modules/onnxruntime-common/package.json']) {
+  for (const needed of [
+    'dist/extension.js',
+    'dist/inferenceBenchmark.js',
+    'dist/webview/try.js',
+    'node_modules/onnxruntime-common/package.json',
+  ]) {
     if (!files.includes(needed)) problems.push(`missing ${needed}`);
   }
   const maps = files.filter((f) => f.endsWith('.map'));
@@ -72,7 +88,9 @@ export function checkFiles(files, target) {
 /** Unpacks a VSIX (a zip) into `dir` with yauzl, the unzip library vsce itself uses. */
 async function unzip(vsix, dir) {
   const { default: yauzl } = await import('yauzl');
-  const zip = await new Promise((resolve, reject) => yauzl.open(vsix, { lazyEntries: true }, (e, z) => (e ? reject(e) : resolve(z))));
+  const zip = await new Promise((resolve, reject) =>
+    yauzl.open(vsix, { lazyEntries: true }, (e, z) => (e ? reject(e) : resolve(z))),
+  );
   await new Promise((resolve, reject) => {
     zip.on('error', reject);
     zip.on('end', resolve);
@@ -95,8 +113,11 @@ export async function verifyVsix(vsix, exportDir) {
   const dir = mkdtempSync(path.join(tmpdir(), 'ladderlab-vsix-unpacked-'));
   try {
     await unzip(vsix, dir);
-    const out = execFileSync(process.execPath, [path.join(dir, 'extension', 'dist', 'inferenceBenchmark.js'), exportDir, '3'],
-      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(dir, 'extension', 'dist', 'inferenceBenchmark.js'), exportDir, '3'],
+      { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     return JSON.parse(out.trim());
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -118,7 +139,14 @@ async function main() {
   const { createVSIX } = await import('@vscode/vsce');
   const ignore = writeIgnoreFile(target);
   try {
-    await createVSIX({ cwd: REPO, target, packagePath: out, ignoreFile: ignore.file, skipLicense: true, allowMissingRepository: true });
+    await createVSIX({
+      cwd: REPO,
+      target,
+      packagePath: out,
+      ignoreFile: ignore.file,
+      skipLicense: true,
+      allowMissingRepository: true,
+    });
   } finally {
     ignore.cleanup();
   }

@@ -32,14 +32,21 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     vscode.commands.registerCommand('ladderLab.runExperiment', run),
     vscode.commands.registerCommand('ladderLab.runComparison', run),
     vscode.commands.registerCommand('ladderLab.stopRun', (sessionId?: unknown) =>
-      runs.stop(typeof sessionId === 'string' ? sessionId : undefined).catch((e: Error) => void vscode.window.showErrorMessage(`Ladder Lab: ${e.message}`)),
+      runs
+        .stop(typeof sessionId === 'string' ? sessionId : undefined)
+        .catch((e: Error) => void vscode.window.showErrorMessage(`Ladder Lab: ${e.message}`)),
     ),
     vscode.commands.registerCommand('ladderLab.resumeRun', (arg?: unknown) => resumeRun(deps, arg)),
-    vscode.commands.registerCommand('ladderLab.openMonitor', (...args: unknown[]) => showPanel(INTERNAL_SHOW_MONITOR, 'run monitor', args)),
+    vscode.commands.registerCommand('ladderLab.openMonitor', (...args: unknown[]) =>
+      showPanel(INTERNAL_SHOW_MONITOR, 'run monitor', args),
+    ),
     vscode.commands.registerCommand('ladderLab.openResults', (arg?: RunRecord | RunRecord[] | string[]) => {
       // From a tree item: that run; from the results CodeLens: the file's latest runs; from the palette: nothing
       // (the panel then shows the latest comparison). The panel takes run ids.
-      const ids = arg === undefined ? undefined : (Array.isArray(arg) ? arg : [arg]).map((r) => (typeof r === 'string' ? r : r.id));
+      const ids =
+        arg === undefined
+          ? undefined
+          : (Array.isArray(arg) ? arg : [arg]).map((r) => (typeof r === 'string' ? r : r.id));
       return showPanel(INTERNAL_SHOW_RESULTS, 'results view', ids ? [ids] : []);
     }),
     vscode.commands.registerCommand('ladderLab.refreshRuns', () => tree.refresh()),
@@ -51,7 +58,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 }
 
 async function showPanel(internal: string, what: string, args: unknown[]): Promise<unknown> {
-  if ((await vscode.commands.getCommands(true)).includes(internal)) return vscode.commands.executeCommand(internal, ...args);
+  if ((await vscode.commands.getCommands(true)).includes(internal))
+    return vscode.commands.executeCommand(internal, ...args);
   void vscode.window.showInformationMessage(`Ladder Lab: the ${what} is not available in this version yet.`);
   return undefined;
 }
@@ -60,7 +68,9 @@ async function showPanel(internal: string, what: string, args: unknown[]): Promi
 export async function newExperiment(): Promise<vscode.Uri | undefined> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder) {
-    void vscode.window.showErrorMessage('Ladder Lab: open a folder first; the experiment file and its runs live in it.');
+    void vscode.window.showErrorMessage(
+      'Ladder Lab: open a folder first; the experiment file and its runs live in it.',
+    );
     return undefined;
   }
   let uri = vscode.Uri.joinPath(folder.uri, 'experiment.ladder.json');
@@ -79,7 +89,9 @@ async function pickExperiment(arg?: vscode.Uri | vscode.Uri[]): Promise<vscode.U
   const files = await vscode.workspace.findFiles('**/*.ladder.json', '**/node_modules/**', 200);
   if (files.length === 1) return files[0];
   if (files.length === 0) {
-    void vscode.window.showInformationMessage('Ladder Lab: no *.ladder.json experiment in this workspace.', 'New Experiment').then((c) => c && newExperiment());
+    void vscode.window
+      .showInformationMessage('Ladder Lab: no *.ladder.json experiment in this workspace.', 'New Experiment')
+      .then((c) => c && newExperiment());
     return undefined;
   }
   const picked = await vscode.window.showQuickPick(
@@ -105,10 +117,12 @@ export async function runComparison(deps: CommandDeps, arg?: vscode.Uri | vscode
     deps.log.error(message);
     // Not awaited: a notification with buttons stays until the user acts, and the command must return now.
     if (e instanceof EngineEnvironmentError) {
-      void vscode.window.showErrorMessage(message, 'Set Up Engine Environment', 'Select Python Interpreter').then((fix) => {
-        if (fix === 'Set Up Engine Environment') void vscode.commands.executeCommand('ladderLab.setupEngine');
-        if (fix === 'Select Python Interpreter') void vscode.commands.executeCommand('ladderLab.selectPython');
-      });
+      void vscode.window
+        .showErrorMessage(message, 'Set Up Engine Environment', 'Select Python Interpreter')
+        .then((fix) => {
+          if (fix === 'Set Up Engine Environment') void vscode.commands.executeCommand('ladderLab.setupEngine');
+          if (fix === 'Select Python Interpreter') void vscode.commands.executeCommand('ladderLab.selectPython');
+        });
     } else void vscode.window.showErrorMessage(`Ladder Lab: ${message}`);
     return undefined;
   }
@@ -125,14 +139,20 @@ export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Sessi
         return undefined;
       }
       const picked = await vscode.window.showQuickPick(
-        candidates.map((r) => ({ label: methodLabel(r.method), description: r.id, detail: r.resumable ? 'has a checkpoint' : 'no checkpoint yet', id: r.id })),
+        candidates.map((r) => ({
+          label: methodLabel(r.method),
+          description: r.id,
+          detail: r.resumable ? 'has a checkpoint' : 'no checkpoint yet',
+          id: r.id,
+        })),
         { placeHolder: 'Run to resume from its checkpoint' },
       );
       target = picked?.id;
       if (!target) return undefined;
     }
     const session = await deps.runs.resume(target);
-    if ((await vscode.commands.getCommands(true)).includes(INTERNAL_SHOW_MONITOR)) void vscode.commands.executeCommand(INTERNAL_SHOW_MONITOR, session.id);
+    if ((await vscode.commands.getCommands(true)).includes(INTERNAL_SHOW_MONITOR))
+      void vscode.commands.executeCommand(INTERNAL_SHOW_MONITOR, session.id);
     return session;
   } catch (e) {
     const message = (e as Error).message;
@@ -143,7 +163,12 @@ export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Sessi
 }
 
 function isRunRecord(v: unknown): v is RunRecord {
-  return typeof v === 'object' && v !== null && typeof (v as RunRecord).id === 'string' && typeof (v as RunRecord).dir === 'string';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as RunRecord).id === 'string' &&
+    typeof (v as RunRecord).dir === 'string'
+  );
 }
 
 function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vscode.Disposable[] {
@@ -165,18 +190,27 @@ function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vs
         const rows = s.events.flatMap((e) => (e.type === 'run_finished' ? [e.summary] : []));
         const scores = rows.map((r) => `${methodLabel(r.method)} ${scoreText(r) ?? '?'}`).join(' · ');
         if (s.state === 'finished') {
-          void vscode.window.showInformationMessage(`Ladder Lab: comparison finished${scores ? `: ${scores}` : ''}.`, 'Open Results').then((c) => {
-            if (c) void vscode.commands.executeCommand('ladderLab.openResults');
-          });
+          void vscode.window
+            .showInformationMessage(`Ladder Lab: comparison finished${scores ? `: ${scores}` : ''}.`, 'Open Results')
+            .then((c) => {
+              if (c) void vscode.commands.executeCommand('ladderLab.openResults');
+            });
         } else if (s.state === 'interrupted') {
-          void vscode.window.showWarningMessage('Ladder Lab: the engine ended without finishing or saying why (it was killed, or crashed hard). Every event it wrote is kept; the run can be resumed from its last checkpoint.', 'Resume').then((c) => {
-            if (c) void vscode.commands.executeCommand('ladderLab.resumeRun');
-          });
+          void vscode.window
+            .showWarningMessage(
+              'Ladder Lab: the engine ended without finishing or saying why (it was killed, or crashed hard). Every event it wrote is kept; the run can be resumed from its last checkpoint.',
+              'Resume',
+            )
+            .then((c) => {
+              if (c) void vscode.commands.executeCommand('ladderLab.resumeRun');
+            });
         } else if (s.state === 'failed' && !s.events.some((e) => e.type === 'error')) {
           // No error event: the engine died before it could say why (e.g. a missing package); stderr is in the output.
-          void vscode.window.showErrorMessage('Ladder Lab: the engine stopped unexpectedly; see the Ladder Lab output.', 'Show Output').then((c) => {
-            if (c) log.show();
-          });
+          void vscode.window
+            .showErrorMessage('Ladder Lab: the engine stopped unexpectedly; see the Ladder Lab output.', 'Show Output')
+            .then((c) => {
+              if (c) log.show();
+            });
         }
       }
     }),
@@ -196,12 +230,21 @@ async function selectPython(log: Logger): Promise<void> {
   const venv = folder && venvPython(path.join(folder.uri.fsPath, '.venv'));
   if (venv && existsSync(venv)) add(venv, 'workspace .venv');
   add(process.platform === 'win32' ? 'python' : 'python3', 'on PATH');
-  items.push({ label: '$(folder-opened) Browse…', action: 'browse' }, { label: '$(discard) Clear the setting (choose automatically)', action: 'clear' });
-  const picked = await vscode.window.showQuickPick(items, { placeHolder: 'Python interpreter for the Ladder Lab engine' });
+  items.push(
+    { label: '$(folder-opened) Browse…', action: 'browse' },
+    { label: '$(discard) Clear the setting (choose automatically)', action: 'clear' },
+  );
+  const picked = await vscode.window.showQuickPick(items, {
+    placeHolder: 'Python interpreter for the Ladder Lab engine',
+  });
   if (!picked) return;
   let value = picked.value;
   if (picked.action === 'browse') {
-    const chosen = await vscode.window.showOpenDialog({ canSelectMany: false, openLabel: 'Use this interpreter', defaultUri: folder?.uri });
+    const chosen = await vscode.window.showOpenDialog({
+      canSelectMany: false,
+      openLabel: 'Use this interpreter',
+      defaultUri: folder?.uri,
+    });
     value = chosen?.[0]?.fsPath;
     if (!value) return;
   }
@@ -210,22 +253,35 @@ async function selectPython(log: Logger): Promise<void> {
   const report = await checkEnvironment((await findPython(folder)).path, { cwd: folder?.uri.fsPath });
   log.info(describeReport(report));
   if (report.ok) void vscode.window.showInformationMessage(`Ladder Lab: ${describeReport(report)}.`);
-  else void vscode.window.showWarningMessage(`Ladder Lab: ${describeReport(report)}.`, 'Set Up Engine Environment').then((c) => c && vscode.commands.executeCommand('ladderLab.setupEngine'));
+  else
+    void vscode.window
+      .showWarningMessage(`Ladder Lab: ${describeReport(report)}.`, 'Set Up Engine Environment')
+      .then((c) => c && vscode.commands.executeCommand('ladderLab.setupEngine'));
 }
 
 async function setupEngineCommand(log: CommandDeps['log']): Promise<void> {
   const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder) return void vscode.window.showErrorMessage('Ladder Lab: open a folder first; the engine environment goes into its .venv.');
+  if (!folder)
+    return void vscode.window.showErrorMessage(
+      'Ladder Lab: open a folder first; the engine environment goes into its .venv.',
+    );
   const blocked = launchBlockedReason(vscode.workspace.isTrusted);
   if (blocked) return void vscode.window.showErrorMessage(blocked);
   log.show(true);
   const report = await setupEngine(folder, log);
   if (!report) return;
-  if (!report.ok) return void vscode.window.showErrorMessage(`Ladder Lab: setup finished, but ${describeReport(report)}.`);
+  if (!report.ok)
+    return void vscode.window.showErrorMessage(`Ladder Lab: setup finished, but ${describeReport(report)}.`);
   const chosen = await findPython(folder);
   if (chosen.path !== report.python) {
-    const use = await vscode.window.showInformationMessage(`Ladder Lab: the engine is ready in .venv, but ${chosen.path} (${chosen.source}) is selected.`, 'Use .venv');
-    if (use) await vscode.workspace.getConfiguration('ladderLab', folder.uri).update(PYTHON_SETTING, report.python, vscode.ConfigurationTarget.Workspace);
+    const use = await vscode.window.showInformationMessage(
+      `Ladder Lab: the engine is ready in .venv, but ${chosen.path} (${chosen.source}) is selected.`,
+      'Use .venv',
+    );
+    if (use)
+      await vscode.workspace
+        .getConfiguration('ladderLab', folder.uri)
+        .update(PYTHON_SETTING, report.python, vscode.ConfigurationTarget.Workspace);
   } else void vscode.window.showInformationMessage(`Ladder Lab: the engine is ready (${describeReport(report)}).`);
 }
 
@@ -239,20 +295,36 @@ async function estimateMemory(uri: vscode.Uri | undefined, log: CommandDeps['log
   const python = (await findPython(folder)).path;
   const { execFile } = await import('node:child_process');
   const title = 'Ladder Lab: estimating training memory (a traced step per method, no weights loaded)…';
-  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, () => new Promise<void>((resolve) => {
-    execFile(python, ['-m', 'ladderlab.cli', 'estimate', '--config', target.fsPath, '--json'], { cwd: folder?.uri.fsPath, shell: false, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
-      resolve();
-      if (err) {
-        const message = stderr.trim().split('\n').find((l) => l.startsWith('ladderlab:')) ?? err.message;
-        log.error(stderr.trim() || err.message);
-        return void vscode.window.showErrorMessage(`Ladder Lab: no estimate — ${message.replace(/^ladderlab: (error: )?/, '')}`);
-      }
-      const result = parseEstimate(stdout);
-      if ('error' in result) return void vscode.window.showErrorMessage(`Ladder Lab: no estimate — ${result.error}`);
-      log.info(estimateSummary(result));
-      void vscode.window.showInformationMessage(estimateSummary(result));
-    });
-  }));
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title },
+    () =>
+      new Promise<void>((resolve) => {
+        execFile(
+          python,
+          ['-m', 'ladderlab.cli', 'estimate', '--config', target.fsPath, '--json'],
+          { cwd: folder?.uri.fsPath, shell: false, maxBuffer: 16 * 2 ** 20 },
+          (err, stdout, stderr) => {
+            resolve();
+            if (err) {
+              const message =
+                stderr
+                  .trim()
+                  .split('\n')
+                  .find((l) => l.startsWith('ladderlab:')) ?? err.message;
+              log.error(stderr.trim() || err.message);
+              return void vscode.window.showErrorMessage(
+                `Ladder Lab: no estimate — ${message.replace(/^ladderlab: (error: )?/, '')}`,
+              );
+            }
+            const result = parseEstimate(stdout);
+            if ('error' in result)
+              return void vscode.window.showErrorMessage(`Ladder Lab: no estimate — ${result.error}`);
+            log.info(estimateSummary(result));
+            void vscode.window.showInformationMessage(estimateSummary(result));
+          },
+        );
+      }),
+  );
 }
 
 /** Whether the engine has an `estimate` subcommand: asked once per window (spawning Python costs ~1 s). */

@@ -33,7 +33,9 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
     vscode.languages.registerHoverProvider(LADDER_SELECTOR, lenses),
     ...registerCommands({ runs, tree: runsTree, log }),
     // Menus show Stop only while something runs.
-    runs.onDidChangeSessions(() => vscode.commands.executeCommand('setContext', 'ladderLab.running', !!runs.activeSession())),
+    runs.onDidChangeSessions(() =>
+      vscode.commands.executeCommand('setContext', 'ladderLab.running', !!runs.activeSession()),
+    ),
     vscode.commands.registerCommand('ladderLab.showEngineVersion', () => {
       void vscode.window.showInformationMessage(`Ladder Lab engine protocol version: ${PROTOCOL_VERSION}`);
     }),

@@ -59,10 +59,12 @@ const FORM_SPEC = new Map<string, FieldSpec>(FORM_FIELDS.map((f) => [f.name, f])
 function acceptable(spec: FieldSpec, v: unknown): boolean {
   if (v === null) return spec.nullable;
   if (valueProblem(spec, v) !== undefined) return false;
-  if (spec.name === 'backbone') return v === 'default' || (typeof v === 'string' && PRESET.test(v)) || isSafePathString(v);
+  if (spec.name === 'backbone')
+    return v === 'default' || (typeof v === 'string' && PRESET.test(v)) || isSafePathString(v);
   if (spec.path) return isSafePathString(v);
   if (spec.kind === 'string' && !spec.pattern && spec.suggestions) return spec.suggestions.includes(v as string);
-  if (spec.kind === 'string' || spec.kind === 'stringList') return (spec.kind === 'string' ? [v] : (v as unknown[])).every((x) => NAME.test(x as string));
+  if (spec.kind === 'string' || spec.kind === 'stringList')
+    return (spec.kind === 'string' ? [v] : (v as unknown[])).every((x) => NAME.test(x as string));
   return true;
 }
 

@@ -47,7 +47,8 @@ export interface TryResult {
   tokens: number;
 }
 
-export type TryToWebview = { type: typeof TryMessages.state; state: TryState } | { type: typeof TryMessages.result; result: TryResult };
+export type TryToWebview =
+  { type: typeof TryMessages.state; state: TryState } | { type: typeof TryMessages.result; result: TryResult };
 export type TryFromWebview =
   | { type: typeof TryMessages.ready }
   | { type: typeof TryMessages.export }
@@ -62,7 +63,8 @@ const isTryText = (v: unknown): v is string => typeof v === 'string' && v.length
 
 export function parseTryMessage(raw: unknown): TryFromWebview | undefined {
   const type = typeOf(raw, 'try/');
-  if (type !== TryMessages.predict) return payloadless(type, [TryMessages.ready, TryMessages.export, TryMessages.reload, TryMessages.measure]);
+  if (type !== TryMessages.predict)
+    return payloadless(type, [TryMessages.ready, TryMessages.export, TryMessages.reload, TryMessages.measure]);
   const textA = own(raw as Obj, 'textA');
   const textB = own(raw as Obj, 'textB');
   if (!isTryText(textA) || !(textB === null || isTryText(textB))) return undefined;

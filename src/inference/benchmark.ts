@@ -9,7 +9,12 @@ import { ExportError } from './manifest';
 export const INFERENCE_FILE = 'inference.json';
 export const EXPORT_DIR = 'export';
 
-export function measureInChild(script: string, exportDir: string, runs = 30, timeoutMs = 120_000): Promise<InferenceFigures> {
+export function measureInChild(
+  script: string,
+  exportDir: string,
+  runs = 30,
+  timeoutMs = 120_000,
+): Promise<InferenceFigures> {
   return new Promise((resolve, reject) => {
     const child = fork(script, [exportDir, String(runs)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -24,7 +29,11 @@ export function measureInChild(script: string, exportDir: string, runs = 30, tim
     child.on('error', (e) => reject(new ExportError(`the inference measurement could not start: ${e.message}`)));
     child.on('exit', (code, signal) => {
       if (code !== 0) {
-        reject(new ExportError(`the inference measurement failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').pop() ?? ''}`));
+        reject(
+          new ExportError(
+            `the inference measurement failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
         return;
       }
       try {

@@ -23,7 +23,9 @@ function ort(): typeof OrtTypes {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require('onnxruntime-node') as typeof OrtTypes;
   } catch (e) {
-    throw new ExportError(`onnxruntime-node cannot be loaded (${(e as Error).message}); reinstall the extension for this platform.`);
+    throw new ExportError(
+      `onnxruntime-node cannot be loaded (${(e as Error).message}); reinstall the extension for this platform.`,
+    );
   }
 }
 
@@ -47,7 +49,8 @@ export class ExportedModel {
     const manifest = await readManifest(dir);
     const modelFile = path.join(dir, manifest.model);
     const info = await stat(modelFile).catch(() => undefined);
-    if (!info?.isFile()) throw new ExportError(`${modelFile} not found: export the run again (ladderlab export RUN_DIR).`);
+    if (!info?.isFile())
+      throw new ExportError(`${modelFile} not found: export the run again (ladderlab export RUN_DIR).`);
     const tokenizer = await loadTokenizer(dir, manifest.tokenizer);
     const runtime = ort();
     let session: OrtTypes.InferenceSession;
@@ -58,18 +61,23 @@ export class ExportedModel {
         ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
       });
     } catch (e) {
-      throw new ExportError(`cannot load ${modelFile}: it is damaged or not an ONNX model (${firstLine(e)}). Export the run again.`);
+      throw new ExportError(
+        `cannot load ${modelFile}: it is damaged or not an ONNX model (${firstLine(e)}). Export the run again.`,
+      );
     }
     const missing = manifest.inputs.filter((n) => !session.inputNames.includes(n));
     if (missing.length || !session.outputNames.includes(manifest.outputs[0])) {
       await session.release();
-      throw new ExportError(`${modelFile} does not have the inputs/outputs its manifest names (${[...missing, manifest.outputs[0]].join(', ')}). Export the run again.`);
+      throw new ExportError(
+        `${modelFile} does not have the inputs/outputs its manifest names (${[...missing, manifest.outputs[0]].join(', ')}). Export the run again.`,
+      );
     }
     return new ExportedModel(dir, manifest, tokenizer, session);
   }
 
   encode(textA: string, textB: string | null = null): TokenizedInput {
-    if (this.manifest.pair && textB === null) throw new ExportError(`the ${this.manifest.task} model reads two texts: give the second one too`);
+    if (this.manifest.pair && textB === null)
+      throw new ExportError(`the ${this.manifest.task} model reads two texts: give the second one too`);
     return encodeForModel(this.tokenizer, textA, this.manifest.pair ? textB : null, this.manifest.max_length);
   }
 
@@ -79,7 +87,11 @@ export class ExportedModel {
     const dims = [1, input.input_ids.length];
     const feeds: Record<string, OrtTypes.Tensor> = {};
     for (const name of this.manifest.inputs) {
-      feeds[name] = new Tensor('int64', BigInt64Array.from(input[name as keyof TokenizedInput], (v) => BigInt(v)), dims);
+      feeds[name] = new Tensor(
+        'int64',
+        BigInt64Array.from(input[name as keyof TokenizedInput], (v) => BigInt(v)),
+        dims,
+      );
     }
     const t0 = performance.now();
     const out = await this.session.run(feeds);

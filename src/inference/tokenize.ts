@@ -26,7 +26,9 @@ interface PostProcessed {
 
 // The package ships an ES module and a CommonJS build; the extension bundle is CommonJS, so it takes the latter.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { Tokenizer: TokenizerClass } = require('@huggingface/tokenizers') as { Tokenizer: new (json: object, config: object) => Tokenizer };
+const { Tokenizer: TokenizerClass } = require('@huggingface/tokenizers') as {
+  Tokenizer: new (json: object, config: object) => Tokenizer;
+};
 
 export interface TokenizedInput {
   input_ids: number[];
@@ -57,7 +59,12 @@ export function truncateLongestFirst(a: string[], b: string[] | null, budget: nu
   return [a.slice(0, na), b.slice(0, nb)];
 }
 
-export function encodeForModel(tokenizer: Tokenizer, textA: string, textB: string | null, maxLength: number): TokenizedInput {
+export function encodeForModel(
+  tokenizer: Tokenizer,
+  textA: string,
+  textB: string | null,
+  maxLength: number,
+): TokenizedInput {
   const post = tokenizer.post_processor;
   if (!post) throw new ExportError('the tokenizer has no post-processor, so special tokens cannot be added');
   const a = tokenizer.tokenize(textA);

@@ -28,12 +28,20 @@ export function parseEventsJsonl(text: string): EngineEvent[] {
   return out;
 }
 
-export async function lastComparisonFromDisk(records: RunRecord[]): Promise<{ session: MonitorSessionInfo; events: EngineEvent[] } | undefined> {
+export async function lastComparisonFromDisk(
+  records: RunRecord[],
+): Promise<{ session: MonitorSessionInfo; events: EngineEvent[] } | undefined> {
   const candidates = records.filter((r) => r.status !== 'corrupt').slice(0, 50); // newest first
   if (candidates.length === 0) return undefined;
-  const withConfig = await Promise.all(candidates.map(async (r) => ({
-    id: r.id, method: r.method, startedAt: r.startedAt ?? null, config: await readJson(path.join(r.dir, 'config.json')), record: r,
-  })));
+  const withConfig = await Promise.all(
+    candidates.map(async (r) => ({
+      id: r.id,
+      method: r.method,
+      startedAt: r.startedAt ?? null,
+      config: await readJson(path.join(r.dir, 'config.json')),
+      record: r,
+    })),
+  );
   const ids = latestComparison(withConfig);
   const chosen = ids.map((id) => withConfig.find((r) => r.id === id)!.record);
   const events: EngineEvent[] = [];
@@ -46,8 +54,13 @@ export async function lastComparisonFromDisk(records: RunRecord[]): Promise<{ se
   }
   if (events.length === 0) return undefined;
   const statuses = chosen.map((r) => r.status);
-  const state: MonitorSessionInfo['state'] = statuses.every((s) => s === 'finished') ? 'finished'
-    : statuses.includes('running') ? 'running' : statuses.includes('interrupted') ? 'stopped' : 'failed';
+  const state: MonitorSessionInfo['state'] = statuses.every((s) => s === 'finished')
+    ? 'finished'
+    : statuses.includes('running')
+      ? 'running'
+      : statuses.includes('interrupted')
+        ? 'stopped'
+        : 'failed';
   const resumable = state === 'stopped' ? chosen.find((r) => r.status === 'interrupted' && r.resumable) : undefined;
   return {
     session: {

@@ -23,7 +23,9 @@ export function registerPanels(context: vscode.ExtensionContext, runManager: Run
   const uri = context.extensionUri;
   const gpu = new GpuMonitor(runManager);
   const deps: PanelDeps = { runManager, gpu };
-  const experiment = new ExperimentViewProvider(uri, runManager, () => vscode.commands.executeCommand(SHOW_MONITOR_COMMAND));
+  const experiment = new ExperimentViewProvider(uri, runManager, () =>
+    vscode.commands.executeCommand(SHOW_MONITOR_COMMAND),
+  );
   context.subscriptions.push(
     gpu,
     experiment,

@@ -4,7 +4,13 @@
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
 import type { RequestMessage } from '../../protocol/webviews/common';
-import { MonitorMessages, parseMonitorMessage, type MonitorChannel, type MonitorSessionInfo, type MonitorToWebview } from '../../protocol/webviews/monitor';
+import {
+  MonitorMessages,
+  parseMonitorMessage,
+  type MonitorChannel,
+  type MonitorSessionInfo,
+  type MonitorToWebview,
+} from '../../protocol/webviews/monitor';
 import type { GpuMonitor } from '../engine/gpuMonitor';
 import { resumableRunOf } from '../runs/sessionState';
 import type { RunManagerApi, Session } from '../runs/types';
@@ -19,7 +25,12 @@ export interface PanelDeps {
 }
 
 function info(s: Session): MonitorSessionInfo {
-  const out: MonitorSessionInfo = { id: s.id, state: s.state, methods: [...s.methods], experimentPath: vscode.workspace.asRelativePath(s.experimentPath) };
+  const out: MonitorSessionInfo = {
+    id: s.id,
+    state: s.state,
+    methods: [...s.methods],
+    experimentPath: vscode.workspace.asRelativePath(s.experimentPath),
+  };
   const resumable = resumableRunOf(s);
   if (resumable) out.resumableRunId = resumable;
   return out;
@@ -53,17 +64,30 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
       return slot.current;
     }
     const viewColumn = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
-    return slot.create(extensionUri, 'Ladder Lab: Run Monitor', { viewColumn, preserveFocus: true }, (panel) => new MonitorPanel(panel, extensionUri, deps));
+    return slot.create(
+      extensionUri,
+      'Ladder Lab: Run Monitor',
+      { viewColumn, preserveFocus: true },
+      (panel) => new MonitorPanel(panel, extensionUri, deps),
+    );
   }
 
-  private constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly deps: PanelDeps) {
+  private constructor(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly deps: PanelDeps,
+  ) {
     super(panel, extensionUri, { app: 'monitor', title: 'Run Monitor', parse: parseMonitorMessage });
     deps.runManager.onDidEvent(({ sessionId, event }) => this.onEvent(sessionId, event), null, this.disposables);
     deps.runManager.onDidChangeSessions(() => this.onSessionsChanged(), null, this.disposables);
     // Showing run folders (no live session): follow them as they change (e.g. a comparison run from a terminal).
-    deps.runManager.onDidChangeRuns(() => {
-      if (this.sessionId === undefined) this.sendState();
-    }, null, this.disposables);
+    deps.runManager.onDidChangeRuns(
+      () => {
+        if (this.sessionId === undefined) this.sendState();
+      },
+      null,
+      this.disposables,
+    );
     deps.gpu.onDidSample((sample) => this.post({ type: MonitorMessages.gpu, sample }), null, this.disposables);
   }
 
@@ -88,7 +112,12 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
     }
     const shown = info(session);
     this.resumableRunId = shown.resumableRunId;
-    this.post({ type: MonitorMessages.state, session: shown, events: [...session.events], gpu: this.deps.gpu.samples() });
+    this.post({
+      type: MonitorMessages.state,
+      session: shown,
+      events: [...session.events],
+      gpu: this.deps.gpu.samples(),
+    });
   }
 
   /** No session in memory (a window reload, runs from a terminal): replay the latest comparison's run folders. */
@@ -109,7 +138,9 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
       case MonitorMessages.stop:
         if (msg.sessionId !== this.sessionId) return;
         this.deps.runManager.stop(msg.sessionId).catch((e: unknown) => {
-          void vscode.window.showErrorMessage(`Ladder Lab: could not stop the run: ${e instanceof Error ? e.message : String(e)}`);
+          void vscode.window.showErrorMessage(
+            `Ladder Lab: could not stop the run: ${e instanceof Error ? e.message : String(e)}`,
+          );
         });
         break;
       case MonitorMessages.resume:
@@ -117,7 +148,9 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
         if (msg.runId !== this.resumableRunId) return;
         this.resumableRunId = undefined;
         this.deps.runManager.resume(msg.runId).catch((e: unknown) => {
-          void vscode.window.showErrorMessage(`Ladder Lab: could not resume the run: ${e instanceof Error ? e.message : String(e)}`);
+          void vscode.window.showErrorMessage(
+            `Ladder Lab: could not resume the run: ${e instanceof Error ? e.message : String(e)}`,
+          );
         });
         break;
     }
@@ -149,9 +182,21 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
 
   protected override post(message: MonitorToWebview): boolean {
     if (!super.post(message)) return false;
-    const sessionId = message.type === MonitorMessages.state ? message.session?.id : message.type === MonitorMessages.gpu ? undefined : 'sessionId' in message ? message.sessionId : message.session.id;
+    const sessionId =
+      message.type === MonitorMessages.state
+        ? message.session?.id
+        : message.type === MonitorMessages.gpu
+          ? undefined
+          : 'sessionId' in message
+            ? message.sessionId
+            : message.session.id;
     const event = message.type === MonitorMessages.event ? message.event : undefined;
-    this.posted.push({ type: message.type, sessionId, eventType: event?.type, step: event?.type === 'train_step' ? event.step : undefined });
+    this.posted.push({
+      type: message.type,
+      sessionId,
+      eventType: event?.type,
+      step: event?.type === 'train_step' ? event.step : undefined,
+    });
     if (this.posted.length > 500) this.posted.splice(0, 100);
     return true;
   }

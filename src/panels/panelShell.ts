@@ -38,9 +38,13 @@ export abstract class PanelShell<C extends Channel> implements vscode.Disposable
     this.channel.attach(panel.webview);
     this.disposables.push(this.channel, this.disposeEmitter);
     panel.onDidDispose(() => this.dispose(), null, this.disposables);
-    panel.onDidChangeViewState(() => {
-      if (!panel.visible) this.channel.hidden();
-    }, null, this.disposables);
+    panel.onDidChangeViewState(
+      () => {
+        if (!panel.visible) this.channel.hidden();
+      },
+      null,
+      this.disposables,
+    );
   }
 
   /** The webview (re)loaded: send it everything it shows. */
@@ -89,8 +93,12 @@ export class PanelSlot<P extends Closable> {
   }
 
   /** Closes the current panel, then opens a new webview panel of this kind, wrapped by `make` in its class. */
-  public create(extensionUri: vscode.Uri, title: string, show: { viewColumn: vscode.ViewColumn; preserveFocus?: boolean },
-    make: (panel: vscode.WebviewPanel) => P): P {
+  public create(
+    extensionUri: vscode.Uri,
+    title: string,
+    show: { viewColumn: vscode.ViewColumn; preserveFocus?: boolean },
+    make: (panel: vscode.WebviewPanel) => P,
+  ): P {
     this.panel?.dispose();
     return this.hold(make(vscode.window.createWebviewPanel(this.viewType, title, show, webviewOptions(extensionUri))));
   }

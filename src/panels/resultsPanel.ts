@@ -5,7 +5,12 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isSafeId, type RequestMessage } from '../../protocol/webviews/common';
-import { parseResultsMessage, ResultsMessages, type ResultsChannel, type ResultsState } from '../../protocol/webviews/results';
+import {
+  parseResultsMessage,
+  ResultsMessages,
+  type ResultsChannel,
+  type ResultsState,
+} from '../../protocol/webviews/results';
 import { readInferenceFigures } from '../inference/benchmark';
 import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
@@ -46,12 +51,21 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
       else void current.refresh();
       return current;
     }
-    const created = slot.create(extensionUri, 'Ladder Lab: Results', { viewColumn: vscode.ViewColumn.Active }, (panel) => new ResultsPanel(panel, extensionUri, deps));
+    const created = slot.create(
+      extensionUri,
+      'Ladder Lab: Results',
+      { viewColumn: vscode.ViewColumn.Active },
+      (panel) => new ResultsPanel(panel, extensionUri, deps),
+    );
     if (ids) created.selected = ids;
     return created;
   }
 
-  private constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly deps: PanelDeps) {
+  private constructor(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly deps: PanelDeps,
+  ) {
     super(panel, extensionUri, { app: 'results', title: 'Results', parse: parseResultsMessage });
     deps.runManager.onDidChangeRuns(() => void this.refresh(), null, this.disposables);
   }
@@ -91,7 +105,8 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
     let config: Record<string, unknown> | null = null;
     try {
       const parsed = JSON.parse(await readFile(path.join(record.dir, 'config.json'), 'utf8')) as unknown;
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) config = parsed as Record<string, unknown>;
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+        config = parsed as Record<string, unknown>;
     } catch {
       // no config.json: the run still shows, without a task, and stands alone in "latest comparison"
     }
@@ -111,7 +126,9 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
         try {
           await this.computeAndPost();
         } catch (e) {
-          void vscode.window.showErrorMessage(`Ladder Lab: could not read the runs: ${e instanceof Error ? e.message : String(e)}`);
+          void vscode.window.showErrorMessage(
+            `Ladder Lab: could not read the runs: ${e instanceof Error ? e.message : String(e)}`,
+          );
         }
       } while (this.refreshAgain && !this.isDisposed);
     })().finally(() => (this.refreshing = undefined));
@@ -123,8 +140,14 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
     const runs: FinishedRun[] = [];
     for (const r of records) {
       if (r.status !== 'finished' || !r.summary) continue;
-      runs.push({ id: r.id, method: r.method, startedAt: r.startedAt ?? null, summary: r.summary, config: await this.readConfig(r),
-        inference: await readInferenceFigures(r.dir) });
+      runs.push({
+        id: r.id,
+        method: r.method,
+        startedAt: r.startedAt ?? null,
+        summary: r.summary,
+        config: await this.readConfig(r),
+        inference: await readInferenceFigures(r.dir),
+      });
     }
     const latest = latestComparison(runs);
     const known = new Set(runs.map((r) => r.id));
@@ -153,7 +176,10 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
     if (!target) return;
     const text = kind === 'csv' ? toCsv(table) : toMarkdown(table);
     await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
-    const open = await vscode.window.showInformationMessage(`Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`, 'Open');
+    const open = await vscode.window.showInformationMessage(
+      `Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`,
+      'Open',
+    );
     if (open) await vscode.window.showTextDocument(target);
   }
 }

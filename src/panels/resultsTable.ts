@@ -24,7 +24,10 @@ export function toRow(run: FinishedRun): ResultRow {
   const accounted = m.accounted_bytes ?? m.param_bytes + m.grad_bytes + m.optimizer_bytes + m.saved_for_backward_bytes;
   const metrics: Record<string, number | null> = {};
   for (const [k, v] of Object.entries(s.metrics)) if (k !== 'score') metrics[k] = Number.isFinite(v) ? v : null;
-  const score = typeof s.metrics.score === 'number' && Number.isFinite(s.metrics.score) ? s.metrics.score : meanOrNull(Object.values(metrics));
+  const score =
+    typeof s.metrics.score === 'number' && Number.isFinite(s.metrics.score)
+      ? s.metrics.score
+      : meanOrNull(Object.values(metrics));
   const task = run.config && typeof run.config.task === 'string' ? run.config.task : null;
   return {
     runId: run.id,
@@ -61,7 +64,11 @@ export function metricNames(rows: ResultRow[]): string[] {
 }
 
 export const METRIC_LABELS: Record<string, string> = {
-  accuracy: 'Accuracy', f1: 'F1', matthews_corr: 'Matthews corr.', pearson: 'Pearson', spearman: 'Spearman',
+  accuracy: 'Accuracy',
+  f1: 'F1',
+  matthews_corr: 'Matthews corr.',
+  pearson: 'Pearson',
+  spearman: 'Spearman',
 };
 
 export function formatBytes(bytes: number | null): string {
@@ -86,16 +93,26 @@ export function buildTable(runs: FinishedRun[]): ResultsTable {
   // Inference columns (ONNX, onnxruntime-node on the CPU) only once some run has been measured.
   const inference = rows.some((r) => r.inferenceLatencyMs != null);
   const columns = [
-    'Method', 'Task', 'Trainable params', 'Peak train memory',
-    ...(inference ? ['Inference latency', 'Inference memory'] : []), 'Saved for backward',
-    ...names.map((n) => METRIC_LABELS[n] ?? n), 'Avg. score',
+    'Method',
+    'Task',
+    'Trainable params',
+    'Peak train memory',
+    ...(inference ? ['Inference latency', 'Inference memory'] : []),
+    'Saved for backward',
+    ...names.map((n) => METRIC_LABELS[n] ?? n),
+    'Avg. score',
   ];
   const cells = rows.map((r) => [
     r.method,
     r.task ?? '—',
     formatPct(r.trainablePct),
     `${formatBytes(r.peakBytes)}${r.peakKind === 'cuda' ? ' (CUDA peak)' : ' (accounted)'}`,
-    ...(inference ? [r.inferenceLatencyMs != null ? `${r.inferenceLatencyMs.toFixed(2)} ms` : '—', formatBytes(r.inferencePeakBytes ?? null)] : []),
+    ...(inference
+      ? [
+          r.inferenceLatencyMs != null ? `${r.inferenceLatencyMs.toFixed(2)} ms` : '—',
+          formatBytes(r.inferencePeakBytes ?? null),
+        ]
+      : []),
     formatBytes(r.savedBytes),
     ...names.map((n) => formatNumber(r.metrics[n] ?? null)),
     formatNumber(r.score),
@@ -117,18 +134,38 @@ function csvCell(value: string | number | null): string {
 export function toCsv(table: ResultsTable): string {
   const inference = table.rows.some((r) => r.inferenceLatencyMs != null);
   const header = [
-    'method', 'run_id', 'task', 'trainable_pct', 'peak_train_memory_mib', 'peak_kind', 'saved_for_backward_mib',
-    ...table.metricNames, 'avg_score', 'duration_s',
+    'method',
+    'run_id',
+    'task',
+    'trainable_pct',
+    'peak_train_memory_mib',
+    'peak_kind',
+    'saved_for_backward_mib',
+    ...table.metricNames,
+    'avg_score',
+    'duration_s',
     ...(inference ? ['inference_latency_ms', 'inference_peak_rss_mib'] : []),
   ];
   const mib = (b: number | null) => (b === null ? null : Math.round((b / MIB) * 1000) / 1000);
   const lines = [header.map(csvCell).join(',')];
   for (const r of table.rows) {
-    lines.push([
-      r.method, r.runId, r.task, r.trainablePct, mib(r.peakBytes), r.peakKind, mib(r.savedBytes),
-      ...table.metricNames.map((n) => r.metrics[n] ?? null), r.score, r.durationS,
-      ...(inference ? [r.inferenceLatencyMs ?? null, mib(r.inferencePeakBytes ?? null)] : []),
-    ].map(csvCell).join(','));
+    lines.push(
+      [
+        r.method,
+        r.runId,
+        r.task,
+        r.trainablePct,
+        mib(r.peakBytes),
+        r.peakKind,
+        mib(r.savedBytes),
+        ...table.metricNames.map((n) => r.metrics[n] ?? null),
+        r.score,
+        r.durationS,
+        ...(inference ? [r.inferenceLatencyMs ?? null, mib(r.inferencePeakBytes ?? null)] : []),
+      ]
+        .map(csvCell)
+        .join(','),
+    );
   }
   return lines.join('\r\n') + '\r\n';
 }
@@ -136,7 +173,10 @@ export function toCsv(table: ResultsTable): string {
 // --- Markdown (GitHub table, as shown in the panel) ---------------------------------------------------------------
 
 function mdCell(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/[\r\n]+/g, ' ');
+  return text
+    .replace(/\\/g, '\\\\')
+    .replace(/\|/g, '\\|')
+    .replace(/[\r\n]+/g, ' ');
 }
 
 export function toMarkdown(table: ResultsTable, title = 'Ladder Lab comparison'): string {
@@ -151,7 +191,9 @@ export function toMarkdown(table: ResultsTable, title = 'Ladder Lab comparison')
     'Peak train memory is the CUDA peak allocated where the run was on a GPU, otherwise the accounted bytes',
     '(parameters + gradients + optimizer state + tensors saved for backward). Scores are on a 0–100 scale.',
     ...(table.rows.some((r) => r.inferenceLatencyMs != null)
-      ? ['Inference: the ONNX export on onnxruntime-node (CPU, batch 1), median latency and peak RSS growth in a child process.']
+      ? [
+          'Inference: the ONNX export on onnxruntime-node (CPU, batch 1), median latency and peak RSS growth in a child process.',
+        ]
       : []),
     '',
   ];
@@ -165,7 +207,9 @@ const PER_RUN_KEYS = new Set(['method', 'lr', 'run_id', 'run_dir', 'runs_dir']);
 
 function experimentKey(config: Record<string, unknown> | null): string | null {
   if (!config) return null;
-  const kept = Object.keys(config).filter((k) => !PER_RUN_KEYS.has(k)).sort();
+  const kept = Object.keys(config)
+    .filter((k) => !PER_RUN_KEYS.has(k))
+    .sort();
   return JSON.stringify(kept.map((k) => [k, config[k]]));
 }
 

@@ -7,7 +7,13 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { RequestMessage } from '../../protocol/webviews/common';
-import { parseTryMessage, TryMessages, type TryChannel, type TryResult, type TryState } from '../../protocol/webviews/try';
+import {
+  parseTryMessage,
+  TryMessages,
+  type TryChannel,
+  type TryResult,
+  type TryState,
+} from '../../protocol/webviews/try';
 import { findPython } from '../engine/python';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
 import { ExportError } from '../inference/manifest';
@@ -37,7 +43,9 @@ export class TryModelPanel extends PanelShell<TryChannel> {
         // The webview's saved state is untrusted: only a run id that names a finished run of this workspace reopens it.
         restore: async (panel, state) => {
           const runId = restoredRunId(state);
-          const run = runId ? (await runManager.listRuns()).find((r) => r.id === runId && r.status === 'finished') : undefined;
+          const run = runId
+            ? (await runManager.listRuns()).find((r) => r.id === runId && r.status === 'finished')
+            : undefined;
           return run && new TryModelPanel(panel, extensionUri, run);
         },
       }),
@@ -53,14 +61,30 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       current.reveal();
       return current;
     }
-    return slot.create(extensionUri, `Try Model: ${run.method}`, { viewColumn: vscode.ViewColumn.Active }, (panel) => new TryModelPanel(panel, extensionUri, run));
+    return slot.create(
+      extensionUri,
+      `Try Model: ${run.method}`,
+      { viewColumn: vscode.ViewColumn.Active },
+      (panel) => new TryModelPanel(panel, extensionUri, run),
+    );
   }
 
-  private constructor(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, private readonly run: RunRecord) {
+  private constructor(
+    panel: vscode.WebviewPanel,
+    extensionUri: vscode.Uri,
+    private readonly run: RunRecord,
+  ) {
     super(panel, extensionUri, { app: 'try', title: 'Try Model', parse: parseTryMessage });
     this.state = {
-      runId: run.id, method: run.method, task: null, status: 'busy', busy: 'Loading the model…', error: null,
-      pair: false, labels: null, inference: null,
+      runId: run.id,
+      method: run.method,
+      task: null,
+      status: 'busy',
+      busy: 'Loading the model…',
+      error: null,
+      pair: false,
+      labels: null,
+      inference: null,
     };
     this.disposables.push({
       dispose: () => {
@@ -105,7 +129,12 @@ export class TryModelPanel extends PanelShell<TryChannel> {
     await this.model?.release();
     this.model = undefined;
     if (!existsSync(path.join(this.exportDir, 'manifest.json'))) {
-      this.setState({ status: 'needs-export', busy: null, error: null, inference: await readInferenceFigures(this.run.dir) });
+      this.setState({
+        status: 'needs-export',
+        busy: null,
+        error: null,
+        inference: await readInferenceFigures(this.run.dir),
+      });
       return;
     }
     this.setState({ status: 'busy', busy: 'Loading the model…', error: null });
@@ -114,7 +143,14 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       if (this.isDisposed) return void (await model.release());
       this.model = model;
       const m = model.manifest;
-      this.setState({ status: 'ready', busy: null, task: m.task, pair: m.pair, labels: m.labels, inference: await readInferenceFigures(this.run.dir) });
+      this.setState({
+        status: 'ready',
+        busy: null,
+        task: m.task,
+        pair: m.pair,
+        labels: m.labels,
+        inference: await readInferenceFigures(this.run.dir),
+      });
     } catch (e) {
       this.setState({ status: 'error', busy: null, error: messageOf(e) });
     }
@@ -148,14 +184,30 @@ export class TryModelPanel extends PanelShell<TryChannel> {
   }
 
   private async predict(textA: string, textB: string | null): Promise<void> {
-    const fail = (error: string): TryResult => ({ ok: false, error, label: null, probabilities: [], score: null, latencyMs: 0, tokens: 0 });
+    const fail = (error: string): TryResult => ({
+      ok: false,
+      error,
+      label: null,
+      probabilities: [],
+      score: null,
+      latencyMs: 0,
+      tokens: 0,
+    });
     let result: TryResult;
     if (!this.model) {
       result = fail(this.state.error ?? 'The model is not loaded: export the run first.');
     } else {
       try {
         const p = await this.model.predict(textA, textB);
-        result = { ok: true, error: null, label: p.label, probabilities: p.probabilities, score: p.score, latencyMs: p.latencyMs, tokens: p.tokens };
+        result = {
+          ok: true,
+          error: null,
+          label: p.label,
+          probabilities: p.probabilities,
+          score: p.score,
+          latencyMs: p.latencyMs,
+          tokens: p.tokens,
+        };
       } catch (e) {
         result = fail(messageOf(e));
       }
@@ -174,17 +226,33 @@ async function runExport(runDir: string): Promise<void> {
   const python = (await findPython(folder)).path;
   await new Promise<void>((resolve, reject) => {
     const child = spawn(python, ['-m', 'ladderlab.cli', 'export', runDir], {
-      cwd: folder?.uri.fsPath, shell: false, windowsHide: true,
+      cwd: folder?.uri.fsPath,
+      shell: false,
+      windowsHide: true,
       env: { ...process.env, HF_HUB_OFFLINE: '1', PYTHONIOENCODING: 'utf-8' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', (e) => reject(new ExportError(`cannot start ${python}: ${e.message}. Set ladderLab.pythonPath or run "Ladder Lab: Set Up Engine Environment".`)));
+    child.on('error', (e) =>
+      reject(
+        new ExportError(
+          `cannot start ${python}: ${e.message}. Set ladderLab.pythonPath or run "Ladder Lab: Set Up Engine Environment".`,
+        ),
+      ),
+    );
     child.on('exit', (code) => {
-      const lines = err.trim().split('\n').filter((l) => l.startsWith('ladderlab:') || l.trim().startsWith('hint:'));
+      const lines = err
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('ladderlab:') || l.trim().startsWith('hint:'));
       if (code === 0) resolve();
-      else reject(new ExportError(`export failed (exit ${code}): ${(lines.length ? lines : err.trim().split('\n').slice(-2)).join(' ').trim()}`));
+      else
+        reject(
+          new ExportError(
+            `export failed (exit ${code}): ${(lines.length ? lines : err.trim().split('\n').slice(-2)).join(' ').trim()}`,
+          ),
+        );
     });
   });
 }
@@ -194,15 +262,24 @@ async function pickFinishedRun(runManager: RunManagerApi, arg: unknown): Promise
   const wanted = typeof arg === 'string' ? arg : (arg as RunRecord | undefined)?.id;
   if (wanted) {
     const run = finished.find((r) => r.id === wanted);
-    if (!run) void vscode.window.showErrorMessage(`Ladder Lab: run ${wanted} is not a finished run; only finished runs can be tried.`);
+    if (!run)
+      void vscode.window.showErrorMessage(
+        `Ladder Lab: run ${wanted} is not a finished run; only finished runs can be tried.`,
+      );
     return run;
   }
   if (!finished.length) {
-    void vscode.window.showInformationMessage('Ladder Lab: no finished runs yet. Run an experiment first, then try its model.');
+    void vscode.window.showInformationMessage(
+      'Ladder Lab: no finished runs yet. Run an experiment first, then try its model.',
+    );
     return undefined;
   }
   const pick = await vscode.window.showQuickPick(
-    finished.map((r) => ({ label: `${r.method} · ${r.id}`, description: r.summary ? `score ${r.summary.metrics.score?.toFixed(2) ?? '—'}` : '', run: r })),
+    finished.map((r) => ({
+      label: `${r.method} · ${r.id}`,
+      description: r.summary ? `score ${r.summary.metrics.score?.toFixed(2) ?? '—'}` : '',
+      run: r,
+    })),
     { placeHolder: 'The finished run whose model to try' },
   );
   return pick?.run;

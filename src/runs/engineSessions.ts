@@ -14,7 +14,14 @@ import { parseExperimentText } from '../../protocol/experiment';
 import { environmentProblem, experimentProblem, resumeRefusal } from './launchChecks';
 import { DEFAULT_RUNS_DIR } from './runsDir';
 import { parseRunId, readRunEvents } from './runStore';
-import { listSessionFiles, removeSessionDir, sessionDir, SESSION_FILE, writeJsonAtomic, type SessionFile } from './sessionFiles';
+import {
+  listSessionFiles,
+  removeSessionDir,
+  sessionDir,
+  SESSION_FILE,
+  writeJsonAtomic,
+  type SessionFile,
+} from './sessionFiles';
 import { finalState } from './sessionState';
 import type { Session, SessionEvent } from './types';
 import { runsDirFor, tryRunsDir, type WorkspaceRunStore } from './workspaceRuns';
@@ -23,7 +30,7 @@ import { runsDirFor, tryRunsDir, type WorkspaceRunStore } from './workspaceRuns'
 export function launchBlockedReason(trusted: boolean): string | undefined {
   return trusted
     ? undefined
-    : 'Ladder Lab does not start the engine in a Restricted Mode workspace: running it executes this workspace\'s Python. ' +
+    : "Ladder Lab does not start the engine in a Restricted Mode workspace: running it executes this workspace's Python. " +
         'Trust the workspace (Manage Workspace Trust) to run experiments; existing results are still listed.';
 }
 
@@ -143,7 +150,10 @@ export class EngineSessions implements vscode.Disposable {
     const blocked = launchBlockedReason(this.trusted());
     if (blocked) throw new Error(blocked);
     const active = this.activeSession();
-    if (active) throw new Error(`A comparison (${active.methods.join(', ')}) is already running; stop it first (Ladder Lab: Stop Run).`);
+    if (active)
+      throw new Error(
+        `A comparison (${active.methods.join(', ')}) is already running; stop it first (Ladder Lab: Stop Run).`,
+      );
     // One engine at a time (they would compete for the same GPU/CPU): also while this one is being prepared.
     if (this.launching) throw new Error('A comparison is already starting.');
     this.launching = true;
@@ -169,19 +179,31 @@ export class EngineSessions implements vscode.Disposable {
     try {
       text = await readFile(experimentPath, 'utf8');
     } catch (e) {
-      throw new Error(`${path.basename(experimentPath)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that the file exists.`);
+      throw new Error(
+        `${path.basename(experimentPath)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that the file exists.`,
+      );
     }
     const problem = experimentProblem(experimentPath, text);
     if (problem) throw new Error(problem);
     const values = parseExperimentText(text).values;
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
+    const folder =
+      vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
     // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
     const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
     const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
     const python = await this.python(folder, cwd);
     const methods = (values.methods as string[] | undefined) ?? ['lst'];
     this.opts.log.info(`starting ${methods.join(', ')} from ${experimentPath} with ${python} (runs in ${runsDir})`);
-    return this.spawnSession({ kind: 'compare', experimentPath, methods, python, args: compareArgs(experimentPath, runsDir), cwd, runsDir, history: [] });
+    return this.spawnSession({
+      kind: 'compare',
+      experimentPath,
+      methods,
+      python,
+      args: compareArgs(experimentPath, runsDir),
+      cwd,
+      runsDir,
+      history: [],
+    });
   }
 
   private async launchResume(run: string): Promise<Session> {
@@ -189,27 +211,46 @@ export class EngineSessions implements vscode.Disposable {
     if (!record) throw new Error(`No run ${run} in this workspace's runs folders; refresh the Runs view.`);
     const refusal = resumeRefusal(record);
     if (refusal) throw new Error(refusal);
-    const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(record.dir)) ?? vscode.workspace.workspaceFolders?.[0];
+    const folder =
+      vscode.workspace.getWorkspaceFolder(vscode.Uri.file(record.dir)) ?? vscode.workspace.workspaceFolders?.[0];
     const cwd = folder?.uri.fsPath ?? path.dirname(record.dir);
     const python = await this.python(folder, cwd);
     // The run's history so far: the monitor charts it and the resumed steps continue the same lines.
     const history = await readRunEvents(record.dir);
     this.opts.log.info(`resuming ${record.id} with ${python}`);
     return this.spawnSession({
-      kind: 'resume', experimentPath: record.dir, methods: [record.method], python, args: resumeArgs(record.dir), cwd,
-      runsDir: path.dirname(record.dir), history, runDir: record.dir,
+      kind: 'resume',
+      experimentPath: record.dir,
+      methods: [record.method],
+      python,
+      args: resumeArgs(record.dir),
+      cwd,
+      runsDir: path.dirname(record.dir),
+      history,
+      runDir: record.dir,
     });
   }
 
   private async spawnSession(p: Launch): Promise<Session> {
     const id = `session-${Date.now().toString(36)}-${++this.counter}-${Math.random().toString(36).slice(2, 6)}`;
-    const session: Session = { id, experimentPath: p.experimentPath, methods: p.methods, state: 'starting', events: [...p.history] };
+    const session: Session = {
+      id,
+      experimentPath: p.experimentPath,
+      methods: p.methods,
+      state: 'starting',
+      events: [...p.history],
+    };
     const l = this.track(session, p.runsDir, p.kind, Date.now() / 1000, p.runDir);
     const logDir = sessionDir(p.runsDir, id);
     let worker: EngineWorker;
     try {
       worker = l.worker = EngineWorker.spawn({
-        python: p.python, args: p.args, cwd: p.cwd, logDir, log: this.opts.log, graceMs: this.opts.graceMs,
+        python: p.python,
+        args: p.args,
+        cwd: p.cwd,
+        logDir,
+        log: this.opts.log,
+        graceMs: this.opts.graceMs,
         onEvent: (event) => this.onEngineEvent(l, event),
       });
     } catch (e) {
@@ -217,14 +258,24 @@ export class EngineSessions implements vscode.Disposable {
       session.state = 'failed';
       l.finish(session);
       this.sessionsEmitter.fire();
-      throw new Error(`Cannot start the engine: ${(e as Error).message}. Check that ${p.runsDir} is writable (setting ladderLab.runsDir).`);
+      throw new Error(
+        `Cannot start the engine: ${(e as Error).message}. Check that ${p.runsDir} is writable (setting ladderLab.runsDir).`,
+      );
     }
     if (worker.pid !== undefined) {
       const file: SessionFile = {
-        version: 1, id, pid: worker.pid, kind: p.kind, experimentPath: p.experimentPath, methods: p.methods,
-        startedAt: l.startedAt, ...(p.runDir ? { runDir: p.runDir } : {}),
+        version: 1,
+        id,
+        pid: worker.pid,
+        kind: p.kind,
+        experimentPath: p.experimentPath,
+        methods: p.methods,
+        startedAt: l.startedAt,
+        ...(p.runDir ? { runDir: p.runDir } : {}),
       };
-      await writeJsonAtomic(path.join(logDir, SESSION_FILE), file).catch((e: Error) => this.opts.log.warn(`cannot write ${SESSION_FILE}: ${e.message}`));
+      await writeJsonAtomic(path.join(logDir, SESSION_FILE), file).catch((e: Error) =>
+        this.opts.log.warn(`cannot write ${SESSION_FILE}: ${e.message}`),
+      );
     }
     this.follow(l, worker);
     return session;
@@ -248,13 +299,26 @@ export class EngineSessions implements vscode.Disposable {
           continue;
         }
         // The resumed run's events before this process: events.jsonl minus what the process itself wrote since.
-        const history = s.kind === 'resume' && s.runDir && path.dirname(s.runDir) === runsDir
-          ? (await readRunEvents(s.runDir)).filter((e) => e.ts < s.startedAt)
-          : [];
-        const session: Session = { id: s.id, experimentPath: s.experimentPath, methods: s.methods, state: 'running', events: history };
+        const history =
+          s.kind === 'resume' && s.runDir && path.dirname(s.runDir) === runsDir
+            ? (await readRunEvents(s.runDir)).filter((e) => e.ts < s.startedAt)
+            : [];
+        const session: Session = {
+          id: s.id,
+          experimentPath: s.experimentPath,
+          methods: s.methods,
+          state: 'running',
+          events: history,
+        };
         const l = this.track(session, runsDir, s.kind, s.startedAt, s.runDir);
         this.opts.log.info(`attached to the engine (pid ${s.pid}) of ${s.id}, started by an earlier window`);
-        const worker = (l.worker = EngineWorker.attach({ pid: s.pid, logDir: found.dir, log: this.opts.log, onEvent: (event) => this.onEngineEvent(l, event), graceMs: this.opts.graceMs }));
+        const worker = (l.worker = EngineWorker.attach({
+          pid: s.pid,
+          logDir: found.dir,
+          log: this.opts.log,
+          onEvent: (event) => this.onEngineEvent(l, event),
+          graceMs: this.opts.graceMs,
+        }));
         this.follow(l, worker);
         await worker.replayed; // `ready` means the replay is in the session's events
         if (session.state === 'starting') session.state = 'running';
@@ -262,7 +326,13 @@ export class EngineSessions implements vscode.Disposable {
     }
   }
 
-  private track(session: Session, runsDir: string, kind: SessionFile['kind'], startedAt: number, runDir: string | undefined): LiveSession {
+  private track(
+    session: Session,
+    runsDir: string,
+    kind: SessionFile['kind'],
+    startedAt: number,
+    runDir: string | undefined,
+  ): LiveSession {
     let finish!: (s: Session) => void;
     const done = new Promise<Session>((r) => (finish = r));
     const l: LiveSession = { session, startedAt, runIds: new Set(), stopRequested: false, done, finish, runsDir, kind };
@@ -278,7 +348,9 @@ export class EngineSessions implements vscode.Disposable {
     void worker.exited.then((exit) => {
       if (exit.spawnError) this.opts.log.error(exit.spawnError);
       session.state = finalState(l.kind, l.stopRequested, exit, session.events, session.methods);
-      this.opts.log.info(`engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`);
+      this.opts.log.info(
+        `engine exited (code ${exit.code}${exit.signal ? `, signal ${exit.signal}` : ''}): session ${session.state}`,
+      );
       l.finish(session);
       // A window that let go of the engine (disposed) leaves the folder to the window that attached to it.
       if (this.disposed) return;
@@ -302,7 +374,9 @@ export class EngineSessions implements vscode.Disposable {
   }
 
   async stop(sessionId?: string): Promise<void> {
-    const l = sessionId ? this.live.find((x) => x.session.id === sessionId) : this.live.find((x) => x.session === this.activeSession());
+    const l = sessionId
+      ? this.live.find((x) => x.session.id === sessionId)
+      : this.live.find((x) => x.session === this.activeSession());
     if (!l || !l.worker || !isActive(l.session)) return;
     // Signalling a process is acting on the machine: not from a Restricted Mode window (the pid of an attached
     // session comes from a file in the workspace).

@@ -22,7 +22,8 @@ export function environmentProblem(report: EnvironmentReport): string | undefine
 export function resumeRefusal(record: RunRecord): string | undefined {
   switch (record.status) {
     case 'interrupted':
-      return record.resumable ? undefined
+      return record.resumable
+        ? undefined
         : `Run ${record.id} stopped before its first checkpoint (no checkpoint.pt in its folder): there is nothing to resume; run the experiment again.`;
     case 'running':
       return `Run ${record.id} is still running; stop it first (Ladder Lab: Stop Run) to resume it later.`;

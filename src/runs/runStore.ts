@@ -70,7 +70,8 @@ function jsonObject(name: RunFileName, content: FileContent): { value?: Record<s
   if (typeof content !== 'string') return { problem: `${name} cannot be read: ${content.error}` };
   try {
     const value: unknown = JSON.parse(content);
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { value: value as Record<string, unknown> };
+    if (typeof value === 'object' && value !== null && !Array.isArray(value))
+      return { value: value as Record<string, unknown> };
     return { problem: `${name} does not hold a JSON object` };
   } catch (e) {
     return { problem: `${name} is not valid JSON (${(e as Error).message})` };
@@ -78,7 +79,13 @@ function jsonObject(name: RunFileName, content: FileContent): { value?: Record<s
 }
 
 function isSummary(v: Record<string, unknown>): v is Record<string, unknown> & RunSummary {
-  return typeof v.method === 'string' && typeof v.metrics === 'object' && v.metrics !== null && typeof v.memory === 'object' && v.memory !== null;
+  return (
+    typeof v.method === 'string' &&
+    typeof v.metrics === 'object' &&
+    v.metrics !== null &&
+    typeof v.memory === 'object' &&
+    v.memory !== null
+  );
 }
 
 /**
@@ -109,7 +116,8 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
 
   const summaryFile = jsonObject('summary.json', files['summary.json']);
   if (summaryFile.problem) problems.push(summaryFile.problem);
-  else if (summaryFile.value && !isSummary(summaryFile.value)) problems.push('summary.json lacks method, metrics or memory');
+  else if (summaryFile.value && !isSummary(summaryFile.value))
+    problems.push('summary.json lacks method, metrics or memory');
   const metricsFile = jsonObject('metrics.json', files['metrics.json']);
   if (metricsFile.problem) problems.push(metricsFile.problem);
 
@@ -149,14 +157,18 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
   record.startedAt ??= fromName.startedAt;
   const notes: string[] = [];
   if (tornTail) {
-    notes.push('the last line of events.jsonl was cut off (the engine was killed while writing it); every earlier event is intact');
+    notes.push(
+      'the last line of events.jsonl was cut off (the engine was killed while writing it); every earlier event is intact',
+    );
   }
   if (stopped) notes.push(stopped);
 
   if (problems.length) {
     record.status = 'corrupt';
     record.problem = problems.join('; ');
-  } else record.status = status === 'interrupted' && live && !stopped ? 'running' : status ?? (live ? 'running' : 'interrupted');
+  } else
+    record.status =
+      status === 'interrupted' && live && !stopped ? 'running' : (status ?? (live ? 'running' : 'interrupted'));
   if (record.status === 'interrupted') record.resumable = files.checkpoint === true && !summaryFile.value;
   if (notes.length) record.notes = notes;
   return record;
@@ -203,7 +215,14 @@ export class RunReader {
         const dir = path.join(runsDir, d.name);
         seen.add(dir);
         const live = isLive(d.name);
-        const stamps = await Promise.all([...RUN_FILES, CHECKPOINT_FILE].map((name) => stat(path.join(dir, name)).then((s) => `${s.mtimeMs}:${s.size}`, (e: unknown) => `missing:${(e as NodeJS.ErrnoException).code ?? 'error'}`)));
+        const stamps = await Promise.all(
+          [...RUN_FILES, CHECKPOINT_FILE].map((name) =>
+            stat(path.join(dir, name)).then(
+              (s) => `${s.mtimeMs}:${s.size}`,
+              (e: unknown) => `missing:${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+            ),
+          ),
+        );
         const stamp = `${live}|${stamps.join('|')}`;
         const cached = this.cache.get(dir);
         if (cached?.stamp === stamp) return cached.record;
@@ -215,7 +234,8 @@ export class RunReader {
         return record;
       }),
     );
-    for (const dir of this.cache.keys()) if (dir.startsWith(runsDir + path.sep) && !seen.has(dir)) this.cache.delete(dir);
+    for (const dir of this.cache.keys())
+      if (dir.startsWith(runsDir + path.sep) && !seen.has(dir)) this.cache.delete(dir);
     return sortRuns(runs);
   }
 }

@@ -8,7 +8,9 @@ export function errorNotice(event: Extract<EngineEvent, { type: 'error' }>, meth
   const hint = event.hint ? ` Hint: ${event.hint}` : '';
   const message = event.message.replace(/\.$/, '');
   if (event.kind === 'oom') {
-    const where = [method && methodLabel(method), event.step !== undefined && `step ${event.step}`].filter(Boolean).join(', ');
+    const where = [method && methodLabel(method), event.step !== undefined && `step ${event.step}`]
+      .filter(Boolean)
+      .join(', ');
     return `Ladder Lab: out of memory${where ? ` (${where})` : ''}: ${message}.${hint}`;
   }
   return `Ladder Lab: ${message}.${hint}`;
@@ -16,7 +18,8 @@ export function errorNotice(event: Extract<EngineEvent, { type: 'error' }>, meth
 
 /** The tree's one-line description: out of memory says so with the engine's hint, a resumable run says so. */
 export function treeDescription(run: RunRecord): string {
-  if (run.status === 'failed' && run.error?.kind === 'oom') return `out of memory${run.error.hint ? ` — ${run.error.hint}` : ''}`;
+  if (run.status === 'failed' && run.error?.kind === 'oom')
+    return `out of memory${run.error.hint ? ` — ${run.error.hint}` : ''}`;
   const text = runDescription(run);
   return run.status === 'interrupted' && run.resumable ? `${text} · resumable` : text;
 }

@@ -15,7 +15,11 @@ export function resolveRunsDir(folderPath: string, setting: string | undefined):
   if (value.includes('\0')) return { error: `ladderLab.runsDir contains a NUL character: ${fix}.` };
   // PathPolicy resolves symlinks of the existing part, so a link pointing out of the workspace does not pass.
   const dir = new PathPolicy(() => [folderPath]).check(value);
-  if (dir === undefined) return { error: `ladderLab.runsDir "${value}" is outside the workspace folder ${path.basename(folderPath)}: ${fix}.` };
-  if (path.resolve(dir) === path.resolve(folderPath)) return { error: `ladderLab.runsDir "${value}" is the workspace folder itself: ${fix}.` };
+  if (dir === undefined)
+    return {
+      error: `ladderLab.runsDir "${value}" is outside the workspace folder ${path.basename(folderPath)}: ${fix}.`,
+    };
+  if (path.resolve(dir) === path.resolve(folderPath))
+    return { error: `ladderLab.runsDir "${value}" is the workspace folder itself: ${fix}.` };
   return { dir: path.resolve(dir) };
 }

@@ -38,7 +38,10 @@ export function sessionDir(runsDir: string, id: string): string {
  */
 export async function writeJsonAtomic(file: string, data: unknown): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`,
+  );
   try {
     await writeFile(tmp, JSON.stringify(data, null, 2) + '\n', { encoding: 'utf8', flag: 'wx' });
     await rename(tmp, file);
@@ -60,15 +63,25 @@ export function parseSessionFile(text: string): SessionFile | { problem: string 
   const o = v as Record<string, unknown>;
   if (o.version !== 1) return { problem: 'unknown version' };
   if (!isSafeId(o.id)) return { problem: 'id is not a session id' };
-  if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 1) return { problem: 'pid is not a process id' };
+  if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 1)
+    return { problem: 'pid is not a process id' };
   if (o.kind !== 'compare' && o.kind !== 'resume') return { problem: 'kind is not compare or resume' };
-  if (typeof o.experimentPath !== 'string' || o.experimentPath.length > 4096) return { problem: 'experimentPath is not a path' };
-  if (!Array.isArray(o.methods) || !o.methods.every((m) => typeof m === 'string' && m.length < 64)) return { problem: 'methods is not a list of names' };
+  if (typeof o.experimentPath !== 'string' || o.experimentPath.length > 4096)
+    return { problem: 'experimentPath is not a path' };
+  if (!Array.isArray(o.methods) || !o.methods.every((m) => typeof m === 'string' && m.length < 64))
+    return { problem: 'methods is not a list of names' };
   if (typeof o.startedAt !== 'number' || !Number.isFinite(o.startedAt)) return { problem: 'startedAt is not a time' };
-  if (o.runDir !== undefined && (typeof o.runDir !== 'string' || o.runDir.length > 4096)) return { problem: 'runDir is not a path' };
+  if (o.runDir !== undefined && (typeof o.runDir !== 'string' || o.runDir.length > 4096))
+    return { problem: 'runDir is not a path' };
   return {
-    version: 1, id: o.id, pid: o.pid, kind: o.kind, experimentPath: o.experimentPath, methods: [...(o.methods as string[])],
-    startedAt: o.startedAt, ...(o.runDir !== undefined ? { runDir: o.runDir } : {}),
+    version: 1,
+    id: o.id,
+    pid: o.pid,
+    kind: o.kind,
+    experimentPath: o.experimentPath,
+    methods: [...(o.methods as string[])],
+    startedAt: o.startedAt,
+    ...(o.runDir !== undefined ? { runDir: o.runDir } : {}),
   };
 }
 
@@ -82,21 +95,28 @@ export interface FoundSession {
 export async function listSessionFiles(runsDir: string): Promise<FoundSession[]> {
   let names: string[];
   try {
-    names = (await readdir(sessionsDir(runsDir), { withFileTypes: true })).filter((d) => d.isDirectory() && isSafeId(d.name)).map((d) => d.name);
+    names = (await readdir(sessionsDir(runsDir), { withFileTypes: true }))
+      .filter((d) => d.isDirectory() && isSafeId(d.name))
+      .map((d) => d.name);
   } catch {
     return [];
   }
-  return Promise.all(names.map(async (name) => {
-    const dir = path.join(sessionsDir(runsDir), name);
-    try {
-      const parsed = parseSessionFile(await readFile(path.join(dir, SESSION_FILE), 'utf8'));
-      if ('problem' in parsed) return { dir, problem: `${SESSION_FILE}: ${parsed.problem}` };
-      if (parsed.id !== name) return { dir, problem: `${SESSION_FILE}: id ${parsed.id} does not match its folder` };
-      return { dir, session: parsed };
-    } catch (e) {
-      return { dir, problem: `${SESSION_FILE} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
-    }
-  }));
+  return Promise.all(
+    names.map(async (name) => {
+      const dir = path.join(sessionsDir(runsDir), name);
+      try {
+        const parsed = parseSessionFile(await readFile(path.join(dir, SESSION_FILE), 'utf8'));
+        if ('problem' in parsed) return { dir, problem: `${SESSION_FILE}: ${parsed.problem}` };
+        if (parsed.id !== name) return { dir, problem: `${SESSION_FILE}: id ${parsed.id} does not match its folder` };
+        return { dir, session: parsed };
+      } catch (e) {
+        return {
+          dir,
+          problem: `${SESSION_FILE} cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        };
+      }
+    }),
+  );
 }
 
 /** Removes a finished session's folder (its events are in the run folders); only ever inside .sessions. */

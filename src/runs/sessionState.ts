@@ -6,7 +6,11 @@ import type { Session } from './types';
 
 /** The state of a session whose engine has exited. */
 export function finalState(
-  kind: SessionFile['kind'], stopRequested: boolean, exit: WorkerExit, events: readonly EngineEvent[], methods: readonly string[] = [],
+  kind: SessionFile['kind'],
+  stopRequested: boolean,
+  exit: WorkerExit,
+  events: readonly EngineEvent[],
+  methods: readonly string[] = [],
 ): Session['state'] {
   if (exit.spawnError) return 'failed';
   if (stopRequested || exit.code === 130) return 'stopped';
@@ -14,13 +18,17 @@ export function finalState(
   if (exit.code !== null) return 'failed';
   // Killed by a signal, or attached after a reload (no exit code): what the engine said decides.
   if (events.some((e) => e.type === 'error')) return 'failed';
-  const markers = events.filter((e) => e.type === 'run_started' || e.type === 'run_stopped' || e.type === 'run_finished');
+  const markers = events.filter(
+    (e) => e.type === 'run_started' || e.type === 'run_stopped' || e.type === 'run_finished',
+  );
   if (markers[markers.length - 1]?.type === 'run_stopped') return 'stopped'; // another window asked it to stop
   // A comparison of one method emits no compare_finished: then every method's run_finished says it is done.
   const finished = new Set(events.flatMap((e) => (e.type === 'run_finished' ? [e.summary.method] : [])));
-  const done = kind === 'compare'
-    ? events.some((e) => e.type === 'compare_finished') || (methods.length > 0 && methods.every((m) => finished.has(m)))
-    : finished.size > 0;
+  const done =
+    kind === 'compare'
+      ? events.some((e) => e.type === 'compare_finished') ||
+        (methods.length > 0 && methods.every((m) => finished.has(m)))
+      : finished.size > 0;
   return done ? 'finished' : 'interrupted';
 }
 

@@ -87,7 +87,9 @@ export class WorkspaceRunStore implements vscode.Disposable {
       if (!dir) return [];
       const rel = path.relative(folder.uri.fsPath, dir);
       // A folder-relative glob rides on the workspace's own recursive watcher, which also sees the runs dir appear.
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/**`));
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(folder, `${rel.split(path.sep).join('/')}/**`),
+      );
       const changed = () => this.changed();
       watcher.onDidCreate(changed);
       watcher.onDidChange(changed);

@@ -18,7 +18,12 @@ export const PRESETS: Record<string, [family: string, layers: number, hidden: nu
 };
 
 /** The embedded default: all-MiniLM-L6-v2 (6-layer BERT, hidden 384). */
-export const DEFAULT_BACKBONE: BackboneInfo = { layers: 6, hidden: 384, family: 'bert', label: 'all-MiniLM-L6-v2: 6 layers, hidden 384 (built in)' };
+export const DEFAULT_BACKBONE: BackboneInfo = {
+  layers: 6,
+  hidden: 384,
+  family: 'bert',
+  label: 'all-MiniLM-L6-v2: 6 layers, hidden 384 (built in)',
+};
 
 const first = (cfg: Record<string, unknown>, keys: string[]): number | null => {
   for (const k of keys) {
@@ -33,9 +38,10 @@ export function infoFromConfig(cfg: Record<string, unknown>, where: string): Bac
   const layers = first(cfg, ['num_hidden_layers', 'num_layers', 'n_layer']);
   const hidden = first(cfg, ['hidden_size', 'd_model', 'n_embd']);
   const family = typeof cfg.model_type === 'string' ? cfg.model_type.slice(0, 40) : null;
-  const label = layers === null
-    ? `${where}: config.json names no layer count`
-    : `${where}: ${family ?? 'model'}, ${layers} layers${hidden ? `, hidden ${hidden}` : ''}`;
+  const label =
+    layers === null
+      ? `${where}: config.json names no layer count`
+      : `${where}: ${family ?? 'model'}, ${layers} layers${hidden ? `, hidden ${hidden}` : ''}`;
   return { layers, hidden, family, label };
 }
 
@@ -45,7 +51,12 @@ export async function backboneInfo(backbone: string, resolveFolder: (p: string) 
     const name = backbone.slice('preset:'.length);
     const p = PRESETS[name];
     return p
-      ? { layers: p[1], hidden: p[2], family: p[0], label: `preset ${name}: ${p[0]}, ${p[1]} layers, hidden ${p[2]} (random init)` }
+      ? {
+          layers: p[1],
+          hidden: p[2],
+          family: p[0],
+          label: `preset ${name}: ${p[0]}, ${p[1]} layers, hidden ${p[2]} (random init)`,
+        }
       : { layers: null, hidden: null, family: null, label: `unknown preset ${name}` };
   }
   const folder = resolveFolder(backbone);

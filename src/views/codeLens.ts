@@ -3,7 +3,13 @@ import * as vscode from 'vscode';
 import { METHODS, parseExperimentText } from '../../protocol/experiment';
 import type { StoredRun } from '../runs/runStore';
 import type { RunManagerApi } from '../runs/types';
-import { ESTIMATE_LENS_TITLE, latestResults, resultsHoverMarkdown, resultsLensTitle, RUN_LENS_TITLE } from './codeLensText';
+import {
+  ESTIMATE_LENS_TITLE,
+  latestResults,
+  resultsHoverMarkdown,
+  resultsLensTitle,
+  RUN_LENS_TITLE,
+} from './codeLensText';
 
 export const LADDER_SELECTOR: vscode.DocumentSelector = [{ pattern: '**/*.ladder.json' }];
 
@@ -16,7 +22,10 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
   private hasEstimateLens = false;
 
   /** `hasEstimate`: whether the engine has an `estimate` subcommand (asked once per window); the lens needs it. */
-  constructor(private readonly runs: RunManagerApi, private readonly hasEstimate: () => Promise<boolean>) {
+  constructor(
+    private readonly runs: RunManagerApi,
+    private readonly hasEstimate: () => Promise<boolean>,
+  ) {
     this.subscriptions = [
       runs.onDidChangeRuns(() => {
         this.runsCache = undefined;
@@ -33,7 +42,9 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
     const top = new vscode.Range(0, 0, 0, 0);
-    const lenses = [new vscode.CodeLens(top, { title: RUN_LENS_TITLE, command: 'ladderLab.runComparison', arguments: [doc.uri] })];
+    const lenses = [
+      new vscode.CodeLens(top, { title: RUN_LENS_TITLE, command: 'ladderLab.runComparison', arguments: [doc.uri] }),
+    ];
     if (!this.estimateAsked) {
       // Asked once, without holding up the other lenses: the lens appears when the engine's answer arrives.
       this.estimateAsked = true;
@@ -43,14 +54,28 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
       });
     }
     if (this.hasEstimateLens) {
-      lenses.push(new vscode.CodeLens(top, { title: ESTIMATE_LENS_TITLE, command: 'ladderLab.estimateMemory', arguments: [doc.uri] }));
+      lenses.push(
+        new vscode.CodeLens(top, {
+          title: ESTIMATE_LENS_TITLE,
+          command: 'ladderLab.estimateMemory',
+          arguments: [doc.uri],
+        }),
+      );
     }
     const { raw } = parseExperimentText(doc.getText());
     if (raw) {
       const results = latestResults(raw, await this.listRuns());
       const title = resultsLensTitle(results);
       const runs = results.flatMap((r) => (r.run ? [r.run] : []));
-      if (title) lenses.push(new vscode.CodeLens(top, { title, tooltip: 'Latest result of each method: open the results', command: 'ladderLab.openResults', arguments: [runs] }));
+      if (title)
+        lenses.push(
+          new vscode.CodeLens(top, {
+            title,
+            tooltip: 'Latest result of each method: open the results',
+            command: 'ladderLab.openResults',
+            arguments: [runs],
+          }),
+        );
     }
     return lenses;
   }

@@ -20,7 +20,8 @@ export function runMatchesExperiment(values: ExperimentFileValues, config: Recor
     if (JSON.stringify(want) !== JSON.stringify(config[spec.name] ?? null)) return false;
   }
   const device = (values.device as string | undefined) ?? 'auto';
-  if (device !== 'auto' && device !== config.device && !(device === 'cuda' && String(config.device).startsWith('cuda'))) return false;
+  if (device !== 'auto' && device !== config.device && !(device === 'cuda' && String(config.device).startsWith('cuda')))
+    return false;
   return method in DEFAULT_LR ? lrFor(values, method) === config.lr : true;
 }
 
@@ -34,7 +35,14 @@ export function latestResults(values: ExperimentFileValues, runs: readonly Store
   const methods = (values.methods as string[] | undefined) ?? ['lst'];
   return methods.map((method) => ({
     method,
-    run: runs.find((r) => r.status === 'finished' && r.summary && r.method === method && r.config && runMatchesExperiment(values, r.config)),
+    run: runs.find(
+      (r) =>
+        r.status === 'finished' &&
+        r.summary &&
+        r.method === method &&
+        r.config &&
+        runMatchesExperiment(values, r.config),
+    ),
   }));
 }
 
@@ -54,14 +62,20 @@ const cell = (s: string) => s.replace(/\|/g, '\\|');
 /** A markdown table of the full numbers of each method's latest result. */
 export function resultsHoverMarkdown(results: readonly MethodResult[]): string | undefined {
   if (!results.some((r) => r.run)) return undefined;
-  const rows = ['| method | score | metrics | trainable | peak memory | time | run |', '|---|---:|---|---:|---:|---:|---|'];
+  const rows = [
+    '| method | score | metrics | trainable | peak memory | time | run |',
+    '|---|---:|---|---:|---:|---:|---|',
+  ];
   for (const { method, run } of results) {
     const s = run?.summary;
     if (!run || !s) {
       rows.push(`| ${methodLabel(method)} | — | no finished run yet | | | | |`);
       continue;
     }
-    const metrics = Object.entries(s.metrics).filter(([k]) => k !== 'score').map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+    const metrics = Object.entries(s.metrics)
+      .filter(([k]) => k !== 'score')
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
     rows.push(
       `| ${methodLabel(method)} | ${score(run)} | ${cell(metrics)} | ${s.trainable_pct.toFixed(2)}% | ${peakMemoryText(s)} | ${s.duration_s.toFixed(0)} s | \`${run.id}\` |`,
     );

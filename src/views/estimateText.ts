@@ -28,11 +28,15 @@ export function parseEstimate(stdout: string): EstimateResult | { error: string 
     return { error: 'the engine printed no JSON estimate' };
   }
   const r = raw as Partial<EstimateResult>;
-  if (!r || typeof r !== 'object' || !Array.isArray(r.rows) || typeof r.device !== 'string') return { error: 'the estimate has no rows' };
+  if (!r || typeof r !== 'object' || !Array.isArray(r.rows) || typeof r.device !== 'string')
+    return { error: 'the estimate has no rows' };
   for (const row of r.rows) {
     const v = row?.verdict;
-    const verdictOk = v === null || (typeof v === 'object' && isNumber(v.gpu_bytes) && isNumber(v.needed_bytes) && typeof v.fits === 'boolean');
-    if (typeof row?.method !== 'string' || !isNumber(row.peak_bytes) || !verdictOk) return { error: 'an estimate row is malformed' };
+    const verdictOk =
+      v === null ||
+      (typeof v === 'object' && isNumber(v.gpu_bytes) && isNumber(v.needed_bytes) && typeof v.fits === 'boolean');
+    if (typeof row?.method !== 'string' || !isNumber(row.peak_bytes) || !verdictOk)
+      return { error: 'an estimate row is malformed' };
   }
   return r as EstimateResult;
 }

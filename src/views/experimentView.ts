@@ -5,11 +5,19 @@
 // with none, the first change creates experiment.ladder.json.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { applyPatch, parseExperimentText, serializeExperiment, STARTER_EXPERIMENT, type ExperimentPatch } from '../../protocol/experiment';
+import {
+  applyPatch,
+  parseExperimentText,
+  serializeExperiment,
+  STARTER_EXPERIMENT,
+  type ExperimentPatch,
+} from '../../protocol/experiment';
 import type { RequestMessage } from '../../protocol/webviews/common';
 import {
-  ExperimentMessages, parseExperimentMessage,
-  type ExperimentChannel, type ExperimentState,
+  ExperimentMessages,
+  parseExperimentMessage,
+  type ExperimentChannel,
+  type ExperimentState,
 } from '../../protocol/webviews/experiment';
 import { WebviewChannel } from '../panels/webviewChannel';
 import { renderWebviewHtml, webviewOptions } from '../panels/webviewHtml';
@@ -55,7 +63,12 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       }),
       vscode.window.onDidChangeActiveTextEditor((editor) => {
         const uri = editor?.document.uri;
-        if (uri && uri.scheme === 'file' && uri.path.endsWith('.ladder.json') && uri.toString() !== this.file?.toString()) {
+        if (
+          uri &&
+          uri.scheme === 'file' &&
+          uri.path.endsWith('.ladder.json') &&
+          uri.toString() !== this.file?.toString()
+        ) {
           this.file = uri;
           this.scheduleState();
         }
@@ -69,12 +82,20 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     view.webview.options = webviewOptions(this.extensionUri);
     view.webview.html = renderWebviewHtml(view.webview, this.extensionUri, 'experiment', 'Experiment');
     this.channel.attach(view.webview);
-    view.onDidChangeVisibility(() => {
-      if (!view.visible) this.channel.hidden();
-    }, null, this.disposables);
-    view.onDidDispose(() => {
-      if (this.view === view) this.view = undefined;
-    }, null, this.disposables);
+    view.onDidChangeVisibility(
+      () => {
+        if (!view.visible) this.channel.hidden();
+      },
+      null,
+      this.disposables,
+    );
+    view.onDidDispose(
+      () => {
+        if (this.view === view) this.view = undefined;
+      },
+      null,
+      this.disposables,
+    );
   }
 
   // ---- the file ---------------------------------------------------------------------------------------------------
@@ -125,7 +146,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     if (existing) return existing;
     const root = this.workspaceRoot();
     if (!root) {
-      void vscode.window.showWarningMessage('Ladder Lab: open a folder first; the experiment file lives in the workspace.');
+      void vscode.window.showWarningMessage(
+        'Ladder Lab: open a folder first; the experiment file lives in the workspace.',
+      );
       return undefined;
     }
     this.file = vscode.Uri.joinPath(root, NEW_FILE_NAME);
@@ -149,14 +172,18 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     // No file yet (or an empty one): the form shows the starter, which the first change writes (see applyPatch).
     const parsed = parseExperimentText(text?.trim() ? text : serializeExperiment(STARTER_EXPERIMENT));
     const root = this.workspaceRoot()?.fsPath;
-    const info = await backboneInfo(parsed.values.backbone, (p) => (path.isAbsolute(p) || !root ? p : path.resolve(root, p)));
+    const info = await backboneInfo(parsed.values.backbone, (p) =>
+      path.isAbsolute(p) || !root ? p : path.resolve(root, p),
+    );
     const active = this.runManager.activeSession();
     // A file that is not a JSON object makes the form read-only (problems); bad fields are shown, and editable.
     const fileErrors = parsed.errors.filter((e) => e.field === '').map((e) => e.message);
     const warnings = parsed.errors.filter((e) => e.field !== '').map((e) => e.message);
     const beyond = (parsed.values.keep_layers ?? []).filter((l) => info.layers !== null && l >= info.layers);
-    if (beyond.length) warnings.push(`keep_layers: ${beyond.join(', ')} lie beyond this backbone's ${info.layers} layers (0-based)`);
-    if (info.hidden && info.hidden % parsed.values.r !== 0) warnings.push(`r: ${parsed.values.r} does not divide the backbone's hidden size ${info.hidden}`);
+    if (beyond.length)
+      warnings.push(`keep_layers: ${beyond.join(', ')} lie beyond this backbone's ${info.layers} layers (0-based)`);
+    if (info.hidden && info.hidden % parsed.values.r !== 0)
+      warnings.push(`r: ${parsed.values.r} does not divide the backbone's hidden size ${info.hidden}`);
     return {
       file: uri ? vscode.workspace.asRelativePath(uri) : null,
       values: parsed.values,
@@ -164,7 +191,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       presets: Object.keys(PRESETS),
       problems: uri && text === null ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`] : fileErrors,
       warnings: [...new Set(warnings)],
-      running: active !== undefined && (active.state === 'starting' || active.state === 'running' || active.state === 'stopping'),
+      running:
+        active !== undefined &&
+        (active.state === 'starting' || active.state === 'running' || active.state === 'stopping'),
     };
   }
 
@@ -222,7 +251,8 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       const inFile = [current.values.backbone, current.values.data];
       for (const key of ['backbone', 'data'] as const) {
         const value = accepted[key];
-        if (typeof value !== 'string' || (key === 'backbone' && (value === 'default' || value.startsWith('preset:')))) continue;
+        if (typeof value !== 'string' || (key === 'backbone' && (value === 'default' || value.startsWith('preset:'))))
+          continue;
         const ok = this.policy.check(value, inFile);
         if (ok === undefined) {
           void vscode.window.showWarningMessage(
@@ -238,7 +268,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
         const root = this.workspaceRoot()?.fsPath;
         const info = await backboneInfo(backbone, (p) => (path.isAbsolute(p) || !root ? p : path.resolve(root, p)));
         if (info.layers !== null && accepted.keep_layers.some((l) => l >= info.layers!)) {
-          void vscode.window.showWarningMessage(`Ladder Lab: the backbone has ${info.layers} layers; keep_layers must be below ${info.layers}.`);
+          void vscode.window.showWarningMessage(
+            `Ladder Lab: the backbone has ${info.layers} layers; keep_layers must be below ${info.layers}.`,
+          );
           delete accepted.keep_layers;
         }
       }
@@ -254,8 +286,12 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
 
   private async pickBackbone(): Promise<void> {
     const picked = await vscode.window.showOpenDialog({
-      canSelectFolders: true, canSelectFiles: false, canSelectMany: false,
-      defaultUri: this.workspaceRoot(), openLabel: 'Use as backbone', title: 'A Hugging Face checkpoint folder (config.json + weights)',
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      defaultUri: this.workspaceRoot(),
+      openLabel: 'Use as backbone',
+      title: 'A Hugging Face checkpoint folder (config.json + weights)',
     });
     const folder = picked?.[0];
     if (!folder) return this.postState(); // the select showed "folder…": put it back
@@ -265,10 +301,13 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
 
   private async pickData(kind: 'folder' | 'file'): Promise<void> {
     const picked = await vscode.window.showOpenDialog({
-      canSelectFolders: kind === 'folder', canSelectFiles: kind === 'file', canSelectMany: false,
+      canSelectFolders: kind === 'folder',
+      canSelectFiles: kind === 'file',
+      canSelectMany: false,
       defaultUri: this.workspaceRoot(),
       filters: kind === 'file' ? { 'Data files': ['json', 'jsonl', 'csv', 'tsv'] } : undefined,
-      openLabel: 'Use as data', title: kind === 'folder' ? 'The task folder (GLUE TSV files)' : 'The data file',
+      openLabel: 'Use as data',
+      title: kind === 'folder' ? 'The task folder (GLUE TSV files)' : 'The data file',
     });
     const target = picked?.[0];
     if (!target) return;

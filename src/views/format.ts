@@ -2,7 +2,14 @@
 import type { EngineEvent, RunSummary } from '../../protocol/events';
 import type { RunRecord } from '../runs/types';
 
-const METHOD_LABELS: Record<string, string> = { lst: 'LST', lora: 'LoRA', adapter: 'Adapter', bitfit: 'BitFit', prompt: 'Prompt', full: 'Full FT' };
+const METHOD_LABELS: Record<string, string> = {
+  lst: 'LST',
+  lora: 'LoRA',
+  adapter: 'Adapter',
+  bitfit: 'BitFit',
+  prompt: 'Prompt',
+  full: 'Full FT',
+};
 
 export function methodLabel(method: string): string {
   return METHOD_LABELS[method] ?? method;
@@ -51,12 +58,29 @@ export function runTooltip(run: RunRecord): string {
   if (run.startedAt) lines.push('', `started ${new Date(run.startedAt * 1000).toLocaleString()}`);
   const s = run.summary;
   if (s) {
-    lines.push('', Object.entries(s.metrics).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' · '));
-    lines.push('', `trainable ${s.trainable_pct.toFixed(2)}% · peak ${peakMemoryText(s)} · ${s.duration_s.toFixed(0)} s`);
-    lines.push('', `saved for backward ${mib(s.memory.saved_for_backward_bytes)} · optimizer ${mib(s.memory.optimizer_bytes)}`);
+    lines.push(
+      '',
+      Object.entries(s.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .join(' · '),
+    );
+    lines.push(
+      '',
+      `trainable ${s.trainable_pct.toFixed(2)}% · peak ${peakMemoryText(s)} · ${s.duration_s.toFixed(0)} s`,
+    );
+    lines.push(
+      '',
+      `saved for backward ${mib(s.memory.saved_for_backward_bytes)} · optimizer ${mib(s.memory.optimizer_bytes)}`,
+    );
   }
-  if (run.lastStep && run.status !== 'finished') lines.push('', `step ${run.lastStep.step}/${run.lastStep.totalSteps}, loss ${run.lastStep.loss.toFixed(4)}`);
-  if (run.error) lines.push('', `${run.error.kind}: ${run.error.message}`, ...(run.error.hint ? ['', `hint: ${run.error.hint}`] : []));
+  if (run.lastStep && run.status !== 'finished')
+    lines.push('', `step ${run.lastStep.step}/${run.lastStep.totalSteps}, loss ${run.lastStep.loss.toFixed(4)}`);
+  if (run.error)
+    lines.push(
+      '',
+      `${run.error.kind}: ${run.error.message}`,
+      ...(run.error.hint ? ['', `hint: ${run.error.hint}`] : []),
+    );
   if (run.problem) lines.push('', `problem: ${run.problem}`);
   return lines.join('\n');
 }
@@ -73,7 +97,11 @@ export function statusBarText(events: readonly EngineEvent[]): string | undefine
       step = undefined;
     } else if (e.type === 'train_step') {
       // Current GPU memory when on CUDA; otherwise the bytes saved for backward, the part the methods differ in.
-      step = { step: e.step, total: e.total_steps, bytes: e.memory.allocated_bytes ?? e.memory.saved_for_backward_bytes };
+      step = {
+        step: e.step,
+        total: e.total_steps,
+        bytes: e.memory.allocated_bytes ?? e.memory.saved_for_backward_bytes,
+      };
     }
   }
   if (!method) return undefined;

@@ -16,7 +16,8 @@ function real(p: string, hops = 0): string {
     // A dangling symlink (its target does not exist yet) still points somewhere: follow it, or it could be
     // created outside later through the link. 40 hops, like the kernel's limit, ends a loop.
     try {
-      if (hops < 40 && lstatSync(p).isSymbolicLink()) return real(path.resolve(path.dirname(p), readlinkSync(p)), hops + 1);
+      if (hops < 40 && lstatSync(p).isSymbolicLink())
+        return real(path.resolve(path.dirname(p), readlinkSync(p)), hops + 1);
     } catch {
       // not there at all: fall through
     }
@@ -54,7 +55,8 @@ export class PathPolicy {
   /** How to write an accepted path into the experiment file: relative inside the workspace, else absolute. */
   display(abs: string): string {
     const root = this.roots()[0];
-    if (root !== undefined && isInside(abs, root) && abs !== root) return path.relative(root, abs).split(path.sep).join('/');
+    if (root !== undefined && isInside(abs, root) && abs !== root)
+      return path.relative(root, abs).split(path.sep).join('/');
     return abs;
   }
 }

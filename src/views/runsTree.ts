@@ -20,7 +20,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
   lastRuns: RunRecord[] = [];
 
   constructor(private readonly runs: RunManagerApi) {
-    this.subscriptions = [runs.onDidChangeRuns(() => this.refresh()), runs.onDidChangeSessions(() => this.refresh()), this.changed];
+    this.subscriptions = [
+      runs.onDidChangeRuns(() => this.refresh()),
+      runs.onDidChangeSessions(() => this.refresh()),
+      this.changed,
+    ];
   }
 
   refresh(): void {
@@ -38,13 +42,17 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
     item.id = run.dir;
     item.description = treeDescription(run);
     const notes = (run.notes ?? []).map((n) => `\n\nnote: ${n}`).join('');
-    const resume = run.status === 'interrupted' ? `\n\n${run.resumable ? 'Resumable from its checkpoint (Resume Run).' : 'No checkpoint yet: Resume will say so; start it again instead.'}` : '';
+    const resume =
+      run.status === 'interrupted'
+        ? `\n\n${run.resumable ? 'Resumable from its checkpoint (Resume Run).' : 'No checkpoint yet: Resume will say so; start it again instead.'}`
+        : '';
     item.tooltip = new vscode.MarkdownString(runTooltip(run) + notes + resume);
     const [icon, color] = ICONS[run.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
     // view/item/context menus key on this: "run.finished" gets Open Results, "run.interrupted…" gets Resume Run.
     item.contextValue = `run.${run.status}${run.resumable ? '.resumable' : ''}`;
-    if (run.status === 'finished') item.command = { command: 'ladderLab.openResults', title: 'Open Results', arguments: [run] };
+    if (run.status === 'finished')
+      item.command = { command: 'ladderLab.openResults', title: 'Open Results', arguments: [run] };
     if (run.status === 'running') item.command = { command: 'ladderLab.openMonitor', title: 'Open Monitor' };
     return item;
   }

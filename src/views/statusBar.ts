@@ -11,10 +11,13 @@ export class RunStatusBar implements vscode.Disposable {
   constructor(private readonly runs: RunManagerApi) {
     this.item.name = 'Ladder Lab run';
     this.item.command = 'ladderLab.openMonitor';
-    this.subscriptions = [runs.onDidChangeSessions(() => this.update()), runs.onDidEvent(({ event }) => {
-      // Steps arrive several times a second on a GPU; only the events that change the text matter.
-      if (event.type === 'train_step' || event.type === 'run_started') this.update();
-    })];
+    this.subscriptions = [
+      runs.onDidChangeSessions(() => this.update()),
+      runs.onDidEvent(({ event }) => {
+        // Steps arrive several times a second on a GPU; only the events that change the text matter.
+        if (event.type === 'train_step' || event.type === 'run_started') this.update();
+      }),
+    ];
     this.update();
   }
 
@@ -31,7 +34,9 @@ export class RunStatusBar implements vscode.Disposable {
       return;
     }
     const stopping = session.state === 'stopping';
-    this.item.text = stopping ? '$(sync~spin) Ladder Lab: stopping…' : (statusBarText(session.events) ?? '$(sync~spin) Ladder Lab: loading the engine…');
+    this.item.text = stopping
+      ? '$(sync~spin) Ladder Lab: stopping…'
+      : (statusBarText(session.events) ?? '$(sync~spin) Ladder Lab: loading the engine…');
     this.item.tooltip = `Ladder Lab: ${session.methods.join(', ')} from ${session.experimentPath} — click to open the monitor`;
     this.item.show();
     this.visible = true;

@@ -6,7 +6,17 @@
 // kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
 // run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and
 // read both methods' rows. Screenshots at each stage.
-import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
+import {
+  appFrame,
+  env,
+  makeLog,
+  openBrowser,
+  openWorkbench,
+  runCommand,
+  shot as takeShot,
+  sleep,
+  waitFor,
+} from './lib.mjs';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -33,10 +43,24 @@ async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   // The experiment starts as a single LST run on the real SST-2 data, tiny so it finishes in a minute on a CPU;
   // the test turns it into an LST vs LoRA comparison through the form.
-  writeFileSync(EXPERIMENT, JSON.stringify({
-    backbone: 'default', task: 'sst2', data: DATA_DIR, methods: ['lst'],
-    max_train_examples: 16, max_eval_examples: 8, epochs: 1, max_length: 32, fisher_samples: 4,
-  }, null, 2) + '\n');
+  writeFileSync(
+    EXPERIMENT,
+    JSON.stringify(
+      {
+        backbone: 'default',
+        task: 'sst2',
+        data: DATA_DIR,
+        methods: ['lst'],
+        max_train_examples: 16,
+        max_eval_examples: 8,
+        epochs: 1,
+        max_length: 32,
+        fisher_samples: 4,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
 
   const { browser, page, problems } = await openBrowser(WORKSPACE);
   try {
@@ -51,7 +75,8 @@ async function main() {
     const fileName = await form.locator('#open-file').textContent();
     log(`experiment form ready, editing ${fileName}`);
     if (fileName !== 'tiny.ladder.json') throw new Error(`the form edits ${fileName}, expected tiny.ladder.json`);
-    if (await form.locator('#ladder').getAttribute('data-layers') !== '6') throw new Error('the ladder should show MiniLM\'s 6 layers');
+    if ((await form.locator('#ladder').getAttribute('data-layers')) !== '6')
+      throw new Error("the ladder should show MiniLM's 6 layers");
     await shot(page, '0-experiment-form-top');
 
     // 2. Edit the form: methods, r, batch size, kept layers. Each change lands in the file.
@@ -62,16 +87,28 @@ async function main() {
     await setText(form, 'batch_size', 4);
     await waitFor('batch_size = 4 in the file', () => readExperiment().batch_size === 4);
     for (const layer of [0, 2, 4]) await form.locator(`#ladder button[data-layer="${layer}"]`).click(); // drop 1st, 3rd, 5th
-    await waitFor('keep_layers [1,3,5] in the file', () => JSON.stringify(readExperiment().keep_layers) === '[1,3,5]', 15_000);
-    await waitFor('the ladder to show layers 1,3,5 kept', async () => (await form.locator('#ladder').getAttribute('data-kept')) === '1,3,5');
+    await waitFor(
+      'keep_layers [1,3,5] in the file',
+      () => JSON.stringify(readExperiment().keep_layers) === '[1,3,5]',
+      15_000,
+    );
+    await waitFor(
+      'the ladder to show layers 1,3,5 kept',
+      async () => (await form.locator('#ladder').getAttribute('data-kept')) === '1,3,5',
+    );
     const rHint = await form.locator('#r-hint').textContent();
     log(`file now: ${JSON.stringify(readExperiment())}; r hint: ${rHint}`);
 
     // 3. The other way round: a change made on disk shows in the form.
     writeFileSync(EXPERIMENT, JSON.stringify({ ...readExperiment(), seed: 7 }, null, 2) + '\n');
-    await waitFor('seed 7 from disk in the form', async () => (await form.locator('#seed').evaluate((e) => e.value)) === '7', 20_000);
+    await waitFor(
+      'seed 7 from disk in the form',
+      async () => (await form.locator('#seed').evaluate((e) => e.value)) === '7',
+      20_000,
+    );
     log('disk -> form sync ok');
-    if (await form.locator('#warnings').isVisible()) throw new Error(`unexpected warnings: ${await form.locator('#warnings').textContent()}`);
+    if (await form.locator('#warnings').isVisible())
+      throw new Error(`unexpected warnings: ${await form.locator('#warnings').textContent()}`);
     await shot(page, '1-experiment-form');
 
     // 4. Run the comparison: the monitor opens and fills.
@@ -80,16 +117,23 @@ async function main() {
     log('monitor open');
     const points = async (id) => Number(await monitor.locator(`#${id}`).getAttribute('data-points')) || 0;
     await waitFor('the first loss points', async () => (await points('loss-chart')) >= 2, RUN_TIMEOUT_MS, 1000);
-    log(`running: ${await monitor.locator('#run-line').textContent()} | ${await monitor.locator('#phase').textContent()} | ${await monitor.locator('#eta').textContent()}`);
+    log(
+      `running: ${await monitor.locator('#run-line').textContent()} | ${await monitor.locator('#phase').textContent()} | ${await monitor.locator('#eta').textContent()}`,
+    );
     await shot(page, '2-monitor-running');
-    await waitFor('the comparison to finish', async () => {
-      const state = await monitor.locator('#session-state').getAttribute('data-state');
-      if (state === 'failed' || state === 'stopped') {
-        const msgs = await monitor.locator('#messages').textContent();
-        throw Object.assign(new Error(`the session ${state}: ${msgs}`), { fatal: true });
-      }
-      return state === 'finished';
-    }, RUN_TIMEOUT_MS, 1000);
+    await waitFor(
+      'the comparison to finish',
+      async () => {
+        const state = await monitor.locator('#session-state').getAttribute('data-state');
+        if (state === 'failed' || state === 'stopped') {
+          const msgs = await monitor.locator('#messages').textContent();
+          throw Object.assign(new Error(`the session ${state}: ${msgs}`), { fatal: true });
+        }
+        return state === 'finished';
+      },
+      RUN_TIMEOUT_MS,
+      1000,
+    );
     const loss = await points('loss-chart');
     const memory = await points('memory-chart');
     const lossSeries = await monitor.locator('#loss-chart').getAttribute('aria-label');
@@ -98,7 +142,8 @@ async function main() {
     // 16 examples / batch 4 = 4 steps per method, 2 methods.
     if (loss < 8) throw new Error(`expected at least 8 loss points (4 steps x 2 methods), got ${loss}`);
     if (memory < 8) throw new Error(`expected at least 8 memory points, got ${memory}`);
-    if (!/lst/.test(lossSeries) || !/lora/.test(lossSeries)) throw new Error(`loss chart lacks a method: ${lossSeries}`);
+    if (!/lst/.test(lossSeries) || !/lora/.test(lossSeries))
+      throw new Error(`loss chart lacks a method: ${lossSeries}`);
     if (!/saved for backward|CUDA/.test(memorySeries)) throw new Error(`memory chart is unlabelled: ${memorySeries}`);
     const fraction = await monitor.locator('#progress').getAttribute('data-fraction');
     if (fraction !== '1.000') throw new Error(`progress should be complete, is ${fraction}`);
@@ -108,12 +153,18 @@ async function main() {
     // 5. Results: both methods' rows from the run folders.
     await palette(page, 'Ladder Lab: Open Results');
     const results = await appFrame(page, 'results');
-    await waitFor('both rows in the results table', async () =>
-      (await results.locator('#results-table tbody tr[data-method="lst"]').count()) === 1 &&
-      (await results.locator('#results-table tbody tr[data-method="lora"]').count()) === 1, 60_000, 500);
+    await waitFor(
+      'both rows in the results table',
+      async () =>
+        (await results.locator('#results-table tbody tr[data-method="lst"]').count()) === 1 &&
+        (await results.locator('#results-table tbody tr[data-method="lora"]').count()) === 1,
+      60_000,
+      500,
+    );
     const header = await results.locator('#results-table thead th').allTextContents();
     const rows = {};
-    for (const m of ['lst', 'lora']) rows[m] = await results.locator(`#results-table tbody tr[data-method="${m}"] td`).allTextContents();
+    for (const m of ['lst', 'lora'])
+      rows[m] = await results.locator(`#results-table tbody tr[data-method="${m}"] td`).allTextContents();
     log(`results header: ${header.join(' | ')}`);
     for (const m of ['lst', 'lora']) log(`results ${m}: ${rows[m].join(' | ')}`);
     const scatter = Number(await results.locator('#scatter-chart').getAttribute('data-points'));
@@ -129,10 +180,24 @@ async function main() {
     await results.locator('#export-csv').click();
     const saveInput = page.locator('.quick-input-widget input').first();
     await saveInput.waitFor({ timeout: 15_000 });
-    await waitFor('the suggested file name', async () => /ladderlab-results\.csv$/.test(await saveInput.inputValue()), 10_000);
+    await waitFor(
+      'the suggested file name',
+      async () => /ladderlab-results\.csv$/.test(await saveInput.inputValue()),
+      10_000,
+    );
     await saveInput.press('Enter');
     const csvFile = path.join(WORKSPACE, 'ladderlab-results.csv');
-    const csv = await waitFor('the exported CSV', () => { try { return readFileSync(csvFile, 'utf8'); } catch { return undefined; } }, 15_000);
+    const csv = await waitFor(
+      'the exported CSV',
+      () => {
+        try {
+          return readFileSync(csvFile, 'utf8');
+        } catch {
+          return undefined;
+        }
+      },
+      15_000,
+    );
     const csvLines = csv.trim().split(/\r?\n/);
     if (!csvLines[0].startsWith('method,run_id,task,trainable_pct,peak_train_memory_mib') || csvLines.length !== 3) {
       throw new Error(`unexpected CSV:\n${csv}`);
@@ -141,15 +206,32 @@ async function main() {
 
     // 6. Dark theme: the charts re-read VS Code's colours when the theme changes.
     const settingsFile = path.join(WORKSPACE, '.vscode', 'settings.json');
-    writeFileSync(settingsFile, JSON.stringify({ ...JSON.parse(readFileSync(settingsFile, 'utf8')), 'workbench.colorTheme': 'Default Dark Modern' }, null, 2));
-    await waitFor('the dark theme in the results webview', async () => /vscode-dark/.test(await results.locator('body').getAttribute('class')), 30_000, 500);
+    writeFileSync(
+      settingsFile,
+      JSON.stringify(
+        { ...JSON.parse(readFileSync(settingsFile, 'utf8')), 'workbench.colorTheme': 'Default Dark Modern' },
+        null,
+        2,
+      ),
+    );
+    await waitFor(
+      'the dark theme in the results webview',
+      async () => /vscode-dark/.test(await results.locator('body').getAttribute('class')),
+      30_000,
+      500,
+    );
     await sleep(800);
     await shot(page, '5-results-dark');
     await page.locator('.tabs-container .tab', { hasText: 'Run Monitor' }).click();
     const monitorDark = await appFrame(page, 'monitor');
-    await waitFor('the replayed monitor in the dark theme', async () =>
-      /vscode-dark/.test(await monitorDark.locator('body').getAttribute('class')) &&
-      Number(await monitorDark.locator('#loss-chart').getAttribute('data-points')) === loss, 30_000, 500);
+    await waitFor(
+      'the replayed monitor in the dark theme',
+      async () =>
+        /vscode-dark/.test(await monitorDark.locator('body').getAttribute('class')) &&
+        Number(await monitorDark.locator('#loss-chart').getAttribute('data-points')) === loss,
+      30_000,
+      500,
+    );
     await sleep(500);
     await shot(page, '6-monitor-dark');
     log('dark theme: results and the (replayed) monitor redrawn');
@@ -162,13 +244,22 @@ async function main() {
     await tab('Results').waitFor({ timeout: 60_000 });
     await tab('Results').click();
     const restoredResults = await appFrame(page, 'results', 90_000);
-    await waitFor('the restored results table', async () =>
-      (await restoredResults.locator('#results-table tbody tr').count()) === 2, 60_000, 500);
+    await waitFor(
+      'the restored results table',
+      async () => (await restoredResults.locator('#results-table tbody tr').count()) === 2,
+      60_000,
+      500,
+    );
     await tab('Run Monitor').click();
     const restored = await appFrame(page, 'monitor', 90_000);
-    await waitFor('the monitor restored from the run folders', async () =>
-      Number(await restored.locator('#loss-chart').getAttribute('data-points')) === loss &&
-      /replayed from disk/.test(await restored.locator('#session-line').textContent()), 60_000, 500);
+    await waitFor(
+      'the monitor restored from the run folders',
+      async () =>
+        Number(await restored.locator('#loss-chart').getAttribute('data-points')) === loss &&
+        /replayed from disk/.test(await restored.locator('#session-line').textContent()),
+      60_000,
+      500,
+    );
     await sleep(500);
     await shot(page, '7-monitor-after-reload');
     log(`after reload: results restored (2 rows); monitor: ${await restored.locator('#session-line').textContent()}`);
@@ -184,7 +275,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(`E2E FAIL: ${e.stack || e}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`E2E FAIL: ${e.stack || e}`);
+    process.exit(1);
+  },
+);

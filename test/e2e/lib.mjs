@@ -27,19 +27,31 @@ export async function waitFor(what, fn, timeoutMs = 30_000, everyMs = 250) {
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (${last.message})` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what}${last ? ` (${last.message})` : ''}`);
     await sleep(everyMs);
   }
 }
 
 /** The frame holding one of our webview apps (webviews nest: iframe.webview > iframe#active-frame > our page). */
 export async function appFrame(page, app, timeoutMs = 60_000) {
-  return waitFor(`the ${app} webview`, async () => {
-    for (const frame of page.frames()) {
-      if (await frame.locator(`#app[data-app="${app}"]`).count().catch(() => 0)) return frame;
-    }
-    return undefined;
-  }, timeoutMs, 500);
+  return waitFor(
+    `the ${app} webview`,
+    async () => {
+      for (const frame of page.frames()) {
+        if (
+          await frame
+            .locator(`#app[data-app="${app}"]`)
+            .count()
+            .catch(() => 0)
+        )
+          return frame;
+      }
+      return undefined;
+    },
+    timeoutMs,
+    500,
+  );
 }
 
 /** Runs a command from the palette, retrying until the extension has registered it. */
@@ -50,7 +62,12 @@ export async function runCommand(page, title, log) {
     await input.waitFor({ timeout: 10_000 });
     await input.fill(`>${title}`);
     const row = page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    if (await row.waitFor({ timeout: 3000 }).then(() => true, () => false)) {
+    if (
+      await row.waitFor({ timeout: 3000 }).then(
+        () => true,
+        () => false,
+      )
+    ) {
       await row.click();
       return;
     }
@@ -73,8 +90,15 @@ export async function openBrowser(workspace) {
   const home = process.env.CHROMIUM_HOME || workspace;
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     env: { ...process.env, XDG_CONFIG_HOME: path.join(home, 'config'), XDG_CACHE_HOME: path.join(home, 'cache') },
   });
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
@@ -82,7 +106,8 @@ export async function openBrowser(workspace) {
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     const text = m.text();
-    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text)) problems.push(`CSP: ${text.slice(0, 300)}`);
+    if (m.type() === 'error' && /Content Security Policy|Refused to/.test(text))
+      problems.push(`CSP: ${text.slice(0, 300)}`);
   });
   return { browser, page, problems };
 }
@@ -90,7 +115,9 @@ export async function openBrowser(workspace) {
 /** Opens the workbench on the test workspace with this repository loaded as the development extension. */
 export async function openWorkbench(page, { port, workspace, extPath }, log) {
   const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extPath}`]]);
-  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`);
+  await page.goto(
+    `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`,
+  );
   await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
   await page.locator('.statusbar').waitFor({ timeout: 60_000 });
   log('workbench up');

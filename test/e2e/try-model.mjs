@@ -5,7 +5,17 @@
 // measurement; a typed sentence gets a prediction with class probabilities and latency; the results table shows
 // the inference columns; a window reload reopens the panel on the same run; a corrupt model.onnx, then a missing
 // one, gives a clear error in the panel.
-import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
+import {
+  appFrame,
+  env,
+  makeLog,
+  openBrowser,
+  openWorkbench,
+  runCommand,
+  shot as takeShot,
+  sleep,
+  waitFor,
+} from './lib.mjs';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -25,14 +35,47 @@ const palette = (page, title) => runCommand(page, title, log);
 
 /** The newest finished LoRA run folder; trains a tiny one (16 SST-2 examples) when there is none. */
 function finishedLoraRun() {
-  const find = () => (existsSync(RUNS_DIR) ? readdirSync(RUNS_DIR) : [])
-    .filter((d) => d.includes('-lora-') && existsSync(path.join(RUNS_DIR, d, 'summary.json')) && existsSync(path.join(RUNS_DIR, d, 'trainable.safetensors')))
-    .sort().reverse()[0];
+  const find = () =>
+    (existsSync(RUNS_DIR) ? readdirSync(RUNS_DIR) : [])
+      .filter(
+        (d) =>
+          d.includes('-lora-') &&
+          existsSync(path.join(RUNS_DIR, d, 'summary.json')) &&
+          existsSync(path.join(RUNS_DIR, d, 'trainable.safetensors')),
+      )
+      .sort()
+      .reverse()[0];
   if (!find()) {
     log('no finished LoRA run in the workspace: training a tiny one');
-    const done = spawnSync(PYTHON, ['-m', 'ladderlab.cli', 'run', '--method', 'lora', '--task', 'sst2', '--data', DATA_DIR,
-      '--max-train-examples', '16', '--max-eval-examples', '8', '--epochs', '1', '--max-length', '32', '--batch-size', '4',
-      '--runs-dir', RUNS_DIR, '--format', 'text'], { cwd: WORKSPACE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = spawnSync(
+      PYTHON,
+      [
+        '-m',
+        'ladderlab.cli',
+        'run',
+        '--method',
+        'lora',
+        '--task',
+        'sst2',
+        '--data',
+        DATA_DIR,
+        '--max-train-examples',
+        '16',
+        '--max-eval-examples',
+        '8',
+        '--epochs',
+        '1',
+        '--max-length',
+        '32',
+        '--batch-size',
+        '4',
+        '--runs-dir',
+        RUNS_DIR,
+        '--format',
+        'text',
+      ],
+      { cwd: WORKSPACE, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     if (done.status !== 0) throw new Error(`training failed: ${done.stderr}`);
   }
   return path.join(RUNS_DIR, find());
@@ -65,11 +108,20 @@ async function main() {
 
     // 2. Export: ladderlab export, load in onnxruntime-node, measure in a child process.
     await panel.locator('#export').click();
-    await waitFor('the export, the model loaded and measured', async () => {
-      const status = await panel.locator('#app').getAttribute('data-status');
-      if (status === 'error') throw Object.assign(new Error(await panel.locator('#error').textContent()), { fatal: true });
-      return status === 'ready' && (await panel.locator('#inference').getAttribute('data-measured')) === 'true';
-    }, 180_000, 1000).catch((e) => { if (e.fatal) throw new Error(`export failed in the panel: ${e.message}`); throw e; });
+    await waitFor(
+      'the export, the model loaded and measured',
+      async () => {
+        const status = await panel.locator('#app').getAttribute('data-status');
+        if (status === 'error')
+          throw Object.assign(new Error(await panel.locator('#error').textContent()), { fatal: true });
+        return status === 'ready' && (await panel.locator('#inference').getAttribute('data-measured')) === 'true';
+      },
+      180_000,
+      1000,
+    ).catch((e) => {
+      if (e.fatal) throw new Error(`export failed in the panel: ${e.message}`);
+      throw e;
+    });
     for (const f of ['model.onnx', 'manifest.json', 'tokenizer.json']) {
       if (!existsSync(path.join(runDir, 'export', f))) throw new Error(`export/${f} missing after Export`);
     }
@@ -102,12 +154,17 @@ async function main() {
     // 4. The results table shows the measured inference figures beside the training peak.
     await palette(page, 'Ladder Lab: Open Results');
     const results = await appFrame(page, 'results');
-    await waitFor('inference columns in the results table', async () =>
-      (await results.locator('#results-table thead th').allTextContents()).includes('Inference latency'), 60_000, 500);
+    await waitFor(
+      'inference columns in the results table',
+      async () => (await results.locator('#results-table thead th').allTextContents()).includes('Inference latency'),
+      60_000,
+      500,
+    );
     const header = await results.locator('#results-table thead th').allTextContents();
     const row = await results.locator(`#results-table tbody tr[data-run-id="${runId}"] td`).allTextContents();
     log(`results: ${header.join(' | ')}\n  ${row.join(' | ')}`);
-    if (!row.length || !/ ms$/.test(row[header.indexOf('Inference latency')])) throw new Error('the run has no inference latency in the results');
+    if (!row.length || !/ ms$/.test(row[header.indexOf('Inference latency')]))
+      throw new Error('the run has no inference latency in the results');
     await shot(page, 'try-2-results');
     // The results panel offers Try Model too: its button opens the same run picker.
     await results.locator('#try-model').click();
@@ -121,12 +178,17 @@ async function main() {
     await panel2.locator('#reload').click();
     await panel2.locator('#app[data-status="error"]').waitFor({ timeout: 30_000 });
     const corrupt = await panel2.locator('#error').textContent();
-    if (!/model\.onnx: it is damaged or not an ONNX model.*Export the run again/.test(corrupt)) throw new Error(`unclear error: ${corrupt}`);
+    if (!/model\.onnx: it is damaged or not an ONNX model.*Export the run again/.test(corrupt))
+      throw new Error(`unclear error: ${corrupt}`);
     log(`corrupt: ${corrupt}`);
     await shot(page, 'try-3-corrupt-onnx');
     rmSync(path.join(runDir, 'export', 'model.onnx'));
     await panel2.locator('#reload').click();
-    await waitFor('the missing-file error', async () => /model\.onnx not found/.test(await panel2.locator('#error').textContent()), 30_000);
+    await waitFor(
+      'the missing-file error',
+      async () => /model\.onnx not found/.test(await panel2.locator('#error').textContent()),
+      30_000,
+    );
     log(`missing: ${await panel2.locator('#error').textContent()}`);
 
     if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
@@ -139,7 +201,10 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(`TRY-MODEL E2E FAIL: ${e.stack || e}`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`TRY-MODEL E2E FAIL: ${e.stack || e}`);
+    process.exit(1);
+  },
+);

@@ -17,12 +17,25 @@ test('the extension activates and returns its API', async () => {
 
 test('every contributed command is registered', async () => {
   const contributed = packageJson().contributes.commands.map((c) => c.command);
-  for (const id of ['ladderLab.newExperiment', 'ladderLab.runExperiment', 'ladderLab.runComparison', 'ladderLab.stopRun', 'ladderLab.openMonitor',
-    'ladderLab.openResults', 'ladderLab.selectPython', 'ladderLab.setupEngine', 'ladderLab.refreshRuns', 'ladderLab.showEngineVersion']) {
+  for (const id of [
+    'ladderLab.newExperiment',
+    'ladderLab.runExperiment',
+    'ladderLab.runComparison',
+    'ladderLab.stopRun',
+    'ladderLab.openMonitor',
+    'ladderLab.openResults',
+    'ladderLab.selectPython',
+    'ladderLab.setupEngine',
+    'ladderLab.refreshRuns',
+    'ladderLab.showEngineVersion',
+  ]) {
     assert.ok(contributed.includes(id), `${id} is not contributed`);
   }
   const registered = new Set(await vscode.commands.getCommands(true));
-  assert.deepEqual(contributed.filter((c) => !registered.has(c)), []);
+  assert.deepEqual(
+    contributed.filter((c) => !registered.has(c)),
+    [],
+  );
 });
 
 test('the experiment schema is contributed for *.ladder.json and exists', () => {
@@ -31,7 +44,9 @@ test('the experiment schema is contributed for *.ladder.json and exists', () => 
   assert.ok(entry, 'no jsonValidation for *.ladder.json');
   const schemaFile = path.join(ext.extensionPath, entry.url);
   assert.ok(existsSync(schemaFile), `${schemaFile} is missing`);
-  const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as { properties: { methods: { items: { enum: string[] } } } };
+  const schema = JSON.parse(readFileSync(schemaFile, 'utf8')) as {
+    properties: { methods: { items: { enum: string[] } } };
+  };
   assert.equal(schema.properties.methods.items.enum.includes('lst'), true);
 });
 
@@ -39,10 +54,14 @@ test('the JSON language service validates *.ladder.json with the schema', async 
   const file = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'schema-check.ladder.json');
   await vscode.workspace.fs.writeFile(file, Buffer.from('{\n  "r": 100,\n  "epoch": 3\n}\n'));
   await vscode.window.showTextDocument(file);
-  const diagnostics = await waitFor('schema diagnostics', () => {
-    const d = vscode.languages.getDiagnostics(file);
-    return d.length >= 2 ? d : undefined;
-  }, 25_000);
+  const diagnostics = await waitFor(
+    'schema diagnostics',
+    () => {
+      const d = vscode.languages.getDiagnostics(file);
+      return d.length >= 2 ? d : undefined;
+    },
+    25_000,
+  );
   const text = diagnostics.map((d) => d.message).join('\n');
   assert.match(text, /64/); // r's maximum
   assert.match(text, /epoch/i); // additionalProperties false

@@ -55,5 +55,9 @@ export function writeExperiment(name: string, values: Record<string, unknown>): 
 }
 
 export async function waitForState(session: Session, states: Session['state'][], ms: number): Promise<Session> {
-  return waitFor(`session ${session.id} to reach ${states.join('/')} (now ${session.state})`, () => (states.includes(session.state) ? session : undefined), ms);
+  return waitFor(
+    `session ${session.id} to reach ${states.join('/')} (now ${session.state})`,
+    () => (states.includes(session.state) ? session : undefined),
+    ms,
+  );
 }

@@ -61,7 +61,10 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
   const originalExecute = vscode.commands.executeCommand;
   let commandsSpied = true;
   try {
-    (vscode.commands as { executeCommand: unknown }).executeCommand = (id: string, ...rest: unknown[]) => (commands.push(id), originalExecute(id, ...rest));
+    (vscode.commands as { executeCommand: unknown }).executeCommand = (id: string, ...rest: unknown[]) => (
+      commands.push(id),
+      originalExecute(id, ...rest)
+    );
   } catch {
     commandsSpied = false;
   }
@@ -71,8 +74,15 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
   let fuzzCommands: string[] = [];
   try {
     for (const [i, message] of messages.entries()) {
-      for (const [name, handler] of [['experiment', panels.experiment], ['monitor', monitor], ['results', results]] as const) {
-        await assert.doesNotReject(Promise.resolve().then(() => handler.receive(message)), `${name} threw on #${i}: ${describe(message)}`);
+      for (const [name, handler] of [
+        ['experiment', panels.experiment],
+        ['monitor', monitor],
+        ['results', results],
+      ] as const) {
+        await assert.doesNotReject(
+          Promise.resolve().then(() => handler.receive(message)),
+          `${name} threw on #${i}: ${describe(message)}`,
+        );
         delivered++;
       }
     }
@@ -82,8 +92,12 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
     // The spies are live: a launch and a command made now are seen.
     childProcess.execFileSync(process.execPath, ['-e', '0']);
     await vscode.commands.executeCommand('ladderLab.refreshRuns');
-    assert.ok(processes.all.some((c) => c.call.startsWith(`execFileSync ${process.execPath}`)), 'the process spy sees launches');
-    if (commandsSpied) assert.ok(commands.includes('ladderLab.refreshRuns'), `the command spy sees commands: ${commands.join('; ')}`);
+    assert.ok(
+      processes.all.some((c) => c.call.startsWith(`execFileSync ${process.execPath}`)),
+      'the process spy sees launches',
+    );
+    if (commandsSpied)
+      assert.ok(commands.includes('ladderLab.refreshRuns'), `the command spy sees commands: ${commands.join('; ')}`);
   } finally {
     processes.restore();
     (vscode.commands as { executeCommand: unknown }).executeCommand = originalExecute;
@@ -92,11 +106,15 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
   if (commandsSpied) assert.deepEqual(fuzzCommands, [], 'no command executed');
   assert.equal(runs.sessions().length, sessionsBefore, 'no session started');
   const filesAfter = snapshot(ws);
-  const changed = [...new Set([...filesBefore.keys(), ...filesAfter.keys()])].filter((p) => filesBefore.get(p) !== filesAfter.get(p));
+  const changed = [...new Set([...filesBefore.keys(), ...filesAfter.keys()])].filter(
+    (p) => filesBefore.get(p) !== filesAfter.get(p),
+  );
   assert.deepEqual(changed, [], 'no file written');
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), protoKeys);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
-  console.log(`fuzzed ${messages.length} messages (${hostile.length} hostile, seed ${SEED}; ${refused.length} well-formed but refused) into 3 handlers = ${delivered} deliveries; command spy ${commandsSpied ? 'on' : 'unavailable'}`);
+  console.log(
+    `fuzzed ${messages.length} messages (${hostile.length} hostile, seed ${SEED}; ${refused.length} well-formed but refused) into 3 handlers = ${delivered} deliveries; command spy ${commandsSpied ? 'on' : 'unavailable'}`,
+  );
   // The seam is the live path: a valid message through it does act (Ready makes the monitor post its state).
   const posts = monitor.posted.length;
   await monitor.receive({ type: MonitorMessages.ready });

@@ -32,7 +32,10 @@ export async function runAll(resultFile: string | undefined, suite: Suite = 'tru
   const write = (done: boolean) => {
     if (!resultFile) return;
     const failed = outcomes.filter((o) => !o.ok).length;
-    writeFileSync(resultFile, JSON.stringify({ done, ok: done && failed === 0, passed: outcomes.length - failed, failed, outcomes }, null, 1));
+    writeFileSync(
+      resultFile,
+      JSON.stringify({ done, ok: done && failed === 0, passed: outcomes.length - failed, failed, outcomes }, null, 1),
+    );
   };
   for (const c of cases.filter((x) => x.suite === suite)) {
     const t0 = Date.now();
@@ -49,12 +52,18 @@ export async function runAll(resultFile: string | undefined, suite: Suite = 'tru
   }
   write(true);
   const failed = outcomes.filter((o) => !o.ok);
-  if (failed.length) throw new Error(`${failed.length} of ${outcomes.length} integration tests failed: ${failed.map((f) => f.name).join('; ')}`);
+  if (failed.length)
+    throw new Error(
+      `${failed.length} of ${outcomes.length} integration tests failed: ${failed.map((f) => f.name).join('; ')}`,
+    );
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms))),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Polls until `cond` returns a truthy value; rejects with `what` after `ms`. */

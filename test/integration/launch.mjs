@@ -37,19 +37,33 @@ async function codeServer() {
   const { chromium } = await import('playwright-core');
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
     env: { ...process.env, XDG_CONFIG_HOME: BROWSER_HOME, XDG_CACHE_HOME: BROWSER_HOME, HOME: BROWSER_HOME },
   });
   try {
     const page = await browser.newPage();
     const remote = (p) => `vscode-remote://127.0.0.1:${PORT}${p}`;
-    const payload = [['extensionDevelopmentPath', remote(EXT_PATH)], ['extensionTestsPath', remote(TESTS_PATH)]];
+    const payload = [
+      ['extensionDevelopmentPath', remote(EXT_PATH)],
+      ['extensionTestsPath', remote(TESTS_PATH)],
+    ];
     const url = `http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}&payload=${encodeURIComponent(JSON.stringify(payload))}`;
     const t0 = Date.now();
     await page.goto(url);
     let result;
-    while (!(result = readResult())?.done && Date.now() - t0 < TIMEOUT_S * 1000) await new Promise((r) => setTimeout(r, 500));
-    console.log(`suite ${result?.done ? 'finished' : 'stopped waiting'} after ${((Date.now() - t0) / 1000).toFixed(1)} s (workbench load included)`);
+    while (!(result = readResult())?.done && Date.now() - t0 < TIMEOUT_S * 1000)
+      await new Promise((r) => setTimeout(r, 500));
+    console.log(
+      `suite ${result?.done ? 'finished' : 'stopped waiting'} after ${((Date.now() - t0) / 1000).toFixed(1)} s (workbench load included)`,
+    );
     return report(result, result?.done ? '' : `timeout ${TIMEOUT_S} s`);
   } finally {
     await browser.close();

@@ -27,14 +27,21 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
     assert.deepEqual(session.methods, ['lst']);
     assert.equal(runs.activeSession()?.id, session.id);
     await waitForState(session, ['finished', 'failed', 'stopped'], 120_000);
-    assert.equal(session.state, 'finished', `engine ended ${session.state}; events: ${session.events.map((e) => e.type).join(',')}`);
+    assert.equal(
+      session.state,
+      'finished',
+      `engine ended ${session.state}; events: ${session.events.map((e) => e.type).join(',')}`,
+    );
     // Session.events keeps everything for replay, in order, the same events onDidEvent delivered.
     assert.deepEqual(session.events, seen);
     const types = session.events.map((e) => e.type);
     assert.equal(types[0], 'run_started');
     assert.ok(types.includes('train_step') && types.includes('evaluation'));
     assert.equal(types[types.length - 1], 'run_finished');
-    assert.ok([...statusTexts].some((t) => /^\$\(sync~spin\) LST step \d+\/\d+ · [\d.]+ MiB$/.test(t)), `status bar: ${[...statusTexts].join(' | ')}`);
+    assert.ok(
+      [...statusTexts].some((t) => /^\$\(sync~spin\) LST step \d+\/\d+ · [\d.]+ MiB$/.test(t)),
+      `status bar: ${[...statusTexts].join(' | ')}`,
+    );
     assert.equal(statusBar.text, '', 'the status bar item hides after the run');
 
     const started = session.events[0] as Extract<EngineEvent, { type: 'run_started' }>;
@@ -57,23 +64,38 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
     const score = record.summary!.metrics.score.toFixed(1);
     // The provider commands run in the workbench on an open model: open the document first.
     const doc = await vscode.workspace.openTextDocument(uri);
-    const lenses = await waitFor('the results CodeLens', async () => {
-      const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
-      return l.some((x) => x.command?.title === `lst ${score}`) ? l : undefined;
-    }, 10_000);
+    const lenses = await waitFor(
+      'the results CodeLens',
+      async () => {
+        const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
+        return l.some((x) => x.command?.title === `lst ${score}`) ? l : undefined;
+      },
+      10_000,
+    );
     const titles = lenses.map((l) => l.command?.title);
     assert.ok(titles.includes('$(play) Run comparison'), titles.join(', '));
     // "Estimate memory" only if the engine has an `estimate` subcommand (this repository's engine has one).
     const python = (await findPython(vscode.workspace.workspaceFolders![0])).path;
     const engineHasEstimate = (await engineSubcommands(python)).includes('estimate');
     assert.ok(engineHasEstimate, 'the engine lists its estimate subcommand');
-    await waitFor('the Estimate memory lens to follow the engine', async () => {
-      const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
-      return l.some((x) => x.command?.title.includes('Estimate memory')) === engineHasEstimate;
-    }, 10_000);
+    await waitFor(
+      'the Estimate memory lens to follow the engine',
+      async () => {
+        const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
+        return l.some((x) => x.command?.title.includes('Estimate memory')) === engineHasEstimate;
+      },
+      10_000,
+    );
 
-    const line = doc.getText().split('\n').findIndex((l) => l.includes('"methods"'));
-    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', uri, new vscode.Position(line, 5));
+    const line = doc
+      .getText()
+      .split('\n')
+      .findIndex((l) => l.includes('"methods"'));
+    const hovers = await vscode.commands.executeCommand<vscode.Hover[]>(
+      'vscode.executeHoverProvider',
+      uri,
+      new vscode.Position(line, 5),
+    );
     const md = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(md, /\| method \| score \|/);
     assert.match(md, new RegExp(`\\| LST \\| ${score.replace('.', '\\.')} \\|`));
@@ -118,19 +140,30 @@ test('the trust guard: nothing launches, not even the interpreter lookup, but re
   assert.match(launchBlockedReason(false)!, /Restricted Mode/);
   assert.equal(launchBlockedReason(true), undefined);
   const logged: string[] = [];
-  const log = { info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m), error: (m: string) => logged.push(m) };
+  const log = {
+    info: (m: string) => logged.push(m),
+    warn: (m: string) => logged.push(m),
+    error: (m: string) => logged.push(m),
+  };
   let pythonAsked = false;
-  const untrusted = new RunManager({ log, isTrusted: () => false, findPython: () => {
-    pythonAsked = true;
-    return Promise.resolve('python3');
-  } });
+  const untrusted = new RunManager({
+    log,
+    isTrusted: () => false,
+    findPython: () => {
+      pythonAsked = true;
+      return Promise.resolve('python3');
+    },
+  });
   try {
     const uri = writeExperiment('untrusted.ladder.json', { methods: ['lst'] });
     await assert.rejects(untrusted.startComparison(uri.fsPath), /Restricted Mode/);
     assert.equal(untrusted.sessions().length, 0);
     assert.equal(pythonAsked, false, 'not even the interpreter lookup runs');
     const listed = await untrusted.listRuns();
-    assert.ok(finishedRunId && listed.some((r) => r.id === finishedRunId && r.status === 'finished'), 'results are still listed');
+    assert.ok(
+      finishedRunId && listed.some((r) => r.id === finishedRunId && r.status === 'finished'),
+      'results are still listed',
+    );
   } finally {
     untrusted.dispose();
   }

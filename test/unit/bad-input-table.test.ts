@@ -22,7 +22,13 @@ mkdirSync(ws);
 symlinkSync(tmpdir(), path.join(ws, 'link-out'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-const run = (status: RunRecord['status'], extra: Partial<RunRecord> = {}): RunRecord => ({ id: '20261127-010203-lst-abcd', dir: '/r', method: 'lst', status, ...extra });
+const run = (status: RunRecord['status'], extra: Partial<RunRecord> = {}): RunRecord => ({
+  id: '20261127-010203-lst-abcd',
+  dir: '/r',
+  method: 'lst',
+  status,
+  ...extra,
+});
 const quiet = { info: () => {}, warn: () => {}, error: () => {} };
 // A Python that exists but has none of the engine's packages: the system's (the engine lives in .venv).
 const systemPython = ['/usr/bin/python3', '/usr/local/bin/python3'].find(existsSync);
@@ -35,49 +41,183 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'experiment file that is not JSON', message: () => experimentProblem('/w/exp.ladder.json', '{"r": 8,'), expect: [/^exp\.ladder\.json: /, /not valid JSON/] },
-  { name: 'experiment file that is a JSON array', message: () => experimentProblem('/w/exp.ladder.json', '[1]'), expect: [/exp\.ladder\.json/, /one JSON object/] },
-  { name: 'r out of range', message: () => experimentProblem('/w/a.ladder.json', '{"r": 100}'), expect: [/a\.ladder\.json: r: must be at most 64/] },
-  { name: 'misspelt field', message: () => experimentProblem('/w/a.ladder.json', '{"epoch": 3}'), expect: [/unknown field "epoch"/, /known fields: .*epochs/] },
-  { name: 'unknown method', message: () => experimentProblem('/w/a.ladder.json', '{"methods": ["lst", "qlora"]}'), expect: [/methods/, /qlora|lst, lora/] },
-  { name: 'negative checkpoint_every', message: () => experimentProblem('/w/a.ladder.json', '{"checkpoint_every": -5}'), expect: [/checkpoint_every/] },
-  { name: 'task "file" without data', message: () => experimentProblem('/w/a.ladder.json', '{"task": "file"}'), expect: [/data: task "file" needs a data file/] },
+  {
+    name: 'experiment file that is not JSON',
+    message: () => experimentProblem('/w/exp.ladder.json', '{"r": 8,'),
+    expect: [/^exp\.ladder\.json: /, /not valid JSON/],
+  },
+  {
+    name: 'experiment file that is a JSON array',
+    message: () => experimentProblem('/w/exp.ladder.json', '[1]'),
+    expect: [/exp\.ladder\.json/, /one JSON object/],
+  },
+  {
+    name: 'r out of range',
+    message: () => experimentProblem('/w/a.ladder.json', '{"r": 100}'),
+    expect: [/a\.ladder\.json: r: must be at most 64/],
+  },
+  {
+    name: 'misspelt field',
+    message: () => experimentProblem('/w/a.ladder.json', '{"epoch": 3}'),
+    expect: [/unknown field "epoch"/, /known fields: .*epochs/],
+  },
+  {
+    name: 'unknown method',
+    message: () => experimentProblem('/w/a.ladder.json', '{"methods": ["lst", "qlora"]}'),
+    expect: [/methods/, /qlora|lst, lora/],
+  },
+  {
+    name: 'negative checkpoint_every',
+    message: () => experimentProblem('/w/a.ladder.json', '{"checkpoint_every": -5}'),
+    expect: [/checkpoint_every/],
+  },
+  {
+    name: 'task "file" without data',
+    message: () => experimentProblem('/w/a.ladder.json', '{"task": "file"}'),
+    expect: [/data: task "file" needs a data file/],
+  },
   // The form shows the same messages as Run (one parser): each names the field and the value found.
-  { name: 'form: file not valid JSON', message: () => formProblems('{"task": '), expect: [/experiment file is not valid JSON/, /Fix it in the editor/] },
-  { name: 'form: wrong type for a field', message: () => formProblems('{"batch_size": "big"}'), expect: [/batch_size: must be a whole number/, /got "big"/] },
-  { name: 'form: keep_layers not whole numbers', message: () => formProblems('{"keep_layers": ["a"]}'), expect: [/keep_layers: must be a list of whole numbers/] },
+  {
+    name: 'form: file not valid JSON',
+    message: () => formProblems('{"task": '),
+    expect: [/experiment file is not valid JSON/, /Fix it in the editor/],
+  },
+  {
+    name: 'form: wrong type for a field',
+    message: () => formProblems('{"batch_size": "big"}'),
+    expect: [/batch_size: must be a whole number/, /got "big"/],
+  },
+  {
+    name: 'form: keep_layers not whole numbers',
+    message: () => formProblems('{"keep_layers": ["a"]}'),
+    expect: [/keep_layers: must be a list of whole numbers/],
+  },
   {
     name: 'missing Python interpreter',
     message: async () => environmentProblem(await checkEnvironment(path.join(tmp, 'no-such-python'))),
-    expect: [/cannot run the Python interpreter .*no-such-python: not found/, /Select Python Interpreter|ladderLab\.pythonPath/],
+    expect: [
+      /cannot run the Python interpreter .*no-such-python: not found/,
+      /Select Python Interpreter|ladderLab\.pythonPath/,
+    ],
   },
   {
     name: 'missing Python, when spawning the engine',
-    message: async () => EngineWorker.spawn({ python: path.join(tmp, 'no-such-python'), args: [], cwd: tmp, logDir: path.join(tmp, 'log'), log: quiet, onEvent: () => {} }).exited.then((e) => e.spawnError),
+    message: async () =>
+      EngineWorker.spawn({
+        python: path.join(tmp, 'no-such-python'),
+        args: [],
+        cwd: tmp,
+        logDir: path.join(tmp, 'log'),
+        log: quiet,
+        onEvent: () => {},
+      }).exited.then((e) => e.spawnError),
     expect: [/cannot start .*no-such-python/],
   },
   {
     name: 'Python without the engine packages',
-    message: async () => (systemPython ? environmentProblem(await checkEnvironment(systemPython)) : 'skipped: no system python3 is missing torch transformers peft ladderlab Set Up Engine Environment'),
+    message: async () =>
+      systemPython
+        ? environmentProblem(await checkEnvironment(systemPython))
+        : 'skipped: no system python3 is missing torch transformers peft ladderlab Set Up Engine Environment',
     expect: [/missing .*torch/, /ladderlab/, /Set Up Engine Environment/],
   },
-  { name: 'runsDir outside the workspace (relative)', message: () => resolveRunsDir(ws, '../elsewhere').error, expect: [/ladderLab\.runsDir "\.\.\/elsewhere" is outside the workspace/, /inside the workspace/] },
-  { name: 'runsDir outside the workspace (absolute)', message: () => resolveRunsDir(ws, '/var/runs').error, expect: [/ladderLab\.runsDir "\/var\/runs" is outside/] },
-  { name: 'runsDir through a symlink that leaves the workspace', message: () => resolveRunsDir(ws, 'link-out/runs').error, expect: [/ladderLab\.runsDir "link-out\/runs" is outside/] },
-  { name: 'runsDir = the workspace folder itself', message: () => resolveRunsDir(ws, '.').error, expect: [/is the workspace folder itself/] },
-  { name: 'config.json of a run is not JSON', message: () => recordFromFiles('20261127-010203-lst-abcd', '/r', { 'config.json': '{', 'events.jsonl': '' }).problem, expect: [/config\.json is not valid JSON/] },
-  { name: 'summary.json without metrics', message: () => recordFromFiles('20261127-010203-lst-abcd', '/r', { 'summary.json': '{"method":"lst"}' }).problem, expect: [/summary\.json lacks method, metrics or memory/] },
-  { name: 'events.jsonl unreadable', message: () => recordFromFiles('20261127-010203-lst-abcd', '/r', { 'events.jsonl': { error: 'EACCES' } }).problem, expect: [/events\.jsonl cannot be read: EACCES/] },
-  { name: 'planted session.json with a path as id', message: () => problemOf(parseSessionFile(JSON.stringify({ version: 1, id: '../../etc', pid: 4242, kind: 'compare', experimentPath: 'x', methods: [], startedAt: 1 }))), expect: [/id is not a session id/] },
-  { name: 'session.json with pid 1', message: () => problemOf(parseSessionFile(JSON.stringify({ version: 1, id: 'session-a', pid: 1, kind: 'compare', experimentPath: 'x', methods: [], startedAt: 1 }))), expect: [/pid is not a process id/] },
-  { name: 'resume a finished run', message: () => resumeRefusal(run('finished')), expect: [/already finished/, /open its results/] },
+  {
+    name: 'runsDir outside the workspace (relative)',
+    message: () => resolveRunsDir(ws, '../elsewhere').error,
+    expect: [/ladderLab\.runsDir "\.\.\/elsewhere" is outside the workspace/, /inside the workspace/],
+  },
+  {
+    name: 'runsDir outside the workspace (absolute)',
+    message: () => resolveRunsDir(ws, '/var/runs').error,
+    expect: [/ladderLab\.runsDir "\/var\/runs" is outside/],
+  },
+  {
+    name: 'runsDir through a symlink that leaves the workspace',
+    message: () => resolveRunsDir(ws, 'link-out/runs').error,
+    expect: [/ladderLab\.runsDir "link-out\/runs" is outside/],
+  },
+  {
+    name: 'runsDir = the workspace folder itself',
+    message: () => resolveRunsDir(ws, '.').error,
+    expect: [/is the workspace folder itself/],
+  },
+  {
+    name: 'config.json of a run is not JSON',
+    message: () =>
+      recordFromFiles('20261127-010203-lst-abcd', '/r', { 'config.json': '{', 'events.jsonl': '' }).problem,
+    expect: [/config\.json is not valid JSON/],
+  },
+  {
+    name: 'summary.json without metrics',
+    message: () => recordFromFiles('20261127-010203-lst-abcd', '/r', { 'summary.json': '{"method":"lst"}' }).problem,
+    expect: [/summary\.json lacks method, metrics or memory/],
+  },
+  {
+    name: 'events.jsonl unreadable',
+    message: () => recordFromFiles('20261127-010203-lst-abcd', '/r', { 'events.jsonl': { error: 'EACCES' } }).problem,
+    expect: [/events\.jsonl cannot be read: EACCES/],
+  },
+  {
+    name: 'planted session.json with a path as id',
+    message: () =>
+      problemOf(
+        parseSessionFile(
+          JSON.stringify({
+            version: 1,
+            id: '../../etc',
+            pid: 4242,
+            kind: 'compare',
+            experimentPath: 'x',
+            methods: [],
+            startedAt: 1,
+          }),
+        ),
+      ),
+    expect: [/id is not a session id/],
+  },
+  {
+    name: 'session.json with pid 1',
+    message: () =>
+      problemOf(
+        parseSessionFile(
+          JSON.stringify({
+            version: 1,
+            id: 'session-a',
+            pid: 1,
+            kind: 'compare',
+            experimentPath: 'x',
+            methods: [],
+            startedAt: 1,
+          }),
+        ),
+      ),
+    expect: [/pid is not a process id/],
+  },
+  {
+    name: 'resume a finished run',
+    message: () => resumeRefusal(run('finished')),
+    expect: [/already finished/, /open its results/],
+  },
   { name: 'resume a running run', message: () => resumeRefusal(run('running')), expect: [/still running/, /Stop Run/] },
-  { name: 'resume without a checkpoint', message: () => resumeRefusal(run('interrupted', { resumable: false })), expect: [/no checkpoint\.pt/, /run the experiment again/] },
-  { name: 'resume an out-of-memory failure', message: () => resumeRefusal(run('failed', { error: { kind: 'oom', message: 'out of memory', hint: 'smaller batch' } })), expect: [/failed \(oom: out of memory\)/, /fix the cause/] },
+  {
+    name: 'resume without a checkpoint',
+    message: () => resumeRefusal(run('interrupted', { resumable: false })),
+    expect: [/no checkpoint\.pt/, /run the experiment again/],
+  },
+  {
+    name: 'resume an out-of-memory failure',
+    message: () =>
+      resumeRefusal(run('failed', { error: { kind: 'oom', message: 'out of memory', hint: 'smaller batch' } })),
+    expect: [/failed \(oom: out of memory\)/, /fix the cause/],
+  },
 ];
 
 function formProblems(text: string): string | undefined {
-  return parseExperimentText(text).errors.map((e) => e.message).join('; ') || undefined;
+  return (
+    parseExperimentText(text)
+      .errors.map((e) => e.message)
+      .join('; ') || undefined
+  );
 }
 
 function problemOf(r: ReturnType<typeof parseSessionFile>): string | undefined {

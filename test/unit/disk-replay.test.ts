@@ -46,7 +46,10 @@ test('lastComparisonFromDisk: the newest comparison, oldest run first; nothing w
     assert.deepEqual(replay.session.methods, ['lst', 'lora']);
     assert.equal(replay.session.state, 'finished');
     assert.equal(replay.session.fromDisk, true);
-    assert.equal(replay.events.filter((e) => e.type === 'train_step').length, events.filter((e) => e.type === 'train_step').length);
+    assert.equal(
+      replay.events.filter((e) => e.type === 'train_step').length,
+      events.filter((e) => e.type === 'train_step').length,
+    );
     assert.equal(replay.events[0].type, 'run_started');
     assert.equal(await lastComparisonFromDisk([]), undefined);
   } finally {

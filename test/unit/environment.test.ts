@@ -4,14 +4,26 @@ import * as assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { checkArgs, checkEnvironment, describeReport, parseCheckOutput, parseSubcommands, pickPython, setupSteps, venvPython } from '../../src/engine/environment';
+import {
+  checkArgs,
+  checkEnvironment,
+  describeReport,
+  parseCheckOutput,
+  parseSubcommands,
+  pickPython,
+  setupSteps,
+  venvPython,
+} from '../../src/engine/environment';
 import { REPO_ROOT } from './jsonl';
 
 test('pickPython: setting, then the Python extension, then the workspace .venv, then python3', () => {
   const all = { setting: '/opt/py', pythonExtension: '/ext/py', workspaceVenv: '/w/.venv/bin/python' };
   assert.deepEqual(pickPython(all), { path: '/opt/py', source: 'setting' });
   assert.deepEqual(pickPython({ ...all, setting: '  ' }), { path: '/ext/py', source: 'python-extension' });
-  assert.deepEqual(pickPython({ workspaceVenv: all.workspaceVenv }), { path: all.workspaceVenv, source: 'workspace-venv' });
+  assert.deepEqual(pickPython({ workspaceVenv: all.workspaceVenv }), {
+    path: all.workspaceVenv,
+    source: 'workspace-venv',
+  });
   assert.deepEqual(pickPython({ platform: 'linux' }), { path: 'python3', source: 'default' });
   assert.deepEqual(pickPython({ platform: 'win32' }), { path: 'python', source: 'default' });
   assert.equal(venvPython('/w/.venv', 'linux'), '/w/.venv/bin/python');
@@ -36,7 +48,10 @@ test('parseCheckOutput says exactly what is missing', () => {
   const r = parseCheckOutput('/v/bin/python', `some banner\n${out}\n`);
   assert.equal(r.ok, false);
   assert.deepEqual(r.missing, ['peft', 'ladderlab']);
-  assert.equal(describeReport(r), '/v/bin/python (Python 3.11.7) is missing peft, ladderlab (ImportError: cannot import name x)');
+  assert.equal(
+    describeReport(r),
+    '/v/bin/python (Python 3.11.7) is missing peft, ladderlab (ImportError: cannot import name x)',
+  );
   const bad = parseCheckOutput('/v/bin/python', 'Segmentation fault');
   assert.match(bad.problem!, /unexpected output/);
 });
@@ -57,19 +72,28 @@ test('checkEnvironment (quick) runs a real python3 and reports every module', as
 
 test('parseSubcommands reads argparse usage', () => {
   assert.deepEqual(parseSubcommands('usage: ladderlab [-h] {run,compare} ...'), ['run', 'compare']);
-  assert.deepEqual(parseSubcommands('usage: ladderlab [-h] {run,compare,estimate} ...'), ['run', 'compare', 'estimate']);
+  assert.deepEqual(parseSubcommands('usage: ladderlab [-h] {run,compare,estimate} ...'), [
+    'run',
+    'compare',
+    'estimate',
+  ]);
   assert.deepEqual(parseSubcommands(''), []);
 });
 
 test('setup: this repository uses its own scripts/setup-engine; another folder gets a venv and pip', () => {
-  assert.deepEqual(setupSteps(REPO_ROOT, 'linux'), [{ title: 'running scripts/setup-engine', command: path.join(REPO_ROOT, 'scripts/setup-engine'), args: [] }]);
+  assert.deepEqual(setupSteps(REPO_ROOT, 'linux'), [
+    { title: 'running scripts/setup-engine', command: path.join(REPO_ROOT, 'scripts/setup-engine'), args: [] },
+  ]);
   const dir = mkdtempSync(path.join(tmpdir(), 'ws-'));
   try {
     const steps = setupSteps(dir, 'linux');
-    assert.deepEqual(steps.map((s) => [s.command, ...s.args]), [
-      ['python3', '-m', 'venv', '.venv'],
-      [path.join(dir, '.venv/bin/python'), '-m', 'pip', 'install', '--disable-pip-version-check', 'ladderlab'],
-    ]);
+    assert.deepEqual(
+      steps.map((s) => [s.command, ...s.args]),
+      [
+        ['python3', '-m', 'venv', '.venv'],
+        [path.join(dir, '.venv/bin/python'), '-m', 'pip', 'install', '--disable-pip-version-check', 'ladderlab'],
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

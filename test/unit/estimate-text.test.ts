@@ -4,18 +4,36 @@ import { estimateSummary, parseEstimate } from '../../src/views/estimateText';
 
 // The shape `ladderlab estimate --json` prints (engine/src/ladderlab/estimate.py: estimate_all).
 const sample = {
-  backbone: 'preset:t5-base', batch_size: 100, max_length: 128, precision: 'fp32', device: 'cuda',
+  backbone: 'preset:t5-base',
+  batch_size: 100,
+  max_length: 128,
+  precision: 'fp32',
+  device: 'cuda',
   rows: [
-    { method: 'lst', device: 'cuda', peak_bytes: 2.4 * 2 ** 30, components: {}, verdict: { gpu_bytes: 12 * 2 ** 30, needed_bytes: 3.1 * 2 ** 30, fits: true } },
-    { method: 'full', device: 'cuda', peak_bytes: 15 * 2 ** 30, components: {}, verdict: { gpu_bytes: 12 * 2 ** 30, needed_bytes: 17 * 2 ** 30, fits: false } },
+    {
+      method: 'lst',
+      device: 'cuda',
+      peak_bytes: 2.4 * 2 ** 30,
+      components: {},
+      verdict: { gpu_bytes: 12 * 2 ** 30, needed_bytes: 3.1 * 2 ** 30, fits: true },
+    },
+    {
+      method: 'full',
+      device: 'cuda',
+      peak_bytes: 15 * 2 ** 30,
+      components: {},
+      verdict: { gpu_bytes: 12 * 2 ** 30, needed_bytes: 17 * 2 ** 30, fits: false },
+    },
   ],
 };
 
 test('the estimate summary names each method, its peak and the verdict', () => {
   const parsed = parseEstimate(JSON.stringify(sample));
   assert.ok(!('error' in parsed));
-  assert.equal(estimateSummary(parsed),
-    'Training peak on cuda, batch 100 × 128 tokens, fp32: LST 2.4 GiB (fits) · Full FT 15 GiB (does not fit 12 GiB)');
+  assert.equal(
+    estimateSummary(parsed),
+    'Training peak on cuda, batch 100 × 128 tokens, fp32: LST 2.4 GiB (fits) · Full FT 15 GiB (does not fit 12 GiB)',
+  );
 });
 
 test('without a GPU size there is no verdict, and small peaks read in MiB', () => {
@@ -26,8 +44,13 @@ test('without a GPU size there is no verdict, and small peaks read in MiB', () =
 });
 
 test('malformed engine output is an error, not a summary', () => {
-  for (const bad of ['', 'not json', '{}', JSON.stringify({ device: 'cpu', rows: [{ method: 'lst', peak_bytes: -1, verdict: null }] }),
-    JSON.stringify({ device: 'cpu', rows: [{ method: 'lst', peak_bytes: 1, verdict: { fits: 'yes' } }] })]) {
+  for (const bad of [
+    '',
+    'not json',
+    '{}',
+    JSON.stringify({ device: 'cpu', rows: [{ method: 'lst', peak_bytes: -1, verdict: null }] }),
+    JSON.stringify({ device: 'cpu', rows: [{ method: 'lst', peak_bytes: 1, verdict: { fits: 'yes' } }] }),
+  ]) {
     assert.ok('error' in parseEstimate(bad), bad);
   }
 });

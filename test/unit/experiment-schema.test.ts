@@ -16,7 +16,10 @@ const schemaFields = Object.keys(props).filter((k) => k !== '$schema');
 
 test('the field module lists the schema fields, in the engine order, with their defaults, labels and bounds', () => {
   assert.ok(FIELDS.length >= 30, `only ${FIELDS.length} fields`);
-  assert.deepEqual(FIELDS.map((f) => f.name), schemaFields);
+  assert.deepEqual(
+    FIELDS.map((f) => f.name),
+    schemaFields,
+  );
   for (const f of FIELDS) {
     const p = props[f.name];
     assert.deepEqual(f.default, p.default, f.name);
@@ -46,8 +49,18 @@ const validate = new Ajv({ strict: true, strictTypes: false, allowUnionTypes: tr
 test('the schema accepts the starter and a full example, and rejects what the model rejects', () => {
   assert.ok(validate(STARTER_EXPERIMENT), JSON.stringify(validate.errors));
   const bad: Record<string, unknown>[] = [
-    { epoch: 3 }, { r: 100 }, { methods: ['qlora'] }, { methods: [] }, { methods: ['lst', 'lst'] }, { init: 'xavier' },
-    { lr: 0 }, { lrs: { qlora: 0.1 } }, { warmup_ratio: 1 }, { device: 'tpu' }, { batch_size: 1.5 }, { keep_layers: [] },
+    { epoch: 3 },
+    { r: 100 },
+    { methods: ['qlora'] },
+    { methods: [] },
+    { methods: ['lst', 'lst'] },
+    { init: 'xavier' },
+    { lr: 0 },
+    { lrs: { qlora: 0.1 } },
+    { warmup_ratio: 1 },
+    { device: 'tpu' },
+    { batch_size: 1.5 },
+    { keep_layers: [] },
   ];
   for (const values of bad) {
     assert.equal(validate(values), false, `schema accepted ${JSON.stringify(values)}`);

@@ -18,9 +18,22 @@ export function prng(seed: number): () => number {
 }
 
 const TEN_MB = 'A'.repeat(10 * 1024 * 1024);
-const TRAVERSAL = ['../../etc/passwd', '..\\..\\windows\\system32', 'runs/../../../etc', '/etc/passwd/..', '..', './..', 'a/../../b', '../'];
+const TRAVERSAL = [
+  '../../etc/passwd',
+  '..\\..\\windows\\system32',
+  'runs/../../../etc',
+  '/etc/passwd/..',
+  '..',
+  './..',
+  'a/../../b',
+  '../',
+];
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'];
-const ALL_TYPES = [...Object.values(ExperimentMessages), ...Object.values(MonitorMessages), ...Object.values(ResultsMessages)];
+const ALL_TYPES = [
+  ...Object.values(ExperimentMessages),
+  ...Object.values(MonitorMessages),
+  ...Object.values(ResultsMessages),
+];
 
 function deep(depth: number): unknown {
   let v: unknown = { type: MonitorMessages.ready };
@@ -35,9 +48,32 @@ function withKey(base: Record<string, unknown>, key: string, value: unknown): un
 
 function badValue(rand: () => number): unknown {
   const values: unknown[] = [
-    null, undefined, NaN, Infinity, -Infinity, -0, 1e308, -1, 2 ** 53, 0.5, true, '', ' ', '\u0000', TEN_MB.slice(0, 201 + Math.floor(rand() * 70_000)) /* longer than any id */,
-    [], [null], {}, { length: 1 }, () => 1, new Date(0), new Map([[1, 2]]), new Uint8Array(4), Symbol.iterator.toString(),
-    ...TRAVERSAL, deep(50),
+    null,
+    undefined,
+    NaN,
+    Infinity,
+    -Infinity,
+    -0,
+    1e308,
+    -1,
+    2 ** 53,
+    0.5,
+    true,
+    '',
+    ' ',
+    '\u0000',
+    TEN_MB.slice(0, 201 + Math.floor(rand() * 70_000)) /* longer than any id */,
+    [],
+    [null],
+    {},
+    { length: 1 },
+    () => 1,
+    new Date(0),
+    new Map([[1, 2]]),
+    new Uint8Array(4),
+    Symbol.iterator.toString(),
+    ...TRAVERSAL,
+    deep(50),
   ];
   return values[Math.floor(rand() * values.length)];
 }
@@ -49,33 +85,101 @@ const FAMILIES: Record<string, Family> = {
   notAnObject: (r) => badValue(r),
   arrayOfValid: (r) => [{ type: ALL_TYPES[Math.floor(r() * ALL_TYPES.length)] }],
   missingType: (r) => ({ kind: 'file', runIds: [], sessionId: `session-${Math.floor(r() * 100)}` }),
-  typeNotAString: (r) => ({ type: [badValue(r), ['monitor/ready'], { toString: () => 'monitor/ready' }, 42, null][Math.floor(r() * 5)] }),
+  typeNotAString: (r) => ({
+    type: [badValue(r), ['monitor/ready'], { toString: () => 'monitor/ready' }, 42, null][Math.floor(r() * 5)],
+  }),
   typeAlmostRight: (r) => {
     const t = ALL_TYPES[Math.floor(r() * ALL_TYPES.length)];
-    const variants = [t.toUpperCase(), ` ${t}`, `${t} `, `${t}\u0000`, `${t}x`, t.replace('/', '\\'), t.replace('/', '//'), `${t}/../run`, t.split('/')[0] + '/', `../${t}`];
+    const variants = [
+      t.toUpperCase(),
+      ` ${t}`,
+      `${t} `,
+      `${t}\u0000`,
+      `${t}x`,
+      t.replace('/', '\\'),
+      t.replace('/', '//'),
+      `${t}/../run`,
+      t.split('/')[0] + '/',
+      `../${t}`,
+    ];
     return { type: variants[Math.floor(r() * variants.length)] };
   },
   typeHuge: (r) => ({ type: `monitor/${'x'.repeat(64 + Math.floor(r() * 1000))}` }),
   typeProtoKey: (r) => ({ type: PROTO_KEYS[Math.floor(r() * 3)] }),
-  protoPollution: (r) => withKey({ type: PROTO_KEYS[Math.floor(r() * 3)] }, PROTO_KEYS[Math.floor(r() * 3)], { type: MonitorMessages.ready, polluted: true, run: true }),
-  notPlainObject: (r) => Object.assign(Object.create({ type: ALL_TYPES[Math.floor(r() * ALL_TYPES.length)] }) as object, { x: 1 }),
+  protoPollution: (r) =>
+    withKey({ type: PROTO_KEYS[Math.floor(r() * 3)] }, PROTO_KEYS[Math.floor(r() * 3)], {
+      type: MonitorMessages.ready,
+      polluted: true,
+      run: true,
+    }),
+  notPlainObject: (r) =>
+    Object.assign(Object.create({ type: ALL_TYPES[Math.floor(r() * ALL_TYPES.length)] }) as object, { x: 1 }),
   updateBadPatch: (r) => {
     const patches: unknown[] = [
-      undefined, null, [], [{ r: 4 }], 'r=4', {}, { r: badValue(r) }, { r: 100 }, { r: 4.5 }, { r: NaN }, { lr: Infinity }, { lr: -1 },
-      { epochs: '3' }, { methods: 'lst' }, { methods: ['lst', 'lst'] }, { methods: ['rm -rf'] }, { keep_layers: [3, 1] }, { keep_layers: [-1] },
-      { data: TRAVERSAL[Math.floor(r() * TRAVERSAL.length)] }, { backbone: TRAVERSAL[Math.floor(r() * TRAVERSAL.length)] },
-      { data: TEN_MB }, { backbone: '  padded ' }, { device: 'cuda; rm -rf /' }, { task: 'sst3' }, { unknown_field: 1 },
-      { r: 4, runs_dir: '/etc' }, { text_columns: ['a,b'] }, { label_column: '\u0007' }, { seed: 2 ** 40 },
-      withKey({ r: 4 }, PROTO_KEYS[Math.floor(r() * 3)], { polluted: true }), deep(200),
+      undefined,
+      null,
+      [],
+      [{ r: 4 }],
+      'r=4',
+      {},
+      { r: badValue(r) },
+      { r: 100 },
+      { r: 4.5 },
+      { r: NaN },
+      { lr: Infinity },
+      { lr: -1 },
+      { epochs: '3' },
+      { methods: 'lst' },
+      { methods: ['lst', 'lst'] },
+      { methods: ['rm -rf'] },
+      { keep_layers: [3, 1] },
+      { keep_layers: [-1] },
+      { data: TRAVERSAL[Math.floor(r() * TRAVERSAL.length)] },
+      { backbone: TRAVERSAL[Math.floor(r() * TRAVERSAL.length)] },
+      { data: TEN_MB },
+      { backbone: '  padded ' },
+      { device: 'cuda; rm -rf /' },
+      { task: 'sst3' },
+      { unknown_field: 1 },
+      { r: 4, runs_dir: '/etc' },
+      { text_columns: ['a,b'] },
+      { label_column: '\u0007' },
+      { seed: 2 ** 40 },
+      withKey({ r: 4 }, PROTO_KEYS[Math.floor(r() * 3)], { polluted: true }),
+      deep(200),
     ];
     return { type: ExperimentMessages.update, patch: patches[Math.floor(r() * patches.length)] };
   },
-  pickDataBadKind: (r) => ({ type: ExperimentMessages.pickData, kind: [undefined, 'dir', 'FILE', badValue(r), ['file']][Math.floor(r() * 5)] }),
-  stopBadId: (r) => ({ type: MonitorMessages.stop, sessionId: [...TRAVERSAL, undefined, 7, ['session-1'], TEN_MB, '', '.hidden', 'a b', badValue(r)][Math.floor(r() * (TRAVERSAL.length + 8))] }),
-  resumeBadId: (r) => ({ type: MonitorMessages.resume, runId: [...TRAVERSAL, undefined, {}, ['x'], TEN_MB, '', '../20261126-221135-lst-d49c', badValue(r)][Math.floor(r() * (TRAVERSAL.length + 7))] }),
+  pickDataBadKind: (r) => ({
+    type: ExperimentMessages.pickData,
+    kind: [undefined, 'dir', 'FILE', badValue(r), ['file']][Math.floor(r() * 5)],
+  }),
+  stopBadId: (r) => ({
+    type: MonitorMessages.stop,
+    sessionId: [...TRAVERSAL, undefined, 7, ['session-1'], TEN_MB, '', '.hidden', 'a b', badValue(r)][
+      Math.floor(r() * (TRAVERSAL.length + 8))
+    ],
+  }),
+  resumeBadId: (r) => ({
+    type: MonitorMessages.resume,
+    runId: [...TRAVERSAL, undefined, {}, ['x'], TEN_MB, '', '../20261126-221135-lst-d49c', badValue(r)][
+      Math.floor(r() * (TRAVERSAL.length + 7))
+    ],
+  }),
   selectBadIds: (r) => {
-    const lists: unknown[] = [undefined, 'all', {}, { 0: 'a', length: 1 }, [TRAVERSAL[Math.floor(r() * TRAVERSAL.length)]], [1, 2], [['nested']],
-      Array.from({ length: 501 }, (_, i) => `run-${i}`), [TEN_MB], [null], ['ok-id', '../../etc']];
+    const lists: unknown[] = [
+      undefined,
+      'all',
+      {},
+      { 0: 'a', length: 1 },
+      [TRAVERSAL[Math.floor(r() * TRAVERSAL.length)]],
+      [1, 2],
+      [['nested']],
+      Array.from({ length: 501 }, (_, i) => `run-${i}`),
+      [TEN_MB],
+      [null],
+      ['ok-id', '../../etc'],
+    ];
     return { type: ResultsMessages.select, runIds: lists[Math.floor(r() * lists.length)] };
   },
 };
@@ -96,7 +200,9 @@ export function hostileMessages(seed: number, count: number): { family: string; 
 /** A description that fits in an assertion message (no 10 MB strings). */
 export function describe(message: unknown): string {
   try {
-    const text = JSON.stringify(message, (_k, v: unknown) => (typeof v === 'string' && v.length > 60 ? `<${v.length} chars>` : v));
+    const text = JSON.stringify(message, (_k, v: unknown) =>
+      typeof v === 'string' && v.length > 60 ? `<${v.length} chars>` : v,
+    );
     return (text ?? String(message)).slice(0, 200);
   } catch {
     return Object.prototype.toString.call(message);

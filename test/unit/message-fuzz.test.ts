@@ -30,11 +30,19 @@ test(`${COUNT} hostile messages (seed ${SEED}) are rejected by every validator, 
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), protoKeys);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(({} as Record<string, unknown>).run, undefined);
-  console.log(`fuzzed ${messages.length} messages x 3 validators = ${checked} checks (seed ${SEED}, ${families.size} families)`);
+  console.log(
+    `fuzzed ${messages.length} messages x 3 validators = ${checked} checks (seed ${SEED}, ${families.size} families)`,
+  );
 });
 
 test('the generator is deterministic for a seed and differs across seeds', () => {
   const a = hostileMessages(7, 200).map((m) => describe(m.message));
-  assert.deepEqual(hostileMessages(7, 200).map((m) => describe(m.message)), a);
-  assert.notDeepEqual(hostileMessages(8, 200).map((m) => describe(m.message)), a);
+  assert.deepEqual(
+    hostileMessages(7, 200).map((m) => describe(m.message)),
+    a,
+  );
+  assert.notDeepEqual(
+    hostileMessages(8, 200).map((m) => describe(m.message)),
+    a,
+  );
 });

@@ -8,7 +8,15 @@ import type { GpuSample } from '../../protocol/webviews/common';
 import { GpuMonitor, NVIDIA_SMI_ARGS, parseNvidiaSmi, type Exec } from '../../src/engine/gpuMonitor';
 import type { Session } from '../../src/runs/types';
 import {
-  applyEvent, applyGpuSample, countPoints, createModel, formatDuration, median, MIB, modelFromEvents, progress,
+  applyEvent,
+  applyGpuSample,
+  countPoints,
+  createModel,
+  formatDuration,
+  median,
+  MIB,
+  modelFromEvents,
+  progress,
 } from '../../webview/shared/series';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
 
@@ -22,7 +30,10 @@ test('loss: one series per method, one point per train_step, x = step', () => {
   assert.deepEqual([...model.loss.keys()], ['lst', 'lora']);
   assert.equal(countPoints(model.loss.values()), steps.length);
   const lst = model.loss.get('lst')!;
-  assert.deepEqual(lst.map((p) => p.x), lst.map((_, i) => i + 1));
+  assert.deepEqual(
+    lst.map((p) => p.x),
+    lst.map((_, i) => i + 1),
+  );
   const firstLst = steps.find((e) => e.run_id === compare.events.find((x) => x.type === 'run_started')!.run_id)!;
   assert.equal(lst[0].y, firstLst.loss);
 });
@@ -30,7 +41,10 @@ test('loss: one series per method, one point per train_step, x = step', () => {
 test('memory on CPU: the saved-for-backward line per method, labelled as accounted (not CUDA), in MiB', () => {
   const model = modelFromEvents(compare.events);
   const series = [...model.memory.values()];
-  assert.deepEqual(series.map((s) => s.key), ['lst/saved', 'lora/saved']);
+  assert.deepEqual(
+    series.map((s) => s.key),
+    ['lst/saved', 'lora/saved'],
+  );
   for (const s of series) {
     assert.equal(s.kind, 'saved');
     assert.match(s.label, /saved for backward.*not CUDA/);
@@ -48,7 +62,8 @@ test('progress: runs, phases and the end of a comparison', () => {
   for (const e of compare.events) {
     applyEvent(model, e);
     const p = progress(model);
-    if (p.phase && seen[seen.length - 1] !== `${p.current?.method}:${p.phase}`) seen.push(`${p.current?.method}:${p.phase}`);
+    if (p.phase && seen[seen.length - 1] !== `${p.current?.method}:${p.phase}`)
+      seen.push(`${p.current?.method}:${p.phase}`);
   }
   assert.deepEqual(seen.slice(0, 2), ['lst:pruning_init', 'lst:train']);
   assert.ok(seen.includes('lora:train'));
@@ -57,19 +72,42 @@ test('progress: runs, phases and the end of a comparison', () => {
   assert.equal(end.runEtaS, 0);
   assert.equal(end.runCount, 2);
   assert.equal(model.finished, true);
-  assert.deepEqual(model.runs.map((r) => [r.method, r.status]), [['lst', 'finished'], ['lora', 'finished']]);
+  assert.deepEqual(
+    model.runs.map((r) => [r.method, r.status]),
+    [
+      ['lst', 'finished'],
+      ['lora', 'finished'],
+    ],
+  );
 });
 
 function step(run: string, n: number, total: number, ts: number, extra: Partial<TrainStepEvent> = {}): EngineEvent {
   return {
-    v: 1, type: 'train_step', ts, run_id: run, step: n, total_steps: total, epoch: 0, loss: 1 / n, lr: 1e-3,
-    memory: { allocated_bytes: null, reserved_bytes: null, saved_for_backward_bytes: 1000 }, ...extra,
+    v: 1,
+    type: 'train_step',
+    ts,
+    run_id: run,
+    step: n,
+    total_steps: total,
+    epoch: 0,
+    loss: 1 / n,
+    lr: 1e-3,
+    memory: { allocated_bytes: null, reserved_bytes: null, saved_for_backward_bytes: 1000 },
+    ...extra,
   };
 }
 function started(run: string, method: string, total: number, ts: number): EngineEvent {
   return {
-    v: 1, type: 'run_started', ts, run_id: run, method, run_dir: `/runs/${run}`, device: 'cuda:0',
-    config: { methods: ['lst', 'lora', 'full'] }, params: { total: 10, trainable: 1, trainable_pct: 10 }, total_steps: total,
+    v: 1,
+    type: 'run_started',
+    ts,
+    run_id: run,
+    method,
+    run_dir: `/runs/${run}`,
+    device: 'cuda:0',
+    config: { methods: ['lst', 'lora', 'full'] },
+    params: { total: 10, trainable: 1, trainable_pct: 10 },
+    total_steps: total,
   };
 }
 
@@ -97,7 +135,10 @@ test('ETA without step_s falls back to the gaps between step events', () => {
 test('memory on CUDA: allocated and reserved lines, no accounted line', () => {
   const model = createModel();
   applyEvent(model, started('a', 'lora', 10, 0));
-  applyEvent(model, step('a', 1, 10, 1, { memory: { allocated_bytes: 2 * MIB, reserved_bytes: 4 * MIB, saved_for_backward_bytes: 5 } }));
+  applyEvent(
+    model,
+    step('a', 1, 10, 1, { memory: { allocated_bytes: 2 * MIB, reserved_bytes: 4 * MIB, saved_for_backward_bytes: 5 } }),
+  );
   assert.deepEqual([...model.memory.keys()], ['lora/allocated', 'lora/reserved']);
   assert.deepEqual(model.memory.get('lora/allocated')!.points, [{ x: 1, y: 2 }]);
   assert.deepEqual(model.memory.get('lora/reserved')!.points, [{ x: 1, y: 4 }]);
@@ -105,7 +146,13 @@ test('memory on CUDA: allocated and reserved lines, no accounted line', () => {
 
 test('GPU samples join the memory chart on the same clock, one line per device', () => {
   const model = createModel();
-  const sample: GpuSample = { t: 105, gpus: [{ index: 0, usedMiB: 1200, totalMiB: 81559 }, { index: 1, usedMiB: 5, totalMiB: 81559 }] };
+  const sample: GpuSample = {
+    t: 105,
+    gpus: [
+      { index: 0, usedMiB: 1200, totalMiB: 81559 },
+      { index: 1, usedMiB: 5, totalMiB: 81559 },
+    ],
+  };
   applyGpuSample(model, sample); // before any event: nothing to align with, dropped
   assert.equal(model.memory.size, 0);
   applyEvent(model, started('a', 'lst', 10, 100));
@@ -118,7 +165,15 @@ test('errors fail the run and show as messages; non-finite losses are not plotte
   const model = createModel(['lst']);
   applyEvent(model, started('a', 'lst', 10, 0));
   applyEvent(model, step('a', 1, 10, 1, { loss: NaN }));
-  applyEvent(model, { v: 1, type: 'error', ts: 2, run_id: 'a', kind: 'oom', message: 'CUDA out of memory', hint: 'lower the batch size' });
+  applyEvent(model, {
+    v: 1,
+    type: 'error',
+    ts: 2,
+    run_id: 'a',
+    kind: 'oom',
+    message: 'CUDA out of memory',
+    hint: 'lower the batch size',
+  });
   assert.equal(model.loss.get('lst')!.length, 0);
   assert.equal(model.runs[0].status, 'failed');
   assert.deepEqual(model.messages.at(-1), { level: 'error', text: 'CUDA out of memory — lower the batch size', ts: 2 });
@@ -139,11 +194,18 @@ test('median and durations', () => {
 
 test('parseNvidiaSmi reads one "used, total" line per GPU and skips junk', () => {
   assert.deepEqual(parseNvidiaSmi('1234, 81559\n17, 81559\n', 10), {
-    t: 10, gpus: [{ index: 0, usedMiB: 1234, totalMiB: 81559 }, { index: 1, usedMiB: 17, totalMiB: 81559 }],
+    t: 10,
+    gpus: [
+      { index: 0, usedMiB: 1234, totalMiB: 81559 },
+      { index: 1, usedMiB: 17, totalMiB: 81559 },
+    ],
   });
   assert.deepEqual(parseNvidiaSmi('0, 143771\r\n', 1)?.gpus, [{ index: 0, usedMiB: 0, totalMiB: 143771 }]);
   assert.equal(parseNvidiaSmi('', 1), undefined);
-  assert.equal(parseNvidiaSmi('NVIDIA-SMI has failed because it couldn\'t communicate with the NVIDIA driver.', 1), undefined);
+  assert.equal(
+    parseNvidiaSmi("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver.", 1),
+    undefined,
+  );
   assert.equal(parseNvidiaSmi('[N/A], [N/A]', 1), undefined);
 });
 

@@ -40,7 +40,9 @@ for (const method of ['lst', 'lora']) {
     } finally {
       await model.release();
     }
-    console.log(`${method}: max |onnx - torch| = ${maxDiff.toExponential(2)}, labels agree ${agree}/100, classes predicted ${predicted.size}`);
+    console.log(
+      `${method}: max |onnx - torch| = ${maxDiff.toExponential(2)}, labels agree ${agree}/100, classes predicted ${predicted.size}`,
+    );
     assert.ok(maxDiff <= 1e-4, `max abs logit difference ${maxDiff} > 1e-4`);
     assert.equal(agree, 100);
   });
@@ -53,17 +55,24 @@ test('TypeScript token ids equal the engine tokenizer (single texts, long review
   const tokenizer = await loadTokenizer(path.join(FIXTURE, 'lst'));
   const mismatches = cases.filter((c) => {
     const enc = encodeForModel(tokenizer, c.a, c.b, c.max_length);
-    return JSON.stringify(enc.input_ids) !== JSON.stringify(c.input_ids) || JSON.stringify(enc.token_type_ids) !== JSON.stringify(c.token_type_ids);
+    return (
+      JSON.stringify(enc.input_ids) !== JSON.stringify(c.input_ids) ||
+      JSON.stringify(enc.token_type_ids) !== JSON.stringify(c.token_type_ids)
+    );
   });
   console.log(`token ids equal for ${cases.length - mismatches.length}/${cases.length} inputs`);
-  assert.deepEqual(mismatches.map((c) => c.a.slice(0, 60)), []);
+  assert.deepEqual(
+    mismatches.map((c) => c.a.slice(0, 60)),
+    [],
+  );
 });
 
 test('a missing or corrupt model.onnx is a clear error naming the file', async () => {
   fixture('lst', 'manifest.json');
   const dir = mkdtempSync(path.join(tmpdir(), 'ladderlab-export-'));
   try {
-    for (const f of ['manifest.json', 'tokenizer.json', 'tokenizer_config.json']) copyFileSync(path.join(FIXTURE, 'lst', f), path.join(dir, f));
+    for (const f of ['manifest.json', 'tokenizer.json', 'tokenizer_config.json'])
+      copyFileSync(path.join(FIXTURE, 'lst', f), path.join(dir, f));
     await assert.rejects(ExportedModel.load(dir), /model\.onnx not found: export the run again/);
     writeFileSync(path.join(dir, 'model.onnx'), Buffer.from('this is not a protobuf'));
     await assert.rejects(ExportedModel.load(dir), /cannot load .*model\.onnx: it is damaged or not an ONNX model/);

@@ -16,7 +16,17 @@ const O = 'optional';
 const base = { v: R, type: R, ts: R, run_id: O } as const;
 
 const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
-  run_started: { ...base, run_id: R, method: R, run_dir: R, device: R, config: R, params: R, total_steps: R, resumed: O },
+  run_started: {
+    ...base,
+    run_id: R,
+    method: R,
+    run_dir: R,
+    device: R,
+    config: R,
+    params: R,
+    total_steps: R,
+    resumed: O,
+  },
   phase_started: { ...base, phase: R },
   train_step: { ...base, step: R, total_steps: R, epoch: R, loss: R, lr: R, step_s: O, memory: R },
   evaluation: { ...base, split: R, step: R, epoch: R, examples: O, metrics: R },
@@ -25,7 +35,17 @@ const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
   error: { ...base, kind: R, message: R, hint: R, phase: O, detail: O, step: O, memory: O },
   run_finished: { ...base, run_id: R, summary: R },
   compare_finished: { ...base, rows: R },
-  checkpoint_saved: { ...base, run_id: R, step: R, total_steps: R, epoch: R, step_in_epoch: R, reason: R, path: R, bytes: R },
+  checkpoint_saved: {
+    ...base,
+    run_id: R,
+    step: R,
+    total_steps: R,
+    epoch: R,
+    step_in_epoch: R,
+    reason: R,
+    path: R,
+    bytes: R,
+  },
   run_stopped: { ...base, run_id: R, step: R, total_steps: R, signal: R, checkpoint: R, message: R },
 };
 
@@ -33,19 +53,37 @@ const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
 const NESTED_FIELDS: Record<string, Presence<unknown> | object> = {
   '/$defs/params': { total: R, trainable: R, trainable_pct: R } satisfies Presence<P.Params>,
   '/$defs/memory': {
-    peak_allocated_bytes: R, peak_reserved_bytes: R, saved_for_backward_bytes: R,
-    param_bytes: R, grad_bytes: R, optimizer_bytes: R, accounted_bytes: O,
+    peak_allocated_bytes: R,
+    peak_reserved_bytes: R,
+    saved_for_backward_bytes: R,
+    param_bytes: R,
+    grad_bytes: R,
+    optimizer_bytes: R,
+    accounted_bytes: O,
   } satisfies Presence<P.PhaseMemory>,
   '/$defs/train_step/properties/memory': {
-    allocated_bytes: R, reserved_bytes: R, saved_for_backward_bytes: R,
+    allocated_bytes: R,
+    reserved_bytes: R,
+    saved_for_backward_bytes: R,
   } satisfies Presence<P.StepMemory>,
   '/$defs/summary': {
-    method: R, run_dir: R, trainable_pct: R, metrics: R, validation_metrics: O,
-    memory: R, best_epoch: O, duration_s: R,
+    method: R,
+    run_dir: R,
+    trainable_pct: R,
+    metrics: R,
+    validation_metrics: O,
+    memory: R,
+    best_epoch: O,
+    duration_s: R,
   } satisfies Presence<P.RunSummary>,
   '/$defs/summary/properties/memory': {
-    train_peak_bytes: R, train_reserved_bytes: O, saved_for_backward_bytes: R,
-    param_bytes: R, grad_bytes: R, optimizer_bytes: R, accounted_bytes: O,
+    train_peak_bytes: R,
+    train_reserved_bytes: O,
+    saved_for_backward_bytes: R,
+    param_bytes: R,
+    grad_bytes: R,
+    optimizer_bytes: R,
+    accounted_bytes: O,
   } satisfies Presence<P.SummaryMemory>,
 };
 
@@ -56,7 +94,8 @@ interface ObjectSchema {
 
 function at(pointer: string): ObjectSchema {
   let node: unknown = schema;
-  for (const key of pointer.split('/').slice(1)) node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
+  for (const key of pointer.split('/').slice(1))
+    node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
   assert.ok(node, `schema has nothing at ${pointer}`);
   return node as ObjectSchema;
 }

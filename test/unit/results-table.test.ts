@@ -6,8 +6,22 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { RunFinishedEvent, RunSummary } from '../../protocol/events';
-import { buildTable, formatBytes, latestComparison, toCsv, toMarkdown, type FinishedRun } from '../../src/panels/resultsTable';
-import { applyPatch, DEFAULTS, parseExperimentText, STARTER_EXPERIMENT, type ExperimentFileValues, type ExperimentPatch } from '../../protocol/experiment';
+import {
+  buildTable,
+  formatBytes,
+  latestComparison,
+  toCsv,
+  toMarkdown,
+  type FinishedRun,
+} from '../../src/panels/resultsTable';
+import {
+  applyPatch,
+  DEFAULTS,
+  parseExperimentText,
+  STARTER_EXPERIMENT,
+  type ExperimentFileValues,
+  type ExperimentPatch,
+} from '../../protocol/experiment';
 import { infoFromConfig } from '../../src/views/backboneInfo';
 import { PathPolicy } from '../../src/views/pathPolicy';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
@@ -16,7 +30,12 @@ const compare = checkJsonlFile(path.join(REPO_ROOT, 'engine/tests/fixtures/event
 const finished = compare.events.filter((e): e is RunFinishedEvent => e.type === 'run_finished');
 const config = { task: 'sst2', backbone: 'default', methods: ['lst', 'lora'], r: 8, epochs: 1 };
 
-function run(id: string, summary: RunSummary, startedAt: number, cfg: Record<string, unknown> | null = config): FinishedRun {
+function run(
+  id: string,
+  summary: RunSummary,
+  startedAt: number,
+  cfg: Record<string, unknown> | null = config,
+): FinishedRun {
   return { id, method: summary.method, startedAt, summary, config: cfg && { ...cfg, method: summary.method, lr: 0.1 } };
 }
 const runs = finished.map((e, i) => run(e.run_id, e.summary, 100 + i));
@@ -24,9 +43,20 @@ const runs = finished.map((e, i) => run(e.run_id, e.summary, 100 + i));
 test('table rows from real summaries: accounted memory on CPU, metrics, score', () => {
   assert.equal(finished.length, 2);
   const t = buildTable(runs);
-  assert.deepEqual(t.rows.map((r) => r.method), ['lst', 'lora']);
+  assert.deepEqual(
+    t.rows.map((r) => r.method),
+    ['lst', 'lora'],
+  );
   assert.deepEqual(t.metricNames, ['accuracy']);
-  assert.deepEqual(t.columns, ['Method', 'Task', 'Trainable params', 'Peak train memory', 'Saved for backward', 'Accuracy', 'Avg. score']);
+  assert.deepEqual(t.columns, [
+    'Method',
+    'Task',
+    'Trainable params',
+    'Peak train memory',
+    'Saved for backward',
+    'Accuracy',
+    'Avg. score',
+  ]);
   const lst = t.rows[0];
   const s = finished[0].summary;
   assert.equal(lst.peakKind, 'accounted');
@@ -42,7 +72,8 @@ test('table rows from real summaries: accounted memory on CPU, metrics, score', 
 test('CUDA peaks win over accounted bytes; a missing score is the mean of the metrics', () => {
   const base = finished[1].summary;
   const cuda: RunSummary = {
-    ...base, metrics: { f1: 80, accuracy: 70 },
+    ...base,
+    metrics: { f1: 80, accuracy: 70 },
     memory: { ...base.memory, train_peak_bytes: 3 * 1024 ** 3, accounted_bytes: 1 },
   };
   const t = buildTable([run('r1', cuda, 1)]);
@@ -65,7 +96,10 @@ test('CSV: a header, one line per run, raw numbers, RFC 4180 quoting, formulas n
   const t = buildTable(runs);
   const csv = toCsv(t);
   const lines = csv.trimEnd().split('\r\n');
-  assert.equal(lines[0], 'method,run_id,task,trainable_pct,peak_train_memory_mib,peak_kind,saved_for_backward_mib,accuracy,avg_score,duration_s');
+  assert.equal(
+    lines[0],
+    'method,run_id,task,trainable_pct,peak_train_memory_mib,peak_kind,saved_for_backward_mib,accuracy,avg_score,duration_s',
+  );
   assert.equal(lines.length, 3);
   assert.ok(lines[1].startsWith(`lst,${finished[0].run_id},sst2,1.4026,`));
   assert.ok(csv.endsWith('\r\n'));
@@ -82,7 +116,10 @@ test('Markdown: a GitHub table with escaped pipes and right-aligned numbers', ()
   const md = toMarkdown(t);
   const lines = md.split('\n');
   assert.equal(lines[0], '# Ladder Lab comparison');
-  assert.equal(lines[2], '| Method | Task | Trainable params | Peak train memory | Saved for backward | Accuracy | Avg. score |');
+  assert.equal(
+    lines[2],
+    '| Method | Task | Trainable params | Peak train memory | Saved for backward | Accuracy | Avg. score |',
+  );
   assert.equal(lines[3], '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
   assert.ok(lines[4].startsWith('| lst | sst2 | 1.40 % |'));
   assert.ok(lines[5].startsWith('| lora | sst2 |'));
@@ -93,13 +130,17 @@ test('Markdown: a GitHub table with escaped pipes and right-aligned numbers', ()
 test('latest comparison: the newest run plus the newest run of each other method with the same config', () => {
   const [lst, lora] = finished.map((e) => e.summary);
   const all = [
-    run('old-lst', lst, 1), run('old-lora', lora, 2),
+    run('old-lst', lst, 1),
+    run('old-lora', lora, 2),
     run('other-lst', lst, 3, { ...config, r: 16 }), // a different experiment in between
-    run('new-lst', lst, 4), run('new-lora', lora, 5),
+    run('new-lst', lst, 4),
+    run('new-lora', lora, 5),
     run('no-config', lst, 0, null),
   ];
   assert.deepEqual(latestComparison(all), ['new-lst', 'new-lora']);
-  assert.deepEqual(latestComparison([...all, run('newest-other', lst, 9, { ...config, task: 'stsb' })]), ['newest-other']);
+  assert.deepEqual(latestComparison([...all, run('newest-other', lst, 9, { ...config, task: 'stsb' })]), [
+    'newest-other',
+  ]);
   assert.deepEqual(latestComparison([run('lonely', lst, 1, null)]), ['lonely']);
   assert.deepEqual(latestComparison([]), []);
 });
@@ -108,7 +149,9 @@ test('latest comparison: the newest run plus the newest run of each other method
 
 test('parseExperimentText: defaults, lenient lists, problems for what the form cannot show', () => {
   assert.deepEqual(parseExperimentText('').values, DEFAULTS);
-  const p = parseExperimentText(JSON.stringify({ methods: 'lst, lora', keep_layers: '1,3,5', r: 4, lrs: { lora: 1e-3 }, epochs: 'three' }));
+  const p = parseExperimentText(
+    JSON.stringify({ methods: 'lst, lora', keep_layers: '1,3,5', r: 4, lrs: { lora: 1e-3 }, epochs: 'three' }),
+  );
   assert.deepEqual(p.values.methods, ['lst', 'lora']);
   assert.deepEqual(p.values.keep_layers, [1, 3, 5]);
   assert.equal(p.values.r, 4);
@@ -120,7 +163,11 @@ test('parseExperimentText: defaults, lenient lists, problems for what the form c
 });
 
 test('applyPatch: changes only the patched keys, keeps the rest and its order, null removes', () => {
-  const text = JSON.stringify({ task: 'sst2', $schema: 'x', lrs: { lora: 0.001 }, r: 8, data: '/d', keep_layers: [1] }, null, 2);
+  const text = JSON.stringify(
+    { task: 'sst2', $schema: 'x', lrs: { lora: 0.001 }, r: 8, data: '/d', keep_layers: [1] },
+    null,
+    2,
+  );
   const out = JSON.parse(applyPatch(text, { r: 4, keep_layers: null, max_length: 32 })) as ExperimentFileValues;
   assert.deepEqual(Object.keys(out), ['task', '$schema', 'lrs', 'r', 'data', 'max_length']);
   assert.equal(out.r, 4);

@@ -11,17 +11,40 @@ import { finalState, resumableRunOf } from '../../src/runs/sessionState';
 import { fold, modelOf } from '../../webview/monitor/resume';
 import { eventOf, REPO_ROOT } from './jsonl';
 
-const lines = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8').trim().split('\n');
+const lines = readFileSync(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'), 'utf8')
+  .trim()
+  .split('\n');
 const started = eventOf(lines[0]);
 assert.ok(started.type === 'run_started', 'the fixture starts with run_started');
 const ID = started.run_id;
 const run = lines.filter((l) => eventOf(l).run_id === ID);
-const untilStep = (n: number) => run.filter((l) => { const e = eventOf(l); return e.type !== 'run_finished' && !(e.type === 'train_step' && e.step > n) && e.type !== 'evaluation'; });
+const untilStep = (n: number) =>
+  run.filter((l) => {
+    const e = eventOf(l);
+    return e.type !== 'run_finished' && !(e.type === 'train_step' && e.step > n) && e.type !== 'evaluation';
+  });
 const stopped = (step: number, checkpoint: string | null) =>
-  JSON.stringify({ v: 1, type: 'run_stopped', ts: 1, run_id: ID, step, total_steps: 10, signal: 'SIGINT', checkpoint, message: `stopped at step ${step}; resume with: ladderlab resume RUN_DIR` });
-const resumedStart = JSON.stringify({ ...started, resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' } });
+  JSON.stringify({
+    v: 1,
+    type: 'run_stopped',
+    ts: 1,
+    run_id: ID,
+    step,
+    total_steps: 10,
+    signal: 'SIGINT',
+    checkpoint,
+    message: `stopped at step ${step}; resume with: ladderlab resume RUN_DIR`,
+  });
+const resumedStart = JSON.stringify({
+  ...started,
+  resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' },
+});
 const jsonl = (ls: string[]) => ls.map((l) => `${l}\n`).join('');
-const files = (events: string, extra: RunFiles = {}): RunFiles => ({ 'config.json': '{"method":"lst"}', 'events.jsonl': events, ...extra });
+const files = (events: string, extra: RunFiles = {}): RunFiles => ({
+  'config.json': '{"method":"lst"}',
+  'events.jsonl': events,
+  ...extra,
+});
 const ev = (ls: string[]) => ls.map(eventOf);
 
 test('a gracefully stopped run is interrupted, resumable with a checkpoint, and says how it stopped', () => {
@@ -70,13 +93,24 @@ test('finalState: exit codes first, then (attached, or killed) what the engine s
     [['compare', false, { code: null, signal: null }, ev(run), ['lst']], 'finished'], // one method: no compare_finished
     [['resume', false, { code: null, signal: null }, ev(run)], 'finished'],
     [['compare', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, null)])], 'stopped'],
-    [['resume', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, 'c'), resumedStart])], 'interrupted'],
-    [['compare', false, { code: null, signal: null }, [...midway, { v: 1, type: 'error', ts: 3, kind: 'oom', message: 'out of memory', hint: 'smaller batch' }]], 'failed'],
+    [
+      ['resume', false, { code: null, signal: null }, ev([...untilStep(2), stopped(2, 'c'), resumedStart])],
+      'interrupted',
+    ],
+    [
+      [
+        'compare',
+        false,
+        { code: null, signal: null },
+        [...midway, { v: 1, type: 'error', ts: 3, kind: 'oom', message: 'out of memory', hint: 'smaller batch' }],
+      ],
+      'failed',
+    ],
   ];
   for (const [args, expected] of cases) assert.equal(finalState(...args), expected, JSON.stringify(args.slice(0, 3)));
 });
 
-test('resumableRunOf: the stopped or interrupted session\'s unfinished run, nothing otherwise', () => {
+test("resumableRunOf: the stopped or interrupted session's unfinished run, nothing otherwise", () => {
   assert.equal(resumableRunOf({ state: 'interrupted', events: ev(untilStep(2)) }), ID);
   assert.equal(resumableRunOf({ state: 'stopped', events: ev([...untilStep(2), stopped(2, 'c')]) }), ID);
   assert.equal(resumableRunOf({ state: 'running', events: ev(untilStep(2)) }), undefined);
@@ -84,9 +118,24 @@ test('resumableRunOf: the stopped or interrupted session\'s unfinished run, noth
 });
 
 test('out-of-memory texts: the notification names method, step, message and hint; the tree shows the hint', () => {
-  const oom = { v: 1 as const, type: 'error' as const, ts: 1, run_id: ID, kind: 'oom' as const, message: 'CUDA out of memory.', hint: 'use --batch-size 8 or --max-length 64', step: 7 };
-  assert.equal(errorNotice(oom, 'lora'), 'Ladder Lab: out of memory (LoRA, step 7): CUDA out of memory. Hint: use --batch-size 8 or --max-length 64');
-  assert.equal(errorNotice({ ...oom, kind: 'bad_input', message: 'r does not divide 384', hint: null }), 'Ladder Lab: r does not divide 384.');
+  const oom = {
+    v: 1 as const,
+    type: 'error' as const,
+    ts: 1,
+    run_id: ID,
+    kind: 'oom' as const,
+    message: 'CUDA out of memory.',
+    hint: 'use --batch-size 8 or --max-length 64',
+    step: 7,
+  };
+  assert.equal(
+    errorNotice(oom, 'lora'),
+    'Ladder Lab: out of memory (LoRA, step 7): CUDA out of memory. Hint: use --batch-size 8 or --max-length 64',
+  );
+  assert.equal(
+    errorNotice({ ...oom, kind: 'bad_input', message: 'r does not divide 384', hint: null }),
+    'Ladder Lab: r does not divide 384.',
+  );
   const failed = recordFromFiles(ID, '/r', files(jsonl([...untilStep(7), JSON.stringify(oom)])));
   assert.equal(failed.status, 'failed');
   assert.equal(treeDescription(failed), 'out of memory — use --batch-size 8 or --max-length 64');
@@ -95,17 +144,35 @@ test('out-of-memory texts: the notification names method, step, message and hint
 });
 
 test('the monitor continues a resumed run on the same line: redone steps replace, not fold back', () => {
-  const first = JSON.parse(run.find((l) => l.includes('"train_step"'))!) as Extract<EngineEvent, { type: 'train_step' }>;
-  const step = (n: number, tsShift = 0, lossScale = 1): EngineEvent => ({ ...first, step: n, total_steps: 6, ts: first.ts + n + tsShift, loss: lossScale / n });
+  const first = JSON.parse(run.find((l) => l.includes('"train_step"'))!) as Extract<
+    EngineEvent,
+    { type: 'train_step' }
+  >;
+  const step = (n: number, tsShift = 0, lossScale = 1): EngineEvent => ({
+    ...first,
+    step: n,
+    total_steps: 6,
+    ts: first.ts + n + tsShift,
+    loss: lossScale / n,
+  });
   const start = { ...started, total_steps: 6 } as EngineEvent;
   const before = [start, ...[1, 2, 3, 4].map((n) => step(n))]; // killed after step 4; the checkpoint was at step 2
-  const restart = { ...started, total_steps: 6, ts: started.ts + 100, resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' } } as EngineEvent;
+  const restart = {
+    ...started,
+    total_steps: 6,
+    ts: started.ts + 100,
+    resumed: { step: 2, epoch: 0, step_in_epoch: 2, checkpoint: 'checkpoint.pt' },
+  } as EngineEvent;
   const after = [3, 4, 5, 6].map((n) => step(n, 100, 0.5)); // steps 3 and 4 are redone
   const model = modelOf([...before, restart, ...after], ['lst']);
   assert.equal(model.runs.length, 1, 'one progress entry for the run');
   assert.equal(model.runs[0].step, 6);
   const line = model.loss.get('lst')!;
-  assert.deepEqual(line.map((p) => p.x), [1, 2, 3, 4, 5, 6], 'the loss line only moves forward, no step twice');
+  assert.deepEqual(
+    line.map((p) => p.x),
+    [1, 2, 3, 4, 5, 6],
+    'the loss line only moves forward, no step twice',
+  );
   assert.equal(line[2].y, 0.5 / 3, 'the redone step wins');
   assert.equal(line[1].y, 1 / 2, 'steps up to the checkpoint are kept');
   // Live: the same folding one event at a time.

@@ -4,7 +4,16 @@ import * as assert from 'node:assert/strict';
 import { appendFileSync, chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { parseEventsJsonl, parseRunId, readRunEvents, readRuns, recordFromFiles, RunReader, sortRuns, type RunFiles } from '../../src/runs/runStore';
+import {
+  parseEventsJsonl,
+  parseRunId,
+  readRunEvents,
+  readRuns,
+  recordFromFiles,
+  RunReader,
+  sortRuns,
+  type RunFiles,
+} from '../../src/runs/runStore';
 import { eventOf, REPO_ROOT } from './jsonl';
 
 // A real comparison's events (two runs: lst then lora), written by the engine's fixture generator.
@@ -77,9 +86,18 @@ test('a bad line in the middle makes the folder corrupt, naming the line', () =>
 });
 
 test('invalid or unreadable JSON files make the folder corrupt', () => {
-  assert.match(recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'config.json': '{"method": "lst",' })).problem!, /config\.json is not valid JSON/);
-  assert.match(recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'summary.json': '[1]' })).problem!, /summary\.json does not hold a JSON object/);
-  assert.match(recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'summary.json': '{"method":"lst"}' })).problem!, /summary\.json lacks/);
+  assert.match(
+    recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'config.json': '{"method": "lst",' })).problem!,
+    /config\.json is not valid JSON/,
+  );
+  assert.match(
+    recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'summary.json': '[1]' })).problem!,
+    /summary\.json does not hold a JSON object/,
+  );
+  assert.match(
+    recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'summary.json': '{"method":"lst"}' })).problem!,
+    /summary\.json lacks/,
+  );
   assert.match(recordFromFiles(LST, '/d', files(jsonl(lstLines), { 'metrics.json': 'nan' })).problem!, /metrics\.json/);
   const r = recordFromFiles(LST, '/d', { 'events.jsonl': { error: 'EACCES' } });
   assert.equal(r.status, 'corrupt');
@@ -109,9 +127,18 @@ test('parseRunId reads the method and local start time from the engine folder na
 });
 
 test('sortRuns: newest first, by start time then id', () => {
-  const r = (id: string, startedAt?: number) => ({ id, dir: id, method: 'lst', status: 'finished' as const, startedAt });
+  const r = (id: string, startedAt?: number) => ({
+    id,
+    dir: id,
+    method: 'lst',
+    status: 'finished' as const,
+    startedAt,
+  });
   const sorted = sortRuns([r('a', 10), r('c'), r('b', 30), r('d', 30)]);
-  assert.deepEqual(sorted.map((x) => x.id), ['d', 'b', 'a', 'c']);
+  assert.deepEqual(
+    sorted.map((x) => x.id),
+    ['d', 'b', 'a', 'c'],
+  );
 });
 
 test('readRuns lists real folders newest first; a corrupt one does not hide the others', async () => {
@@ -134,7 +161,10 @@ test('readRuns lists real folders newest first; a corrupt one does not hide the 
 
     const runs = await readRuns(root, (id) => id.includes('full'));
     chmodSync(path.join(root, unreadable), 0o755);
-    assert.deepEqual(runs.map((r) => r.id), [unreadable, '20261127-120000-full-cccc', LST, '20261101-110000-lora-bbbb']);
+    assert.deepEqual(
+      runs.map((r) => r.id),
+      [unreadable, '20261127-120000-full-cccc', LST, '20261101-110000-lora-bbbb'],
+    );
     const byId = Object.fromEntries(runs.map((r) => [r.id, r]));
     assert.equal(byId[LST].status, 'finished');
     assert.equal(byId['20261101-110000-lora-bbbb'].status, 'corrupt');
@@ -171,12 +201,15 @@ test('RunReader re-parses a folder only when its files or its liveness change', 
   }
 });
 
-test('readRunEvents: a run folder\'s events in order, a torn last line skipped, none for a folder without events', async () => {
+test("readRunEvents: a run folder's events in order, a torn last line skipped, none for a folder without events", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'run-events-'));
   try {
     assert.deepEqual(await readRunEvents(path.join(dir, 'no-such-run')), []);
     writeFileSync(path.join(dir, 'events.jsonl'), jsonl(lstLines) + lstLines[1].slice(0, 20));
-    assert.deepEqual(await readRunEvents(dir), lstLines.map((l) => JSON.parse(l) as unknown));
+    assert.deepEqual(
+      await readRunEvents(dir),
+      lstLines.map((l) => JSON.parse(l) as unknown),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

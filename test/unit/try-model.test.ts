@@ -19,16 +19,28 @@ const MIB = 1024 * 1024;
 
 test('try messages: known shapes pass as fresh objects, anything else is dropped', () => {
   assert.deepEqual(parseTryMessage({ type: TryMessages.ready }), { type: TryMessages.ready });
-  assert.deepEqual(parseTryMessage({ type: TryMessages.predict, textA: 'good film', textB: null, extra: 1 }), { type: TryMessages.predict, textA: 'good film', textB: null });
-  assert.deepEqual(parseTryMessage({ type: TryMessages.predict, textA: 'a', textB: 'b' }), { type: TryMessages.predict, textA: 'a', textB: 'b' });
+  assert.deepEqual(parseTryMessage({ type: TryMessages.predict, textA: 'good film', textB: null, extra: 1 }), {
+    type: TryMessages.predict,
+    textA: 'good film',
+    textB: null,
+  });
+  assert.deepEqual(parseTryMessage({ type: TryMessages.predict, textA: 'a', textB: 'b' }), {
+    type: TryMessages.predict,
+    textA: 'a',
+    textB: 'b',
+  });
   for (const bad of [
     { type: TryMessages.predict, textA: '', textB: null },
     { type: TryMessages.predict, textA: 'x'.repeat(MAX_TRY_TEXT + 1), textB: null },
     { type: TryMessages.predict, textA: 'a' },
     { type: TryMessages.predict, textA: 'a', textB: 3 },
     { type: TryMessages.state, state: {} }, // host -> webview only
-    { type: 'try/unknown' }, 'try/ready', null, [],
-  ]) assert.equal(parseTryMessage(bad), undefined, JSON.stringify(bad)?.slice(0, 80));
+    { type: 'try/unknown' },
+    'try/ready',
+    null,
+    [],
+  ])
+    assert.equal(parseTryMessage(bad), undefined, JSON.stringify(bad)?.slice(0, 80));
 });
 
 test('median of odd and even counts', () => {
@@ -38,10 +50,15 @@ test('median of odd and even counts', () => {
 
 for (const method of ['lst', 'lora']) {
   test(`${method}: latency and memory measured by onnxruntime-node in a child process`, async () => {
-    assert.ok(existsSync(path.join(FIXTURE, method, 'model.onnx')), `parity fixture missing under ${FIXTURE}: run the engine tests first (scripts/test does)`);
+    assert.ok(
+      existsSync(path.join(FIXTURE, method, 'model.onnx')),
+      `parity fixture missing under ${FIXTURE}: run the engine tests first (scripts/test does)`,
+    );
     assert.ok(existsSync(CHILD), `${CHILD} missing: build with node esbuild.mjs --tests`);
     const f = await measureInChild(CHILD, path.join(FIXTURE, method), 20);
-    console.log(`${method}: median ${f.latency_ms_median} ms (${f.input_tokens} tokens, ${f.runs} runs), session ${(f.session_bytes / MIB).toFixed(1)} MiB, peak RSS +${(f.peak_rss_delta_bytes / MIB).toFixed(1)} MiB`);
+    console.log(
+      `${method}: median ${f.latency_ms_median} ms (${f.input_tokens} tokens, ${f.runs} runs), session ${(f.session_bytes / MIB).toFixed(1)} MiB, peak RSS +${(f.peak_rss_delta_bytes / MIB).toFixed(1)} MiB`,
+    );
     assert.equal(f.runs, 20);
     assert.ok(f.latency_ms_median > 0 && f.latency_ms_median < 5000);
     assert.ok(f.input_tokens > 10 && f.input_tokens < 64);
@@ -51,7 +68,11 @@ for (const method of ['lst', 'lora']) {
     const dir = mkdtempSync(path.join(tmpdir(), 'ladderlab-run-'));
     try {
       await writeInferenceFigures(dir, f);
-      assert.deepEqual(await readInferenceFigures(dir), { ...f, measured_at: (JSON.parse(readFileSync(path.join(dir, 'inference.json'), 'utf8')) as { measured_at: string }).measured_at });
+      assert.deepEqual(await readInferenceFigures(dir), {
+        ...f,
+        measured_at: (JSON.parse(readFileSync(path.join(dir, 'inference.json'), 'utf8')) as { measured_at: string })
+          .measured_at,
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -66,9 +87,23 @@ test('results table: inference columns beside the training peak once a run is me
   const events = checkJsonlFile(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl')).events;
   const runs: FinishedRun[] = events
     .filter((e): e is RunFinishedEvent => e.type === 'run_finished')
-    .map((e) => ({ id: e.run_id, method: e.summary.method, startedAt: null, summary: e.summary, config: { task: 'sst2' } }));
+    .map((e) => ({
+      id: e.run_id,
+      method: e.summary.method,
+      startedAt: null,
+      summary: e.summary,
+      config: { task: 'sst2' },
+    }));
   assert.ok(!buildTable(runs).columns.includes('Inference latency'));
-  runs[0].inference = { latency_ms_median: 4.25, runs: 30, input_tokens: 20, session_bytes: 100 * MIB, peak_rss_delta_bytes: 120 * MIB, threads: 0, onnxruntime: '1.30.0' };
+  runs[0].inference = {
+    latency_ms_median: 4.25,
+    runs: 30,
+    input_tokens: 20,
+    session_bytes: 100 * MIB,
+    peak_rss_delta_bytes: 120 * MIB,
+    threads: 0,
+    onnxruntime: '1.30.0',
+  };
   const t = buildTable(runs);
   assert.deepEqual(t.columns.slice(3, 6), ['Peak train memory', 'Inference latency', 'Inference memory']);
   assert.deepEqual(t.cells[0].slice(4, 6), ['4.25 ms', '120.0 MiB']);

@@ -7,8 +7,20 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as vscode from 'vscode';
 import type { RequestMessage } from '../../protocol/webviews/common';
-import { MonitorMessages, parseMonitorMessage, type MonitorChannel, type MonitorFromWebview, type MonitorToWebview } from '../../protocol/webviews/monitor';
-import { parseResultsMessage, ResultsMessages, type ResultsChannel, type ResultsFromWebview, type ResultsToWebview } from '../../protocol/webviews/results';
+import {
+  MonitorMessages,
+  parseMonitorMessage,
+  type MonitorChannel,
+  type MonitorFromWebview,
+  type MonitorToWebview,
+} from '../../protocol/webviews/monitor';
+import {
+  parseResultsMessage,
+  ResultsMessages,
+  type ResultsChannel,
+  type ResultsFromWebview,
+  type ResultsToWebview,
+} from '../../protocol/webviews/results';
 import type { TryChannel, TryToWebview } from '../../protocol/webviews/try';
 import { WebviewChannel, type ChannelHandlers } from '../../src/panels/webviewChannel';
 
@@ -64,18 +76,25 @@ test('channel: a hidden webview is not ready until it says ready again', () => {
   assert.equal(webview.posted.length, 1);
 });
 
-test('channel: only messages that pass the webview\'s validator reach the handler, as the validator\'s fresh copy', () => {
+test("channel: only messages that pass the webview's validator reach the handler, as the validator's fresh copy", () => {
   const webview = new RecordingWebview();
   const seen: RequestMessage<MonitorChannel>[] = [];
-  const channel = new WebviewChannel<MonitorChannel>(parseMonitorMessage, { onReady: () => {}, onRequest: (m) => void seen.push(m) });
+  const channel = new WebviewChannel<MonitorChannel>(parseMonitorMessage, {
+    onReady: () => {},
+    onRequest: (m) => void seen.push(m),
+  });
   channel.attach(webview as unknown as vscode.Webview);
   for (const bad of [
     { type: ResultsMessages.ready }, // another webview's ready
     { type: ResultsMessages.exportCsv },
     { type: MonitorMessages.stop, sessionId: '../x' },
     { type: MonitorMessages.state, session: null, events: [], gpu: [] }, // host -> webview only
-    'monitor/ready', null, [], { type: 'monitor/unknown' },
-  ]) webview.send(bad);
+    'monitor/ready',
+    null,
+    [],
+    { type: 'monitor/unknown' },
+  ])
+    webview.send(bad);
   assert.equal(channel.ready, false, 'no ready came through');
   assert.deepEqual(seen, []);
   const stop = { type: MonitorMessages.stop, sessionId: 's-1', extra: 'dropped' };
@@ -119,7 +138,12 @@ test('channel: a new webview (the view resolved again) starts not ready; the old
 export function wrongMessagesDoNotCompile(
   monitor: WebviewChannel<MonitorChannel>,
   handlers: ChannelHandlers<MonitorChannel>,
-  wrong: { results: ResultsToWebview; tryResult: TryToWebview; stop: MonitorFromWebview; exportCsv: ResultsFromWebview },
+  wrong: {
+    results: ResultsToWebview;
+    tryResult: TryToWebview;
+    stop: MonitorFromWebview;
+    exportCsv: ResultsFromWebview;
+  },
 ): void {
   monitor.post(gpu); // the monitor's own message: fine
   // @ts-expect-error a results message cannot go through the monitor's channel

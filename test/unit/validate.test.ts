@@ -16,7 +16,11 @@ test('PROTOCOL_VERSION comes from the schema', () => {
 
 test('schema compiles in strict mode without errors or warnings', () => {
   const messages: unknown[] = [];
-  const logger = { log: () => {}, warn: (...m: unknown[]) => messages.push(m), error: (...m: unknown[]) => messages.push(m) };
+  const logger = {
+    log: () => {},
+    warn: (...m: unknown[]) => messages.push(m),
+    error: (...m: unknown[]) => messages.push(m),
+  };
   assert.doesNotThrow(() => createEventAjv({ ...AJV_OPTIONS, logger }).compile(schema));
   assert.deepEqual(messages, []);
 });
@@ -65,19 +69,35 @@ const invalid: [name: string, line: string, expected: RegExp][] = [
   ['missing ts', variant('log', 'ts', REMOVE), /required property 'ts'/],
   ['ts as a string', variant('log', 'ts', 'now'), /ts must be number/],
   ['unknown type', variant('log', 'type', 'train_stepp'), /unknown event type "train_stepp"/],
-  ['run_started without params.trainable', variant('run_started', 'params.trainable', REMOVE), /invalid run_started event: params must have required property 'trainable'/],
+  [
+    'run_started without params.trainable',
+    variant('run_started', 'params.trainable', REMOVE),
+    /invalid run_started event: params must have required property 'trainable'/,
+  ],
   ['run_started without run_id', variant('run_started', 'run_id', REMOVE), /run_started.*required property 'run_id'/],
-  ['negative saved_for_backward_bytes', variant('train_step', 'memory.saved_for_backward_bytes', -1), /memory\.saved_for_backward_bytes must be >= 0/],
+  [
+    'negative saved_for_backward_bytes',
+    variant('train_step', 'memory.saved_for_backward_bytes', -1),
+    /memory\.saved_for_backward_bytes must be >= 0/,
+  ],
   ['negative param_bytes', variant('phase_memory', 'memory.param_bytes', -8), /memory\.param_bytes must be >= 0/],
   ['fractional byte count', variant('phase_memory', 'memory.grad_bytes', 1.5), /memory\.grad_bytes must be integer/],
   ['train_step at step 0', variant('train_step', 'step', 0), /step must be >= 1/],
-  ['unknown evaluation split', variant('evaluation', 'split', 'train'), /split must be equal to one of the allowed values \("validation", "test"\)/],
+  [
+    'unknown evaluation split',
+    variant('evaluation', 'split', 'train'),
+    /split must be equal to one of the allowed values \("validation", "test"\)/,
+  ],
   ['non-numeric metric', variant('evaluation', 'metrics.accuracy', 'high'), /metrics\.accuracy must be number/],
   ['unknown log level', variant('log', 'level', 'debug'), /level must be equal to one of the allowed values/],
   ['error without hint', variant('error', 'hint', REMOVE), /invalid error event: must have required property 'hint'/],
   ['error with empty message', variant('error', 'message', ''), /message must NOT have fewer than 1 characters/],
   ['unknown phase', variant('phase_started', 'phase', 'warmup'), /phase must be equal to one of the allowed values/],
-  ['summary without duration_s', variant('run_finished', 'summary.duration_s', REMOVE), /summary must have required property 'duration_s'/],
+  [
+    'summary without duration_s',
+    variant('run_finished', 'summary.duration_s', REMOVE),
+    /summary must have required property 'duration_s'/,
+  ],
   ['compare rows not an array', variant('compare_finished', 'rows', {}), /rows must be array/],
 ];
 

@@ -4,7 +4,12 @@ import * as assert from 'node:assert/strict';
 import type { RunSummary } from '../../protocol/events';
 import { FIELDS } from '../../protocol/experiment';
 import type { StoredRun } from '../../src/runs/runStore';
-import { latestResults, resultsHoverMarkdown, resultsLensTitle, runMatchesExperiment } from '../../src/views/codeLensText';
+import {
+  latestResults,
+  resultsHoverMarkdown,
+  resultsLensTitle,
+  runMatchesExperiment,
+} from '../../src/views/codeLensText';
 import { mib, peakMemoryText, runDescription, runTooltip, statusBarText } from '../../src/views/format';
 
 const MiB = 2 ** 20;
@@ -19,16 +24,38 @@ function configFor(method: string, over: Record<string, unknown> = {}): Record<s
 
 function summary(method: string, score: number, peak: number | null = null): RunSummary {
   return {
-    method, run_dir: `/r/${method}`, trainable_pct: 1.5, duration_s: 61.4,
+    method,
+    run_dir: `/r/${method}`,
+    trainable_pct: 1.5,
+    duration_s: 61.4,
     metrics: { accuracy: score, score },
-    memory: { train_peak_bytes: peak, saved_for_backward_bytes: 100 * MiB, param_bytes: 80 * MiB, grad_bytes: 2 * MiB, optimizer_bytes: 4 * MiB, accounted_bytes: 186 * MiB },
+    memory: {
+      train_peak_bytes: peak,
+      saved_for_backward_bytes: 100 * MiB,
+      param_bytes: 80 * MiB,
+      grad_bytes: 2 * MiB,
+      optimizer_bytes: 4 * MiB,
+      accounted_bytes: 186 * MiB,
+    },
   };
 }
 
 let n = 0;
-function run(method: string, score: number, config = configFor(method), status: StoredRun['status'] = 'finished'): StoredRun {
+function run(
+  method: string,
+  score: number,
+  config = configFor(method),
+  status: StoredRun['status'] = 'finished',
+): StoredRun {
   n++;
-  return { id: `20261126-2200${String(n).padStart(2, '0')}-${method}-beef`, dir: '/r', method, status, summary: summary(method, score), config };
+  return {
+    id: `20261126-2200${String(n).padStart(2, '0')}-${method}-beef`,
+    dir: '/r',
+    method,
+    status,
+    summary: summary(method, score),
+    config,
+  };
 }
 
 test('a run matches its experiment file: defaults filled in, per-method lr, resolved device and runs_dir ignored', () => {
@@ -52,7 +79,14 @@ test('latestResults: the newest finished matching run of each method, in the fil
     run('lst', 60),
   ];
   const results = latestResults(FILE, runs);
-  assert.deepEqual(results.map((r) => [r.method, r.run?.summary?.metrics.score]), [['lst', 84.63], ['lora', 85.04], ['full', undefined]]);
+  assert.deepEqual(
+    results.map((r) => [r.method, r.run?.summary?.metrics.score]),
+    [
+      ['lst', 84.63],
+      ['lora', 85.04],
+      ['full', undefined],
+    ],
+  );
   assert.equal(resultsLensTitle(results), 'lst 84.6 · lora 85.0 · full —');
   assert.equal(resultsLensTitle(latestResults(FILE, [])), undefined);
 });
@@ -61,7 +95,10 @@ test('the hover is a markdown table with the full numbers', () => {
   const md = resultsHoverMarkdown(latestResults(FILE, [run('lst', 84.63), run('lora', 85.04)]))!;
   const rows = md.split('\n').filter((l) => l.startsWith('|'));
   assert.equal(rows.length, 2 + 3);
-  assert.match(rows[2], /^\| LST \| 84\.6 \| accuracy 84\.63 \| 1\.50% \| 186 MiB \(acct\) \| 61 s \| `20261126-\d+-lst-beef` \|$/);
+  assert.match(
+    rows[2],
+    /^\| LST \| 84\.6 \| accuracy 84\.63 \| 1\.50% \| 186 MiB \(acct\) \| 61 s \| `20261126-\d+-lst-beef` \|$/,
+  );
   assert.match(rows[4], /^\| Full FT \| — \| no finished run yet/);
 });
 
@@ -76,17 +113,51 @@ test('tree descriptions by status', () => {
   const finished = run('lst', 84.63);
   assert.equal(runDescription(finished), 'score 84.6 · 186 MiB (acct)');
   const base = { id: 'x', dir: '/x', method: 'lst' };
-  assert.equal(runDescription({ ...base, status: 'running', lastStep: { step: 40, totalSteps: 126, loss: 0.5 } }), 'step 40/126');
-  assert.equal(runDescription({ ...base, status: 'interrupted', lastStep: { step: 3, totalSteps: 9, loss: 0.5 } }), 'stopped at step 3/9');
-  assert.equal(runDescription({ ...base, status: 'failed', error: { kind: 'bad_input', message: 'm', hint: null } }), 'bad input');
+  assert.equal(
+    runDescription({ ...base, status: 'running', lastStep: { step: 40, totalSteps: 126, loss: 0.5 } }),
+    'step 40/126',
+  );
+  assert.equal(
+    runDescription({ ...base, status: 'interrupted', lastStep: { step: 3, totalSteps: 9, loss: 0.5 } }),
+    'stopped at step 3/9',
+  );
+  assert.equal(
+    runDescription({ ...base, status: 'failed', error: { kind: 'bad_input', message: 'm', hint: null } }),
+    'bad input',
+  );
   assert.equal(runDescription({ ...base, status: 'corrupt', problem: 'config.json is not valid JSON' }), 'unreadable');
-  assert.match(runTooltip({ ...base, status: 'corrupt', problem: 'config.json is not valid JSON' }), /problem: config\.json is not valid JSON/);
+  assert.match(
+    runTooltip({ ...base, status: 'corrupt', problem: 'config.json is not valid JSON' }),
+    /problem: config\.json is not valid JSON/,
+  );
   assert.match(runTooltip(finished), /trainable 1\.50% · peak 186 MiB \(acct\) · 61 s/);
 });
 
 test('status bar: method, step and memory (GPU allocated if known, else saved for backward)', () => {
-  const started = { v: 1, type: 'run_started', ts: 1, run_id: 'r', method: 'lst', run_dir: '/r', device: 'cpu', config: {}, params: { total: 1, trainable: 1, trainable_pct: 100 }, total_steps: 126 } as const;
-  const step = (allocated: number | null) => ({ v: 1, type: 'train_step', ts: 2, step: 40, total_steps: 126, epoch: 0, loss: 1, lr: 1e-3, memory: { allocated_bytes: allocated, reserved_bytes: null, saved_for_backward_bytes: 5 * MiB } }) as const;
+  const started = {
+    v: 1,
+    type: 'run_started',
+    ts: 1,
+    run_id: 'r',
+    method: 'lst',
+    run_dir: '/r',
+    device: 'cpu',
+    config: {},
+    params: { total: 1, trainable: 1, trainable_pct: 100 },
+    total_steps: 126,
+  } as const;
+  const step = (allocated: number | null) =>
+    ({
+      v: 1,
+      type: 'train_step',
+      ts: 2,
+      step: 40,
+      total_steps: 126,
+      epoch: 0,
+      loss: 1,
+      lr: 1e-3,
+      memory: { allocated_bytes: allocated, reserved_bytes: null, saved_for_backward_bytes: 5 * MiB },
+    }) as const;
   assert.equal(statusBarText([]), undefined);
   assert.equal(statusBarText([started]), '$(sync~spin) LST starting (126 steps)…');
   assert.equal(statusBarText([started, step(312 * MiB)]), '$(sync~spin) LST step 40/126 · 312 MiB');

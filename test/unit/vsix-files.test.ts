@@ -12,7 +12,8 @@ interface PackageScript {
   checkFiles(files: string[], target: string): string[];
   platformRules(target: string): string[];
 }
-const load = () => import(pathToFileURL(path.join(REPO_ROOT, 'scripts', 'package-vsix.mjs')).href) as Promise<PackageScript>;
+const load = () =>
+  import(pathToFileURL(path.join(REPO_ROOT, 'scripts', 'package-vsix.mjs')).href) as Promise<PackageScript>;
 
 for (const target of ['linux-x64', 'win32-x64']) {
   test(`VSIX for ${target}: only ${target}'s onnxruntime binaries, the bundles, no sources`, async () => {
@@ -32,7 +33,7 @@ test('an unknown target is refused by name', async () => {
   assert.throws(() => script.platformRules('linux-armhf'), /unsupported target linux-armhf/);
 });
 
-test('the check catches another platform\'s binaries and a missing binding', async () => {
+test("the check catches another platform's binaries and a missing binding", async () => {
   const script = await load();
   const bin = 'node_modules/onnxruntime-node/bin/napi-v6';
   const problems = script.checkFiles([`${bin}/win32/x64/onnxruntime_binding.node`], 'linux-x64');

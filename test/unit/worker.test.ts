@@ -61,14 +61,33 @@ test('bad lines become warnings, never exceptions, and do not stop later events'
 
 test('compareArgs passes the config as one argument (no shell quoting) and the runs dir', () => {
   const args = compareArgs('/w/my "exp" $(x).ladder.json', '/w/.ladderlab/runs');
-  assert.deepEqual(args, ['-m', 'ladderlab.cli', 'compare', '--config', '/w/my "exp" $(x).ladder.json', '--format', 'events', '--runs-dir', '/w/.ladderlab/runs']);
+  assert.deepEqual(args, [
+    '-m',
+    'ladderlab.cli',
+    'compare',
+    '--config',
+    '/w/my "exp" $(x).ladder.json',
+    '--format',
+    'events',
+    '--runs-dir',
+    '/w/.ladderlab/runs',
+  ]);
 });
 
 // A stand-in engine: prints events in awkward pieces, stderr lines, and handles signals like the script says.
 function fakeEngine(script: string, graceMs = 300) {
   const r = recorder();
   const logDir = mkdtempSync(path.join(tmpdir(), 'worker-'));
-  const worker = EngineWorker.spawn({ python: process.execPath, args: ['-e', script], cwd: REPO_ROOT, logDir, log: r.log, onEvent: (e) => r.events.push(e), graceMs, pollMs: 20 });
+  const worker = EngineWorker.spawn({
+    python: process.execPath,
+    args: ['-e', script],
+    cwd: REPO_ROOT,
+    logDir,
+    log: r.log,
+    onEvent: (e) => r.events.push(e),
+    graceMs,
+    pollMs: 20,
+  });
   return { r, worker };
 }
 
@@ -85,7 +104,9 @@ test('EngineWorker: events from stdout, stderr to the log, HF_HUB_OFFLINE set, e
 });
 
 test('EngineWorker.stop: SIGINT is enough for an engine that handles it', async () => {
-  const { r, worker } = fakeEngine(`process.on('SIGINT', () => { console.error('interrupted'); process.exit(130); }); console.error('ready'); setInterval(() => {}, 1000);`);
+  const { r, worker } = fakeEngine(
+    `process.on('SIGINT', () => { console.error('interrupted'); process.exit(130); }); console.error('ready'); setInterval(() => {}, 1000);`,
+  );
   await waitFor(() => r.infos.includes('[engine] ready'));
   const exit = await worker.stop();
   assert.equal(exit.code, 130);
@@ -93,7 +114,10 @@ test('EngineWorker.stop: SIGINT is enough for an engine that handles it', async 
 });
 
 test('EngineWorker.stop: SIGTERM, then SIGKILL, for an engine that ignores the politer signals', async () => {
-  const { r, worker } = fakeEngine(`process.on('SIGINT', () => {}); process.on('SIGTERM', () => {}); console.error('ready'); setInterval(() => {}, 1000);`, 200);
+  const { r, worker } = fakeEngine(
+    `process.on('SIGINT', () => {}); process.on('SIGTERM', () => {}); console.error('ready'); setInterval(() => {}, 1000);`,
+    200,
+  );
   await waitFor(() => r.infos.includes('[engine] ready'));
   const t0 = Date.now();
   const exit = await worker.stop();
@@ -103,7 +127,14 @@ test('EngineWorker.stop: SIGTERM, then SIGKILL, for an engine that ignores the p
 
 test('EngineWorker: a missing interpreter is reported, not thrown', async () => {
   const r = recorder();
-  const worker = EngineWorker.spawn({ python: '/nonexistent/python', args: [], cwd: REPO_ROOT, logDir: mkdtempSync(path.join(tmpdir(), 'worker-')), log: r.log, onEvent: () => {} });
+  const worker = EngineWorker.spawn({
+    python: '/nonexistent/python',
+    args: [],
+    cwd: REPO_ROOT,
+    logDir: mkdtempSync(path.join(tmpdir(), 'worker-')),
+    log: r.log,
+    onEvent: () => {},
+  });
   const exit = await worker.exited;
   assert.match(exit.spawnError!, /cannot start \/nonexistent\/python/);
   assert.equal((await worker.stop()).spawnError, exit.spawnError);

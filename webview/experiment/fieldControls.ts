@@ -3,7 +3,13 @@
 // checked with the same rules the host and the engine apply, then sent as a patch; a bad text is marked, not sent.
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
-import { fieldText, parseFieldText, valueProblem, type ExperimentPatch, type FieldSpec } from '../../protocol/experiment';
+import {
+  fieldText,
+  parseFieldText,
+  valueProblem,
+  type ExperimentPatch,
+  type FieldSpec,
+} from '../../protocol/experiment';
 import { el } from '../shared/vscodeApi';
 
 export type Control = (VscodeSingleSelect | VscodeTextfield) & HTMLElement;
@@ -25,20 +31,28 @@ export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
   const control: Control = options ? select(spec, options) : textInput(spec);
   control.addEventListener('change', () => {
     // An emptied field goes back to the engine's default: null where that is the default, else the default itself.
-    const parsed = control.value.trim() === '' ? { value: spec.nullable ? null : spec.default } : parseFieldText(spec, control.value);
-    const problem = 'error' in parsed ? parsed.error : parsed.value === null ? undefined : valueProblem(spec, parsed.value);
+    const parsed =
+      control.value.trim() === ''
+        ? { value: spec.nullable ? null : spec.default }
+        : parseFieldText(spec, control.value);
+    const problem =
+      'error' in parsed ? parsed.error : parsed.value === null ? undefined : valueProblem(spec, parsed.value);
     if (problem !== undefined || !('value' in parsed)) return sink.problem(control, `${spec.label}: ${problem}`);
     sink.problem(control, undefined);
     sink.send({ [spec.name]: parsed.value });
   });
-  const label = el('label', { text: spec.unit ? `${spec.label} (${spec.unit})` : spec.label, attrs: { for: spec.name, title: spec.help } });
+  const label = el('label', {
+    text: spec.unit ? `${spec.label} (${spec.unit})` : spec.label,
+    attrs: { for: spec.name, title: spec.help },
+  });
   const row = el('div', { className: 'field', attrs: { 'data-field': spec.name } }, [label, control]);
   return { spec, row, control };
 }
 
 function select(spec: FieldSpec, options: readonly string[]): VscodeSingleSelect {
   const s = el('vscode-single-select', { attrs: { id: spec.name, title: spec.help } });
-  for (const value of options) s.append(el('vscode-option', { text: spec.choiceLabels?.[value] ?? value, attrs: { value } }));
+  for (const value of options)
+    s.append(el('vscode-option', { text: spec.choiceLabels?.[value] ?? value, attrs: { value } }));
   return s;
 }
 
@@ -55,7 +69,11 @@ function textInput(spec: FieldSpec): VscodeTextfield {
 export function showValue(control: Control, spec: FieldSpec, value: unknown): void {
   const text = fieldText(spec, value);
   if (control.matches(':focus-within') && control.value !== text) return;
-  if (control.tagName === 'VSCODE-SINGLE-SELECT' && text !== '' && !control.querySelector(`vscode-option[value="${CSS.escape(text)}"]`)) {
+  if (
+    control.tagName === 'VSCODE-SINGLE-SELECT' &&
+    text !== '' &&
+    !control.querySelector(`vscode-option[value="${CSS.escape(text)}"]`)
+  ) {
     control.append(el('vscode-option', { text, attrs: { value: text } })); // e.g. device cuda:1, typed in the file
   }
   if (control.value !== text) control.value = text;

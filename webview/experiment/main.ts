@@ -51,7 +51,10 @@ backboneKind.append(
 );
 const backbonePath = el('div', { className: 'path', attrs: { id: 'backbone-path' } });
 const backboneBrowse = el('vscode-button', { text: 'Other folder…', attrs: { id: 'backbone-browse', secondary: '' } });
-const backboneFolderRow = el('div', { className: 'row', attrs: { id: 'backbone-folder-row' } }, [backbonePath, backboneBrowse]);
+const backboneFolderRow = el('div', { className: 'row', attrs: { id: 'backbone-folder-row' } }, [
+  backbonePath,
+  backboneBrowse,
+]);
 const backboneInfo = el('div', { className: 'hint', attrs: { id: 'backbone-info' } });
 
 const data = el('vscode-textfield', { attrs: { id: 'data', placeholder: fieldSpec('data')!.nullMeans! } });
@@ -59,9 +62,13 @@ const dataBrowse = el('vscode-button', { text: 'Browse…', attrs: { id: 'data-b
 
 const methodsSpec = fieldSpec('methods')!;
 const methodBoxes = METHODS.map((m) => {
-  const box = el('vscode-checkbox', { attrs: { id: `method-${m}`, label: methodsSpec.choiceLabels?.[m] ?? m, 'data-method': m } });
+  const box = el('vscode-checkbox', {
+    attrs: { id: `method-${m}`, label: methodsSpec.choiceLabels?.[m] ?? m, 'data-method': m },
+  });
   box.addEventListener('change', () => {
-    const chosen = METHODS.filter((x) => document.querySelector<HTMLInputElement & { checked: boolean }>(`#method-${x}`)?.checked);
+    const chosen = METHODS.filter(
+      (x) => document.querySelector<HTMLInputElement & { checked: boolean }>(`#method-${x}`)?.checked,
+    );
     if (chosen.length === 0) {
       box.checked = true;
       status.textContent = 'Choose at least one method.';
@@ -73,23 +80,34 @@ const methodBoxes = METHODS.map((m) => {
 });
 
 const rHint = el('div', { className: 'hint', attrs: { id: 'r-hint' } });
-const ladder = el('div', { className: 'ladder', attrs: { id: 'ladder', role: 'group', 'aria-label': 'Side-network layers' } });
+const ladder = el('div', {
+  className: 'ladder',
+  attrs: { id: 'ladder', role: 'group', 'aria-label': 'Side-network layers' },
+});
 const ladderHint = el('div', { className: 'hint', attrs: { id: 'ladder-hint' } });
 const keepAll = el('vscode-button', { text: 'Keep all', attrs: { id: 'keep-all', secondary: '' } });
 const keepAlternate = el('vscode-button', { text: 'Every other', attrs: { id: 'keep-alternate', secondary: '' } });
 const runButton = el('vscode-button', { text: 'Run comparison', attrs: { id: 'run' } });
 
 const custom: Record<string, HTMLElement[]> = {
-  backbone: [el('div', { className: 'field' }, [el('label', { text: 'Model', attrs: { for: 'backbone-kind' } }), backboneKind]), backboneFolderRow, backboneInfo],
-  data: [el('div', { className: 'field' }, [
-    el('label', { text: 'Data', attrs: { for: 'data', title: fieldSpec('data')!.help } }),
-    el('div', { className: 'row' }, [data, dataBrowse]),
-    el('div', { className: 'hint', text: 'A GLUE task folder, reviews.json for IMDB, or your file.' }),
-  ])],
+  backbone: [
+    el('div', { className: 'field' }, [el('label', { text: 'Model', attrs: { for: 'backbone-kind' } }), backboneKind]),
+    backboneFolderRow,
+    backboneInfo,
+  ],
+  data: [
+    el('div', { className: 'field' }, [
+      el('label', { text: 'Data', attrs: { for: 'data', title: fieldSpec('data')!.help } }),
+      el('div', { className: 'row' }, [data, dataBrowse]),
+      el('div', { className: 'hint', text: 'A GLUE task folder, reviews.json for IMDB, or your file.' }),
+    ]),
+  ],
   methods: [el('div', { className: 'methods' }, methodBoxes)],
   keep_layers: [
     el('div', { className: 'label', text: 'Side-network layers (click a rung to keep or drop it)' }),
-    ladder, el('div', { className: 'row' }, [keepAll, keepAlternate]), ladderHint,
+    ladder,
+    el('div', { className: 'row' }, [keepAll, keepAlternate]),
+    ladderHint,
   ],
 };
 
@@ -167,7 +185,9 @@ function toggleLayer(layer: number): void {
 function renderLadder(s: ExperimentState): void {
   const n = s.backbone.layers;
   if (!n) {
-    ladder.replaceChildren(el('div', { className: 'hint', text: 'The backbone\'s layer count is unknown (no readable config.json).' }));
+    ladder.replaceChildren(
+      el('div', { className: 'hint', text: "The backbone's layer count is unknown (no readable config.json)." }),
+    );
     ladder.dataset.layers = '0';
     return;
   }
@@ -175,17 +195,25 @@ function renderLadder(s: ExperimentState): void {
   const rungs: HTMLElement[] = [el('div', { className: 'ladder-end', text: 'task head' })];
   for (let i = n - 1; i >= 0; i--) {
     const on = kept.has(i);
-    const rung = el('button', {
-      className: `rung${on ? ' kept' : ''}`,
-      attrs: {
-        type: 'button', 'data-layer': String(i), 'aria-pressed': String(on),
-        title: on ? `Layer ${i + 1}: its side block is kept (click to drop)` : `Layer ${i + 1}: dropped (click to keep)`,
+    const rung = el(
+      'button',
+      {
+        className: `rung${on ? ' kept' : ''}`,
+        attrs: {
+          type: 'button',
+          'data-layer': String(i),
+          'aria-pressed': String(on),
+          title: on
+            ? `Layer ${i + 1}: its side block is kept (click to drop)`
+            : `Layer ${i + 1}: dropped (click to keep)`,
+        },
       },
-    }, [
-      el('span', { className: 'bb', text: `layer ${i + 1}` }),
-      el('span', { className: 'gate', text: on ? '⟶' : '' }),
-      el('span', { className: 'side', text: on ? 'side block' : 'dropped' }),
-    ]);
+      [
+        el('span', { className: 'bb', text: `layer ${i + 1}` }),
+        el('span', { className: 'gate', text: on ? '⟶' : '' }),
+        el('span', { className: 'side', text: on ? 'side block' : 'dropped' }),
+      ],
+    );
     rung.addEventListener('click', () => toggleLayer(i));
     rungs.push(rung);
   }
@@ -193,14 +221,21 @@ function renderLadder(s: ExperimentState): void {
   ladder.replaceChildren(...rungs);
   ladder.dataset.layers = String(n);
   ladder.dataset.kept = [...kept].sort((a, b) => a - b).join(',');
-  ladderHint.textContent = `${kept.size} of ${n} layers feed the side network` +
-    (s.values.keep_layers === null ? ' (all: keep_layers unset).' : ` (keep_layers ${s.values.keep_layers.join(', ')}, 0-based).`);
+  ladderHint.textContent =
+    `${kept.size} of ${n} layers feed the side network` +
+    (s.values.keep_layers === null
+      ? ' (all: keep_layers unset).'
+      : ` (keep_layers ${s.values.keep_layers.join(', ')}, 0-based).`);
 }
 
 function renderBackbone(s: ExperimentState): void {
   const v = s.values.backbone;
   if (backboneKind.querySelectorAll('vscode-option').length === 2) {
-    for (const p of s.presets) backboneKind.insertBefore(el('vscode-option', { text: `${p} (random init)`, attrs: { value: `preset:${p}` } }), backboneKind.lastChild);
+    for (const p of s.presets)
+      backboneKind.insertBefore(
+        el('vscode-option', { text: `${p} (random init)`, attrs: { value: `preset:${p}` } }),
+        backboneKind.lastChild,
+      );
   }
   const isFolder = v !== 'default' && !v.startsWith('preset:');
   if (!backboneKind.matches(':focus-within')) backboneKind.value = isFolder ? 'folder' : v;
@@ -212,8 +247,12 @@ function renderBackbone(s: ExperimentState): void {
 function render(s: ExperimentState): void {
   const v = s.values;
   fileLine.replaceChildren(
-    s.file ? el('span', {}, ['Experiment: ', el('a', { text: s.file, attrs: { href: '#', id: 'open-file' } })])
-      : el('span', { className: 'muted', text: 'No *.ladder.json yet: the first change creates experiment.ladder.json.' }),
+    s.file
+      ? el('span', {}, ['Experiment: ', el('a', { text: s.file, attrs: { href: '#', id: 'open-file' } })])
+      : el('span', {
+          className: 'muted',
+          text: 'No *.ladder.json yet: the first change creates experiment.ladder.json.',
+        }),
   );
   problems.replaceChildren(...s.problems.map((p) => el('div', { text: p })));
   problems.hidden = s.problems.length === 0;
@@ -224,17 +263,21 @@ function render(s: ExperimentState): void {
   renderBackbone(s);
   if (!data.matches(':focus-within')) data.value = v.data ?? '';
   for (const box of methodBoxes) box.checked = v.methods.includes(box.dataset.method as Method);
-  const chosen = (methods: readonly string[] | undefined) => !methods || methods.some((m) => v.methods.includes(m as Method));
+  const chosen = (methods: readonly string[] | undefined) =>
+    !methods || methods.some((m) => v.methods.includes(m as Method));
   for (const { spec, row, control } of rows) {
     showValue(control, spec, v[spec.name]);
     row.classList.toggle('inactive', !chosen(spec.methods));
     if (spec.name === 'text_columns' || spec.name === 'label_column') row.hidden = v.task !== 'file';
   }
-  for (const id of ['lst', 'levers']) document.getElementById(`${id}-section`)!.classList.toggle('inactive', !v.methods.includes('lst'));
+  for (const id of ['lst', 'levers'])
+    document.getElementById(`${id}-section`)!.classList.toggle('inactive', !v.methods.includes('lst'));
 
   const h = s.backbone.hidden;
   rHint.textContent = h
-    ? (h % v.r === 0 ? `Side width ${h / v.r} (backbone hidden ${h} / ${v.r}).` : `r must divide the hidden size ${h}.`)
+    ? h % v.r === 0
+      ? `Side width ${h / v.r} (backbone hidden ${h} / ${v.r}).`
+      : `r must divide the hidden size ${h}.`
     : 'Side width = backbone hidden size / r.';
   rHint.classList.toggle('warn', !!h && h % v.r !== 0);
   renderLadder(s);

@@ -5,14 +5,26 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { EngineEvent } from '../../protocol/events';
 import { MonitorMessages, type MonitorChannel, type MonitorSessionInfo } from '../../protocol/webviews/monitor';
 import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
-import { applyGpuSample, createModel, formatDuration, PHASE_LABELS, progress, type MonitorModel } from '../shared/series';
+import {
+  applyGpuSample,
+  createModel,
+  formatDuration,
+  PHASE_LABELS,
+  progress,
+  type MonitorModel,
+} from '../shared/series';
 import { fold, modelOf } from './resume';
 import { connect, el } from '../shared/vscodeApi';
 
 const channel = connect<MonitorChannel>();
 
 const STATE_LABELS: Record<MonitorSessionInfo['state'], string> = {
-  starting: 'Starting', running: 'Running', stopping: 'Stopping…', finished: 'Finished', failed: 'Failed', stopped: 'Stopped',
+  starting: 'Starting',
+  running: 'Running',
+  stopping: 'Stopping…',
+  finished: 'Finished',
+  failed: 'Failed',
+  stopped: 'Stopped',
   interrupted: 'Interrupted',
 };
 
@@ -42,18 +54,33 @@ root.append(
   errorBanner,
   el('section', { className: 'progress-box' }, [runLine, phaseLine, bar, etaLine]),
   el('section', { className: 'charts' }, [
-    el('figure', {}, [el('figcaption', { text: 'Training loss' }), el('div', { className: 'chart-box' }, [lossCanvas])]),
-    el('figure', {}, [el('figcaption', { text: 'Memory' }), el('div', { className: 'chart-box' }, [memoryCanvas]), memoryNote]),
+    el('figure', {}, [
+      el('figcaption', { text: 'Training loss' }),
+      el('div', { className: 'chart-box' }, [lossCanvas]),
+    ]),
+    el('figure', {}, [
+      el('figcaption', { text: 'Memory' }),
+      el('div', { className: 'chart-box' }, [memoryCanvas]),
+      memoryNote,
+    ]),
   ]),
   el('h2', { text: 'Messages' }),
   messages,
 );
 
 const lossChart = new SeriesChart(lossCanvas, {
-  type: 'line', xTitle: 'step', yTitle: 'loss', integerX: true, emptyText: 'Loss appears with the first training step',
+  type: 'line',
+  xTitle: 'step',
+  yTitle: 'loss',
+  integerX: true,
+  emptyText: 'Loss appears with the first training step',
 });
 const memoryChart = new SeriesChart(memoryCanvas, {
-  type: 'line', xTitle: 'seconds since start', yTitle: 'MiB', beginAtZero: true, yTick: (v) => formatMiB(v),
+  type: 'line',
+  xTitle: 'seconds since start',
+  yTitle: 'MiB',
+  beginAtZero: true,
+  yTick: (v) => formatMiB(v),
   emptyText: 'Memory appears with the first training step',
 });
 
@@ -89,7 +116,12 @@ function renderError(): void {
   errorBanner.toggleAttribute('hidden', !e);
   if (!e) return;
   errorBanner.dataset.kind = e.kind;
-  const head = e.kind === 'oom' ? `Out of memory${e.step !== undefined ? ` at step ${e.step}` : ''}` : e.kind === 'bad_input' ? 'Bad input' : 'Engine error';
+  const head =
+    e.kind === 'oom'
+      ? `Out of memory${e.step !== undefined ? ` at step ${e.step}` : ''}`
+      : e.kind === 'bad_input'
+        ? 'Bad input'
+        : 'Engine error';
   errorBanner.replaceChildren(
     el('strong', { text: `${head}: ` }),
     el('span', { className: 'error-message', text: e.message }),
@@ -115,7 +147,8 @@ function renderProgress(): void {
   const p = progress(model);
   if (p.current) {
     const r = p.current;
-    runLine.textContent = `Run ${p.runIndex + 1} of ${p.runCount}: ${r.method} on ${r.device} · step ${r.step} / ${r.totalSteps}` +
+    runLine.textContent =
+      `Run ${p.runIndex + 1} of ${p.runCount}: ${r.method} on ${r.device} · step ${r.step} / ${r.totalSteps}` +
       (r.status === 'failed' ? ' · failed' : r.status === 'finished' ? ' · finished' : '');
   } else {
     runLine.textContent = session ? 'Waiting for the engine…' : '';
@@ -124,24 +157,35 @@ function renderProgress(): void {
   phaseLine.dataset.phase = p.phase ?? '';
   bar.value = p.fraction;
   bar.dataset.fraction = p.fraction.toFixed(3);
-  etaLine.textContent = p.runEtaS === null ? '' :
-    `ETA this run ${formatDuration(p.runEtaS)}` + (p.runCount > 1 ? ` · whole comparison ≈ ${formatDuration(p.sessionEtaS)}` : '');
+  etaLine.textContent =
+    p.runEtaS === null
+      ? ''
+      : `ETA this run ${formatDuration(p.runEtaS)}` +
+        (p.runCount > 1 ? ` · whole comparison ≈ ${formatDuration(p.sessionEtaS)}` : '');
 }
 
 function renderCharts(): void {
   const loss: SeriesSpec[] = [...model.loss].map(([method, points]) => ({
-    key: method, label: method, color: methodColor(method), points,
+    key: method,
+    label: method,
+    color: methodColor(method),
+    points,
   }));
   lossChart.setSeries(loss);
   const memory: SeriesSpec[] = [...model.memory.values()].map((s) => ({
-    key: s.key, label: s.label, color: methodColor(s.method), points: s.points,
+    key: s.key,
+    label: s.label,
+    color: methodColor(s.method),
+    points: s.points,
     dashed: s.kind === 'reserved' || s.kind === 'gpu',
   }));
   memoryChart.setSeries(memory);
   const kinds = new Set([...model.memory.values()].map((s) => s.kind));
   memoryNote.textContent = kinds.has('saved')
     ? 'Off CUDA there is no allocator to ask: the line is the exact bytes of tensors saved for backward.'
-    : kinds.has('allocated') ? 'CUDA memory allocated (solid) and reserved (dashed) by the training process.' : '';
+    : kinds.has('allocated')
+      ? 'CUDA memory allocated (solid) and reserved (dashed) by the training process.'
+      : '';
 }
 
 function renderMessages(): void {

@@ -24,7 +24,12 @@ const picker = el('div', { className: 'picker', attrs: { id: 'run-picker' } });
 
 root.append(
   el('header', { className: 'toolbar' }, [
-    el('h1', { text: 'Results' }), el('span', { className: 'spacer' }), latestButton, csvButton, mdButton, tryButton,
+    el('h1', { text: 'Results' }),
+    el('span', { className: 'spacer' }),
+    latestButton,
+    csvButton,
+    mdButton,
+    tryButton,
   ]),
   summary,
   el('div', { className: 'table-wrap' }, [table]),
@@ -37,7 +42,10 @@ root.append(
 );
 
 const scatter = new SeriesChart(scatterCanvas, {
-  type: 'scatter', xTitle: 'peak training memory (MiB)', yTitle: 'score', xTick: (v) => formatMiB(v),
+  type: 'scatter',
+  xTitle: 'peak training memory (MiB)',
+  yTitle: 'score',
+  xTick: (v) => formatMiB(v),
   emptyText: 'No finished runs selected',
 });
 
@@ -48,18 +56,33 @@ tryButton.addEventListener('click', () => channel.post({ type: ResultsMessages.t
 
 function renderTable(s: ResultsState): void {
   const t = s.table;
-  const head = el('thead', {}, [el('tr', {}, t.columns.map((c, i) => el('th', { text: c, className: i >= 2 ? 'num' : '' })))]);
-  const body = el('tbody', {}, t.cells.map((cells, r) => {
-    const row = t.rows[r];
-    return el('tr', { attrs: { 'data-method': row.method, 'data-run-id': row.runId, 'data-score': String(row.score ?? '') } },
-      cells.map((c, i) => el('td', { text: c, className: i >= 2 ? 'num' : '' })));
-  }));
+  const head = el('thead', {}, [
+    el(
+      'tr',
+      {},
+      t.columns.map((c, i) => el('th', { text: c, className: i >= 2 ? 'num' : '' })),
+    ),
+  ]);
+  const body = el(
+    'tbody',
+    {},
+    t.cells.map((cells, r) => {
+      const row = t.rows[r];
+      return el(
+        'tr',
+        { attrs: { 'data-method': row.method, 'data-run-id': row.runId, 'data-score': String(row.score ?? '') } },
+        cells.map((c, i) => el('td', { text: c, className: i >= 2 ? 'num' : '' })),
+      );
+    }),
+  );
   table.replaceChildren(head, body);
   table.dataset.rows = String(t.rows.length);
   const tasks = [...new Set(t.rows.map((r) => r.task ?? '?'))];
   summary.textContent = t.rows.length
     ? `${t.rows.length} run${t.rows.length === 1 ? '' : 's'} · task ${tasks.join(', ')}`
-    : s.choices.length ? 'No runs selected: choose some below.' : 'No finished runs yet: start a comparison from the Ladder Lab sidebar.';
+    : s.choices.length
+      ? 'No runs selected: choose some below.'
+      : 'No finished runs yet: start a comparison from the Ladder Lab sidebar.';
 }
 
 function renderScatter(s: ResultsState): void {
@@ -71,32 +94,44 @@ function renderScatter(s: ResultsState): void {
     byMethod.set(r.method, list);
   }
   const series: SeriesSpec[] = [...byMethod].map(([method, pts]) => ({
-    key: method, label: method, color: methodColor(method), points: pts.map(({ x, y }) => ({ x, y })),
+    key: method,
+    label: method,
+    color: methodColor(method),
+    points: pts.map(({ x, y }) => ({ x, y })),
     pointLabels: pts.map((p) => p.label),
   }));
   scatter.setSeries(series);
   const kinds = new Set(s.table.rows.map((r) => r.peakKind));
   scatterNote.textContent = kinds.has('accounted')
-    ? (kinds.has('cuda') ? 'Mixed: CUDA peaks for GPU runs, accounted bytes for the others.' :
-      'Memory is accounted (parameters + gradients + optimizer state + saved-for-backward): these runs were not on CUDA.')
+    ? kinds.has('cuda')
+      ? 'Mixed: CUDA peaks for GPU runs, accounted bytes for the others.'
+      : 'Memory is accounted (parameters + gradients + optimizer state + saved-for-backward): these runs were not on CUDA.'
     : 'Memory is the CUDA peak allocated during training.';
 }
 
 function renderPicker(s: ResultsState): void {
   const selected = new Set(s.selected);
-  picker.replaceChildren(...s.choices.map((c) => {
-    const when = c.startedAt ? new Date(c.startedAt * 1000).toLocaleString() : '';
-    const box = el('vscode-checkbox', {
-      attrs: { 'data-run-id': c.id, label: `${c.method} · ${c.task ?? '?'} · score ${c.score?.toFixed(2) ?? '—'} · ${when} · ${c.id}` },
-    });
-    box.checked = selected.has(c.id);
-    box.addEventListener('change', sendSelection);
-    return box;
-  }));
+  picker.replaceChildren(
+    ...s.choices.map((c) => {
+      const when = c.startedAt ? new Date(c.startedAt * 1000).toLocaleString() : '';
+      const box = el('vscode-checkbox', {
+        attrs: {
+          'data-run-id': c.id,
+          label: `${c.method} · ${c.task ?? '?'} · score ${c.score?.toFixed(2) ?? '—'} · ${when} · ${c.id}`,
+        },
+      });
+      box.checked = selected.has(c.id);
+      box.addEventListener('change', sendSelection);
+      return box;
+    }),
+  );
 }
 
 function sendSelection(): void {
-  const ids = [...picker.querySelectorAll('vscode-checkbox')].filter((b) => b.checked).map((b) => b.dataset.runId!).filter(Boolean);
+  const ids = [...picker.querySelectorAll('vscode-checkbox')]
+    .filter((b) => b.checked)
+    .map((b) => b.dataset.runId!)
+    .filter(Boolean);
   channel.post({ type: ResultsMessages.select, runIds: ids });
 }
 

@@ -25,7 +25,12 @@ Chart.register(LineController, ScatterController, LineElement, PointElement, Lin
 export const PALETTE = ['green', 'blue', 'orange', 'purple', 'yellow', 'red'] as const;
 export type PaletteColor = (typeof PALETTE)[number] | 'foreground';
 const METHOD_COLORS: Record<string, PaletteColor> = {
-  lst: 'green', lora: 'blue', adapter: 'orange', bitfit: 'purple', prompt: 'yellow', full: 'red',
+  lst: 'green',
+  lora: 'blue',
+  adapter: 'orange',
+  bitfit: 'purple',
+  prompt: 'yellow',
+  full: 'red',
 };
 
 export function methodColor(method: string | null): PaletteColor {
@@ -89,7 +94,11 @@ export interface ChartOptions {
   emptyText: string;
 }
 
-type Dataset = ChartDataset<'line' | 'scatter', Point[]> & { _color: PaletteColor; _dashed: boolean; _labels?: string[] };
+type Dataset = ChartDataset<'line' | 'scatter', Point[]> & {
+  _color: PaletteColor;
+  _dashed: boolean;
+  _labels?: string[];
+};
 
 // Draws each dataset's point labels next to its points (chart.js has no built-in data labels).
 const pointLabelPlugin: Plugin = {
@@ -136,12 +145,18 @@ export class SeriesChart {
   private readonly chart: Chart<keyof ChartTypeRegistry, Point[]>;
   private theme = readTheme();
 
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly options: ChartOptions) {
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly options: ChartOptions,
+  ) {
     const scale = (title: string, tick?: (v: number) => string, beginAtZero = false, integer = false) => ({
       type: 'linear' as const,
       beginAtZero,
       title: { display: true, text: title },
-      ticks: { ...(tick ? { callback: (v: string | number) => tick(Number(v)) } : {}), ...(integer ? { precision: 0 } : {}) },
+      ticks: {
+        ...(tick ? { callback: (v: string | number) => tick(Number(v)) } : {}),
+        ...(integer ? { precision: 0 } : {}),
+      },
     });
     this.chart = new Chart(canvas, {
       type: options.type,
@@ -206,8 +221,7 @@ export class SeriesChart {
     o.font = { family: t.fontFamily, size: t.fontSize };
     for (const axis of ['x', 'y'] as const) {
       const sc = o.scales?.[axis] as
-        | { grid?: object; border?: object; ticks: { color?: string }; title: { color?: string } }
-        | undefined;
+        { grid?: object; border?: object; ticks: { color?: string }; title: { color?: string } } | undefined;
       if (!sc) continue;
       sc.grid = { color: t.grid };
       sc.border = { color: t.grid };
@@ -231,7 +245,9 @@ export class SeriesChart {
     this.canvas.setAttribute(
       'aria-label',
       `${this.options.yTitle} by ${this.options.xTitle}: ` +
-        (datasets.length ? datasets.map((d) => `${d.label} (${d.data.length} points)`).join(', ') : this.options.emptyText),
+        (datasets.length
+          ? datasets.map((d) => `${d.label} (${d.data.length} points)`).join(', ')
+          : this.options.emptyText),
     );
   }
 }

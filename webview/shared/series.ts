@@ -44,7 +44,15 @@ export const MIB = 1024 * 1024;
 const MAX_MESSAGES = 200;
 
 export function createModel(methods: string[] = []): MonitorModel {
-  return { methods: [...methods], startTs: null, runs: [], loss: new Map(), memory: new Map(), messages: [], finished: false };
+  return {
+    methods: [...methods],
+    startTs: null,
+    runs: [],
+    loss: new Map(),
+    memory: new Map(),
+    messages: [],
+    finished: false,
+  };
 }
 
 function runFor(model: MonitorModel, runId: string | undefined): RunInfo | undefined {
@@ -74,8 +82,16 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
   switch (e.type) {
     case 'run_started': {
       model.runs.push({
-        runId: e.run_id, method: e.method, device: e.device, totalSteps: e.total_steps, step: 0, phase: null,
-        status: 'running', stepTimes: [], lastStepTs: null, error: null,
+        runId: e.run_id,
+        method: e.method,
+        device: e.device,
+        totalSteps: e.total_steps,
+        step: 0,
+        phase: null,
+        status: 'running',
+        stepTimes: [],
+        lastStepTs: null,
+        error: null,
       });
       const configured = e.config?.methods;
       if (model.methods.length === 0 && Array.isArray(configured)) {
@@ -106,16 +122,25 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
       if (Number.isFinite(e.loss)) loss.push({ x: e.step, y: e.loss });
       const m = e.memory;
       if (m.allocated_bytes !== null) {
-        memoryLine(model, `${method}/allocated`, { label: `${method} allocated (CUDA)`, method, kind: 'allocated' })
-          .points.push({ x: t, y: m.allocated_bytes / MIB });
+        memoryLine(model, `${method}/allocated`, {
+          label: `${method} allocated (CUDA)`,
+          method,
+          kind: 'allocated',
+        }).points.push({ x: t, y: m.allocated_bytes / MIB });
       }
       if (m.reserved_bytes !== null) {
-        memoryLine(model, `${method}/reserved`, { label: `${method} reserved (CUDA)`, method, kind: 'reserved' })
-          .points.push({ x: t, y: m.reserved_bytes / MIB });
+        memoryLine(model, `${method}/reserved`, {
+          label: `${method} reserved (CUDA)`,
+          method,
+          kind: 'reserved',
+        }).points.push({ x: t, y: m.reserved_bytes / MIB });
       }
       if (m.allocated_bytes === null && m.reserved_bytes === null) {
-        memoryLine(model, `${method}/saved`, { label: `${method} saved for backward (accounted, not CUDA)`, method, kind: 'saved' })
-          .points.push({ x: t, y: m.saved_for_backward_bytes / MIB });
+        memoryLine(model, `${method}/saved`, {
+          label: `${method} saved for backward (accounted, not CUDA)`,
+          method,
+          kind: 'saved',
+        }).points.push({ x: t, y: m.saved_for_backward_bytes / MIB });
       }
       break;
     }
@@ -171,8 +196,11 @@ export function applyGpuSample(model: MonitorModel, sample: GpuSample): void {
   const t = sample.t - model.startTs;
   if (t < 0) return;
   for (const g of sample.gpus) {
-    memoryLine(model, `gpu${g.index}`, { label: `GPU ${g.index} used, whole device (nvidia-smi, of ${Math.round(g.totalMiB)} MiB)`, method: null, kind: 'gpu' })
-      .points.push({ x: t, y: g.usedMiB });
+    memoryLine(model, `gpu${g.index}`, {
+      label: `GPU ${g.index} used, whole device (nvidia-smi, of ${Math.round(g.totalMiB)} MiB)`,
+      method: null,
+      kind: 'gpu',
+    }).points.push({ x: t, y: g.usedMiB });
   }
 }
 
@@ -198,7 +226,16 @@ export function progress(model: MonitorModel, window = 20): Progress {
   const current = model.runs[model.runs.length - 1] ?? null;
   const runCount = Math.max(model.methods.length, model.runs.length, 1);
   const done = model.runs.filter((r) => r.status !== 'running').length;
-  if (!current) return { current, runIndex: 0, runCount, fraction: model.finished ? 1 : 0, runEtaS: null, sessionEtaS: null, phase: null };
+  if (!current)
+    return {
+      current,
+      runIndex: 0,
+      runCount,
+      fraction: model.finished ? 1 : 0,
+      runEtaS: null,
+      sessionEtaS: null,
+      phase: null,
+    };
   const runIndex = model.runs.length - 1;
   const within = current.status === 'running' && current.totalSteps > 0 ? current.step / current.totalSteps : 0;
   const fraction = model.finished ? 1 : Math.min(1, (done + (current.status === 'running' ? within : 0)) / runCount);
@@ -213,7 +250,15 @@ export function progress(model: MonitorModel, window = 20): Progress {
     runEtaS = 0;
     sessionEtaS = 0;
   }
-  return { current, runIndex, runCount, fraction, runEtaS, sessionEtaS, phase: current.status === 'running' ? current.phase : null };
+  return {
+    current,
+    runIndex,
+    runCount,
+    fraction,
+    runEtaS,
+    sessionEtaS,
+    phase: current.status === 'running' ? current.phase : null,
+  };
 }
 
 export function formatDuration(seconds: number | null): string {

@@ -2,7 +2,12 @@
 // `npm run typecheck:webview` (webview/tsconfig.json includes this folder) and bundled into no app. Each
 // `@ts-expect-error` line fails that check with "Unused '@ts-expect-error' directive" once it compiles, i.e. once a
 // page could post another webview's message (or a host -> webview one), or read another webview's messages.
-import { MonitorMessages, type MonitorChannel, type MonitorFromWebview, type MonitorToWebview } from '../../protocol/webviews/monitor';
+import {
+  MonitorMessages,
+  type MonitorChannel,
+  type MonitorFromWebview,
+  type MonitorToWebview,
+} from '../../protocol/webviews/monitor';
 import type { ResultsChannel, ResultsFromWebview } from '../../protocol/webviews/results';
 import type { TryFromWebview } from '../../protocol/webviews/try';
 import type { WebviewEnd } from './vscodeApi';
@@ -11,7 +16,12 @@ import type { WebviewEnd } from './vscodeApi';
 export function wrongMessagesDoNotCompile(
   monitor: WebviewEnd<MonitorChannel>,
   results: WebviewEnd<ResultsChannel>,
-  wrong: { selectLatest: ResultsFromWebview; predict: TryFromWebview; stop: MonitorFromWebview; state: MonitorToWebview },
+  wrong: {
+    selectLatest: ResultsFromWebview;
+    predict: TryFromWebview;
+    stop: MonitorFromWebview;
+    state: MonitorToWebview;
+  },
 ): void {
   monitor.post({ type: MonitorMessages.ready }); // the monitor page's own message: fine
   // @ts-expect-error a results message cannot go through the monitor's channel

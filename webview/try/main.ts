@@ -3,7 +3,13 @@
 // drive the host; everything shown comes from the host's state and result messages.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
-import { TryMessages, type InferenceFigures, type TryChannel, type TryResult, type TryState } from '../../protocol/webviews/try';
+import {
+  TryMessages,
+  type InferenceFigures,
+  type TryChannel,
+  type TryResult,
+  type TryState,
+} from '../../protocol/webviews/try';
 import { connect, el, saveState } from '../shared/vscodeApi';
 
 const channel = connect<TryChannel>();
@@ -17,19 +23,42 @@ const status = el('p', { className: 'muted', attrs: { id: 'status' } });
 const errorBox = el('div', { className: 'error-banner', attrs: { id: 'error', role: 'alert', hidden: '' } });
 const exportButton = el('vscode-button', { text: 'Export to ONNX', attrs: { id: 'export', hidden: '' } });
 const reloadButton = el('vscode-button', { text: 'Reload', attrs: { id: 'reload', secondary: '' } });
-const measureButton = el('vscode-button', { text: 'Measure latency & memory', attrs: { id: 'measure', secondary: '', hidden: '' } });
-const textA = el('vscode-textarea', { attrs: { id: 'text-a', rows: '4', placeholder: 'Type or paste a text…', 'aria-label': 'text' } }) as unknown as TextArea;
-const textB = el('vscode-textarea', { attrs: { id: 'text-b', rows: '3', placeholder: 'Second text (pair task)…', 'aria-label': 'second text', hidden: '' } }) as unknown as TextArea;
+const measureButton = el('vscode-button', {
+  text: 'Measure latency & memory',
+  attrs: { id: 'measure', secondary: '', hidden: '' },
+});
+const textA = el('vscode-textarea', {
+  attrs: { id: 'text-a', rows: '4', placeholder: 'Type or paste a text…', 'aria-label': 'text' },
+}) as unknown as TextArea;
+const textB = el('vscode-textarea', {
+  attrs: { id: 'text-b', rows: '3', placeholder: 'Second text (pair task)…', 'aria-label': 'second text', hidden: '' },
+}) as unknown as TextArea;
 const predictButton = el('vscode-button', { text: 'Predict', attrs: { id: 'predict', disabled: '' } });
 const prediction = el('h2', { attrs: { id: 'prediction' } });
 const probabilities = el('table', { className: 'results', attrs: { id: 'probabilities' } });
 const latency = el('p', { className: 'muted small', attrs: { id: 'latency' } });
 const inference = el('p', { className: 'muted small', attrs: { id: 'inference' } });
-const form = el('section', { attrs: { id: 'form', hidden: '' } }, [textA, textB, el('div', { className: 'toolbar' }, [predictButton])]);
+const form = el('section', { attrs: { id: 'form', hidden: '' } }, [
+  textA,
+  textB,
+  el('div', { className: 'toolbar' }, [predictButton]),
+]);
 
 root.append(
-  el('header', { className: 'toolbar' }, [title, el('span', { className: 'spacer' }), exportButton, measureButton, reloadButton]),
-  status, errorBox, form, prediction, probabilities, latency, inference,
+  el('header', { className: 'toolbar' }, [
+    title,
+    el('span', { className: 'spacer' }),
+    exportButton,
+    measureButton,
+    reloadButton,
+  ]),
+  status,
+  errorBox,
+  form,
+  prediction,
+  probabilities,
+  latency,
+  inference,
 );
 
 let state: TryState | null = null;
@@ -70,11 +99,13 @@ function renderState(s: TryState): void {
   state = s;
   root.dataset.status = s.status;
   title.textContent = `Try Model: ${s.method}${s.task ? ` · ${s.task}` : ''}`;
-  status.textContent = s.busy ?? (s.status === 'needs-export'
-    ? `Run ${s.runId} has no ONNX export yet. Export it to try the model here.`
-    : s.status === 'ready'
-      ? `Run ${s.runId}: ${s.labels ? `classes ${s.labels.join(', ')}` : 'regression score'}. Type ${s.pair ? 'two texts' : 'a text'} and press Predict.`
-      : `Run ${s.runId}`);
+  status.textContent =
+    s.busy ??
+    (s.status === 'needs-export'
+      ? `Run ${s.runId} has no ONNX export yet. Export it to try the model here.`
+      : s.status === 'ready'
+        ? `Run ${s.runId}: ${s.labels ? `classes ${s.labels.join(', ')}` : 'regression score'}. Type ${s.pair ? 'two texts' : 'a text'} and press Predict.`
+        : `Run ${s.runId}`);
   showError(s.status === 'error' ? s.error : null);
   exportButton.toggleAttribute('hidden', !(s.status === 'needs-export' || s.status === 'error'));
   measureButton.toggleAttribute('hidden', s.status !== 'ready');
@@ -102,12 +133,15 @@ function renderResult(r: TryResult): void {
   }
   prediction.textContent = r.label !== null ? `Prediction: ${r.label}` : `Score: ${r.score?.toFixed(4)}`;
   prediction.dataset.label = r.label ?? String(r.score);
-  probabilities.replaceChildren(...r.probabilities.map((p) =>
-    el('tr', { attrs: { 'data-label': p.label } }, [
-      el('td', { text: p.label }),
-      el('td', {}, [el('progress', { attrs: { max: '1', value: String(p.p) } })]),
-      el('td', { className: 'num', text: `${(100 * p.p).toFixed(1)} %` }),
-    ])));
+  probabilities.replaceChildren(
+    ...r.probabilities.map((p) =>
+      el('tr', { attrs: { 'data-label': p.label } }, [
+        el('td', { text: p.label }),
+        el('td', {}, [el('progress', { attrs: { max: '1', value: String(p.p) } })]),
+        el('td', { className: 'num', text: `${(100 * p.p).toFixed(1)} %` }),
+      ]),
+    ),
+  );
   latency.textContent = `${r.latencyMs.toFixed(2)} ms (onnxruntime run) · ${r.tokens} tokens`;
 }
 
