@@ -155,20 +155,14 @@ def open_for_resume(run_dir: str | Path) -> tuple[dict, dict]:
 
 def apply(payload: dict, model, optimizer, scheduler) -> TrainState:
     """Load the trainable weights, optimizer, schedule and RNG states; return the training position."""
-    params = model.trainable_named_parameters()
-    saved = payload["trainable"]
-    mismatch = sorted(set(params) ^ set(saved)) + sorted(
-        n for n in set(params) & set(saved) if params[n].shape != saved[n].shape
-    )
+    mismatch = model.trainable_mismatch(payload["trainable"])
     if mismatch:
         raise BadInput(
             f"the checkpoint does not fit the model built from config.json "
             f"({len(mismatch)} parameters differ, e.g. {mismatch[0]})",
             "the engine or backbone changed since the run started; start the run again",
         )
-    with torch.no_grad():
-        for name, p in params.items():
-            p.copy_(saved[name])
+    model.load_trainable(payload["trainable"])
     optimizer.load_state_dict(payload["optimizer"])
     scheduler.load_state_dict(payload["scheduler"])
     restore_rng(payload["rng"])

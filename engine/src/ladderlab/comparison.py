@@ -17,11 +17,11 @@ from . import checkpoint
 from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
 from .data import load_task
-from .data.pipeline import Batcher, encode
+from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields
 from .events import EventSink
-from .train import Run, SharedData
+from .train import Run
 
 
 @dataclass

@@ -82,18 +82,14 @@ def _load_trainable(model: MethodModel, weights_path: Path) -> None:
         saved = load_file(str(weights_path))
     except Exception as e:  # safetensors raises its own error types for truncated/corrupt files
         raise BadInput(f"cannot read {weights_path}: {e}", "the file is damaged; train the run again") from None
-    expected = model.trainable_named_parameters()
-    missing = sorted(set(expected) - set(saved))
-    unknown = sorted(set(saved) - set(expected))
-    if missing or unknown:
+    mismatch = model.trainable_mismatch(saved)
+    if mismatch:
         raise BadInput(
-            f"{weights_path} does not match the {model.method} model "
-            f"rebuilt from config.json (missing {missing[:3]}, unexpected {unknown[:3]})",
+            f"{weights_path} does not match the {model.method} model rebuilt from config.json "
+            f"({len(mismatch)} parameters differ, e.g. {', '.join(mismatch[:3])})",
             "the run was trained by another engine version; train it again",
         )
-    with torch.no_grad():
-        for name, tensor in saved.items():
-            expected[name].copy_(tensor)
+    model.load_trainable(saved)
 
 
 class LogitsGraph(nn.Module):

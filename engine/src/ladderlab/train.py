@@ -13,9 +13,7 @@ import contextlib
 import functools
 import gc
 import math
-import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,37 +23,16 @@ from . import checkpoint, stop
 from . import metrics as task_metrics
 from .backbones import Backbone
 from .config import Experiment
-from .data.pipeline import Batcher
-from .data.types import TaskData
+from .data.pipeline import SharedData
 from .devices import Autocast
 from .errors import BadInput, RunFailed, error_fields, is_oom
-from .estimate import estimate_run
 from .events import EventSink
 from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
 from .methods import BUILDERS
 from .methods.base import MethodModel
+from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
 from .step import loss_for, make_optimizer, training_step
-
-# Test-only: "K" or "METHOD:K" raises an out-of-memory error inside train step K (of that method only), so the
-# real OOM path (error event, memory released, exit 3, other methods still run) is testable on a CPU.
-FAIL_ALLOC_ENV = "LADDERLAB_TEST_FAIL_ALLOC_AT_STEP"
-
-
-def _fail_alloc_step(method: str) -> int:
-    value = os.environ.get(FAIL_ALLOC_ENV, "")
-    target, _, step = value.rpartition(":")
-    return int(step) if step.isdigit() and target in ("", method) else 0
-
-
-@dataclass
-class SharedData:
-    """What every method of a comparison shares: the task, its tokenised splits and the batcher."""
-
-    task: TaskData
-    features: dict[str, list[dict]]  # train / validation / test
-    batcher: Batcher
-    device: torch.device
 
 
 def count_params(model: torch.nn.Module) -> tuple[int, int]:
@@ -189,27 +166,9 @@ class Run:
         )
 
     def _oom_details(self) -> dict:
-        """What the run held when memory ran out, and what the estimator predicted, for the oom error event."""
-        device = self.data.device
-        memory = {
-            "allocated_bytes": None,
-            "max_allocated_bytes": None,
-            "reserved_bytes": None,
-            "accounted_bytes": None,
-            "rss_bytes": _rss_bytes(),
-            "predicted_peak_bytes": _predicted_peak(self.exp, self.method, device),
-        }
-        if device.type == "cuda":
-            memory.update(
-                allocated_bytes=int(torch.cuda.memory_allocated(device)),
-                max_allocated_bytes=int(torch.cuda.max_memory_allocated(device)),
-                reserved_bytes=int(torch.cuda.memory_reserved(device)),
-            )
+        """What only an out-of-memory error event carries: the run's memory, and the step that failed."""
         training = self.current_phase == "train"
-        if self.model is not None:
-            with contextlib.suppress(Exception):
-                report = self.memory.report(self.model, self.optimizer, with_grads=training)
-                memory["accounted_bytes"] = report["accounted_bytes"]
+        memory = oom_memory(self.exp, self.method, self.data.device, self.memory, self.model, self.optimizer, training)
         return {"memory": memory, "step": self.state.step + 1} if training else {"memory": memory}
 
     def _release_memory(self) -> None:
@@ -335,7 +294,7 @@ class Run:
         )
         self.optimizer, self.scheduler = optimizer, scheduler
         meter = SavedTensorMeter(model)
-        fail_at = _fail_alloc_step(self.method)
+        fail_at = fail_alloc_step(self.method)
         with self.phase("train", model, optimizer, with_grads=True):
             if self.resume_payload is not None:
                 self.state = state = checkpoint.apply(self.resume_payload, model, optimizer, scheduler)
@@ -427,21 +386,3 @@ class Run:
 def _silent_phase(_name: str, optimizer=None, with_grads: bool = False):
     """The phase context for a redone (resumed) initialisation: no events, it was reported the first time."""
     yield
-
-
-def _rss_bytes() -> int | None:
-    """This process's resident memory (Linux /proc; None elsewhere)."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _predicted_peak(exp: Experiment, method: str, device: torch.device) -> int | None:
-    """The estimator's predicted training peak (fake tensors in a child process: it needs no device memory);
-    None if it cannot size this config: the estimate only enriches the out-of-memory report."""
-    try:
-        return int(estimate_run(exp, method, device)["peak_bytes"])
-    except Exception:
-        return None

@@ -31,9 +31,9 @@ UTF8_HINT = "re-save the file as UTF-8 (most editors offer 'Save with Encoding')
 MAX_FILE_BYTES = 2 * 1024**3  # beyond this a data file would not fit in memory as Python strings
 
 
-def check_file_size(path: Path) -> None:
+def check_file_size(path: Path, limit: int = MAX_FILE_BYTES) -> None:
     size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
+    if size > limit:
         raise BadInput(
             f"{path} is {size / 1024**3:.1f} GiB; data files over 2 GiB are not supported",
             hint="take a random subset of the rows into a smaller file (a few hundred thousand "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from transformers import DataCollatorWithPadding
 
-from .types import Example
+from .types import Example, TaskData
 
 
 def encode(examples: list[Example], tokenizer, max_length: int) -> list[dict]:
@@ -35,3 +37,13 @@ class Batcher:
         for start in range(skip_batches * batch_size, len(order), batch_size):
             batch = self.collate([features[i] for i in order[start : start + batch_size]])
             yield {k: v.to(self.device) for k, v in batch.items()}
+
+
+@dataclass
+class SharedData:
+    """What every method of a comparison shares: the task, its tokenised splits and the batcher."""
+
+    task: TaskData
+    features: dict[str, list[dict]]  # train / validation / test
+    batcher: Batcher
+    device: torch.device

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..errors import BadInput
 from . import splits
-from .glue import MAX_FILE_BYTES, UTF8_HINT, column_index, read_table
+from .glue import MAX_FILE_BYTES, UTF8_HINT, check_file_size, column_index, read_table
 from .types import Example, TaskData, TaskSpec
 
 MAX_BYTES = MAX_FILE_BYTES
@@ -43,13 +43,7 @@ def _open(path: Path) -> None:
             hint="rename the file to match its format (comma-separated .csv, tab-separated .tsv, "
             "or one JSON object per line .jsonl)",
         )
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        raise BadInput(
-            f"{path} is {size / 1024**3:.1f} GiB; files over 2 GiB are not supported",
-            hint="take a random subset of the rows into a smaller file (a few hundred thousand "
-            "examples is plenty for parameter-efficient fine-tuning)",
-        )
+    check_file_size(path, MAX_BYTES)
 
 
 def _jsonl_rows(path: Path):

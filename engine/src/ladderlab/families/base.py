@@ -146,6 +146,16 @@ def check_side_widths(r: int, heads: int, widths: dict[str, int], attention: str
         )
 
 
+def linear_roles(name: str, out_role: str, in_role: str) -> dict[str, Roles]:
+    """The roles of a torch Linear's parameters: weight (out, in), bias (out,)."""
+    return {f"{name}.weight": (out_role, in_role), f"{name}.bias": (out_role,)}
+
+
+def norm_roles(name: str) -> dict[str, Roles]:
+    """The roles of a layer norm's parameters: both run along the residual stream."""
+    return {f"{name}.weight": ("R",), f"{name}.bias": ("R",)}
+
+
 def squeeze_regression(logits: torch.Tensor) -> torch.Tensor:
     """(B, 1) -> (B,) for regression heads; classification logits pass unchanged."""
     return logits.squeeze(-1) if logits.shape[-1] == 1 else logits

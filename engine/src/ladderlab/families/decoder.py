@@ -21,6 +21,7 @@ from .base import (
     check_side_widths,
     classifier_from_config,
     classifier_from_pretrained,
+    norm_roles,
     squeeze_regression,
 )
 
@@ -44,6 +45,11 @@ class ZeroPositions(nn.Module):
 def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
     """0 at each row's first real token (left padding), as if the row were not padded; pads get 0."""
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+
+
+def _conv1d_roles(name: str, in_role: str, out_role: str) -> dict[str, tuple]:
+    """GPT-2's Conv1D stores its weight as (in, out), the transpose of a Linear's; the bias is (out,)."""
+    return {f"{name}.weight": (in_role, out_role), f"{name}.bias": (out_role,)}
 
 
 def _is_prompt_learning(model) -> bool:
@@ -120,21 +126,14 @@ class DecoderFamily(Family):
         return squeeze_regression(logits)
 
     def layer_roles(self, stack):
-        # Conv1D stores weights as (in, out), so roles are listed input axis first.
         return {
-            "ln_1.weight": ("R",),
-            "ln_1.bias": ("R",),
-            "attn.c_attn.weight": ("R", "QKV"),
-            "attn.c_attn.bias": ("QKV",),
-            "attn.c_proj.weight": ("VO", "R"),
-            "attn.c_proj.bias": ("R",),
-            "ln_2.weight": ("R",),
-            "ln_2.bias": ("R",),
-            "mlp.c_fc.weight": ("R", "F"),
-            "mlp.c_fc.bias": ("F",),
-            "mlp.c_proj.weight": ("F", "R"),
-            "mlp.c_proj.bias": ("R",),
+            **norm_roles("ln_1"),
+            **_conv1d_roles("attn.c_attn", "R", "QKV"),
+            **_conv1d_roles("attn.c_proj", "VO", "R"),
+            **norm_roles("ln_2"),
+            **_conv1d_roles("mlp.c_fc", "R", "F"),
+            **_conv1d_roles("mlp.c_proj", "F", "R"),
         }
 
     def stack_extra_roles(self, stack):
-        return {"ln_f.weight": ("R",), "ln_f.bias": ("R",)}
+        return norm_roles("ln_f")

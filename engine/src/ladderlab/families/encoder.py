@@ -18,6 +18,8 @@ from .base import (
     check_side_widths,
     classifier_from_config,
     classifier_from_pretrained,
+    linear_roles,
+    norm_roles,
     squeeze_regression,
 )
 
@@ -98,20 +100,12 @@ class EncoderFamily(Family):
 
     def layer_roles(self, stack):
         return {
-            "attention.self.query.weight": ("QK", "R"),
-            "attention.self.query.bias": ("QK",),
-            "attention.self.key.weight": ("QK", "R"),
-            "attention.self.key.bias": ("QK",),
-            "attention.self.value.weight": ("VO", "R"),
-            "attention.self.value.bias": ("VO",),
-            "attention.output.dense.weight": ("R", "VO"),
-            "attention.output.dense.bias": ("R",),
-            "attention.output.LayerNorm.weight": ("R",),
-            "attention.output.LayerNorm.bias": ("R",),
-            "intermediate.dense.weight": ("F", "R"),
-            "intermediate.dense.bias": ("F",),
-            "output.dense.weight": ("R", "F"),
-            "output.dense.bias": ("R",),
-            "output.LayerNorm.weight": ("R",),
-            "output.LayerNorm.bias": ("R",),
+            **linear_roles("attention.self.query", "QK", "R"),
+            **linear_roles("attention.self.key", "QK", "R"),
+            **linear_roles("attention.self.value", "VO", "R"),
+            **linear_roles("attention.output.dense", "R", "VO"),
+            **norm_roles("attention.output.LayerNorm"),
+            **linear_roles("intermediate.dense", "F", "R"),
+            **linear_roles("output.dense", "R", "F"),
+            **norm_roles("output.LayerNorm"),
         }

@@ -30,6 +30,19 @@ class MethodModel(nn.Module):
     def trainable_named_parameters(self) -> dict[str, nn.Parameter]:
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
 
+    def trainable_mismatch(self, saved: dict[str, torch.Tensor]) -> list[str]:
+        """Names where ``saved`` (trained weights read back) does not fit this model's trainable parameters:
+        missing, extra, or of another shape. Empty when ``load_trainable`` can take it."""
+        params = self.trainable_named_parameters()
+        return sorted(set(params) ^ set(saved)) + sorted(
+            n for n in set(params) & set(saved) if params[n].shape != saved[n].shape
+        )
+
+    @torch.no_grad()
+    def load_trainable(self, saved: dict[str, torch.Tensor]) -> None:
+        for name, p in self.trainable_named_parameters().items():
+            p.copy_(saved[name])
+
 
 def peft_method(family: Family, model: nn.Module, config: PeftConfig) -> MethodModel:
     """A method PEFT implements: the task model wrapped by PEFT with ``config``. PEFT freezes the backbone
