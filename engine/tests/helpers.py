@@ -4,17 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from ladderlab.config import build_experiment
+from ladderlab.data import load_task
+from ladderlab.errors import BadInput
 from ladderlab.methods import BUILDERS
 
 REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 # Real GLUE rows kept in the repository (fixtures/glue-real/README.md: which rows, source, licence).
-REAL_GLUE = Path(__file__).resolve().parent / "fixtures" / "glue-real"
+REAL_GLUE = FIXTURES / "glue-real"
 SST2 = REAL_GLUE / "SST-2"
 STSB = REAL_GLUE / "STS-B"
 SCHEMA = REPO / "protocol" / "events.schema.json"
+
+
+def cli(*parts: str | Path) -> list[str]:
+    """Command-line arguments: text is split at spaces, a Path stays one argument (it may hold spaces)."""
+    return [arg for part in parts for arg in ([str(part)] if isinstance(part, Path) else part.split())]
+
+
+# A run small enough for seconds on a CPU that still goes through every phase.
+TINY = cli("--max-train-examples 16 --max-eval-examples 8 --epochs 1 --batch-size 8 --max-length 32")
+
+
+def load_fails(match: str, *args, **kwargs) -> BadInput:
+    """``load_task(*args, **kwargs)`` raises BadInput matching ``match``; returns it (for its hint)."""
+    with pytest.raises(BadInput, match=match) as info:
+        load_task(*args, **kwargs)
+    return info.value
 
 
 def experiment(**overrides):

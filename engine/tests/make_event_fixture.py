@@ -17,27 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 # Relative paths, run from the repository root: the committed events name no path of one machine.
 SST2 = "engine/tests/fixtures/glue-real/SST-2"
 RUNS = ".ladderlab/fixture-runs"
-TINY = [
-    "--max-train-examples",
-    "16",
-    "--max-eval-examples",
-    "8",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--max-length",
-    "32",
-    "--fisher-samples",
-    "4",
-    "--format",
-    "events",
-]
+TINY = [*helpers.TINY, "--fisher-samples", "4", "--format", "events"]
 
 
 def capture(name: str, *args: str, env: dict | None = None) -> None:

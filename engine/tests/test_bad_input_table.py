@@ -19,25 +19,11 @@ import jsonschema
 import pytest
 import torch
 
+import helpers
 from helpers import SCHEMA, SST2
 from ladderlab import checkpoint, cli
 
-TINY = [
-    "--max-train-examples",
-    "16",
-    "--max-eval-examples",
-    "8",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--max-length",
-    "32",
-    "--fisher-samples",
-    "2",
-    "--runs-dir",
-    "runs",
-]
+TINY = [*helpers.TINY, "--fisher-samples", "2", "--runs-dir", "runs"]
 # bert-tiny (random weights, MiniLM tokenizer) keeps the cases that need a model to seconds.
 RUN = ["run", "--method", "lst", "--backbone", "preset:bert-tiny", "--task", "sst2", "--data", str(SST2), *TINY]
 

@@ -11,23 +11,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from helpers import REPO, SCHEMA, SST2
+import helpers
+from helpers import FIXTURES, REPO, SCHEMA, SST2, cli
 
-FIXTURES = Path(__file__).parent / "fixtures"
-TINY = [
-    "--max-train-examples",
-    "16",
-    "--max-eval-examples",
-    "8",
-    "--epochs",
-    "1",
-    "--batch-size",
-    "8",
-    "--max-length",
-    "32",
-    "--fisher-samples",
-    "4",
-]
+TINY = [*helpers.TINY, "--fisher-samples", "4"]
 
 
 def ladderlab(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -106,19 +93,9 @@ def test_short_compare_events_validate_and_files_are_written(tmp_path, validator
     folder holds its config, events, metrics, summary and trainable weights, and flags beat the file."""
     config = tmp_path / "exp.ladder.json"
     config.write_text(json.dumps({"task": "sst2", "data": str(SST2), "r": 16, "epochs": 3}))
-    result = ladderlab(
-        "compare",
-        "--config",
-        str(config),
-        "--methods",
-        "lst,lora,adapter,bitfit,prompt,full",
-        *TINY,
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--format",
-        "events",
-        cwd=tmp_path,
-    )
+    methods = "--methods lst,lora,adapter,bitfit,prompt,full"
+    runs = cli("--runs-dir", tmp_path / "runs", "--format events")
+    result = ladderlab(*cli("compare --config", config, methods), *TINY, *runs, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     events = events_of(result.stdout)
     for event in events:
@@ -152,20 +129,10 @@ def test_short_compare_events_validate_and_files_are_written(tmp_path, validator
 
 
 def test_compare_json_prints_one_object(tmp_path):
-    result = ladderlab(
-        "compare",
-        "--methods",
-        "lst,bitfit",
-        "--task",
-        "sst2",
-        "--data",
-        str(SST2),
-        *TINY,
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--json",
-        cwd=tmp_path,
+    args = cli(
+        "compare --methods lst,bitfit --task sst2 --data", SST2, *TINY, "--runs-dir", tmp_path / "runs", "--json"
     )
+    result = ladderlab(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     out = json.loads(result.stdout)
     assert [r["method"] for r in out["rows"]] == ["lst", "bitfit"]
@@ -203,24 +170,8 @@ def test_default_runs_dir_is_under_the_current_folder(tmp_path):
 def test_full_loop_on_every_family(tmp_path, validator, backbone, extra):
     """The whole loop (pruning init, train, validation, test, files) on T5, GPT-2 and BERT shapes; bf16 autocast
     runs on the CPU too."""
-    result = ladderlab(
-        "compare",
-        "--backbone",
-        backbone,
-        "--methods",
-        "lst,lora",
-        "--task",
-        "sst2",
-        "--data",
-        str(SST2),
-        *TINY,
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--format",
-        "events",
-        *extra,
-        cwd=tmp_path,
-    )
+    args = cli("compare --backbone", backbone, "--methods lst,lora --task sst2 --data", SST2, *TINY)
+    result = ladderlab(*args, *cli("--runs-dir", tmp_path / "runs", "--format events"), *extra, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     events = events_of(result.stdout)
     for event in events:

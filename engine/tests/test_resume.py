@@ -23,6 +23,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import helpers
 from helpers import SCHEMA, SST2
 from ladderlab import checkpoint, cli, stop
 from ladderlab.comparison import resume_run, run_comparison
@@ -31,31 +32,18 @@ from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
 
 # 2 epochs x 12 steps; a checkpoint every 4 steps and at each epoch end.
-CONFIG = [
-    "--method",
-    "lst",
-    "--backbone",
-    "preset:bert-tiny",
-    "--task",
-    "sst2",
-    "--data",
-    str(SST2),
-    "--max-train-examples",
-    "96",
-    "--max-eval-examples",
-    "16",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "8",
-    "--max-length",
-    "32",
-    "--fisher-samples",
-    "4",
-    "--checkpoint-every",
-    "4",
-]
+CONFIG = helpers.cli(
+    "--method lst --backbone preset:bert-tiny --task sst2 --data",
+    SST2,
+    "--max-train-examples 96 --max-eval-examples 16 --epochs 2 --batch-size 8 --max-length 32 --fisher-samples 4",
+    "--checkpoint-every 4",
+)
 TOTAL_STEPS = 24
+# One 4-step epoch, for the failure cases.
+SMALL = helpers.cli(
+    "--max-train-examples 32 --max-eval-examples 8 --epochs 1 --batch-size 8 --max-length 32 --fisher-samples 2",
+    "--runs-dir runs --format events",
+)
 
 
 def start(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Popen:
@@ -229,37 +217,11 @@ def test_second_signal_stops_at_once_and_the_last_checkpoint_still_resumes(tmp_p
 
 
 def test_out_of_memory_is_one_event_exit_3_and_earlier_runs_stay(tmp_path, monkeypatch, capsys, validator):
-    """The forced allocation failure goes through the real OOM path (train.FAIL_ALLOC_ENV is test-only)."""
+    """The forced allocation failure goes through the real OOM path (oom.FAIL_ALLOC_ENV is test-only)."""
     monkeypatch.setenv("LADDERLAB_TEST_FAIL_ALLOC_AT_STEP", "lst:3")
     monkeypatch.chdir(tmp_path)
     code = cli.main(
-        [
-            "compare",
-            "--methods",
-            "bitfit,lst",
-            "--backbone",
-            "preset:bert-tiny",
-            "--task",
-            "sst2",
-            "--data",
-            str(SST2),
-            "--max-train-examples",
-            "32",
-            "--max-eval-examples",
-            "8",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-            "--max-length",
-            "32",
-            "--fisher-samples",
-            "2",
-            "--runs-dir",
-            "runs",
-            "--format",
-            "events",
-        ]
+        helpers.cli("compare --methods bitfit,lst --backbone preset:bert-tiny --task sst2 --data", SST2, *SMALL)
     )
     captured = capsys.readouterr()
     events = [json.loads(line) for line in captured.out.splitlines()]
@@ -300,35 +262,9 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(torch, "save", save_until_disk_full)
     monkeypatch.chdir(tmp_path)
     code = cli.main(
-        [
-            "run",
-            "--method",
-            "lst",
-            "--backbone",
-            "preset:bert-tiny",
-            "--task",
-            "sst2",
-            "--data",
-            str(SST2),
-            "--max-train-examples",
-            "32",
-            "--max-eval-examples",
-            "8",
-            "--epochs",
-            "1",
-            "--batch-size",
-            "8",
-            "--max-length",
-            "32",
-            "--fisher-samples",
-            "2",
-            "--checkpoint-every",
-            "1",
-            "--runs-dir",
-            "runs",
-            "--format",
-            "events",
-        ]
+        helpers.cli(
+            "run --method lst --backbone preset:bert-tiny --task sst2 --data", SST2, *SMALL, "--checkpoint-every 1"
+        )
     )
     captured = capsys.readouterr()
     assert code == 2 and "Traceback" not in captured.err
