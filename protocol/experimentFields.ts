@@ -86,7 +86,8 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "max_length", "kind": "int", "default": 128, "nullable": false, "label": "Max length", "help": "tokens per example; longer inputs are truncated", "group": "training", "minimum": 1, "maximum": 4096, "unit": "tokens"},
   {"name": "precision", "kind": "enum", "default": "fp32", "nullable": false, "label": "Precision", "help": "bf16 = autocast on CUDA / CPU", "group": "training", "choices": ["fp32", "bf16"], "choiceLabels": {"fp32": "fp32", "bf16": "bf16 (autocast)"}},
   {"name": "device", "kind": "string", "default": "auto", "nullable": false, "label": "Device", "help": "auto = cuda if available, else cpu; or cpu, cuda, cuda:N", "group": "training", "suggestions": ["auto", "cpu", "cuda"], "pattern": "auto|cpu|cuda(:[0-9]{1,2})?"},
-  {"name": "seed", "kind": "int", "default": 42, "nullable": false, "label": "Seed", "help": "seeds the training (initialisation, data order, dropout) and today also the split", "group": "training", "minimum": 0, "maximum": 4294967295},
+  {"name": "seed", "kind": "int", "default": 42, "nullable": false, "label": "Seed", "help": "seeds the training: initialisation, data order, dropout (not the data split)", "group": "training", "minimum": 0, "maximum": 4294967295},
+  {"name": "data_seed", "kind": "int", "default": 42, "nullable": false, "label": "Data seed", "help": "seeds the data split and the subsets (held-out validation, capped sets), kept apart from seed so that runs over seeds train on one split", "group": "training", "minimum": 0, "maximum": 4294967295},
   {"name": "checkpoint_every", "kind": "int", "default": 100, "nullable": false, "label": "Checkpoint every", "help": "steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only", "group": "output", "minimum": 0, "unit": "steps"},
   {"name": "runs_dir", "kind": "string", "default": ".ladderlab/runs", "nullable": false, "label": "Runs folder", "help": "where run folders go (runs started from VS Code use the ladderLab.runsDir setting)", "group": "output", "path": true},
 ];
@@ -128,6 +129,7 @@ export type ExperimentValues = {
   precision: "fp32" | "bf16";
   device: string;
   seed: number;
+  data_seed: number;
   checkpoint_every: number;
   runs_dir: string;
 };

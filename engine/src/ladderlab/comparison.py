@@ -38,7 +38,7 @@ def prepare(exp: Experiment):
     task = load_task(
         exp.task,
         exp.data,
-        seed=exp.seed,
+        seed=exp.data_seed,
         max_train_examples=exp.max_train_examples,
         max_eval_examples=exp.max_eval_examples,
         text_columns=exp.text_columns,
@@ -68,6 +68,7 @@ def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
         folder = folder.resolve()
     config, payload = checkpoint.open_for_resume(folder)
     values = {k: v for k, v in config.items() if k in FIELDS}
+    values.setdefault("data_seed", values.get("seed"))  # runs from before data_seed split their data with seed
     # Relative data and backbone paths were relative to the folder the run was started from.
     moved = Path(payload["cwd"]).resolve() != Path.cwd().resolve()
     for name in ("data", "backbone") if moved else ():

@@ -144,7 +144,10 @@ class Experiment:
         "auto", label="Device", group="training", pattern=r"auto|cpu|cuda(:[0-9]{1,2})?",
         suggestions=("auto", "cpu", "cuda"), help="auto = cuda if available, else cpu; or cpu, cuda, cuda:N")
     seed: int = setting(42, label="Seed", group="training", minimum=0, maximum=2**32 - 1,
-                        help="seeds the training (initialisation, data order, dropout) and today also the split")
+                        help="seeds the training: initialisation, data order, dropout (not the data split)")
+    data_seed: int = setting(42, label="Data seed", group="training", minimum=0, maximum=2**32 - 1,
+                             help="seeds the data split and the subsets (held-out validation, capped sets), kept "
+                                  "apart from seed so that runs over seeds train on one split")
     # -- runs
     checkpoint_every: int = setting(
         100, label="Checkpoint every", group="output", unit="steps", minimum=0,
