@@ -4,13 +4,18 @@ cell), and a new data_seed draws another split. Goes through the comparison's ow
 from __future__ import annotations
 
 from helpers import SST2, experiment
-
 from ladderlab.comparison import prepare
 
 
 def _split(**overrides) -> tuple[list[str], list[str]]:
-    exp = experiment(backbone="preset:bert-tiny", task="sst2", data=str(SST2), max_train_examples=24,
-                     max_eval_examples=8, **overrides)
+    exp = experiment(
+        backbone="preset:bert-tiny",
+        task="sst2",
+        data=str(SST2),
+        max_train_examples=24,
+        max_eval_examples=8,
+        **overrides,
+    )
     _, data = prepare(exp)
     return [e.text_a for e in data.task.train], [e.text_a for e in data.task.validation]
 

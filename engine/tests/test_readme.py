@@ -9,8 +9,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-from helpers import REPO
 
+from helpers import REPO
 from ladderlab import cli
 
 BLOCK = re.search(r"## The engine CLI\s+```bash\n(.*?)```", (REPO / "README.md").read_text(), re.S)

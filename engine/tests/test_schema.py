@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from helpers import REPO
 
+from helpers import REPO
 from ladderlab.cli import build_parser
 from ladderlab.config import FIELDS, KIND, METHODS, STARTER, build_experiment
 from ladderlab.errors import BadInput
@@ -36,7 +36,7 @@ def test_committed_typescript_field_module_is_current():
 def _help_text(command: str) -> str:
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    return sub.choices[command].format_help()  # type: ignore[attr-defined]
+    return sub.choices[command].format_help()
 
 
 @pytest.mark.parametrize("command", ["run", "compare", "estimate"])
@@ -56,9 +56,22 @@ def test_every_declared_method_has_a_builder_and_back():
 def test_the_schema_accepts_and_refuses_what_the_engine_does():
     validator = jsonschema.Draft7Validator(json_schema())
     good = [STARTER, {"r": 16, "keep_layers": [1, 3], "lrs": {"lora": 1e-3}, "device": "cuda:1", "seed": 0}]
-    bad = [{"r": 1}, {"r": 65}, {"methods": []}, {"methods": ["lst", "lst"]}, {"methods": ["qlora"]},
-           {"init": "xavier"}, {"lr": 0}, {"warmup_ratio": 1}, {"device": "tpu"}, {"batch_size": 1.5},
-           {"keep_layers": []}, {"seed": -1}, {"text_columns": ["a", "b", "c"]}, {"lrs": {"qlora": 0.1}}]
+    bad = [
+        {"r": 1},
+        {"r": 65},
+        {"methods": []},
+        {"methods": ["lst", "lst"]},
+        {"methods": ["qlora"]},
+        {"init": "xavier"},
+        {"lr": 0},
+        {"warmup_ratio": 1},
+        {"device": "tpu"},
+        {"batch_size": 1.5},
+        {"keep_layers": []},
+        {"seed": -1},
+        {"text_columns": ["a", "b", "c"]},
+        {"lrs": {"qlora": 0.1}},
+    ]
     for values in good:
         assert not list(validator.iter_errors(values)), values
         build_experiment(values, {})
@@ -75,7 +88,13 @@ def test_null_means_the_default_for_every_field():
 
 def test_each_kind_is_read_from_the_type_hint():
     assert (KIND["r"], KIND["lr"], KIND["keep_layers"], KIND["methods"], KIND["init"], KIND["lrs"]) == (
-        "int", "number", "intList", "stringList", "enum", "rates")
+        "int",
+        "number",
+        "intList",
+        "stringList",
+        "enum",
+        "rates",
+    )
 
 
 def test_the_starter_experiment_runs(tmp_path: Path):
@@ -85,8 +104,23 @@ def test_the_starter_experiment_runs(tmp_path: Path):
     # The starter's IMDB data comes from node_modules (the project's setup installs it), found upward from the cwd.
     shrink = ["--max-train-examples", "40", "--max-eval-examples", "16", "--fisher-samples", "4", "--max-length", "32"]
     done = subprocess.run(
-        [sys.executable, "-m", "ladderlab.cli", "compare", "--config", str(starter), "--json", *shrink,
-         "--runs-dir", str(tmp_path / "runs")], cwd=REPO, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "ladderlab.cli",
+            "compare",
+            "--config",
+            str(starter),
+            "--json",
+            *shrink,
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout)["rows"]
     assert [row["method"] for row in rows] == STARTER["methods"]

@@ -11,7 +11,7 @@ import type { Logger } from '../engine/logger';
 import { findPython } from '../engine/python';
 import { compareArgs, EngineWorker, isEngineProcess, resumeArgs } from '../engine/worker';
 import { parseExperimentText } from '../../protocol/experiment';
-import { environmentProblem, experimentProblem, resumeRefusal } from './launchChecks';
+import { EngineEnvironmentError, experimentProblem, launchBlockedReason, resumeRefusal } from './launchChecks';
 import { DEFAULT_RUNS_DIR } from './runsDir';
 import { parseRunId, readRunEvents } from './runStore';
 import {
@@ -25,21 +25,6 @@ import {
 import { finalState } from './sessionState';
 import type { Session, SessionEvent } from './types';
 import { runsDirFor, tryRunsDir, type WorkspaceRunStore } from './workspaceRuns';
-
-/** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
-export function launchBlockedReason(trusted: boolean): string | undefined {
-  return trusted
-    ? undefined
-    : "Ladder Lab does not start the engine in a Restricted Mode workspace: running it executes this workspace's Python. " +
-        'Trust the workspace (Manage Workspace Trust) to run experiments; existing results are still listed.';
-}
-
-/** The engine's environment lacks packages; carries the report so the UI can offer "Set Up Engine Environment". */
-export class EngineEnvironmentError extends Error {
-  constructor(readonly report: EnvironmentReport) {
-    super(environmentProblem(report));
-  }
-}
 
 export interface EngineSessionsOptions {
   log: Logger;
@@ -192,7 +177,7 @@ export class EngineSessions implements vscode.Disposable {
     const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
     const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
     const python = await this.python(folder, cwd);
-    const methods = (values.methods as string[] | undefined) ?? ['lst'];
+    const methods = [...values.methods];
     this.opts.log.info(`starting ${methods.join(', ')} from ${experimentPath} with ${python} (runs in ${runsDir})`);
     return this.spawnSession({
       kind: 'compare',

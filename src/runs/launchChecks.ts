@@ -5,10 +5,25 @@ import { describeReport, type EnvironmentReport } from '../engine/environment';
 import { parseExperimentText } from '../../protocol/experiment';
 import type { RunRecord } from './types';
 
+/** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
+export function launchBlockedReason(trusted: boolean): string | undefined {
+  return trusted
+    ? undefined
+    : "Ladder Lab does not start the engine in a Restricted Mode workspace: running it executes this workspace's Python. " +
+        'Trust the workspace (Manage Workspace Trust) to run experiments; existing results are still listed.';
+}
+
+/** The engine's environment lacks packages; carries the report so the UI can offer "Set Up Engine Environment". */
+export class EngineEnvironmentError extends Error {
+  constructor(readonly report: EnvironmentReport) {
+    super(environmentProblem(report));
+  }
+}
+
 /** Why an experiment file cannot be run, naming the file and every bad field; undefined if it can. */
 export function experimentProblem(file: string, text: string): string | undefined {
-  const { values, errors } = parseExperimentText(text);
-  if (values && errors.length === 0) return undefined;
+  const { errors } = parseExperimentText(text);
+  if (errors.length === 0) return undefined;
   return `${path.basename(file)}: ${errors.map((e) => e.message).join('; ')}`;
 }
 

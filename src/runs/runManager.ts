@@ -7,8 +7,6 @@ import type { StoredRun } from './runStore';
 import type { RunManagerApi, Session } from './types';
 import { WorkspaceRunStore } from './workspaceRuns';
 
-export { EngineEnvironmentError, launchBlockedReason } from './engineSessions';
-
 export type RunManagerOptions = EngineSessionsOptions;
 
 export class RunManager implements RunManagerApi {

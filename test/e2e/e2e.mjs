@@ -1,7 +1,7 @@
 // End-to-end UI test in a real VS Code (code-server) driven by playwright-core in Debian's Chromium.
 // Started by test/run-e2e.sh, which provides code-server and these variables:
 //   PORT, WORKSPACE (the test workspace folder), EXT_PATH (this repository: the extension, loaded unpacked),
-//   DATA_DIR (absolute path of ../shared/data/glue/SST-2), ARTIFACTS (screenshot folder), CHROMIUM_HOME.
+//   DATA_DIR (absolute path of engine/tests/fixtures/glue-real/SST-2), ARTIFACTS (screenshot folder), CHROMIUM_HOME.
 // Scenario: open the Ladder Lab sidebar; in the Experiment form add LoRA to the methods, set r, batch size and the
 // kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
 // run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and

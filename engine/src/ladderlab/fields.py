@@ -137,36 +137,48 @@ def check_value(name: str, kind: str, info: FieldInfo, value: Any) -> None:
             raise BadInput(f"{name} must be a list of {item.__name__}s, got {value!r}", where)
         noun = name[:-1] if name.endswith("s") else name
         if info.min_items is not None and len(value) < info.min_items:
-            raise BadInput(f"{name} is empty", f"choose one or more of {', '.join(info.choices)}" if info.choices
-                           else f"give at least {info.min_items}, or leave {name} out: {info.null_means}")
+            raise BadInput(
+                f"{name} is empty",
+                f"choose one or more of {', '.join(info.choices)}"
+                if info.choices
+                else f"give at least {info.min_items}, or leave {name} out: {info.null_means}",
+            )
         if info.max_items is not None and len(value) > info.max_items:
             raise BadInput(f"{name} lists {len(value)} items; at most {info.max_items}", where)
         if info.choices:
             bad = [x for x in value if x not in info.choices]
             if bad:
-                raise BadInput(f"unknown {noun}(s): {', '.join(map(str, bad))}", f"choose from {', '.join(info.choices)}")
+                raise BadInput(
+                    f"unknown {noun}(s): {', '.join(map(str, bad))}", f"choose from {', '.join(info.choices)}"
+                )
         if info.unique and len(set(value)) != len(value):
             raise BadInput(f"{name} lists a {noun} twice: {value}", f"list each {noun} once")
         if info.increasing and sorted(set(value)) != value:
-            raise BadInput(f"{name} must be increasing and without repeats, got {value}",
-                           f"e.g. {flag(name)} {','.join(map(str, sorted(set(value))))}")
+            raise BadInput(
+                f"{name} must be increasing and without repeats, got {value}",
+                f"e.g. {flag(name)} {','.join(map(str, sorted(set(value))))}",
+            )
         for x in value if kind == "intList" else ():
             _check_range(name, info, x)
         return
     if kind == "rates":
         if not isinstance(value, dict):
-            raise BadInput(f"{name} must be an object of method -> learning rate, got {value!r}",
-                           'e.g. "lrs": {"lora": 0.001} in the experiment file, or --lrs lora=1e-3')
+            raise BadInput(
+                f"{name} must be an object of method -> learning rate, got {value!r}",
+                'e.g. "lrs": {"lora": 0.001} in the experiment file, or --lrs lora=1e-3',
+            )
         return
     ok = (int,) if kind == "int" else (int, float) if kind == "number" else (str,)
     if not isinstance(value, ok) or isinstance(value, bool):
-        raise BadInput(f"{name} must be {_TYPE_NAMES[kind]}, got {value!r}",
-                       f"{where}; schemas/ladder.schema.json lists every field's type")
+        raise BadInput(
+            f"{name} must be {_TYPE_NAMES[kind]}, got {value!r}",
+            f"{where}; schemas/ladder.schema.json lists every field's type",
+        )
     if kind == "enum" and value not in (info.choices or ()):
         raise BadInput(f"unknown {name} {value!r}", f"choose from {', '.join(info.choices or ())}")
-    if info.pattern is not None and not re.fullmatch(info.pattern, value):
+    if isinstance(value, str) and info.pattern is not None and not re.fullmatch(info.pattern, value):
         raise BadInput(f"unknown {name} {value!r}", info.help)
-    if kind in ("int", "number"):
+    if not isinstance(value, str):
         _check_range(name, info, value)
 
 

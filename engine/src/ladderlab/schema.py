@@ -16,13 +16,23 @@ from .data import TASKS
 from .data.glue import FORMATS
 from .fields import GROUPS, default_of, info_of, nullable
 
-_JSON_TYPES = {"string": "string", "int": "integer", "number": "number", "stringList": "array", "intList": "array",
-               "rates": "object"}
+_JSON_TYPES = {
+    "string": "string",
+    "int": "integer",
+    "number": "number",
+    "stringList": "array",
+    "intList": "array",
+    "rates": "object",
+}
 
 
 def _bounds(info) -> dict:
-    keys = (("minimum", info.minimum), ("maximum", info.maximum), ("exclusiveMinimum", info.exclusive_minimum),
-            ("exclusiveMaximum", info.exclusive_maximum))
+    keys = (
+        ("minimum", info.minimum),
+        ("maximum", info.maximum),
+        ("exclusiveMinimum", info.exclusive_minimum),
+        ("exclusiveMaximum", info.exclusive_maximum),
+    )
     return {k: v for k, v in keys if v is not None}
 
 
@@ -43,8 +53,11 @@ def _property(name: str) -> dict:
     if kind in ("int", "number"):
         prop.update(_bounds(info))
     if kind in ("stringList", "intList"):
-        items: dict[str, Any] = {"enum": list(info.choices)} if info.choices else {
-            "type": "integer" if kind == "intList" else "string", **_bounds(info)}
+        items: dict[str, Any] = (
+            {"enum": list(info.choices)}
+            if info.choices
+            else {"type": "integer" if kind == "intList" else "string", **_bounds(info)}
+        )
         prop["items"] = items
         prop.update({k: v for k, v in (("minItems", info.min_items), ("maxItems", info.max_items)) if v is not None})
         if info.unique:
@@ -65,8 +78,8 @@ def json_schema() -> dict:
         "$id": "https://ladderlab.invalid/schemas/ladder.schema.json",
         "title": "Ladder Lab experiment (*.ladder.json)",
         "description": "Generated from the engine's Experiment (engine/src/ladderlab/config.py) by `ladderlab schema`."
-                       " Each field is also a `ladderlab` CLI flag (keep_layers -> --keep-layers). Omitted fields take"
-                       " the engine's default.",
+        " Each field is also a `ladderlab` CLI flag (keep_layers -> --keep-layers). Omitted fields take"
+        " the engine's default.",
         "type": "object",
         "additionalProperties": False,
         "properties": {"$schema": {"type": "string"}, **{name: _property(name) for name in FIELDS}},
@@ -77,14 +90,33 @@ def _spec(name: str) -> dict:
     """One field as the TypeScript module lists it (camelCase keys; absent = not set)."""
     field = FIELDS[name]
     info = info_of(field)
-    spec = {"name": name, "kind": KIND[name], "default": default_of(field), "nullable": nullable(Experiment, field),
-            "label": info.label, "help": info.help, "group": info.group}
-    optional = {"choices": info.choices, "choiceLabels": info.choice_labels, "suggestions": info.suggestions,
-                "minimum": info.minimum, "maximum": info.maximum, "exclusiveMinimum": info.exclusive_minimum,
-                "exclusiveMaximum": info.exclusive_maximum, "unit": info.unit, "methods": info.methods,
-                "nullMeans": info.null_means, "path": info.path or None, "pattern": info.pattern,
-                "minItems": info.min_items, "maxItems": info.max_items, "unique": info.unique or None,
-                "increasing": info.increasing or None}
+    spec = {
+        "name": name,
+        "kind": KIND[name],
+        "default": default_of(field),
+        "nullable": nullable(Experiment, field),
+        "label": info.label,
+        "help": info.help,
+        "group": info.group,
+    }
+    optional = {
+        "choices": info.choices,
+        "choiceLabels": info.choice_labels,
+        "suggestions": info.suggestions,
+        "minimum": info.minimum,
+        "maximum": info.maximum,
+        "exclusiveMinimum": info.exclusive_minimum,
+        "exclusiveMaximum": info.exclusive_maximum,
+        "unit": info.unit,
+        "methods": info.methods,
+        "nullMeans": info.null_means,
+        "path": info.path or None,
+        "pattern": info.pattern,
+        "minItems": info.min_items,
+        "maxItems": info.max_items,
+        "unique": info.unique or None,
+        "increasing": info.increasing or None,
+    }
     spec.update({k: list(v) if isinstance(v, tuple) else v for k, v in optional.items() if v is not None})
     return spec
 
@@ -93,7 +125,10 @@ def _ts_type(name: str) -> str:
     field = FIELDS[name]
     info, kind = info_of(field), KIND[name]
     base = {
-        "string": "string", "int": "number", "number": "number", "intList": "number[]",
+        "string": "string",
+        "int": "number",
+        "number": "number",
+        "intList": "number[]",
         "enum": " | ".join(json.dumps(c) for c in info.choices or ()),
         "stringList": "Method[]" if info.choices == METHODS else "string[]",
         "rates": "Partial<Record<Method, number>>",
@@ -109,7 +144,8 @@ def typescript_module() -> str:
     fields = ",\n".join(f"  {_js(_spec(name))}" for name in FIELDS)
     values = "\n".join(f"  {name}: {_ts_type(name)};" for name in FIELDS)
     groups = ",\n".join(f"  {{ id: {_js(k)}, label: {_js(v)} }}" for k, v in GROUPS.items())
-    return f"""// GENERATED by `ladderlab schema --typescript` from the engine's Experiment (engine/src/ladderlab/config.py).
+    return f"""// GENERATED by `ladderlab schema --typescript` from the engine's Experiment
+// (engine/src/ladderlab/config.py).
 // Do not edit: change config.py and run scripts/generate (a test fails when this file is stale).
 // Hand-written helpers over these facts (parse, validate, patch, form texts) are in protocol/experiment.ts.
 
