@@ -148,13 +148,13 @@ test('readRuns lists real folders newest first; a corrupt one does not hide the 
       mkdirSync(path.join(root, id));
       for (const [name, text] of Object.entries(f)) writeFileSync(path.join(root, id, name), text);
     };
-    // Days apart, so the order holds in any time zone (folder names are local time, event times are UTC).
+    // Years from the fixture's run (whenever it was recorded), so the order holds in any time zone.
     write(LST, { 'config.json': CONFIG, 'events.jsonl': jsonl(lstLines) });
-    write('20261101-110000-lora-bbbb', { 'config.json': '{broken' });
-    write('20261127-120000-full-cccc', { 'config.json': JSON.stringify({ method: 'full' }), 'events.jsonl': '' });
+    write('20000101-110000-lora-bbbb', { 'config.json': '{broken' });
+    write('20990101-120000-full-cccc', { 'config.json': JSON.stringify({ method: 'full' }), 'events.jsonl': '' });
     mkdirSync(path.join(root, '.tmp-ignored'));
     writeFileSync(path.join(root, 'stray-file.txt'), 'not a run');
-    const unreadable = '20261128-130000-bitfit-dddd';
+    const unreadable = '20990102-130000-bitfit-dddd';
     write(unreadable, { 'config.json': CONFIG });
     chmodSync(path.join(root, unreadable), 0o000);
     const asRoot = process.getuid?.() === 0; // root reads anything: the folder then reads as a plain run
@@ -163,12 +163,12 @@ test('readRuns lists real folders newest first; a corrupt one does not hide the 
     chmodSync(path.join(root, unreadable), 0o755);
     assert.deepEqual(
       runs.map((r) => r.id),
-      [unreadable, '20261127-120000-full-cccc', LST, '20261101-110000-lora-bbbb'],
+      [unreadable, '20990101-120000-full-cccc', LST, '20000101-110000-lora-bbbb'],
     );
     const byId = Object.fromEntries(runs.map((r) => [r.id, r]));
     assert.equal(byId[LST].status, 'finished');
-    assert.equal(byId['20261101-110000-lora-bbbb'].status, 'corrupt');
-    assert.equal(byId['20261127-120000-full-cccc'].status, 'running');
+    assert.equal(byId['20000101-110000-lora-bbbb'].status, 'corrupt');
+    assert.equal(byId['20990101-120000-full-cccc'].status, 'running');
     assert.equal(byId[unreadable].status, asRoot ? 'interrupted' : 'corrupt');
     assert.deepEqual(await readRuns(path.join(root, 'missing')), []);
   } finally {
