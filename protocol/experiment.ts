@@ -5,7 +5,6 @@
 import {
   DEFAULT_LR,
   FIELDS,
-  GLUE_TASKS,
   METHODS,
   STARTER_EXPERIMENT,
   TASKS,
@@ -31,7 +30,7 @@ export interface ParsedExperiment {
   errors: FieldError[]; // what the engine would refuse
 }
 
-export const FIELD_NAMES: readonly string[] = FIELDS.map((f) => f.name);
+const FIELD_NAMES: readonly string[] = FIELDS.map((f) => f.name);
 const SPEC = new Map<string, FieldSpec>(FIELDS.map((f) => [f.name, f]));
 /** Keys the engine ignores but editors add, kept when the file is rewritten. */
 const PASSTHROUGH_KEYS = ['$schema'];
@@ -172,10 +171,6 @@ export function validateExperiment(values: ExperimentFileValues): FieldError[] {
 /** 'SST-2', 'sts_b' -> 'sst2', 'stsb': the engine accepts the GLUE folder spellings. */
 export function canonicalTask(task: string): string {
   return String(task).trim().toLowerCase().replace(/[-_]/g, '');
-}
-
-export function isGlueTask(task: string): boolean {
-  return (GLUE_TASKS as readonly string[]).includes(canonicalTask(task));
 }
 
 // ---- the file ---------------------------------------------------------------------------------------------------

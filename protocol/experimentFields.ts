@@ -35,7 +35,6 @@ export const METHODS = ["lst", "lora", "adapter", "bitfit", "prompt", "full"] as
 export type Method = (typeof METHODS)[number];
 export const TASKS = ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file"] as const;
 export type Task = (typeof TASKS)[number];
-export const GLUE_TASKS = ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb"] as const;
 /** The paper's learning rates (LST paper, Table 5), used when neither lr nor lrs names a method. */
 export const DEFAULT_LR: Readonly<Record<Method, number>> = {"lst": 0.003, "lora": 0.0003, "adapter": 0.0003, "bitfit": 0.0003, "prompt": 0.3, "full": 0.0003};
 

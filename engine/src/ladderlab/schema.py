@@ -13,7 +13,6 @@ from typing import Any
 
 from .config import DEFAULT_LR, FIELDS, KIND, METHODS, STARTER, Experiment
 from .data import TASKS
-from .data.glue import FORMATS
 from .fields import GROUPS, default_of, info_of, nullable
 
 _JSON_TYPES = {
@@ -181,7 +180,6 @@ export const METHODS = {_js(list(METHODS))} as const;
 export type Method = (typeof METHODS)[number];
 export const TASKS = {_js(list(TASKS))} as const;
 export type Task = (typeof TASKS)[number];
-export const GLUE_TASKS = {_js([t for t in TASKS if t in FORMATS])} as const;
 /** The paper's learning rates (LST paper, Table 5), used when neither lr nor lrs names a method. */
 export const DEFAULT_LR: Readonly<Record<Method, number>> = {_js(DEFAULT_LR)};
 
