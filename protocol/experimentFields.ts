@@ -73,6 +73,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "lora_targets", "kind": "stringList", "default": null, "nullable": true, "label": "LoRA targets", "help": "module names LoRA adapts", "group": "baselines", "methods": ["lora"], "nullMeans": "the family's attention query/value projections"},
   {"name": "adapter_size", "kind": "int", "default": 48, "nullable": false, "label": "Adapter size", "help": "bottleneck width of each adapter", "group": "baselines", "minimum": 1, "methods": ["adapter"]},
   {"name": "prompt_tokens", "kind": "int", "default": 100, "nullable": false, "label": "Prompt tokens", "help": "number of soft prompt tokens", "group": "baselines", "minimum": 1, "unit": "tokens", "methods": ["prompt"]},
+  {"name": "prompt_head_lr", "kind": "number", "default": null, "nullable": true, "label": "Prompt tuning: head learning rate", "help": "learning rate of the new task head (BERT, GPT-2) under prompt tuning; the prompt vectors keep prompt tuning's own rate (3e-1), which would wreck a freshly initialised head", "group": "baselines", "exclusiveMinimum": 0, "exclusiveMaximum": 10, "methods": ["prompt"], "nullMeans": "3e-4, the paper's rate for the other methods"},
   {"name": "epochs", "kind": "int", "default": 3, "nullable": false, "label": "Epochs", "help": "passes over the training set", "group": "training", "minimum": 1},
   {"name": "batch_size", "kind": "int", "default": 16, "nullable": false, "label": "Batch size", "help": "training examples per step", "group": "training", "minimum": 1, "unit": "examples"},
   {"name": "eval_batch_size", "kind": "int", "default": null, "nullable": true, "label": "Eval batch size", "help": "examples per step when evaluating", "group": "training", "minimum": 1, "nullMeans": "2 x batch size"},
@@ -115,6 +116,7 @@ export type ExperimentValues = {
   lora_targets: string[] | null;
   adapter_size: number;
   prompt_tokens: number;
+  prompt_head_lr: number | null;
   epochs: number;
   batch_size: number;
   eval_batch_size: number | null;

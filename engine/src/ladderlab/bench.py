@@ -35,6 +35,7 @@ from .devices import Autocast
 from .estimate import estimate_run
 from .memory_trace import LiveTensorTracer
 from .methods import BUILDERS
+from .methods.base import MethodModel
 from .step import loss_for, make_optimizer, synthetic_batch, training_step
 
 PAPER_KEEP = [1, 2, 3, 5, 6, 7, 9, 10, 11]  # the paper's T5-base side network: layers 0, 4 and 8 dropped
@@ -132,6 +133,7 @@ def _measure_fresh(setup: BenchSetup, case: Case, warmup: int, steps: int) -> di
 
         optimizer = None
     else:
+        assert isinstance(model, MethodModel)  # every case but the floor is a method's model
         model.train()
         params, optimizer, scheduler = make_optimizer(model, 1e-4, 0.0, 0, warmup + steps + 2)
         loss_fn = loss_for(setup.spec)

@@ -18,13 +18,14 @@ from .fields import check_value, info_of, kind_of, setting
 
 # Every method: name -> (label, the paper's learning rate, LST paper Table 5). The engine's builders are registered
 # under the same names in methods/__init__.py (a test keeps the two in step).
+BASE_LR = 3e-4
 METHOD_TABLE = {
     "lst": ("LST (ladder side-tuning)", 3e-3),
-    "lora": ("LoRA", 3e-4),
-    "adapter": ("Adapter", 3e-4),
-    "bitfit": ("BitFit", 3e-4),
+    "lora": ("LoRA", BASE_LR),
+    "adapter": ("Adapter", BASE_LR),
+    "bitfit": ("BitFit", BASE_LR),
     "prompt": ("Prompt tuning", 3e-1),
-    "full": ("Full fine-tuning", 3e-4),
+    "full": ("Full fine-tuning", BASE_LR),
 }
 METHODS = tuple(METHOD_TABLE)
 DEFAULT_LR = {name: lr for name, (_, lr) in METHOD_TABLE.items()}
@@ -223,6 +224,17 @@ class Experiment:
         **COUNT,
         help="number of soft prompt tokens",
     )
+    prompt_head_lr: float | None = setting(
+        None,
+        label="Prompt tuning: head learning rate",
+        group="baselines",
+        methods=("prompt",),
+        exclusive_minimum=0,
+        exclusive_maximum=10,
+        null_means="3e-4, the paper's rate for the other methods",
+        help="learning rate of the new task head (BERT, GPT-2) under prompt tuning; the prompt vectors keep prompt "
+        "tuning's own rate (3e-1), which would wreck a freshly initialised head",
+    )
     # -- training
     epochs: int = setting(3, label="Epochs", group="training", **COUNT, help="passes over the training set")
     batch_size: int = setting(
@@ -344,6 +356,9 @@ class Experiment:
         path=True,
         help="where run folders go (runs started from VS Code use the ladderLab.runsDir setting)",
     )
+
+    def head_lr_for_prompt(self) -> float:
+        return self.prompt_head_lr if self.prompt_head_lr is not None else BASE_LR
 
     def lr_for(self, method: str) -> float:
         if self.lrs and method in self.lrs:

@@ -14,6 +14,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from .data.types import TaskSpec
 from .devices import Autocast
+from .methods.base import MethodModel
 
 
 def loss_for(spec: TaskSpec):
@@ -23,10 +24,12 @@ def loss_for(spec: TaskSpec):
     return lambda logits, labels: F.cross_entropy(logits.float(), labels.long())
 
 
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float, warmup_steps: int, total_steps: int):
-    """AdamW over the trainable parameters and the linear warm-up/decay schedule."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+def make_optimizer(model: MethodModel, lr: float, weight_decay: float, warmup_steps: int, total_steps: int):
+    """AdamW over the trainable parameters, in the method's groups (``lr`` unless a group names its own rate), and
+    the linear warm-up/decay schedule (which scales every group's rate alike)."""
+    groups = model.optimizer_groups(lr)
+    params = [p for group in groups for p in group["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
     return params, optimizer, get_linear_schedule_with_warmup(optimizer, warmup_steps, total_steps)
 
 

@@ -24,8 +24,14 @@ class MethodModel(nn.Module):
     def forward(self, batch: dict):
         return self.family.logits(self.model, batch)
 
-    def initialize(self, init_batches, on_phase, *, init: str, loss_fn: LossFn | None) -> None:
+    def initialize(
+        self, init_batches, on_phase, *, init: str, loss_fn: LossFn | None, cache=None, progress=None
+    ) -> None:
         """Data-dependent initialisation before training (LST's pruning); nothing for most methods."""
+
+    def optimizer_groups(self, lr: float) -> list[dict]:
+        """AdamW's parameter groups: every trainable parameter at the method's rate (prompt tuning splits them)."""
+        return [{"params": list(self.trainable_named_parameters().values()), "lr": lr}]
 
     def trainable_named_parameters(self) -> dict[str, nn.Parameter]:
         return {n: p for n, p in self.named_parameters() if p.requires_grad}
