@@ -52,3 +52,8 @@ def batch_of(backbone, examples, max_length: int = 48) -> dict:
         [e.text_a for e in examples], truncation=True, max_length=max_length, padding=True, return_tensors="pt"
     )
     return {**enc, "labels": torch.tensor([e.label for e in examples])}
+
+
+def run_folders(runs_dir: Path) -> list[Path]:
+    """The run folders under a runs dir (not its dot-folders, e.g. .cache, which hold no run)."""
+    return sorted(d for d in Path(runs_dir).iterdir() if d.is_dir() and not d.name.startswith("."))

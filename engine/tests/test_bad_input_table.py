@@ -107,7 +107,7 @@ def stopped_run(tmp_path_factory) -> Path:
         mp.chdir(cwd)
         mp.setenv("LADDERLAB_TEST_FAIL_ALLOC_AT_STEP", "3")
         assert cli.main([*RUN, "--max-train-examples", "32", "--checkpoint-every", "1", "--format", "events"]) == 3
-    run_dir = next((cwd / "runs").iterdir())
+    run_dir = helpers.run_folders(cwd / "runs")[0]
     assert checkpoint.load(run_dir)["state"]["step"] == 2
     return run_dir
 

@@ -114,7 +114,7 @@ def reference(tmp_path_factory):
     proc = start("run", *CONFIG, "--runs-dir", "runs", cwd=cwd)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
-    run_dir = next((cwd / "runs").iterdir())
+    run_dir = helpers.run_folders(cwd / "runs")[0]
     assert not (run_dir / checkpoint.CHECKPOINT).exists()  # removed once the run finished
     return final_result(run_dir)
 
@@ -268,7 +268,7 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch, capsys):
     )
     captured = capsys.readouterr()
     assert code == 2 and "Traceback" not in captured.err
-    run_dir = next(Path("runs").iterdir())
+    run_dir = helpers.run_folders(Path("runs"))[0]
     assert f"no space left writing a checkpoint to {run_dir / checkpoint.CHECKPOINT}" in captured.err
     assert "free space" in captured.err and "--runs-dir" in captured.err
     error = [json.loads(line) for line in captured.out.splitlines() if '"error"' in line]

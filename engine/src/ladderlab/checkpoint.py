@@ -3,10 +3,11 @@
 ``checkpoint.pt`` holds everything that changes during training: the trainable weights, the optimizer and the
 LR schedule, the RNG states (Python, torch CPU, CUDA), the data position (epoch + batches done in it; the
 batcher's order depends only on seed + epoch, so the remaining batches are the same), the step counter, the
-best validation weights and metrics so far, and the run's config. What does not change (the frozen backbone,
-the pruning initialisation of frozen parts) is rebuilt on resume by the same seeded code, then the trainable
-state is loaded over it. The file is replaced atomically (temp + rename): a kill -9 at any moment leaves the
-previous checkpoint or the new one, never half of one.
+best validation weights and metrics so far, and the run's config. What does not change (the frozen backbone) is
+rebuilt on resume by the same seeded code, then the trainable state is loaded over it. LST's pruning init is not
+redone: it writes only trainable weights (the side network, its ladders), which the checkpoint holds. The file
+is replaced atomically (temp + rename): a kill -9 at any moment leaves the previous checkpoint or the new one,
+never half of one.
 """
 
 from __future__ import annotations

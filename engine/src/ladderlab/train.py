@@ -4,7 +4,8 @@ Per run: build the method -> run_started -> (pruning_init) -> train (validation 
 kept) -> eval (test split, best weights) -> files -> run_finished. Every step is an event.
 
 Training writes a checkpoint (ladderlab.checkpoint) every ``checkpoint_every`` steps, at each epoch end and
-when stopped (SIGINT/SIGTERM, see ladderlab.stop); a resumed run rebuilds the same model and continues from it.
+when stopped (SIGINT/SIGTERM, see ladderlab.stop); a resumed run rebuilds the same model (without the data-dependent
+init: the checkpoint holds what it wrote) and continues from it.
 """
 
 from __future__ import annotations
@@ -27,12 +28,16 @@ from .data.pipeline import SharedData
 from .devices import Autocast
 from .errors import BadInput, RunFailed, error_fields, is_oom
 from .events import EventSink
+from .init_progress import InitProgress
 from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
 from .methods import BUILDERS
 from .methods.base import MethodModel
+from .methods.lst.init_cache import InitCache, init_key
 from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
 from .step import loss_for, make_optimizer, training_step
+
+INIT_BATCH = 16  # examples per padded batch handed to the init (it regroups them to fit its memory budget)
 
 
 def count_params(model: torch.nn.Module) -> tuple[int, int]:
@@ -223,10 +228,8 @@ class Run:
             )
 
         self.current_phase = "pruning_init"
-        # On resume the initialisation is redone silently (same seed, same examples: the same frozen parts);
-        # the trainable weights are then replaced by the checkpoint's.
-        on_phase = functools.partial(self.phase, model=model) if self.resume_payload is None else _silent_phase
-        model.initialize(self._init_examples(), on_phase, init=exp.init, loss_fn=self._stoppable(self.loss))
+        if self.resume_payload is None:  # a resumed run's side network comes whole from its checkpoint
+            self._initialize(model)
         self.current_phase = "train"
         best_state, best_val, best_epoch = self._train(model)
         train_memory = self.phase_reports["train"]
@@ -280,12 +283,32 @@ class Run:
 
         return loss
 
-    def _init_examples(self):
-        """Single training examples for Fisher importance (per-example gradients), in a seeded order."""
+    def _init_features(self) -> list[dict]:
+        """The training examples Fisher importance scores one by one (per-example gradients), in a seeded order."""
         feats = self.data.features["train"]
         order = torch.randperm(len(feats), generator=torch.Generator().manual_seed(self.exp.seed)).tolist()
-        subset = [feats[i] for i in order[: self.exp.fisher_samples]]
-        return self.data.batcher.batches(subset, 1)
+        return [feats[i] for i in order[: self.exp.fisher_samples]]
+
+    def _initialize(self, model: MethodModel) -> None:
+        """The method's data-dependent init (LST's pruning), its result cached by what it depends on, and its
+        progress reported as log events (examples done / total, ETA)."""
+        exp = self.exp
+        subset = self._init_features() if exp.init == "fisher" else []
+        cache = None
+        if self.method == "lst" and exp.init != "random":
+            key, parts = init_key(exp, self.backbone.name, self.backbone.folder, subset)
+            cache = InitCache(exp.runs_dir, key, parts)
+        progress = InitProgress(self.sink, len(subset))
+        model.initialize(
+            self.data.batcher.batches(subset, INIT_BATCH),
+            functools.partial(self.phase, model=model),
+            init=exp.init,
+            loss_fn=self._stoppable(self.loss),
+            cache=cache,
+            progress=progress.advance,
+        )
+        if cache is not None and cache.hit:
+            self.sink.log(f"pruning init: reused the cached index sets ({cache.path.name}); nothing recomputed")
 
     def _train(self, model: MethodModel):
         exp, data, state, total_steps = self.exp, self.data, self.state, self.total_steps
@@ -380,9 +403,3 @@ class Run:
         result = task_metrics.compute(self.spec, preds, refs)
         self.sink.emit("evaluation", split=split, step=step, epoch=epoch, examples=len(refs), metrics=result)
         return result
-
-
-@contextlib.contextmanager
-def _silent_phase(_name: str, optimizer=None, with_grads: bool = False):
-    """The phase context for a redone (resumed) initialisation: no events, it was reported the first time."""
-    yield

@@ -168,43 +168,86 @@ class LadderSideNetwork(MethodModel):
                     stack_taps[key] = stack_taps[key].clone()
 
     # -- initialisation -----------------------------------------------------------------------------
-    def initialize(self, init_batches, on_phase, *, init: str = "fisher", loss_fn: LossFn | None = None) -> None:
+    def initialize(
+        self, init_batches, on_phase, *, init: str = "fisher", loss_fn: LossFn | None = None, cache=None, progress=None
+    ) -> None:
         """Structural-pruning init from the backbone (fisher / magnitude); ``random`` keeps the family's init.
-        ``loss_fn``: the task's loss, which the Fisher importance differentiates (unused by the others)."""
+        ``loss_fn``: the task's loss, which the Fisher importance differentiates (unused by the others).
+        ``init_batches``: padded batches of training examples (any size; each example is scored on its own).
+        ``cache``: an ``InitCache`` holding this init's index sets when an earlier run chose them (then nothing is
+        computed), and given them otherwise. ``progress(examples_done)``: called as the Fisher pass advances."""
         if init == "random":
             return
+        self._check_heads()  # before the Fisher pass, not after it
         with on_phase("pruning_init"):
-            if init == "magnitude":
-                importance = pruning.magnitude_importance(self.model)
-            else:
-                if loss_fn is None:
-                    raise ValueError("init=fisher needs the task's loss_fn")
-                # a bf16 backbone (backbone_dtype) feeds the fp32 task head under autocast, as at inference
-                device = next(self.model.parameters()).device.type
-                with torch.autocast(device, dtype=torch.bfloat16, enabled=self.backbone_bf16):
-                    importance = pruning.fisher_importance(
-                        self.model, lambda b: loss_fn(self.family.logits(self.model, b), b["labels"]), init_batches
-                    )
-        self.apply_pruning(importance)
+            sets = cache.load() if cache is not None else None
+            if sets is None:
+                sets = self.select_sets(self._importance(init, init_batches, loss_fn, progress))
+                if cache is not None:
+                    cache.store(sets)
+            self.apply_sets(sets)
+
+    def _importance(self, init: str, init_batches, loss_fn: LossFn | None, progress) -> dict[str, torch.Tensor]:
+        if init == "magnitude":
+            return pruning.magnitude_importance(self.model)
+        if loss_fn is None:
+            raise ValueError("init=fisher needs the task's loss_fn")
+        names = self._scored_parameters()
+
+        def forward_loss(b):
+            return loss_fn(self.family.logits(self.model, b), b["labels"])
+
+        # a bf16 backbone (backbone_dtype) feeds the fp32 task head under autocast, as at inference
+        device = next(self.model.parameters()).device.type
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=self.backbone_bf16):
+            if self.family.name in pruning.VECTORISED_FAMILIES:
+                chunks = pruning.rechunk(init_batches, pruning.chunk_size(self.model, names))
+                return pruning.fisher_importance_batched(self.model, forward_loss, chunks, names, progress)
+            rows = (row for batch in init_batches for row in pruning.rows(batch))
+            return pruning.fisher_importance(self.model, forward_loss, rows, names, progress)
+
+    def _scored_parameters(self) -> list[str]:
+        """The weight matrices of the kept layers: the only importances the index choice reads (no gradient is
+        computed for the rest, e.g. the embedding matrix)."""
+        prefix_of = {id(m): n + "." for n, m in self.model.named_modules()}
+        prefixes = tuple(prefix_of[id(info.layers[i])] for info in self.stack_infos for i in self.kept)
+        return [n for n, p in self.model.named_parameters() if n.startswith(prefixes) and p.dim() == 2]
 
     def apply_pruning(self, importance: dict[str, torch.Tensor]) -> None:
+        self.apply_sets(self.select_sets(importance))
+
+    def _check_heads(self) -> int:
         heads = self.family.heads(self.model.config)
         if self.family.heads(self.side_config) != heads:
             raise BadInput(
                 f"pruning initialisation keeps every attention head, so side_heads must equal the backbone's {heads}",
                 "drop side_heads or use --init random",
             )
+        return heads
+
+    def select_sets(self, importance: dict[str, torch.Tensor]) -> dict[str, list[dict[str, torch.Tensor]]]:
+        """The index sets of each stack's kept layers (residual R, QK, VO, F; RX for cross-attention)."""
+        heads = self._check_heads()
         prefix_of = {id(m): n + "." for n, m in self.model.named_modules()}
-        self.pruned_sets = {}
+        chosen: dict[str, list[dict[str, torch.Tensor]]] = {}
         for info in self.stack_infos:
             roles = self.family.layer_roles(info.name)
             layer_imps = [pruning.layer_importance(importance, prefix_of[id(info.layers[i])]) for i in self.kept]
             sets = pruning.select_indices(layer_imps, roles, self.r, heads)
-            if self.pruned_sets:  # a decoder's cross-attention reads the (side) encoder's residual set
-                encoder_residual = next(iter(self.pruned_sets.values()))[0]["R"]
+            if chosen:  # a decoder's cross-attention reads the (side) encoder's residual set
+                encoder_residual = next(iter(chosen.values()))[0]["R"]
                 for layer_sets in sets:
                     layer_sets["RX"] = encoder_residual
-            self.pruned_sets[info.name] = sets
+            chosen[info.name] = sets
+        return chosen
+
+    def apply_sets(self, chosen: dict[str, list[dict[str, torch.Tensor]]]) -> None:
+        """Copy the backbone's slices at ``chosen`` (from ``select_sets`` or the init cache) into the side network."""
+        device = self.up.weight.device
+        chosen = {s: [{role: t.to(device) for role, t in layer.items()} for layer in v] for s, v in chosen.items()}
+        self.pruned_sets = chosen
+        for info in self.stack_infos:
+            roles, sets = self.family.layer_roles(info.name), chosen[info.name]
             side_blocks = self.family.side_layers(self.side[info.name])
             for k, i in enumerate(self.kept):
                 untouched = pruning.copy_pruned(side_blocks[k], info.layers[i], roles, sets[k])

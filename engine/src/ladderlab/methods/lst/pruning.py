@@ -19,6 +19,14 @@ from torch import nn
 
 from ...errors import BadInput
 
+# Families whose per-example gradients run vectorised (torch.func.vmap). The others (GPT-2: a causal mask and
+# position ids built from the 2-D mask; T5: its own mask and relative-position code) run the one-at-a-time loop:
+# their mask code takes data-dependent branches that vmap cannot trace, and a 4-D mask would change their inputs.
+VECTORISED_FAMILIES = ("encoder",)
+# Per-example gradients of one chunk live at once: this many bytes at most, and at most MAX_CHUNK examples.
+CHUNK_BUDGET_BYTES = 512 * 2**20
+MAX_CHUNK = 16
+
 # Roles whose index set is chosen per layer, with the number of groups (heads) they are split into.
 PER_LAYER_ROLES = ("QK", "VO", "F")
 
@@ -38,36 +46,154 @@ def magnitude_importance(model: nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach().abs() for n, p in model.named_parameters()}
 
 
-def fisher_importance(model: nn.Module, forward_loss, examples) -> dict[str, torch.Tensor]:
+def fisher_importance(model: nn.Module, forward_loss, examples, names=None, on_example=None) -> dict[str, torch.Tensor]:
     """Empirical Fisher: mean over examples of (d loss / d W)^2, one example at a time (per-example
-    gradients; squaring a batch gradient would not be the Fisher). Runs the backbone with grads on."""
+    gradients; squaring a batch gradient would not be the Fisher). Runs the backbone with grads on.
+    ``names``: the parameters to score (default all; the others get no gradient, which saves their
+    backward, e.g. the embedding matrix's). ``on_example()`` is called after each example."""
     params = dict(model.named_parameters())
+    wanted = set(params) if names is None else set(names)
     flags = {n: p.requires_grad for n, p in params.items()}
-    fisher = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}  # fp32 even for a bf16 backbone
+    fisher = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items() if n in wanted}
     count = 0
     was_training = model.training
     model.eval()  # dropout off: the importance of the function we actually start from
     try:
-        for p in params.values():
-            p.requires_grad_(True)
+        for n, p in params.items():
+            p.requires_grad_(n in wanted)
         for batch in examples:
             model.zero_grad(set_to_none=True)
             forward_loss(batch).backward()
             for n, p in params.items():
-                if p.grad is not None:
+                if p.grad is not None and n in fisher:
                     fisher[n] += p.grad.detach().float() ** 2
             count += 1
+            if on_example is not None:
+                on_example(1)
     finally:
         model.zero_grad(set_to_none=True)
         for n, p in params.items():
             p.requires_grad_(flags[n])
         model.train(was_training)
+    return _mean(fisher, count)
+
+
+def _mean(fisher: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
     if count == 0:
         raise BadInput(
             "Fisher initialisation needs training examples, and there are none",
             "add training data or use --init magnitude",
         )
     return {n: f / count for n, f in fisher.items()}
+
+
+class _LossOf(nn.Module):
+    """``forward_loss`` as a module around ``model``, so torch.func.functional_call can swap its parameters."""
+
+    def __init__(self, model: nn.Module, forward_loss):
+        super().__init__()
+        self.model = model
+        self.forward_loss = forward_loss
+
+    def forward(self, batch: dict) -> torch.Tensor:
+        return self.forward_loss(batch)
+
+
+def fisher_importance_batched(
+    model: nn.Module, forward_loss, chunks, names, on_example=None
+) -> dict[str, torch.Tensor]:
+    """The same empirical Fisher as ``fisher_importance``, with the per-example gradients of a whole padded
+    chunk computed at once (torch.func: vmap over grad of functional_call). Each example is run as a batch of
+    one (its own row, padding masked), so the result equals the one-at-a-time loop within float rounding.
+    For bidirectional encoders only (the 4-D mask below has no causal part); see ``VECTORISED_FAMILIES``.
+    Memory: one chunk's per-example gradients of ``names`` live at a time; the caller sizes the chunks."""
+    from torch.func import functional_call, grad, vmap
+
+    wrapper = _LossOf(model, forward_loss)
+    params = {"model." + n: p for n, p in model.named_parameters()}
+    wanted = {"model." + n for n in names}
+    fixed = {n: p.detach() for n, p in params.items() if n not in wanted}
+    fixed.update({"model." + n: b for n, b in model.named_buffers()})
+    fisher = {n: torch.zeros_like(params["model." + n], dtype=torch.float32) for n in names}
+
+    def example_loss(trained: dict, example: dict) -> torch.Tensor:
+        batch = {k: v.unsqueeze(0) for k, v in example.items()}  # the example as a batch of one
+        # transformers builds a 2-D padding mask into 4-D with a data-dependent check (mask.all()) that vmap
+        # cannot run; a 4-D additive mask (0 = attend, most negative = padding) is used as given, and is the same.
+        keep = batch["attention_mask"][:, None, None, :]
+        batch["attention_mask"] = (1.0 - keep.float()) * torch.finfo(torch.float32).min
+        return functional_call(wrapper, {**fixed, **trained}, (batch,))
+
+    per_example_grads = vmap(grad(example_loss), in_dims=(None, 0), randomness="error")
+    count = 0
+    was_training = model.training
+    model.eval()  # dropout off, as in the loop
+    # eager attention: SDPA's CPU backward has no vmap rule (a slow per-example fallback); same function
+    attention = getattr(model.config, "_attn_implementation", None)
+    switch = getattr(model, "set_attn_implementation", None)
+    if switch is not None and attention not in (None, "eager"):
+        switch("eager")
+    try:
+        trained = {n: params[n].detach() for n in wanted}
+        for chunk in chunks:
+            grads = per_example_grads(trained, chunk)
+            for n in names:
+                fisher[n] += (grads["model." + n].float() ** 2).sum(0)
+            size = len(chunk["labels"])
+            count += size
+            del grads
+            if on_example is not None:
+                on_example(size)
+    finally:
+        if switch is not None and attention not in (None, "eager"):
+            switch(attention)
+        model.train(was_training)
+    return _mean(fisher, count)
+
+
+def chunk_size(model: nn.Module, names) -> int:
+    params = dict(model.named_parameters())
+    per_example = 4 * sum(params[n].numel() for n in names)  # fp32 gradients
+    return max(1, min(MAX_CHUNK, CHUNK_BUDGET_BYTES // max(per_example, 1)))
+
+
+def rows(batch: dict):
+    """The examples of a padded batch, one batch of one each (padding kept, and masked)."""
+    for i in range(len(batch["labels"])):
+        yield {k: v[i : i + 1] for k, v in batch.items()}
+
+
+def rechunk(batches, size: int):
+    """Padded batches regrouped into batches of ``size`` examples (the last may be smaller); rows are padded to
+    the longest of their new batch on the side the batches were padded on."""
+    pending: list[dict] = []
+    for batch in batches:
+        pending.extend(rows(batch))
+        while len(pending) >= size:
+            yield _stack(pending[:size])
+            pending = pending[size:]
+    if pending:
+        yield _stack(pending)
+
+
+def _stack(examples: list[dict]) -> dict:
+    width = max(e["input_ids"].shape[1] for e in examples if "input_ids" in e)
+    out = {}
+    for key in examples[0]:
+        parts = [e[key] for e in examples]
+        if parts[0].dim() == 2:
+            left = bool((examples[0]["attention_mask"][:, 0] == 0).any()) if "attention_mask" in examples[0] else False
+            parts = [_pad(t, width, key, left) for t in parts]
+        out[key] = torch.cat(parts)
+    return out
+
+
+def _pad(t: torch.Tensor, width: int, key: str, left: bool) -> torch.Tensor:
+    extra = width - t.shape[1]
+    if extra == 0:
+        return t
+    fill = t.new_zeros((t.shape[0], extra))  # mask 0 (ignored), pad id 0: masked, so any id does
+    return torch.cat([fill, t] if left else [t, fill], dim=1)
 
 
 def _axis_scores(importance: torch.Tensor, axis: int) -> torch.Tensor:

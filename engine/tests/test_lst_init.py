@@ -1,0 +1,151 @@
+"""LST's pruning init: vectorised per-example gradients give the loop's Fisher scores, the result is cached by
+what it depends on (hit on the same key, miss when r changes), a resume does not redo it, and the Fisher pass
+reports its progress. Real backbones (bert-tiny / gpt2-tiny presets) and real SST-2 rows; CPU."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+import torch.nn.functional as F
+
+import helpers
+from helpers import SCHEMA, SST2, build_method
+from ladderlab import stop
+from ladderlab.backbones import load_backbone
+from ladderlab.comparison import resume_run, run_comparison
+from ladderlab.config import build_experiment
+from ladderlab.data import load_task
+from ladderlab.data.pipeline import Batcher, encode
+from ladderlab.events import EventSink
+from ladderlab.methods.lst import pruning
+
+
+class Recorder(EventSink):
+    """A real, quiet sink that keeps every event (and can ask for a stop after a chosen one, as a signal does)."""
+
+    def __init__(self, stop_when=lambda e: False):
+        super().__init__("quiet")
+        self.events: list[dict] = []
+        self.stop_when = stop_when
+
+    def emit(self, type_, **fields):
+        event = super().emit(type_, **fields)
+        self.events.append(event)
+        if self.stop_when(event):
+            stop.request("SIGTERM")
+        return event
+
+    def logs(self) -> list[str]:
+        return [e["message"] for e in self.events if e["type"] == "log"]
+
+    def phases(self) -> list[str]:
+        return [e["phase"] for e in self.events if e["type"] == "phase_started"]
+
+
+def fisher_both_ways(preset: str, n: int = 12):
+    backbone = load_backbone(preset)
+    task = load_task("sst2", str(SST2), seed=0, max_train_examples=64, max_eval_examples=8)
+    lst, _ = build_method(backbone, task, "lst", init="random")
+    feats = encode(task.train[:n], backbone.tokenizer, 48)
+    batcher = Batcher(backbone.tokenizer, torch.device("cpu"))
+
+    def loss(b):
+        return F.cross_entropy(lst.family.logits(lst.model, b), b["labels"])
+
+    names = lst._scored_parameters()
+    # the reference: one unpadded example at a time
+    loop = pruning.fisher_importance(lst.model, loss, batcher.batches(feats, 1), names)
+    padded = list(batcher.batches(feats, 5))  # padded batches, as a run hands them over
+    return lst, loss, names, loop, padded
+
+
+def assert_close(a: dict, b: dict, names) -> None:
+    for n in names:
+        scale = a[n].abs().max().clamp_min(1e-30)
+        assert ((a[n] - b[n]).abs().max() / scale) < 1e-4, n
+
+
+def test_vectorised_fisher_equals_the_one_at_a_time_loop():
+    lst, loss, names, loop, padded = fisher_both_ways("preset:bert-tiny")
+    assert lst.family.name in pruning.VECTORISED_FAMILIES
+    done = []
+    batched = pruning.fisher_importance_batched(lst.model, loss, pruning.rechunk(padded, 4), names, done.append)
+    assert done == [4, 4, 4]
+    assert_close(loop, batched, names)
+    assert all(loop[n].abs().sum() > 0 for n in names)
+    assert not any(p.requires_grad for n, p in lst.model.named_parameters() if n in names)  # left frozen
+
+
+def test_loop_fallback_on_padded_rows_equals_unpadded_examples():
+    """GPT-2 (left padding, causal mask) takes the loop: the rows of padded batches score as unpadded examples."""
+    lst, loss, names, loop, padded = fisher_both_ways("preset:gpt2-tiny")
+    assert lst.family.name not in pruning.VECTORISED_FAMILIES
+    rows = (row for batch in padded for row in pruning.rows(batch))
+    assert_close(loop, pruning.fisher_importance(lst.model, loss, rows, names), names)
+
+
+def experiment(tmp_path: Path, **overrides):
+    values = {
+        "methods": "lst",
+        "backbone": "preset:bert-tiny",
+        "task": "sst2",
+        "data": str(SST2),
+        "max_train_examples": 32,
+        "max_eval_examples": 8,
+        "epochs": 2,
+        "batch_size": 8,
+        "max_length": 32,
+        "fisher_samples": 20,
+        "checkpoint_every": 2,
+        "runs_dir": str(tmp_path / "runs"),
+    }
+    return build_experiment({}, {**values, **overrides})
+
+
+@pytest.fixture(scope="module")
+def validator():
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text()))
+
+
+def test_init_is_cached_by_key_reports_progress_and_is_not_redone_on_resume(tmp_path, validator):
+    first = Recorder()
+    run_comparison(experiment(tmp_path), first)
+    assert "pruning_init" in first.phases()
+    progress = [m for m in first.logs() if m.startswith("pruning init: Fisher scores")]
+    assert progress and progress[-1].startswith("pruning init: Fisher scores 20/20 examples")
+    assert not any("reused" in m for m in first.logs())
+    entries = list((tmp_path / "runs" / ".cache" / "lst-init").iterdir())
+    assert len(entries) == 1 and entries[0].suffix == ".pt"
+
+    second = Recorder()  # same key: the sets come from the cache, no Fisher pass
+    run_comparison(experiment(tmp_path), second)
+    assert any("reused the cached index sets" in m for m in second.logs())
+    assert not any(m.startswith("pruning init: Fisher scores") for m in second.logs())
+    first_row = next(e for e in first.events if e["type"] == "run_finished")["summary"]
+    second_row = next(e for e in second.events if e["type"] == "run_finished")["summary"]
+    assert first_row["metrics"] == second_row["metrics"]  # the same init, so the same run
+
+    other_r = Recorder()  # r changes the key: a miss, and an entry of its own
+    run_comparison(experiment(tmp_path, r=4), other_r)
+    assert not any("reused" in m for m in other_r.logs())
+    assert any(m.startswith("pruning init: Fisher scores") for m in other_r.logs())
+    assert len(list((tmp_path / "runs" / ".cache" / "lst-init").iterdir())) == 2
+
+    # a stopped run, resumed: no init phase, no Fisher pass, no cache lookup
+    stopped = Recorder(stop_when=lambda e: e["type"] == "checkpoint_saved" and e["step"] >= 2)
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(experiment(tmp_path, r=8, fisher_samples=6), stopped)
+    assert "pruning_init" in stopped.phases()
+    resumed = Recorder()
+    with stop.graceful_signals():
+        row = resume_run(tmp_path / "runs" / stopped.events[-1]["run_id"], resumed).rows[0]
+    assert resumed.phases() == ["train", "eval"]
+    assert not any(m.startswith("pruning init") for m in resumed.logs())
+    assert row["metrics"]
+    for event in first.events + second.events + other_r.events + stopped.events + resumed.events:
+        validator.validate(event)
+    assert len(helpers.run_folders(tmp_path / "runs")) == 4  # the resumed run continued in its own folder
