@@ -201,7 +201,8 @@ class LadderSideNetwork(MethodModel):
         device = next(self.model.parameters()).device.type
         with torch.autocast(device, dtype=torch.bfloat16, enabled=self.backbone_bf16):
             if self.family.name in pruning.VECTORISED_FAMILIES:
-                chunks = pruning.rechunk(init_batches, pruning.chunk_size(self.model, names))
+                size = pruning.chunk_size(self.model, names)
+                chunks = pruning.rechunk(init_batches, size, self.family.padding_side)
                 return pruning.fisher_importance_batched(self.model, forward_loss, chunks, names, progress)
             rows = (row for batch in init_batches for row in pruning.rows(batch))
             return pruning.fisher_importance(self.model, forward_loss, rows, names, progress)

@@ -163,32 +163,31 @@ def rows(batch: dict):
         yield {k: v[i : i + 1] for k, v in batch.items()}
 
 
-def rechunk(batches, size: int):
+def rechunk(batches, size: int, padding_side: str = "right"):
     """Padded batches regrouped into batches of ``size`` examples (the last may be smaller); rows are padded to
-    the longest of their new batch on the side the batches were padded on."""
+    the longest of their new batch on ``padding_side`` (the family's, as the batches were)."""
     pending: list[dict] = []
     for batch in batches:
         pending.extend(rows(batch))
         while len(pending) >= size:
-            yield _stack(pending[:size])
+            yield _stack(pending[:size], padding_side == "left")
             pending = pending[size:]
     if pending:
-        yield _stack(pending)
+        yield _stack(pending, padding_side == "left")
 
 
-def _stack(examples: list[dict]) -> dict:
-    width = max(e["input_ids"].shape[1] for e in examples if "input_ids" in e)
+def _stack(examples: list[dict], left: bool) -> dict:
+    width = max(e["input_ids"].shape[1] for e in examples)
     out = {}
     for key in examples[0]:
         parts = [e[key] for e in examples]
         if parts[0].dim() == 2:
-            left = bool((examples[0]["attention_mask"][:, 0] == 0).any()) if "attention_mask" in examples[0] else False
-            parts = [_pad(t, width, key, left) for t in parts]
+            parts = [_pad(t, width, left) for t in parts]
         out[key] = torch.cat(parts)
     return out
 
 
-def _pad(t: torch.Tensor, width: int, key: str, left: bool) -> torch.Tensor:
+def _pad(t: torch.Tensor, width: int, left: bool) -> torch.Tensor:
     extra = width - t.shape[1]
     if extra == 0:
         return t
