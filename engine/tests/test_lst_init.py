@@ -120,7 +120,7 @@ def test_init_is_cached_by_key_reports_progress_and_is_not_redone_on_resume(tmp_
     assert progress and progress[-1].startswith("pruning init: Fisher scores 20/20 examples")
     assert not any("reused" in m for m in first.logs())
     entries = list((tmp_path / "runs" / ".cache" / "lst-init").iterdir())
-    assert len(entries) == 1 and entries[0].suffix == ".pt"
+    assert len(entries) == 1 and entries[0].suffix == ".safetensors"
 
     second = Recorder()  # same key: the sets come from the cache, no Fisher pass
     run_comparison(experiment(tmp_path), second)

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 FORMAT = 1  # bump when the choice of sets changes (then old entries are simply never looked up)
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".json", ".model", ".txt")
@@ -60,39 +62,48 @@ def init_key(exp, backbone_name: str, backbone_folder: Path | None, examples: li
 
 
 class InitCache:
-    """One entry: ``<runs_dir>/.cache/lst-init/<key>.pt``. ``hit`` says whether the last ``load`` found it."""
+    """One entry: ``<runs_dir>/.cache/lst-init/<key>.safetensors`` (tensors only: reading it runs no code).
+    ``hit`` says whether the last ``load`` found it."""
 
     def __init__(self, runs_dir: str | Path, key: str, parts: dict):
-        self.path = Path(runs_dir).expanduser() / ".cache" / "lst-init" / f"{key}.pt"
+        self.path = Path(runs_dir).expanduser() / ".cache" / "lst-init" / f"{key}.safetensors"
         self.key, self.parts = key, parts
         self.hit = False
 
     def load(self) -> dict | None:
         try:
-            payload = torch.load(self.path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
+            with safe_open(str(self.path), framework="pt") as f:
+                if (f.metadata() or {}).get("parts") != json.dumps(self.parts, sort_keys=True):
+                    return None
+                flat = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is no dict)
+        except Exception:  # missing or damaged: recomputed (and a damaged entry replaced)
             return None
-        except Exception:  # a damaged entry is recomputed and replaced
-            return None
-        if not isinstance(payload, dict) or payload.get("parts") != json.dumps(self.parts, sort_keys=True):
-            return None
+        sets: dict[str, list[dict[str, torch.Tensor]]] = {}
+        for name, tensor in flat.items():  # "<stack>/<kept layer k>/<role>"
+            stack, k, role = name.split("/")
+            layers = sets.setdefault(stack, [])
+            while len(layers) <= int(k):
+                layers.append({})
+            layers[int(k)][role] = tensor
         self.hit = True
-        return payload["sets"]
+        return sets
 
     def store(self, sets: dict) -> None:
         """Atomically (a unique temp file in the same folder, then rename): concurrent runs never see half."""
-        payload = {
-            "parts": json.dumps(self.parts, sort_keys=True),
-            "sets": {s: [{r: t.detach().cpu() for r, t in layer.items()} for layer in v] for s, v in sets.items()},
+        flat = {
+            f"{stack}/{k}/{role}": t.detach().to("cpu", copy=True)  # shared sets (R) stored once each
+            for stack, layers in sets.items()
+            for k, layer in enumerate(layers)
+            for role, t in layer.items()
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
             os.close(fd)
             try:
-                torch.save(payload, tmp)
+                save_file(flat, tmp, metadata={"parts": json.dumps(self.parts, sort_keys=True)})
                 os.replace(tmp, self.path)
             finally:
                 Path(tmp).unlink(missing_ok=True)
-        except OSError:
-            pass  # a cache that cannot be written only costs the next run the computation
+        except Exception:  # a cache that cannot be written only costs the next run the computation
+            pass
