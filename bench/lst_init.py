@@ -78,6 +78,8 @@ def main() -> None:
     parser.add_argument("--train-examples", type=int, default=1200)
     parser.add_argument("--eval-examples", type=int, default=200)
     parser.add_argument("--skip-before", action="store_true", help="skip the slow pre-issue-11 loop")
+    parser.add_argument("--skip-loop", action="store_true", help="skip the loop fallback too")
+    parser.add_argument("--suffix", default="", help="appended to the result file's name (e.g. -quiet)")
     args = parser.parse_args()
     torch.set_num_threads(torch.get_num_threads())
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,11 +111,12 @@ def main() -> None:
                 experiment("before"), "lst", backbone, data, stop_at_train=True
             ).seconds["pruning_init"]
             LadderSideNetwork._scored_parameters = scored
-        pruning.VECTORISED_FAMILIES = ()
-        result["pruning_s"]["loop"] = run_once(experiment("loop"), "lst", backbone, data, stop_at_train=True).seconds[
-            "pruning_init"
-        ]
-        pruning.VECTORISED_FAMILIES = vectorised
+        if not args.skip_loop:
+            pruning.VECTORISED_FAMILIES = ()
+            result["pruning_s"]["loop"] = run_once(
+                experiment("loop"), "lst", backbone, data, stop_at_train=True
+            ).seconds["pruning_init"]
+            pruning.VECTORISED_FAMILIES = vectorised
         lst = run_once(exp, "lst", backbone, data, stop_at_train=False)
         result["pruning_s"]["vectorised"] = lst.seconds["pruning_init"]
         cached = run_once(exp, "lst", backbone, data, stop_at_train=True)
@@ -147,7 +150,7 @@ def main() -> None:
         threads=torch.get_num_threads(),
         machine=platform.machine(),
     )
-    out = HERE / "results" / f"lst-init-{result['date']}-cpu.json"
+    out = HERE / "results" / f"lst-init-{result['date']}-cpu{args.suffix}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     print(f"written to {out.relative_to(HERE.parent)}")
