@@ -31,18 +31,13 @@ from .events import EventSink
 from .init_progress import InitProgress
 from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
 from .methods import BUILDERS
-from .methods.base import MethodModel
+from .methods.base import MethodModel, count_params
 from .methods.lst.init_cache import InitCache, init_key
 from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
 from .step import loss_for, make_optimizer, training_step
 
 INIT_BATCH = 16  # examples per padded batch handed to the init (it regroups them to fit its memory budget)
-
-
-def count_params(model: torch.nn.Module) -> tuple[int, int]:
-    total = sum(p.numel() for p in model.parameters())
-    return total, sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 class Run:

@@ -50,6 +50,11 @@ class MethodModel(nn.Module):
             p.copy_(saved[name])
 
 
+def count_params(model: nn.Module) -> tuple[int, int]:
+    """(all parameters, trainable parameters) of a module."""
+    return sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
 def peft_method(family: Family, model: nn.Module, config: PeftConfig) -> MethodModel:
     """A method PEFT implements: the task model wrapped by PEFT with ``config``. PEFT freezes the backbone
     and, for SEQ_CLS, keeps a trainable copy of the classification head itself (modules_to_save)."""
