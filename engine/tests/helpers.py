@@ -41,6 +41,24 @@ def experiment(**overrides):
     return build_experiment({}, overrides)
 
 
+def tiny_lst_run(tmp_path: Path, **overrides):
+    """A real LST run that takes seconds: bert-tiny shape on 32 SST-2 rows, 2 epochs of 4 steps, runs in tmp_path."""
+    values = {
+        "methods": "lst",
+        "backbone": "preset:bert-tiny",
+        "task": "sst2",
+        "data": str(SST2),
+        "max_train_examples": 32,
+        "max_eval_examples": 8,
+        "epochs": 2,
+        "batch_size": 8,
+        "max_length": 32,
+        "fisher_samples": 2,
+        "runs_dir": str(tmp_path / "runs"),
+    }
+    return build_experiment({}, {**values, **overrides})
+
+
 def build_method(backbone, task, method: str, **overrides):
     exp = experiment(methods=[method], **overrides)
     model = BUILDERS[method](backbone, backbone.new_task_model(task.spec, 0), exp)

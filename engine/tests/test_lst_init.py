@@ -13,11 +13,10 @@ import torch
 import torch.nn.functional as F
 
 import helpers
-from helpers import SCHEMA, SST2, build_method
+from helpers import SCHEMA, SST2, build_method, tiny_lst_run
 from ladderlab import stop
 from ladderlab.backbones import load_backbone
 from ladderlab.comparison import resume_run, run_comparison
-from ladderlab.config import build_experiment
 from ladderlab.data import load_task
 from ladderlab.data.pipeline import Batcher, encode
 from ladderlab.events import EventSink
@@ -90,21 +89,7 @@ def test_loop_fallback_on_padded_rows_equals_unpadded_examples():
 
 
 def experiment(tmp_path: Path, **overrides):
-    values = {
-        "methods": "lst",
-        "backbone": "preset:bert-tiny",
-        "task": "sst2",
-        "data": str(SST2),
-        "max_train_examples": 32,
-        "max_eval_examples": 8,
-        "epochs": 2,
-        "batch_size": 8,
-        "max_length": 32,
-        "fisher_samples": 20,
-        "checkpoint_every": 2,
-        "runs_dir": str(tmp_path / "runs"),
-    }
-    return build_experiment({}, {**values, **overrides})
+    return tiny_lst_run(tmp_path, **{"fisher_samples": 20, "checkpoint_every": 2, **overrides})
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,9 @@ import torch
 from safetensors.torch import load_file
 
 import helpers
-from helpers import SCHEMA, SST2
+from helpers import SCHEMA, SST2, tiny_lst_run
 from ladderlab import checkpoint, cli, stop
 from ladderlab.comparison import resume_run, run_comparison
-from ladderlab.config import build_experiment
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
 
@@ -293,29 +292,10 @@ class StopWhen(EventSink):
         return event
 
 
-def tiny_experiment(tmp_path: Path):
-    return build_experiment(
-        {},
-        {
-            "methods": "lst",
-            "backbone": "preset:bert-tiny",
-            "task": "sst2",
-            "data": str(SST2),
-            "max_train_examples": 32,
-            "max_eval_examples": 8,
-            "epochs": 2,
-            "batch_size": 8,
-            "max_length": 32,
-            "fisher_samples": 2,
-            "runs_dir": str(tmp_path / "runs"),
-        },
-    )
-
-
 def test_stop_before_validation_resumes_with_the_validation(tmp_path):
     """Stopped after the epoch's last step: the checkpoint's position is 'batches done, validation pending', and the
     resumed run validates first, then trains epoch 2, ending as the uninterrupted run does."""
-    exp = tiny_experiment(tmp_path)
+    exp = tiny_lst_run(tmp_path)
     reference = run_comparison(exp, EventSink("quiet")).rows[0]
     sink = StopWhen(lambda e: e["type"] == "train_step" and e["step"] == 4)  # 4 steps per epoch
     with stop.graceful_signals(), pytest.raises(stop.StopRequested):
@@ -341,7 +321,7 @@ def test_stop_before_validation_resumes_with_the_validation(tmp_path):
 def test_stop_during_pruning_init_leaves_no_checkpoint_and_resume_says_so(tmp_path):
     sink = StopWhen(lambda e: e["type"] == "phase_started" and e["phase"] == "pruning_init")
     with stop.graceful_signals(), pytest.raises(stop.StopRequested):
-        run_comparison(tiny_experiment(tmp_path), sink)
+        run_comparison(tiny_lst_run(tmp_path), sink)
     stopped = sink.events[-1]
     assert stopped["type"] == "run_stopped" and stopped["checkpoint"] is None and stopped["step"] == 0
     run_dir = tmp_path / "runs" / stopped["run_id"]
