@@ -17,7 +17,12 @@ COMMANDS = ("estimate", "bench")
 
 def add_parsers(sub, add_experiment_flags) -> None:
     text = "predict each method's training peak memory (parameters, gradients, optimizer, activations) before a run"
-    p = sub.add_parser("estimate", help=text, description=text + "; no weights or data are loaded")
+    p = sub.add_parser(
+        "estimate",
+        help=text,
+        description=text + "; no weights are loaded, and the training data is only tokenised to find the longest "
+        "batch the run will see (max_length when the data cannot be read)",
+    )
     add_experiment_flags(p)
     p.add_argument(
         "--gpu-memory",

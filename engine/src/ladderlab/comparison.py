@@ -30,12 +30,9 @@ class Outcome:
     failed: list[dict] = field(default_factory=list)  # {"method", "kind", "message"}
 
 
-def prepare(exp: Experiment):
-    device = resolve_device(exp.device)
-    if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise BadInput("this GPU does not support bf16", "use --precision fp32")
-    backbone = load_backbone(exp.backbone)
-    task = load_task(
+def read_task(exp: Experiment):
+    """The task's splits exactly as a run of ``exp`` reads them (``ladderlab estimate`` reads the same)."""
+    return load_task(
         exp.task,
         exp.data,
         seed=exp.data_seed,
@@ -44,6 +41,14 @@ def prepare(exp: Experiment):
         text_columns=exp.text_columns,
         label_column=exp.label_column,
     )
+
+
+def prepare(exp: Experiment):
+    device = resolve_device(exp.device)
+    if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise BadInput("this GPU does not support bf16", "use --precision fp32")
+    backbone = load_backbone(exp.backbone)
+    task = read_task(exp)
     features = {
         split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
         for split in ("train", "validation", "test")

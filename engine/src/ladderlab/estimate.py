@@ -1,11 +1,18 @@
-"""``ladderlab estimate``: each method's training peak before a run, without loading weights or data.
+"""``ladderlab estimate``: each method's training peak before a run, without loading weights.
 
 The model is built from the backbone's config under ``FakeTensorMode`` (tensors with shapes, dtypes and devices
 but no memory), then two real training steps (``step.training_step``: forward, backward, clipping, AdamW,
-schedule) run on a full-length synthetic batch while ``LiveTensorTracer`` follows every storage. The peak and
-what was live at that moment (parameters, gradients, optimizer states, activations saved for backward, and the
-transient rest) are the estimate. On CUDA each block is rounded as the caching allocator rounds it; the CUDA
-context (a few hundred MiB outside torch's count) and allocator slack are added only to the fits verdict.
+schedule) run on a synthetic batch as long as the run's longest while ``LiveTensorTracer`` follows every
+storage. The peak and what was live at that moment (parameters, gradients, optimizer states, activations saved
+for backward, and the transient rest) are the estimate. On CUDA each block is rounded as the caching allocator
+rounds it; the CUDA context (a few hundred MiB outside torch's count) and allocator slack are added only to the
+fits verdict.
+
+The batch's length: batches are padded to their longest member (``data.pipeline.Batcher``), so a run's peak
+comes from the batch holding its longest training sequence, which is usually far shorter than ``max_length``.
+The training split is read and tokenised exactly as the run does it (``comparison.read_task``, the same seed,
+``max_train_examples`` and truncation) and its longest sequence is the estimate's length; when the data cannot
+be read the estimate assumes ``max_length`` and says why (``length_from``, ``length_note``).
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from .backbones import Backbone, load_backbone
 from .config import Experiment
 from .data import TaskSpec, load_task, task_spec
+from .data.pipeline import encode
 from .devices import Autocast, resolve_device
+from .errors import BadInput
 from .memory_trace import ROLES, LiveTensorTracer
 from .methods import BUILDERS
 from .step import loss_for, make_optimizer, synthetic_batch, training_step
@@ -48,10 +57,41 @@ def spec_for(exp: Experiment) -> TaskSpec:
     ).spec
 
 
+def data_length(exp: Experiment, backbone: Backbone) -> dict:
+    """The longest batch a run of ``exp`` will train on: ``{"length", "rows", "length_from", ...}``.
+
+    ``rows`` is the batch size, or the whole training split when it is smaller."""
+    from .comparison import read_task  # here, not at the top: comparison -> train -> oom imports this module
+
+    try:
+        train = read_task(exp).train
+    except BadInput as e:
+        note = f"the training data could not be read ({e.message}), so the estimate assumes max_length"
+        return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}
+    lengths = [len(f["input_ids"]) for f in encode(train, backbone.tokenizer, exp.max_length)]
+    if not lengths:
+        note = "the training split is empty, so the estimate assumes max_length"
+        return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}
+    return {
+        "length": max(lengths),
+        "rows": min(exp.batch_size, len(lengths)),
+        "length_from": "data",
+        "train_examples": len(lengths),
+    }
+
+
 def trace_training(
-    backbone: Backbone, spec: TaskSpec, exp: Experiment, method: str, device: torch.device, steps: int = 2
+    backbone: Backbone,
+    spec: TaskSpec,
+    exp: Experiment,
+    method: str,
+    device: torch.device,
+    steps: int = 2,
+    length: int | None = None,
+    rows: int | None = None,
 ) -> LiveTensorTracer:
-    """Run ``steps`` training steps of ``method`` on a (batch_size, max_length) batch, traced; fake tensors."""
+    """Run ``steps`` training steps of ``method`` on a (rows, length) batch, traced; fake tensors.
+    Without ``length``/``rows``: a (batch_size, max_length) batch."""
     # pruning changes values, not shapes; a tap cache only lowers the peak of epochs after the first
     exp = dataclasses.replace(exp, init="random", tap_cache="off")
     tracer = LiveTensorTracer()
@@ -68,7 +108,7 @@ def trace_training(
         model = BUILDERS[method](backbone, task_model, exp)
         model.train()
         params, optimizer, scheduler = make_optimizer(model, exp.lr_for(method), exp.weight_decay, 0, steps)
-        batch = synthetic_batch(backbone, spec, exp.batch_size, exp.max_length, device)
+        batch = synthetic_batch(backbone, spec, rows or exp.batch_size, length or exp.max_length, device)
         autocast = Autocast.of(device, exp.precision)
         with tracer.tracking(model, optimizer):
             for t in batch.values():
@@ -103,8 +143,11 @@ def _no_op_module_moves():
         nn.Module.to = original
 
 
-def estimate_run(exp: Experiment, method: str, device: torch.device | None = None) -> dict:
-    """The estimate of one method: ``{"peak_bytes", "components": {role: bytes at the peak}, "device"}``.
+def estimate_run(
+    exp: Experiment, method: str, device: torch.device | None = None, length: int | None = None, rows: int | None = None
+) -> dict:
+    """The estimate of one method on a (rows, length) batch (default: batch_size x max_length):
+    ``{"peak_bytes", "components": {role: bytes at the peak}, "device"}``.
 
     Each trace runs in a fresh child process. Tracing a PEFT model on fake tensors and then another model in the
     same process crashed torch 2.13 (segfault in backward, ~2 runs in 3); a child per trace is immune, keeps
@@ -114,17 +157,17 @@ def estimate_run(exp: Experiment, method: str, device: torch.device | None = Non
     for attempt in (1, 2):
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             try:
-                return pool.submit(_estimate_here, exp, method, str(device)).result()
+                return pool.submit(_estimate_here, exp, method, str(device), length, rows).result()
             except BrokenProcessPool:
                 if attempt == 2:
                     raise RuntimeError(f"the memory estimate of {method} crashed its process twice") from None
     raise AssertionError("unreachable")
 
 
-def _estimate_here(exp: Experiment, method: str, device_name: str) -> dict:
+def _estimate_here(exp: Experiment, method: str, device_name: str, length: int | None, rows: int | None) -> dict:
     warnings.filterwarnings("ignore", category=FutureWarning)
     device = torch.device(device_name)
-    tracer = trace_training(load_backbone(exp.backbone), spec_for(exp), exp, method, device)
+    tracer = trace_training(load_backbone(exp.backbone), spec_for(exp), exp, method, device, length=length, rows=rows)
     parts = dict(tracer.peak_by_role)
     parts["param"] += parts.pop("buffer")
     return {
@@ -152,18 +195,20 @@ def gpu_total_bytes(device: torch.device) -> int | None:
 def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
     """Every method of the experiment; the verdict uses ``gpu_gib`` or the GPU's own size."""
     # bad input is reported here, before any child starts
-    load_backbone(exp.backbone)
+    backbone = load_backbone(exp.backbone)
     spec_for(exp)
     device = resolve_device(exp.device)
     gpu_bytes = int(gpu_gib * 2**30) if gpu_gib else gpu_total_bytes(device)
+    batch = data_length(exp, backbone)
     rows = []
     for method in exp.methods:
-        row = estimate_run(exp, method, device)
+        row = estimate_run(exp, method, device, length=batch["length"], rows=batch["rows"])
         row["verdict"] = fits(row["peak_bytes"], gpu_bytes, device)
         rows.append(row)
     return {
         "backbone": exp.backbone,
-        "batch_size": exp.batch_size,
+        "batch_size": batch.pop("rows"),
+        **batch,
         "max_length": exp.max_length,
         "precision": exp.precision,
         "device": str(device),
@@ -178,7 +223,13 @@ def format_estimate(result: dict) -> str:
     cols = [r for r in ROLES if r != "buffer"]
     lines = [
         f"training peak per method (MiB) — {result['backbone']}, batch {result['batch_size']}, "
-        f"{result['max_length']} tokens, {result['precision']}, {result['device']}",
+        f"{result['length']} tokens, {result['precision']}, {result['device']}",
+        (
+            f"{result['length']} tokens: the longest of the {result['train_examples']:,} training examples "
+            f"(max_length {result['max_length']})"
+            if result["length_from"] == "data"
+            else f"{result['length']} tokens: {result['length_note']}"
+        ),
         f"{'method':<8} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict",
     ]
     for r in result["rows"]:
