@@ -2,11 +2,24 @@
 // Packages the extension as a platform-specific VSIX with @vscode/vsce: the production bundle plus onnxruntime-node
 // with ONLY the target platform's native binaries (the npm package carries all of them: ~290 MB).
 //   node scripts/package-vsix.mjs [--target linux-x64] [--out ladder-lab-linux-x64.vsix] [--verify EXPORT_DIR]
+// It also builds the engine's wheel into dist/engine/ (pure Python, one for every target): Set Up Engine Environment
+// installs it from the extension's folder, so the VSIX needs nothing but PyPI for the engine's dependencies.
 // Default target: this machine's. The file list is checked before packaging: the target's binding must be in it,
 // no other platform's may be. --verify (target = this machine) unpacks the VSIX and runs an exported model with
 // the inference child from the unpacked extension alone, i.e. with only what the VSIX carries.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -14,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ORT_BIN = 'node_modules/onnxruntime-node/bin/napi-v6';
+// Where the engine wheel goes, inside the extension (src/engine/setupPlan.ts ENGINE_WHEEL_DIR reads it from there).
+export const ENGINE_WHEEL_DIR = 'dist/engine';
 // VS Code's platform targets -> onnxruntime-node's bin/<platform>/<arch> folder.
 const TARGETS = {
   'linux-x64': ['linux', 'x64'],
@@ -61,7 +76,50 @@ export async function vsixFiles(target) {
   }
 }
 
-/** Problems with a file list for `target`: a missing binding, another platform's binaries, sources. */
+/** The engine wheel's file name, from engine/pyproject.toml (a pure-Python wheel: py3-none-any). */
+export function engineWheelName() {
+  const toml = readFileSync(path.join(REPO, 'engine', 'pyproject.toml'), 'utf8');
+  const project = /\[project\]([^[]*)/.exec(toml)?.[1] ?? '';
+  const name = /^name\s*=\s*"([^"]+)"/m.exec(project)?.[1];
+  const version = /^version\s*=\s*"([^"]+)"/m.exec(project)?.[1];
+  if (!name || !version) throw new Error('engine/pyproject.toml: no [project] name and version');
+  return `${name.replace(/-/g, '_')}-${version}-py3-none-any.whl`;
+}
+
+/**
+ * Builds the engine wheel into dist/engine/ with the engine's Python (LADDERLAB_PYTHON, default .venv) and returns
+ * its path. It builds from a copy of engine/ (setuptools would leave engine/build/ behind) and moves the wheel in
+ * with a rename, so a concurrent listing never sees half a file; older wheels there are removed.
+ */
+export function buildEngineWheel() {
+  const python = process.env.LADDERLAB_PYTHON ?? path.join(REPO, '.venv', 'bin', 'python');
+  if (!existsSync(python))
+    throw new Error(`no Python at ${python} to build the engine wheel: run scripts/setup-engine`);
+  const tmp = mkdtempSync(path.join(tmpdir(), 'ladderlab-wheel-'));
+  try {
+    const src = path.join(tmp, 'engine');
+    cpSync(path.join(REPO, 'engine'), src, {
+      recursive: true,
+      filter: (f) => !/(^|[\\/])(__pycache__|build|tests|[^\\/]*\.egg-info)$/.test(path.relative(REPO, f)),
+    });
+    // No build isolation: setuptools comes from the engine's own environment, so packaging needs no network.
+    execFileSync(
+      python,
+      ['-m', 'pip', 'wheel', src, '--no-deps', '--no-build-isolation', '--disable-pip-version-check', '-q', '-w', tmp],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const name = engineWheelName();
+    const dir = path.join(REPO, ENGINE_WHEEL_DIR);
+    mkdirSync(dir, { recursive: true });
+    renameSync(path.join(tmp, name), path.join(dir, name));
+    for (const f of readdirSync(dir)) if (f !== name) rmSync(path.join(dir, f), { force: true });
+    return path.join(dir, name);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Problems with a file list for `target`: a missing binding, another platform's binaries, sources, no engine. */
 export function checkFiles(files, target) {
   const [platform, arch] = TARGETS[target];
   const problems = [];
@@ -78,6 +136,10 @@ export function checkFiles(files, target) {
   ]) {
     if (!files.includes(needed)) problems.push(`missing ${needed}`);
   }
+  const wheel = `${ENGINE_WHEEL_DIR}/${engineWheelName()}`;
+  if (!files.includes(wheel)) problems.push(`missing the engine wheel ${wheel} (buildEngineWheel makes it)`);
+  const others = files.filter((f) => f.startsWith(`${ENGINE_WHEEL_DIR}/`) && f !== wheel);
+  if (others.length) problems.push(`other files beside the engine wheel: ${others.join(', ')}`);
   const maps = files.filter((f) => f.endsWith('.map'));
   if (maps.length) problems.push(`source maps in the package: ${maps.slice(0, 3).join(', ')}`);
   const sources = files.filter((f) => /^(src|test|engine|webview)\//.test(f));
@@ -133,6 +195,7 @@ async function main() {
   const out = path.resolve(arg('--out') ?? `ladder-lab-${target}.vsix`);
   // The bundles must exist for the file check; vsce then runs vscode:prepublish (the same build) itself.
   execFileSync(process.execPath, ['esbuild.mjs'], { cwd: REPO, stdio: 'inherit' });
+  console.log(`package-vsix: engine wheel ${path.relative(REPO, buildEngineWheel())}`);
   const files = await vsixFiles(target);
   const problems = checkFiles(files, target);
   if (problems.length) throw new Error(`the VSIX file list is wrong:\n  ${problems.join('\n  ')}`);

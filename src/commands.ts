@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkEnvironment, describeReport, engineSubcommands, venvPython } from './engine/environment';
 import { findPython, PYTHON_SETTING } from './engine/python';
-import { setupEngine } from './engine/setup';
+import { setUpEngineEnvironment } from './engine/setup';
 import type { Logger } from './engine/worker';
 import { serializeExperiment, STARTER_EXPERIMENT } from '../protocol/experiment';
 import { EngineEnvironmentError, launchBlockedReason } from './runs/launchChecks';
@@ -23,6 +23,8 @@ export interface CommandDeps {
   runs: RunManager;
   tree: RunsTreeProvider;
   log: Logger & { show(preserveFocus?: boolean): void };
+  /** The extension's own folder (Set Up Engine Environment installs the engine wheel it carries). */
+  extensionPath: string;
 }
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
@@ -52,7 +54,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     }),
     vscode.commands.registerCommand('ladderLab.refreshRuns', () => tree.refresh()),
     vscode.commands.registerCommand('ladderLab.selectPython', () => selectPython(log)),
-    vscode.commands.registerCommand('ladderLab.setupEngine', () => setupEngineCommand(log)),
+    vscode.commands.registerCommand('ladderLab.setupEngine', () => setupEngineCommand(deps)),
     vscode.commands.registerCommand('ladderLab.estimateMemory', (uri?: vscode.Uri) => estimateMemory(uri, log)),
     ...registerRunNotifications(runs, log),
   ];
@@ -260,7 +262,7 @@ async function selectPython(log: Logger): Promise<void> {
       .then((c) => c && vscode.commands.executeCommand('ladderLab.setupEngine'));
 }
 
-async function setupEngineCommand(log: CommandDeps['log']): Promise<void> {
+async function setupEngineCommand(deps: CommandDeps): Promise<void> {
   const folder = vscode.workspace.workspaceFolders?.[0];
   if (!folder)
     return void vscode.window.showErrorMessage(
@@ -268,22 +270,7 @@ async function setupEngineCommand(log: CommandDeps['log']): Promise<void> {
     );
   const blocked = launchBlockedReason(vscode.workspace.isTrusted);
   if (blocked) return void vscode.window.showErrorMessage(blocked);
-  log.show(true);
-  const report = await setupEngine(folder, log);
-  if (!report) return;
-  if (!report.ok)
-    return void vscode.window.showErrorMessage(`Ladder Lab: setup finished, but ${describeReport(report)}.`);
-  const chosen = await findPython(folder);
-  if (chosen.path !== report.python) {
-    const use = await vscode.window.showInformationMessage(
-      `Ladder Lab: the engine is ready in .venv, but ${chosen.path} (${chosen.source}) is selected.`,
-      'Use .venv',
-    );
-    if (use)
-      await vscode.workspace
-        .getConfiguration('ladderLab', folder.uri)
-        .update(PYTHON_SETTING, report.python, vscode.ConfigurationTarget.Workspace);
-  } else void vscode.window.showInformationMessage(`Ladder Lab: the engine is ready (${describeReport(report)}).`);
+  await setUpEngineEnvironment(folder, deps.extensionPath, deps.log);
 }
 
 /** Only offered (as a CodeLens) when the engine lists an `estimate` subcommand. */

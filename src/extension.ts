@@ -31,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
     vscode.window.registerTreeDataProvider('ladderLab.runs', runsTree),
     vscode.languages.registerCodeLensProvider(LADDER_SELECTOR, lenses),
     vscode.languages.registerHoverProvider(LADDER_SELECTOR, lenses),
-    ...registerCommands({ runs, tree: runsTree, log }),
+    ...registerCommands({ runs, tree: runsTree, log, extensionPath: context.extensionPath }),
     // Menus show Stop only while something runs.
     runs.onDidChangeSessions(() =>
       vscode.commands.executeCommand('setContext', 'ladderLab.running', !!runs.activeSession()),

@@ -1,6 +1,6 @@
 // Does an interpreter have what the engine needs? No vscode here (unit-testable); python.ts adds the UI.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const ENGINE_MODULES = ['torch', 'transformers', 'peft', 'ladderlab'] as const;
@@ -125,21 +125,24 @@ export function engineSubcommands(python: string, cwd?: string): Promise<string[
   });
 }
 
-// ---- "Set Up Engine Environment" ----
-
-export interface SetupStep {
-  title: string;
-  command: string;
-  args: string[];
-}
-
-/** The steps for a folder: the repository's own setup script when the workspace is this project, else venv + pip. */
-export function setupSteps(folder: string, platform: NodeJS.Platform = process.platform): SetupStep[] {
-  const script = path.join(folder, 'scripts', 'setup-engine');
-  if (platform !== 'win32' && existsSync(script)) return [{ title: 'running scripts/setup-engine', command: script, args: [] }];
-  const py = venvPython(path.join(folder, '.venv'), platform);
-  const steps: SetupStep[] = [];
-  if (!existsSync(py)) steps.push({ title: 'creating .venv', command: platform === 'win32' ? 'python' : 'python3', args: ['-m', 'venv', '.venv'] });
-  steps.push({ title: 'installing the engine (pip install ladderlab)', command: py, args: ['-m', 'pip', 'install', '--disable-pip-version-check', 'ladderlab'] });
-  return steps;
+/**
+ * Whether a virtual environment has the engine installed (a ladderlab-*.dist-info in its site-packages; an editable
+ * install has one too). A file-system look, not an import, because it decides the interpreter before every run: a
+ * .venv left half-made (a setup killed before its engine step) must not be picked as the workspace's interpreter.
+ */
+export function venvHasEngine(venvDir: string, platform: NodeJS.Platform = process.platform): boolean {
+  const list = (dir: string) => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const sitePackages =
+    platform === 'win32'
+      ? [path.join(venvDir, 'Lib', 'site-packages')]
+      : list(path.join(venvDir, 'lib'))
+          .filter((d) => d.startsWith('python'))
+          .map((d) => path.join(venvDir, 'lib', d, 'site-packages'));
+  return sitePackages.some((dir) => list(dir).some((f) => /^ladderlab-[^-]+\.dist-info$/.test(f)));
 }

@@ -1,7 +1,7 @@
 // Chooses the engine's Python interpreter (the rules are in environment.ts `pickPython`).
 import { existsSync } from 'node:fs';
 import * as vscode from 'vscode';
-import { pickPython, venvPython, type PythonSource } from './environment';
+import { pickPython, venvHasEngine, venvPython, type PythonSource } from './environment';
 
 export const PYTHON_SETTING = 'pythonPath';
 
@@ -25,14 +25,36 @@ async function pythonFromExtension(folder?: vscode.WorkspaceFolder): Promise<str
   }
 }
 
+function settingPython(folder?: vscode.WorkspaceFolder): string | undefined {
+  const setting = vscode.workspace.getConfiguration('ladderLab', folder?.uri).get<string>(PYTHON_SETTING)?.trim();
+  return setting && folder ? setting.replace(/\$\{workspaceFolder\}/g, folder.uri.fsPath) : setting || undefined;
+}
+
+/** <workspace>/.venv's interpreter, if it exists (whether it has the engine or not). */
+export function workspaceVenvPython(folder: vscode.WorkspaceFolder): string | undefined {
+  const py = venvPython(vscode.Uri.joinPath(folder.uri, '.venv').fsPath);
+  return existsSync(py) ? py : undefined;
+}
+
 export async function findPython(folder?: vscode.WorkspaceFolder): Promise<{ path: string; source: PythonSource }> {
-  const config = vscode.workspace.getConfiguration('ladderLab', folder?.uri);
-  let setting = config.get<string>(PYTHON_SETTING);
-  if (setting && folder) setting = setting.replace(/\$\{workspaceFolder\}/g, folder.uri.fsPath);
-  const venv = folder ? venvPython(vscode.Uri.joinPath(folder.uri, '.venv').fsPath) : undefined;
+  const setting = settingPython(folder);
+  const venv = folder ? workspaceVenvPython(folder) : undefined;
   return pickPython({
     setting,
     pythonExtension: setting ? undefined : await pythonFromExtension(folder),
-    workspaceVenv: venv && existsSync(venv) ? venv : undefined,
+    // A .venv without the engine (e.g. a setup that was killed half-way) is not the engine's environment.
+    workspaceVenv: venv && venvHasEngine(vscode.Uri.joinPath(folder!.uri, '.venv').fsPath) ? venv : undefined,
   });
+}
+
+/** Every interpreter the user already points at (setting, Python extension, workspace .venv), without repeats. */
+export async function candidatePythons(folder: vscode.WorkspaceFolder): Promise<{ path: string; source: PythonSource }[]> {
+  const found: { path: string; source: PythonSource }[] = [];
+  const add = (p: string | undefined, source: PythonSource) => {
+    if (p && !found.some((f) => f.path === p)) found.push({ path: p, source });
+  };
+  add(settingPython(folder), 'setting');
+  add(await pythonFromExtension(folder), 'python-extension');
+  add(workspaceVenvPython(folder), 'workspace-venv');
+  return found;
 }

@@ -1,48 +1,168 @@
-// "Set Up Engine Environment": creates <workspace>/.venv and installs the engine into it, with progress.
-import { spawn } from 'node:child_process';
+// "Set Up Engine Environment": offers an interpreter that already has the engine, else creates <workspace>/.venv
+// with PyTorch and the engine wheel the VSIX carries (the plan is in setupPlan.ts), verifies it by importing, and
+// on failure or cancel removes the .venv it made and says which step failed and what to do.
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkEnvironment, describeReport, setupSteps, venvPython, type EnvironmentReport, type SetupStep as Step } from './environment';
+import { checkEnvironment, describeReport, venvHasEngine, type EnvironmentReport } from './environment';
 import type { Logger } from './logger';
+import { candidatePythons, findPython, PYTHON_SETTING, workspaceVenvPython } from './python';
+import { ENGINE_WHEEL_DIR, engineSource, lastLines, parseTorchSetting, progressLine, setupPlan, type SetupPlan, type SetupStep } from './setupPlan';
 
-function runStep(step: Step, cwd: string, log: Logger, token: vscode.CancellationToken): Promise<number | null> {
+export const TORCH_SETTING = 'setup.torch';
+/** Whether an NVIDIA driver answers: then PyPI's (CUDA) torch is the right build. */
+function hasNvidiaGpu(): Promise<boolean> {
+  return new Promise((resolve) => execFile('nvidia-smi', ['-L'], { timeout: 15_000, shell: false }, (err) => resolve(!err)));
+}
+
+interface StepResult {
+  code: number | null;
+  output: string[];
+}
+
+function runStep(step: SetupStep, cwd: string, log: Logger, token: vscode.CancellationToken, report: (m: string) => void): Promise<StepResult> {
   return new Promise((resolve) => {
     log.info(`$ ${[step.command, ...step.args].join(' ')}`);
-    const child = spawn(step.command, step.args, { cwd, shell: false, env: { ...process.env, PIP_NO_INPUT: '1' } });
+    const output: string[] = [];
+    const child = spawn(step.command, step.args, {
+      cwd,
+      shell: false,
+      env: { ...process.env, ...step.env, PIP_NO_INPUT: '1', PYTHONUNBUFFERED: '1' },
+    });
     const cancel = token.onCancellationRequested(() => child.kill('SIGTERM'));
-    const pipe = (chunk: Buffer) => chunk.toString('utf8').split('\n').filter((l) => l.trim()).forEach((l) => log.info(l));
+    const pipe = (chunk: Buffer) =>
+      chunk
+        .toString('utf8')
+        .split(/\r?\n/)
+        .filter((l) => l.trim())
+        .forEach((l) => {
+          log.info(l);
+          output.push(l);
+          if (output.length > 200) output.shift();
+          const p = progressLine(l);
+          if (p) report(`${step.title}: ${p}`);
+        });
     child.stdout.on('data', pipe);
     child.stderr.on('data', pipe);
     child.on('error', (e) => {
-      log.error(`cannot run ${step.command}: ${e.message}`);
-      resolve(null);
+      output.push(`cannot run ${step.command}: ${e.message}`);
+      log.error(output.at(-1)!);
     });
     child.on('close', (code) => {
       cancel.dispose();
-      resolve(code);
+      resolve({ code, output });
     });
   });
 }
 
-/** Runs the steps; resolves to the check of the new interpreter, or undefined if a step failed or was cancelled. */
-export async function setupEngine(folder: vscode.WorkspaceFolder, log: Logger): Promise<EnvironmentReport | undefined> {
-  const cwd = folder.uri.fsPath;
+type Outcome = { ok: true; report: EnvironmentReport } | { ok: false; cancelled: boolean; why: string; detail?: string };
+
+/** Runs the plan's steps then the import check, in one cancellable notification. */
+function runPlan(plan: SetupPlan, cwd: string, log: Logger): Thenable<Outcome> {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'Ladder Lab: setting up the engine', cancellable: true },
-    async (progress, token) => {
-      for (const step of setupSteps(cwd)) {
-        progress.report({ message: step.title });
-        const code = await runStep(step, cwd, log, token);
-        if (token.isCancellationRequested) return undefined;
-        if (code !== 0) {
-          void vscode.window.showErrorMessage(`Ladder Lab: ${step.title} failed (exit ${code}); see the Ladder Lab output for details.`);
-          return undefined;
-        }
+    async (progress, token): Promise<Outcome> => {
+      for (const [i, step] of plan.steps.entries()) {
+        const prefix = `(${i + 1}/${plan.steps.length + 1}) `;
+        progress.report({ message: prefix + step.title });
+        const { code, output } = await runStep(step, cwd, log, token, (m) => progress.report({ message: prefix + m }));
+        if (token.isCancellationRequested) return { ok: false, cancelled: true, why: `cancelled while ${step.title}` };
+        if (code !== 0)
+          return { ok: false, cancelled: false, why: `${step.title} failed (exit ${code ?? 'killed'})`, detail: lastLines(output) };
       }
-      progress.report({ message: 'checking that torch, transformers, peft and ladderlab import' });
-      const report = await checkEnvironment(venvPython(path.join(cwd, '.venv')), { deep: true, cwd });
+      progress.report({ message: `(${plan.steps.length + 1}/${plan.steps.length + 1}) checking that torch, transformers, peft and ladderlab import` });
+      const report = await checkEnvironment(plan.python, { deep: true, cwd });
       log.info(describeReport(report));
-      return report;
+      if (!report.ok) return { ok: false, cancelled: false, why: `the check after installing failed: ${describeReport(report)}` };
+      return { ok: true, report };
     },
   );
+}
+
+let running = false;
+
+/** The command. `extensionPath` is the extension's own folder: the wheel is inside it. */
+export async function setUpEngineEnvironment(folder: vscode.WorkspaceFolder, extensionPath: string, log: Logger & { show(preserveFocus?: boolean): void }): Promise<void> {
+  if (running) return void vscode.window.showInformationMessage('Ladder Lab: the engine setup is already running.');
+  running = true;
+  try {
+    await setUp(folder, extensionPath, log);
+  } finally {
+    running = false;
+  }
+}
+
+async function setUp(folder: vscode.WorkspaceFolder, extensionPath: string, log: Logger & { show(preserveFocus?: boolean): void }): Promise<void> {
+  const cwd = folder.uri.fsPath;
+  // 1. An interpreter the user already has that runs the engine is offered first (a quick find, not an import).
+  const ready = (await Promise.all((await candidatePythons(folder)).map(async (c) => ({ ...c, report: await checkEnvironment(c.path, { cwd }) })))).filter((c) => c.report.ok);
+  if (ready.length) {
+    const items = [
+      ...ready.map((c) => ({ label: `Use ${c.path}`, description: c.source, detail: describeReport(c.report), python: c.path })),
+      { label: 'Create a new environment in .venv', description: '', detail: 'PyTorch and the engine this extension carries', python: undefined },
+    ];
+    const picked = await vscode.window.showQuickPick(items, { title: 'Ladder Lab: an environment with the engine exists', ignoreFocusOut: true });
+    if (!picked) return;
+    if (picked.python) return usePython(folder, picked.python, log);
+  }
+  // 2. The plan.
+  const config = vscode.workspace.getConfiguration('ladderLab', folder.uri);
+  let torch, engine;
+  try {
+    torch = parseTorchSetting(config.get<string>(TORCH_SETTING));
+    engine = engineSource(extensionPath);
+  } catch (e) {
+    return void vscode.window.showErrorMessage(`Ladder Lab: ${(e as Error).message}.`);
+  }
+  const script = path.join(cwd, 'scripts', 'setup-engine');
+  const repoScript = existsSync(script) && existsSync(path.join(cwd, 'engine', 'pyproject.toml')) ? script : undefined;
+  if (!engine && !repoScript)
+    return void vscode.window.showErrorMessage(
+      `Ladder Lab: this copy of the extension carries no engine wheel (${path.join(extensionPath, ENGINE_WHEEL_DIR)} is empty). Install a VSIX built with \`npm run package\`.`,
+    );
+  const existing = workspaceVenvPython(folder);
+  const torchPresent = !!existing && (await checkEnvironment(existing, { cwd })).modules.torch?.ok === true;
+  const plan = setupPlan({
+    folder: cwd,
+    platform: process.platform,
+    venvExists: !!existing,
+    torchPresent,
+    torch,
+    cuda: await hasNvidiaGpu(),
+    engine: engine ?? { editable: path.join(cwd, 'engine') },
+    repoScript,
+  });
+  log.show(true);
+  log.info(`setting up ${plan.venv}: ${plan.steps.map((s) => s.title).join('; ')}`);
+  // 3. Run it; on failure or cancel remove the .venv only if this setup created it.
+  const outcome = await runPlan(plan, cwd, log);
+  if (!outcome.ok) {
+    if (plan.createsVenv && existsSync(plan.venv)) {
+      rmSync(plan.venv, { recursive: true, force: true });
+      log.info(`removed ${plan.venv} (this setup created it)`);
+    } else if (existsSync(plan.venv) && !venvHasEngine(plan.venv))
+      log.warn(`${plan.venv} existed before the setup and was kept; it lacks the engine, so Ladder Lab will not pick it`);
+    log.error(`setup: ${outcome.why}${outcome.detail ? `\n${outcome.detail}` : ''}`);
+    if (outcome.cancelled) return void vscode.window.showWarningMessage(`Ladder Lab: engine setup ${outcome.why}; nothing was left half-made.`);
+    const advice = outcome.detail ? ` pip said: ${outcome.detail.split('\n').join(' / ')}.` : '';
+    const choice = await vscode.window.showErrorMessage(
+      `Ladder Lab: engine setup stopped: ${outcome.why}.${advice} Check the network or proxy for PyPI, or name another PyTorch in the setting ladderLab.setup.torch, then run Set Up Engine Environment again.`,
+      'Show Output',
+      'Open Setting',
+    );
+    if (choice === 'Show Output') log.show(false);
+    if (choice === 'Open Setting') void vscode.commands.executeCommand('workbench.action.openSettings', `ladderLab.${TORCH_SETTING}`);
+    return;
+  }
+  await usePython(folder, plan.python, log, outcome.report);
+}
+
+/** Makes `python` the engine's interpreter for the folder (the setting, unless it is already the one chosen). */
+async function usePython(folder: vscode.WorkspaceFolder, python: string, log: Logger, report?: EnvironmentReport): Promise<void> {
+  if ((await findPython(folder)).path !== python)
+    await vscode.workspace.getConfiguration('ladderLab', folder.uri).update(PYTHON_SETTING, python, vscode.ConfigurationTarget.Workspace);
+  const what = report ? describeReport(report) : python;
+  log.info(`the engine's interpreter is now ${python}`);
+  void vscode.window.showInformationMessage(`Ladder Lab: the engine is ready (${what}).`);
 }

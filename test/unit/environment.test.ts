@@ -1,7 +1,7 @@
 // Choosing the interpreter and reading the environment check.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -11,7 +11,7 @@ import {
   parseCheckOutput,
   parseSubcommands,
   pickPython,
-  setupSteps,
+  venvHasEngine,
   venvPython,
 } from '../../src/engine/environment';
 import { REPO_ROOT } from './jsonl';
@@ -80,21 +80,25 @@ test('parseSubcommands reads argparse usage', () => {
   assert.deepEqual(parseSubcommands(''), []);
 });
 
-test('setup: this repository uses its own scripts/setup-engine; another folder gets a venv and pip', () => {
-  assert.deepEqual(setupSteps(REPO_ROOT, 'linux'), [
-    { title: 'running scripts/setup-engine', command: path.join(REPO_ROOT, 'scripts/setup-engine'), args: [] },
-  ]);
-  const dir = mkdtempSync(path.join(tmpdir(), 'ws-'));
+test('venvHasEngine: a .venv counts only once the engine is installed in it (a half-made one is skipped)', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'venv-'));
   try {
-    const steps = setupSteps(dir, 'linux');
-    assert.deepEqual(
-      steps.map((s) => [s.command, ...s.args]),
-      [
-        ['python3', '-m', 'venv', '.venv'],
-        [path.join(dir, '.venv/bin/python'), '-m', 'pip', 'install', '--disable-pip-version-check', 'ladderlab'],
-      ],
-    );
+    const site = path.join(dir, 'lib', 'python3.11', 'site-packages');
+    mkdirSync(path.join(site, 'torch-2.13.0.dist-info'), { recursive: true });
+    assert.equal(venvHasEngine(dir, 'linux'), false, 'torch alone is not the engine');
+    mkdirSync(path.join(site, 'ladderlab-0.1.0.dist-info'));
+    assert.equal(venvHasEngine(dir, 'linux'), true);
+    assert.equal(venvHasEngine(dir, 'win32'), false, 'Windows venvs keep packages in Lib/site-packages');
+    mkdirSync(path.join(dir, 'Lib', 'site-packages', 'ladderlab-0.1.0.dist-info'), { recursive: true });
+    assert.equal(venvHasEngine(dir, 'win32'), true);
+    assert.equal(venvHasEngine(path.join(dir, 'missing'), 'linux'), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("venvHasEngine: this repository's own .venv (editable install) has the engine", (t) => {
+  const venv = path.join(REPO_ROOT, '.venv');
+  if (!existsSync(venv)) return t.skip('no .venv: run scripts/setup-engine');
+  assert.equal(venvHasEngine(venv), true);
 });
