@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { checkEnvironment, describeReport, engineSubcommands, venvPython } from './engine/environment';
+import { checkEnvironment, describeReport, venvPython } from './engine/environment';
 import { findPython, PYTHON_SETTING } from './engine/python';
 import { setUpEngineEnvironment } from './engine/setup';
 import type { Logger } from './engine/worker';
@@ -13,7 +13,8 @@ import { errorNotice } from './runs/runText';
 import type { RunRecord, Session } from './runs/types';
 import type { RunsTreeProvider } from './views/runsTree';
 import { methodLabel, scoreText } from './views/format';
-import { estimateSummary, parseEstimate } from './views/estimateText';
+import type { EstimateOptions, MemoryEstimates } from './views/estimate';
+import { engineChanged } from './views/estimateProbe';
 
 /** Registered by the panels (src/panels/); until they are, the public commands say so instead of failing. */
 export const INTERNAL_SHOW_MONITOR = 'ladderLab.internal.showMonitor';
@@ -23,6 +24,8 @@ export interface CommandDeps {
   runs: RunManager;
   tree: RunsTreeProvider;
   log: Logger & { show(preserveFocus?: boolean): void };
+  /** Ladder Lab: Estimate Memory and the last estimate per file (src/views/estimate.ts). */
+  estimates: MemoryEstimates;
   /** The extension's own folder (Set Up Engine Environment installs the engine wheel it carries). */
   extensionPath: string;
 }
@@ -55,7 +58,12 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     vscode.commands.registerCommand('ladderLab.refreshRuns', () => tree.refresh()),
     vscode.commands.registerCommand('ladderLab.selectPython', () => selectPython(log)),
     vscode.commands.registerCommand('ladderLab.setupEngine', () => setupEngineCommand(deps)),
-    vscode.commands.registerCommand('ladderLab.estimateMemory', (uri?: vscode.Uri) => estimateMemory(uri, log)),
+    // From the palette (no file given) it asks for the GPU size first; from the CodeLens it uses the remembered one.
+    vscode.commands.registerCommand(
+      'ladderLab.estimateMemory',
+      (uri?: vscode.Uri | string, options?: EstimateOptions) =>
+        deps.estimates.estimate(uri, options ?? (uri ? {} : { askGpu: true })),
+    ),
     ...registerRunNotifications(runs, log),
   ];
 }
@@ -84,7 +92,7 @@ export async function newExperiment(): Promise<vscode.Uri | undefined> {
 }
 
 /** The experiment to run: the given one (CodeLens, menus), the active editor's, the only one, or the user's pick. */
-async function pickExperiment(arg?: vscode.Uri | vscode.Uri[]): Promise<vscode.Uri | undefined> {
+export async function pickExperiment(arg?: vscode.Uri | vscode.Uri[]): Promise<vscode.Uri | undefined> {
   const given = Array.isArray(arg) ? arg[0] : arg;
   if (given instanceof vscode.Uri) return given;
   const active = vscode.window.activeTextEditor?.document.uri;
@@ -271,59 +279,5 @@ async function setupEngineCommand(deps: CommandDeps): Promise<void> {
   const blocked = launchBlockedReason(vscode.workspace.isTrusted);
   if (blocked) return void vscode.window.showErrorMessage(blocked);
   await setUpEngineEnvironment(folder, deps.extensionPath, deps.log);
-}
-
-/** Only offered (as a CodeLens) when the engine lists an `estimate` subcommand. */
-async function estimateMemory(uri: vscode.Uri | undefined, log: CommandDeps['log']): Promise<void> {
-  const target = await pickExperiment(uri);
-  if (!target) return;
-  const blocked = launchBlockedReason(vscode.workspace.isTrusted);
-  if (blocked) return void vscode.window.showErrorMessage(blocked);
-  const folder = vscode.workspace.getWorkspaceFolder(target);
-  const python = (await findPython(folder)).path;
-  const { execFile } = await import('node:child_process');
-  const title = 'Ladder Lab: estimating training memory (a traced step per method, no weights loaded)…';
-  await vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title },
-    () =>
-      new Promise<void>((resolve) => {
-        execFile(
-          python,
-          ['-m', 'ladderlab.cli', 'estimate', '--config', target.fsPath, '--json'],
-          { cwd: folder?.uri.fsPath, shell: false, maxBuffer: 16 * 2 ** 20 },
-          (err, stdout, stderr) => {
-            resolve();
-            if (err) {
-              const message =
-                stderr
-                  .trim()
-                  .split('\n')
-                  .find((l) => l.startsWith('ladderlab:')) ?? err.message;
-              log.error(stderr.trim() || err.message);
-              return void vscode.window.showErrorMessage(
-                `Ladder Lab: no estimate — ${message.replace(/^ladderlab: (error: )?/, '')}`,
-              );
-            }
-            const result = parseEstimate(stdout);
-            if ('error' in result)
-              return void vscode.window.showErrorMessage(`Ladder Lab: no estimate — ${result.error}`);
-            log.info(estimateSummary(result));
-            void vscode.window.showInformationMessage(estimateSummary(result));
-          },
-        );
-      }),
-  );
-}
-
-/** Whether the engine has an `estimate` subcommand: asked once per window (spawning Python costs ~1 s). */
-export function estimateSupport(): () => Promise<boolean> {
-  let answer: Promise<boolean> | undefined;
-  return () => {
-    answer ??= (async () => {
-      if (!vscode.workspace.isTrusted) return false; // asking the engine means running the workspace's Python
-      const folder = vscode.workspace.workspaceFolders?.[0];
-      return (await engineSubcommands((await findPython(folder)).path, folder?.uri.fsPath)).includes('estimate');
-    })();
-    return answer;
-  };
+  engineChanged(); // the Estimate lens asks the (new) engine again
 }

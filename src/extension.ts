@@ -1,10 +1,13 @@
 import * as vscode from 'vscode';
 import { PROTOCOL_VERSION } from '../protocol/validate';
-import { estimateSupport, registerCommands } from './commands';
+import { pickExperiment, registerCommands } from './commands';
 import { registerPanels, type PanelHandles } from './panels';
 import { RunManager } from './runs/runManager';
 import type { RunManagerApi } from './runs/types';
 import { ExperimentLensProvider, LADDER_SELECTOR } from './views/codeLens';
+import { ExperimentDiagnostics } from './views/diagnostics';
+import { MemoryEstimates } from './views/estimate';
+import { EstimateProbe } from './views/estimateProbe';
 import { RunsTreeProvider } from './views/runsTree';
 import { RunStatusBar } from './views/statusBar';
 
@@ -14,6 +17,7 @@ export interface LadderLabApi {
   runsTree: RunsTreeProvider;
   statusBar: RunStatusBar;
   panels: PanelHandles;
+  estimates: MemoryEstimates;
 }
 
 export function activate(context: vscode.ExtensionContext): LadderLabApi {
@@ -21,17 +25,22 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
   const runs = new RunManager({ log });
   const runsTree = new RunsTreeProvider(runs);
   const statusBar = new RunStatusBar(runs);
-  const lenses = new ExperimentLensProvider(runs, estimateSupport());
+  const estimateProbe = new EstimateProbe();
+  const estimates = new MemoryEstimates(context.workspaceState, log, (uri) => pickExperiment(uri));
+  const lenses = new ExperimentLensProvider(runs, estimateProbe, estimates);
   context.subscriptions.push(
     log,
     runs,
+    new ExperimentDiagnostics(), // what the engine would refuse, marked in the file before a run
     runsTree,
     statusBar,
+    estimateProbe,
+    estimates,
     lenses,
     vscode.window.registerTreeDataProvider('ladderLab.runs', runsTree),
     vscode.languages.registerCodeLensProvider(LADDER_SELECTOR, lenses),
     vscode.languages.registerHoverProvider(LADDER_SELECTOR, lenses),
-    ...registerCommands({ runs, tree: runsTree, log, extensionPath: context.extensionPath }),
+    ...registerCommands({ runs, tree: runsTree, log, extensionPath: context.extensionPath, estimates }),
     // Menus show Stop only while something runs.
     runs.onDidChangeSessions(() =>
       vscode.commands.executeCommand('setContext', 'ladderLab.running', !!runs.activeSession()),
@@ -41,7 +50,7 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
     }),
   );
   const panels = registerPanels(context, runs);
-  return { runs, runsTree, statusBar, panels };
+  return { runs, runsTree, statusBar, panels, estimates };
 }
 
 export function deactivate(): void {}

@@ -1,4 +1,5 @@
-// CodeLens and hover on *.ladder.json: run it, estimate memory (if the engine can), and the latest results.
+// CodeLens and hover on *.ladder.json: run it, estimate memory (if the engine can; the last estimate stays in the
+// lens and the hover), and the latest results.
 import * as vscode from 'vscode';
 import { METHODS, parseExperimentText } from '../../protocol/experiment';
 import type { StoredRun } from '../runs/runStore';
@@ -10,6 +11,12 @@ import {
   resultsLensTitle,
   RUN_LENS_TITLE,
 } from './codeLensText';
+import { ESTIMATE_COMMAND, type MemoryEstimates } from './estimate';
+import type { EstimateProbe } from './estimateProbe';
+import { estimateHoverMarkdown, estimateLensTitle, estimateTooltip } from './estimateText';
+
+/** Words of an experiment file whose hover shows the estimate: it is about the methods and the batch. */
+const ESTIMATE_WORDS = new Set(['methods', 'max_length', 'batch_size', 'max_train_examples', 'precision']);
 
 export const LADDER_SELECTOR: vscode.DocumentSelector = [{ pattern: '**/*.ladder.json' }];
 
@@ -18,19 +25,21 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
   readonly onDidChangeCodeLenses = this.changed.event;
   private readonly subscriptions: vscode.Disposable[];
   private runsCache: Promise<StoredRun[]> | undefined;
-  private estimateAsked = false;
-  private hasEstimateLens = false;
 
-  /** `hasEstimate`: whether the engine has an `estimate` subcommand (asked once per window); the lens needs it. */
+  /** `probe`: whether the selected engine has an `estimate` subcommand (the lens needs it); `estimates`: the last
+   * estimate per file. */
   constructor(
     private readonly runs: RunManagerApi,
-    private readonly hasEstimate: () => Promise<boolean>,
+    private readonly probe: EstimateProbe,
+    private readonly estimates: MemoryEstimates,
   ) {
     this.subscriptions = [
       runs.onDidChangeRuns(() => {
         this.runsCache = undefined;
         this.changed.fire();
       }),
+      probe.onDidChange(() => this.changed.fire()),
+      estimates.onDidChange(() => this.changed.fire()),
       this.changed,
     ];
   }
@@ -45,19 +54,15 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
     const lenses = [
       new vscode.CodeLens(top, { title: RUN_LENS_TITLE, command: 'ladderLab.runComparison', arguments: [doc.uri] }),
     ];
-    if (!this.estimateAsked) {
-      // Asked once, without holding up the other lenses: the lens appears when the engine's answer arrives.
-      this.estimateAsked = true;
-      void this.hasEstimate().then((yes) => {
-        this.hasEstimateLens = yes;
-        if (yes) this.changed.fire();
-      });
-    }
-    if (this.hasEstimateLens) {
+    // The probe answers later (it runs Python) without holding up the other lenses; its answer refreshes them.
+    const stored = this.estimates.get(doc.uri);
+    if (this.probe.hasEstimate() || stored) {
+      const stale = !!stored && this.estimates.isStale(stored, doc.getText());
       lenses.push(
         new vscode.CodeLens(top, {
-          title: ESTIMATE_LENS_TITLE,
-          command: 'ladderLab.estimateMemory',
+          title: stored ? `$(dashboard) ${estimateLensTitle(stored.result, stale)}` : ESTIMATE_LENS_TITLE,
+          tooltip: stored ? estimateTooltip(stored.result) : 'Predict each method’s training peak memory',
+          command: ESTIMATE_COMMAND,
           arguments: [doc.uri],
         }),
       );
@@ -80,15 +85,34 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
     return lenses;
   }
 
-  /** The full numbers, when hovering "methods" or a method name (not everywhere: JSON hovers matter too). */
+  /** The full numbers, when hovering "methods", a method name, or (the estimate) a batch setting; not everywhere:
+   * JSON hovers matter too. */
   async provideHover(doc: vscode.TextDocument, pos: vscode.Position): Promise<vscode.Hover | undefined> {
     const range = doc.getWordRangeAtPosition(pos, /[a-z_]+/);
     const word = range && doc.getText(range);
-    if (!word || (word !== 'methods' && !(METHODS as readonly string[]).includes(word))) return undefined;
-    const { raw } = parseExperimentText(doc.getText());
-    if (!raw) return undefined;
-    const md = resultsHoverMarkdown(latestResults(raw, await this.listRuns()));
-    return md ? new vscode.Hover(new vscode.MarkdownString(md), range) : undefined;
+    if (!word) return undefined;
+    const isMethod = word === 'methods' || (METHODS as readonly string[]).includes(word);
+    const parts: vscode.MarkdownString[] = [];
+    if (isMethod) {
+      const { raw } = parseExperimentText(doc.getText());
+      const md = raw && resultsHoverMarkdown(latestResults(raw, await this.listRuns()));
+      if (md) parts.push(new vscode.MarkdownString(md));
+    }
+    const stored = this.estimates.get(doc.uri);
+    if (stored && (isMethod || ESTIMATE_WORDS.has(word))) {
+      const again = encodeURIComponent(JSON.stringify([doc.uri.toString(), { askGpu: true }]));
+      const md = new vscode.MarkdownString(
+        estimateHoverMarkdown(stored.result, {
+          gpuGiB: stored.gpuGiB,
+          at: stored.at,
+          stale: this.estimates.isStale(stored, doc.getText()),
+          changeGpuLink: `command:${ESTIMATE_COMMAND}?${again}`,
+        }),
+      );
+      md.isTrusted = { enabledCommands: [ESTIMATE_COMMAND] }; // the "Set the GPU size…" link, nothing else
+      parts.push(md);
+    }
+    return parts.length ? new vscode.Hover(parts, range) : undefined;
   }
 
   dispose(): void {
