@@ -99,6 +99,7 @@ class Experiment:
     r: int = setting(
         8,
         label="Reduction factor",
+        short="r",
         group="lst",
         methods=LST,
         minimum=2,
@@ -108,6 +109,7 @@ class Experiment:
     keep_layers: list[int] | None = setting(
         None,
         label="Side layers",
+        short="layers",
         group="lst",
         methods=LST,
         minimum=0,
@@ -190,7 +192,13 @@ class Experiment:
     )
     # -- baselines
     lora_rank: int = setting(
-        32, label="LoRA rank", group="baselines", methods=("lora",), **COUNT, help="rank of LoRA's update matrices"
+        32,
+        label="LoRA rank",
+        short="rank",
+        group="baselines",
+        methods=("lora",),
+        **COUNT,
+        help="rank of LoRA's update matrices",
     )
     lora_alpha: int = setting(
         32,
@@ -210,6 +218,7 @@ class Experiment:
     adapter_size: int = setting(
         48,
         label="Adapter size",
+        short="size",
         group="baselines",
         methods=("adapter",),
         **COUNT,
@@ -218,6 +227,7 @@ class Experiment:
     prompt_tokens: int = setting(
         100,
         label="Prompt tokens",
+        short="tokens",
         group="baselines",
         methods=("prompt",),
         unit="tokens",
@@ -236,7 +246,9 @@ class Experiment:
         "tuning's own rate (3e-1), which would wreck a freshly initialised head",
     )
     # -- training
-    epochs: int = setting(3, label="Epochs", group="training", **COUNT, help="passes over the training set")
+    epochs: int = setting(
+        3, label="Epochs", short="epochs", group="training", **COUNT, help="passes over the training set"
+    )
     batch_size: int = setting(
         16, label="Batch size", group="training", unit="examples", **COUNT, help="training examples per step"
     )
@@ -251,6 +263,7 @@ class Experiment:
     lr: float | None = setting(
         None,
         label="Learning rate",
+        short="lr",
         group="training",
         exclusive_minimum=0,
         exclusive_maximum=10,
@@ -326,6 +339,7 @@ class Experiment:
     seed: int = setting(
         42,
         label="Seed",
+        short="seed",
         group="training",
         minimum=0,
         maximum=2**32 - 1,

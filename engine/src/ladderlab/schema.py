@@ -115,6 +115,7 @@ def _spec(name: str) -> dict:
         "maxItems": info.max_items,
         "unique": info.unique or None,
         "increasing": info.increasing or None,
+        "short": info.short,
     }
     spec.update({k: list(v) if isinstance(v, tuple) else v for k, v in optional.items() if v is not None})
     return spec
@@ -174,6 +175,8 @@ export interface FieldSpec {{
   readonly maxItems?: number;
   readonly unique?: boolean;
   readonly increasing?: boolean;
+  /** How run labels name the field; with methods it is part of the method's identity (protocol/runLabel.ts). */
+  readonly short?: string;
 }}
 
 export const METHODS = {_js(list(METHODS))} as const;
