@@ -12,6 +12,7 @@ import {
   type FieldSpec,
   type Method,
 } from './experimentFields';
+import { backboneProblems, type BackboneShape } from './backboneRules';
 
 export * from './experimentFields';
 
@@ -27,6 +28,9 @@ export interface FieldError {
 export interface ParsedExperiment {
   raw: ExperimentFileValues | null; // the file's object; null when the text is not a JSON object
   values: ExperimentValues; // every field resolved: the file's valid values, the engine's defaults for the rest
+  /** Every field as the file writes it (invalid values too), the engine's defaults where the file is silent: what
+   * a form shows, so that a bad value is seen and fixed where it is, not replaced by a default. */
+  shown: Record<string, unknown>;
   errors: FieldError[]; // what the engine would refuse
 }
 
@@ -182,12 +186,13 @@ export function parseExperimentText(text: string): ParsedExperiment {
     raw = JSON.parse(text);
   } catch (e) {
     const message = `the experiment file is not valid JSON (${(e as Error).message}). Fix it in the editor; the form follows.`;
-    return { raw: null, values: { ...DEFAULTS }, errors: [{ field: '', message }] };
+    return { raw: null, values: { ...DEFAULTS }, shown: { ...DEFAULTS }, errors: [{ field: '', message }] };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return {
       raw: null,
       values: { ...DEFAULTS },
+      shown: { ...DEFAULTS },
       errors: [{ field: '', message: 'the file must hold one JSON object of experiment fields' }],
     };
   }
@@ -197,11 +202,81 @@ export function parseExperimentText(text: string): ParsedExperiment {
   const errors = validateExperiment(lenient);
   const bad = new Set(errors.map((e) => e.field));
   const values = { ...DEFAULTS } as Record<string, unknown>;
+  const shown = { ...DEFAULTS } as Record<string, unknown>;
   for (const spec of FIELDS) {
     const v = lenient[spec.name];
-    if (v !== undefined && v !== null && !bad.has(spec.name)) values[spec.name] = v;
+    if (v === undefined || v === null) continue;
+    shown[spec.name] = obj[spec.name]; // as written ("1,3,5" stays text), bad or not
+    if (!bad.has(spec.name)) values[spec.name] = v;
   }
-  return { raw: obj, values: values as unknown as ExperimentValues, errors };
+  return { raw: obj, values: values as unknown as ExperimentValues, shown, errors };
+}
+
+/** "r=5 does not ..." and "keep_layers [6] ..." name their field already. */
+const namesField = (message: string, field: string) =>
+  message.startsWith(`${field}=`) || message.startsWith(`${field} `);
+
+/**
+ * Every error of a parsed file, with the rules that need the backbone's shape (protocol/backboneRules.ts) applied
+ * to its valid values: what the engine would refuse, before it is started. `shape` null: the backbone is unknown
+ * here (no readable config.json), and the engine has the last word.
+ */
+export function experimentErrors(parsed: ParsedExperiment, shape: BackboneShape | null): FieldError[] {
+  if (parsed.raw === null || shape === null) return parsed.errors;
+  const bad = new Set(parsed.errors.map((e) => e.field));
+  const rules = backboneProblems(parsed.values, shape).filter((p) => !bad.has(p.field));
+  return [
+    ...parsed.errors,
+    ...rules.map((p) => ({
+      field: p.field,
+      message: `${namesField(p.message, p.field) ? '' : `${p.field}: `}${p.message}; ${p.hint}`,
+    })),
+  ];
+}
+
+/**
+ * Where a top-level key and its value are written in a file's text, as [start, end) offsets (a diagnostic's range);
+ * undefined when the key is not there. The text must parse as a JSON object (only such files have field errors).
+ */
+export function fieldOffsets(text: string, key: string): [number, number] | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      const end = stringEnd(text, i);
+      const after = /^\s*:/.exec(text.slice(end, end + 200));
+      if (depth === 1 && after && JSON.parse(text.slice(i, end)) === key)
+        return [i, valueEnd(text, end + after[0].length)];
+      i = end - 1;
+    } else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+  }
+  return undefined;
+}
+
+/** The offset just past the JSON string that starts at `start` (a quote). */
+function stringEnd(text: string, start: number): number {
+  let i = start + 1;
+  while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
+  return i + 1;
+}
+
+/** The offset just past the JSON value that starts at or after `start` (after white space). */
+function valueEnd(text: string, start: number): number {
+  let i = start;
+  while (/\s/.test(text[i] ?? '')) i++;
+  if (text[i] === '"') return stringEnd(text, i);
+  let depth = 0;
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') i = stringEnd(text, i) - 1;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (depth === 0) break;
+      if (--depth === 0) return i + 1;
+    } else if (c === ',' && depth === 0) break;
+  }
+  return text.slice(0, i).trimEnd().length;
 }
 
 /** The engine reads "1, 3, 5" for a list field as [1, 3, 5] (config.py build_experiment); so does the form. */

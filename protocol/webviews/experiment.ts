@@ -1,6 +1,14 @@
 // The sidebar Experiment view's messages, and the validator of the patches its form sends. The fields, their types
 // and limits come from the engine's declarations (protocol/experimentFields.ts, through protocol/experiment.ts).
-import { FORM_FIELDS, valueProblem, type ExperimentPatch, type ExperimentValues, type FieldSpec } from '../experiment';
+import {
+  FORM_FIELDS,
+  valueProblem,
+  type ExperimentPatch,
+  type ExperimentValues,
+  type FieldError,
+  type FieldSpec,
+} from '../experiment';
+import type { BackboneShape } from '../backboneRules';
 import { isRecord, isSafePathString, own, typeOf, type Channel, type Obj } from './common';
 
 export const ExperimentMessages = {
@@ -20,15 +28,17 @@ export interface BackboneInfo {
   hidden: number | null;
   family: string | null; // bert, t5, gpt2, ...
   label: string;
+  shape: BackboneShape | null; // what LST's rules need (protocol/backboneRules.ts); null = unknown, not checked
 }
 
 export interface ExperimentState {
   file: string | null; // the experiment file, relative to the workspace; null = none yet (the first edit creates one)
-  values: ExperimentValues;
+  values: ExperimentValues; // the file's valid values, the engine's defaults for the rest
+  shown: Record<string, unknown>; // every field as the file writes it, invalid values too: what the form shows
   backbone: BackboneInfo;
   presets: string[];
   problems: string[]; // e.g. "the file is not valid JSON": the form is read-only until fixed
-  warnings: string[]; // what the engine would reject (unknown field, r not dividing the width, ...): shown, not blocking
+  errors: FieldError[]; // what the engine would refuse (a bad value, r not dividing the width, ...): Run is disabled
   running: boolean; // a session is starting/running: the Run button is disabled
 }
 

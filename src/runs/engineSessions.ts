@@ -11,7 +11,7 @@ import type { Logger } from '../engine/logger';
 import { findPython } from '../engine/python';
 import { compareArgs, EngineWorker, isEngineProcess, resumeArgs } from '../engine/worker';
 import { parseExperimentText } from '../../protocol/experiment';
-import { EngineEnvironmentError, experimentProblem, launchBlockedReason, resumeRefusal } from './launchChecks';
+import { EngineEnvironmentError, experimentLaunchProblem, launchBlockedReason, resumeRefusal } from './launchChecks';
 import { DEFAULT_RUNS_DIR } from './runsDir';
 import { parseRunId, readRunEvents } from './runStore';
 import {
@@ -168,13 +168,13 @@ export class EngineSessions implements vscode.Disposable {
         `${path.basename(experimentPath)} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); check that the file exists.`,
       );
     }
-    const problem = experimentProblem(experimentPath, text);
-    if (problem) throw new Error(problem);
     const values = parseExperimentText(text).values;
     const folder =
       vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
     // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
     const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
+    const problem = await experimentLaunchProblem(experimentPath, text, cwd);
+    if (problem) throw new Error(problem);
     const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
     const python = await this.python(folder, cwd);
     const methods = [...values.methods];

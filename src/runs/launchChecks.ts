@@ -2,7 +2,9 @@
 // unit-tested: each names the file, field or setting at fault and says what to do.
 import * as path from 'node:path';
 import { describeReport, type EnvironmentReport } from '../engine/environment';
-import { parseExperimentText } from '../../protocol/experiment';
+import type { BackboneShape } from '../../protocol/backboneRules';
+import { experimentErrors, parseExperimentText } from '../../protocol/experiment';
+import { backboneInfo } from '../views/backboneInfo';
 import type { RunRecord } from './types';
 
 /** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
@@ -20,11 +22,23 @@ export class EngineEnvironmentError extends Error {
   }
 }
 
-/** Why an experiment file cannot be run, naming the file and every bad field; undefined if it can. */
-export function experimentProblem(file: string, text: string): string | undefined {
-  const { errors } = parseExperimentText(text);
+/**
+ * Why an experiment file cannot be run, naming the file and every bad field; undefined if it can. With the
+ * backbone's shape, the rules that depend on it (r, kept layers, side heads) are checked too: a bad r is refused
+ * here, not by the engine after the first methods of a comparison.
+ */
+export function experimentProblem(file: string, text: string, shape: BackboneShape | null = null): string | undefined {
+  const errors = experimentErrors(parseExperimentText(text), shape);
   if (errors.length === 0) return undefined;
   return `${path.basename(file)}: ${errors.map((e) => e.message).join('; ')}`;
+}
+
+/** experimentProblem with the shape of the backbone the file names (relative folders are taken from `cwd`, as the
+ * engine started there takes them). */
+export async function experimentLaunchProblem(file: string, text: string, cwd: string): Promise<string | undefined> {
+  const { values } = parseExperimentText(text);
+  const info = await backboneInfo(values.backbone, (p) => path.resolve(cwd, p));
+  return experimentProblem(file, text, info.shape);
 }
 
 /** Why the interpreter cannot run the engine (missing, or missing packages), with the two ways out. */

@@ -1,28 +1,35 @@
-// What the form needs to know about a backbone: its layer count (for the visual ladder) and hidden size (for the
-// side width hint). Presets mirror engine/src/ladderlab/backbones.py; folders are read from their config.json.
+// What the form and the checks before a run need to know about a backbone: its layer count (for the visual
+// ladder), its widths and heads (for LST's r and side_heads: protocol/backboneRules.ts). Presets mirror the engine's
+// PRESETS (engine/src/ladderlab/backbones.py; engine/tests/test_backbone_rules.py keeps the two equal); folders are
+// read from their config.json.
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
+import { shapeFromConfig } from '../../protocol/backboneRules';
 import type { BackboneInfo } from '../../protocol/webviews/experiment';
 
-/** preset name -> [family, layers, hidden], as in the engine's PRESETS. */
-export const PRESETS: Record<string, [family: string, layers: number, hidden: number]> = {
-  't5-small': ['t5', 6, 512],
-  't5-base': ['t5', 12, 768],
-  't5-large': ['t5', 24, 1024],
-  't5-3b': ['t5', 24, 1024],
-  'bert-base': ['bert', 12, 768],
-  gpt2: ['gpt2', 12, 768],
-  'bert-tiny': ['bert', 4, 64],
-  't5-tiny': ['t5', 4, 64],
-  'gpt2-tiny': ['gpt2', 4, 64],
+// The engine's PRESETS, verbatim between the markers (JSON, read by the engine's test).
+// presets-begin
+// prettier-ignore
+export const PRESETS: Record<string, Record<string, unknown>> = {
+  "t5-small": {"model_type": "t5", "d_model": 512, "d_ff": 2048, "d_kv": 64, "num_heads": 8, "num_layers": 6},
+  "t5-base": {"model_type": "t5", "d_model": 768, "d_ff": 3072, "d_kv": 64, "num_heads": 12, "num_layers": 12},
+  "t5-large": {"model_type": "t5", "d_model": 1024, "d_ff": 4096, "d_kv": 64, "num_heads": 16, "num_layers": 24},
+  "t5-3b": {"model_type": "t5", "d_model": 1024, "d_ff": 16384, "d_kv": 128, "num_heads": 32, "num_layers": 24},
+  "bert-base": {"model_type": "bert", "hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12},
+  "gpt2": {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12},
+  "bert-tiny": {"model_type": "bert", "hidden_size": 64, "intermediate_size": 256, "num_attention_heads": 4, "num_hidden_layers": 4},
+  "t5-tiny": {"model_type": "t5", "d_model": 64, "d_ff": 256, "d_kv": 16, "num_heads": 4, "num_layers": 4},
+  "gpt2-tiny": {"model_type": "gpt2", "n_embd": 64, "n_layer": 4, "n_head": 4}
 };
+// presets-end
 
-/** The embedded default: all-MiniLM-L6-v2 (6-layer BERT, hidden 384). */
-export const DEFAULT_BACKBONE: BackboneInfo = {
-  layers: 6,
-  hidden: 384,
-  family: 'bert',
-  label: 'all-MiniLM-L6-v2: 6 layers, hidden 384 (built in)',
+/** The embedded default's config.json (all-MiniLM-L6-v2: a 6-layer BERT, hidden 384, 12 heads). */
+export const DEFAULT_CONFIG = {
+  model_type: 'bert',
+  hidden_size: 384,
+  intermediate_size: 1536,
+  num_attention_heads: 12,
+  num_hidden_layers: 6,
 };
 
 const first = (cfg: Record<string, unknown>, keys: string[]): number | null => {
@@ -33,31 +40,31 @@ const first = (cfg: Record<string, unknown>, keys: string[]): number | null => {
   return null;
 };
 
-/** Layer count and width from a Hugging Face config.json object (BERT, T5, GPT-2 naming). */
-export function infoFromConfig(cfg: Record<string, unknown>, where: string): BackboneInfo {
-  const layers = first(cfg, ['num_hidden_layers', 'num_layers', 'n_layer']);
-  const hidden = first(cfg, ['hidden_size', 'd_model', 'n_embd']);
+/** Layer count, width and shape from a Hugging Face config.json object (BERT, T5, GPT-2 naming); `where` and
+ * `suffix` frame the label the form shows. */
+export function infoFromConfig(cfg: Record<string, unknown>, where: string, suffix = ''): BackboneInfo {
+  const shape = shapeFromConfig(cfg);
+  const layers = shape?.layers ?? first(cfg, ['num_hidden_layers', 'num_layers', 'n_layer']);
+  const hidden = shape?.widths[0][1] ?? first(cfg, ['hidden_size', 'd_model', 'n_embd']);
   const family = typeof cfg.model_type === 'string' ? cfg.model_type.slice(0, 40) : null;
+  const heads = shape ? `, ${shape.heads} heads` : '';
   const label =
     layers === null
       ? `${where}: config.json names no layer count`
-      : `${where}: ${family ?? 'model'}, ${layers} layers${hidden ? `, hidden ${hidden}` : ''}`;
-  return { layers, hidden, family, label };
+      : `${where}: ${family ?? 'model'}, ${layers} layers${hidden ? `, hidden ${hidden}` : ''}${heads}${suffix}`;
+  return { layers, hidden, family, label, shape };
 }
+
+export const DEFAULT_BACKBONE: BackboneInfo = infoFromConfig(DEFAULT_CONFIG, 'all-MiniLM-L6-v2', ' (built in)');
+
+const unknown = (label: string): BackboneInfo => ({ layers: null, hidden: null, family: null, label, shape: null });
 
 export async function backboneInfo(backbone: string, resolveFolder: (p: string) => string): Promise<BackboneInfo> {
   if (backbone === 'default') return DEFAULT_BACKBONE;
   if (backbone.startsWith('preset:')) {
     const name = backbone.slice('preset:'.length);
-    const p = PRESETS[name];
-    return p
-      ? {
-          layers: p[1],
-          hidden: p[2],
-          family: p[0],
-          label: `preset ${name}: ${p[0]}, ${p[1]} layers, hidden ${p[2]} (random init)`,
-        }
-      : { layers: null, hidden: null, family: null, label: `unknown preset ${name}` };
+    const cfg = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
+    return cfg ? infoFromConfig(cfg, `preset ${name}`, ' (random init)') : unknown(`unknown preset ${name}`);
   }
   const folder = resolveFolder(backbone);
   try {
@@ -66,6 +73,6 @@ export async function backboneInfo(backbone: string, resolveFolder: (p: string) 
     if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new Error('not an object');
     return infoFromConfig(cfg as Record<string, unknown>, path.basename(folder));
   } catch {
-    return { layers: null, hidden: null, family: null, label: `${path.basename(folder)}: no readable config.json` };
+    return unknown(`${path.basename(folder)}: no readable config.json`);
   }
 }

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   applyPatch,
+  experimentErrors,
   parseExperimentText,
   serializeExperiment,
   STARTER_EXPERIMENT,
@@ -176,21 +177,20 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       path.isAbsolute(p) || !root ? p : path.resolve(root, p),
     );
     const active = this.runManager.activeSession();
-    // A file that is not a JSON object makes the form read-only (problems); bad fields are shown, and editable.
-    const fileErrors = parsed.errors.filter((e) => e.field === '').map((e) => e.message);
-    const warnings = parsed.errors.filter((e) => e.field !== '').map((e) => e.message);
-    const beyond = (parsed.values.keep_layers ?? []).filter((l) => info.layers !== null && l >= info.layers);
-    if (beyond.length)
-      warnings.push(`keep_layers: ${beyond.join(', ')} lie beyond this backbone's ${info.layers} layers (0-based)`);
-    if (info.hidden && info.hidden % parsed.values.r !== 0)
-      warnings.push(`r: ${parsed.values.r} does not divide the backbone's hidden size ${info.hidden}`);
+    // A file that is not a JSON object makes the form read-only (problems); bad fields are shown with their own
+    // values and their errors beside them, and editable; any error disables Run (the engine would refuse it).
+    const errors = experimentErrors(parsed, info.shape);
     return {
       file: uri ? vscode.workspace.asRelativePath(uri) : null,
       values: parsed.values,
+      shown: parsed.shown,
       backbone: info,
       presets: Object.keys(PRESETS),
-      problems: uri && text === null ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`] : fileErrors,
-      warnings: [...new Set(warnings)],
+      problems:
+        uri && text === null
+          ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`]
+          : errors.filter((e) => e.field === '').map((e) => e.message),
+      errors: errors.filter((e) => e.field !== ''),
       running:
         active !== undefined &&
         (active.state === 'starting' || active.state === 'running' || active.state === 'stopping'),
@@ -236,7 +236,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     }
   }
 
-  /** Applies a validated patch after the host-side checks: paths allowed, kept layers within the backbone. */
+  /** Applies a validated patch after the host-side check of paths (typed or chosen: one rule, PathPolicy). What the
+   * engine would refuse about the values (a kept layer beyond the backbone, an r that does not divide it) is
+   * written as asked and shown as an error beside the field, with Run disabled: the file is the user's. */
   private async update(patch: ExperimentPatch): Promise<void> {
     // Serialise writes: two quick edits must not read the same old text.
     const next = this.writing.then(async () => {
@@ -261,17 +263,6 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
           delete accepted[key];
         } else if (ok !== value) {
           accepted[key] = this.policy.display(ok);
-        }
-      }
-      if (accepted.keep_layers) {
-        const backbone = accepted.backbone ?? current.values.backbone;
-        const root = this.workspaceRoot()?.fsPath;
-        const info = await backboneInfo(backbone, (p) => (path.isAbsolute(p) || !root ? p : path.resolve(root, p)));
-        if (info.layers !== null && accepted.keep_layers.some((l) => l >= info.layers!)) {
-          void vscode.window.showWarningMessage(
-            `Ladder Lab: the backbone has ${info.layers} layers; keep_layers must be below ${info.layers}.`,
-          );
-          delete accepted.keep_layers;
         }
       }
       if (Object.keys(accepted).length > 0) await this.writeText(uri, applyPatch(text, accepted));

@@ -1,7 +1,10 @@
 // Which file-system paths a webview may make the host use. A webview is untrusted: a path it sends is accepted
 // only if it lies inside a workspace folder (after resolving symlinks where the path exists) or if the user picked
 // it in a VS Code dialog during this session, or if the experiment file already held it (the user wrote it there).
+// A typed or pasted path follows the same rule as one chosen with Browse: it is resolved as the engine will read
+// it, checked, and written relative to the workspace folder when inside it (absolute otherwise).
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
 import * as path from 'node:path';
 
 export function isInside(child: string, parent: string): boolean {
@@ -27,6 +30,12 @@ function real(p: string, hops = 0): string {
   }
 }
 
+/** "~" and "~/…" as the engine reads them (Python's Path.expanduser): a typed "~/data" is the home folder's, not a
+ * folder named "~" in the workspace, so it is checked (and written) as the absolute path it is. */
+export function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') || p.startsWith(`~${path.sep}`) ? path.join(homedir(), p.slice(1)) : p;
+}
+
 export class PathPolicy {
   private readonly approved = new Set<string>();
 
@@ -45,7 +54,12 @@ export class PathPolicy {
     if (p.includes('\0')) return undefined;
     const roots = this.roots();
     if (alreadyInFile.includes(p)) return p;
-    const abs = path.isAbsolute(p) ? path.resolve(p) : roots[0] !== undefined ? path.resolve(roots[0], p) : undefined;
+    const home = expandHome(p);
+    const abs = path.isAbsolute(home)
+      ? path.resolve(home)
+      : roots[0] !== undefined
+        ? path.resolve(roots[0], home)
+        : undefined;
     if (abs === undefined) return undefined;
     if (this.approved.has(abs)) return abs;
     const resolved = real(abs);

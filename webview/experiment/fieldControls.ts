@@ -18,6 +18,7 @@ export interface FieldRow {
   spec: FieldSpec;
   row: HTMLElement;
   control: Control;
+  error: HTMLElement; // the file's error for this field, beside the control
 }
 
 /** Where a control reports: the patch to send, or the problem to show (undefined clears it). */
@@ -45,8 +46,23 @@ export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
     text: spec.unit ? `${spec.label} (${spec.unit})` : spec.label,
     attrs: { for: spec.name, title: spec.help },
   });
-  const row = el('div', { className: 'field', attrs: { 'data-field': spec.name } }, [label, control]);
-  return { spec, row, control };
+  const error = fieldError(spec.name);
+  const row = el('div', { className: 'field', attrs: { 'data-field': spec.name } }, [label, control, error]);
+  return { spec, row, control, error };
+}
+
+/** The element that shows a field's error from the file (hidden when there is none). */
+export function fieldError(name: string): HTMLElement {
+  const error = el('div', { className: 'field-error', attrs: { id: `${name}-error`, role: 'alert' } });
+  error.hidden = true;
+  return error;
+}
+
+/** Shows the file's error for a field (or clears it), on its control and beside it. */
+export function showError(error: HTMLElement, control: HTMLElement | null, message: string | undefined): void {
+  error.textContent = message ?? '';
+  error.hidden = message === undefined;
+  control?.toggleAttribute('invalid', message !== undefined);
 }
 
 function select(spec: FieldSpec, options: readonly string[]): VscodeSingleSelect {

@@ -12,7 +12,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { FORM_FIELDS, GROUPS, METHODS, fieldSpec, type ExperimentPatch, type Method } from '../../protocol/experiment';
 import { ExperimentMessages, type ExperimentChannel, type ExperimentState } from '../../protocol/webviews/experiment';
 import { connect, el } from '../shared/vscodeApi';
-import { fieldRow, showValue, type FieldRow } from './fieldControls';
+import { fieldError, fieldRow, showError, showValue, type FieldRow } from './fieldControls';
 
 const channel = connect<ExperimentChannel>();
 const CUSTOM = new Set(['backbone', 'data', 'methods', 'keep_layers']);
@@ -25,7 +25,7 @@ function send(patch: ExperimentPatch): void {
   // Show the change at once, so quick successive clicks (on the ladder) build on each other; the host's next
   // state (after it has checked and written the file) is what stays.
   if (state) {
-    state = { ...state, values: { ...state.values, ...patch } };
+    state = { ...state, values: { ...state.values, ...patch }, shown: { ...state.shown, ...patch } };
     render(state);
   }
 }
@@ -88,26 +88,36 @@ const ladderHint = el('div', { className: 'hint', attrs: { id: 'ladder-hint' } }
 const keepAll = el('vscode-button', { text: 'Keep all', attrs: { id: 'keep-all', secondary: '' } });
 const keepAlternate = el('vscode-button', { text: 'Every other', attrs: { id: 'keep-alternate', secondary: '' } });
 const runButton = el('vscode-button', { text: 'Run comparison', attrs: { id: 'run' } });
+/** The error slots of the hand-drawn fields (the generated rows carry their own). */
+const customErrors: Record<string, HTMLElement> = Object.fromEntries(
+  [...CUSTOM].map((name) => [name, fieldError(name)]),
+);
 
 const custom: Record<string, HTMLElement[]> = {
   backbone: [
     el('div', { className: 'field' }, [el('label', { text: 'Model', attrs: { for: 'backbone-kind' } }), backboneKind]),
     backboneFolderRow,
     backboneInfo,
+    customErrors.backbone,
   ],
   data: [
     el('div', { className: 'field' }, [
       el('label', { text: 'Data', attrs: { for: 'data', title: fieldSpec('data')!.help } }),
       el('div', { className: 'row' }, [data, dataBrowse]),
-      el('div', { className: 'hint', text: 'A GLUE task folder, reviews.json for IMDB, or your file.' }),
+      el('div', {
+        className: 'hint',
+        text: 'A GLUE task folder, reviews.json for IMDB, or your file; typed paths inside the workspace are kept relative to it, others need Browse.',
+      }),
+      customErrors.data,
     ]),
   ],
-  methods: [el('div', { className: 'methods' }, methodBoxes)],
+  methods: [el('div', { className: 'methods' }, methodBoxes), customErrors.methods],
   keep_layers: [
     el('div', { className: 'label', text: 'Side-network layers (click a rung to keep or drop it)' }),
     ladder,
     el('div', { className: 'row' }, [keepAll, keepAlternate]),
     ladderHint,
+    customErrors.keep_layers,
   ],
 };
 
@@ -166,10 +176,16 @@ fileLine.addEventListener('click', (e) => {
   }
 });
 
+/** The file's kept layers, out-of-range ones too (their error shows beside the ladder; a click writes them away). */
+function keptLayers(s: ExperimentState): number[] | null {
+  const shown = s.shown.keep_layers;
+  return Array.isArray(shown) && shown.every((x) => Number.isInteger(x)) ? (shown as number[]) : s.values.keep_layers;
+}
+
 function toggleLayer(layer: number): void {
   const n = state?.backbone.layers;
   if (!state || !n) return;
-  const kept = new Set(state.values.keep_layers ?? Array.from({ length: n }, (_, i) => i));
+  const kept = new Set(keptLayers(state) ?? Array.from({ length: n }, (_, i) => i));
   if (kept.has(layer)) kept.delete(layer);
   else kept.add(layer);
   if (kept.size === 0) {
@@ -191,7 +207,7 @@ function renderLadder(s: ExperimentState): void {
     ladder.dataset.layers = '0';
     return;
   }
-  const kept = new Set(s.values.keep_layers ?? Array.from({ length: n }, (_, i) => i));
+  const kept = new Set(keptLayers(s) ?? Array.from({ length: n }, (_, i) => i));
   const rungs: HTMLElement[] = [el('div', { className: 'ladder-end', text: 'task head' })];
   for (let i = n - 1; i >= 0; i--) {
     const on = kept.has(i);
@@ -203,13 +219,12 @@ function renderLadder(s: ExperimentState): void {
           type: 'button',
           'data-layer': String(i),
           'aria-pressed': String(on),
-          title: on
-            ? `Layer ${i + 1}: its side block is kept (click to drop)`
-            : `Layer ${i + 1}: dropped (click to keep)`,
+          // 0-based, as keep_layers in the file and on the command line
+          title: on ? `Layer ${i}: its side block is kept (click to drop)` : `Layer ${i}: dropped (click to keep)`,
         },
       },
       [
-        el('span', { className: 'bb', text: `layer ${i + 1}` }),
+        el('span', { className: 'bb', text: `layer ${i}` }),
         el('span', { className: 'gate', text: on ? '⟶' : '' }),
         el('span', { className: 'side', text: on ? 'side block' : 'dropped' }),
       ],
@@ -221,11 +236,10 @@ function renderLadder(s: ExperimentState): void {
   ladder.replaceChildren(...rungs);
   ladder.dataset.layers = String(n);
   ladder.dataset.kept = [...kept].sort((a, b) => a - b).join(',');
+  const listed = keptLayers(s);
   ladderHint.textContent =
-    `${kept.size} of ${n} layers feed the side network` +
-    (s.values.keep_layers === null
-      ? ' (all: keep_layers unset).'
-      : ` (keep_layers ${s.values.keep_layers.join(', ')}, 0-based).`);
+    `${[...kept].filter((i) => i < n).length} of ${n} layers (0 to ${n - 1}) feed the side network` +
+    (listed === null ? ' (all: keep_layers unset).' : ` (keep_layers ${listed.join(', ')}).`);
 }
 
 function renderBackbone(s: ExperimentState): void {
@@ -257,32 +271,44 @@ function render(s: ExperimentState): void {
   problems.replaceChildren(...s.problems.map((p) => el('div', { text: p })));
   problems.hidden = s.problems.length === 0;
   root.classList.toggle('readonly', s.problems.length > 0);
-  warnings.replaceChildren(...s.warnings.map((w) => el('li', { text: w })));
-  warnings.hidden = s.warnings.length === 0;
+  warnings.replaceChildren(...s.errors.map((e) => el('li', { text: e.message })));
+  warnings.hidden = s.errors.length === 0;
+  const errorOf = new Map<string, string>();
+  for (const e of s.errors)
+    errorOf.set(e.field, errorOf.has(e.field) ? `${errorOf.get(e.field)}; ${e.message}` : e.message);
 
   renderBackbone(s);
   if (!data.matches(':focus-within')) data.value = v.data ?? '';
   for (const box of methodBoxes) box.checked = v.methods.includes(box.dataset.method as Method);
   const chosen = (methods: readonly string[] | undefined) =>
     !methods || methods.some((m) => v.methods.includes(m as Method));
-  for (const { spec, row, control } of rows) {
-    showValue(control, spec, v[spec.name]);
+  for (const { spec, row, control, error } of rows) {
+    // A field the file gets wrong shows the file's own value beside its error, so it can be fixed where it is.
+    const message = errorOf.get(spec.name);
+    showValue(control, spec, message === undefined ? v[spec.name] : s.shown[spec.name]);
+    showError(error, control, message);
     row.classList.toggle('inactive', !chosen(spec.methods));
     if (spec.name === 'text_columns' || spec.name === 'label_column') row.hidden = v.task !== 'file';
   }
   for (const id of ['lst', 'levers'])
     document.getElementById(`${id}-section`)!.classList.toggle('inactive', !v.methods.includes('lst'));
 
+  for (const [name, slot] of Object.entries(customErrors)) {
+    const control =
+      name === 'data' ? data : name === 'backbone' ? backboneKind : name === 'keep_layers' ? ladder : null;
+    showError(slot, control, errorOf.get(name));
+  }
+  // The rules about r are the host's (protocol/backboneRules.ts); an error shows beside the field, the width here.
   const h = s.backbone.hidden;
-  rHint.textContent = h
-    ? h % v.r === 0
+  rHint.textContent =
+    h && !errorOf.has('r') && Number.isInteger(h / v.r)
       ? `Side width ${h / v.r} (backbone hidden ${h} / ${v.r}).`
-      : `r must divide the hidden size ${h}.`
-    : 'Side width = backbone hidden size / r.';
-  rHint.classList.toggle('warn', !!h && h % v.r !== 0);
+      : 'Side width = backbone hidden size / r.';
   renderLadder(s);
 
-  runButton.toggleAttribute('disabled', s.running || s.problems.length > 0);
+  const blocked = s.problems.length > 0 || s.errors.length > 0;
+  runButton.toggleAttribute('disabled', s.running || blocked);
+  runButton.title = blocked ? 'Fix the errors shown above first: the engine would refuse this experiment.' : '';
   runButton.textContent = s.running ? 'Running…' : `Run ${v.methods.length > 1 ? 'comparison' : v.methods[0]}`;
   root.dataset.ready = 'true';
 }

@@ -1,0 +1,77 @@
+"""The experiment's rules that depend on the backbone's shape, checked from its config alone (no weights, no data).
+
+``validate`` (config.py) checks what needs nothing but the experiment; these need the backbone's config: LST's r
+must divide the backbone's widths and leave whole attention heads, kept layers must exist, and a pruning
+initialisation keeps every head. ``prepare`` (comparison.py) runs ``check_backbone`` right after reading the
+backbone's config, before any data is read or any model built, so a bad r is refused in a second, not after the
+first methods of a comparison have trained. The side-width rule is the family's own (``Family.side_config``), so
+it is stated once, where the side network is built; the extension mirrors these rules in
+protocol/backboneRules.ts, and engine/tests/fixtures/backbone-rules.json holds the cases both must agree on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadInput
+from .families import family_for
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str  # the experiment field to change
+    message: str
+    hint: str | None
+
+
+def keep_layers_problem(keep_layers: list[int] | None, n_layers: int) -> Problem | None:
+    """Kept layers are 0-based indices of the backbone's layers (per stack)."""
+    out_of_range = [i for i in keep_layers or () if not 0 <= i < n_layers]
+    if not out_of_range:
+        return None
+    return Problem(
+        "keep_layers",
+        f"keep_layers {out_of_range} out of range: the backbone has {n_layers} layers per stack",
+        f"use 0-based indices from 0 to {n_layers - 1}",
+    )
+
+
+def backbone_problems(exp, config) -> list[Problem]:
+    """What the engine would refuse about ``exp`` (an Experiment) once it builds on a backbone with this config."""
+    if "lst" not in exp.methods:
+        return []  # every rule here is about LST's side network
+    family = family_for(config.model_type)
+    n_layers = int(config.num_hidden_layers)
+    problems = []
+    if (p := keep_layers_problem(exp.keep_layers, n_layers)) is not None:
+        problems.append(p)
+    kept = len(exp.keep_layers) if exp.keep_layers is not None else n_layers
+    try:
+        family.side_config(config, exp.r, kept, exp.side_heads)
+    except BadInput as e:
+        # The width rule is about r; the heads rule about side_heads when the user set it, else about r.
+        heads_rule = "heads" in e.message
+        field = "side_heads" if heads_rule and exp.side_heads is not None else "r"
+        problems.append(Problem(field, e.message, e.hint))
+    if (p := side_heads_problem(exp.init, exp.side_heads, family.heads(config))) is not None:
+        problems.append(p)
+    return problems
+
+
+def side_heads_problem(init: str, side_heads: int | None, heads: int) -> Problem | None:
+    """A pruning initialisation copies whole heads of the backbone into the side, so it keeps their number."""
+    if init == "random" or side_heads is None or side_heads == heads:
+        return None
+    return Problem(
+        "side_heads",
+        f"pruning initialisation keeps every attention head, so side_heads must equal the backbone's {heads}",
+        "drop side_heads or use --init random",
+    )
+
+
+def check_backbone(exp, config) -> None:
+    """BadInput with the first problem (its message names the field), or nothing."""
+    problems = backbone_problems(exp, config)
+    if problems:
+        first = problems[0]
+        raise BadInput(first.message, first.hint)
