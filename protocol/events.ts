@@ -167,9 +167,19 @@ export interface RunFinishedEvent extends EventBase {
   summary: RunSummary;
 }
 
+/** A method of a comparison that failed (compare_finished.failed). */
+export interface FailedMethod {
+  method: string;
+  kind: string;
+  message: string;
+  hint: string | null;
+}
+
 export interface CompareFinishedEvent extends EventBase {
   type: 'compare_finished';
   rows: RunSummary[];
+  failed?: FailedMethod[]; // absent from engines before on_failure
+  skipped?: string[]; // not started: an earlier method failed and on_failure is stop
 }
 
 export type EngineEvent =

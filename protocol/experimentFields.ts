@@ -60,6 +60,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "text_columns", "kind": "stringList", "default": null, "nullable": true, "label": "Text column(s)", "help": "task file: the text column, or two for sentence pairs", "group": "task", "nullMeans": "none (task file only)", "minItems": 1, "maxItems": 2},
   {"name": "label_column", "kind": "string", "default": null, "nullable": true, "label": "Label column", "help": "task file: the label column", "group": "task", "nullMeans": "none (task file only)"},
   {"name": "methods", "kind": "stringList", "default": ["lst"], "nullable": false, "label": "Methods", "help": "methods to train and compare, one after another, on the same data", "group": "methods", "choices": ["lst", "lora", "adapter", "bitfit", "prompt", "full"], "choiceLabels": {"lst": "LST (ladder side-tuning)", "lora": "LoRA", "adapter": "Adapter", "bitfit": "BitFit", "prompt": "Prompt tuning", "full": "Full fine-tuning"}, "minItems": 1, "unique": true},
+  {"name": "on_failure", "kind": "enum", "default": "continue", "nullable": false, "label": "When a method fails", "help": "continue = the other methods still train (the failed one is listed with its error); stop = the comparison ends at the first failed method", "group": "methods", "choices": ["continue", "stop"], "choiceLabels": {"continue": "Continue with the other methods", "stop": "Stop the comparison"}},
   {"name": "r", "kind": "int", "default": 8, "nullable": false, "label": "Reduction factor", "help": "side network width = backbone width / r (the paper uses 8)", "group": "lst", "minimum": 2, "maximum": 64, "methods": ["lst"], "short": "r"},
   {"name": "keep_layers", "kind": "intList", "default": null, "nullable": true, "label": "Side layers", "help": "0-based backbone layers that get a side block, increasing (the paper drops some to save memory)", "group": "lst", "minimum": 0, "maximum": 255, "methods": ["lst"], "nullMeans": "every layer", "minItems": 1, "maxItems": 256, "increasing": true, "short": "layers"},
   {"name": "init", "kind": "enum", "default": "fisher", "nullable": false, "label": "Initialisation", "help": "side network initialisation: structural pruning of the backbone by Fisher information or magnitude, or random", "group": "lst", "choices": ["fisher", "magnitude", "random"], "choiceLabels": {"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "random": "Random"}, "methods": ["lst"]},
@@ -103,6 +104,7 @@ export type ExperimentValues = {
   text_columns: string[] | null;
   label_column: string | null;
   methods: Method[];
+  on_failure: "continue" | "stop";
   r: number;
   keep_layers: number[] | null;
   init: "fisher" | "magnitude" | "random";

@@ -34,7 +34,7 @@ const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
   log: { ...base, level: R, message: R },
   error: { ...base, kind: R, message: R, hint: R, phase: O, detail: O, step: O, memory: O },
   run_finished: { ...base, run_id: R, summary: R },
-  compare_finished: { ...base, rows: R },
+  compare_finished: { ...base, rows: R, failed: O, skipped: O },
   checkpoint_saved: {
     ...base,
     run_id: R,

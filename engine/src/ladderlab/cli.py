@@ -151,10 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # bad input, out of memory or a bug: errors.py decides which, and what to say
         return _report(sink, error_fields(e))
     if getattr(args, "json", False):
-        print(json.dumps({"rows": outcome.rows, "failed": outcome.failed}, indent=2))
-    elif mode == "text" and outcome.rows:
+        print(json.dumps({"rows": outcome.rows, "failed": outcome.failed, "skipped": outcome.skipped}, indent=2))
+    elif mode == "text" and (outcome.rows or outcome.failed):
         print()
-        print(format_table(outcome.rows))
+        print(format_table(outcome.rows, outcome.failed, outcome.skipped))
     for failure in outcome.failed:
         print(
             f"ladderlab: {failure['method']} failed ({failure['kind']}): {failure['message']}"

@@ -1,8 +1,12 @@
 """A comparison: load the backbone and the task once, tokenise once, then train each method in turn.
 
-A method that fails (out of memory, a bad setting only it uses) is reported and the others still run:
-finished runs are never lost to a later failure. A stop (SIGINT/SIGTERM) ends the comparison after the current
-run has checkpointed; ``resume_run`` continues such a run in its own folder.
+A method that fails (out of memory, a bad setting only it uses) is reported and, with ``on_failure: continue``
+(the default), the others still run: finished runs are never lost to a later failure; ``on_failure: stop`` ends
+the comparison there. ``compare_finished`` lists the finished rows and the failed methods with their errors.
+Rules that depend on the backbone's shape (r, kept layers) are checked before any data is read
+(backbone_rules.py): they would fail every LST run, so they are refused up front, not in the middle.
+A stop (SIGINT/SIGTERM) ends the comparison after the current run has checkpointed; ``resume_run`` continues
+such a run in its own folder.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
+from .backbone_rules import check_backbone
 from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
 from .data import load_task
@@ -27,7 +32,8 @@ from .train import Run
 @dataclass
 class Outcome:
     rows: list[dict] = field(default_factory=list)  # run summaries, one per finished method
-    failed: list[dict] = field(default_factory=list)  # {"method", "kind", "message"}
+    failed: list[dict] = field(default_factory=list)  # {"method", "kind", "message", "hint"}
+    skipped: list[str] = field(default_factory=list)  # methods not started (on_failure: stop)
 
 
 def read_task(exp: Experiment):
@@ -48,6 +54,7 @@ def prepare(exp: Experiment):
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("this GPU does not support bf16", "use --precision fp32")
     backbone = load_backbone(exp.backbone)
+    check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     task = read_task(exp)
     features = {
         split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
@@ -61,8 +68,11 @@ def run_comparison(exp: Experiment, sink: EventSink) -> Outcome:
     outcome = Outcome()
     for method in exp.methods:
         _execute(Run(exp, method, backbone, data, sink), outcome, sink)
+        if outcome.failed and exp.on_failure == "stop":
+            outcome.skipped = list(exp.methods[exp.methods.index(method) + 1 :])
+            break
     if len(exp.methods) > 1:
-        sink.emit("compare_finished", rows=outcome.rows)
+        sink.emit("compare_finished", rows=outcome.rows, failed=outcome.failed, skipped=outcome.skipped)
     return outcome
 
 

@@ -95,6 +95,15 @@ class Experiment:
         choice_labels={name: label for name, (label, _) in METHOD_TABLE.items()},
         help="methods to train and compare, one after another, on the same data",
     )
+    on_failure: str = setting(
+        "continue",
+        label="When a method fails",
+        group="methods",
+        choices=("continue", "stop"),
+        choice_labels={"continue": "Continue with the other methods", "stop": "Stop the comparison"},
+        help="continue = the other methods still train (the failed one is listed with its error); stop = the "
+        "comparison ends at the first failed method",
+    )
     # -- LST
     r: int = setting(
         8,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 def _mib(n: int | None) -> str:
     return "-" if n is None else f"{n / 2**20:,.1f}"
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequence[str] = ()) -> str:
     """On CUDA the memory column is torch's training peak; elsewhere it is the accounted bytes (parameters +
-    gradients + optimizer state + tensors saved for backward), which the header says."""
+    gradients + optimizer state + tensors saved for backward), which the header says. A failed method is a row
+    that says so, its error below the table; a skipped one (on_failure: stop) a row that says that."""
     on_cuda = any(r["memory"].get("train_peak_bytes") is not None for r in rows)
     memory_header = "peak train MiB (CUDA)" if on_cuda else "train memory MiB (accounted)"
     metric_names = [k for k in rows[0]["metrics"] if k != "score"] if rows else []
@@ -28,6 +31,9 @@ def format_table(rows: list[dict]) -> str:
                 f"{r['metrics']['score']:.2f}",
             ]
         )
+    blank = ["-"] * (len(header) - 2)
+    lines += [[f["method"], "FAILED", *blank] for f in failed]
+    lines += [[m, "skipped", *blank] for m in skipped]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
 
     def fmt(cells: list) -> str:  # the first column left-aligned, numbers right-aligned
@@ -35,4 +41,7 @@ def format_table(rows: list[dict]) -> str:
             str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
 
-    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in lines)])
+    notes = [f"{f['method']} failed ({f['kind']}): {f['message']}" for f in failed]
+    if failed:
+        notes.append(f"{len(failed)} of {len(rows) + len(failed) + len(skipped)} methods failed")
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in lines), *notes])

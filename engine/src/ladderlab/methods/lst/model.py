@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...backbone_rules import keep_layers_problem, side_heads_problem
 from ...errors import BadInput
 from ..base import LossFn, MethodModel, freeze_all, unfreeze_modules
 from . import pruning
@@ -52,12 +53,8 @@ class LadderSideNetwork(MethodModel):
         self.stack_infos = family.stacks(backbone_model)
         n_layers = len(self.stack_infos[0].layers)
         self.kept = list(exp.keep_layers) if exp.keep_layers is not None else list(range(n_layers))
-        out_of_range = [i for i in self.kept if not 0 <= i < n_layers]
-        if out_of_range:
-            raise BadInput(
-                f"keep_layers {out_of_range} out of range: the backbone has {n_layers} layers per stack",
-                f"use 0-based indices from 0 to {n_layers - 1}",
-            )
+        if (problem := keep_layers_problem(self.kept, n_layers)) is not None:  # prepare() checked it already
+            raise BadInput(problem.message, problem.hint)
         self.r = exp.r
         self.side_config = family.side_config(config, exp.r, len(self.kept), exp.side_heads)
         self.side_config._attn_implementation = exp.side_attention
@@ -219,11 +216,9 @@ class LadderSideNetwork(MethodModel):
 
     def _check_heads(self) -> int:
         heads = self.family.heads(self.model.config)
-        if self.family.heads(self.side_config) != heads:
-            raise BadInput(
-                f"pruning initialisation keeps every attention head, so side_heads must equal the backbone's {heads}",
-                "drop side_heads or use --init random",
-            )
+        problem = side_heads_problem("pruning", self.family.heads(self.side_config), heads)
+        if problem is not None:  # prepare() checked it already; a run built by other code still gets the message
+            raise BadInput(problem.message, problem.hint)
         return heads
 
     def select_sets(self, importance: dict[str, torch.Tensor]) -> dict[str, list[dict[str, torch.Tensor]]]:
