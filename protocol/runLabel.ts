@@ -47,9 +47,11 @@ function numberText(v: number): string {
 export function settingText(spec: FieldSpec, v: unknown): string {
   if (v === null || v === undefined) return spec.nullMeans ?? '—';
   if (typeof v === 'number') return numberText(v);
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'number' ? numberText(x) : String(x))).join(',');
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+  if (Array.isArray(v))
+    return v
+      .map((x) => (typeof x === 'number' ? numberText(x) : typeof x === 'string' ? x : JSON.stringify(x)))
+      .join(',');
+  return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
 /** "r=16" for a one-letter name (as the paper writes r), "layers 1,3" otherwise; unnamed fields by their label. */

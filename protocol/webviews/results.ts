@@ -17,6 +17,10 @@ export const ResultsMessages = {
 export interface ResultRow {
   runId: string;
   method: string;
+  /** What the run is called: the user's name for it, else protocol/runLabel.ts's label among the runs shown. */
+  label: string;
+  /** The shown settings that differ among the runs (ResultsTable.settings), as text; '' where one does not apply. */
+  settings: Record<string, string>;
   task: string | null;
   trainablePct: number;
   /** CUDA peak allocated when the run was on CUDA, else the accounted bytes (params + grads + optimizer + saved). */
@@ -26,6 +30,15 @@ export interface ResultRow {
   metrics: Record<string, number | null>;
   score: number | null; // the task's main metric (the engine's "score")
   durationS: number;
+  validationScore: number | null; // the best epoch's validation score (the epoch whose weights were kept)
+  stepS: number | null; // median seconds per training step, without init or evaluation (events.jsonl)
+  initS: number | null; // seconds from the run's start to its first training step: setup and LST's pruning
+  testExamples: number | null; // n of the test set
+  /** Binomial standard error of the test accuracy in points, sqrt(p(1-p)/n)·100; null without accuracy or n. */
+  accuracySe: number | null;
+  /** Peak memory as a fraction of the (first shown) full fine-tuning / LoRA run's; null when none is shown. */
+  memoryVsFull: number | null;
+  memoryVsLora: number | null;
   /** From the run's inference.json (Try Model): median ONNX latency and peak RSS growth; null = not measured. */
   inferenceLatencyMs?: number | null;
   inferencePeakBytes?: number | null;
@@ -33,15 +46,21 @@ export interface ResultRow {
 
 export interface ResultsTable {
   metricNames: string[]; // the metric columns, in order ("score" is not among them: it is the last column)
+  /** The settings that differ among the runs shown (field name and label), one column each. */
+  settings: { name: string; label: string }[];
   rows: ResultRow[];
+  /** Warnings shown under the table, e.g. two runs whose accuracies are within the noise band. */
+  notes: string[];
   /** The table as shown (and exported to Markdown): header labels and one formatted cell per column per row. */
   columns: string[];
+  numeric: boolean[]; // per column: right-aligned (a number)
   cells: string[][];
 }
 
 export interface RunChoice {
   id: string;
   method: string;
+  label: string; // as ResultRow.label, made among every finished run
   task: string | null;
   startedAt: number | null;
   score: number | null;

@@ -15,7 +15,7 @@ import { readInferenceFigures } from '../inference/benchmark';
 import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
 import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
-import { buildTable, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
+import { buildTable, configOf, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
 
 export const SHOW_RESULTS_COMMAND = 'ladderLab.internal.showResults';
 
@@ -145,8 +145,10 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
         method: r.method,
         startedAt: r.startedAt ?? null,
         summary: r.summary,
-        config: await this.readConfig(r),
+        config: r.config ?? (await this.readConfig(r)),
         inference: await readInferenceFigures(r.dir),
+        userLabel: r.userLabel,
+        timing: r.timing,
       });
     }
     const latest = latestComparison(runs);
@@ -154,7 +156,9 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
     const ids = (this.selected ?? latest).filter((id) => known.has(id));
     const byId = new Map(runs.map((r) => [r.id, r]));
     const chosen = ids.map((id) => byId.get(id)!);
-    const state: ResultsState = { choices: runs.map(toChoice), selected: ids, latest, table: buildTable(chosen) };
+    const every = runs.map(configOf);
+    const choices = runs.map((r) => toChoice(r, every));
+    const state: ResultsState = { choices, selected: ids, latest, table: buildTable(chosen) };
     this.last = { runs: chosen, state };
     this.post({ type: ResultsMessages.state, state });
   }

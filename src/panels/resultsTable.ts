@@ -1,8 +1,12 @@
 // Pure: finished runs -> the comparison table (like the LST paper's Table 1), its CSV and Markdown forms, and
 // which runs make up "the latest comparison". No vscode import, so unit tests run it directly.
 import type { RunSummary } from '../../protocol/events';
+import type { FieldSpec } from '../../protocol/experimentFields';
+import { differingSettings, runLabel, runOrigin, settingText, type RunConfig } from '../../protocol/runLabel';
 import type { ResultRow, ResultsTable, RunChoice } from '../../protocol/webviews/results';
 import type { InferenceFigures } from '../../protocol/webviews/try';
+import type { RunTiming } from '../runs/types';
+import { binomialSe, noiseNotes } from './resultsNoise';
 
 /** What the table needs of a finished run: its record plus the resolved config.json (for task and grouping). */
 export interface FinishedRun {
@@ -13,11 +17,25 @@ export interface FinishedRun {
   config: Record<string, unknown> | null;
   /** The run's inference.json (ONNX export measured by onnxruntime-node), if the model has been tried. */
   inference?: InferenceFigures | null;
+  /** The user's name for the run (label.json); wins over the label made from config.json. */
+  userLabel?: string;
+  /** Step time, init time and test-set size, read from events.jsonl. */
+  timing?: RunTiming;
 }
 
 const MIB = 1024 * 1024;
 
-export function toRow(run: FinishedRun): ResultRow {
+/** config.json, or just the method when the run has none (it is then labelled by its method alone). */
+export function configOf(run: Pick<FinishedRun, 'method' | 'config'>): RunConfig {
+  return run.config ?? { method: run.method };
+}
+
+/** The run's name among `among` (the runs shown with it): the user's, else the one made from its settings. */
+export function labelOf(run: Pick<FinishedRun, 'method' | 'config' | 'userLabel'>, among: RunConfig[]): string {
+  return run.userLabel ?? runLabel(configOf(run), among);
+}
+
+export function toRow(run: FinishedRun, among: RunConfig[] = [configOf(run)], settings: FieldSpec[] = []): ResultRow {
   const s = run.summary;
   const m = s.memory;
   const cuda = m.train_peak_bytes !== null && m.train_peak_bytes !== undefined;
@@ -28,10 +46,18 @@ export function toRow(run: FinishedRun): ResultRow {
     typeof s.metrics.score === 'number' && Number.isFinite(s.metrics.score)
       ? s.metrics.score
       : meanOrNull(Object.values(metrics));
-  const task = run.config && typeof run.config.task === 'string' ? run.config.task : null;
+  const config = configOf(run);
+  const task = typeof config.task === 'string' ? config.task : null;
+  const method = s.method || run.method;
+  const validation = s.validation_metrics?.score;
+  const testExamples = run.timing?.testExamples ?? null;
   return {
     runId: run.id,
-    method: s.method || run.method,
+    method,
+    label: labelOf(run, among),
+    settings: Object.fromEntries(
+      settings.map((f) => [f.name, !f.methods || f.methods.includes(method) ? settingText(f, config[f.name]) : '']),
+    ),
     task,
     trainablePct: s.trainable_pct,
     peakBytes: cuda ? m.train_peak_bytes : accounted,
@@ -40,6 +66,13 @@ export function toRow(run: FinishedRun): ResultRow {
     metrics,
     score,
     durationS: s.duration_s,
+    validationScore: typeof validation === 'number' && Number.isFinite(validation) ? validation : null,
+    stepS: run.timing?.stepS ?? null,
+    initS: run.timing?.initS ?? null,
+    testExamples,
+    accuracySe: binomialSe(metrics.accuracy, testExamples),
+    memoryVsFull: null,
+    memoryVsLora: null,
     inferenceLatencyMs: run.inference?.latency_ms_median ?? null,
     inferencePeakBytes: run.inference?.peak_rss_delta_bytes ?? null,
   };
@@ -87,37 +120,76 @@ export function formatPct(v: number): string {
   return Number.isFinite(v) ? `${v < 1 ? v.toFixed(3) : v.toFixed(2)} %` : '—';
 }
 
+function seconds(v: number | null): string {
+  return v === null ? '—' : v < 10 ? `${v.toFixed(2)} s` : `${v.toFixed(1)} s`;
+}
+
+function ratio(v: number | null): string {
+  return v === null ? '—' : `${v.toFixed(2)}×`;
+}
+
+/** Peak memory relative to the first shown run of `method` (null when none is shown or a figure is missing). */
+function relativeTo(rows: ResultRow[], method: string): (r: ResultRow) => number | null {
+  const ref = rows.find((r) => r.method === method)?.peakBytes;
+  return (r) => (ref && r.peakBytes !== null ? r.peakBytes / ref : null);
+}
+
+/** A table column: header, right-aligned (a number), and its cell text for a row. */
+type Column = [string, boolean, (r: ResultRow) => string];
+const when = (on: boolean, ...columns: Column[]): Column[] => (on ? columns : []);
+
 export function buildTable(runs: FinishedRun[]): ResultsTable {
-  const rows = runs.map(toRow);
+  const configs = runs.map(configOf);
+  const settingSpecs = differingSettings(configs);
+  const base = runs.map((r) => toRow(r, configs, settingSpecs));
+  const vsFull = relativeTo(base, 'full');
+  const vsLora = relativeTo(base, 'lora');
+  const rows = base.map((r) => ({ ...r, memoryVsFull: vsFull(r), memoryVsLora: vsLora(r) }));
   const names = metricNames(rows);
-  // Inference columns (ONNX, onnxruntime-node on the CPU) only once some run has been measured.
+  // Inference columns (ONNX, onnxruntime-node on the CPU) only once some run has been measured; memory ratios only
+  // when their reference run is shown; the noise band only when some run has an accuracy on a known n.
   const inference = rows.some((r) => r.inferenceLatencyMs != null);
-  const columns = [
-    'Method',
-    'Task',
-    'Trainable params',
-    'Peak train memory',
-    ...(inference ? ['Inference latency', 'Inference memory'] : []),
-    'Saved for backward',
-    ...names.map((n) => METRIC_LABELS[n] ?? n),
-    'Avg. score',
+  const full = rows.some((r) => r.memoryVsFull !== null);
+  const lora = rows.some((r) => r.memoryVsLora !== null);
+  const noise = rows.some((r) => r.accuracySe !== null);
+  const columns: Column[] = [
+    ['Run', false, (r) => r.label],
+    ['Task', false, (r) => r.task ?? '—'],
+    ...settingSpecs.map((f): Column => [f.label, false, (r) => r.settings[f.name] || '—']),
+    ['Trainable params', true, (r) => formatPct(r.trainablePct)],
+    [
+      'Peak train memory',
+      true,
+      (r) => `${formatBytes(r.peakBytes)}${r.peakKind === 'cuda' ? ' (CUDA peak)' : ' (accounted)'}`,
+    ],
+    ...when(
+      inference,
+      [
+        'Inference latency',
+        true,
+        (r) => (r.inferenceLatencyMs != null ? `${r.inferenceLatencyMs.toFixed(2)} ms` : '—'),
+      ],
+      ['Inference memory', true, (r) => formatBytes(r.inferencePeakBytes ?? null)],
+    ),
+    ...when(full, ['Memory ÷ full FT', true, (r) => ratio(r.memoryVsFull)]),
+    ...when(lora, ['Memory ÷ LoRA', true, (r) => ratio(r.memoryVsLora)]),
+    ['Saved for backward', true, (r) => formatBytes(r.savedBytes)],
+    ['Step time', true, (r) => seconds(r.stepS)],
+    ['Init time', true, (r) => seconds(r.initS)],
+    ['Val. score', true, (r) => formatNumber(r.validationScore)],
+    ...names.map((n): Column => [METRIC_LABELS[n] ?? n, true, (r) => formatNumber(r.metrics[n] ?? null)]),
+    ['Test score', true, (r) => formatNumber(r.score)],
+    ...when(noise, ['± SE (accuracy)', true, (r) => (r.accuracySe === null ? '—' : `±${r.accuracySe.toFixed(2)}`)]),
   ];
-  const cells = rows.map((r) => [
-    r.method,
-    r.task ?? '—',
-    formatPct(r.trainablePct),
-    `${formatBytes(r.peakBytes)}${r.peakKind === 'cuda' ? ' (CUDA peak)' : ' (accounted)'}`,
-    ...(inference
-      ? [
-          r.inferenceLatencyMs != null ? `${r.inferenceLatencyMs.toFixed(2)} ms` : '—',
-          formatBytes(r.inferencePeakBytes ?? null),
-        ]
-      : []),
-    formatBytes(r.savedBytes),
-    ...names.map((n) => formatNumber(r.metrics[n] ?? null)),
-    formatNumber(r.score),
-  ]);
-  return { metricNames: names, rows, columns, cells };
+  return {
+    metricNames: names,
+    settings: settingSpecs.map((f) => ({ name: f.name, label: f.label })),
+    rows,
+    columns: columns.map(([c]) => c),
+    numeric: columns.map(([, n]) => n),
+    cells: rows.map((r) => columns.map(([, , cell]) => cell(r))),
+    notes: noiseNotes(rows),
+  };
 }
 
 // --- CSV (RFC 4180; numbers raw so a spreadsheet can compute with them) ----------------------------------------
@@ -135,14 +207,23 @@ export function toCsv(table: ResultsTable): string {
   const inference = table.rows.some((r) => r.inferenceLatencyMs != null);
   const header = [
     'method',
+    'label',
     'run_id',
     'task',
+    ...table.settings.map((f) => f.name),
     'trainable_pct',
     'peak_train_memory_mib',
     'peak_kind',
+    'memory_vs_full',
+    'memory_vs_lora',
     'saved_for_backward_mib',
+    'step_s',
+    'init_s',
+    'validation_score',
     ...table.metricNames,
-    'avg_score',
+    'test_score',
+    'test_examples',
+    'accuracy_se',
     'duration_s',
     ...(inference ? ['inference_latency_ms', 'inference_peak_rss_mib'] : []),
   ];
@@ -152,14 +233,23 @@ export function toCsv(table: ResultsTable): string {
     lines.push(
       [
         r.method,
+        r.label,
         r.runId,
         r.task,
+        ...table.settings.map((f) => r.settings[f.name] ?? ''),
         r.trainablePct,
         mib(r.peakBytes),
         r.peakKind,
+        r.memoryVsFull,
+        r.memoryVsLora,
         mib(r.savedBytes),
+        r.stepS,
+        r.initS,
+        r.validationScore,
         ...table.metricNames.map((n) => r.metrics[n] ?? null),
         r.score,
+        r.testExamples,
+        r.accuracySe,
         r.durationS,
         ...(inference ? [r.inferenceLatencyMs ?? null, mib(r.inferencePeakBytes ?? null)] : []),
       ]
@@ -180,7 +270,7 @@ function mdCell(text: string): string {
 }
 
 export function toMarkdown(table: ResultsTable, title = 'Ladder Lab comparison'): string {
-  const numeric = table.columns.map((_, i) => i >= 2);
+  const numeric = table.numeric;
   const lines = [
     `# ${mdCell(title)}`,
     '',
@@ -190,11 +280,15 @@ export function toMarkdown(table: ResultsTable, title = 'Ladder Lab comparison')
     '',
     'Peak train memory is the CUDA peak allocated where the run was on a GPU, otherwise the accounted bytes',
     '(parameters + gradients + optimizer state + tensors saved for backward). Scores are on a 0–100 scale.',
+    "Step time: median seconds per training step, without init or evaluation; init time: from the run's start to",
+    "its first training step (setup and LST's pruning). ± SE: the binomial standard error of the test accuracy,",
+    'sqrt(p(1-p)/n)·100 points, n the test examples.',
     ...(table.rows.some((r) => r.inferenceLatencyMs != null)
       ? [
           'Inference: the ONNX export on onnxruntime-node (CPU, batch 1), median latency and peak RSS growth in a child process.',
         ]
       : []),
+    ...(table.notes.length ? ['', ...table.notes.map((n) => `> ⚠ ${mdCell(n)}`)] : []),
     '',
   ];
   return lines.join('\n');
@@ -203,7 +297,7 @@ export function toMarkdown(table: ResultsTable, title = 'Ladder Lab comparison')
 // --- Which runs form "the latest comparison" ------------------------------------------------------------------------
 
 // Keys that differ between the runs of one comparison (or say nothing about the experiment).
-const PER_RUN_KEYS = new Set(['method', 'lr', 'run_id', 'run_dir', 'runs_dir']);
+const PER_RUN_KEYS = new Set(['method', 'lr', 'run_id', 'run_dir', 'runs_dir', 'comparison', 'experiment_file']);
 
 function experimentKey(config: Record<string, unknown> | null): string | null {
   if (!config) return null;
@@ -214,13 +308,20 @@ function experimentKey(config: Record<string, unknown> | null): string | null {
 }
 
 /**
- * The newest finished run and, for each other method of its experiment, the newest finished run of that method
- * with the same configuration (all fields but the per-method ones). Runs without a readable config stand alone.
+ * The newest finished run and the other finished runs of its comparison: those config.json says belong to it
+ * (engines that record `comparison`), else for each other method of its experiment the newest finished run of that
+ * method with the same configuration (all fields but the per-method ones). Runs without a readable config stand alone.
  */
 export function latestComparison(runs: Pick<FinishedRun, 'id' | 'method' | 'startedAt' | 'config'>[]): string[] {
   const byNewest = [...runs].sort((a, b) => (b.startedAt ?? 0) - (a.startedAt ?? 0));
   const newest = byNewest[0];
   if (!newest) return [];
+  const comparison = runOrigin(newest.config).comparison;
+  if (comparison)
+    return byNewest
+      .filter((r) => runOrigin(r.config).comparison === comparison)
+      .map((r) => r.id)
+      .reverse();
   const key = experimentKey(newest.config);
   if (key === null) return [newest.id];
   const chosen = new Map<string, string>();
@@ -231,7 +332,15 @@ export function latestComparison(runs: Pick<FinishedRun, 'id' | 'method' | 'star
   return [...chosen.values()].reverse();
 }
 
-export function toChoice(run: FinishedRun): RunChoice {
-  const row = toRow(run);
-  return { id: run.id, method: row.method, task: row.task, startedAt: run.startedAt, score: row.score };
+/** A run in the picker, named among `among` (every finished run's config). */
+export function toChoice(run: FinishedRun, among: RunConfig[] = [configOf(run)]): RunChoice {
+  const row = toRow(run, among);
+  return {
+    id: run.id,
+    method: row.method,
+    label: row.label,
+    task: row.task,
+    startedAt: run.startedAt,
+    score: row.score,
+  };
 }

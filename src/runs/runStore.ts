@@ -1,14 +1,16 @@
-// Reads the engine's run folders (<runsDir>/<id>/: config.json, events.jsonl, summary.json, metrics.json)
-// back into RunRecords. The folders are the source of truth; this never writes to them. A folder is resumable when
+// Reads the engine's run folders (<runsDir>/<id>/: config.json, events.jsonl, summary.json, metrics.json, and
+// label.json, the one file the extension writes: the user's name for the run) back into RunRecords. The folders are the source of truth; this never writes to them (writeUserLabel aside). A folder is resumable when
 // the engine left checkpoint.pt and no summary.json (the engine deletes the checkpoint when a run finishes).
 // No vscode here: recordFromFiles is pure and unit-tested; readRuns only adds the file reading.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { EngineEvent, RunSummary } from '../../protocol/events';
 import { parseEventLine } from '../../protocol/validate';
-import type { RunRecord, RunStatus } from './types';
+import type { RunRecord, RunStatus, RunTiming } from './types';
 
-export const RUN_FILES = ['config.json', 'events.jsonl', 'summary.json', 'metrics.json'] as const;
+export const RUN_FILES = ['config.json', 'events.jsonl', 'summary.json', 'metrics.json', 'label.json'] as const;
+/** The user's name for a run: {"label": "..."}; absent = the label made from config.json. */
+export const LABEL_FILE = 'label.json';
 export type RunFileName = (typeof RUN_FILES)[number];
 /** The engine's resumable state (written atomically); only its presence matters here. */
 export const CHECKPOINT_FILE = 'checkpoint.pt';
@@ -17,10 +19,8 @@ export const CHECKPOINT_FILE = 'checkpoint.pt';
 export type FileContent = string | undefined | { error: string };
 export type RunFiles = Partial<Record<RunFileName, FileContent>> & { checkpoint?: boolean };
 
-/** A RunRecord plus the resolved experiment of the run (config.json), which CodeLens uses to match runs to files. */
-export interface StoredRun extends RunRecord {
-  config?: Record<string, unknown>;
-}
+/** A RunRecord as read from disk (config.json, which CodeLens uses to match runs to files, is part of it). */
+export type StoredRun = RunRecord;
 
 export interface EventsParse {
   events: EngineEvent[];
@@ -155,7 +155,12 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
     if (status !== 'failed') status = 'finished';
   }
   record.startedAt ??= fromName.startedAt;
+  record.timing = runTiming(events);
   const notes: string[] = [];
+  const label = jsonObject('label.json', files['label.json']);
+  const userLabel = label.value?.label;
+  if (typeof userLabel === 'string' && userLabel.trim()) record.userLabel = userLabel.trim();
+  else if (label.problem || label.value) notes.push(`label.json is ignored: it holds no {"label": "..."}`);
   if (tornTail) {
     notes.push(
       'the last line of events.jsonl was cut off (the engine was killed while writing it); every earlier event is intact',
@@ -172,6 +177,33 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
   if (record.status === 'interrupted') record.resumable = files.checkpoint === true && !summaryFile.value;
   if (notes.length) record.notes = notes;
   return record;
+}
+
+/** Step time, init time and test-set size from the run's events (the engine writes them there, not in summary.json). */
+export function runTiming(events: readonly EngineEvent[]): RunTiming {
+  const steps: number[] = [];
+  let started: number | undefined;
+  let initS: number | null = null;
+  let testExamples: number | null = null;
+  for (const e of events) {
+    if (e.type === 'run_started') started ??= e.ts;
+    else if (e.type === 'phase_started' && e.phase === 'train' && initS === null && started !== undefined)
+      initS = Math.max(0, e.ts - started);
+    else if (e.type === 'train_step' && typeof e.step_s === 'number') steps.push(e.step_s);
+    else if (e.type === 'evaluation' && e.split === 'test' && typeof e.examples === 'number') testExamples = e.examples;
+  }
+  steps.sort((a, b) => a - b);
+  // The median: a step that paid for a checkpoint write or a cold cache does not move it.
+  const mid = steps.length >> 1;
+  const stepS = steps.length ? (steps.length % 2 ? steps[mid] : (steps[mid - 1] + steps[mid]) / 2) : null;
+  return { stepS, initS, testExamples };
+}
+
+/** Names a run (label.json in its folder); an empty name removes the file, so the made-up label shows again. */
+export async function writeUserLabel(runDir: string, label: string): Promise<void> {
+  const file = path.join(runDir, LABEL_FILE);
+  if (!label.trim()) await rm(file, { force: true });
+  else await writeFile(file, JSON.stringify({ label: label.trim() }, null, 2) + '\n', 'utf8');
 }
 
 /** Newest first: by start time, then by id (ids begin with a timestamp, so this also orders undated ones). */

@@ -20,6 +20,18 @@ export interface RunRecord {
   notes?: string[];
   /** An interrupted run with a checkpoint: `ladderlab resume` can continue it. */
   resumable?: boolean;
+  /** config.json: the resolved experiment + method + lr (+ experiment_file and comparison from newer engines). */
+  config?: Record<string, unknown>;
+  /** The name the user gave the run (label.json in its folder), shown instead of the label made from its config. */
+  userLabel?: string;
+  /** Read from events.jsonl: what the Results table needs beyond summary.json. */
+  timing?: RunTiming;
+}
+
+export interface RunTiming {
+  stepS: number | null; // median seconds per training step (step_s: the step alone, no init, no evaluation)
+  initS: number | null; // run_started -> the train phase: model setup and LST's pruning init (first session)
+  testExamples: number | null; // n of the test evaluation (the binomial noise band needs it)
 }
 
 /** A comparison launched from the editor: one worker process, several methods in turn. */

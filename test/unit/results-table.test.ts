@@ -14,6 +14,7 @@ import {
   toMarkdown,
   type FinishedRun,
 } from '../../src/panels/resultsTable';
+import { binomialSe } from '../../src/panels/resultsNoise';
 import {
   applyPatch,
   DEFAULTS,
@@ -49,13 +50,17 @@ test('table rows from real summaries: accounted memory on CPU, metrics, score', 
   );
   assert.deepEqual(t.metricNames, ['accuracy']);
   assert.deepEqual(t.columns, [
-    'Method',
+    'Run',
     'Task',
     'Trainable params',
     'Peak train memory',
+    'Memory ÷ LoRA',
     'Saved for backward',
+    'Step time',
+    'Init time',
+    'Val. score',
     'Accuracy',
-    'Avg. score',
+    'Test score',
   ]);
   const lst = t.rows[0];
   const s = finished[0].summary;
@@ -64,7 +69,8 @@ test('table rows from real summaries: accounted memory on CPU, metrics, score', 
   assert.equal(lst.savedBytes, s.memory.saved_for_backward_bytes);
   assert.equal(lst.score, s.metrics.score);
   assert.equal(lst.task, 'sst2');
-  assert.equal(t.cells[0][0], 'lst');
+  assert.equal(t.cells[0][0], 'LST r=8');
+  assert.equal(t.cells[1][0], 'LoRA');
   assert.match(t.cells[0][3], /MiB \(accounted\)$/);
   assert.equal(t.cells[0].length, t.columns.length);
 });
@@ -98,15 +104,16 @@ test('CSV: a header, one line per run, raw numbers, RFC 4180 quoting, formulas n
   const lines = csv.trimEnd().split('\r\n');
   assert.equal(
     lines[0],
-    'method,run_id,task,trainable_pct,peak_train_memory_mib,peak_kind,saved_for_backward_mib,accuracy,avg_score,duration_s',
+    'method,label,run_id,task,trainable_pct,peak_train_memory_mib,peak_kind,memory_vs_full,memory_vs_lora,' +
+      'saved_for_backward_mib,step_s,init_s,validation_score,accuracy,test_score,test_examples,accuracy_se,duration_s',
   );
   assert.equal(lines.length, 3);
-  assert.ok(lines[1].startsWith(`lst,${finished[0].run_id},sst2,1.4026,`));
+  assert.ok(lines[1].startsWith(`lst,LST r=8,${finished[0].run_id},sst2,1.4026,`), lines[1]);
   assert.ok(csv.endsWith('\r\n'));
   // Hostile text in a method name (a user-made run folder): quoted, and never a formula.
   const evil = buildTable([run('x', { ...finished[0].summary, method: '=HYPERLINK("http://x","a,b")' }, 1)]);
   const row = toCsv(evil).split('\r\n')[1];
-  assert.ok(row.startsWith(`"'=HYPERLINK(""http://x"",""a,b"")",x,`), row);
+  assert.ok(row.startsWith(`"'=HYPERLINK(""http://x"",""a,b"")",`), row);
   const neg = buildTable([run('y', { ...finished[0].summary, metrics: { matthews_corr: -12.5, score: -12.5 } }, 1)]);
   assert.match(toCsv(neg), /,-12\.5,-12\.5,/); // negative numbers stay numbers
 });
@@ -118,12 +125,13 @@ test('Markdown: a GitHub table with escaped pipes and right-aligned numbers', ()
   assert.equal(lines[0], '# Ladder Lab comparison');
   assert.equal(
     lines[2],
-    '| Method | Task | Trainable params | Peak train memory | Saved for backward | Accuracy | Avg. score |',
+    '| Run | Task | Trainable params | Peak train memory | Memory ÷ LoRA | Saved for backward | Step time | Init time |' +
+      ' Val. score | Accuracy | Test score |',
   );
-  assert.equal(lines[3], '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  assert.ok(lines[4].startsWith('| lst | sst2 | 1.40 % |'));
-  assert.ok(lines[5].startsWith('| lora | sst2 |'));
-  const evil = toMarkdown(buildTable([run('x', { ...finished[0].summary, method: 'a|b\nc' }, 1)]));
+  assert.equal(lines[3], '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  assert.ok(lines[4].startsWith('| LST r=8 | sst2 | 1.40 % |'), lines[4]);
+  assert.ok(lines[5].startsWith('| LoRA | sst2 |'));
+  const evil = toMarkdown(buildTable([{ ...run('x', finished[0].summary, 1), userLabel: 'a|b\nc' }]));
   assert.ok(evil.includes('| a\\|b c |'));
 });
 
@@ -143,6 +151,84 @@ test('latest comparison: the newest run plus the newest run of each other method
   ]);
   assert.deepEqual(latestComparison([run('lonely', lst, 1, null)]), ['lonely']);
   assert.deepEqual(latestComparison([]), []);
+});
+
+test('two LST variants and LoRA: labels and a column for each differing setting, timing, ratios, CSV alike', () => {
+  const [lst, lora] = finished.map((e) => e.summary);
+  const full = {
+    ...lora,
+    method: 'full',
+    memory: { ...lora.memory, accounted_bytes: 4 * lst.memory.accounted_bytes! },
+  };
+  const timing = (stepS: number, initS: number) => ({ stepS, initS, testExamples: 200 });
+  const table = buildTable([
+    { ...run('a', { ...lst, metrics: { accuracy: 80, score: 80 } }, 1, { ...config, r: 4 }), timing: timing(2, 30) },
+    { ...run('b', { ...lst, metrics: { accuracy: 90, score: 90 } }, 2, { ...config, r: 8 }), timing: timing(1.5, 0.5) },
+    { ...run('c', lora, 3), timing: timing(3, 0.2) },
+    run('d', full, 4),
+  ]);
+  assert.deepEqual(
+    table.rows.map((r) => r.label),
+    ['LST r=4', 'LST r=8', 'LoRA', 'Full fine-tuning'],
+  );
+  assert.deepEqual(table.settings, [{ name: 'r', label: 'Reduction factor' }]);
+  const col = (name: string) => table.cells.map((c) => c[table.columns.indexOf(name)]);
+  assert.deepEqual(col('Reduction factor'), ['4', '8', '—', '—']); // r is LST's: blank for the others
+  assert.deepEqual(col('Step time'), ['2.00 s', '1.50 s', '3.00 s', '—']);
+  assert.deepEqual(col('Init time'), ['30.0 s', '0.50 s', '0.20 s', '—']);
+  assert.deepEqual(col('Memory ÷ full FT'), [
+    '0.25×',
+    '0.25×',
+    (lora.memory.accounted_bytes! / full.memory.accounted_bytes).toFixed(2) + '×',
+    '1.00×',
+  ]);
+  assert.equal(col('Memory ÷ LoRA')[2], '1.00×');
+  assert.equal(col('Val. score')[0], lst.validation_metrics!.score.toFixed(2));
+  // sqrt(0.8 * 0.2 / 200) * 100 = 2.83 points; the fourth run has no n, so no band.
+  assert.deepEqual(col('± SE (accuracy)').slice(0, 2), ['±2.83', '±2.12']);
+  assert.equal(col('± SE (accuracy)')[3], '—');
+  const csv = toCsv(table).split('\r\n');
+  const header = csv[0].split(',');
+  assert.ok(header.includes('r') && header.includes('step_s') && header.includes('accuracy_se'));
+  const first = csv[1].split(',');
+  assert.equal(first[header.indexOf('r')], '4');
+  assert.equal(first[header.indexOf('label')], 'LST r=4');
+  assert.equal(first[header.indexOf('init_s')], '30');
+  assert.equal(Number(first[header.indexOf('accuracy_se')]).toFixed(3), '2.828');
+  assert.ok(toMarkdown(table).includes('| Run | Task | Reduction factor |'));
+});
+
+test('noise band: binomial SE, and a warning when two accuracies are within 2 SE of their difference', () => {
+  assert.equal(binomialSe(50, 100), 5);
+  assert.equal(binomialSe(100, 100), 0);
+  assert.equal(binomialSe(null, 100), null);
+  assert.equal(binomialSe(80, 0), null);
+  const [lst] = finished.map((e) => e.summary);
+  const at = (id: string, accuracy: number, r: number, n = 200): FinishedRun => ({
+    ...run(id, { ...lst, metrics: { accuracy, score: accuracy } }, 1, { ...config, r }),
+    timing: { stepS: null, initS: null, testExamples: n },
+  });
+  // 85.0 vs 86.5 on 200 examples: SE of the difference sqrt(0.85·0.15/200 + 0.865·0.135/200)·100 = 3.49 points.
+  const close = buildTable([at('a', 85, 4), at('b', 86.5, 8)]);
+  assert.equal(close.notes.length, 1);
+  assert.match(
+    close.notes[0],
+    /^LST r=4 vs LST r=8: accuracies 1\.50 points apart, within 2 standard errors \(±6\.9\d\) on 200 test examples/,
+  );
+  // The same gap on 20,000 examples is real: no warning.
+  assert.deepEqual(buildTable([at('a', 85, 4, 20000), at('b', 86.5, 8, 20000)]).notes, []);
+  assert.ok(toMarkdown(close).includes('> ⚠ LST r=4 vs LST r=8'));
+});
+
+test('latest comparison: runs that record their comparison are grouped by it', () => {
+  const [lst, lora] = finished.map((e) => e.summary);
+  const all = [
+    run('c1-lst', lst, 1, { ...config, comparison: 'c1' }),
+    run('c2-lst', lst, 2, { ...config, comparison: 'c2' }),
+    run('c2-lst-r4', lst, 3, { ...config, r: 4, comparison: 'c2' }),
+    run('c2-lora', lora, 4, { ...config, comparison: 'c2' }),
+  ];
+  assert.deepEqual(latestComparison(all), ['c2-lst', 'c2-lst-r4', 'c2-lora']);
 });
 
 // ---- experiment file <-> form ---------------------------------------------------------------------------------------

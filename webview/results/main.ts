@@ -2,6 +2,7 @@
 // picker and export buttons. The host computes and formats the table; this page only shows it.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
+import { methodName } from '../../protocol/runLabel';
 import { ResultsMessages, type ResultsChannel, type ResultsState } from '../../protocol/webviews/results';
 import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
 import { connect, el } from '../shared/vscodeApi';
@@ -18,6 +19,7 @@ const mdButton = el('vscode-button', { text: 'Export Markdown…', attrs: { id: 
 const tryButton = el('vscode-button', { text: 'Try Model…', attrs: { id: 'try-model', secondary: '' } });
 const summary = el('p', { className: 'muted', attrs: { id: 'summary' } });
 const table = el('table', { className: 'results', attrs: { id: 'results-table' } });
+const notes = el('ul', { className: 'warnings', attrs: { id: 'results-notes', role: 'status' } });
 const scatterCanvas = el('canvas', { attrs: { id: 'scatter-chart', role: 'img' } });
 const scatterNote = el('p', { className: 'muted small', attrs: { id: 'scatter-note' } });
 const picker = el('div', { className: 'picker', attrs: { id: 'run-picker' } });
@@ -33,6 +35,7 @@ root.append(
   ]),
   summary,
   el('div', { className: 'table-wrap' }, [table]),
+  notes,
   el('figure', {}, [
     el('figcaption', { text: 'Score vs. peak training memory (up and to the left is better)' }),
     el('div', { className: 'chart-box' }, [scatterCanvas]),
@@ -60,7 +63,7 @@ function renderTable(s: ResultsState): void {
     el(
       'tr',
       {},
-      t.columns.map((c, i) => el('th', { text: c, className: i >= 2 ? 'num' : '' })),
+      t.columns.map((c, i) => el('th', { text: c, className: t.numeric[i] ? 'num' : '' })),
     ),
   ]);
   const body = el(
@@ -70,13 +73,22 @@ function renderTable(s: ResultsState): void {
       const row = t.rows[r];
       return el(
         'tr',
-        { attrs: { 'data-method': row.method, 'data-run-id': row.runId, 'data-score': String(row.score ?? '') } },
-        cells.map((c, i) => el('td', { text: c, className: i >= 2 ? 'num' : '' })),
+        {
+          attrs: {
+            'data-method': row.method,
+            'data-label': row.label,
+            'data-run-id': row.runId,
+            'data-score': String(row.score ?? ''),
+          },
+        },
+        cells.map((c, i) => el('td', { text: c, className: t.numeric[i] ? 'num' : '' })),
       );
     }),
   );
   table.replaceChildren(head, body);
   table.dataset.rows = String(t.rows.length);
+  // Two runs whose accuracies the test set cannot tell apart: said under the table, not hidden in a tooltip.
+  notes.replaceChildren(...t.notes.map((n) => el('li', { text: `⚠ ${n}` })));
   const tasks = [...new Set(t.rows.map((r) => r.task ?? '?'))];
   summary.textContent = t.rows.length
     ? `${t.rows.length} run${t.rows.length === 1 ? '' : 's'} · task ${tasks.join(', ')}`
@@ -90,17 +102,23 @@ function renderScatter(s: ResultsState): void {
   for (const r of s.table.rows) {
     if (r.peakBytes === null || r.score === null) continue;
     const list = byMethod.get(r.method) ?? [];
-    list.push({ x: r.peakBytes / MIB, y: r.score, label: r.method });
+    list.push({ x: r.peakBytes / MIB, y: r.score, label: r.label });
     byMethod.set(r.method, list);
   }
   const series: SeriesSpec[] = [...byMethod].map(([method, pts]) => ({
     key: method,
-    label: method,
+    label: methodName(method),
     color: methodColor(method),
     points: pts.map(({ x, y }) => ({ x, y })),
     pointLabels: pts.map((p) => p.label),
   }));
   scatter.setSeries(series);
+  // What each point is called, for tests and screen readers (the canvas draws the same labels beside the points).
+  scatterCanvas.dataset.points = JSON.stringify(series.flatMap((x) => x.pointLabels ?? []));
+  scatterCanvas.setAttribute(
+    'aria-label',
+    `Score vs. memory: ${series.flatMap((x) => x.pointLabels ?? []).join('; ')}`,
+  );
   const kinds = new Set(s.table.rows.map((r) => r.peakKind));
   scatterNote.textContent = kinds.has('accounted')
     ? kinds.has('cuda')
@@ -117,7 +135,7 @@ function renderPicker(s: ResultsState): void {
       const box = el('vscode-checkbox', {
         attrs: {
           'data-run-id': c.id,
-          label: `${c.method} · ${c.task ?? '?'} · score ${c.score?.toFixed(2) ?? '—'} · ${when} · ${c.id}`,
+          label: `${c.label} · ${c.task ?? '?'} · score ${c.score?.toFixed(2) ?? '—'} · ${when} · ${c.id}`,
         },
       });
       box.checked = selected.has(c.id);
