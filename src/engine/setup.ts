@@ -1,14 +1,15 @@
 // "Set Up Engine Environment": offers an interpreter that already has the engine, else creates <workspace>/.venv
 // with PyTorch and the engine wheel the VSIX carries (the plan is in setupPlan.ts), verifies it by importing, and
 // on failure or cancel removes the .venv it made and says which step failed and what to do.
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkEnvironment, describeReport, venvHasEngine, type EnvironmentReport } from './environment';
 import type { Logger } from './logger';
 import { candidatePythons, findPython, PYTHON_SETTING, workspaceVenvPython } from './python';
-import { ENGINE_WHEEL_DIR, engineSource, lastLines, parseTorchSetting, progressLine, setupPlan, type SetupPlan, type SetupStep } from './setupPlan';
+import { ENGINE_WHEEL_DIR, engineSource, parseTorchSetting, setupPlan, type SetupPlan } from './setupPlan';
+import { executePlan, type SetupOutcome } from './setupRun';
 
 export const TORCH_SETTING = 'setup.torch';
 /** Whether an NVIDIA driver answers: then PyPI's (CUDA) torch is the right build. */
@@ -16,66 +17,14 @@ function hasNvidiaGpu(): Promise<boolean> {
   return new Promise((resolve) => execFile('nvidia-smi', ['-L'], { timeout: 15_000, shell: false }, (err) => resolve(!err)));
 }
 
-interface StepResult {
-  code: number | null;
-  output: string[];
-}
-
-function runStep(step: SetupStep, cwd: string, log: Logger, token: vscode.CancellationToken, report: (m: string) => void): Promise<StepResult> {
-  return new Promise((resolve) => {
-    log.info(`$ ${[step.command, ...step.args].join(' ')}`);
-    const output: string[] = [];
-    const child = spawn(step.command, step.args, {
-      cwd,
-      shell: false,
-      env: { ...process.env, ...step.env, PIP_NO_INPUT: '1', PYTHONUNBUFFERED: '1' },
-    });
-    const cancel = token.onCancellationRequested(() => child.kill('SIGTERM'));
-    const pipe = (chunk: Buffer) =>
-      chunk
-        .toString('utf8')
-        .split(/\r?\n/)
-        .filter((l) => l.trim())
-        .forEach((l) => {
-          log.info(l);
-          output.push(l);
-          if (output.length > 200) output.shift();
-          const p = progressLine(l);
-          if (p) report(`${step.title}: ${p}`);
-        });
-    child.stdout.on('data', pipe);
-    child.stderr.on('data', pipe);
-    child.on('error', (e) => {
-      output.push(`cannot run ${step.command}: ${e.message}`);
-      log.error(output.at(-1)!);
-    });
-    child.on('close', (code) => {
-      cancel.dispose();
-      resolve({ code, output });
-    });
-  });
-}
-
-type Outcome = { ok: true; report: EnvironmentReport } | { ok: false; cancelled: boolean; why: string; detail?: string };
-
-/** Runs the plan's steps then the import check, in one cancellable notification. */
-function runPlan(plan: SetupPlan, cwd: string, log: Logger): Thenable<Outcome> {
+/** Runs the plan in one cancellable notification ("(k/n) step: pip's latest milestone"). */
+function runPlan(plan: SetupPlan, cwd: string, log: Logger): Thenable<SetupOutcome> {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: 'Ladder Lab: setting up the engine', cancellable: true },
-    async (progress, token): Promise<Outcome> => {
-      for (const [i, step] of plan.steps.entries()) {
-        const prefix = `(${i + 1}/${plan.steps.length + 1}) `;
-        progress.report({ message: prefix + step.title });
-        const { code, output } = await runStep(step, cwd, log, token, (m) => progress.report({ message: prefix + m }));
-        if (token.isCancellationRequested) return { ok: false, cancelled: true, why: `cancelled while ${step.title}` };
-        if (code !== 0)
-          return { ok: false, cancelled: false, why: `${step.title} failed (exit ${code ?? 'killed'})`, detail: lastLines(output) };
-      }
-      progress.report({ message: `(${plan.steps.length + 1}/${plan.steps.length + 1}) checking that torch, transformers, peft and ladderlab import` });
-      const report = await checkEnvironment(plan.python, { deep: true, cwd });
-      log.info(describeReport(report));
-      if (!report.ok) return { ok: false, cancelled: false, why: `the check after installing failed: ${describeReport(report)}` };
-      return { ok: true, report };
+    (progress, token) => {
+      const abort = new AbortController();
+      token.onCancellationRequested(() => abort.abort());
+      return executePlan(plan, { cwd, log, signal: abort.signal, onProgress: (message) => progress.report({ message }) });
     },
   );
 }
@@ -138,13 +87,11 @@ async function setUp(folder: vscode.WorkspaceFolder, extensionPath: string, log:
   // 3. Run it; on failure or cancel remove the .venv only if this setup created it.
   const outcome = await runPlan(plan, cwd, log);
   if (!outcome.ok) {
-    if (plan.createsVenv && existsSync(plan.venv)) {
-      rmSync(plan.venv, { recursive: true, force: true });
-      log.info(`removed ${plan.venv} (this setup created it)`);
-    } else if (existsSync(plan.venv) && !venvHasEngine(plan.venv))
+    if (!outcome.removedVenv && existsSync(plan.venv) && !venvHasEngine(plan.venv))
       log.warn(`${plan.venv} existed before the setup and was kept; it lacks the engine, so Ladder Lab will not pick it`);
-    log.error(`setup: ${outcome.why}${outcome.detail ? `\n${outcome.detail}` : ''}`);
-    if (outcome.cancelled) return void vscode.window.showWarningMessage(`Ladder Lab: engine setup ${outcome.why}; nothing was left half-made.`);
+    if (outcome.cancelled) return void vscode.window.showWarningMessage(
+        `Ladder Lab: engine setup ${outcome.why}${outcome.removedVenv ? '; the .venv it was creating is removed' : ''}.`,
+      );
     const advice = outcome.detail ? ` pip said: ${outcome.detail.split('\n').join(' / ')}.` : '';
     const choice = await vscode.window.showErrorMessage(
       `Ladder Lab: engine setup stopped: ${outcome.why}.${advice} Check the network or proxy for PyPI, or name another PyTorch in the setting ladderLab.setup.torch, then run Set Up Engine Environment again.`,

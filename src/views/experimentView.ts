@@ -101,6 +101,11 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
 
   // ---- the file ---------------------------------------------------------------------------------------------------
 
+  /** The file the form shows while it is visible (Estimate Memory from the palette estimates it). */
+  get shownFile(): vscode.Uri | undefined {
+    return this.view?.visible ? this.file : undefined;
+  }
+
   private onFileEvent(uri: vscode.Uri): void {
     if (!this.file || uri.toString() === this.file.toString()) this.scheduleState();
   }
