@@ -26,7 +26,11 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
   const runsTree = new RunsTreeProvider(runs);
   const statusBar = new RunStatusBar(runs);
   const estimateProbe = new EstimateProbe();
-  const estimates = new MemoryEstimates(context.workspaceState, log, (uri) => pickExperiment(uri));
+  // Which file Estimate Memory estimates: the given one, the active editor's, the Experiment form's, the only one,
+  // or the user's pick (`panels` is assigned below, before any command can run).
+  const estimates = new MemoryEstimates(context.workspaceState, log, (uri) =>
+    pickExperiment(uri ?? (activeExperiment() ? undefined : panels.experiment.shownFile)),
+  );
   const lenses = new ExperimentLensProvider(runs, estimateProbe, estimates);
   context.subscriptions.push(
     log,
@@ -51,6 +55,11 @@ export function activate(context: vscode.ExtensionContext): LadderLabApi {
   );
   const panels = registerPanels(context, runs);
   return { runs, runsTree, statusBar, panels, estimates };
+}
+
+function activeExperiment(): vscode.Uri | undefined {
+  const uri = vscode.window.activeTextEditor?.document.uri;
+  return uri?.fsPath.endsWith('.ladder.json') ? uri : undefined;
 }
 
 export function deactivate(): void {}
