@@ -114,15 +114,20 @@ def test_short_compare_events_validate_and_files_are_written(tmp_path, validator
     finished = [e for e in events if e["type"] == "run_finished"]
     assert [e["summary"]["method"] for e in finished] == ["lst", "lora", "adapter", "bitfit", "prompt", "full"]
     assert {e["phase"] for e in events if e["type"] == "phase_memory"} == {"pruning_init", "train", "eval"}
+    comparisons = set()
     for e in finished:
         run_dir = Path(e["summary"]["run_dir"])
         for name in ("config.json", "events.jsonl", "metrics.json", "summary.json", "trainable.safetensors"):
             assert (run_dir / name).is_file(), f"{run_dir.name} lacks {name}"
         cfg = json.loads((run_dir / "config.json").read_text())
         assert cfg["r"] == 16 and cfg["epochs"] == 1  # from the file, and the flag that overrides it
+        # Where the run came from (the Runs view groups by it): the experiment file, and one id per comparison.
+        assert cfg["experiment_file"] == str(config.resolve())
+        comparisons.add(cfg["comparison"])
         written = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
         assert written[0]["type"] == "run_started" and written[-1]["type"] == "run_finished"
         assert all(w["run_id"] == run_dir.name for w in written)
+    assert len(comparisons) == 1 and all(comparisons)
     summaries = [e["summary"] for e in finished]
     lst, lora = summaries[0], summaries[1]
     assert lst["memory"]["saved_for_backward_bytes"] < lora["memory"]["saved_for_backward_bytes"]

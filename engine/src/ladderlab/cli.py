@@ -172,7 +172,7 @@ def _execute(args, sink: EventSink):
     exp = _experiment(args)
     from .comparison import run_comparison  # heavy imports (torch) only once the input is valid
 
-    return run_comparison(exp, sink)
+    return run_comparison(exp, sink, args.config)
 
 
 def _experiment(args) -> Experiment:

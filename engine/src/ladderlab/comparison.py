@@ -12,6 +12,8 @@ such a run in its own folder.
 from __future__ import annotations
 
 import gc
+import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,11 +65,19 @@ def prepare(exp: Experiment):
     return backbone, SharedData(task, features, Batcher(backbone.tokenizer, device), device)
 
 
-def run_comparison(exp: Experiment, sink: EventSink) -> Outcome:
+def run_comparison(exp: Experiment, sink: EventSink, experiment_file: str | None = None) -> Outcome:
     backbone, data = prepare(exp)
     outcome = Outcome()
+    # Each run's config.json says which comparison (this invocation) and experiment file it came from, so that
+    # views can group runs long after the fact; resume keeps config.json as it is.
+    origin = {
+        "comparison": f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}",
+        "experiment_file": str(Path(experiment_file).resolve()) if experiment_file else None,
+    }
     for method in exp.methods:
-        _execute(Run(exp, method, backbone, data, sink), outcome, sink)
+        run = Run(exp, method, backbone, data, sink)
+        run.config.update(origin)
+        _execute(run, outcome, sink)
         if outcome.failed and exp.on_failure == "stop":
             outcome.skipped = list(exp.methods[exp.methods.index(method) + 1 :])
             break

@@ -1,7 +1,9 @@
 """Run folders: the source of truth the extension and scripts read back.
 
 <runs_dir>/<YYYYmmdd-HHMMSS>-<method>-<4 hex>/
-    config.json          the resolved experiment (every default filled in) + the method
+    config.json          the resolved experiment (every default filled in) + the method, its lr, the device, the
+                         comparison it was part of and the experiment file it was started from (null: flags only)
+    label.json           (optional, written by the extension) the user's name for the run: {"label": "..."}
     events.jsonl         every event of the run, one per line, flushed as written
     metrics.json         final test metrics (and the best validation metrics)
     summary.json         the run_finished summary (method, trainable %, memory, metrics)
