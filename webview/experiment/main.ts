@@ -2,8 +2,9 @@
 // to the host as a patch of fields (the host validates it and writes the file); every `state` from the host (after
 // a write, or when the file changed on disk) refreshes the form. The page keeps no experiment state of its own.
 // Sections and fields come from the field declarations (protocol/experimentFields.ts): a new experiment field shows
-// up here by itself. Four fields are drawn by hand: the backbone picker, the data path with Browse, the method
-// checkboxes and the clickable ladder of kept layers.
+// up here by itself. Five fields are drawn by hand: the backbone picker, the data path with Browse, the method
+// checkboxes, the clickable ladder of kept layers (numbered from 0, as keep_layers) and the per-method learning
+// rates (methodRates.ts). A field the file gets wrong shows the file's own value with its error beside it.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-checkbox/index.js';
 import '@vscode-elements/elements/dist/vscode-option/index.js';
@@ -13,9 +14,10 @@ import { FORM_FIELDS, GROUPS, METHODS, fieldSpec, type ExperimentPatch, type Met
 import { ExperimentMessages, type ExperimentChannel, type ExperimentState } from '../../protocol/webviews/experiment';
 import { connect, el } from '../shared/vscodeApi';
 import { fieldError, fieldRow, showError, showValue, type FieldRow } from './fieldControls';
+import { methodRates } from './methodRates';
 
 const channel = connect<ExperimentChannel>();
-const CUSTOM = new Set(['backbone', 'data', 'methods', 'keep_layers']);
+const CUSTOM = new Set(['backbone', 'data', 'methods', 'keep_layers', 'lrs']);
 const COLLAPSED = new Set(['levers', 'output']); // rarely changed: folded until opened
 
 let state: ExperimentState | null = null;
@@ -88,6 +90,7 @@ const ladderHint = el('div', { className: 'hint', attrs: { id: 'ladder-hint' } }
 const keepAll = el('vscode-button', { text: 'Keep all', attrs: { id: 'keep-all', secondary: '' } });
 const keepAlternate = el('vscode-button', { text: 'Every other', attrs: { id: 'keep-alternate', secondary: '' } });
 const runButton = el('vscode-button', { text: 'Run comparison', attrs: { id: 'run' } });
+const rates = methodRates(send, () => state?.values, problem);
 /** The error slots of the hand-drawn fields (the generated rows carry their own). */
 const customErrors: Record<string, HTMLElement> = Object.fromEntries(
   [...CUSTOM].map((name) => [name, fieldError(name)]),
@@ -119,6 +122,7 @@ const custom: Record<string, HTMLElement[]> = {
     ladderHint,
     customErrors.keep_layers,
   ],
+  lrs: [...rates.elements, customErrors.lrs],
 };
 
 // ---- the form: one section per field group ----------------------------------------------------------------------
@@ -305,6 +309,7 @@ function render(s: ExperimentState): void {
       ? `Side width ${h / v.r} (backbone hidden ${h} / ${v.r}).`
       : 'Side width = backbone hidden size / r.';
   renderLadder(s);
+  rates.render(v);
 
   const blocked = s.problems.length > 0 || s.errors.length > 0;
   runButton.toggleAttribute('disabled', s.running || blocked);
