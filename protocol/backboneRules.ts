@@ -106,7 +106,7 @@ export function backboneProblems(v: RuleInputs, shape: BackboneShape): BackboneP
     problems.push({
       field: 'side_heads',
       message: `pruning initialisation keeps every attention head, so side_heads must equal the backbone's ${shape.heads}`,
-      hint: 'drop side_heads or use --init random',
+      hint: "remove side_heads (the side then has the backbone's heads), or set init to random",
     });
   return problems;
 }

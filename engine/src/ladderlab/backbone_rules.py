@@ -65,7 +65,7 @@ def side_heads_problem(init: str, side_heads: int | None, heads: int) -> Problem
     return Problem(
         "side_heads",
         f"pruning initialisation keeps every attention head, so side_heads must equal the backbone's {heads}",
-        "drop side_heads or use --init random",
+        "remove side_heads (the side then has the backbone's heads), or set init to random",
     )
 
 
