@@ -283,7 +283,9 @@ function render(s: ExperimentState): void {
 
   renderBackbone(s);
   if (!data.matches(':focus-within')) data.value = v.data ?? '';
-  for (const box of methodBoxes) box.checked = v.methods.includes(box.dataset.method as Method);
+  // The file's own list, also when it names an unknown method (its error shows below the boxes).
+  const listed: unknown[] = Array.isArray(s.shown.methods) ? s.shown.methods : v.methods;
+  for (const box of methodBoxes) box.checked = listed.includes(box.dataset.method);
   const chosen = (methods: readonly string[] | undefined) =>
     !methods || methods.some((m) => v.methods.includes(m as Method));
   for (const { spec, row, control, error } of rows) {
