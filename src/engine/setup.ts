@@ -71,6 +71,11 @@ async function setUp(folder: vscode.WorkspaceFolder, extensionPath: string, log:
       `Ladder Lab: this copy of the extension carries no engine wheel (${path.join(extensionPath, ENGINE_WHEEL_DIR)} is empty). Install a VSIX built with \`npm run package\`.`,
     );
   const existing = workspaceVenvPython(folder);
+  // A .venv folder without an interpreter is not ours to fill or to delete on failure: the user decides.
+  if (!existing && existsSync(path.join(cwd, '.venv')))
+    return void vscode.window.showErrorMessage(
+      `Ladder Lab: ${path.join(cwd, '.venv')} exists but holds no Python interpreter; delete or rename it, then run Set Up Engine Environment again.`,
+    );
   const torchPresent = !!existing && (await checkEnvironment(existing, { cwd })).modules.torch?.ok === true;
   const plan = setupPlan({
     folder: cwd,
