@@ -10,8 +10,10 @@ import {
   verdictText,
   type EstimateResult,
 } from '../../src/views/estimateText';
+import { methodLabel } from '../../src/views/format';
 
 const GiB = 2 ** 30;
+const FULL = methodLabel('full'); // the method's name as the extension shows it (format.ts)
 const MiB = 2 ** 20;
 
 // The shape `ladderlab estimate --json` prints (engine/src/ladderlab/estimate.py: estimate_all).
@@ -51,12 +53,12 @@ test('the lens names each method and its peak, then the verdict for the GPU size
   const r = parsed(sample());
   assert.equal(
     estimateLensTitle(r),
-    'Estimate: LST 1.2 GiB · LoRA 3.4 GiB · Full FT 8.6 GiB — Full FT does not fit 8 GiB',
+    `Estimate: LST 1.2 GiB · LoRA 3.4 GiB · ${FULL} 8.6 GiB — ${FULL} does not fit 8 GiB`,
   );
   const fitting = parsed({ ...sample(), rows: sample().rows.slice(0, 2) });
   assert.equal(estimateLensTitle(fitting), 'Estimate: LST 1.2 GiB · LoRA 3.4 GiB — fits 8 GiB');
   assert.equal(verdictText(parsed(sample(1 * GiB))), 'none fits 1 GiB');
-  assert.equal(verdictText(parsed(sample(7.5 * GiB))), 'Full FT does not fit 7.5 GiB');
+  assert.equal(verdictText(parsed(sample(7.5 * GiB))), `${FULL} does not fit 7.5 GiB`);
 });
 
 test('a lens on a file changed since the estimate says so; small peaks read in MiB; no GPU, no verdict', () => {
@@ -91,7 +93,7 @@ test('the hover has the breakdown per method, the batch from the data and the GP
   );
   assert.ok(
     lines.includes(
-      '| Full FT | 922 MiB | 922 MiB | 1.8 GiB | 4.0 GiB | 1.0 GiB | **8.6 GiB** | does not fit 8 GiB (needs 10 GiB) |',
+      `| ${FULL} | 922 MiB | 922 MiB | 1.8 GiB | 4.0 GiB | 1.0 GiB | **8.6 GiB** | does not fit 8 GiB (needs 10 GiB) |`,
     ),
     md,
   );
@@ -125,7 +127,7 @@ test('the tooltip and the notification carry the breakdown and the batch', () =>
   assert.equal(tip[3], 'cuda, fp32, batch 100 × 61 tokens (the longest of 66,349 training examples; max_length 128)');
   assert.equal(
     estimateSummary(r),
-    'Estimate: LST 1.2 GiB · LoRA 3.4 GiB · Full FT 8.6 GiB — Full FT does not fit 8 GiB. Training peak on cuda, fp32, batch 100 × 61 tokens (the longest of 66,349 training examples; max_length 128).',
+    `Estimate: LST 1.2 GiB · LoRA 3.4 GiB · ${FULL} 8.6 GiB — ${FULL} does not fit 8 GiB. Training peak on cuda, fp32, batch 100 × 61 tokens (the longest of 66,349 training examples; max_length 128).`,
   );
 });
 
