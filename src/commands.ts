@@ -9,9 +9,10 @@ import type { Logger } from './engine/worker';
 import { serializeExperiment, STARTER_EXPERIMENT } from '../protocol/experiment';
 import { EngineEnvironmentError, launchBlockedReason } from './runs/launchChecks';
 import type { RunManager } from './runs/runManager';
-import { errorNotice } from './runs/runText';
+import { errorNotice, runName } from './runs/runText';
 import type { RunRecord, Session } from './runs/types';
 import type { RunsTreeProvider } from './views/runsTree';
+import { registerRunsCommands } from './views/runsCommands';
 import { methodLabel, scoreText } from './views/format';
 import type { EstimateOptions, MemoryEstimates } from './views/estimate';
 import { engineChanged } from './views/estimateProbe';
@@ -65,6 +66,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         deps.estimates.estimate(uri, options ?? (uri ? {} : { askGpu: true })),
     ),
     ...registerRunNotifications(runs, log),
+    ...registerRunsCommands(runs, tree),
   ];
 }
 
@@ -149,9 +151,10 @@ export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Sessi
         void vscode.window.showInformationMessage('Ladder Lab: no interrupted run to resume.');
         return undefined;
       }
+      const among = candidates.map((r) => r.config ?? { method: r.method });
       const picked = await vscode.window.showQuickPick(
         candidates.map((r) => ({
-          label: methodLabel(r.method),
+          label: runName(r, among),
           description: r.id,
           detail: r.resumable ? 'has a checkpoint' : 'no checkpoint yet',
           id: r.id,

@@ -28,10 +28,12 @@ export function parseEventsJsonl(text: string): EngineEvent[] {
   return out;
 }
 
+/** The latest comparison's events from its run folders, or those of the runs `only` names (Reopen Curves). */
 export async function lastComparisonFromDisk(
   records: RunRecord[],
+  only?: readonly string[],
 ): Promise<{ session: MonitorSessionInfo; events: EngineEvent[] } | undefined> {
-  const candidates = records.filter((r) => r.status !== 'corrupt').slice(0, 50); // newest first
+  const candidates = records.filter((r) => r.status !== 'corrupt' && (!only || only.includes(r.id))).slice(0, 50); // newest first
   if (candidates.length === 0) return undefined;
   const withConfig = await Promise.all(
     candidates.map(async (r) => ({
@@ -42,7 +44,8 @@ export async function lastComparisonFromDisk(
       record: r,
     })),
   );
-  const ids = latestComparison(withConfig);
+  // Named runs: in the order they ran (oldest first), as a comparison shows them.
+  const ids = only ? withConfig.map((r) => r.id).reverse() : latestComparison(withConfig);
   const chosen = ids.map((id) => withConfig.find((r) => r.id === id)!.record);
   const events: EngineEvent[] = [];
   for (const r of chosen) {

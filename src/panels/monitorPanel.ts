@@ -3,7 +3,7 @@
 // webview says `ready` (first load, shown again after being hidden, restored after a window reload).
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
-import type { RequestMessage } from '../../protocol/webviews/common';
+import { isSafeId, type RequestMessage } from '../../protocol/webviews/common';
 import {
   MonitorMessages,
   parseMonitorMessage,
@@ -53,23 +53,43 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
     return registerSingletonPanel({
       slot,
       command: SHOW_MONITOR_COMMAND,
-      show: () => MonitorPanel.createOrShow(extensionUri, deps),
+      // Optional argument {runIds}: show those finished runs from their folders (the Runs view's Reopen Curves).
+      show: (arg?: unknown) => MonitorPanel.createOrShow(extensionUri, deps, pinnedRunIds(arg)),
       restore: (panel) => new MonitorPanel(panel, extensionUri, deps),
     });
   }
 
-  public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps): MonitorPanel {
+  public static createOrShow(extensionUri: vscode.Uri, deps: PanelDeps, runIds?: string[]): MonitorPanel {
     if (slot.current) {
       slot.current.reveal(true);
+      if (runIds) slot.current.pin(runIds);
       return slot.current;
     }
     const viewColumn = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
-    return slot.create(
+    const created = slot.create(
       extensionUri,
       'Ladder Lab: Run Monitor',
       { viewColumn, preserveFocus: true },
       (panel) => new MonitorPanel(panel, extensionUri, deps),
     );
+    if (runIds) created.pin(runIds);
+    return created;
+  }
+
+  /** Runs the user asked to see again, shown from their folders until a session not known now starts. */
+  private pinned: { runIds: string[]; knownSessions: Set<string> } | undefined;
+
+  private pin(runIds: string[]): void {
+    this.pinned = { runIds, knownSessions: new Set(this.deps.runManager.sessions().map((s) => s.id)) };
+    this.sessionId = undefined;
+    this.sendState();
+  }
+
+  /** Still pinned? A new session (a comparison started since) unpins: the monitor follows live runs. */
+  private isPinned(): boolean {
+    const active = this.deps.runManager.activeSession();
+    if (this.pinned && active && !this.pinned.knownSessions.has(active.id)) this.pinned = undefined;
+    return this.pinned !== undefined;
   }
 
   private constructor(
@@ -104,7 +124,7 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
 
   /** Sends the whole state of the session to show. */
   private sendState(): void {
-    const session = this.pickSession();
+    const session = this.isPinned() ? undefined : this.pickSession();
     this.sessionId = session?.id;
     if (!session) {
       void this.sendStateFromDisk();
@@ -124,7 +144,7 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
   private async sendStateFromDisk(): Promise<void> {
     let replay: Awaited<ReturnType<typeof lastComparisonFromDisk>>;
     try {
-      replay = await lastComparisonFromDisk(await this.deps.runManager.listRuns());
+      replay = await lastComparisonFromDisk(await this.deps.runManager.listRuns(), this.pinned?.runIds);
     } catch {
       replay = undefined;
     }
@@ -160,7 +180,7 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
     if (sessionId !== this.sessionId) {
       // A session we are not showing: switch to it if it is the active one (a new comparison started).
       const active = this.deps.runManager.activeSession();
-      if (active?.id !== sessionId) return;
+      if (active?.id !== sessionId || this.isPinned()) return;
       this.sendState();
       // The run manager may fire before it appends the event to the session: make sure it is not lost.
       if (!active.events.includes(event)) this.post({ type: MonitorMessages.event, sessionId, event });
@@ -170,6 +190,7 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
   }
 
   private onSessionsChanged(): void {
+    if (this.isPinned()) return;
     const session = this.pickSession();
     if (!session) return;
     if (session.id !== this.sessionId) this.sendState();
@@ -200,4 +221,9 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
     if (this.posted.length > 500) this.posted.splice(0, 100);
     return true;
   }
+}
+
+function pinnedRunIds(arg: unknown): string[] | undefined {
+  const ids = typeof arg === 'object' && arg !== null ? (arg as { runIds?: unknown }).runIds : undefined;
+  return Array.isArray(ids) && ids.length > 0 && ids.every(isSafeId) ? ids : undefined;
 }

@@ -18,6 +18,7 @@ import { findPython } from '../engine/python';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
 import { ExportError } from '../inference/manifest';
 import { ExportedModel } from '../inference/model';
+import { runName } from '../runs/runText';
 import type { RunManagerApi, RunRecord } from '../runs/types';
 import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
 import { restoredRunId } from './restoredState';
@@ -63,7 +64,7 @@ export class TryModelPanel extends PanelShell<TryChannel> {
     }
     return slot.create(
       extensionUri,
-      `Try Model: ${run.method}`,
+      `Try Model: ${runName(run)}`,
       { viewColumn: vscode.ViewColumn.Active },
       (panel) => new TryModelPanel(panel, extensionUri, run),
     );
@@ -274,9 +275,10 @@ async function pickFinishedRun(runManager: RunManagerApi, arg: unknown): Promise
     );
     return undefined;
   }
+  const among = finished.map((r) => r.config ?? { method: r.method });
   const pick = await vscode.window.showQuickPick(
     finished.map((r) => ({
-      label: `${r.method} · ${r.id}`,
+      label: `${runName(r, among)} · ${r.id}`,
       description: r.summary ? `score ${r.summary.metrics.score?.toFixed(2) ?? '—'}` : '',
       run: r,
     })),

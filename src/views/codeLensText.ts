@@ -2,6 +2,7 @@
 import { DEFAULT_LR, FIELDS, lrFor, type ExperimentFileValues } from '../../protocol/experiment';
 import type { StoredRun } from '../runs/runStore';
 import type { RunRecord } from '../runs/types';
+import { runName } from '../runs/runText';
 import { methodLabel, peakMemoryText } from './format';
 
 // Not compared: methods (each run holds one), runs_dir (runs from VS Code go to the setting's folder), lr/lrs
@@ -51,10 +52,17 @@ function score(run: RunRecord | undefined): string {
   return typeof s === 'number' ? s.toFixed(1) : '—';
 }
 
-/** "lst 84.6 · lora 85.0 · full 86.1", or undefined when no method has a result yet. */
+/** What each result is called: its run's name among the file's latest runs, else (no run yet) the method's. */
+function namesOf(results: readonly MethodResult[]): string[] {
+  const among = results.flatMap((r) => (r.run ? [r.run.config ?? { method: r.run.method }] : []));
+  return results.map((r) => (r.run ? runName(r.run, among) : methodLabel(r.method)));
+}
+
+/** "LST r=8 84.6 · LoRA rank 32 85.0 · Full fine-tuning —", or undefined when no method has a result yet. */
 export function resultsLensTitle(results: readonly MethodResult[]): string | undefined {
   if (!results.some((r) => r.run)) return undefined;
-  return results.map((r) => `${r.method} ${score(r.run)}`).join(' · ');
+  const names = namesOf(results);
+  return results.map((r, i) => `${names[i]} ${score(r.run)}`).join(' · ');
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
@@ -66,10 +74,11 @@ export function resultsHoverMarkdown(results: readonly MethodResult[]): string |
     '| method | score | metrics | trainable | peak memory | time | run |',
     '|---|---:|---|---:|---:|---:|---|',
   ];
-  for (const { method, run } of results) {
+  const names = namesOf(results).map(cell);
+  for (const [i, { run }] of results.entries()) {
     const s = run?.summary;
     if (!run || !s) {
-      rows.push(`| ${methodLabel(method)} | — | no finished run yet | | | | |`);
+      rows.push(`| ${names[i]} | — | no finished run yet | | | | |`);
       continue;
     }
     const metrics = Object.entries(s.metrics)
@@ -77,7 +86,7 @@ export function resultsHoverMarkdown(results: readonly MethodResult[]): string |
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(', ');
     rows.push(
-      `| ${methodLabel(method)} | ${score(run)} | ${cell(metrics)} | ${s.trainable_pct.toFixed(2)}% | ${peakMemoryText(s)} | ${s.duration_s.toFixed(0)} s | \`${run.id}\` |`,
+      `| ${names[i]} | ${score(run)} | ${cell(metrics)} | ${s.trainable_pct.toFixed(2)}% | ${peakMemoryText(s)} | ${s.duration_s.toFixed(0)} s | \`${run.id}\` |`,
     );
   }
   return `**Latest results**\n\n${rows.join('\n')}\n`;

@@ -1,18 +1,11 @@
 // Texts of the Runs tree and the status bar. Pure (no vscode) so the wording is unit-tested.
 import type { EngineEvent, RunSummary } from '../../protocol/events';
+import { methodName } from '../../protocol/runLabel';
 import type { RunRecord } from '../runs/types';
 
-const METHOD_LABELS: Record<string, string> = {
-  lst: 'LST',
-  lora: 'LoRA',
-  adapter: 'Adapter',
-  bitfit: 'BitFit',
-  prompt: 'Prompt',
-  full: 'Full FT',
-};
-
+/** A method's name as every view shows it: METHOD_TABLE's label (config.py), less its explanation. */
 export function methodLabel(method: string): string {
-  return METHOD_LABELS[method] ?? method;
+  return methodName(method);
 }
 
 export function mib(bytes: number): string {
@@ -52,9 +45,9 @@ export function runDescription(run: RunRecord): string {
   }
 }
 
-/** Markdown for the tree item's tooltip. */
-export function runTooltip(run: RunRecord): string {
-  const lines = [`**${methodLabel(run.method)}** — ${run.status}`, '', `\`${run.id}\``];
+/** Markdown for the tree item's tooltip, headed by the run's name (its label, or the user's name for it). */
+export function runTooltip(run: RunRecord, name = methodLabel(run.method)): string {
+  const lines = [`**${name}** — ${run.status}`, '', `\`${run.id}\``];
   if (run.startedAt) lines.push('', `started ${new Date(run.startedAt * 1000).toLocaleString()}`);
   const s = run.summary;
   if (s) {

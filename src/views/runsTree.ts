@@ -1,8 +1,9 @@
-// The Runs view: one item per run folder, newest first, refreshed when the store or a session changes.
+// The Runs view: run folders grouped by experiment file, then by comparison (what config.json records), each run
+// named by its label (or the user's name for it); refreshed when the store or a session changes.
 import * as vscode from 'vscode';
 import type { RunManagerApi, RunRecord, RunStatus } from '../runs/types';
-import { treeDescription } from '../runs/runText';
-import { methodLabel, runTooltip } from './format';
+import { configsUnder, groupRuns, isRunGroup, runName, treeDescription, type RunGroup } from '../runs/runText';
+import { runTooltip } from './format';
 
 const ICONS: Record<RunStatus, [string, string?]> = {
   running: ['sync~spin'],
@@ -12,12 +13,17 @@ const ICONS: Record<RunStatus, [string, string?]> = {
   corrupt: ['warning', 'list.warningForeground'],
 };
 
-export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vscode.Disposable {
+export type RunsTreeNode = RunGroup | RunRecord;
+
+export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   private readonly subscriptions: vscode.Disposable[];
   /** The runs of the last refresh, for tests and for commands invoked without an item. */
   lastRuns: RunRecord[] = [];
+  private groups: RunGroup[] = [];
+  private readonly parents = new Map<string, RunGroup>(); // node id -> its group (getParent, for reveal)
+  private readonly names = new Map<string, string>(); // run id -> the name shown (label among its file's runs)
 
   constructor(private readonly runs: RunManagerApi) {
     this.subscriptions = [
@@ -31,14 +37,67 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
     this.changed.fire();
   }
 
-  async getChildren(element?: RunRecord): Promise<RunRecord[]> {
-    if (element) return [];
+  async getChildren(element?: RunsTreeNode): Promise<RunsTreeNode[]> {
+    if (element) return isRunGroup(element) ? element.children : [];
     this.lastRuns = await this.runs.listRuns();
-    return this.lastRuns;
+    this.groups = groupRuns(this.lastRuns, (file) => vscode.workspace.asRelativePath(file));
+    this.parents.clear();
+    this.names.clear();
+    for (const group of this.groups) this.index(group, configsUnder(group));
+    return this.groups;
   }
 
-  getTreeItem(run: RunRecord): vscode.TreeItem {
-    const item = new vscode.TreeItem(methodLabel(run.method), vscode.TreeItemCollapsibleState.None);
+  private index(group: RunGroup, among: ReturnType<typeof configsUnder>): void {
+    for (const child of group.children) {
+      this.parents.set(isRunGroup(child) ? child.id : child.dir, group);
+      if (isRunGroup(child)) this.index(child, among);
+      else this.names.set(child.id, runName(child, among));
+    }
+  }
+
+  getParent(node: RunsTreeNode): RunGroup | undefined {
+    return this.parents.get(isRunGroup(node) ? node.id : node.dir);
+  }
+
+  /** The name the tree shows for a run (its label among the runs of its experiment file, or the user's). */
+  nameOf(run: RunRecord): string {
+    return this.names.get(run.id) ?? runName(run);
+  }
+
+  /** A run's node as the tree holds it, found by walking the tree from the top (for tests and commands). */
+  async findRun(id: string): Promise<RunRecord | undefined> {
+    const walk = async (nodes: RunsTreeNode[]): Promise<RunRecord | undefined> => {
+      for (const n of nodes) {
+        const found = isRunGroup(n) ? await walk(await this.getChildren(n)) : n.id === id ? n : undefined;
+        if (found) return found;
+      }
+      return undefined;
+    };
+    return walk(await this.getChildren());
+  }
+
+  getTreeItem(node: RunsTreeNode): vscode.TreeItem {
+    return isRunGroup(node) ? this.groupItem(node) : this.runItem(node);
+  }
+
+  private groupItem(group: RunGroup): vscode.TreeItem {
+    // Files open; of the comparisons, the newest of the newest file open, the others folded.
+    const newest = this.groups[0]?.children.find(isRunGroup)?.id === group.id;
+    const state =
+      group.level === 'file' || newest
+        ? vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.Collapsed;
+    const item = new vscode.TreeItem(group.title, state);
+    item.id = group.id;
+    item.description = group.description;
+    item.iconPath = new vscode.ThemeIcon(group.level === 'file' ? 'beaker' : 'layers');
+    // view/item/context: a comparison can have its curves reopened and its results shown.
+    item.contextValue = `runGroup.${group.level}`;
+    return item;
+  }
+
+  private runItem(run: RunRecord): vscode.TreeItem {
+    const item = new vscode.TreeItem(this.nameOf(run), vscode.TreeItemCollapsibleState.None);
     item.id = run.dir;
     item.description = treeDescription(run);
     const notes = (run.notes ?? []).map((n) => `\n\nnote: ${n}`).join('');
@@ -46,10 +105,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunRecord>, vsc
       run.status === 'interrupted'
         ? `\n\n${run.resumable ? 'Resumable from its checkpoint (Resume Run).' : 'No checkpoint yet: Resume will say so; start it again instead.'}`
         : '';
-    item.tooltip = new vscode.MarkdownString(runTooltip(run) + notes + resume);
+    item.tooltip = new vscode.MarkdownString(runTooltip(run, this.nameOf(run)) + notes + resume);
     const [icon, color] = ICONS[run.status];
     item.iconPath = new vscode.ThemeIcon(icon, color ? new vscode.ThemeColor(color) : undefined);
-    // view/item/context menus key on this: "run.finished" gets Open Results, "run.interrupted…" gets Resume Run.
+    // view/item/context menus key on this: "run.finished" gets Open Results, "run.interrupted…" gets Resume Run;
+    // every run but a running one can be deleted.
     item.contextValue = `run.${run.status}${run.resumable ? '.resumable' : ''}`;
     if (run.status === 'finished')
       item.command = { command: 'ladderLab.openResults', title: 'Open Results', arguments: [run] };

@@ -11,7 +11,9 @@ import {
   readRuns,
   recordFromFiles,
   RunReader,
+  runTiming,
   sortRuns,
+  writeUserLabel,
   type RunFiles,
 } from '../../src/runs/runStore';
 import { eventOf, REPO_ROOT } from './jsonl';
@@ -212,5 +214,46 @@ test("readRunEvents: a run folder's events in order, a torn last line skipped, n
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('timing from a real run: median step time, init (start -> train phase), test n; label.json names the run', () => {
+  const events = lstLines.map(eventOf);
+  const steps = events.flatMap((e) => (e.type === 'train_step' && e.step_s !== undefined ? [e.step_s] : []));
+  const started = events.find((e) => e.type === 'run_started')!.ts;
+  const train = events.find((e) => e.type === 'phase_started' && e.phase === 'train')!.ts;
+  const test = events.find((e) => e.type === 'evaluation' && e.split === 'test');
+  const timing = runTiming(events);
+  assert.ok(steps.length >= 2 && timing.stepS !== null);
+  assert.ok(steps.filter((s) => s < timing.stepS!).length <= steps.length / 2, 'the median');
+  assert.ok(steps.filter((s) => s > timing.stepS!).length <= steps.length / 2, 'the median');
+  assert.equal(timing.initS, train - started);
+  assert.equal(timing.testExamples, test?.type === 'evaluation' ? (test.examples ?? null) : null);
+  assert.deepEqual(runTiming([]), { stepS: null, initS: null, testExamples: null });
+
+  const named = recordFromFiles(LST, '/r', files(jsonl(lstLines), { 'label.json': '{"label": " baseline "}' }));
+  assert.equal(named.userLabel, 'baseline');
+  assert.equal(named.status, 'finished', 'a label never changes the status');
+  const bad = recordFromFiles(LST, '/r', files(jsonl(lstLines), { 'label.json': '[1]' }));
+  assert.equal(bad.userLabel, undefined);
+  assert.equal(bad.status, 'finished', 'a bad label.json is ignored, not corrupt');
+  assert.match(bad.notes!.join(' '), /label\.json is ignored/);
+});
+
+test('writeUserLabel writes label.json, the reader sees it; an empty name removes it', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'ladder-label-'));
+  try {
+    const dir = path.join(root, LST);
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'config.json'), CONFIG);
+    writeFileSync(path.join(dir, 'events.jsonl'), jsonl(lstLines));
+    const reader = new RunReader();
+    assert.equal((await reader.read(root))[0].userLabel, undefined);
+    await writeUserLabel(dir, 'r=4, seed 1');
+    assert.equal((await reader.read(root))[0].userLabel, 'r=4, seed 1');
+    await writeUserLabel(dir, '  ');
+    assert.equal((await reader.read(root))[0].userLabel, undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });

@@ -11,6 +11,7 @@ import {
   runMatchesExperiment,
 } from '../../src/views/codeLensText';
 import { mib, peakMemoryText, runDescription, runTooltip, statusBarText } from '../../src/views/format';
+import { configsUnder, groupRuns, isRunGroup, runName } from '../../src/runs/runText';
 
 const MiB = 2 ** 20;
 const FILE = { backbone: 'preset:bert-tiny', task: 'sst2', methods: ['lst', 'lora', 'full'], epochs: 1 };
@@ -87,7 +88,8 @@ test('latestResults: the newest finished matching run of each method, in the fil
       ['full', undefined],
     ],
   );
-  assert.equal(resultsLensTitle(results), 'lst 84.6 · lora 85.0 · full —');
+  // Each result named by its run's label (method + identity settings), a method without a run by its name.
+  assert.equal(resultsLensTitle(results), 'LST r=8 84.6 · LoRA rank 32 85.0 · Full fine-tuning —');
   assert.equal(resultsLensTitle(latestResults(FILE, [])), undefined);
 });
 
@@ -97,9 +99,9 @@ test('the hover is a markdown table with the full numbers', () => {
   assert.equal(rows.length, 2 + 3);
   assert.match(
     rows[2],
-    /^\| LST \| 84\.6 \| accuracy 84\.63 \| 1\.50% \| 186 MiB \(acct\) \| 61 s \| `20261126-\d+-lst-beef` \|$/,
+    /^\| LST r=8 \| 84\.6 \| accuracy 84\.63 \| 1\.50% \| 186 MiB \(acct\) \| 61 s \| `20261126-\d+-lst-beef` \|$/,
   );
-  assert.match(rows[4], /^\| Full FT \| — \| no finished run yet/);
+  assert.match(rows[4], /^\| Full fine-tuning \| — \| no finished run yet/);
 });
 
 test('memory: the CUDA peak when known, else the accounted bytes marked (acct)', () => {
@@ -164,4 +166,48 @@ test('status bar: method, step and memory (GPU allocated if known, else saved fo
   assert.equal(statusBarText([started, step(null)]), '$(sync~spin) LST step 40/126 · 5.00 MiB');
   const lora = { ...started, method: 'lora' };
   assert.equal(statusBarText([started, step(null), lora]), '$(sync~spin) LoRA starting (126 steps)…');
+});
+
+test('Runs tree groups: experiment file > comparison > runs in the order they ran; older runs apart', () => {
+  const from = (file: string | null, comparison: string | null, method: string, over = {}) =>
+    run(method, 80, configFor(method, { experiment_file: file, comparison, ...over }));
+  // Newest first, as the store lists them.
+  const runs = [
+    from('/ws/b.ladder.json', 'c3', 'lst'),
+    from('/ws/a.ladder.json', 'c2', 'lora'),
+    from('/ws/a.ladder.json', 'c2', 'lst', { r: 4 }),
+    from(null, 'c1', 'lst'),
+    from('/ws/a.ladder.json', 'c0', 'lst'),
+    run('lst', 70, configFor('lst')), // an engine that recorded neither
+  ];
+  const groups = groupRuns(runs, (f) => f.replace('/ws/', ''));
+  assert.deepEqual(
+    groups.map((g) => [g.title, g.description]),
+    [
+      ['b.ladder.json', 'b.ladder.json'],
+      ['a.ladder.json', 'a.ladder.json'],
+      ['Runs started without an experiment file', '1 run'],
+      ['Earlier runs (no comparison recorded)', '1 run'],
+    ],
+  );
+  const a = groups[1];
+  const comparisons = a.children.filter(isRunGroup);
+  assert.deepEqual(
+    comparisons.map((c) => [c.id, c.description]),
+    [
+      ['comparison:c2', 'LST, LoRA'], // in the order they ran
+      ['comparison:c0', 'LST'],
+    ],
+  );
+  assert.deepEqual(
+    comparisons[0].children.map((r) => (r as StoredRun).id),
+    [runs[2].id, runs[1].id],
+  );
+  assert.ok(!isRunGroup(groups[3].children[0]), 'runs without a comparison sit directly under their group');
+  // Names are made among the runs of one file: r differs there (4 vs 8), so LST shows it; the user's name wins.
+  const among = configsUnder(a);
+  assert.equal(runName(runs[2], among), 'LST r=4');
+  assert.equal(runName(runs[4], among), 'LST r=8');
+  assert.equal(runName({ ...runs[4], userLabel: 'baseline' }, among), 'baseline');
+  assert.match(runTooltip(runs[2], 'LST r=4'), /^\*\*LST r=4\*\* — finished/);
 });
