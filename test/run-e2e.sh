@@ -61,7 +61,7 @@ log "code-server $CS_VERSION on port $PORT (pid $CS_PID), workspace $WS"
 rm -rf "$REPO/test-artifacts/e2e"  # screenshots of this run only
 set +e
 # E2E_SCRIPTS: which scenarios to run, in order (try-model.mjs reuses the runs e2e.mjs trained, or trains its own).
-for script in ${E2E_SCRIPTS:-e2e.mjs try-model.mjs}; do
+for script in ${E2E_SCRIPTS:-e2e.mjs try-model.mjs run-labels.mjs}; do
   log "scenario $script"
   PORT="$PORT" WORKSPACE="$WS" EXT_PATH="$REPO" DATA_DIR="$REPO/engine/tests/fixtures/glue-real/SST-2" \
     ARTIFACTS="$REPO/test-artifacts/e2e" CHROMIUM_HOME="$TMP/chromium" PYTHON="$PYTHON" \

@@ -169,10 +169,13 @@ async function main() {
     for (const m of ['lst', 'lora']) log(`results ${m}: ${rows[m].join(' | ')}`);
     const scatter = Number(await results.locator('#scatter-chart').getAttribute('data-points'));
     if (scatter !== 2) throw new Error(`the scatter should show 2 runs, shows ${scatter}`);
+    const scoreAt = header.indexOf('Test score');
     for (const m of ['lst', 'lora']) {
-      const score = Number(rows[m][rows[m].length - 1]);
-      if (!(score >= 0 && score <= 100)) throw new Error(`${m}: score cell ${rows[m].at(-1)} is not a 0-100 number`);
+      const score = Number(rows[m][scoreAt]);
+      if (!(score >= 0 && score <= 100)) throw new Error(`${m}: score cell ${rows[m][scoreAt]} is not a 0-100 number`);
     }
+    // Rows named by run label: the method and its identity settings (r and the kept layers, 0-based as in the file).
+    if (rows.lst[0] !== 'LST r=4 · layers 1,3,5') throw new Error(`LST row label: ${rows.lst[0]}`);
     await sleep(500);
     await shot(page, '4-results');
 
@@ -199,7 +202,7 @@ async function main() {
       15_000,
     );
     const csvLines = csv.trim().split(/\r?\n/);
-    if (!csvLines[0].startsWith('method,run_id,task,trainable_pct,peak_train_memory_mib') || csvLines.length !== 3) {
+    if (!csvLines[0].startsWith('method,label,run_id,task,') || csvLines.length !== 3) {
       throw new Error(`unexpected CSV:\n${csv}`);
     }
     log(`exported ${path.basename(csvFile)}: ${csvLines.length - 1} rows`);

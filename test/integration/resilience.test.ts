@@ -67,7 +67,7 @@ test('kill -9 mid-training: the run is interrupted (not running), every event is
   // Every event the host saw before the kill is in the file, in order, unchanged.
   const runEvents = seenBeforeKill.filter((e) => e.run_id === runId);
   assert.deepEqual(onDisk.events.slice(0, runEvents.length), runEvents);
-  const item = (await runsTree.getChildren()).find((r) => r.id === runId)!;
+  const item = (await runsTree.findRun(runId))!;
   assert.equal(runsTree.getTreeItem(item).contextValue, 'run.interrupted.resumable');
 
   await vscode.commands.executeCommand('ladderLab.openMonitor');

@@ -1,6 +1,8 @@
 // Real engine runs from the extension host: a tiny comparison to the end, a stopped run, the guard for
 // untrusted workspaces. The engine is the repository's .venv (ladderLab.pythonPath in the workspace settings).
 import * as assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
 import { engineSubcommands } from '../../src/engine/environment';
@@ -53,11 +55,14 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
     assert.equal(record.method, 'lst');
     assert.equal(typeof record.summary?.metrics.score, 'number');
 
-    const items = await runsTree.getChildren();
-    const item = items.find((r) => r.id === started.run_id);
+    const item = await runsTree.findRun(started.run_id);
     assert.ok(item, 'the run is not in the Runs tree');
     const treeItem = runsTree.getTreeItem(item);
-    assert.equal(treeItem.label, 'LST');
+    assert.equal(treeItem.label, 'LST r=8', 'named by its label: the method and its identity settings');
+    // Grouped: experiment file > comparison > run.
+    const comparison = runsTree.getParent(item)!;
+    assert.equal(comparison.level, 'comparison');
+    assert.equal(runsTree.getParent(comparison)?.title, 'tiny.ladder.json');
     assert.match(String(treeItem.description), /^score \d+\.\d · [\d.]+ MiB \(acct\)$/);
     assert.equal((treeItem.iconPath as vscode.ThemeIcon).id, 'pass');
     assert.equal(treeItem.contextValue, 'run.finished');
@@ -69,7 +74,7 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
       'the results CodeLens',
       async () => {
         const l = await vscode.commands.executeCommand<vscode.CodeLens[]>('vscode.executeCodeLensProvider', uri, 10);
-        return l.some((x) => x.command?.title === `lst ${score}`) ? l : undefined;
+        return l.some((x) => x.command?.title === `LST r=8 ${score}`) ? l : undefined;
       },
       10_000,
     );
@@ -99,7 +104,7 @@ test('Run Comparison on a tiny experiment finishes, and its run shows in listRun
     );
     const md = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value))).join('\n');
     assert.match(md, /\| method \| score \|/);
-    assert.match(md, new RegExp(`\\| LST \\| ${score.replace('.', '\\.')} \\|`));
+    assert.match(md, new RegExp(`\\| LST r=8 \\| ${score.replace('.', '\\.')} \\|`));
   } finally {
     sub.dispose();
   }
@@ -113,7 +118,11 @@ test('Stop Run stops a running comparison; its run is then interrupted, not runn
   assert.ok(session, 'the command did not start a session');
   await waitFor('the first train step', () => session.events.some((e) => e.type === 'train_step'), 90_000);
   const runId = (session.events[0] as Extract<EngineEvent, { type: 'run_started' }>).run_id;
-  assert.equal((await runs.listRuns()).find((r) => r.id === runId)?.status, 'running');
+  const running = (await runs.listRuns()).find((r) => r.id === runId);
+  assert.equal(running?.status, 'running');
+  // A running run cannot be deleted, even when the confirmation is given.
+  assert.equal(await vscode.commands.executeCommand('ladderLab.deleteRun', running, true), false);
+  assert.ok(existsSync(running.dir), 'the running run folder is still there');
 
   const t0 = Date.now();
   await vscode.commands.executeCommand('ladderLab.stopRun');
@@ -124,7 +133,30 @@ test('Stop Run stops a running comparison; its run is then interrupted, not runn
   const record = (await runs.listRuns()).find((r) => r.id === runId);
   assert.equal(record?.status, 'interrupted');
   assert.ok(record?.lastStep && record.lastStep.step < record.lastStep.totalSteps);
+  // Stopped, it can be deleted: the folder goes, and so does the tree's item.
+  assert.equal(await vscode.commands.executeCommand('ladderLab.deleteRun', record, true), true);
+  assert.ok(!existsSync(record.dir), 'the run folder was removed');
+  assert.equal(await api().then((a) => a.runsTree.findRun(runId)), undefined);
 }, 120_000);
+
+test('Rename Run names a run in its folder (label.json); the tree shows it; an empty name restores the label', async () => {
+  const { runsTree } = await api();
+  assert.ok(finishedRunId, 'needs the finished run of the first test');
+  const item = (await runsTree.findRun(finishedRunId))!;
+  await vscode.commands.executeCommand('ladderLab.renameRun', item, 'baseline, seed 42');
+  assert.deepEqual(JSON.parse(readFileSync(path.join(item.dir, 'label.json'), 'utf8')), { label: 'baseline, seed 42' });
+  const renamed = await waitFor('the new name in the tree', async () => {
+    const node = await runsTree.findRun(finishedRunId!);
+    return node && runsTree.getTreeItem(node).label === 'baseline, seed 42' ? node : undefined;
+  });
+  assert.equal(renamed.userLabel, 'baseline, seed 42');
+  await vscode.commands.executeCommand('ladderLab.renameRun', renamed, '');
+  assert.ok(!existsSync(path.join(item.dir, 'label.json')));
+  await waitFor('the label again', async () => {
+    const node = await runsTree.findRun(finishedRunId!);
+    return node && runsTree.getTreeItem(node).label === 'LST r=8';
+  });
+});
 
 test('an invalid experiment file is refused before any process starts, naming the field', async () => {
   const { runs } = await api();

@@ -114,7 +114,7 @@ function renderScatter(s: ResultsState): void {
   }));
   scatter.setSeries(series);
   // What each point is called, for tests and screen readers (the canvas draws the same labels beside the points).
-  scatterCanvas.dataset.points = JSON.stringify(series.flatMap((x) => x.pointLabels ?? []));
+  scatterCanvas.dataset.pointLabels = JSON.stringify(series.flatMap((x) => x.pointLabels ?? []));
   scatterCanvas.setAttribute(
     'aria-label',
     `Score vs. memory: ${series.flatMap((x) => x.pointLabels ?? []).join('; ')}`,
