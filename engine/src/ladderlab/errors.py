@@ -8,6 +8,7 @@ is kind ``oom``; anything else is a ``crash`` (a bug), whose event keeps the tra
 from __future__ import annotations
 
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -17,6 +18,16 @@ OOM_HINT = (
     "lower --batch-size or --max-length; for LST raise --r (a narrower side network) or keep fewer side "
     "layers (--keep-layers); for the baselines try lst, lora or bitfit"
 )
+
+
+# Who runs the engine, so that a hint can say what that user does: the VS Code extension sets it to "vscode" when it
+# spawns the engine (src/engine/worker.ts); unset, the user is at a terminal and a hint names CLI flags.
+CLIENT_ENV = "LADDERLAB_CLIENT"
+
+
+def for_client(cli: str, vscode: str) -> str:
+    """The hint in the words of the user who will read it: CLI flags at a terminal; in VS Code, what to click."""
+    return vscode if os.environ.get(CLIENT_ENV) == "vscode" else cli
 
 
 class BadInput(Exception):

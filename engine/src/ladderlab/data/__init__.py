@@ -1,4 +1,4 @@
-"""Dataset readers: the 8 GLUE tasks, IMDB, and the user's own file, all split by the paper's rule.
+"""Dataset readers: the 8 GLUE tasks, IMDB, the user's own file and the packaged samples, split by the paper's rule.
 
 ``load_task`` is the one entry point; it returns plain ``Example`` lists (no tokenization) and
 notes describing every split decision, which the CLI emits as log events.
@@ -7,7 +7,7 @@ notes describing every split decision, which the CLI emits as log events.
 from __future__ import annotations
 
 from ..errors import BadInput
-from . import glue, imdb, splits, userfile
+from . import glue, imdb, sample, splits, userfile
 from .types import Example, TaskData, TaskSpec
 
 __all__ = ["TASKS", "canonical_task", "task_spec", "load_task", "Example", "TaskData", "TaskSpec"]
@@ -78,10 +78,12 @@ def load_task(
     """Read a task and split it by the paper's rule (see ``splits``); deterministic for a seed.
 
     ``data``: GLUE task folder (train.tsv, dev.tsv), IMDB reviews.json or its folder (None searches
-    node_modules), or the user's .csv/.tsv/.jsonl for ``file``. ``text_columns``/``label_column``
-    apply to ``file`` only. Any problem with the data is a BadInput saying what to fix.
+    node_modules), the user's .csv/.tsv/.jsonl for ``file``, or ``"sample"``: the sample packaged with the engine
+    for the task (``sample.py``). ``text_columns``/``label_column`` apply to ``file`` only. Any problem with the
+    data is a BadInput saying what to fix.
     """
     name = canonical_task(task)
+    data, sample_notes = sample.resolve(name, data)  # the packaged sample's folder, or data as given
     splits.check_sizes(validation_size, max_train_examples, max_eval_examples)
     caps = {"max_train": max_train_examples, "max_eval": max_eval_examples}
     if name != "file" and (text_columns or label_column):
@@ -91,11 +93,14 @@ def load_task(
         )
     if name == "file":
         if data is None:
-            raise BadInput("task 'file' needs a data file", hint="pass --data path/to/file.csv (or .tsv, .jsonl)")
+            raise BadInput("task 'file' needs a data file", hint=userfile.file_hint())
         examples, labels, notes = userfile.read(data, text_columns, label_column)
         spec = task_spec("file", labels=list(labels) if labels else None, regression=labels is None)
         return userfile.split(spec, examples, notes, seed=seed, **caps)
     spec = task_spec(name)
     if name == "imdb":
-        return imdb.load(spec, data, seed=seed, validation_size=validation_size, **caps)
-    return glue.load(name, spec, data, seed=seed, validation_size=validation_size, **caps)
+        loaded = imdb.load(spec, data, seed=seed, validation_size=validation_size, **caps)
+    else:
+        loaded = glue.load(name, spec, data, seed=seed, validation_size=validation_size, **caps)
+    loaded.notes[:0] = sample_notes
+    return loaded

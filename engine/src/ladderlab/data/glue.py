@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import BadInput
-from . import splits
+from ..errors import BadInput, for_client
+from . import sample, splits
 from .types import Example, TaskData, TaskSpec
 
 # The csv module refuses fields over 128 KiB by default; user files may hold whole documents,
@@ -100,8 +100,12 @@ def column_index(path: Path, columns: list[str], name: str) -> int:
     if name not in columns:
         raise BadInput(
             f"{path}: missing column '{name}'; columns found: {', '.join(columns) or '(none)'}",
-            "check that --task matches these files; for your own file (task 'file') name the columns "
-            "with --text-columns and --label-column",
+            for_client(
+                cli="check that --task matches these files; for your own file (task 'file') name the columns "
+                "with --text-columns and --label-column",
+                vscode="check that the Experiment view's Task matches these files; for your own file (Task: Own "
+                "file) name the columns in its Text column(s) and Label column fields",
+            ),
         )
     return columns.index(name)
 
@@ -184,19 +188,24 @@ def _expected_files(fmt: GlueFormat) -> str:
     return f"train.tsv, {dev}"
 
 
-def _task_folder(fmt: GlueFormat, data: str | None) -> Path:
+def _folder_hint(task: str, fmt: GlueFormat) -> str:
+    cli = f"pass --data path/to/glue/{fmt.folder} (the folder with {_expected_files(fmt)})"
+    vscode = (
+        f"choose the {fmt.folder} folder (with {_expected_files(fmt)}) in the Experiment view's Data field (Browse…)"
+    )
+    if task in sample.sample_tasks():  # the quickest way to a run: the sample packaged with the engine
+        cli += f", or --data sample for the {fmt.folder} sample packaged with the engine"
+        vscode += f', or write "sample" there for the {fmt.folder} sample packaged with the engine'
+    return for_client(cli=cli, vscode=vscode)
+
+
+def _task_folder(task: str, fmt: GlueFormat, data: str | None) -> Path:
     if data is None:
-        raise BadInput(
-            f"{fmt.folder} needs a data folder",
-            hint=f"pass --data path/to/glue/{fmt.folder} (the folder with {_expected_files(fmt)})",
-        )
+        raise BadInput(f"{fmt.folder} needs a data folder", hint=_folder_hint(task, fmt))
     folder = Path(data).expanduser()
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "not found"
-        raise BadInput(
-            f"{fmt.folder} data folder {folder} {what}",
-            hint=f"pass the GLUE task folder that holds {_expected_files(fmt)}",
-        )
+        raise BadInput(f"{fmt.folder} data folder {folder} {what}", hint=_folder_hint(task, fmt))
     # Accept the GLUE root too (glue/ containing SST-2/, ...), a common slip.
     if not (folder / "train.tsv").exists() and (folder / fmt.folder / "train.tsv").is_file():
         folder = folder / fmt.folder
@@ -214,7 +223,7 @@ def load(
     max_eval: int | None,
 ) -> TaskData:
     fmt = FORMATS[task]
-    folder = _task_folder(fmt, data)
+    folder = _task_folder(task, fmt, data)
     train = read_file(fmt, folder / "train.tsv")
     if task == "mnli":
         validation = read_file(fmt, folder / "dev_mismatched.tsv")

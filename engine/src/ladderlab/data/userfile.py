@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import BadInput
+from ..errors import BadInput, for_client
 from . import splits
 from .glue import MAX_FILE_BYTES, UTF8_HINT, check_file_size, column_index, read_table
 from .types import Example, TaskData, TaskSpec
@@ -29,14 +29,25 @@ MAX_DISTINCT_CLASSES = 10  # more distinct numeric labels than this means a scor
 EXTENSIONS = (".csv", ".tsv", ".jsonl")
 
 
+def file_hint() -> str:
+    return for_client(
+        cli="pass --data path/to/file.csv (or .tsv, .jsonl)",
+        vscode="choose your .csv, .tsv or .jsonl file in the Experiment view's Data field (Browse…)",
+    )
+
+
 def _open(path: Path) -> None:
     if path.is_dir():
         raise BadInput(
             f"{path} is a folder; task 'file' reads one .csv, .tsv or .jsonl file",
-            hint="pass --data path/to/file.csv, or pick the task the folder holds (e.g. sst2 for GLUE SST-2)",
+            hint=for_client(
+                cli="pass --data path/to/file.csv, or pick the task the folder holds (e.g. sst2 for GLUE SST-2)",
+                vscode="choose one .csv, .tsv or .jsonl file in the Experiment view's Data field (Browse…), or set "
+                "Task to the task the folder holds (e.g. GLUE SST-2)",
+            ),
         )
     if not path.is_file():
-        raise BadInput(f"data file {path} not found", hint="pass --data path/to/file.csv (or .tsv, .jsonl)")
+        raise BadInput(f"data file {path} not found", hint=file_hint())
     if path.suffix.lower() not in EXTENSIONS:
         raise BadInput(
             f"{path}: unknown file type '{path.suffix}'; expected one of {', '.join(EXTENSIONS)}",
@@ -77,7 +88,7 @@ def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
         rows = _jsonl_rows(path)
         first = next(rows, None)
         if first is None:
-            raise BadInput(f"{path}: no data rows (the file is empty)", "point --data at a file with examples")
+            raise BadInput(f"{path}: no data rows (the file is empty)", file_hint())
         return list(first[1]), itertools.chain([first], rows)
     delimiter, quoting = ("\t", csv.QUOTE_NONE) if path.suffix.lower() == ".tsv" else (",", csv.QUOTE_MINIMAL)
     columns, table = read_table(path, delimiter=delimiter, quoting=quoting)
@@ -93,7 +104,11 @@ def _records(path: Path, text_columns: list[str] | None, label_column: str):
         if "text" not in columns:
             raise BadInput(
                 f"{path}: no 'text' column; columns found: {', '.join(columns) or '(none)'}",
-                hint="name the text column(s) with --text-columns (one, or two for sentence pairs)",
+                hint=for_client(
+                    cli="name the text column(s) with --text-columns (one, or two for sentence pairs)",
+                    vscode="name the text column(s) in the Experiment view's Text column(s) field (one, or two "
+                    "for sentence pairs)",
+                ),
             )
         text_columns = ["text"]
     if not 1 <= len(text_columns) <= 2:
