@@ -1,5 +1,6 @@
 // The "Ladder Lab: ..." commands (contributed in package.json) and the notifications about runs.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { checkEnvironment, describeReport, venvPython } from './engine/environment';
@@ -7,6 +8,7 @@ import { findPython, PYTHON_SETTING } from './engine/python';
 import { setUpEngineEnvironment } from './engine/setup';
 import type { Logger } from './engine/worker';
 import { serializeExperiment, STARTER_EXPERIMENT } from '../protocol/experiment';
+import { EXPERIMENT_SUFFIX, experimentFileName, experimentNameProblem, freeExperimentName } from './experimentName';
 import { EngineEnvironmentError, launchBlockedReason } from './runs/launchChecks';
 import type { RunManager } from './runs/runManager';
 import { errorNotice, runName } from './runs/runText';
@@ -77,18 +79,57 @@ async function showPanel(internal: string, what: string, args: unknown[]): Promi
   return undefined;
 }
 
-/** Writes a starter experiment.ladder.json (never over an existing file) and opens it. */
-export async function newExperiment(): Promise<vscode.Uri | undefined> {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  if (!folder) {
+/**
+ * Asks for a name (or takes `name`, from a caller or a test), writes the starter experiment as `<name>.ladder.json` into
+ * the workspace folder (asking which when there are several) and opens it. An existing file is opened, never replaced.
+ */
+export async function newExperiment(name?: unknown): Promise<vscode.Uri | undefined> {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  if (folders.length === 0) {
     void vscode.window.showErrorMessage(
       'Ladder Lab: open a folder first; the experiment file and its runs live in it.',
     );
     return undefined;
   }
-  let uri = vscode.Uri.joinPath(folder.uri, 'experiment.ladder.json');
-  for (let i = 2; existsSync(uri.fsPath); i++) uri = vscode.Uri.joinPath(folder.uri, `experiment-${i}.ladder.json`);
-  await vscode.workspace.fs.writeFile(uri, Buffer.from(serializeExperiment(STARTER_EXPERIMENT), 'utf8'));
+  const folder =
+    folders.length === 1
+      ? folders[0]
+      : await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Workspace folder for the new experiment' });
+  if (!folder) return undefined;
+  const exists = (fileName: string) => existsSync(path.join(folder.uri.fsPath, fileName));
+  const typed =
+    typeof name === 'string'
+      ? name
+      : await vscode.window.showInputBox({
+          title: 'Ladder Lab: New Experiment',
+          prompt: `Name of the experiment; it is saved as NAME${EXPERIMENT_SUFFIX} in ${folder.name}`,
+          value: freeExperimentName(exists),
+          validateInput: (value) => {
+            const problem = experimentNameProblem(value);
+            if (problem) return { message: problem, severity: vscode.InputBoxValidationSeverity.Error };
+            const file = experimentFileName(value);
+            // Info, not Error: Enter stays allowed and opens that file.
+            if (exists(file))
+              return { message: `${file} exists: Enter opens it.`, severity: vscode.InputBoxValidationSeverity.Info };
+            return undefined;
+          },
+        });
+  if (typed === undefined) return undefined; // cancelled
+  const problem = experimentNameProblem(typed);
+  if (problem) {
+    void vscode.window.showErrorMessage(`Ladder Lab: ${problem}`);
+    return undefined;
+  }
+  const uri = vscode.Uri.joinPath(folder.uri, experimentFileName(typed));
+  try {
+    // 'wx': the write fails rather than replace a file made since the name was checked.
+    await writeFile(uri.fsPath, serializeExperiment(STARTER_EXPERIMENT), { encoding: 'utf8', flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
+      void vscode.window.showErrorMessage(`Ladder Lab: cannot write ${uri.fsPath}: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
   await vscode.window.showTextDocument(uri);
   return uri;
 }

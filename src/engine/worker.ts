@@ -14,6 +14,9 @@ import type { Logger } from './logger';
 
 export type { Logger } from './logger';
 
+/** Tells the engine it runs for the extension (errors.py CLIENT_ENV), so its hints say what to click. */
+export const ENGINE_CLIENT_ENV = 'LADDERLAB_CLIENT';
+
 export function compareArgs(configPath: string, runsDir?: string): string[] {
   const args = ['-m', 'ladderlab.cli', 'compare', '--config', configPath, '--format', 'events'];
   return runsDir ? [...args, '--runs-dir', runsDir] : args;
@@ -126,7 +129,14 @@ export class EngineWorker {
         shell: false,
         detached: process.platform !== 'win32',
         windowsHide: true,
-        env: { ...process.env, ...opts.env, HF_HUB_OFFLINE: '1', PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+        env: {
+          ...process.env,
+          ...opts.env,
+          HF_HUB_OFFLINE: '1',
+          PYTHONUNBUFFERED: '1',
+          PYTHONIOENCODING: 'utf-8',
+          [ENGINE_CLIENT_ENV]: 'vscode',
+        },
         stdio: ['ignore', outFd, errFd],
       });
     } finally {

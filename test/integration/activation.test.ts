@@ -1,6 +1,6 @@
 // Activation, contributions and commands.
 import * as assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { STARTER_EXPERIMENT } from '../../protocol/experiment';
@@ -69,15 +69,26 @@ test('the JSON language service validates *.ladder.json with the schema', async 
   await vscode.workspace.fs.delete(file);
 }, 40_000);
 
-test('New Experiment writes a starter experiment.ladder.json and opens it', async () => {
-  const uri = await vscode.commands.executeCommand<vscode.Uri>('ladderLab.newExperiment');
+test('New Experiment writes the starter as NAME.ladder.json, opens it, and never replaces a file', async () => {
+  // The name is passed as the command's argument: the input box (the palette's path) applies the same
+  // experimentNameProblem checks, tested in test/unit/experiment-name.test.ts.
+  const uri = await vscode.commands.executeCommand<vscode.Uri>('ladderLab.newExperiment', 'first trial');
   assert.ok(uri && existsSync(uri.fsPath), 'no file written');
-  assert.match(path.basename(uri.fsPath), /^experiment(-\d+)?\.ladder\.json$/);
+  assert.equal(path.basename(uri.fsPath), 'first trial.ladder.json');
   assert.deepEqual(JSON.parse(readFileSync(uri.fsPath, 'utf8')), STARTER_EXPERIMENT);
+  assert.equal(STARTER_EXPERIMENT.data, 'sample'); // data that exists wherever the engine is installed
   assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, uri.fsPath);
-  // A second one never overwrites the first.
-  const second = await vscode.commands.executeCommand<vscode.Uri>('ladderLab.newExperiment');
-  assert.notEqual(second.fsPath, uri.fsPath);
+  // The same name again opens the existing file and leaves it as it was.
   await vscode.commands.executeCommand('workbench.action.closeAllEditors');
-  await vscode.workspace.fs.delete(second);
+  writeFileSync(uri.fsPath, '{"task": "sst2", "data": "sample", "epochs": 2}\n');
+  const again = await vscode.commands.executeCommand<vscode.Uri>('ladderLab.newExperiment', 'first trial.ladder.json');
+  assert.equal(again?.fsPath, uri.fsPath);
+  assert.equal((JSON.parse(readFileSync(uri.fsPath, 'utf8')) as { epochs: number }).epochs, 2);
+  assert.equal(vscode.window.activeTextEditor?.document.uri.fsPath, uri.fsPath);
+  // A name that is a path writes nothing.
+  const refused = await vscode.commands.executeCommand<vscode.Uri | undefined>('ladderLab.newExperiment', '../out');
+  assert.equal(refused, undefined);
+  assert.ok(!existsSync(path.join(path.dirname(uri.fsPath), '..', 'out.ladder.json')));
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+  await vscode.workspace.fs.delete(uri);
 });

@@ -91,16 +91,17 @@ function fakeEngine(script: string, graceMs = 300) {
   return { r, worker };
 }
 
-test('EngineWorker: events from stdout, stderr to the log, HF_HUB_OFFLINE set, exit code', async () => {
+test('EngineWorker: events from stdout, stderr to the log, HF_HUB_OFFLINE and LADDERLAB_CLIENT set, exit code', async () => {
   const line = JSON.stringify(SAMPLE.trim().split('\n')[0]);
   const { r, worker } = fakeEngine(`
     const l = ${line};
     process.stdout.write(l.slice(0, 10));
-    setTimeout(() => { process.stdout.write(l.slice(10) + '\\n'); console.error('warn: ' + process.env.HF_HUB_OFFLINE); process.exit(2); }, 50);`);
+    setTimeout(() => { process.stdout.write(l.slice(10) + '\\n'); console.error('warn: ' + process.env.HF_HUB_OFFLINE + ' ' + process.env.LADDERLAB_CLIENT); process.exit(2); }, 50);`);
   const exit = await worker.exited;
   assert.equal(exit.code, 2);
   assert.equal(r.events.length, 1);
-  assert.deepEqual(r.infos, ['[engine] warn: 1']);
+  // The engine words its hints for VS Code users only when told so (engine/tests/test_sample_data.py: both wordings).
+  assert.deepEqual(r.infos, ['[engine] warn: 1 vscode']);
 });
 
 test('EngineWorker.stop: SIGINT is enough for an engine that handles it', async () => {
