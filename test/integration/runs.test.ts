@@ -10,8 +10,9 @@ import { findPython } from '../../src/engine/python';
 import { launchBlockedReason } from '../../src/runs/launchChecks';
 import { RunManager } from '../../src/runs/runManager';
 import type { Session } from '../../src/runs/types';
-import { api, packageJson, waitForState, writeExperiment } from './context';
+import { api, packageJson, repoRoot, waitForState, writeExperiment } from './context';
 import { test, waitFor } from './harness';
+import { spyOnProcesses } from './processSpy';
 
 let finishedRunId: string | undefined;
 
@@ -164,6 +165,46 @@ test('an invalid experiment file is refused before any process starts, naming th
   const before = runs.sessions().length;
   await assert.rejects(runs.startComparison(uri.fsPath), /bad\.ladder\.json: r: must be at most 64/);
   assert.equal(runs.sessions().length, before);
+});
+
+test('a bad r never starts an engine: the file is marked on r, and Run refuses with the message', async () => {
+  const { runs } = await api();
+  // bert-tiny: hidden 64, 4 heads. r=32 gives a side width of 2, which 4 heads cannot split: every field is
+  // valid on its own, only the backbone's shape makes it wrong; the engine would refuse it (backbone_rules.py).
+  const uri = writeExperiment('bad-r.ladder.json', { methods: ['lora', 'lst'], r: 32, keep_layers: [1, 4] });
+  const doc = await vscode.workspace.openTextDocument(uri);
+  await vscode.window.showTextDocument(doc);
+  const diagnostics = await waitFor('diagnostics on bad-r.ladder.json', () => {
+    const found = vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'Ladder Lab');
+    return found.length === 2 ? found : undefined;
+  });
+  const marked = Object.fromEntries(diagnostics.map((d) => [d.code as string, doc.getText(d.range)]));
+  assert.deepEqual(marked, { r: '"r": 32', keep_layers: '"keep_layers": [\n    1,\n    4\n  ]' });
+  assert.ok(diagnostics.every((d) => d.severity === vscode.DiagnosticSeverity.Error));
+  assert.match(
+    diagnostics.find((d) => d.code === 'r')!.message,
+    /side attention width 2 \(= 64\/r\) is not divisible by 4 heads/,
+  );
+
+  const before = runs.sessions().length;
+  const spy = spyOnProcesses(repoRoot());
+  try {
+    assert.equal(await vscode.commands.executeCommand('ladderLab.runComparison', uri), undefined);
+    await assert.rejects(
+      runs.startComparison(uri.fsPath),
+      /bad-r\.ladder\.json: keep_layers \[4\] out of range: the backbone has 4 layers per stack; .*r: the side attention width 2/,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    spy.restore();
+  }
+  assert.deepEqual(spy.calls, [], 'no process started: not the engine, not even the interpreter check');
+  assert.equal(runs.sessions().length, before);
+
+  // Fixed in the file, the marks go.
+  writeExperiment('bad-r.ladder.json', { methods: ['lora', 'lst'], r: 8, keep_layers: [1, 3] });
+  await waitFor('the diagnostics to clear', () => vscode.languages.getDiagnostics(uri).length === 0 || undefined);
+  await vscode.commands.executeCommand('workbench.action.closeActiveEditor');
 });
 
 // This pass's workspace is trusted; untrusted.test.ts runs in a real Restricted Mode workspace. Here the guard is
