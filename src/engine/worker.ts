@@ -17,6 +17,19 @@ export type { Logger } from './logger';
 /** Tells the engine it runs for the extension (errors.py CLIENT_ENV), so its hints say what to click. */
 export const ENGINE_CLIENT_ENV = 'LADDERLAB_CLIENT';
 
+/** The environment of every engine process the extension starts (a run, an estimate, an export): the user's, no hub
+ * downloads, unbuffered UTF-8 output, and the marker that makes the engine's hints speak to a VS Code user. */
+export function engineEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    ...extra,
+    HF_HUB_OFFLINE: '1',
+    PYTHONUNBUFFERED: '1',
+    PYTHONIOENCODING: 'utf-8',
+    [ENGINE_CLIENT_ENV]: 'vscode',
+  };
+}
+
 export function compareArgs(configPath: string, runsDir?: string): string[] {
   const args = ['-m', 'ladderlab.cli', 'compare', '--config', configPath, '--format', 'events'];
   return runsDir ? [...args, '--runs-dir', runsDir] : args;
@@ -129,14 +142,7 @@ export class EngineWorker {
         shell: false,
         detached: process.platform !== 'win32',
         windowsHide: true,
-        env: {
-          ...process.env,
-          ...opts.env,
-          HF_HUB_OFFLINE: '1',
-          PYTHONUNBUFFERED: '1',
-          PYTHONIOENCODING: 'utf-8',
-          [ENGINE_CLIENT_ENV]: 'vscode',
-        },
+        env: engineEnv(opts.env),
         stdio: ['ignore', outFd, errFd],
       });
     } finally {

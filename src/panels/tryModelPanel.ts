@@ -15,6 +15,7 @@ import {
   type TryState,
 } from '../../protocol/webviews/try';
 import { findPython } from '../engine/python';
+import { engineEnv } from '../engine/worker';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
 import { ExportError } from '../inference/manifest';
 import { ExportedModel } from '../inference/model';
@@ -230,7 +231,7 @@ async function runExport(runDir: string): Promise<void> {
       cwd: folder?.uri.fsPath,
       shell: false,
       windowsHide: true,
-      env: { ...process.env, HF_HUB_OFFLINE: '1', PYTHONIOENCODING: 'utf-8' },
+      env: engineEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';

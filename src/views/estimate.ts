@@ -6,7 +6,7 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import * as vscode from 'vscode';
 import { parseExperimentText } from '../../protocol/experiment';
 import { findPython } from '../engine/python';
-import type { Logger } from '../engine/worker';
+import { engineEnv, type Logger } from '../engine/worker';
 import { launchBlockedReason } from '../runs/launchChecks';
 import { estimateSummary, parseEstimate, parseGpuGiB, type EstimateResult } from './estimateText';
 
@@ -115,7 +115,7 @@ export class MemoryEstimates implements vscode.Disposable {
           const child: ChildProcess = execFile(
             python,
             args,
-            { cwd: folder?.uri.fsPath, shell: false, maxBuffer: 16 * 2 ** 20 },
+            { cwd: folder?.uri.fsPath, shell: false, maxBuffer: 16 * 2 ** 20, env: engineEnv() },
             (error, stdout, stderr) => resolve({ stdout, stderr, error: error ?? undefined }),
           );
           cancel.onCancellationRequested(() => {
