@@ -479,7 +479,8 @@ def _parse_lrs(text: str) -> dict[str, float]:
 
 def validate(exp: Experiment) -> None:
     """Every field's own checks (type, choices, range: from its declaration), then the rules between fields. Checks
-    that need the backbone (r divides the width, kept layers in range) happen in ``ladderlab.methods.lst``."""
+    that need the backbone's shape (r divides the width, kept layers in range) are ``backbone_rules.check_backbone``,
+    which ``comparison.prepare`` runs on the backbone's config before it reads any data."""
     for name, field in FIELDS.items():
         value = getattr(exp, name)
         if value is not None:
