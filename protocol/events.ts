@@ -161,6 +161,23 @@ export interface RunStoppedEvent extends EventBase {
   message: string;
 }
 
+/** Where the side network's initial weights come from (LST's pruning init), with the Fisher pass's progress. */
+export interface InitProgressEvent extends EventBase {
+  type: 'init_progress';
+  /** scores: computed now; cache: an earlier run's index sets reused; checkpoint: a resumed run (no init). */
+  source: 'scores' | 'cache' | 'checkpoint';
+  init: 'fisher' | 'magnitude';
+  elapsed_s: number;
+  /** source scores with init fisher: examples scored so far, of how many, and the seconds left (null at first). */
+  examples?: InitExamples;
+}
+
+export interface InitExamples {
+  done: number;
+  total: number;
+  eta_s: number | null;
+}
+
 export interface RunFinishedEvent extends EventBase {
   type: 'run_finished';
   run_id: string;
@@ -193,6 +210,7 @@ export type EngineEvent =
   | RunFinishedEvent
   | CompareFinishedEvent
   | CheckpointSavedEvent
-  | RunStoppedEvent;
+  | RunStoppedEvent
+  | InitProgressEvent;
 
 export type EngineEventType = EngineEvent['type'];

@@ -2,9 +2,9 @@
 
 Run from the repository root:  .venv/bin/python engine/tests/make_event_fixture.py
 It runs a tiny real comparison (LST and LoRA on the SST-2 rows in fixtures/glue-real), a run that fails on bad
-input, a run stopped by SIGINT and then resumed (checkpoint_saved, run_stopped, run_started with resumed), and a
-comparison whose second method runs out of memory (the test-only allocation failure hook; error kind oom with its
-memory figures).
+input, an LST run whose pruning init comes from the init cache, a run stopped by SIGINT and then resumed
+(checkpoint_saved, run_stopped, run_started with resumed), and a comparison whose second method runs out of memory
+(the test-only allocation failure hook; error kind oom with its memory figures).
 """
 
 from __future__ import annotations
@@ -27,15 +27,17 @@ RUNS = ".ladderlab/fixture-runs"
 TINY = [*helpers.TINY, "--fisher-samples", "4", "--format", "events"]
 
 
-def capture(name: str, *args: str, env: dict | None = None) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "ladderlab.cli", *args, *TINY, "--runs-dir", RUNS],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
+def capture(name: str, *args: str, env: dict | None = None, times: int = 1) -> None:
+    """The command's events (of its last run when ``times`` > 1: the runs dir, and so the init cache, is kept)."""
+    for _ in range(times):
+        result = subprocess.run(
+            [sys.executable, "-m", "ladderlab.cli", *args, *TINY, "--runs-dir", RUNS],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **(env or {})},
+        )
     shutil.rmtree(REPO / RUNS, ignore_errors=True)
     write(name, result.stdout, result.returncode)
 
@@ -71,6 +73,8 @@ def capture_stop_and_resume(name: str, *args: str) -> None:
 
 if __name__ == "__main__":
     capture("compare-lst-lora", "compare", "--methods", "lst,lora", "--task", "sst2", "--data", SST2)
+    # the same LST run twice: the second reads its pruning init from the cache (init_progress source cache)
+    capture("cached-init", "run", "--method", "lst", "--task", "sst2", "--data", SST2, times=2)
     capture("bad-input", "run", "--method", "lst", "--task", "sst2", "--data", SST2, "--r", "7")
     capture_stop_and_resume(
         "stop-resume",

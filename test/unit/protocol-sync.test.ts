@@ -47,6 +47,7 @@ const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
     bytes: R,
   },
   run_stopped: { ...base, run_id: R, step: R, total_steps: R, signal: R, checkpoint: R, message: R },
+  init_progress: { ...base, source: R, init: R, elapsed_s: R, examples: O },
 };
 
 // Nested objects, keyed by their JSON pointer in the schema.
@@ -66,6 +67,7 @@ const NESTED_FIELDS: Record<string, Presence<unknown> | object> = {
     reserved_bytes: R,
     saved_for_backward_bytes: R,
   } satisfies Presence<P.StepMemory>,
+  '/$defs/init_progress/properties/examples': { done: R, total: R, eta_s: R } satisfies Presence<P.InitExamples>,
   '/$defs/summary': {
     method: R,
     run_dir: R,

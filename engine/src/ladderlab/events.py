@@ -99,6 +99,8 @@ def human_line(e: dict) -> str | None:
         return f"  {e['split']} (epoch {e['epoch']}): {metrics}"
     if t == "log":
         return f"  {'warning: ' if e['level'] == 'warning' else ''}{e['message']}"
+    if t == "init_progress":
+        return f"  {_init_line(e)}"
     if t == "error":
         return f"error ({e['kind']}): {e['message']}" + (f"\n  hint: {e['hint']}" if e.get("hint") else "")
     if t == "run_finished":
@@ -107,3 +109,17 @@ def human_line(e: dict) -> str | None:
             f"[{s['method']}] finished in {s['duration_s']:.0f}s: score {s['metrics'].get('score', float('nan')):.2f}"
         )
     return None
+
+
+def _init_line(e: dict) -> str:
+    if e["source"] == "cache":
+        return f"pruning init: index sets from the cache ({e['elapsed_s']:.2f} s, nothing recomputed)"
+    if e["source"] == "checkpoint":
+        return "side network restored from the checkpoint (no init)"
+    ex = e.get("examples")
+    if ex is None:
+        return f"pruning init: weight magnitudes, {e['elapsed_s']:.1f} s"
+    left = f"ETA {ex['eta_s']:.0f} s" if ex["eta_s"] is not None else "ETA unknown yet"
+    return f"pruning init: Fisher scores {ex['done']}/{ex['total']} examples, " + (
+        f"{e['elapsed_s']:.1f} s" if ex["done"] >= ex["total"] else left
+    )

@@ -1,30 +1,56 @@
-"""Progress of a run's data-dependent init (LST's Fisher pass) as log events the monitor shows: examples done /
-total and an ETA from the pace so far, at most one event every PROGRESS_EVERY_S (and always the last)."""
+"""Where a run's side network gets its initial weights (LST's pruning init) and how far the Fisher pass is, as
+``init_progress`` events (protocol/events.schema.json): the monitor shows them as data, never by parsing log text.
+Fisher progress goes out at most once every PROGRESS_EVERY_S (and always with the last example)."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from .events import EventSink
+
+if TYPE_CHECKING:
+    from .methods.lst.init_cache import InitCache
 
 PROGRESS_EVERY_S = 2.0
 
 
 class InitProgress:
-    """Examples done / total of the Fisher pass, with an ETA from the pace so far, as log events."""
+    """One run's init: ``advance`` as the Fisher pass scores examples, then ``finished`` (computed or from the
+    cache); or ``restored`` alone for a resumed run, whose checkpoint holds the side network."""
 
-    def __init__(self, sink: EventSink, total: int):
-        self.sink, self.total, self.done = sink, total, 0
+    def __init__(self, sink: EventSink, init: str, total: int = 0):
+        self.sink, self.init, self.total, self.done = sink, init, total, 0
         self.started = self.last = time.perf_counter()
+        self.sent_last = False
+
+    def _emit(self, source: str, examples: bool) -> None:
+        now = time.perf_counter()
+        elapsed = now - self.started
+        fields: dict = {"source": source, "init": self.init, "elapsed_s": round(elapsed, 2)}
+        if examples:
+            eta = round(elapsed / self.done * (self.total - self.done), 1) if self.done else None
+            fields["examples"] = {"done": self.done, "total": self.total, "eta_s": eta}
+        self.sink.emit("init_progress", **fields)
+        self.last = now
 
     def advance(self, examples: int) -> None:
         self.done += examples
-        now = time.perf_counter()
-        if now - self.last < PROGRESS_EVERY_S and self.done < self.total:
+        last = self.done >= self.total
+        if last or time.perf_counter() - self.last >= PROGRESS_EVERY_S:
+            self._emit("scores", examples=True)
+            self.sent_last = last
+
+    def finished(self, cache: InitCache | None) -> None:
+        """The index sets are chosen: say where they came from (unless the Fisher pass's last event said so).
+        ``cache`` None: the method has no such init (not LST, or init random)."""
+        if cache is None:
             return
-        self.last = now
-        eta = (now - self.started) / self.done * (self.total - self.done)
-        self.sink.log(
-            f"pruning init: Fisher scores {self.done}/{self.total} examples"
-            + (f", ETA {eta:.0f} s" if self.done < self.total else f", {now - self.started:.1f} s")
-        )
+        if cache.hit:
+            self._emit("cache", examples=False)
+        elif not self.sent_last:  # magnitude scores, or a Fisher pass whose last event was not sent
+            self._emit("scores", examples=self.init == "fisher")
+
+    def restored(self) -> None:
+        self.started = time.perf_counter()
+        self._emit("checkpoint", examples=False)

@@ -223,8 +223,10 @@ class Run:
             )
 
         self.current_phase = "pruning_init"
-        if self.resume_payload is None:  # a resumed run's side network comes whole from its checkpoint
+        if self.resume_payload is None:
             self._initialize(model)
+        elif self.method == "lst" and exp.init != "random":  # its side network comes whole from its checkpoint
+            InitProgress(self.sink, exp.init).restored()
         self.current_phase = "train"
         best_state, best_val, best_epoch = self._train(model)
         train_memory = self.phase_reports["train"]
@@ -285,15 +287,14 @@ class Run:
         return [feats[i] for i in order[: self.exp.fisher_samples]]
 
     def _initialize(self, model: MethodModel) -> None:
-        """The method's data-dependent init (LST's pruning), its result cached by what it depends on, and its
-        progress reported as log events (examples done / total, ETA)."""
+        """The method's data-dependent init (LST's pruning), cached by what it depends on; init_progress events."""
         exp = self.exp
         subset = self._init_features() if exp.init == "fisher" else []
         cache = None
         if self.method == "lst" and exp.init != "random":
             key, parts = init_key(exp, self.backbone.name, self.backbone.folder, subset)
             cache = InitCache(exp.runs_dir, key, parts)
-        progress = InitProgress(self.sink, len(subset))
+        progress = InitProgress(self.sink, exp.init, len(subset))
         model.initialize(
             self.data.batcher.batches(subset, INIT_BATCH),
             functools.partial(self.phase, model=model),
@@ -302,8 +303,7 @@ class Run:
             cache=cache,
             progress=progress.advance,
         )
-        if cache is not None and cache.hit:
-            self.sink.log(f"pruning init: reused the cached index sets ({cache.path.name}); nothing recomputed")
+        progress.finished(cache)  # whether LST's index sets were computed or read from the cache (None: no init)
 
     def _train(self, model: MethodModel):
         exp, data, state, total_steps = self.exp, self.data, self.state, self.total_steps

@@ -191,25 +191,25 @@ class LadderSideNetwork(MethodModel):
             raise ValueError("init=fisher needs the task's loss_fn")
         names = self._scored_parameters()
 
-        def forward_loss(b):
-            return loss_fn(self.family.logits(self.model, b), b["labels"])
+        def logits(b):
+            return self.family.logits(self.model, b)
 
         # a bf16 backbone (backbone_dtype) feeds the fp32 task head under autocast, as at inference
         device = next(self.model.parameters()).device.type
         with torch.autocast(device, dtype=torch.bfloat16, enabled=self.backbone_bf16):
-            if self.family.name in pruning.VECTORISED_FAMILIES:
-                size = pruning.chunk_size(self.model, names)
-                chunks = pruning.rechunk(init_batches, size, self.family.padding_side)
-                return pruning.fisher_importance_batched(self.model, forward_loss, chunks, names, progress)
-            rows = (row for batch in init_batches for row in pruning.rows(batch))
-            return pruning.fisher_importance(self.model, forward_loss, rows, names, progress)
+            return pruning.fisher_importance_batched(self.model, logits, loss_fn, init_batches, names, progress)
 
     def _scored_parameters(self) -> list[str]:
-        """The weight matrices of the kept layers: the only importances the index choice reads (no gradient is
-        computed for the rest, e.g. the embedding matrix)."""
+        """The kept layers' weight matrices that the index choice reads (the family's layer roles): no gradient is
+        computed for the rest (e.g. the embedding matrix, T5's relative position bias)."""
         prefix_of = {id(m): n + "." for n, m in self.model.named_modules()}
-        prefixes = tuple(prefix_of[id(info.layers[i])] for info in self.stack_infos for i in self.kept)
-        return [n for n, p in self.model.named_parameters() if n.startswith(prefixes) and p.dim() == 2]
+        read = {
+            prefix_of[id(info.layers[i])] + name
+            for info in self.stack_infos
+            for name in self.family.layer_roles(info.name)
+            for i in self.kept
+        }
+        return [n for n, p in self.model.named_parameters() if n in read and p.dim() == 2]
 
     def apply_pruning(self, importance: dict[str, torch.Tensor]) -> None:
         self.apply_sets(self.select_sets(importance))

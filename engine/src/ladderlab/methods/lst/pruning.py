@@ -19,13 +19,8 @@ from torch import nn
 
 from ...errors import BadInput
 
-# Families whose per-example gradients run vectorised (torch.func.vmap). The others (GPT-2: a causal mask and
-# position ids built from the 2-D mask; T5: its own mask and relative-position code) run the one-at-a-time loop:
-# their mask code takes data-dependent branches that vmap cannot trace, and a 4-D mask would change their inputs.
-VECTORISED_FAMILIES = ("encoder",)
-# Per-example gradients of one chunk live at once: this many bytes at most, and at most MAX_CHUNK examples.
-CHUNK_BUDGET_BYTES = 512 * 2**20
-MAX_CHUNK = 16
+# Per-example gradients of one weight matrix formed at once (the rest of a batch waits): at most this many bytes.
+PER_EXAMPLE_BUDGET_BYTES = 256 * 2**20
 
 # Roles whose index set is chosen per layer, with the number of groups (heads) they are split into.
 PER_LAYER_ROLES = ("QK", "VO", "F")
@@ -87,112 +82,83 @@ def _mean(fisher: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor
     return {n: f / count for n, f in fisher.items()}
 
 
-class _LossOf(nn.Module):
-    """``forward_loss`` as a module around ``model``, so torch.func.functional_call can swap its parameters."""
+def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, names, on_example=None):
+    """The same empirical Fisher as ``fisher_importance``, from whole padded batches: one forward and one backward
+    per batch. Each scored weight's per-example gradient is formed from what its layer saw and what came back to it:
+    for y = x W^T, example b's gradient is g_b^T x_b (its rows of the layer's input x and of the gradient g at the
+    output), squared and summed over the batch. This is exact because examples do not interact (eval mode, padding
+    masked) and the loss backpropagated is the sum of each example's own ``loss_fn`` (as the loop computes it), so
+    g_b is example b's gradient alone. No weight gradient is computed (the weights stay frozen; the graph starts at the
+    the embeddings' outputs). Works for every family: ``nn.Linear`` and GPT-2's ``Conv1D`` (y = x W)."""
+    from transformers.pytorch_utils import Conv1D
 
-    def __init__(self, model: nn.Module, forward_loss):
-        super().__init__()
-        self.model = model
-        self.forward_loss = forward_loss
+    wanted = set(names)
+    layers = {n + ".weight": m for n, m in model.named_modules() if n + ".weight" in wanted}
+    if set(layers) != wanted or not all(isinstance(m, (nn.Linear, Conv1D)) for m in layers.values()):
+        odd = sorted(wanted - {n for n, m in layers.items() if isinstance(m, (nn.Linear, Conv1D))})
+        raise RuntimeError(f"per-example Fisher scores need Linear or Conv1D weights; not: {odd[:3]}")
+    fisher = {n: torch.zeros_like(model.get_parameter(n), dtype=torch.float32) for n in names}
+    calls: dict[str, int] = {}
 
-    def forward(self, batch: dict) -> torch.Tensor:
-        return self.forward_loss(batch)
+    def capture(name: str, transposed: bool):
+        def hook(_module, inputs, output):
+            calls[name] = calls.get(name, 0) + 1  # a weight used twice in one forward would need its sum squared
+            x = inputs[0].detach()
+            output.register_hook(lambda g: _add_squares(fisher[name], x, g, transposed))
 
+        return hook
 
-def fisher_importance_batched(
-    model: nn.Module, forward_loss, chunks, names, on_example=None
-) -> dict[str, torch.Tensor]:
-    """The same empirical Fisher as ``fisher_importance``, with the per-example gradients of a whole padded
-    chunk computed at once (torch.func: vmap over grad of functional_call). Each example is run as a batch of
-    one (its own row, padding masked), so the result equals the one-at-a-time loop within float rounding.
-    For bidirectional encoders only (the 4-D mask below has no causal part); see ``VECTORISED_FAMILIES``.
-    Memory: one chunk's per-example gradients of ``names`` live at a time; the caller sizes the chunks."""
-    from torch.func import functional_call, grad, vmap
-
-    wrapper = _LossOf(model, forward_loss)
-    params = {"model." + n: p for n, p in model.named_parameters()}
-    wanted = {"model." + n for n in names}
-    fixed = {n: p.detach() for n, p in params.items() if n not in wanted}
-    fixed.update({"model." + n: b for n, b in model.named_buffers()})
-    fisher = {n: torch.zeros_like(params["model." + n], dtype=torch.float32) for n in names}
-
-    def example_loss(trained: dict, example: dict) -> torch.Tensor:
-        batch = {k: v.unsqueeze(0) for k, v in example.items()}  # the example as a batch of one
-        # transformers builds a 2-D padding mask into 4-D with a data-dependent check (mask.all()) that vmap
-        # cannot run; a 4-D additive mask (0 = attend, most negative = padding) is used as given, and is the same.
-        keep = batch["attention_mask"][:, None, None, :]
-        batch["attention_mask"] = (1.0 - keep.float()) * torch.finfo(torch.float32).min
-        return functional_call(wrapper, {**fixed, **trained}, (batch,))
-
-    per_example_grads = vmap(grad(example_loss), in_dims=(None, 0), randomness="error")
+    handles = [m.register_forward_hook(capture(n, isinstance(m, Conv1D))) for n, m in layers.items()]
+    # The graph starts at the embeddings' outputs (every embedding: T5's decoder has its own), so backward reaches
+    # every scored layer's output while no parameter needs a gradient.
+    handles += [
+        m.register_forward_hook(lambda _m, _i, out: out.detach().requires_grad_())
+        for m in model.modules()
+        if isinstance(m, nn.Embedding)
+    ]
+    flags = {n: p.requires_grad for n, p in model.named_parameters()}
     count = 0
     was_training = model.training
     model.eval()  # dropout off, as in the loop
-    # eager attention: SDPA's CPU backward has no vmap rule (a slow per-example fallback); same function
-    attention = getattr(model.config, "_attn_implementation", None)
-    switch = getattr(model, "set_attn_implementation", None)
-    if switch is not None and attention not in (None, "eager"):
-        switch("eager")
     try:
-        trained = {n: params[n].detach() for n in wanted}
-        for chunk in chunks:
-            grads = per_example_grads(trained, chunk)
-            for n in names:
-                fisher[n] += (grads["model." + n].float() ** 2).sum(0)
-            size = len(chunk["labels"])
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for batch in batches:
+            calls.clear()
+            logits, labels = logits_fn(batch), batch["labels"]
+            size = len(labels)
+            torch.stack([loss_fn(logits[i : i + 1], labels[i : i + 1]) for i in range(size)]).sum().backward()
+            if any(c > 1 for c in calls.values()):
+                raise RuntimeError(f"a scored weight ran twice in one forward: {sorted(calls)[:3]}")
             count += size
-            del grads
             if on_example is not None:
                 on_example(size)
     finally:
-        if switch is not None and attention not in (None, "eager"):
-            switch(attention)
+        for h in handles:
+            h.remove()
+        for n, p in model.named_parameters():
+            p.requires_grad_(flags[n])
         model.train(was_training)
     return _mean(fisher, count)
 
 
-def chunk_size(model: nn.Module, names) -> int:
-    params = dict(model.named_parameters())
-    per_example = 4 * sum(params[n].numel() for n in names)  # fp32 gradients
-    return max(1, min(MAX_CHUNK, CHUNK_BUDGET_BYTES // max(per_example, 1)))
+def _add_squares(acc: torch.Tensor, x: torch.Tensor, g: torch.Tensor, transposed: bool) -> None:
+    """acc += sum over b of (per-example weight gradient of example b)^2, for y = x W^T (or y = x W if
+    ``transposed``), a few examples at a time so their gradients fit PER_EXAMPLE_BUDGET_BYTES."""
+    batch = x.shape[0]
+    x = x.reshape(batch, -1, x.shape[-1]).float()
+    g = g.reshape(batch, -1, g.shape[-1]).float()
+    step = max(1, PER_EXAMPLE_BUDGET_BYTES // (4 * acc.numel()))
+    for s in range(0, batch, step):
+        xs, gs = x[s : s + step], g[s : s + step]
+        per = torch.bmm(xs.transpose(1, 2), gs) if transposed else torch.bmm(gs.transpose(1, 2), xs)
+        acc.add_(per.square_().sum(0))
 
 
 def rows(batch: dict):
     """The examples of a padded batch, one batch of one each (padding kept, and masked)."""
     for i in range(len(batch["labels"])):
         yield {k: v[i : i + 1] for k, v in batch.items()}
-
-
-def rechunk(batches, size: int, padding_side: str = "right"):
-    """Padded batches regrouped into batches of ``size`` examples (the last may be smaller); rows are padded to
-    the longest of their new batch on ``padding_side`` (the family's, as the batches were)."""
-    pending: list[dict] = []
-    for batch in batches:
-        pending.extend(rows(batch))
-        while len(pending) >= size:
-            yield _stack(pending[:size], padding_side == "left")
-            pending = pending[size:]
-    if pending:
-        yield _stack(pending, padding_side == "left")
-
-
-def _stack(examples: list[dict], left: bool) -> dict:
-    width = max(e["input_ids"].shape[1] for e in examples)
-    out = {}
-    for key in examples[0]:
-        parts = [e[key] for e in examples]
-        if parts[0].dim() == 2:
-            parts = [_pad(t, width, left) for t in parts]
-        out[key] = torch.cat(parts)
-    return out
-
-
-def _pad(t: torch.Tensor, width: int, left: bool) -> torch.Tensor:
-    extra = width - t.shape[1]
-    if extra == 0:
-        return t
-    fill = t.new_zeros((t.shape[0], extra))  # mask 0 (ignored), pad id 0: masked, so any id does
-    return torch.cat([fill, t] if left else [t, fill], dim=1)
 
 
 def _axis_scores(importance: torch.Tensor, axis: int) -> torch.Tensor:
