@@ -69,7 +69,7 @@ test('progress: runs, phases and the end of a comparison', () => {
   assert.ok(seen.includes('lora:train'));
   const end = progress(model);
   assert.equal(end.fraction, 1);
-  assert.equal(end.runEtaS, 0);
+  assert.equal(end.runEtaS, null); // nothing left to count down: no ETA after the end
   assert.equal(end.runCount, 2);
   assert.equal(model.finished, true);
   assert.deepEqual(

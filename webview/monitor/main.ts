@@ -5,14 +5,8 @@ import '@vscode-elements/elements/dist/vscode-button/index.js';
 import type { EngineEvent } from '../../protocol/events';
 import { MonitorMessages, type MonitorChannel, type MonitorSessionInfo } from '../../protocol/webviews/monitor';
 import { formatMiB, methodColor, SeriesChart, type SeriesSpec } from '../shared/chart';
-import {
-  applyGpuSample,
-  createModel,
-  formatDuration,
-  PHASE_LABELS,
-  progress,
-  type MonitorModel,
-} from '../shared/series';
+import { applyGpuSample, createModel, progress, type MonitorModel } from '../shared/series';
+import { barFraction, etaText, phaseText, runText } from './progressText';
 import { fold, modelOf } from './resume';
 import { connect, el } from '../shared/vscodeApi';
 
@@ -144,24 +138,16 @@ function renderSession(): void {
 }
 
 function renderProgress(): void {
-  const p = progress(model);
-  if (p.current) {
-    const r = p.current;
-    runLine.textContent =
-      `Run ${p.runIndex + 1} of ${p.runCount}: ${r.method} on ${r.device} · step ${r.step} / ${r.totalSteps}` +
-      (r.status === 'failed' ? ' · failed' : r.status === 'finished' ? ' · finished' : '');
-  } else {
-    runLine.textContent = session ? 'Waiting for the engine…' : '';
-  }
-  phaseLine.textContent = p.phase ? PHASE_LABELS[p.phase] : model.finished ? 'Done' : '';
+  // Once the session stopped, failed, finished or was interrupted nothing is under way: no phase, no ETA.
+  const live = !session || session.state === 'starting' || session.state === 'running';
+  const p = progress(model, { live });
+  runLine.textContent = p.current ? runText(p) : session ? 'Waiting for the engine…' : '';
+  phaseLine.textContent = phaseText(p, model.finished);
   phaseLine.dataset.phase = p.phase ?? '';
-  bar.value = p.fraction;
-  bar.dataset.fraction = p.fraction.toFixed(3);
-  etaLine.textContent =
-    p.runEtaS === null
-      ? ''
-      : `ETA this run ${formatDuration(p.runEtaS)}` +
-        (p.runCount > 1 ? ` · whole comparison ≈ ${formatDuration(p.sessionEtaS)}` : '');
+  const fraction = barFraction(p);
+  bar.value = fraction;
+  bar.dataset.fraction = fraction.toFixed(3);
+  etaLine.textContent = etaText(p);
 }
 
 function renderCharts(): void {

@@ -5,16 +5,27 @@ import { applyEvent, createModel, type MonitorModel } from '../shared/series';
 /**
  * applyEvent, plus resumes: a resumed run's second run_started continues the run already charted (same line, same
  * progress entry) from its checkpoint step, and the steps after that checkpoint, which the engine redoes, are dropped
- * from the loss line so it does not fold back.
+ * from the loss line so it does not fold back. Its memory lines get a gap (a NaN point, which chart.js does not
+ * join across): the pause between the stop and the resume measured nothing.
  */
 export function fold(m: MonitorModel, e: EngineEvent): void {
   if (e.type === 'run_started' && e.resumed) {
     const known = m.runs.find((r) => r.runId === e.run_id);
     if (known) {
       const from = e.resumed.step;
-      Object.assign(known, { status: 'running', step: from, totalSteps: e.total_steps, error: null, lastStepTs: null });
+      Object.assign(known, {
+        status: 'running',
+        step: from,
+        totalSteps: e.total_steps,
+        error: null,
+        lastStepTs: null,
+        evalStartTs: null,
+        phase: null, // what it does next comes with its next events, not what it did before the stop
+      });
       const loss = m.loss.get(known.method);
       if (loss) loss.splice(0, loss.length, ...loss.filter((p) => p.x <= from));
+      for (const line of m.memory.values())
+        if (line.method === known.method && line.points.length) line.points.push({ x: e.ts - m.startTs!, y: NaN });
       m.finished = false;
       return;
     }

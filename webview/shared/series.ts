@@ -1,11 +1,21 @@
 // Pure shaping of engine events into what the run monitor shows: loss per method, memory over time, progress,
 // phase and ETA. No DOM here, so unit tests run it on real engine output.
-import type { EngineEvent, Phase } from '../../protocol/events';
+import type { EngineEvent, InitProgressEvent, Phase } from '../../protocol/events';
 import type { GpuSample } from '../../protocol/webviews/common';
 
 export interface Point {
   x: number;
   y: number;
+}
+
+/** Where a run's side network came from (init_progress events), and the Fisher pass's progress. */
+export interface InitState {
+  source: InitProgressEvent['source'];
+  init: InitProgressEvent['init'];
+  done: number | null; // examples scored (init fisher, source scores)
+  total: number | null;
+  etaS: number | null; // seconds left when the event was written
+  elapsedS: number;
 }
 
 export interface RunInfo {
@@ -14,10 +24,16 @@ export interface RunInfo {
   device: string;
   totalSteps: number;
   step: number;
+  epochs: number | null; // from run_started's config: how many validations the run does
   phase: Phase | null;
-  status: 'running' | 'finished' | 'failed';
+  status: 'running' | 'finished' | 'failed' | 'stopped';
   stepTimes: number[]; // seconds per step, in order (step_s, or the gap between step events)
   lastStepTs: number | null;
+  evalStartTs: number | null; // phase_started eval (the test pass); validation starts at the last step
+  evalTimes: number[]; // seconds each evaluation (validation or test) took
+  validations: number;
+  tested: boolean;
+  init: InitState | null;
   error: string | null;
 }
 
@@ -37,6 +53,7 @@ export interface MonitorModel {
   loss: Map<string, Point[]>; // method -> (step, loss)
   memory: Map<string, MemorySeries>;
   messages: { level: 'info' | 'warning' | 'error'; text: string; ts: number }[];
+  shownInfo: Set<string>; // info lines already shown: each run repeats the data-split notes, shown once
   finished: boolean; // compare_finished (or the single run finished)
 }
 
@@ -51,6 +68,7 @@ export function createModel(methods: string[] = []): MonitorModel {
     loss: new Map(),
     memory: new Map(),
     messages: [],
+    shownInfo: new Set(),
     finished: false,
   };
 }
@@ -87,10 +105,16 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
         device: e.device,
         totalSteps: e.total_steps,
         step: 0,
+        epochs: typeof e.config?.epochs === 'number' ? e.config.epochs : null,
         phase: null,
         status: 'running',
         stepTimes: [],
         lastStepTs: null,
+        evalStartTs: null,
+        evalTimes: [],
+        validations: 0,
+        tested: false,
+        init: null,
         error: null,
       });
       const configured = e.config?.methods;
@@ -103,8 +127,12 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
     case 'phase_started': {
       const run = runFor(model, e.run_id);
       if (run) run.phase = e.phase;
+      if (run && e.phase === 'eval') run.evalStartTs = e.ts;
       break;
     }
+    case 'init_progress':
+      applyInit(model, e);
+      break;
     case 'train_step': {
       const run = runFor(model, e.run_id);
       const method = run?.method ?? 'run';
@@ -146,6 +174,14 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
     }
     case 'evaluation': {
       const run = runFor(model, e.run_id);
+      if (run) {
+        const from = run.evalStartTs ?? run.lastStepTs; // validation follows an epoch's last step
+        if (from !== null && e.ts >= from) run.evalTimes.push(e.ts - from);
+        if (e.split === 'validation') run.validations++;
+        else run.tested = true;
+        run.evalStartTs = null;
+        run.lastStepTs = e.ts; // the next step's gap starts here, not before the evaluation
+      }
       if (run && run.phase !== 'eval' && run.status === 'running') run.phase = 'eval';
       const score = e.metrics.score;
       if (typeof score === 'number') {
@@ -155,8 +191,25 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
       break;
     }
     case 'log':
+      if (e.level === 'info' && model.shownInfo.has(e.message)) break;
+      if (e.level === 'info') model.shownInfo.add(e.message);
       pushMessage(model, e.level, e.message, e.ts);
       break;
+    case 'run_stopped': {
+      const run = runFor(model, e.run_id);
+      if (run) {
+        run.status = 'stopped';
+        run.phase = null;
+      }
+      const resumable = e.checkpoint ? '; it can be resumed from its checkpoint' : '';
+      pushMessage(
+        model,
+        'info',
+        `${run?.method ?? 'run'}: stopped at step ${e.step} of ${e.total_steps}${resumable}`,
+        e.ts,
+      );
+      break;
+    }
     case 'error': {
       const run = runFor(model, e.run_id);
       if (run && (e.run_id !== undefined || run.status === 'running')) {
@@ -181,6 +234,33 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
       break;
     case 'phase_memory':
       break;
+  }
+}
+
+function applyInit(model: MonitorModel, e: InitProgressEvent): void {
+  const run = runFor(model, e.run_id);
+  const ex = e.examples;
+  const init: InitState = {
+    source: e.source,
+    init: e.init,
+    done: ex?.done ?? null,
+    total: ex?.total ?? null,
+    etaS: ex?.eta_s ?? null,
+    elapsedS: e.elapsed_s,
+  };
+  if (run) {
+    run.init = init;
+    if (e.source !== 'checkpoint' && run.status === 'running') run.phase = 'pruning_init';
+  }
+  const method = run?.method ?? 'run';
+  const done = ex === undefined || ex.done >= ex.total;
+  if (e.source === 'cache')
+    pushMessage(model, 'info', `${method}: side network from cache (the pruning init was reused)`, e.ts);
+  else if (e.source === 'checkpoint')
+    pushMessage(model, 'info', `${method}: side network restored from its checkpoint (no init)`, e.ts);
+  else if (done) {
+    const how = ex ? `Fisher scores of ${ex.total} examples` : 'weight magnitudes';
+    pushMessage(model, 'info', `${method}: side network initialised in ${e.elapsed_s.toFixed(1)} s (${how})`, e.ts);
   }
 }
 
@@ -213,52 +293,55 @@ export function median(values: readonly number[]): number | null {
 
 export interface Progress {
   current: RunInfo | null;
-  runIndex: number; // 0-based index of the current run among the session's methods
+  runIndex: number; // 0-based position of the current run's method among the session's methods
   runCount: number;
   fraction: number; // 0..1 over the whole session
-  runEtaS: number | null; // seconds left in the current run's training, from its recent step times
-  sessionEtaS: number | null; // rough: remaining runs assumed as fast as this one
+  runEtaS: number | null; // seconds left in the current run: its steps and evaluations (null: unknown, or not live)
+  sessionEtaS: number | null; // plus the later methods, each at its own speed where known
+  evalIncluded: boolean; // whether the ETAs include evaluation (known once one evaluation was timed)
   phase: Phase | null;
+  init: InitState | null; // the current run's init (while it runs: the Fisher pass's progress)
+  initFraction: number | null; // examples scored / total while the Fisher pass runs
 }
 
-/** Steps still to go times the median of the last `window` step times; later runs are assumed alike. */
-export function progress(model: MonitorModel, window = 20): Progress {
+export interface ProgressOptions {
+  window?: number; // recent steps whose median step time is the pace
+  live?: boolean; // false once the session stopped, failed, finished or was interrupted: no phase, no ETA
+  stepS?: Record<string, number>; // seconds per step of methods not run yet (e.g. their last run's), by method
+}
+
+/** Where the session is, and the time left: the current run's remaining steps and evaluations at its own pace,
+ * then each later method at its own speed (a run of it in this session, else `stepS`, else the current pace). */
+export function progress(model: MonitorModel, options: ProgressOptions = {}): Progress {
+  const { window = 20, live = true, stepS = {} } = options;
   const current = model.runs[model.runs.length - 1] ?? null;
-  const runCount = Math.max(model.methods.length, model.runs.length, 1);
-  const done = model.runs.filter((r) => r.status !== 'running').length;
-  if (!current)
-    return {
-      current,
-      runIndex: 0,
-      runCount,
-      fraction: model.finished ? 1 : 0,
-      runEtaS: null,
-      sessionEtaS: null,
-      phase: null,
-    };
-  const runIndex = model.runs.length - 1;
-  const within = current.status === 'running' && current.totalSteps > 0 ? current.step / current.totalSteps : 0;
-  const fraction = model.finished ? 1 : Math.min(1, (done + (current.status === 'running' ? within : 0)) / runCount);
-  const stepTime = median(current.stepTimes.slice(-window));
-  let runEtaS: number | null = null;
-  let sessionEtaS: number | null = null;
-  if (current.status === 'running' && stepTime !== null) {
-    runEtaS = Math.max(0, current.totalSteps - current.step) * stepTime;
-    const later = Math.max(0, runCount - model.runs.length);
-    sessionEtaS = runEtaS + later * current.totalSteps * stepTime;
-  } else if (model.finished || (done === runCount && current.status !== 'running')) {
-    runEtaS = 0;
-    sessionEtaS = 0;
+  const position = current ? model.methods.indexOf(current.method) : -1;
+  // A method that failed before its run started leaves no run: count by the method's place in the session.
+  const runIndex = Math.max(model.runs.length - 1, position, 0);
+  const runCount = Math.max(model.methods.length, runIndex + 1, 1);
+  const running = live && current?.status === 'running';
+  const within = running && current.totalSteps > 0 ? current.step / current.totalSteps : 0;
+  const fraction = model.finished ? 1 : Math.min(1, (runIndex + (!current ? 0 : running ? within : 1)) / runCount);
+  const phase = running ? current.phase : null;
+  const inFisher = phase === 'pruning_init' && current?.init?.source === 'scores' && !!current.init.total;
+  const initFraction = inFisher ? current.init!.done! / current.init!.total! : null;
+  const base = { current, runIndex, runCount, fraction, phase, init: current?.init ?? null, initFraction };
+  const stepTime = current ? median(current.stepTimes.slice(-window)) : null;
+  if (!running || phase === 'pruning_init' || stepTime === null)
+    return { ...base, runEtaS: null, sessionEtaS: null, evalIncluded: false };
+  // Every method evaluates the same data through the same backbone: any timed evaluation is the best guess.
+  const evalS = median(current.evalTimes) ?? median(model.runs.flatMap((r) => r.evalTimes));
+  const evals = (epochs: number) => (evalS ?? 0) * (epochs + 1); // a validation per epoch, then the test
+  const left = Math.max(0, current.totalSteps - current.step);
+  const evalsLeft = Math.max(0, (current.epochs ?? 1) - current.validations) + (current.tested ? 0 : 1);
+  const runEtaS = left * stepTime + (evalS ?? 0) * evalsLeft;
+  let later = 0;
+  for (const method of model.methods.slice(runIndex + 1)) {
+    const ran = model.runs.find((r) => r.method === method && r.stepTimes.length > 0);
+    const pace = (ran && median(ran.stepTimes.slice(-window))) ?? stepS[method] ?? stepTime;
+    later += current.totalSteps * pace + evals(current.epochs ?? 1); // same data, epochs and batch size
   }
-  return {
-    current,
-    runIndex,
-    runCount,
-    fraction,
-    runEtaS,
-    sessionEtaS,
-    phase: current.status === 'running' ? current.phase : null,
-  };
+  return { ...base, runEtaS, sessionEtaS: runEtaS + later, evalIncluded: evalS !== null };
 }
 
 export function formatDuration(seconds: number | null): string {
