@@ -17,11 +17,12 @@ export function finalState(
   if (exit.code === 0) return 'finished';
   if (exit.code !== null) return 'failed';
   // Killed by a signal, or attached after a reload (no exit code): what the engine said decides.
-  if (events.some((e) => e.type === 'error')) return 'failed';
   const markers = events.filter(
     (e) => e.type === 'run_started' || e.type === 'run_stopped' || e.type === 'run_finished',
   );
-  if (markers[markers.length - 1]?.type === 'run_stopped') return 'stopped'; // another window asked it to stop
+  // Stopped (e.g. from another window) after an earlier method's failure is still a stop: the last word counts.
+  if (markers[markers.length - 1]?.type === 'run_stopped') return 'stopped';
+  if (events.some((e) => e.type === 'error')) return 'failed';
   // A comparison of one method emits no compare_finished: then every method's run_finished says it is done.
   const finished = new Set(events.flatMap((e) => (e.type === 'run_finished' ? [e.summary.method] : [])));
   const done =

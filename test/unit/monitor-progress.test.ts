@@ -135,6 +135,15 @@ test('run counts: by the method’s place, after a method that failed before its
   const lastRun = compare.slice(compare.findIndex((e) => e.type === 'run_started' && e.method === 'lora'));
   // a reload replays from the run folders: maybe only the last run's events, with the session's methods
   assert.match(runText(progress(modelOf(lastRun, ['lst', 'lora']))), /^Run 2 of 2: lora/);
+  // read back from the folders of a comparison still under way: its config names every method
+  const partial = compare.slice(
+    0,
+    compare.findIndex((e) => e.type === 'run_started' && e.method === 'lora'),
+  );
+  const listed = partial.map((e) =>
+    e.type === 'run_started' ? { ...e, config: { ...e.config, methods: ['lst', 'lora', 'full'] } } : e,
+  );
+  assert.match(runText(progress(modelOf(listed, ['lst']))), /^Run 1 of 3: lst/);
   // lst failed before its run folder existed (no run_started): lora is still method 2 of 2
   const noLst = [
     {

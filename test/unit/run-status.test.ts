@@ -106,6 +106,18 @@ test('finalState: exit codes first, then (attached, or killed) what the engine s
       ],
       'failed',
     ],
+    [
+      [
+        'compare',
+        false,
+        { code: null, signal: null },
+        [
+          { v: 1, type: 'error', ts: 0.5, kind: 'oom', message: 'an earlier method ran out of memory', hint: null },
+          ...ev([...untilStep(2), stopped(2, 'c')]),
+        ],
+      ],
+      'stopped',
+    ],
   ];
   for (const [args, expected] of cases) assert.equal(finalState(...args), expected, JSON.stringify(args.slice(0, 3)));
 });

@@ -118,9 +118,11 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
         error: null,
       });
       const configured = e.config?.methods;
-      if (model.methods.length === 0 && Array.isArray(configured)) {
-        model.methods = configured.filter((m): m is string => typeof m === 'string');
-      }
+      const listed = Array.isArray(configured) ? configured.filter((m): m is string => typeof m === 'string') : [];
+      // The comparison's own list wins over a shorter one (folders read back after a reload hold only the runs
+      // started so far); not on a resume, which continues this one run alone.
+      if (!e.resumed && listed.length > model.methods.length && model.methods.every((m) => listed.includes(m)))
+        model.methods = listed;
       if (!model.methods.includes(e.method)) model.methods.push(e.method);
       break;
     }
