@@ -23,6 +23,8 @@ export interface MonitorSessionInfo {
   fromDisk?: boolean;
   /** A run of this session that stopped before its end and can be continued (the monitor's Resume button). */
   resumableRunId?: string;
+  /** Seconds per step of the session's methods in their last run of this experiment: the ETA of those not run yet. */
+  stepS?: Record<string, number>;
 }
 
 export type MonitorToWebview =

@@ -15,6 +15,7 @@ import type { GpuMonitor } from '../engine/gpuMonitor';
 import { resumableRunOf } from '../runs/sessionState';
 import type { RunManagerApi, Session } from '../runs/types';
 import { lastComparisonFromDisk } from './diskReplay';
+import { stepTimesByMethod } from './monitorHints';
 import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
 
 export const SHOW_MONITOR_COMMAND = 'ladderLab.internal.showMonitor';
@@ -130,8 +131,9 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
       void this.sendStateFromDisk();
       return;
     }
-    const shown = info(session);
+    const shown = this.info(session);
     this.resumableRunId = shown.resumableRunId;
+    if (this.stepS?.sessionId !== session.id) void this.sendStepTimes(session);
     this.post({
       type: MonitorMessages.state,
       session: shown,
@@ -195,10 +197,33 @@ export class MonitorPanel extends PanelShell<MonitorChannel> {
     if (!session) return;
     if (session.id !== this.sessionId) this.sendState();
     else {
-      const shown = info(session);
+      const shown = this.info(session);
       this.resumableRunId = shown.resumableRunId;
       this.post({ type: MonitorMessages.session, session: shown });
     }
+  }
+
+  /** The session's methods' step times in their earlier runs of its experiment (for the ETA of those to come). */
+  private stepS: { sessionId: string; stepS: Record<string, number> } | undefined;
+
+  private info(session: Session): MonitorSessionInfo {
+    const shown = info(session);
+    const stepS = this.stepS?.sessionId === session.id ? this.stepS.stepS : {};
+    return Object.keys(stepS).length ? { ...shown, stepS } : shown;
+  }
+
+  private async sendStepTimes(session: Session): Promise<void> {
+    this.stepS = { sessionId: session.id, stepS: {} };
+    let runs: Awaited<ReturnType<RunManagerApi['listRuns']>>;
+    try {
+      runs = await this.deps.runManager.listRuns();
+    } catch {
+      return; // the ETA then assumes the current pace for methods to come
+    }
+    const stepS = stepTimesByMethod(runs, session.experimentPath, session.methods);
+    if (session.id !== this.sessionId || Object.keys(stepS).length === 0) return;
+    this.stepS = { sessionId: session.id, stepS };
+    this.post({ type: MonitorMessages.session, session: this.info(session) });
   }
 
   protected override post(message: MonitorToWebview): boolean {

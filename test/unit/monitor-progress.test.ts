@@ -1,7 +1,7 @@
 // The monitor's progress box on real engine event streams (engine/tests/fixtures/events, written by
 // make_event_fixture.py): LST's init as data (Fisher progress, cache, resume), no ETA once nothing runs, Stopped vs
 // Failed, run counts after a failure and a reload, a gap in the memory line across a pause, data notes once, and the
-// ETA of later methods at their own pace with evaluation included.
+// ETA of later methods at their own pace (or their last run's, from the host) with evaluation included.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -9,6 +9,8 @@ import type { EngineEvent, InitProgressEvent } from '../../protocol/events';
 import { createModel, progress, type MonitorModel } from '../../webview/shared/series';
 import { fold, modelOf } from '../../webview/monitor/resume';
 import { barFraction, etaText, phaseText, runText } from '../../webview/monitor/progressText';
+import { stepTimesByMethod } from '../../src/panels/monitorHints';
+import type { RunRecord } from '../../src/runs/types';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
 
 function fixture(name: string): EngineEvent[] {
@@ -220,4 +222,25 @@ test('ETA: later methods at their own pace (or a given one), evaluation timed an
   assert.equal(p.sessionEtaS, p.runEtaS + 10 * 1 + 2 * 2.5); // full: unknown pace, so lora's
   const hinted = progress(modelOf(events, ['lst', 'lora', 'full']), { stepS: { full: 2 } });
   assert.equal(hinted.sessionEtaS, p.runEtaS + 10 * 2 + 2 * 2.5);
+});
+
+test('the host hands the ETA each method’s step time from its newest earlier run of the same experiment file', () => {
+  const record = (id: string, method: string, file: string | null, stepS: number | null): RunRecord => ({
+    id,
+    dir: `/runs/${id}`,
+    method,
+    status: 'finished',
+    config: file === null ? {} : { experiment_file: file },
+    timing: { stepS, initS: null, testExamples: null },
+  });
+  const runs = [
+    record('4-full', 'full', '/ws/a.ladder.json', 2.5), // newest first
+    record('3-full', 'full', '/ws/a.ladder.json', 9),
+    record('2-lora', 'lora', '/ws/other.ladder.json', 1), // another experiment
+    record('1-adapter', 'adapter', null, 3), // from the CLI, no experiment file
+    record('0-bitfit', 'bitfit', '/ws/a.ladder.json', null), // never timed a step
+  ];
+  assert.deepEqual(stepTimesByMethod(runs, '/ws/./a.ladder.json', ['lst', 'lora', 'full', 'adapter', 'bitfit']), {
+    full: 2.5,
+  });
 });

@@ -140,7 +140,7 @@ function renderSession(): void {
 function renderProgress(): void {
   // Once the session stopped, failed, finished or was interrupted nothing is under way: no phase, no ETA.
   const live = !session || session.state === 'starting' || session.state === 'running';
-  const p = progress(model, { live });
+  const p = progress(model, { live, stepS: session?.stepS });
   runLine.textContent = p.current ? runText(p) : session ? 'Waiting for the engine…' : '';
   phaseLine.textContent = phaseText(p, model.finished);
   phaseLine.dataset.phase = p.phase ?? '';
