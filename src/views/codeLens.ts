@@ -45,7 +45,7 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
   }
 
   private listRuns(): Promise<StoredRun[]> {
-    this.runsCache ??= this.runs.listRuns() as Promise<StoredRun[]>;
+    this.runsCache ??= this.runs.listRuns();
     return this.runsCache;
   }
 
