@@ -52,6 +52,11 @@ test('lastComparisonFromDisk: the newest comparison, oldest run first; nothing w
     );
     assert.equal(replay.events[0].type, 'run_started');
     assert.equal(await lastComparisonFromDisk([]), undefined);
+    // Reopen Curves: only the runs named, whatever the latest comparison is.
+    const lora = records[0];
+    const one = await lastComparisonFromDisk(records, [lora.id]);
+    assert.deepEqual(one?.session.methods, ['lora']);
+    assert.ok(one?.events.every((e) => e.run_id === lora.id));
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
