@@ -19,7 +19,7 @@ from helpers import REPO, SST2, cli, load_fails
 from ladderlab.backbones import default_backbone_path
 from ladderlab.config import STARTER, build_experiment
 from ladderlab.data import load_task, sample
-from ladderlab.errors import CLIENT_ENV, BadInput
+from ladderlab.errors import CLIENT_ENV, BadInput, error_fields
 
 GLUE_SST2 = REPO.parent / "shared" / "data" / "glue" / "SST-2"  # the full GLUE folder, where this machine has it
 
@@ -171,3 +171,11 @@ def test_the_cli_speaks_to_the_extension_when_it_says_so(tmp_path):
         assert result.returncode == 2, result.stderr[-2000:]
         error = next(json.loads(line) for line in result.stdout.splitlines() if '"error"' in line)
         assert error["kind"] == "bad_input" and expect in error["hint"], error
+
+
+def test_out_of_memory_hint_names_form_fields_in_vs_code(monkeypatch):
+    monkeypatch.delenv(CLIENT_ENV, raising=False)
+    assert "--batch-size" in (error_fields(MemoryError("no room"), "train")["hint"] or "")
+    monkeypatch.setenv(CLIENT_ENV, "vscode")
+    hint = error_fields(MemoryError("no room"), "train")["hint"] or ""
+    assert "Batch size" in hint and "Experiment view" in hint and "--" not in hint

@@ -30,6 +30,19 @@ def for_client(cli: str, vscode: str) -> str:
     return vscode if os.environ.get(CLIENT_ENV) == "vscode" else cli
 
 
+def oom_hint() -> str:
+    from .config import FIELDS  # here, not at the top: config imports this module
+    from .fields import info_of
+
+    label = {name: info_of(FIELDS[name]).label for name in ("batch_size", "max_length", "r", "keep_layers")}
+    return for_client(
+        cli=OOM_HINT,
+        vscode=f"lower {label['batch_size']} or {label['max_length']} in the Experiment view; for LST raise "
+        f"{label['r']} (a narrower side network) or keep fewer {label['keep_layers']}; for the baselines try LST, "
+        "LoRA or BitFit",
+    )
+
+
 class BadInput(Exception):
     """Something the user gave us (config, data file, model folder) is wrong; the message says what to fix."""
 
@@ -78,7 +91,7 @@ def error_fields(
         where = f" during {phase}" + (f" (step {step})" if step is not None else "") if phase else ""
         text = str(error).strip()
         first_line = text.splitlines()[0] if text else type(error).__name__
-        hint = OOM_HINT
+        hint = oom_hint()
         predicted = (memory or {}).get("predicted_peak_bytes")
         if predicted:
             hint += f" (the estimator predicted a peak of {predicted / 2**30:.2f} GiB for these settings)"
