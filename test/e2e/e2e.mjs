@@ -98,6 +98,25 @@ async function main() {
     );
     const rHint = await form.locator('#r-hint').textContent();
     log(`file now: ${JSON.stringify(readExperiment())}; r hint: ${rHint}`);
+    if ((await form.locator('#ladder button[data-layer="0"] .bb').textContent()) !== 'layer 0')
+      throw new Error('the ladder numbers layers from 0, as keep_layers does');
+
+    // 2b. An r that does not fit MiniLM (384/64 = 6 wide, 12 heads): the error beside r, Run disabled; fixed, both go.
+    await setText(form, 'r', 64);
+    await waitFor('r = 64 in the file', () => readExperiment().r === 64);
+    await waitFor('the r error beside the field', async () =>
+      /not divisible by 12 heads/.test((await form.locator('#r-error:visible').textContent({ timeout: 1000 })) ?? ''),
+    );
+    if ((await form.locator('#run').getAttribute('disabled')) === null) throw new Error('Run should be disabled');
+    if ((await form.locator('#r input').inputValue()) !== '64') throw new Error("the form should show the file's r");
+    await shot(page, '1a-experiment-form-bad-r');
+    await setText(form, 'r', 4);
+    await waitFor('r = 4 again', () => readExperiment().r === 4);
+    await waitFor(
+      'the r error gone, Run enabled',
+      async () =>
+        (await form.locator('#r-error').isHidden()) && (await form.locator('#run').getAttribute('disabled')) === null,
+    );
 
     // 3. The other way round: a change made on disk shows in the form.
     writeFileSync(EXPERIMENT, JSON.stringify({ ...readExperiment(), seed: 7 }, null, 2) + '\n');
