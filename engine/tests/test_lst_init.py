@@ -21,7 +21,7 @@ from ladderlab.backbones import load_backbone
 from ladderlab.comparison import resume_run, run_comparison
 from ladderlab.data import load_task
 from ladderlab.data.pipeline import Batcher, encode
-from ladderlab.events import EventSink
+from ladderlab.events import EventSink, human_line
 from ladderlab.methods.lst import pruning
 
 
@@ -148,4 +148,6 @@ def test_init_is_cached_by_key_reports_progress_and_is_not_redone_on_resume(tmp_
     assert row["metrics"]
     for event in first.events + second.events + other_r.events + magnitude.events + stopped.events + resumed.events:
         validator.validate(event)
+        if event["type"] == "init_progress":  # a terminal (--format text) shows each one as a line
+            assert human_line(event), event
     assert len(helpers.run_folders(tmp_path / "runs")) == 5  # the resumed run continued in its own folder
