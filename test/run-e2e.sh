@@ -78,6 +78,7 @@ first_hour() {
 {
   "ladderLab.setup.torch": "${LADDERLAB_E2E_TORCH:-torch==2.13.0}",
   "workbench.startupEditor": "none",
+  "workbench.welcomePage.walkthroughs.openOnInstall": false,
   "workbench.tips.enabled": false,
   "security.workspace.trust.enabled": false,
   "telemetry.telemetryLevel": "off",

