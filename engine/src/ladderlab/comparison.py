@@ -23,7 +23,7 @@ from . import checkpoint
 from .backbone_rules import check_backbone
 from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
-from .data import load_task
+from .data import read_for
 from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields
@@ -38,26 +38,13 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)  # methods not started (on_failure: stop)
 
 
-def read_task(exp: Experiment):
-    """The task's splits exactly as a run of ``exp`` reads them (``ladderlab estimate`` reads the same)."""
-    return load_task(
-        exp.task,
-        exp.data,
-        seed=exp.data_seed,
-        max_train_examples=exp.max_train_examples,
-        max_eval_examples=exp.max_eval_examples,
-        text_columns=exp.text_columns,
-        label_column=exp.label_column,
-    )
-
-
 def prepare(exp: Experiment):
     device = resolve_device(exp.device)
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("this GPU does not support bf16", "use --precision fp32")
     backbone = load_backbone(exp.backbone)
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
-    task = read_task(exp)
+    task = read_for(exp)
     features = {
         split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
         for split in ("train", "validation", "test")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import TASKS, canonical_task
-from .errors import BadInput, read_json_file
+from .errors import FIELD_LABELS, BadInput, read_json_file
 from .fields import check_value, info_of, kind_of, setting
 
 # Every method: name -> (label, the paper's learning rate, LST paper Table 5). The engine's builders are registered
@@ -395,6 +395,7 @@ class Experiment:
 
 FIELDS = {f.name: f for f in dataclasses.fields(Experiment)}
 KIND = {name: kind_of(Experiment, f) for name, f in FIELDS.items()}
+FIELD_LABELS.update({name: info_of(f).label for name, f in FIELDS.items()})  # errors words hints with them
 # The experiment "New Experiment" writes and the form's first file: the embedded backbone on the SST-2 sample packaged
 # with the engine (data/sample.py), so it runs wherever the engine is installed, sized for a minute or two on a
 # laptop CPU. LoRA at 3e-3: at the paper's 3e-4 it stays near chance in a run this short (bench/sst2_accuracy.py).

@@ -30,11 +30,13 @@ def for_client(cli: str, vscode: str) -> str:
     return vscode if os.environ.get(CLIENT_ENV) == "vscode" else cli
 
 
-def oom_hint() -> str:
-    from .config import FIELDS  # here, not at the top: config imports this module
-    from .fields import info_of
+# The form's label of each field the OOM hint names, filled by config.py once its fields are declared (config imports
+# this module, so the labels are handed over rather than imported: no import cycle).
+FIELD_LABELS: dict[str, str] = {}
 
-    label = {name: info_of(FIELDS[name]).label for name in ("batch_size", "max_length", "r", "keep_layers")}
+
+def oom_hint() -> str:
+    label = {name: FIELD_LABELS.get(name, name) for name in ("batch_size", "max_length", "r", "keep_layers")}
     return for_client(
         cli=OOM_HINT,
         vscode=f"lower {label['batch_size']} or {label['max_length']} in the Experiment view; for LST raise "

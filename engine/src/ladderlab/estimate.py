@@ -10,7 +10,7 @@ fits verdict.
 
 The batch's length: batches are padded to their longest member (``data.pipeline.Batcher``), so a run's peak
 comes from the batch holding its longest training sequence, which is usually far shorter than ``max_length``.
-The training split is read and tokenised exactly as the run does it (``comparison.read_task``, the same seed,
+The training split is read and tokenised exactly as the run does it (``data.read_for``, the same seed,
 ``max_train_examples`` and truncation) and its longest sequence is the estimate's length; when the data cannot
 be read the estimate assumes ``max_length`` and says why (``length_from``, ``length_note``).
 """
@@ -31,7 +31,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from .backbones import Backbone, load_backbone
 from .config import Experiment
-from .data import TaskSpec, load_task, task_spec
+from .data import TaskSpec, load_task, read_for, task_spec
 from .data.pipeline import encode
 from .devices import Autocast, resolve_device
 from .errors import BadInput
@@ -61,10 +61,8 @@ def data_length(exp: Experiment, backbone: Backbone) -> dict:
     """The longest batch a run of ``exp`` will train on: ``{"length", "rows", "length_from", ...}``.
 
     ``rows`` is the batch size, or the whole training split when it is smaller."""
-    from .comparison import read_task  # here, not at the top: comparison -> train -> oom imports this module
-
     try:
-        train = read_task(exp).train
+        train = read_for(exp).train
     except BadInput as e:
         note = f"the training data could not be read ({e.message}), so the estimate assumes max_length"
         return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}

@@ -104,3 +104,17 @@ def load_task(
         loaded = glue.load(name, spec, data, seed=seed, validation_size=validation_size, **caps)
     loaded.notes[:0] = sample_notes
     return loaded
+
+
+def read_for(exp) -> TaskData:
+    """The task's splits exactly as a run of the experiment ``exp`` (a ``config.Experiment``; not imported here, since
+    config imports this package) reads them; ``ladderlab estimate`` reads the same."""
+    return load_task(
+        exp.task,
+        exp.data,
+        seed=exp.data_seed,
+        max_train_examples=exp.max_train_examples,
+        max_eval_examples=exp.max_eval_examples,
+        text_columns=exp.text_columns,
+        label_column=exp.label_column,
+    )
