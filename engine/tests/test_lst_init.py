@@ -70,28 +70,60 @@ def fisher_both_ways(preset: str, n: int = 12):
     return lst, loss, names, loop, padded
 
 
-def assert_close(a: dict, b: dict, names) -> None:
+def assert_close(loop: dict, batched: dict, names) -> None:
+    """The loop's full-size Fisher, summed along each axis, against the batched pass's per-axis sums."""
+    a = pruning.axis_sums({n: loop[n] for n in names})
     # T5's decoder self-attention over one token has an all-but-zero gradient (rounding noise, 1e-15): each
     # matrix is compared at its own scale, but never below a millionth of the largest importance
-    floor = 1e-6 * max(a[n].abs().max() for n in names)
+    floor = 1e-6 * max(a[n][0].max() for n in names)
     for n in names:
-        scale = a[n].abs().max().clamp_min(floor)
-        assert ((a[n] - b[n]).abs().max() / scale) < 1e-4, n
+        for axis in (0, 1):
+            scale = a[n][axis].abs().max().clamp_min(floor)
+            assert ((a[n][axis] - batched[n][axis]).abs().max() / scale) < 1e-4, (n, axis)
 
 
 @pytest.mark.parametrize("preset", ["preset:bert-tiny", "preset:gpt2-tiny", "preset:t5-tiny"])
 def test_batched_fisher_equals_the_one_at_a_time_loop(preset):
     """Every family (BERT: right padding; GPT-2: left padding, causal, Conv1D weights; T5: encoder-decoder) scores
-    whole padded batches as the loop scores unpadded examples one by one."""
+    whole padded batches as the loop scores unpadded examples one by one; what is kept is one score per row and per
+    column of each matrix (issue 12: no full-size accumulator beside each backbone weight)."""
     lst, loss, names, loop, padded = fisher_both_ways(preset)
     done = []
     logits = functools.partial(lst.family.logits, lst.model)
-    batched = pruning.fisher_importance_batched(lst.model, logits, F.cross_entropy, padded, names, done.append)
+    batched = pruning.fisher_importance_batched(
+        lst.model, logits, F.cross_entropy, padded, names, done.append, products=torch.float32
+    )
     assert done == [5, 5, 2]
     assert_close(loop, batched, names)
     assert all(loop[n].abs().sum() > 0 for n in names)
+    for n in names:
+        rows, cols = lst.model.get_parameter(n).shape
+        assert [t.shape for t in batched[n]] == [(rows,), (cols,)], n
     assert not any(p.requires_grad for n, p in lst.model.named_parameters() if n in names)  # left frozen
     assert all(p.grad is None for p in lst.model.parameters())  # no weight gradient was computed
+
+
+def test_bf16_products_choose_the_fp32_index_sets(minilm, sst2):
+    """Where bf16 multiplies natively the per-example products are formed in bf16 (squares summed in fp32): the
+    side network they pick is the one fp32 picks, save a few near-ties. Real MiniLM, real SST-2 rows."""
+    lst, _ = build_method(minilm, sst2, "lst", init="random")
+    feats = encode(sst2.train[:32], minilm.tokenizer, 64)
+    batches = list(Batcher(minilm.tokenizer, torch.device("cpu")).batches(feats, 16))
+    logits = functools.partial(lst.family.logits, lst.model)
+    names = lst._scored_parameters()
+    picked = {
+        dtype: lst.select_sets(
+            pruning.fisher_importance_batched(lst.model, logits, F.cross_entropy, batches, names, products=dtype)
+        )
+        for dtype in (torch.float32, torch.bfloat16)
+    }
+    same = total = 0
+    for stack, layers in picked[torch.float32].items():
+        for layer32, layer16 in zip(layers, picked[torch.bfloat16][stack], strict=True):
+            for role, idx in layer32.items():
+                same += len(set(idx.tolist()) & set(layer16[role].tolist()))
+                total += idx.numel()
+    assert same / total > 0.97, f"bf16 products kept {same} of the {total} indices fp32 keeps"
 
 
 def experiment(tmp_path: Path, **overrides):

@@ -184,9 +184,9 @@ class LadderSideNetwork(MethodModel):
                     cache.store(sets)
             self.apply_sets(sets)
 
-    def _importance(self, init: str, init_batches, loss_fn: LossFn | None, progress) -> dict[str, torch.Tensor]:
+    def _importance(self, init: str, init_batches, loss_fn: LossFn | None, progress) -> dict[str, pruning.AxisSums]:
         if init == "magnitude":
-            return pruning.magnitude_importance(self.model)
+            return pruning.axis_sums(pruning.magnitude_importance(self.model))
         if loss_fn is None:
             raise ValueError("init=fisher needs the task's loss_fn")
         names = self._scored_parameters()
@@ -212,7 +212,8 @@ class LadderSideNetwork(MethodModel):
         return [n for n, p in self.model.named_parameters() if n in read and p.dim() == 2]
 
     def apply_pruning(self, importance: dict[str, torch.Tensor]) -> None:
-        self.apply_sets(self.select_sets(importance))
+        """Prune by full-size importances (e.g. ``pruning.magnitude_importance``)."""
+        self.apply_sets(self.select_sets(pruning.axis_sums(importance)))
 
     def _check_heads(self) -> int:
         heads = self.family.heads(self.model.config)
@@ -221,7 +222,7 @@ class LadderSideNetwork(MethodModel):
             raise BadInput(problem.message, problem.hint)
         return heads
 
-    def select_sets(self, importance: dict[str, torch.Tensor]) -> dict[str, list[dict[str, torch.Tensor]]]:
+    def select_sets(self, importance: dict[str, pruning.AxisSums]) -> dict[str, list[dict[str, torch.Tensor]]]:
         """The index sets of each stack's kept layers (residual R, QK, VO, F; RX for cross-attention)."""
         heads = self._check_heads()
         prefix_of = {id(m): n + "." for n, m in self.model.named_modules()}

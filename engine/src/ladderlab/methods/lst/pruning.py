@@ -25,6 +25,8 @@ PER_EXAMPLE_BUDGET_BYTES = 256 * 2**20
 # Roles whose index set is chosen per layer, with the number of groups (heads) they are split into.
 PER_LAYER_ROLES = ("QK", "VO", "F")
 
+AxisSums = tuple[torch.Tensor, torch.Tensor]  # a matrix's importance summed along each axis: (per row, per column)
+
 
 def top_rows(scores: torch.Tensor, keep_per_group: int, groups: int = 1) -> torch.Tensor:
     """Indices (sorted) of the ``keep_per_group`` highest scores in each of ``groups`` equal, consecutive
@@ -74,22 +76,30 @@ def fisher_importance(model: nn.Module, forward_loss, examples, names=None, on_e
 
 
 def _mean(fisher: dict[str, torch.Tensor], count: int) -> dict[str, torch.Tensor]:
+    _require_examples(count)
+    return {n: f / count for n, f in fisher.items()}
+
+
+def _require_examples(count: int) -> None:
     if count == 0:
         raise BadInput(
             "Fisher initialisation needs training examples, and there are none",
             "add training data or use --init magnitude",
         )
-    return {n: f / count for n, f in fisher.items()}
 
 
-def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, names, on_example=None):
-    """The same empirical Fisher as ``fisher_importance``, from whole padded batches: one forward and one backward
-    per batch. Each scored weight's per-example gradient is formed from what its layer saw and what came back to it:
-    for y = x W^T, example b's gradient is g_b^T x_b (its rows of the layer's input x and of the gradient g at the
-    output), squared and summed over the batch. This is exact because examples do not interact (eval mode, padding
-    masked) and the loss backpropagated is the sum of each example's own ``loss_fn`` (as the loop computes it), so
-    g_b is example b's gradient alone. No weight gradient is computed (the weights stay frozen; the graph starts at the
-    the embeddings' outputs). Works for every family: ``nn.Linear`` and GPT-2's ``Conv1D`` (y = x W)."""
+def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, names, on_example=None, products=None):
+    """The same empirical Fisher as ``fisher_importance``, from whole padded batches, kept as what the index choice
+    reads: per-axis sums (``AxisSums``), not a full-size accumulator per matrix, so the phase's memory grows with the
+    matrices' sides, not their areas. One forward and one backward per batch. Each scored weight's per-example
+    gradient is formed from what its layer saw and what came back to it: for y = x W^T, example b's gradient is
+    g_b^T x_b (its rows of the layer's input x and of the gradient g at the output), squared and summed over the batch
+    and along each axis. This is exact because examples do not interact (eval mode, padding masked) and the loss
+    backpropagated is the sum of each example's own ``loss_fn`` (as the loop computes it), so g_b is example b's
+    gradient alone. No weight gradient is computed (the weights stay frozen; the graph starts at the embeddings'
+    outputs). Works for every family: ``nn.Linear`` and GPT-2's ``Conv1D`` (y = x W).
+    ``products``: the dtype the per-example products are formed in (``None``: ``product_dtype(device)``); squares and
+    sums are always fp32."""
     from transformers.pytorch_utils import Conv1D
 
     wanted = set(names)
@@ -97,14 +107,19 @@ def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, nam
     if set(layers) != wanted or not all(isinstance(m, (nn.Linear, Conv1D)) for m in layers.values()):
         odd = sorted(wanted - {n for n, m in layers.items() if isinstance(m, (nn.Linear, Conv1D))})
         raise RuntimeError(f"per-example Fisher scores need Linear or Conv1D weights; not: {odd[:3]}")
-    fisher = {n: torch.zeros_like(model.get_parameter(n), dtype=torch.float32) for n in names}
+    device = next(model.parameters()).device
+    dtype = products or product_dtype(device)
+    fisher = {}
+    for n in names:
+        rows, cols = model.get_parameter(n).shape
+        fisher[n] = (torch.zeros(rows, device=device), torch.zeros(cols, device=device))
     calls: dict[str, int] = {}
 
     def capture(name: str, transposed: bool):
         def hook(_module, inputs, output):
             calls[name] = calls.get(name, 0) + 1  # a weight used twice in one forward would need its sum squared
             x = inputs[0].detach()
-            output.register_hook(lambda g: _add_squares(fisher[name], x, g, transposed))
+            output.register_hook(lambda g: _add_squares(fisher[name], x, g, transposed, dtype))
 
         return hook
 
@@ -139,32 +154,48 @@ def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, nam
         for n, p in model.named_parameters():
             p.requires_grad_(flags[n])
         model.train(was_training)
-    return _mean(fisher, count)
+    _require_examples(count)
+    return {n: (rows / count, cols / count) for n, (rows, cols) in fisher.items()}
 
 
-def _add_squares(acc: torch.Tensor, x: torch.Tensor, g: torch.Tensor, transposed: bool) -> None:
-    """acc += sum over b of (per-example weight gradient of example b)^2, for y = x W^T (or y = x W if
-    ``transposed``), a few examples at a time so their gradients fit PER_EXAMPLE_BUDGET_BYTES."""
+def product_dtype(device: torch.device) -> torch.dtype:
+    """bf16 where the hardware multiplies it natively (CUDA with bf16, CPUs with AVX512-BF16 or AMX: several times
+    fp32's speed; the products feed a ranking, and their squares are summed in fp32); fp32 elsewhere, where bf16
+    would be emulated and slower."""
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if device.type == "cpu":
+        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")  # private in torch: absent means no
+        return torch.bfloat16 if any(getattr(torch.cpu, f, lambda: False)() for f in probes) else torch.float32
+    return torch.float32
+
+
+def _add_squares(acc, x: torch.Tensor, g: torch.Tensor, transposed: bool, dtype: torch.dtype) -> None:
+    """acc (row sums, column sums) += the sums along each axis of (per-example weight gradient of example b)^2 over
+    b, for y = x W^T (or y = x W if ``transposed``), a few examples at a time so their gradients fit
+    PER_EXAMPLE_BUDGET_BYTES."""
+    rows, cols = acc
     batch = x.shape[0]
-    x = x.reshape(batch, -1, x.shape[-1]).float()
-    g = g.reshape(batch, -1, g.shape[-1]).float()
-    step = max(1, PER_EXAMPLE_BUDGET_BYTES // (4 * acc.numel()))
+    x = x.reshape(batch, -1, x.shape[-1]).to(dtype)
+    g = g.reshape(batch, -1, g.shape[-1]).to(dtype)
+    step = max(1, PER_EXAMPLE_BUDGET_BYTES // (4 * rows.numel() * cols.numel()))
     for s in range(0, batch, step):
         xs, gs = x[s : s + step], g[s : s + step]
         per = torch.bmm(xs.transpose(1, 2), gs) if transposed else torch.bmm(gs.transpose(1, 2), xs)
-        acc.add_(per.square_().sum(0))
+        squares = per.float().square_()
+        rows.add_(squares.sum((0, 2)))
+        cols.add_(squares.sum((0, 1)))
+
+
+def axis_sums(importance: dict[str, torch.Tensor]) -> dict[str, AxisSums]:
+    """Full importances (magnitude, the loop) in the form the index choice reads: per-axis sums of each matrix."""
+    return {n: (t.abs().sum(1), t.abs().sum(0)) for n, t in importance.items() if t.dim() == 2}
 
 
 def rows(batch: dict):
     """The examples of a padded batch, one batch of one each (padding kept, and masked)."""
     for i in range(len(batch["labels"])):
         yield {k: v[i : i + 1] for k, v in batch.items()}
-
-
-def _axis_scores(importance: torch.Tensor, axis: int) -> torch.Tensor:
-    """Sum of |importance| over every axis but ``axis``: the score of each index along ``axis``."""
-    dims = [d for d in range(importance.dim()) if d != axis]
-    return importance.abs().sum(dim=dims) if dims else importance.abs()
 
 
 def _add_scores(acc: dict, role: str, scores: torch.Tensor) -> None:
@@ -177,17 +208,18 @@ def _add_scores(acc: dict, role: str, scores: torch.Tensor) -> None:
 
 
 def select_indices(
-    layer_importances: list[dict[str, torch.Tensor]], roles: dict, r: int, heads: int
+    layer_importances: list[dict[str, AxisSums]], roles: dict, r: int, heads: int
 ) -> list[dict[str, torch.Tensor]]:
     """Choose the residual set R (one for the stack, from all kept layers) and the QK/VO/F sets of each
-    kept layer. Only weight matrices vote, as in the paper (biases and norms follow their rows)."""
+    kept layer from the matrices' per-axis sums. Only weight matrices vote, as in the paper (biases and norms
+    follow their rows)."""
     per_layer = []
     for imp in layer_importances:
         acc: dict[str, torch.Tensor] = {}
         for name, axis_roles in roles.items():
-            if name in imp and imp[name].dim() == 2:
+            if name in imp:
                 for axis, role in enumerate(axis_roles):
-                    _add_scores(acc, role, _axis_scores(imp[name], axis))
+                    _add_scores(acc, role, imp[name][axis])
         per_layer.append(acc)
     residual = per_layer[0]["R"]
     for acc in per_layer[1:]:
@@ -239,6 +271,6 @@ def copy_pruned(side_layer: nn.Module, backbone_layer: nn.Module, roles: dict, s
     return untouched
 
 
-def layer_importance(importance: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+def layer_importance(importance: dict[str, AxisSums], prefix: str) -> dict[str, AxisSums]:
     """The importances of one block, keyed by the name inside the block."""
     return {n[len(prefix) :]: t for n, t in importance.items() if n.startswith(prefix)}
