@@ -19,12 +19,14 @@ import json
 import os
 import sys
 import warnings
+from pathlib import Path
 
 from . import cli_measure
 from .config import FIELDS, KIND, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput, error_fields
 from .events import EventSink
 from .fields import GROUPS, default_of, flag, info_of, interval
+from .filepaths import resolve_file_paths
 from .report import format_table
 from .stop import StopRequested, graceful_signals
 
@@ -180,7 +182,8 @@ def _experiment(args) -> Experiment:
     method = getattr(args, "method", None)
     if method:
         flags["methods"] = method
-    file_values = load_experiment_file(args.config) if args.config else {}
+    # Relative paths in the file are read from the file's folder (filepaths.py); flags from the working folder.
+    file_values = resolve_file_paths(load_experiment_file(args.config), Path(args.config).parent) if args.config else {}
     exp = build_experiment(file_values, flags)
     if args.command == "run" and len(exp.methods) != 1:
         raise BadInput(
