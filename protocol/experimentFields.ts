@@ -37,6 +37,9 @@ export const METHODS = ["lst", "lora", "adapter", "bitfit", "prompt", "full"] as
 export type Method = (typeof METHODS)[number];
 export const TASKS = ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file"] as const;
 export type Task = (typeof TASKS)[number];
+/** The word `data` takes for the sample packaged with the engine, and the tasks that have one (its samples/ folder). */
+export const SAMPLE = "sample";
+export const SAMPLE_TASKS: readonly string[] = ["sst2"];
 /** The paper's learning rates (LST paper, Table 5), used when neither lr nor lrs names a method. */
 export const DEFAULT_LR: Readonly<Record<Method, number>> = {"lst": 0.003, "lora": 0.0003, "adapter": 0.0003, "bitfit": 0.0003, "prompt": 0.3, "full": 0.0003};
 
@@ -63,9 +66,11 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "on_failure", "kind": "enum", "default": "continue", "nullable": false, "label": "When a method fails", "help": "continue = the other methods still train (the failed one is listed with its error); stop = the comparison ends at the first failed method", "group": "methods", "choices": ["continue", "stop"], "choiceLabels": {"continue": "Continue with the other methods", "stop": "Stop the comparison"}},
   {"name": "r", "kind": "int", "default": 8, "nullable": false, "label": "Reduction factor", "help": "side network width = backbone width / r (the paper uses 8)", "group": "lst", "minimum": 2, "maximum": 64, "methods": ["lst"], "short": "r"},
   {"name": "keep_layers", "kind": "intList", "default": null, "nullable": true, "label": "Side layers", "help": "0-based backbone layers that get a side block, increasing (the paper drops some to save memory)", "group": "lst", "minimum": 0, "maximum": 255, "methods": ["lst"], "nullMeans": "every layer", "minItems": 1, "maxItems": 256, "increasing": true, "short": "layers"},
-  {"name": "init", "kind": "enum", "default": "fisher", "nullable": false, "label": "Initialisation", "help": "side network initialisation: structural pruning of the backbone by Fisher information or magnitude, or random", "group": "lst", "choices": ["fisher", "magnitude", "random"], "choiceLabels": {"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "random": "Random"}, "methods": ["lst"]},
+  {"name": "init", "kind": "enum", "default": "fisher", "nullable": false, "label": "Initialisation", "help": "side network initialisation: structural pruning of the backbone by Fisher information or magnitude, distillation of the backbone on the task's training text (distill_steps), or random", "group": "lst", "choices": ["fisher", "magnitude", "distillation", "random"], "choiceLabels": {"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "distillation": "Distillation", "random": "Random"}, "methods": ["lst"], "short": "init"},
   {"name": "fisher_samples", "kind": "int", "default": 128, "nullable": false, "label": "Fisher samples", "help": "training examples whose squared gradients make the Fisher importance", "group": "lst", "minimum": 1, "unit": "examples", "methods": ["lst"]},
+  {"name": "distill_steps", "kind": "int", "default": 100, "nullable": false, "label": "Distillation steps", "help": "init distillation: training steps (of batch_size training examples) distilling the backbone into the side network before the task", "group": "lst", "minimum": 1, "unit": "steps", "methods": ["lst"]},
   {"name": "side_heads", "kind": "int", "default": null, "nullable": true, "label": "Side attention heads", "help": "attention heads in the side network", "group": "lst", "minimum": 1, "methods": ["lst"], "nullMeans": "the backbone's"},
+  {"name": "fusion", "kind": "enum", "default": "gates", "nullable": false, "label": "Ladder fusion", "help": "how each side block reads its ladder: a learned gate, or a cross-attention layer (queries from the side, keys/values from the downsampled backbone layer)", "group": "lst", "choices": ["gates", "cross_attention"], "choiceLabels": {"gates": "Gates (paper)", "cross_attention": "Cross-attention (paper's Appendix A)"}, "methods": ["lst"], "short": "fusion"},
   {"name": "side_attention", "kind": "enum", "default": "sdpa", "nullable": false, "label": "Side attention kernel", "help": "sdpa = memory-efficient attention in the side network; eager = the backbone family's own attention", "group": "levers", "choices": ["sdpa", "eager"], "methods": ["lst"]},
   {"name": "backbone_mode", "kind": "enum", "default": "no_grad", "nullable": false, "label": "Backbone mode", "help": "inference = the frozen backbone runs under torch.inference_mode (slightly faster)", "group": "levers", "choices": ["no_grad", "inference"], "methods": ["lst"]},
   {"name": "backbone_dtype", "kind": "enum", "default": "fp32", "nullable": false, "label": "Backbone weights", "help": "bf16 = the frozen backbone's weights are stored in bf16 (half their memory); the side net stays fp32", "group": "levers", "choices": ["fp32", "bf16"], "methods": ["lst"]},
@@ -74,7 +79,9 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "lora_rank", "kind": "int", "default": 32, "nullable": false, "label": "LoRA rank", "help": "rank of LoRA's update matrices", "group": "baselines", "minimum": 1, "methods": ["lora"], "short": "rank"},
   {"name": "lora_alpha", "kind": "int", "default": 32, "nullable": false, "label": "LoRA alpha", "help": "LoRA's scaling numerator (the update is scaled by alpha / rank)", "group": "baselines", "methods": ["lora"]},
   {"name": "lora_targets", "kind": "stringList", "default": null, "nullable": true, "label": "LoRA targets", "help": "module names LoRA adapts", "group": "baselines", "methods": ["lora"], "nullMeans": "the family's attention query/value projections"},
+  {"name": "lora_bias", "kind": "enum", "default": null, "nullable": true, "label": "LoRA biases", "help": "all = LoRA also trains every bias term, zero-initialised where the backbone has none (as BitFit); none = only LoRA's update matrices and the task head", "group": "baselines", "choices": ["all", "none"], "choiceLabels": {"all": "Also train every bias (as BitFit)", "none": "LoRA matrices only"}, "methods": ["lora"], "nullMeans": "all on T5 (the LST paper's LoRA baseline, Table 1), none on other backbones (Hu et al.)"},
   {"name": "adapter_size", "kind": "int", "default": 48, "nullable": false, "label": "Adapter size", "help": "bottleneck width of each adapter", "group": "baselines", "minimum": 1, "methods": ["adapter"], "short": "size"},
+  {"name": "adapter_placement", "kind": "enum", "default": "attention_ffn", "nullable": false, "label": "Adapter placement", "help": "attention_ffn = an adapter after every self-attention and feed-forward sublayer (Houlsby; the LST paper's Table 1); every_sublayer = also after each T5 decoder cross-attention", "group": "baselines", "choices": ["attention_ffn", "every_sublayer"], "choiceLabels": {"attention_ffn": "After self-attention and feed-forward (paper)", "every_sublayer": "Also after cross-attention"}, "methods": ["adapter"]},
   {"name": "prompt_tokens", "kind": "int", "default": 100, "nullable": false, "label": "Prompt tokens", "help": "number of soft prompt tokens", "group": "baselines", "minimum": 1, "unit": "tokens", "methods": ["prompt"], "short": "tokens"},
   {"name": "prompt_head_lr", "kind": "number", "default": null, "nullable": true, "label": "Prompt tuning: head learning rate", "help": "learning rate of the new task head (BERT, GPT-2) under prompt tuning; the prompt vectors keep prompt tuning's own rate (3e-1), which would wreck a freshly initialised head", "group": "baselines", "exclusiveMinimum": 0, "exclusiveMaximum": 10, "methods": ["prompt"], "nullMeans": "3e-4, the paper's rate for the other methods"},
   {"name": "epochs", "kind": "int", "default": 3, "nullable": false, "label": "Epochs", "help": "passes over the training set", "group": "training", "minimum": 1, "short": "epochs"},
@@ -107,9 +114,11 @@ export type ExperimentValues = {
   on_failure: "continue" | "stop";
   r: number;
   keep_layers: number[] | null;
-  init: "fisher" | "magnitude" | "random";
+  init: "fisher" | "magnitude" | "distillation" | "random";
   fisher_samples: number;
+  distill_steps: number;
   side_heads: number | null;
+  fusion: "gates" | "cross_attention";
   side_attention: "sdpa" | "eager";
   backbone_mode: "no_grad" | "inference";
   backbone_dtype: "fp32" | "bf16";
@@ -118,7 +127,9 @@ export type ExperimentValues = {
   lora_rank: number;
   lora_alpha: number;
   lora_targets: string[] | null;
+  lora_bias: "all" | "none" | null;
   adapter_size: number;
+  adapter_placement: "attention_ffn" | "every_sublayer";
   prompt_tokens: number;
   prompt_head_lr: number | null;
   epochs: number;

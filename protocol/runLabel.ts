@@ -37,6 +37,13 @@ function isIdentity(spec: FieldSpec, method: string): boolean {
   return spec.short !== undefined && spec.methods !== undefined && spec.methods.includes(method);
 }
 
+// An identity field with choices (LST's init, fusion) names a variant of the method, and its default is the method
+// as the paper defines it: "LST r=8" rather than "LST r=8 · init fisher · fusion gates". It is shown when set to
+// another choice (or when it differs among the runs shown), so every variant still reads distinctly.
+function isDefaultVariant(spec: FieldSpec, v: unknown): boolean {
+  return spec.kind === 'enum' && v === spec.default;
+}
+
 function numberText(v: number): string {
   // Learning rates read as the papers write them (1e-3, 3e-4); other numbers as they are.
   if (!Number.isInteger(v) && Math.abs(v) < 0.01 && v !== 0) return v.toExponential();
@@ -83,7 +90,7 @@ export function runLabel(config: RunConfig, among: readonly RunConfig[] = [confi
   for (const spec of RUN_SETTINGS) {
     if (!appliesTo(spec, method)) continue;
     const v = config[spec.name];
-    const identity = isIdentity(spec, method) && v !== null && v !== undefined;
+    const identity = isIdentity(spec, method) && v !== null && v !== undefined && !isDefaultVariant(spec, v);
     if (identity || differing.has(spec.name)) parts.push(part(spec, v));
   }
   return [methodName(method), parts.join(' · ')].filter(Boolean).join(' ');

@@ -60,9 +60,19 @@ test('a method-specific setting is compared only among the runs it applies to', 
 test('identity comes from the declarations: every field with short and methods is shown for its method', () => {
   for (const spec of FIELDS.filter((f) => f.short && f.methods)) {
     const method = spec.methods![0];
-    const value = spec.kind === 'intList' ? [0, 2] : spec.kind === 'int' ? 5 : spec.default;
+    const other = spec.choices?.find((c) => c !== spec.default); // an enum's default variant is not named
+    const value = spec.kind === 'intList' ? [0, 2] : spec.kind === 'int' ? 5 : (other ?? spec.default);
     const label = runLabel(config(method, { [spec.name]: value }));
     assert.ok(label.startsWith(methodName(method)), label);
     assert.ok(label.includes(settingText(spec, value)), `${spec.name}: ${label}`);
   }
+});
+
+test("an LST variant (init, fusion) is named when it is not the paper's default, and only then", () => {
+  assert.equal(runLabel(config('lst', { init: 'distillation' })), 'LST r=8 · init distillation');
+  assert.equal(runLabel(config('lst', { fusion: 'cross_attention' })), 'LST r=8 · fusion cross_attention');
+  assert.equal(runLabel(config('lst', { init: 'fisher', fusion: 'gates' })), 'LST r=8');
+  const gates = config('lst');
+  const cross = config('lst', { fusion: 'cross_attention' });
+  assert.equal(runLabel(gates, [gates, cross]), 'LST r=8 · fusion gates');
 });

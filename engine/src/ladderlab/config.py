@@ -134,11 +134,17 @@ class Experiment:
         "fisher",
         label="Initialisation",
         group="lst",
+        short="init",
         methods=LST,
-        choices=("fisher", "magnitude", "random"),
-        choice_labels={"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "random": "Random"},
+        choices=("fisher", "magnitude", "distillation", "random"),
+        choice_labels={
+            "fisher": "Fisher pruning (paper)",
+            "magnitude": "Magnitude pruning",
+            "distillation": "Distillation",
+            "random": "Random",
+        },
         help="side network initialisation: structural pruning of the backbone by Fisher information or magnitude, "
-        "or random",
+        "distillation of the backbone on the task's training text (distill_steps), or random",
     )
     fisher_samples: int = setting(
         128,
@@ -149,6 +155,16 @@ class Experiment:
         **COUNT,
         help="training examples whose squared gradients make the Fisher importance",
     )
+    distill_steps: int = setting(
+        100,
+        label="Distillation steps",
+        group="lst",
+        methods=LST,
+        unit="steps",
+        **COUNT,
+        help="init distillation: training steps (of batch_size training examples) distilling the backbone into "
+        "the side network before the task",
+    )
     side_heads: int | None = setting(
         None,
         label="Side attention heads",
@@ -157,6 +173,17 @@ class Experiment:
         null_means="the backbone's",
         **COUNT,
         help="attention heads in the side network",
+    )
+    fusion: str = setting(
+        "gates",
+        label="Ladder fusion",
+        short="fusion",
+        group="lst",
+        methods=LST,
+        choices=("gates", "cross_attention"),
+        choice_labels={"gates": "Gates (paper)", "cross_attention": "Cross-attention (paper's Appendix A)"},
+        help="how each side block reads its ladder: a learned gate, or a cross-attention layer (queries from the "
+        "side, keys/values from the downsampled backbone layer)",
     )
     # -- LST memory/speed levers (each measured by `ladderlab bench`)
     side_attention: str = setting(
@@ -225,6 +252,17 @@ class Experiment:
         null_means="the family's attention query/value projections",
         help="module names LoRA adapts",
     )
+    lora_bias: str | None = setting(
+        None,
+        label="LoRA biases",
+        group="baselines",
+        methods=("lora",),
+        choices=("all", "none"),
+        choice_labels={"all": "Also train every bias (as BitFit)", "none": "LoRA matrices only"},
+        null_means="all on T5 (the LST paper's LoRA baseline, Table 1), none on other backbones (Hu et al.)",
+        help="all = LoRA also trains every bias term, zero-initialised where the backbone has none (as BitFit); "
+        "none = only LoRA's update matrices and the task head",
+    )
     adapter_size: int = setting(
         48,
         label="Adapter size",
@@ -233,6 +271,19 @@ class Experiment:
         methods=("adapter",),
         **COUNT,
         help="bottleneck width of each adapter",
+    )
+    adapter_placement: str = setting(
+        "attention_ffn",
+        label="Adapter placement",
+        group="baselines",
+        methods=("adapter",),
+        choices=("attention_ffn", "every_sublayer"),
+        choice_labels={
+            "attention_ffn": "After self-attention and feed-forward (paper)",
+            "every_sublayer": "Also after cross-attention",
+        },
+        help="attention_ffn = an adapter after every self-attention and feed-forward sublayer (Houlsby; the LST "
+        "paper's Table 1); every_sublayer = also after each T5 decoder cross-attention",
     )
     prompt_tokens: int = setting(
         100,
