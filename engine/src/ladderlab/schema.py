@@ -13,6 +13,7 @@ from typing import Any
 
 from .config import DEFAULT_LR, FIELDS, KIND, METHODS, STARTER, Experiment
 from .data import TASKS
+from .data.sample import SAMPLE, sample_tasks
 from .fields import GROUPS, default_of, info_of, nullable
 
 _JSON_TYPES = {
@@ -183,6 +184,9 @@ export const METHODS = {_js(list(METHODS))} as const;
 export type Method = (typeof METHODS)[number];
 export const TASKS = {_js(list(TASKS))} as const;
 export type Task = (typeof TASKS)[number];
+/** The word `data` takes for the sample packaged with the engine, and the tasks that have one (its samples/ folder). */
+export const SAMPLE = {_js(SAMPLE)};
+export const SAMPLE_TASKS: readonly string[] = {_js(list(sample_tasks()))};
 /** The paper's learning rates (LST paper, Table 5), used when neither lr nor lrs names a method. */
 export const DEFAULT_LR: Readonly<Record<Method, number>> = {_js(DEFAULT_LR)};
 
