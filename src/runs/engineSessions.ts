@@ -173,7 +173,7 @@ export class EngineSessions implements vscode.Disposable {
       vscode.workspace.getWorkspaceFolder(vscode.Uri.file(experimentPath)) ?? vscode.workspace.workspaceFolders?.[0];
     // Relative paths in the file (data) are relative to the workspace folder, like `ladderlab` run from there.
     const cwd = folder?.uri.fsPath ?? path.dirname(experimentPath);
-    const problem = await experimentLaunchProblem(experimentPath, text, cwd);
+    const problem = await experimentLaunchProblem(experimentPath, text);
     if (problem) throw new Error(problem);
     const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
     const python = await this.python(folder, cwd);

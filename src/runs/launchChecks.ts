@@ -5,6 +5,7 @@ import { describeReport, type EnvironmentReport } from '../engine/environment';
 import type { BackboneShape } from '../../protocol/backboneRules';
 import { experimentErrors, parseExperimentText } from '../../protocol/experiment';
 import { backboneInfo } from '../views/backboneInfo';
+import { experimentPath } from '../views/pathPolicy';
 import type { RunRecord } from './types';
 
 /** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
@@ -33,11 +34,11 @@ export function experimentProblem(file: string, text: string, shape: BackboneSha
   return `${path.basename(file)}: ${errors.map((e) => e.message).join('; ')}`;
 }
 
-/** experimentProblem with the shape of the backbone the file names (relative folders are taken from `cwd`, as the
- * engine started there takes them). */
-export async function experimentLaunchProblem(file: string, text: string, cwd: string): Promise<string | undefined> {
+/** experimentProblem with the shape of the backbone the file names (a relative folder is read from the file's
+ * folder, as the engine reads it). */
+export async function experimentLaunchProblem(file: string, text: string): Promise<string | undefined> {
   const { values } = parseExperimentText(text);
-  const info = await backboneInfo(values.backbone, (p) => path.resolve(cwd, p));
+  const info = await backboneInfo(values.backbone, (p) => experimentPath(p, file));
   return experimentProblem(file, text, info.shape);
 }
 

@@ -2,10 +2,10 @@
 // engine would refuse (the field checks of protocol/experiment.ts, and the rules that need the backbone's shape,
 // protocol/backboneRules.ts) is marked where it is written, before anything is run. The same errors disable the
 // form's Run and make the Run command refuse (src/runs/launchChecks.ts): one set of rules, three places shown.
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { experimentErrors, fieldOffsets, parseExperimentText, type FieldError } from '../../protocol/experiment';
 import { backboneInfo } from './backboneInfo';
+import { experimentPath } from './pathPolicy';
 
 const SOURCE = 'Ladder Lab';
 
@@ -47,9 +47,8 @@ export class ExperimentDiagnostics implements vscode.Disposable {
     const version = doc.version;
     const text = doc.getText();
     const parsed = parseExperimentText(text);
-    const folder = vscode.workspace.getWorkspaceFolder(doc.uri)?.uri.fsPath ?? path.dirname(doc.uri.fsPath);
-    // Relative backbone folders are taken from the workspace folder, where the engine is started.
-    const info = await backboneInfo(parsed.values.backbone, (p) => path.resolve(folder, p));
+    // A relative backbone folder is read from the file's folder, as the engine reads it (pathPolicy.ts).
+    const info = await backboneInfo(parsed.values.backbone, (p) => experimentPath(p, doc.uri.fsPath));
     if (doc.isClosed || doc.version !== version) return; // a newer check follows
     const errors = experimentErrors(parsed, info.shape);
     this.collection.set(

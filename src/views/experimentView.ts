@@ -24,7 +24,7 @@ import { WebviewChannel } from '../panels/webviewChannel';
 import { renderWebviewHtml, webviewOptions } from '../panels/webviewHtml';
 import type { RunManagerApi } from '../runs/types';
 import { backboneInfo, PRESETS } from './backboneInfo';
-import { PathPolicy } from './pathPolicy';
+import { acceptPaths, experimentPath, PathPolicy, type PathField, type RefusedPath } from './pathPolicy';
 
 const FILE_GLOB = '**/*.ladder.json';
 const NEW_FILE_NAME = 'experiment.ladder.json';
@@ -39,6 +39,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   });
   private file: vscode.Uri | undefined;
   private readonly policy = new PathPolicy(() => (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath));
+  /** Paths the form sent that the rule refused, with the file's value at the time: shown in their field with the
+   * reason until the field is changed again (or the file's value changes under it). */
+  private readonly refused = new Map<PathField, RefusedPath & { file: string; fileValue: string | null }>();
   private readonly disposables: vscode.Disposable[] = [];
   private pending: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<unknown> = Promise.resolve();
@@ -178,17 +181,27 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     // No file yet (or an empty one): the form shows the starter, which the first change writes (see applyPatch).
     const parsed = parseExperimentText(text?.trim() ? text : serializeExperiment(STARTER_EXPERIMENT));
     const root = this.workspaceRoot()?.fsPath;
+    // A backbone folder is read from the experiment file's folder, as the engine reads it (pathPolicy.ts).
     const info = await backboneInfo(parsed.values.backbone, (p) =>
-      path.isAbsolute(p) || !root ? p : path.resolve(root, p),
+      uri ? experimentPath(p, uri.fsPath) : root ? path.resolve(root, p) : p,
     );
     const active = this.runManager.activeSession();
     // A file that is not a JSON object makes the form read-only (problems); bad fields are shown with their own
     // values and their errors beside them, and editable; any error disables Run (the engine would refuse it).
     const errors = experimentErrors(parsed, info.shape);
+    const shown = { ...parsed.shown };
+    for (const [field, r] of this.refused) {
+      if (uri?.fsPath !== r.file || parsed.values[field] !== r.fileValue)
+        this.refused.delete(field); // another file, or the file moved on: the refusal is stale
+      else {
+        errors.push({ field, message: r.message });
+        shown[field] = r.value; // the value as typed, beside its error, so it can be corrected where it is
+      }
+    }
     return {
       file: uri ? vscode.workspace.asRelativePath(uri) : null,
       values: parsed.values,
-      shown: parsed.shown,
+      shown,
       backbone: info,
       presets: Object.keys(PRESETS),
       problems:
@@ -241,7 +254,8 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     }
   }
 
-  /** Applies a validated patch after the host-side check of paths (typed or chosen: one rule, PathPolicy). What the
+  /** Applies a validated patch after the host-side check of paths (typed, pasted or chosen: one rule, acceptPaths);
+   * a refused path is shown in its field with the reason and disables Run until it is changed. What the
    * engine would refuse about the values (a kept layer beyond the backbone, an r that does not divide it) is
    * written as asked and shown as an error beside the field, with Run disabled: the file is the user's. */
   private async update(patch: ExperimentPatch): Promise<void> {
@@ -254,22 +268,13 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       if (current.raw === null && text !== null && text.trim() !== '') {
         throw new Error(`${vscode.workspace.asRelativePath(uri)} is not a JSON object; fix it in the editor first.`);
       }
-      const accepted: ExperimentPatch = { ...patch };
-      const inFile = [current.values.backbone, current.values.data];
-      for (const key of ['backbone', 'data'] as const) {
-        const value = accepted[key];
-        if (typeof value !== 'string' || (key === 'backbone' && (value === 'default' || value.startsWith('preset:'))))
-          continue;
-        const ok = this.policy.check(value, inFile);
-        if (ok === undefined) {
-          void vscode.window.showWarningMessage(
-            `Ladder Lab: ${value} is outside the workspace. Choose it with the form's Browse button instead.`,
-          );
-          delete accepted[key];
-        } else if (ok !== value) {
-          accepted[key] = this.policy.display(ok);
-        }
-      }
+      const { accepted, refused } = acceptPaths(this.policy, patch, uri.fsPath, [
+        current.values.backbone,
+        current.values.data,
+      ]);
+      for (const field of Object.keys(patch)) this.refused.delete(field as PathField); // the field changed again
+      for (const r of refused)
+        this.refused.set(r.field, { ...r, file: uri.fsPath, fileValue: current.values[r.field] });
       if (Object.keys(accepted).length > 0) await this.writeText(uri, applyPatch(text, accepted));
     });
     this.writing = next.catch(() => undefined);
@@ -292,7 +297,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     const folder = picked?.[0];
     if (!folder) return this.postState(); // the select showed "folder…": put it back
     this.policy.approve(folder.fsPath);
-    await this.update({ backbone: this.policy.display(folder.fsPath) });
+    await this.update({ backbone: folder.fsPath }); // written as a typed path is (acceptPaths)
   }
 
   private async pickData(kind: 'folder' | 'file'): Promise<void> {
@@ -308,7 +313,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     const target = picked?.[0];
     if (!target) return;
     this.policy.approve(target.fsPath);
-    await this.update({ data: this.policy.display(target.fsPath) });
+    await this.update({ data: target.fsPath }); // written as a typed path is (acceptPaths)
   }
 
   private async run(): Promise<void> {

@@ -1,11 +1,14 @@
-// Which file-system paths a webview may make the host use. A webview is untrusted: a path it sends is accepted
-// only if it lies inside a workspace folder (after resolving symlinks where the path exists) or if the user picked
-// it in a VS Code dialog during this session, or if the experiment file already held it (the user wrote it there).
-// A typed or pasted path follows the same rule as one chosen with Browse: it is resolved as the engine will read
-// it, checked, and written relative to the workspace folder when inside it (absolute otherwise).
+// Which file-system paths a webview may make the host use, and how paths in an experiment file are read: one rule
+// for a path chosen with Browse, typed or pasted into the form, or written in the file. A path in an experiment file
+// is read from the file's folder, "~" is the home folder, ".." climbs (the engine's filepaths.py reads it the same
+// way). A webview is untrusted: a path it sends is accepted only if it lies inside a workspace folder (after
+// resolving symlinks where the path exists), or if the user picked it in a VS Code dialog during this session, or if
+// the file already held it (the user wrote it there). A refused path is never dropped silently: the form shows it
+// beside its field with the reason (experimentView.ts).
 import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
+import { SAMPLE, type ExperimentPatch } from '../../protocol/experiment';
 
 export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -36,6 +39,22 @@ export function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') || p.startsWith(`~${path.sep}`) ? path.join(homedir(), p.slice(1)) : p;
 }
 
+/** The absolute path a value of the experiment file `experimentFile` names (as the engine's filepaths.py reads it). */
+export function experimentPath(value: string, experimentFile: string): string {
+  return path.resolve(path.dirname(experimentFile), expandHome(value));
+}
+
+/** The form's fields that hold a path, and whether a value of theirs is one (not a word such as "default",
+ * "preset:NAME" or the packaged sample's word), as the engine's filepaths.is_path_value decides. */
+export const PATH_FIELDS = ['backbone', 'data'] as const;
+export type PathField = (typeof PATH_FIELDS)[number];
+export function isPathValue(field: PathField, value: unknown): value is string {
+  if (typeof value !== 'string' || value === '') return false;
+  return field === 'backbone' ? value !== 'default' && !value.startsWith('preset:') : value !== SAMPLE;
+}
+
+export type PathVerdict = { abs: string } | { refused: string };
+
 export class PathPolicy {
   private readonly approved = new Set<string>();
 
@@ -47,30 +66,73 @@ export class PathPolicy {
   }
 
   /**
-   * The absolute path for `p` (relative paths are taken from the first workspace folder), or undefined when the
-   * path is outside every workspace folder and was not approved through a dialog or already present in the file.
+   * Whether `p`, read from the folder `from` (the experiment file's; by default the first workspace folder), may be
+   * used: its absolute path, or why not (in words for the user, saying what to do instead).
    */
-  check(p: string, alreadyInFile: readonly (string | null)[] = []): string | undefined {
-    if (p.includes('\0')) return undefined;
-    const roots = this.roots();
-    if (alreadyInFile.includes(p)) return p;
+  verdict(p: string, from: string | undefined = this.roots()[0]): PathVerdict {
+    if (p.includes('\0')) return { refused: 'the path contains a NUL character; type it again' };
     const home = expandHome(p);
-    const abs = path.isAbsolute(home)
-      ? path.resolve(home)
-      : roots[0] !== undefined
-        ? path.resolve(roots[0], home)
-        : undefined;
-    if (abs === undefined) return undefined;
-    if (this.approved.has(abs)) return abs;
-    const resolved = real(abs);
-    return roots.some((root) => isInside(resolved, real(root))) ? abs : undefined;
+    if (!path.isAbsolute(home) && from === undefined)
+      return { refused: 'a relative path needs a workspace folder; open a folder first' };
+    const abs = from === undefined ? path.resolve(home) : path.resolve(from, home);
+    if (this.approved.has(abs)) return { abs };
+    const roots = this.roots();
+    if (roots.some((root) => isInside(real(abs), real(root)))) return { abs };
+    const read = path.isAbsolute(home) ? '' : ` (read from ${from})`;
+    return {
+      refused:
+        roots.length === 0
+          ? `${abs} cannot be checked without a workspace folder; open a folder first`
+          : `${abs}${read} is outside the workspace${real(abs) !== abs ? ' once its links are followed' : ''}; ` +
+            'choose it with Browse… to use it, or use a path inside the workspace',
+    };
   }
 
-  /** How to write an accepted path into the experiment file: relative inside the workspace, else absolute. */
-  display(abs: string): string {
-    const root = this.roots()[0];
-    if (root !== undefined && isInside(abs, root) && abs !== root)
-      return path.relative(root, abs).split(path.sep).join('/');
-    return abs;
+  /** The absolute path for `p` read from `from`, or undefined when the verdict refuses it. */
+  check(p: string, from?: string): string | undefined {
+    const v = this.verdict(p, from);
+    return 'abs' in v ? v.abs : undefined;
   }
+
+  /** How to write an accepted path: relative to `from` (the experiment file's folder; by default the first workspace
+   * folder, ".." where needed) when both lie in the same workspace folder, else absolute. */
+  display(abs: string, from: string | undefined = this.roots()[0]): string {
+    const root = this.roots().find((r) => isInside(abs, r));
+    if (root === undefined || from === undefined || !isInside(from, root) || abs === from) return abs;
+    return path.relative(from, abs).split(path.sep).join('/');
+  }
+}
+
+/** A path the form sent that the rule refused: shown in its field with the reason, never dropped silently. */
+export interface RefusedPath {
+  field: PathField;
+  value: string;
+  message: string;
+}
+
+/**
+ * The patch a webview sent, with its path values checked by the one rule for the file `experimentFile`: an accepted
+ * path written as `display` writes it (the same text Browse writes for the same folder), a refused one taken out of
+ * the patch and returned with its reason. A value the file already holds is kept as written.
+ */
+export function acceptPaths(
+  policy: PathPolicy,
+  patch: ExperimentPatch,
+  experimentFile: string,
+  inFile: readonly (string | null)[],
+): { accepted: ExperimentPatch; refused: RefusedPath[] } {
+  const accepted: ExperimentPatch = { ...patch };
+  const refused: RefusedPath[] = [];
+  const from = path.dirname(experimentFile);
+  for (const field of PATH_FIELDS) {
+    const value = accepted[field];
+    if (!isPathValue(field, value) || inFile.includes(value)) continue;
+    const verdict = policy.verdict(value, from);
+    if ('abs' in verdict) accepted[field] = policy.display(verdict.abs, from);
+    else {
+      delete accepted[field];
+      refused.push({ field, value, message: `${field} "${value}": ${verdict.refused}` });
+    }
+  }
+  return { accepted, refused };
 }

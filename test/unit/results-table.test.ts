@@ -24,7 +24,7 @@ import {
   type ExperimentPatch,
 } from '../../protocol/experiment';
 import { infoFromConfig } from '../../src/views/backboneInfo';
-import { PathPolicy } from '../../src/views/pathPolicy';
+import { acceptPaths, PathPolicy } from '../../src/views/pathPolicy';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
 
 const compare = checkJsonlFile(path.join(REPO_ROOT, 'engine/tests/fixtures/events/compare-lst-lora.jsonl'));
@@ -294,7 +294,9 @@ test('PathPolicy: inside the workspace or dialog-approved only; traversal and sy
     assert.equal(policy.check(`${ws}-sibling`), undefined); // a prefix is not a parent
     assert.equal(policy.check('a\0b'), undefined);
     // What the file already holds stays usable (the user wrote it); a dialog choice is allowed.
-    assert.equal(policy.check('/shared/data/SST-2', ['/shared/data/SST-2']), '/shared/data/SST-2');
+    const file = path.join(ws, 'a.ladder.json');
+    const kept = acceptPaths(policy, { data: '/shared/data/SST-2' }, file, ['/shared/data/SST-2']);
+    assert.deepEqual(kept, { accepted: { data: '/shared/data/SST-2' }, refused: [] });
     policy.approve(outside);
     assert.equal(policy.check(outside), outside);
     assert.equal(policy.display(path.join(ws, 'data')), 'data');

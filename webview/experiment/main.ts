@@ -109,7 +109,7 @@ const custom: Record<string, HTMLElement[]> = {
       el('div', { className: 'row' }, [data, dataBrowse]),
       el('div', {
         className: 'hint',
-        text: 'A GLUE task folder, reviews.json for IMDB, or your file; typed paths inside the workspace are kept relative to it, others need Browse.',
+        text: "A GLUE task folder, reviews.json for IMDB, or your file. Relative paths are read from the experiment file's folder (.. and ~ allowed); a folder outside the workspace needs Browse.",
       }),
       customErrors.data,
     ]),
@@ -282,7 +282,9 @@ function render(s: ExperimentState): void {
     errorOf.set(e.field, errorOf.has(e.field) ? `${errorOf.get(e.field)}; ${e.message}` : e.message);
 
   renderBackbone(s);
-  if (!data.matches(':focus-within')) data.value = v.data ?? '';
+  // With an error, the value as the file (or the refused typed path) has it, beside the reason.
+  const dataShown = errorOf.has('data') ? s.shown.data : v.data;
+  if (!data.matches(':focus-within')) data.value = typeof dataShown === 'string' ? dataShown : '';
   // The file's own list, also when it names an unknown method (its error shows below the boxes).
   const listed: unknown[] = Array.isArray(s.shown.methods) ? s.shown.methods : v.methods;
   for (const box of methodBoxes) box.checked = listed.includes(box.dataset.method);
