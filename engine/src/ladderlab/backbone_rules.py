@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import BadInput
+import torch
+from peft import LoraConfig
+from peft.tuners.tuners_utils import check_target_module_exists
+from torch import nn
+from transformers.pytorch_utils import Conv1D
+
+from .errors import FIELD_LABELS, BadInput, for_client
 from .families import family_for
 
 
@@ -67,6 +73,48 @@ def side_heads_problem(init: str, side_heads: int | None, heads: int) -> Problem
         f"pruning initialisation keeps every attention head, so side_heads must equal the backbone's {heads}",
         "remove side_heads (the side then has the backbone's heads), or set init to random",
     )
+
+
+# The layer types PEFT's LoRA can adapt (peft.tuners.lora.layer.dispatch_default): a target naming anything else (a
+# whole attention block, a layer norm) fails in PEFT as surely as a name the backbone does not have.
+LORA_LAYERS = (nn.Linear, nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Conv3d, Conv1D)
+
+
+def lora_targets_problem(exp, backbone, spec) -> Problem | None:
+    """``lora_targets`` must each name layers the task model has, matched as PEFT matches them: checked on a model
+    built on the meta device (no weights, no memory) before any method trains, where PEFT would fail only when
+    LoRA's turn comes, after the methods before it have trained; and a misspelt name beside a good one, which PEFT
+    would skip without a word, is caught too."""
+    if "lora" not in exp.methods or not exp.lora_targets:
+        return None
+    with torch.device("meta"):
+        model = backbone.family.task_model_from_config(backbone.config, spec, backbone.tokenizer)
+    layers = [name for name, module in model.named_modules() if name and isinstance(module, LORA_LAYERS)]
+    missing = [
+        t
+        for t in exp.lora_targets
+        if not any(check_target_module_exists(LoraConfig(target_modules=[t]), n) for n in layers)
+    ]
+    if not missing:
+        return None
+    names = sorted({name.rsplit(".", 1)[-1] for name in layers} - {"classifier", "score", "lm_head"})
+    label = FIELD_LABELS.get("lora_targets", "lora_targets")
+    default = ",".join(backbone.family.lora_targets)
+    return Problem(
+        "lora_targets",
+        f"lora_targets {', '.join(missing)}: no such layer in this {backbone.config.model_type} backbone "
+        f"(LoRA adapts layers named: {', '.join(names)})",
+        for_client(
+            cli=f"name some of those with --lora-targets (the default is {default}), or leave it out",
+            vscode=f"set {label} in the Experiment view to some of those (empty means the default, {default})",
+        ),
+    )
+
+
+def check_lora_targets(exp, backbone, spec) -> None:
+    """BadInput when ``lora_targets`` names layers the backbone does not have (see lora_targets_problem)."""
+    if (p := lora_targets_problem(exp, backbone, spec)) is not None:
+        raise BadInput(p.message, p.hint)
 
 
 def check_backbone(exp, config) -> None:

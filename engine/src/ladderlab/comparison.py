@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
-from .backbone_rules import check_backbone
+from .backbone_rules import check_backbone, check_lora_targets
 from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
 from .data import read_for
@@ -45,6 +45,7 @@ def prepare(exp: Experiment):
     backbone = load_backbone(exp.backbone)
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     task = read_for(exp)
+    check_lora_targets(exp, backbone, task.spec)  # before the first method trains, not when LoRA's turn comes
     features = {
         split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
         for split in ("train", "validation", "test")
