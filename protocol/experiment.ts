@@ -6,6 +6,8 @@ import {
   DEFAULT_LR,
   FIELDS,
   METHODS,
+  SAMPLE,
+  SAMPLE_TASKS,
   STARTER_EXPERIMENT,
   TASKS,
   type ExperimentValues,
@@ -166,6 +168,12 @@ export function validateExperiment(values: ExperimentFileValues): FieldError[] {
   if (!(TASKS as readonly string[]).includes(task))
     err('task', `unknown task "${get<string>('task')}"; valid tasks: ${TASKS.join(', ')}`);
   if (task === 'file' && !values.data) err('data', 'task "file" needs a data file (.csv, .tsv or .jsonl)');
+  // The engine's words (data/sample.py missing_sample_message; engine/tests/fixtures/sample-rules.json).
+  if (values.data === SAMPLE && !SAMPLE_TASKS.includes(task))
+    errors.push({
+      field: 'data',
+      message: `data "${SAMPLE}": task '${task}' has no sample packaged with the engine (samples exist for: ${SAMPLE_TASKS.join(', ')})`,
+    });
   if (task !== 'file' && (values.text_columns || values.label_column)) {
     err(values.text_columns ? 'text_columns' : 'label_column', 'applies to task "file" only');
   }

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import REPO, SST2, cli, load_fails
+from helpers import FIXTURES, REPO, SST2, cli, load_fails
 from ladderlab.backbones import default_backbone_path
 from ladderlab.config import STARTER, build_experiment
-from ladderlab.data import load_task, sample
+from ladderlab.data import canonical_task, load_task, sample
 from ladderlab.errors import CLIENT_ENV, BadInput, error_fields
 
 GLUE_SST2 = REPO.parent / "shared" / "data" / "glue" / "SST-2"  # the full GLUE folder, where this machine has it
@@ -179,3 +179,27 @@ def test_out_of_memory_hint_names_form_fields_in_vs_code(monkeypatch):
     monkeypatch.setenv(CLIENT_ENV, "vscode")
     hint = error_fields(MemoryError("no room"), "train")["hint"] or ""
     assert "Batch size" in hint and "Experiment view" in hint and "--" not in hint
+
+
+SAMPLE_RULES = json.loads((FIXTURES / "sample-rules.json").read_text())
+
+
+@pytest.mark.parametrize("case", SAMPLE_RULES, ids=[c["case"] for c in SAMPLE_RULES])
+def test_engine_refuses_a_missing_sample_as_the_shared_table_says(case):
+    """The extension checks the same table (test/unit/sample-rule.test.ts) with the generated SAMPLE_TASKS."""
+    exp = build_experiment({}, case["experiment"])
+    try:
+        sample.resolve(canonical_task(exp.task), exp.data)
+        got = []
+    except BadInput as e:
+        got = [{"field": "data", "message": e.message}]
+    assert got == case["problems"]
+
+
+def test_the_shared_table_covers_every_task_with_a_sample():
+    with_sample = {
+        canonical_task(c["experiment"]["task"])
+        for c in SAMPLE_RULES
+        if c["experiment"].get("data") == "sample" and not c["problems"]
+    }
+    assert with_sample == set(sample.sample_tasks())

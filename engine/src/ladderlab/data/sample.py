@@ -19,6 +19,13 @@ def sample_tasks() -> tuple[str, ...]:
     return tuple(sorted(p.name for p in SAMPLES_DIR.iterdir() if p.is_dir()))
 
 
+def missing_sample_message(task: str) -> str:
+    """The error for ``"data": "sample"`` with a task that has none; the extension shows the same words beside the
+    Data field (protocol/experiment.ts, from the generated SAMPLE_TASKS; fixtures/sample-rules.json holds the cases)."""
+    tasks = ", ".join(sample_tasks())
+    return f"data \"{SAMPLE}\": task '{task}' has no sample packaged with the engine (samples exist for: {tasks})"
+
+
 def resolve(task: str, data: str | None) -> tuple[str | None, list[str]]:
     """``data`` unchanged, unless it is the word ``sample``: then the task's packaged folder and a note saying so.
 
@@ -29,7 +36,7 @@ def resolve(task: str, data: str | None) -> tuple[str | None, list[str]]:
     tasks = sample_tasks()
     if task not in tasks:
         raise BadInput(
-            f"task '{task}' has no sample packaged with the engine (samples exist for: {', '.join(tasks)})",
+            missing_sample_message(task),
             for_client(
                 cli=f"pass --data with the {task} data, or use --task {tasks[0]} --data sample",
                 vscode=f"choose the {task} data in the Experiment view's Data field (Browse…), or set Task to "
