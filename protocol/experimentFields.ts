@@ -71,6 +71,8 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "distill_steps", "kind": "int", "default": 100, "nullable": false, "label": "Distillation steps", "help": "init distillation: training steps (of batch_size training examples) distilling the backbone into the side network before the task", "group": "lst", "minimum": 1, "unit": "steps", "methods": ["lst"]},
   {"name": "side_heads", "kind": "int", "default": null, "nullable": true, "label": "Side attention heads", "help": "attention heads in the side network", "group": "lst", "minimum": 1, "methods": ["lst"], "nullMeans": "the backbone's"},
   {"name": "fusion", "kind": "enum", "default": "gates", "nullable": false, "label": "Ladder fusion", "help": "how each side block reads its ladder: a learned gate, or a cross-attention layer (queries from the side, keys/values from the downsampled backbone layer)", "group": "lst", "choices": ["gates", "cross_attention"], "choiceLabels": {"gates": "Gates (paper)", "cross_attention": "Cross-attention (paper's Appendix A)"}, "methods": ["lst"], "short": "fusion"},
+  {"name": "side_network", "kind": "enum", "default": "ladder", "nullable": false, "label": "Side network", "help": "ladder = LST; side_tuning = no intermediate ladders, one gated shortcut from the backbone's last layer right before the head (Zhang et al.); compression = the side network alone with its own pruned embeddings, the backbone never runs", "group": "lst", "choices": ["ladder", "side_tuning", "compression"], "choiceLabels": {"ladder": "Ladders into every side block (paper)", "side_tuning": "Side-tuning: one late fusion before the head (Figure 8)", "compression": "Compression: the pruned side network alone, no backbone (Figure 8)"}, "methods": ["lst"], "short": "network"},
+  {"name": "side_block", "kind": "enum", "default": "transformer", "nullable": false, "label": "Side blocks", "help": "adapter = each side block is a two-layer bottleneck (backbone width -> width/r -> backbone width) reading the backbone's layer through the same gates, as in the paper's reference code; no pruning init", "group": "lst", "choices": ["transformer", "adapter"], "choiceLabels": {"transformer": "Transformer blocks (paper)", "adapter": "Adapter blocks (Appendix A)"}, "methods": ["lst"], "short": "blocks"},
   {"name": "side_attention", "kind": "enum", "default": "sdpa", "nullable": false, "label": "Side attention kernel", "help": "sdpa = memory-efficient attention in the side network; eager = the backbone family's own attention", "group": "levers", "choices": ["sdpa", "eager"], "methods": ["lst"]},
   {"name": "backbone_mode", "kind": "enum", "default": "no_grad", "nullable": false, "label": "Backbone mode", "help": "inference = the frozen backbone runs under torch.inference_mode (slightly faster)", "group": "levers", "choices": ["no_grad", "inference"], "methods": ["lst"]},
   {"name": "backbone_dtype", "kind": "enum", "default": "fp32", "nullable": false, "label": "Backbone weights", "help": "bf16 = the frozen backbone's weights are stored in bf16 (half their memory); the side net stays fp32", "group": "levers", "choices": ["fp32", "bf16"], "methods": ["lst"]},
@@ -119,6 +121,8 @@ export type ExperimentValues = {
   distill_steps: number;
   side_heads: number | null;
   fusion: "gates" | "cross_attention";
+  side_network: "ladder" | "side_tuning" | "compression";
+  side_block: "transformer" | "adapter";
   side_attention: "sdpa" | "eager";
   backbone_mode: "no_grad" | "inference";
   backbone_dtype: "fp32" | "bf16";

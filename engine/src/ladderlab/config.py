@@ -185,6 +185,35 @@ class Experiment:
         help="how each side block reads its ladder: a learned gate, or a cross-attention layer (queries from the "
         "side, keys/values from the downsampled backbone layer)",
     )
+    # One enum, not two booleans (side_tuning, compression): the paper's Figure 8 compares three exclusive designs of
+    # what connects backbone and side network, and two flags would admit a fourth, meaningless state (both on).
+    side_network: str = setting(
+        "ladder",
+        label="Side network",
+        short="network",
+        group="lst",
+        methods=LST,
+        choices=("ladder", "side_tuning", "compression"),
+        choice_labels={
+            "ladder": "Ladders into every side block (paper)",
+            "side_tuning": "Side-tuning: one late fusion before the head (Figure 8)",
+            "compression": "Compression: the pruned side network alone, no backbone (Figure 8)",
+        },
+        help="ladder = LST; side_tuning = no intermediate ladders, one gated shortcut from the backbone's last "
+        "layer right before the head (Zhang et al.); compression = the side network alone with its own pruned "
+        "embeddings, the backbone never runs",
+    )
+    side_block: str = setting(
+        "transformer",
+        label="Side blocks",
+        short="blocks",
+        group="lst",
+        methods=LST,
+        choices=("transformer", "adapter"),
+        choice_labels={"transformer": "Transformer blocks (paper)", "adapter": "Adapter blocks (Appendix A)"},
+        help="adapter = each side block is a two-layer bottleneck (backbone width -> width/r -> backbone width) "
+        "reading the backbone's layer through the same gates, as in the paper's reference code; no pruning init",
+    )
     # -- LST memory/speed levers (each measured by `ladderlab bench`)
     side_attention: str = setting(
         "sdpa",

@@ -37,6 +37,8 @@ from . import pruning
 from .tap_cache import TapCache
 
 TEMPERATURE = 0.1
+# The paper's Figure 8 variants (side-tuning, compression: variants.py) subclass this network without its per-layer
+# ladders (has_ladders = False): no downsample, gate or tap hook per kept layer; side blocks and pruning init stay.
 
 
 def _new_linear(d_in: int, d_out: int) -> nn.Linear:
@@ -47,6 +49,8 @@ def _new_linear(d_in: int, d_out: int) -> nn.Linear:
 
 
 class LadderSideNetwork(MethodModel):
+    has_ladders = True
+
     def __init__(self, family, backbone_model: nn.Module, exp):
         super().__init__(family, backbone_model)
         config = backbone_model.config
@@ -63,8 +67,9 @@ class LadderSideNetwork(MethodModel):
         self.side = family.build_side_stacks(self.side_config)
         names = [s.name for s in self.stack_infos]
         self.down_embed = nn.ModuleDict({s: _new_linear(d, d_side) for s in names})
-        self.down = nn.ModuleDict({s: nn.ModuleList(_new_linear(d, d_side) for _ in self.kept) for s in names})
-        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.zeros(len(self.kept))) for s in names})
+        ladders = self.kept if self.has_ladders else []
+        self.down = nn.ModuleDict({s: nn.ModuleList(_new_linear(d, d_side) for _ in ladders) for s in names})
+        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.zeros(len(ladders))) for s in names if ladders})
         self.up = _new_linear(d_side, d)
         self.embed_dropout = nn.Dropout(family.dropout(config))
 
@@ -83,9 +88,9 @@ class LadderSideNetwork(MethodModel):
             self._hooks.append(
                 info.layers[0].register_forward_pre_hook(self._embed_tap_hook(info.name), with_kwargs=True)
             )
-            for k, i in enumerate(self.kept):
+            for k, i in enumerate(ladders):
                 self._hooks.append(info.layers[i].register_forward_hook(self._layer_tap_hook(info.name, k)))
-            for k, block in enumerate(family.side_layers(self.side[info.name])):
+            for k, block in enumerate(family.side_layers(self.side[info.name]) if ladders else []):
                 self._hooks.append(block.register_forward_pre_hook(self._gate_hook(info.name, k), with_kwargs=True))
 
     # -- hooks --------------------------------------------------------------------------------------
@@ -132,6 +137,10 @@ class LadderSideNetwork(MethodModel):
         """The stack's ladder from the backbone's embeddings into its side input."""
         return cast(nn.Linear, self.down_embed[stack])
 
+    def ladder_linears(self, stack: str) -> tuple[nn.Linear, ...]:
+        """Every downsample from the backbone into this stack's side network (the pruning init sets them)."""
+        return (self.embed_downsample(stack), *self.downsamples(stack))
+
     # -- forward ------------------------------------------------------------------------------------
     def train(self, mode: bool = True):
         super().train(mode)
@@ -149,11 +158,15 @@ class LadderSideNetwork(MethodModel):
                 self._run_backbone(batch, taps)
                 if self.tap_cache is not None and self.training:
                     self.tap_cache.store(batch, taps)
-            inputs = {s: _ladder(self.embed_downsample(s), self.embed_dropout(t.pop("embed"))) for s, t in taps.items()}
-            hidden = self.family.run_side(self.side, inputs, batch)
+            hidden = self._side_hidden(batch, taps)
             return self.family.side_head(self.model, self.up(hidden), batch)
         finally:
             self._taps = None
+
+    def _side_hidden(self, batch: dict, taps: dict[str, dict]) -> torch.Tensor:
+        """The side network's last states (B, L, d/r), from the embedding taps (and, by the gate hooks, the layers')."""
+        inputs = {s: _ladder(self.embed_downsample(s), self.embed_dropout(t.pop("embed"))) for s, t in taps.items()}
+        return self.family.run_side(self.side, inputs, batch)
 
     def _run_backbone(self, batch: dict, taps: dict[str, dict]) -> None:
         """The frozen forward: fires the tap hooks (they fill ``taps``); nothing it computes is kept for backward."""
@@ -260,7 +273,7 @@ class LadderSideNetwork(MethodModel):
         dims R the side blocks were cut to, and the upsample writes side dim j back to backbone dim R[j].
         At step 0 the side network then reads and writes the backbone's coordinates instead of N(0, 0.01)
         noise, so the task head sees a meaningful (partial) representation from the first step."""
-        for linear in (self.embed_downsample(stack), *self.downsamples(stack)):
+        for linear in self.ladder_linears(stack):
             linear.weight.zero_()
             linear.weight[torch.arange(len(residual)), residual] = 1.0
             linear.bias.zero_()
