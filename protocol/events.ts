@@ -1,7 +1,7 @@
 // TypeScript view of protocol/events.schema.json, written by hand.
 // test/unit/protocol-sync.test.ts fails if these types and the schema drift apart.
 
-export type Phase = 'pruning_init' | 'train' | 'eval';
+export type Phase = 'pruning_init' | 'distillation_init' | 'train' | 'eval';
 
 /** Metric name -> value; 'score' is the task's main metric. */
 export type Metrics = Record<string, number>;
@@ -166,9 +166,10 @@ export interface InitProgressEvent extends EventBase {
   type: 'init_progress';
   /** scores: computed now; cache: an earlier run's index sets reused; checkpoint: a resumed run (no init). */
   source: 'scores' | 'cache' | 'checkpoint';
-  init: 'fisher' | 'magnitude';
+  init: 'fisher' | 'magnitude' | 'distillation';
   elapsed_s: number;
-  /** source scores with init fisher: examples scored so far, of how many, and the seconds left (null at first). */
+  /** source scores with init fisher (or distillation): examples scored (trained on) so far, of how many, and the
+   * seconds left (null at first). */
   examples?: InitExamples;
 }
 

@@ -76,6 +76,12 @@ if __name__ == "__main__":
     # the same LST run twice: the second reads its pruning init from the cache (init_progress source cache)
     capture("cached-init", "run", "--method", "lst", "--task", "sst2", "--data", SST2, times=2)
     capture("bad-input", "run", "--method", "lst", "--task", "sst2", "--data", SST2, "--r", "7")
+    # LST initialised by distilling the backbone: its own phase (distillation_init) and progress events
+    capture(
+        "distillation-init",
+        "run",
+        *("--method", "lst", "--task", "sst2", "--data", SST2, "--init", "distillation", "--distill-steps", "3"),
+    )
     capture_stop_and_resume(
         "stop-resume",
         "run",

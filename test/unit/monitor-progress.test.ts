@@ -22,6 +22,7 @@ const compare = fixture('compare-lst-lora');
 const cached = fixture('cached-init');
 const stopResume = fixture('stop-resume');
 const oom = fixture('oom');
+const distilled = fixture('distillation-init');
 
 /** The model after the events up to and including the first one that `until` picks. */
 function upTo(events: EngineEvent[], until: (e: EngineEvent) => boolean, methods: string[] = []): MonitorModel {
@@ -56,6 +57,24 @@ test('Fisher pass: its examples, its own ETA and a moving bar, never the trainin
   const training = upTo(compare, (e) => e.type === 'train_step');
   assert.equal(phaseText(progress(training), false), 'Training');
   assert.equal(barFraction(progress(training)), progress(training).fraction);
+});
+
+test('distillation init: its own phase, its examples and ETA, then training', () => {
+  const started = upTo(distilled, (e) => e.type === 'phase_started' && e.phase === 'distillation_init');
+  assert.equal(phaseText(progress(started), false), 'Initialising the side network (distillation)');
+  const first = upTo(distilled, isInit);
+  const p = progress(first);
+  assert.equal(p.phase, 'distillation_init');
+  assert.match(phaseText(p, false), /^Initialising the side network \(distillation\): 8\/24 examples · ETA \d+ s$/);
+  assert.equal(barFraction(p), 8 / 24);
+  assert.equal(p.runEtaS, null); // the training's ETA only once training runs
+  const done = upTo(distilled, (e) => isInit(e) && e.examples?.done === 24);
+  assert.match(
+    done.messages.at(-1)!.text,
+    /^lst: side network initialised in \d+\.\d s \(distillation on 24 examples\)$/,
+  );
+  const training = upTo(distilled, (e) => e.type === 'train_step');
+  assert.equal(phaseText(progress(training), false), 'Training');
 });
 
 test('a cache hit says so, in the phase, on the run line and in the messages', () => {

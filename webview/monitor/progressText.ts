@@ -30,13 +30,15 @@ function initNote(init: InitState | null): string {
 /** The phase; during LST's Fisher pass its own progress and ETA (never the training's). */
 export function phaseText(p: Progress, finished: boolean): string {
   if (!p.phase) return finished ? 'Done' : '';
-  const init = p.phase === 'pruning_init' ? p.init : null;
-  if (init?.source === 'scores' && init.init === 'fisher' && init.total !== null) {
+  const init = p.phase === 'pruning_init' || p.phase === 'distillation_init' ? p.init : null;
+  if (init?.source === 'scores' && init.init !== 'magnitude' && init.total !== null) {
     const eta = init.etaS !== null && init.done! < init.total ? ` · ETA ${formatDuration(init.etaS)}` : '';
-    return `Initialising the side network (Fisher scores): ${init.done}/${init.total} examples${eta}`;
+    const how = init.init === 'distillation' ? 'distillation' : 'Fisher scores';
+    return `Initialising the side network (${how}): ${init.done}/${init.total} examples${eta}`;
   }
   if (init?.source === 'scores') return 'Initialising the side network (weight magnitudes)';
-  if (init?.source === 'cache') return 'Side network from cache (no pruning to do)';
+  if (init?.source === 'cache')
+    return `Side network from cache (no ${init.init === 'distillation' ? 'distillation' : 'pruning'} to do)`;
   return PHASE_LABELS[p.phase];
 }
 

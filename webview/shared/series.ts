@@ -252,18 +252,31 @@ function applyInit(model: MonitorModel, e: InitProgressEvent): void {
   };
   if (run) {
     run.init = init;
-    if (e.source !== 'checkpoint' && run.status === 'running') run.phase = 'pruning_init';
+    if (e.source !== 'checkpoint' && run.status === 'running') run.phase = initPhase(e.init);
   }
   const method = run?.method ?? 'run';
   const done = ex === undefined || ex.done >= ex.total;
   if (e.source === 'cache')
-    pushMessage(model, 'info', `${method}: side network from cache (the pruning init was reused)`, e.ts);
+    pushMessage(model, 'info', `${method}: side network from cache (the ${initName(e.init)} init was reused)`, e.ts);
   else if (e.source === 'checkpoint')
     pushMessage(model, 'info', `${method}: side network restored from its checkpoint (no init)`, e.ts);
   else if (done) {
-    const how = ex ? `Fisher scores of ${ex.total} examples` : 'weight magnitudes';
+    const how = !ex
+      ? 'weight magnitudes'
+      : e.init === 'distillation'
+        ? `distillation on ${ex.total} examples`
+        : `Fisher scores of ${ex.total} examples`;
     pushMessage(model, 'info', `${method}: side network initialised in ${e.elapsed_s.toFixed(1)} s (${how})`, e.ts);
   }
+}
+
+/** The phase an init's events belong to (the engine opens it with phase_started). */
+function initPhase(init: InitProgressEvent['init']): Phase {
+  return init === 'distillation' ? 'distillation_init' : 'pruning_init';
+}
+
+function initName(init: InitProgressEvent['init']): string {
+  return init === 'distillation' ? 'distillation' : 'pruning';
 }
 
 export function modelFromEvents(events: readonly EngineEvent[], methods: string[] = []): MonitorModel {
@@ -325,11 +338,12 @@ export function progress(model: MonitorModel, options: ProgressOptions = {}): Pr
   const within = running && current.totalSteps > 0 ? current.step / current.totalSteps : 0;
   const fraction = model.finished ? 1 : Math.min(1, (runIndex + (!current ? 0 : running ? within : 1)) / runCount);
   const phase = running ? current.phase : null;
-  const inFisher = phase === 'pruning_init' && current?.init?.source === 'scores' && !!current.init.total;
+  const inInit = phase === 'pruning_init' || phase === 'distillation_init';
+  const inFisher = inInit && current?.init?.source === 'scores' && !!current.init.total;
   const initFraction = inFisher ? current.init!.done! / current.init!.total! : null;
   const base = { current, runIndex, runCount, fraction, phase, init: current?.init ?? null, initFraction };
   const stepTime = current ? median(current.stepTimes.slice(-window)) : null;
-  if (!running || phase === 'pruning_init' || stepTime === null)
+  if (!running || inInit || stepTime === null)
     return { ...base, runEtaS: null, sessionEtaS: null, evalIncluded: false };
   // Every method evaluates the same data through the same backbone: any timed evaluation is the best guess.
   const evalS = median(current.evalTimes) ?? median(model.runs.flatMap((r) => r.evalTimes));
@@ -356,6 +370,7 @@ export function formatDuration(seconds: number | null): string {
 
 export const PHASE_LABELS: Record<Phase, string> = {
   pruning_init: 'Initialising the side network (pruning)',
+  distillation_init: 'Initialising the side network (distillation)',
   train: 'Training',
   eval: 'Evaluating',
 };

@@ -112,14 +112,17 @@ def human_line(e: dict) -> str | None:
 
 
 def _init_line(e: dict) -> str:
+    distilled = e["init"] == "distillation"
     if e["source"] == "cache":
-        return f"pruning init: index sets from the cache ({e['elapsed_s']:.2f} s, nothing recomputed)"
+        what = "distillation init: distilled weights" if distilled else "pruning init: index sets"
+        return f"{what} from the cache ({e['elapsed_s']:.2f} s, nothing recomputed)"
     if e["source"] == "checkpoint":
         return "side network restored from the checkpoint (no init)"
     ex = e.get("examples")
     if ex is None:
         return f"pruning init: weight magnitudes, {e['elapsed_s']:.1f} s"
     left = f"ETA {ex['eta_s']:.0f} s" if ex["eta_s"] is not None else "ETA unknown yet"
-    return f"pruning init: Fisher scores {ex['done']}/{ex['total']} examples, " + (
+    what = "distillation init:" if distilled else "pruning init: Fisher scores"
+    return f"{what} {ex['done']}/{ex['total']} examples, " + (
         f"{e['elapsed_s']:.1f} s" if ex["done"] >= ex["total"] else left
     )

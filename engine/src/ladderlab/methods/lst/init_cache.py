@@ -1,11 +1,15 @@
-"""The pruning init's result (the index sets the side network is cut to), kept under the runs dir by what it
-depends on, so a re-run, an r-variant's twin, a sweep trial or a second comparison does not recompute it.
+"""The pruning init's result (the index sets the side network is cut to), or the distillation init's (the side
+network's distilled weights), kept under the runs dir by what it depends on, so a re-run, an r-variant's twin, a
+sweep trial or a second comparison does not recompute it.
 
 Key: the backbone (its name; for a folder, its path and every weight file's size and mtime), the seed (a preset's
 weights and every task head's random init come from it), the Fisher examples themselves (their token ids and
 labels, hashed: this covers the data, its split, max_length and the tokenizer), and the settings the choice reads
-(init, r, kept layers, side_heads, fisher_samples, backbone_dtype). Sets are small (a few thousand indices) and
-are written atomically; an unreadable entry is treated as a miss and rewritten.
+(init, r, kept layers, side_heads, fisher_samples, backbone_dtype). Distillation also depends on its training
+examples (hashed as above, in order), its budget and optimiser (distill_steps, batch_size, LST's learning rate,
+max_grad_norm), the taps' dtype and attention kernel, and the student's starting weights (hashed by distill.py: they
+carry every field that shapes the side network). Entries are written atomically; an unreadable entry is treated as a
+miss and rewritten.
 """
 
 from __future__ import annotations
@@ -57,8 +61,21 @@ def init_key(exp, backbone_name: str, backbone_folder: Path | None, examples: li
     }
     if exp.init == "fisher":
         parts.update(fisher_samples=exp.fisher_samples, examples=examples_digest(examples))
-    blob = json.dumps(parts, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:32], parts
+    if exp.init == "distillation":
+        parts.update(
+            distill_steps=exp.distill_steps,
+            batch_size=exp.batch_size,
+            lr=exp.lr_for("lst"),
+            max_grad_norm=exp.max_grad_norm,
+            tap_dtype=exp.tap_dtype,
+            side_attention=exp.side_attention,
+            examples=examples_digest(examples),
+        )
+    return _key_of(parts), parts
+
+
+def _key_of(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
 
 
 class InitCache:
@@ -66,17 +83,33 @@ class InitCache:
     ``hit`` says whether the last ``load`` found it."""
 
     def __init__(self, runs_dir: str | Path, key: str, parts: dict):
-        self.path = Path(runs_dir).expanduser() / ".cache" / "lst-init" / f"{key}.safetensors"
+        self.folder = Path(runs_dir).expanduser() / ".cache" / "lst-init"
+        self.path = self.folder / f"{key}.safetensors"
         self.key, self.parts = key, parts
         self.hit = False
 
-    def load(self) -> dict | None:
+    def depend_on(self, **parts) -> None:
+        """Add what only the model knows (distillation: the student's starting weights) to the key."""
+        self.parts = {**self.parts, **parts}
+        self.key = _key_of(self.parts)
+        self.path = self.folder / f"{self.key}.safetensors"
+
+    def load_tensors(self) -> dict[str, torch.Tensor] | None:
+        """The entry's tensors by name, or None (missing, damaged, or made from other parts)."""
         try:
             with safe_open(str(self.path), framework="pt") as f:
                 if (f.metadata() or {}).get("parts") != json.dumps(self.parts, sort_keys=True):
                     return None
                 flat = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open is no dict)
         except Exception:  # missing or damaged: recomputed (and a damaged entry replaced)
+            return None
+        self.hit = True
+        return flat
+
+    def load(self) -> dict | None:
+        """The pruning init's index sets."""
+        flat = self.load_tensors()
+        if flat is None:
             return None
         sets: dict[str, list[dict[str, torch.Tensor]]] = {}
         for name, tensor in flat.items():  # "<stack>/<kept layer k>/<role>"
@@ -85,17 +118,22 @@ class InitCache:
             while len(layers) <= int(k):
                 layers.append({})
             layers[int(k)][role] = tensor
-        self.hit = True
         return sets
 
     def store(self, sets: dict) -> None:
+        """The pruning init's index sets."""
+        self.store_tensors(
+            {
+                f"{stack}/{k}/{role}": t  # shared sets (R) stored once each
+                for stack, layers in sets.items()
+                for k, layer in enumerate(layers)
+                for role, t in layer.items()
+            }
+        )
+
+    def store_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Atomically (a unique temp file in the same folder, then rename): concurrent runs never see half."""
-        flat = {
-            f"{stack}/{k}/{role}": t.detach().to("cpu", copy=True)  # shared sets (R) stored once each
-            for stack, layers in sets.items()
-            for k, layer in enumerate(layers)
-            for role, t in layer.items()
-        }
+        flat = {name: t.detach().to("cpu", copy=True).contiguous() for name, t in tensors.items()}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
