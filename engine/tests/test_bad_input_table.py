@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import torch
 import helpers
 from helpers import SCHEMA, SST2
 from ladderlab import checkpoint, cli
+from ladderlab.errors import CLIENT_ENV
 
 TINY = [*helpers.TINY, "--fisher-samples", "2", "--runs-dir", "runs"]
 # bert-tiny (random weights, MiniLM tokenizer) keeps the cases that need a model to seconds.
@@ -314,3 +316,28 @@ def test_bad_input(case: Case, tmp_path, monkeypatch, capsys, validator, stopped
     errors = [e for e in events if e["type"] == "error"]
     assert len(errors) == 1 and errors[0]["kind"] == "bad_input"
     assert case.needle.lower() in errors[0]["message"].lower() and errors[0]["hint"]
+
+
+# Cases only a terminal can make: the extension always runs `compare --config FILE` (never `run` with two methods).
+CLI_ONLY = {"two methods for run"}
+FLAG = re.compile(r"(?<![\w-])--[a-z][\w-]*")  # a CLI flag such as --keep-layers (not "2--3" or an em dash)
+REPO_WORDS = ("npm install", "scripts/", "ladderlab run", "ladderlab compare", "schemas/")
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.id not in CLI_ONLY], ids=lambda c: c.id)
+def test_bad_input_hint_speaks_to_extension_users(case: Case, tmp_path, monkeypatch, capsys, stopped_run):
+    """Run by the extension (LADDERLAB_CLIENT=vscode, as src/engine/worker.ts sets it), the same bad input gets a
+    hint that names what to change in the Experiment view or a setting, never a CLI flag or a repository command."""
+    STOPPED["dir"] = stopped_run
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv(CLIENT_ENV, "vscode")
+    args = case.args(tmp_path, monkeypatch)
+    capsys.readouterr()
+    assert cli.main([*args, "--format", "events"]) == 2
+    out, _ = capsys.readouterr()
+    error = next(e for e in map(json.loads, out.splitlines()) if e["type"] == "error")
+    hint = error["hint"]
+    assert hint and not FLAG.search(hint), hint
+    assert not any(word in hint for word in REPO_WORDS), hint

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import BadInput
+from .errors import BadInput, for_client, label
 from .runstore import write_atomic, write_json_atomic
 
 CHECKPOINT = "checkpoint.pt"
@@ -105,7 +105,10 @@ def load(run_dir: Path) -> dict:
     except FileNotFoundError:
         raise BadInput(
             f"{run_dir} has no {CHECKPOINT}: the run stopped before its first checkpoint",
-            "start the run again (ladderlab run), or lower checkpoint_every",
+            for_client(
+                cli="start the run again (ladderlab run), or lower checkpoint_every",
+                vscode=f"run the experiment again, or lower {label('checkpoint_every')} in the Experiment view",
+            ),
         ) from None
     except Exception as e:  # any unreadable file is the same problem for the user
         raise BadInput(

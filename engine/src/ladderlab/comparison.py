@@ -26,7 +26,7 @@ from .config import FIELDS, Experiment, build_experiment
 from .data import read_for
 from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
-from .errors import BadInput, RunFailed, error_fields
+from .errors import BadInput, RunFailed, error_fields, use_field
 from .events import EventSink
 from .train import Run
 
@@ -41,7 +41,7 @@ class Outcome:
 def prepare(exp: Experiment):
     device = resolve_device(exp.device)
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise BadInput("this GPU does not support bf16", "use --precision fp32")
+        raise BadInput("this GPU does not support bf16", use_field("precision", "fp32"))
     backbone = load_backbone(exp.backbone)
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     task = read_for(exp)

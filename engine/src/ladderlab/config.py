@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .data import TASKS, canonical_task
-from .errors import FIELD_LABELS, BadInput, read_json_file
+from .errors import FIELD_LABELS, BadInput, flag, for_client, label, read_json_file
 from .fields import check_value, info_of, kind_of, setting
 
 # Every method: name -> (label, the paper's learning rate, LST paper Table 5). The engine's builders are registered
@@ -497,7 +497,10 @@ def load_experiment_file(path: str | Path) -> dict:
     """Read a ``*.ladder.json`` file into a dict of known fields (unknown keys are an error, not silently ignored)."""
     p = Path(path)
     if not p.is_file():
-        raise BadInput(f"experiment file not found: {p}", "check the path given to --config")
+        raise BadInput(
+            f"experiment file not found: {p}",
+            for_client(cli="check the path given to --config", vscode="save the experiment file, then run it again"),
+        )
     raw = read_json_file(
         p, f"experiment file {p}", "fix the JSON syntax (a trailing comma or a missing quote is the usual cause)"
     )
@@ -537,7 +540,10 @@ def _split_list(name: str, text: str, item_type: type) -> list:
     except ValueError:
         raise BadInput(
             f"{name}: expected a comma-separated list of {item_type.__name__}s, got {text!r}",
-            f"e.g. --{name.replace('_', '-')} {'0,5' if item_type is int else 'a,b'}",
+            for_client(
+                cli=f"e.g. {flag(name)} {'0,5' if item_type is int else 'a,b'}",
+                vscode=f"e.g. {'0,5' if item_type is int else 'a,b'} for {label(name)} in the Experiment view",
+            ),
         ) from None
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import BadInput
+from .errors import BadInput, use_field
 
 
 def resolve_device(name: str) -> torch.device:
@@ -14,7 +14,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInput(f"device {name} requested but CUDA is not available here", "use --device cpu or auto")
+        raise BadInput(f"device {name} requested but CUDA is not available here", use_field("device", "cpu or auto"))
     return torch.device(name)
 
 

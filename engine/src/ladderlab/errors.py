@@ -30,9 +30,24 @@ def for_client(cli: str, vscode: str) -> str:
     return vscode if os.environ.get(CLIENT_ENV) == "vscode" else cli
 
 
-# The form's label of each field the OOM hint names, filled by config.py once its fields are declared (config imports
-# this module, so the labels are handed over rather than imported: no import cycle).
+# The form's label of each experiment field, filled by config.py once its fields are declared (config imports this
+# module, so the labels are handed over rather than imported: no import cycle). Hints in VS Code name fields by them.
 FIELD_LABELS: dict[str, str] = {}
+
+
+def flag(name: str) -> str:
+    """An experiment field's CLI flag: keep_layers -> --keep-layers."""
+    return "--" + name.replace("_", "-")
+
+
+def label(name: str) -> str:
+    """An experiment field as the Experiment view names it (its label), for hints read in VS Code."""
+    return FIELD_LABELS.get(name, name)
+
+
+def use_field(name: str, value: str) -> str:
+    """ "use --init magnitude" at a terminal, "set Initialisation to magnitude in the Experiment view" in VS Code."""
+    return for_client(cli=f"use {flag(name)} {value}", vscode=f"set {label(name)} to {value} in the Experiment view")
 
 
 def oom_hint() -> str:

@@ -14,7 +14,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import BadInput
+from .errors import BadInput, flag, for_client, label
 
 # How a field is typed in the experiment file (and spelled in a form input).
 KINDS = ("string", "enum", "int", "number", "stringList", "intList", "rates")
@@ -104,10 +104,6 @@ def nullable(cls: type, field: dataclasses.Field) -> bool:
     return type(None) in typing.get_args(typing.get_type_hints(cls)[field.name])
 
 
-def flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -134,7 +130,10 @@ _TYPE_NAMES = {"int": "int", "number": "int or float", "string": "str", "enum": 
 
 def check_value(name: str, kind: str, info: FieldInfo, value: Any) -> None:
     """Type, choices and range of one (non-null) value, from the field's declaration; BadInput names the field."""
-    where = f"fix {name} in the experiment file (or {flag(name)})"
+    where = for_client(
+        cli=f"fix {name} in the experiment file (or {flag(name)})",
+        vscode=f'fix {label(name)} in the Experiment view ("{name}" in the experiment file)',
+    )
     if kind in ("stringList", "intList"):
         item = int if kind == "intList" else str
         if not isinstance(value, list) or any(not isinstance(x, item) or isinstance(x, bool) for x in value):
@@ -160,7 +159,10 @@ def check_value(name: str, kind: str, info: FieldInfo, value: Any) -> None:
         if info.increasing and sorted(set(value)) != value:
             raise BadInput(
                 f"{name} must be increasing and without repeats, got {value}",
-                f"e.g. {flag(name)} {','.join(map(str, sorted(set(value))))}",
+                for_client(
+                    cli=f"e.g. {flag(name)} {','.join(map(str, sorted(set(value))))}",
+                    vscode=f"e.g. {label(name)} {', '.join(map(str, sorted(set(value))))}",
+                ),
             )
         for x in value if kind == "intList" else ():
             _check_range(name, info, x)
@@ -169,14 +171,22 @@ def check_value(name: str, kind: str, info: FieldInfo, value: Any) -> None:
         if not isinstance(value, dict):
             raise BadInput(
                 f"{name} must be an object of method -> learning rate, got {value!r}",
-                'e.g. "lrs": {"lora": 0.001} in the experiment file, or --lrs lora=1e-3',
+                for_client(
+                    cli='e.g. "lrs": {"lora": 0.001} in the experiment file, or --lrs lora=1e-3',
+                    vscode=f"set them under {label(name)} in the Experiment view "
+                    '(e.g. "lrs": {"lora": 0.001} in the file)',
+                ),
             )
         return
     ok = (int,) if kind == "int" else (int, float) if kind == "number" else (str,)
     if not isinstance(value, ok) or isinstance(value, bool):
         raise BadInput(
             f"{name} must be {_TYPE_NAMES[kind]}, got {value!r}",
-            f"{where}; schemas/ladder.schema.json lists every field's type",
+            f"{where}; "
+            + for_client(
+                cli="schemas/ladder.schema.json lists every field's type",
+                vscode="hovering the key in the experiment file shows the field's type",
+            ),
         )
     if kind == "enum" and value not in (info.choices or ()):
         raise BadInput(f"unknown {name} {value!r}", f"choose from {', '.join(info.choices or ())}")

@@ -29,7 +29,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from .errors import BadInput
+from .errors import BadInput, for_client
+
+# Where runs started from VS Code go (the extension passes it as --runs-dir): what a hint read there says to change.
+RUNS_SETTING = "the ladderLab.runsDir setting"
 
 
 def create_run_dir(runs_dir: str | Path, method: str) -> Path:
@@ -38,7 +41,8 @@ def create_run_dir(runs_dir: str | Path, method: str) -> Path:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise BadInput(
-            f"cannot create runs directory {root}: {e.strerror}", "pass --runs-dir to a writable folder"
+            f"cannot create runs directory {root}: {e.strerror}",
+            for_client(cli="pass --runs-dir to a writable folder", vscode=f"set {RUNS_SETTING} to a writable folder"),
         ) from None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for _ in range(100):
@@ -72,7 +76,11 @@ def write_atomic(path: Path, write: Callable[[Path], None], what: str = "run fil
         if isinstance(e, OSError) and e.errno in DISK_FULL:
             raise BadInput(
                 f"no space left writing {what} to {path}",
-                "free space on that disk, or pass --runs-dir to a folder on a disk with room",
+                "free space on that disk, or "
+                + for_client(
+                    cli="pass --runs-dir to a folder on a disk with room",
+                    vscode=f"set {RUNS_SETTING} to a folder on a disk with room",
+                ),
             ) from None
         raise
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..errors import BadInput, for_client
+from ..errors import BadInput, for_client, label
 from . import sample, splits
 from .types import Example, TaskData, TaskSpec
 
@@ -69,7 +69,11 @@ def read_table(
         if header is None:
             raise BadInput(
                 f"{path}: the file is empty (no header line)",
-                "point --data at the complete file (its first line names the columns)",
+                for_client(
+                    cli="point --data at the complete file (its first line names the columns)",
+                    vscode="choose the complete file in the Experiment view's Data field (its first line names the "
+                    "columns)",
+                ),
             )
         columns = [c.strip() for c in header]
     else:
@@ -158,7 +162,11 @@ def _parse_label(fmt: GlueFormat, value: str, where: str) -> int | float:
     if value not in allowed:
         raise BadInput(
             f"{where}: label '{value}' is not one of {', '.join(allowed)} ({fmt.folder} labels)",
-            "fix or remove that row, or check that --task matches the data",
+            "fix or remove that row, or "
+            + for_client(
+                cli="check that --task matches the data",
+                vscode=f"check that {label('task')} in the Experiment view matches the data",
+            ),
         )
     return allowed.index(value)
 

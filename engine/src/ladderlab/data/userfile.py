@@ -19,7 +19,7 @@ import math
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import BadInput, for_client
+from ..errors import BadInput, for_client, label
 from . import splits
 from .glue import MAX_FILE_BYTES, UTF8_HINT, check_file_size, column_index, read_table
 from .types import Example, TaskData, TaskSpec
@@ -204,7 +204,11 @@ def read(
     if len(classes) < 2:
         raise BadInput(
             f"{path}: every example has the label '{', '.join(classes)}'; a classifier needs at least 2 classes",
-            f"check --label-column (now '{label_column}'), or add examples of the other classes",
+            for_client(
+                cli=f"check --label-column (now '{label_column}'), or add examples of the other classes",
+                vscode=f"check {label('label_column')} in the Experiment view (now '{label_column}'), or add examples "
+                "of the other classes",
+            ),
         )
     mapping = ", ".join(f"{i}={name}" for i, name in enumerate(classes[:20]))
     more = f", ... ({len(classes) - 20:,} more)" if len(classes) > 20 else ""

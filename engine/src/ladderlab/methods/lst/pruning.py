@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...errors import BadInput
+from ...errors import BadInput, use_field
 
 # Per-example gradients of one weight matrix formed at once (the rest of a batch waits): at most this many bytes.
 PER_EXAMPLE_BUDGET_BYTES = 256 * 2**20
@@ -84,7 +84,7 @@ def _require_examples(count: int) -> None:
     if count == 0:
         raise BadInput(
             "Fisher initialisation needs training examples, and there are none",
-            "add training data or use --init magnitude",
+            "add training data or " + use_field("init", "magnitude"),
         )
 
 
@@ -235,7 +235,7 @@ def select_indices(
                 if size % r:
                     raise BadInput(
                         f"r={r} does not divide the per-head size {size} of the backbone",
-                        "choose r dividing the head size, or use --init random",
+                        "choose r dividing the head size, or " + use_field("init", "random"),
                     )
                 sets[role] = top_rows(acc[role], size // r, groups)
         chosen.append(sets)
