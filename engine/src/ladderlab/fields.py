@@ -35,7 +35,7 @@ class FieldInfo:
     unit: str | None = None  # e.g. "tokens", "steps"
     methods: tuple[str, ...] | None = None  # the methods it applies to; None = every method
     null_means: str | None = None  # what leaving it out (null) means, e.g. "every layer"
-    path: bool = False  # a file or folder path, relative to the workspace folder
+    path: bool = False  # a file or folder path; in an experiment file read from its folder (filepaths.py)
     pattern: str | None = None  # a regular expression a string value must match
     min_items: int | None = None  # shortest list accepted
     max_items: int | None = None  # longest list accepted
