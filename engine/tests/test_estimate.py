@@ -84,6 +84,10 @@ def test_estimate_cli_gives_components_and_verdict(capsys):
     assert rows["lst"]["peak_bytes"] < rows["lora"]["peak_bytes"] < rows["full"]["peak_bytes"]
     assert rows["full"]["components"]["optimizer"] > 0 and not rows["full"]["verdict"]["fits"]
     assert rows["lst"]["verdict"]["fits"]
+    # each row carries the method's trainable share, as a run of the same settings reports it
+    assert rows["full"]["trainable_pct"] == 100.0
+    assert rows["full"]["trainable_params"] == rows["full"]["backbone_params"] > rows["lst"]["trainable_params"] > 0
+    assert 0 < rows["lora"]["trainable_pct"] < 100 and 0 < rows["lst"]["trainable_pct"] < 100
 
 
 def test_estimate_cli_bad_input(capsys):

@@ -13,6 +13,9 @@ comes from the batch holding its longest training sequence, which is usually far
 The training split is read and tokenised exactly as the run does it (``data.read_for``, the same seed,
 ``max_train_examples`` and truncation) and its longest sequence is the estimate's length; when the data cannot
 be read the estimate assumes ``max_length`` and says why (``length_from``, ``length_note``).
+
+Each row also carries the method's trainable parameters (``trainable_params``, ``trainable_pct`` of
+``backbone_params``), counted on the meta device (``param_counts``), as a run reports them.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from .devices import Autocast, resolve_device
 from .errors import BadInput
 from .memory_trace import ROLES, LiveTensorTracer
 from .methods import BUILDERS
+from .param_counts import count_trainable
 from .step import loss_for, make_optimizer, synthetic_batch, training_step
 
 CUDA_CONTEXT_BYTES = 512 * 2**20  # driver + kernels; not in torch.cuda.max_memory_allocated
@@ -194,7 +198,7 @@ def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
     """Every method of the experiment; the verdict uses ``gpu_gib`` or the GPU's own size."""
     # bad input is reported here, before any child starts
     backbone = load_backbone(exp.backbone)
-    spec_for(exp)
+    spec = spec_for(exp)
     device = resolve_device(exp.device)
     gpu_bytes = int(gpu_gib * 2**30) if gpu_gib else gpu_total_bytes(device)
     batch = data_length(exp, backbone)
@@ -202,6 +206,7 @@ def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
     for method in exp.methods:
         row = estimate_run(exp, method, device, length=batch["length"], rows=batch["rows"])
         row["verdict"] = fits(row["peak_bytes"], gpu_bytes, device)
+        row.update(count_trainable(backbone, spec, exp, method))
         rows.append(row)
     return {
         "backbone": exp.backbone,
@@ -220,15 +225,15 @@ def format_estimate(result: dict) -> str:
 
     cols = [r for r in ROLES if r != "buffer"]
     lines = [
-        f"training peak per method (MiB) — {result['backbone']}, batch {result['batch_size']}, "
-        f"{result['length']} tokens, {result['precision']}, {result['device']}",
+        f"trainable parameters (% of the backbone) and training peak per method (MiB) — {result['backbone']}, "
+        f"batch {result['batch_size']}, {result['length']} tokens, {result['precision']}, {result['device']}",
         (
             f"{result['length']} tokens: the longest of the {result['train_examples']:,} training examples "
             f"(max_length {result['max_length']})"
             if result["length_from"] == "data"
             else f"{result['length']} tokens: {result['length_note']}"
         ),
-        f"{'method':<8} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict",
+        f"{'method':<8} {'trainable':>9} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict",
     ]
     for r in result["rows"]:
         v = r["verdict"]
@@ -242,7 +247,7 @@ def format_estimate(result: dict) -> str:
             )
         )
         lines.append(
-            f"{r['method']:<8} {mib(r['peak_bytes']):>9} "
+            f"{r['method']:<8} {r['trainable_pct']:>8.2f}% {mib(r['peak_bytes']):>9} "
             + " ".join(f"{mib(r['components'][c]):>10}" for c in cols)
             + f"  {verdict}"
         )

@@ -31,7 +31,7 @@ from .events import EventSink
 from .init_progress import InitProgress
 from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
 from .methods import BUILDERS
-from .methods.base import MethodModel, count_params
+from .methods.base import MethodModel, count_params, trainable_pct
 from .methods.lst.init_cache import InitCache, init_key
 from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
@@ -208,7 +208,7 @@ class Run:
             params={
                 "total": backbone_total,
                 "trainable": trainable,
-                "trainable_pct": round(100.0 * trainable / backbone_total, 4),
+                "trainable_pct": trainable_pct(trainable, backbone_total),
             },
             total_steps=total_steps,
             **resumed,
@@ -242,7 +242,7 @@ class Run:
         summary = {
             "method": self.method,
             "run_dir": str(run_dir),
-            "trainable_pct": round(100.0 * trainable / backbone_total, 4),
+            "trainable_pct": trainable_pct(trainable, backbone_total),
             "metrics": test_metrics,
             "validation_metrics": best_val,
             "best_epoch": best_epoch,

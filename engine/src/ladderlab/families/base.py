@@ -45,6 +45,9 @@ class Family:
     model_types: tuple[str, ...] = ()
     lora_targets: tuple[str, ...] = ()  # default PEFT target module names (attention query/value)
     adapter_points: tuple[str, ...] = ()  # module-name suffixes whose outputs get a Houlsby adapter
+    # cross-attention outputs (encoder-decoders): adapters there only with adapter_placement=every_sublayer
+    adapter_cross_points: tuple[str, ...] = ()
+    lora_bias: str = "none"  # lora_bias when the experiment leaves it out
     head_modules: tuple[str, ...] = ()  # trainable task head (names of submodules of the task model)
     peft_task_type: str = "SEQ_CLS"
     padding_side: str = "right"

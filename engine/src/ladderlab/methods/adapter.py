@@ -1,4 +1,5 @@
-"""Adapters (Houlsby et al., 2019): a bottleneck after every attention and every feed-forward sublayer.
+"""Adapters (Houlsby et al., 2019): a bottleneck after every self-attention and every feed-forward sublayer, as the
+LST paper's baseline; ``adapter_placement=every_sublayer`` adds one after each cross-attention (T5's decoder).
 
 Each adapter reads the sublayer's output projection and adds its own residual: h + up(gelu(down(h))).
 ``up`` starts at zero so the backbone's function is unchanged at step 0. Adapters, layer norms and the
@@ -9,7 +10,7 @@ model) and applied by a forward hook, which works for every family without editi
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from .base import MethodModel, freeze_all, unfreeze_modules
+from .base import MethodModel, freeze_all, is_norm, unfreeze_modules
 
 
 class Adapter(nn.Module):
@@ -58,12 +59,14 @@ def insert_adapters(model: nn.Module, stacks, points: tuple[str, ...], bottlenec
 def build(backbone, model, exp) -> MethodModel:
     family = backbone.family
     freeze_all(model)
-    count = insert_adapters(model, family.stacks(model), family.adapter_points, exp.adapter_size)
+    points = family.adapter_points
+    if exp.adapter_placement == "every_sublayer":
+        points += family.adapter_cross_points
+    count = insert_adapters(model, family.stacks(model), points, exp.adapter_size)
     if count == 0:
         raise RuntimeError(f"no adapter insertion points found in the {family.name} family's blocks")
     for module in model.modules():
-        is_norm = type(module).__name__.endswith("LayerNorm") or isinstance(module, nn.LayerNorm)
-        if is_norm or isinstance(module, Adapter):
+        if is_norm(module) or isinstance(module, Adapter):
             for p in module.parameters():
                 p.requires_grad_(True)
     unfreeze_modules(model, family.head_modules)

@@ -51,14 +51,27 @@ class MethodModel(nn.Module):
 
 
 def count_params(model: nn.Module) -> tuple[int, int]:
-    """(all parameters, trainable parameters) of a module."""
+    """(all parameters, trainable parameters) of a module; a tied weight (T5's embedding and LM head) counts once."""
     return sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def trainable_pct(trainable: int, backbone_total: int) -> float:
+    """Trainable parameters as % of the backbone: the LST paper's "Update Param. per Task (%)" (Table 1). The
+    divisor is the backbone task model's own parameter count (T5-base 222.9M), before a method adds anything:
+    that convention reproduces each of the paper's numbers (Adapter 3.63M / 222.9M = 1.63%; counting the
+    additions in the divisor would give 1.60%)."""
+    return round(100.0 * trainable / backbone_total, 4)
 
 
 def peft_method(family: Family, model: nn.Module, config: PeftConfig) -> MethodModel:
     """A method PEFT implements: the task model wrapped by PEFT with ``config``. PEFT freezes the backbone
     and, for SEQ_CLS, keeps a trainable copy of the classification head itself (modules_to_save)."""
     return MethodModel(family, get_peft_model(model, config))
+
+
+def is_norm(module: nn.Module) -> bool:
+    """A layer norm of any family (nn.LayerNorm, T5's RMS-style T5LayerNorm, RMSNorm classes)."""
+    return isinstance(module, (nn.LayerNorm, nn.RMSNorm)) or type(module).__name__.endswith(("LayerNorm", "RMSNorm"))
 
 
 def freeze_all(model: nn.Module) -> None:
