@@ -32,6 +32,7 @@ from .init_progress import InitProgress
 from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
 from .methods import BUILDERS
 from .methods.base import MethodModel, count_params, trainable_pct
+from .methods.lst.distill import training_examples
 from .methods.lst.init_cache import InitCache, init_key
 from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
@@ -283,20 +284,22 @@ class Run:
     def _init_features(self) -> list[dict]:
         """The training examples Fisher importance scores one by one (per-example gradients), in a seeded order."""
         feats = self.data.features["train"]
+        if self.exp.init == "distillation":  # LST's distillation init: distill_steps batches, in seeded passes
+            return training_examples(feats, self.exp.distill_steps * self.exp.batch_size, self.exp.seed)
         order = torch.randperm(len(feats), generator=torch.Generator().manual_seed(self.exp.seed)).tolist()
         return [feats[i] for i in order[: self.exp.fisher_samples]]
 
     def _initialize(self, model: MethodModel) -> None:
         """The method's data-dependent init (LST's pruning), cached by what it depends on; init_progress events."""
         exp = self.exp
-        subset = self._init_features() if exp.init == "fisher" else []
+        subset = self._init_features() if exp.init in ("fisher", "distillation") else []
         cache = None
         if self.method == "lst" and exp.init != "random":
             key, parts = init_key(exp, self.backbone.name, self.backbone.folder, subset)
             cache = InitCache(exp.runs_dir, key, parts)
         progress = InitProgress(self.sink, exp.init, len(subset))
         model.initialize(
-            self.data.batcher.batches(subset, INIT_BATCH),
+            self.data.batcher.batches(subset, exp.batch_size if exp.init == "distillation" else INIT_BATCH),
             functools.partial(self.phase, model=model),
             init=exp.init,
             loss_fn=self._stoppable(self.loss),

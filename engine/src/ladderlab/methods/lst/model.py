@@ -33,7 +33,8 @@ from torch import nn
 from ...backbone_rules import keep_layers_problem, side_heads_problem
 from ...errors import BadInput
 from ..base import LossFn, MethodModel, freeze_all, unfreeze_modules
-from . import pruning
+from . import distill, pruning
+from .fusion import cross_attention_layers
 from .tap_cache import TapCache
 
 TEMPERATURE = 0.1
@@ -69,7 +70,11 @@ class LadderSideNetwork(MethodModel):
         self.down_embed = nn.ModuleDict({s: _new_linear(d, d_side) for s in names})
         ladders = self.kept if self.has_ladders else []
         self.down = nn.ModuleDict({s: nn.ModuleList(_new_linear(d, d_side) for _ in ladders) for s in names})
-        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.zeros(len(ladders))) for s in names if ladders})
+        gated = ladders if exp.fusion == "gates" else []  # cross_attention: an attention layer instead of the gate
+        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.zeros(len(gated))) for s in names if gated})
+        heads = family.heads(self.side_config)
+        cross = exp.fusion == "cross_attention"
+        self.cross_attention = cross_attention_layers(names, len(ladders), d_side, heads) if cross else None
         self.up = _new_linear(d_side, d)
         self.embed_dropout = nn.Dropout(family.dropout(config))
 
@@ -83,6 +88,10 @@ class LadderSideNetwork(MethodModel):
         self.inference_backbone = exp.backbone_mode == "inference"
         self.tap_cache = TapCache(family.padding_side) if exp.tap_cache == "cpu" else None
         self._taps: dict[str, dict] | None = None
+        self._attention_mask: torch.Tensor | None = None  # the batch's, while forward runs (cross-attention masks)
+        self.distill_settings = {"lr": exp.lr_for("lst"), "max_grad_norm": exp.max_grad_norm, "seed": exp.seed}
+        self.tokenizer = None  # the backbone's, set by build(): init distillation's span corruption reads it
+        self.ladders_on = True  # off while distill.py trains the side network alone (its student)
         self._hooks = []
         for info in self.stack_infos:
             self._hooks.append(
@@ -112,10 +121,11 @@ class LadderSideNetwork(MethodModel):
         def hook(_module, args, kwargs):
             if self._taps is None:
                 raise RuntimeError("a side block ran outside LadderSideNetwork.forward, which holds its taps")
+            if not self.ladders_on:
+                return None
             h = args[0] if args else kwargs["hidden_states"]
-            g = self.gate(stack, k)
             # pop: once downsampled, the tap is held only by autograd (for the downsample's weight gradient)
-            mixed = g * h + (1 - g) * _ladder(self.downsamples(stack)[k], self._taps[stack].pop(k))
+            mixed = self._fuse(stack, k, h, _ladder(self.downsamples(stack)[k], self._taps[stack].pop(k)))
             if args:
                 return (mixed, *args[1:]), kwargs
             return args, {**kwargs, "hidden_states": mixed}
@@ -125,6 +135,13 @@ class LadderSideNetwork(MethodModel):
     def _keep(self, tap: torch.Tensor) -> torch.Tensor:
         """A tap as the side network keeps it: in ``tap_dtype`` (a no-op cast when it already is)."""
         return tap.to(self.tap_dtype)
+
+    def _fuse(self, stack: str, k: int, h: torch.Tensor, ladder: torch.Tensor) -> torch.Tensor:
+        """Side block k's input from the side state ``h`` and its downsampled ladder (``fusion``)."""
+        if self.cross_attention is not None:
+            return cast(nn.ModuleList, self.cross_attention[stack])[k](h, ladder, self._attention_mask)
+        g = self.gate(stack, k)
+        return g * h + (1 - g) * ladder
 
     def gate(self, stack: str, k: int) -> torch.Tensor:
         return torch.sigmoid(self.gate_alpha[stack][k] / TEMPERATURE)
@@ -150,6 +167,7 @@ class LadderSideNetwork(MethodModel):
     def forward(self, batch: dict) -> torch.Tensor:
         taps: dict[str, dict] = {s.name: {} for s in self.stack_infos}
         self._taps = taps
+        self._attention_mask = batch.get("attention_mask")
         try:
             cached = self.tap_cache.lookup(batch) if self.tap_cache is not None and self.training else None
             if cached is not None:
@@ -161,12 +179,17 @@ class LadderSideNetwork(MethodModel):
             hidden = self._side_hidden(batch, taps)
             return self.family.side_head(self.model, self.up(hidden), batch)
         finally:
-            self._taps = None
+            self._taps = self._attention_mask = None
 
     def _side_hidden(self, batch: dict, taps: dict[str, dict]) -> torch.Tensor:
         """The side network's last states (B, L, d/r), from the embedding taps (and, by the gate hooks, the layers')."""
         inputs = {s: _ladder(self.embed_downsample(s), self.embed_dropout(t.pop("embed"))) for s, t in taps.items()}
         return self.family.run_side(self.side, inputs, batch)
+
+    def side_alone(self, batch: dict, taps: dict[str, dict]) -> torch.Tensor:
+        """The side network's last states from the embedding taps only, without what a variant adds in its
+        ``_side_hidden`` (side-tuning's late fusion): the distillation student (distill.py; ladders_on off)."""
+        return LadderSideNetwork._side_hidden(self, batch, taps)
 
     def _run_backbone(self, batch: dict, taps: dict[str, dict]) -> None:
         """The frozen forward: fires the tap hooks (they fill ``taps``); nothing it computes is kept for backward."""
@@ -187,6 +210,10 @@ class LadderSideNetwork(MethodModel):
         ``cache``: an ``InitCache`` holding this init's index sets when an earlier run chose them (then nothing is
         computed), and given them otherwise. ``progress(examples_done)``: called as the Fisher pass advances."""
         if init == "random":
+            return
+        if init == "distillation":  # distill.py: the side network trained on the backbone's outputs first
+            with on_phase("distillation_init"):
+                distill.initialize(self, init_batches, cache=cache, progress=progress)
             return
         self._check_heads()  # before the Fisher pass, not after it
         with on_phase("pruning_init"):
