@@ -63,12 +63,15 @@ def expected_trainable(preset: str, method: str, exp, k: int) -> int | None:
     """Closed-form trainable counts (None: not checked in closed form here)."""
     rank, m, prompts = exp.lora_rank, exp.adapter_size, exp.prompt_tokens
     adapter = D * m + m + m * D + D
-    if preset == "t5-tiny":  # no biases, no layer-norm biases, frozen LM head (no trainable head)
-        inner = 4 * 16
+    if preset == "t5-tiny":  # no biases (BitFit adds zero ones, as the LST paper), frozen LM head, no new head
+        inner, norms, vocab = 4 * 16, 2 * L + 1 + 3 * L + 1, 32128  # norms incl. final ones; T5's vocabulary
+        # every linear of both stacks, after every layer norm, and the LM head's (the paper's T5 BitFit)
+        bitfit = L * (3 * inner + D + FF + D) + L * (2 * (3 * inner + D) + FF + D) + norms * D + vocab
         return {
-            "lora": 3 * L * 2 * rank * (D + inner),  # q and v in enc self-, dec self- and dec cross-attention
-            "adapter": 5 * L * adapter + (2 * L + 1 + 3 * L + 1) * D,  # 2+3 points; norms incl. final ones
-            "bitfit": L * (3 * inner + D + FF + D) + L * (2 * (3 * inner + D) + FF + D),
+            # q and v in enc self-, dec self- and dec cross-attention; on T5 LoRA also trains BitFit's biases
+            "lora": 3 * L * 2 * rank * (D + inner) + bitfit,
+            "adapter": 4 * L * adapter + norms * D,  # after self-attention and FFN (the paper's placement)
+            "bitfit": bitfit,
             "prompt": prompts * D,
         }.get(method)
     head = D * k  # score: Linear(d, K) without bias
