@@ -21,6 +21,7 @@ from ladderlab.backbones import load_backbone
 from ladderlab.comparison import run_comparison
 from ladderlab.config import build_experiment
 from ladderlab.data import load_task
+from ladderlab.errors import BadInput
 from ladderlab.events import EventSink, human_line
 from ladderlab.methods import BUILDERS
 from ladderlab.methods.lst import distill, span_corruption
@@ -291,3 +292,31 @@ def test_a_distillation_run_is_its_own_phase_reports_progress_and_is_cached(tmp_
         if event["type"] == "init_progress":
             line = human_line(event)
             assert line is not None and "distillation init" in line, line
+
+
+@pytest.mark.parametrize(("preset", "network"), [("bert-tiny", "side_tuning"), ("gpt2-tiny", "compression")])
+def test_figure8_designs_distil_their_side_network_alone(backbones, task, preset, network):
+    """Figure 8 pairs side-tuning and compression with distillation init too: the student is still the side
+    network alone (not side-tuning's late fusion from the backbone's last layer; compression's own embeddings)."""
+    backbone = backbones[preset]
+    lst = build(backbone, task, init="distillation", side_network=network)
+    names = {n.split(".")[0] for n in distill.student_parameters(lst)}
+    assert names == ({"side", "down_embed", "up"} if network == "side_tuning" else {"side", "embeddings", "up"})
+    batches = [batch(backbone, task.train[i : i + 8]) for i in range(0, 32, 8)] * 4
+    if network == "side_tuning":  # the late fusion is not read: changing its ladder leaves the objective alone
+        objectives = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            objectives.append(distill.distill(lst, batches[:1], lr=0.0, max_grad_norm=1.0, seed=0))
+            with torch.no_grad():
+                cast(nn.Linear, lst.fusion_down).weight.normal_()
+        assert objectives[0] == objectives[1]
+    losses = distill.distill(lst, batches, lr=3e-3, max_grad_norm=1.0, seed=0)
+    assert sum(losses[-4:]) < 0.95 * sum(losses[:4]), losses
+
+
+def test_t5_compression_cannot_be_distilled_and_says_why(backbones, task):
+    lst = build(backbones["t5-tiny"], task, init="distillation", side_network="compression")
+    with pytest.raises(BadInput, match="reads only the start token") as info:
+        lst.initialize([], no_phase, init="distillation", loss_fn=None)
+    assert info.value.hint is not None and "init fisher or magnitude" in info.value.hint
