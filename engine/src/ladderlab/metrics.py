@@ -75,8 +75,11 @@ def compute(spec: TaskSpec, predictions, references) -> dict[str, float]:
     """Score predictions against references with the task's official metrics, on a 0-100 scale.
 
     ``predictions``: class indices (ints) for classification, floats for regression; any
-    sequence, numpy array or CPU tensor. Returns ``{metric: value, ..., "score": main value}``
-    with the names of ``spec.metrics``; ``score`` is the mean of them (one metric: that metric).
+    sequence, numpy array or CPU tensor. A negative class index is a generated answer that named no
+    class (T5's text-to-text format, ``data.text2text.UNKNOWN``): it is scored as a wrong class by every
+    metric, as the LST reference's metrics do (its F1 turns such an answer into the opposite of the
+    reference). Returns ``{metric: value, ..., "score": main value}`` with the names of
+    ``spec.metrics``; ``score`` is the mean of them (one metric: that metric).
     """
     dtype = float if spec.is_regression else np.int64
     predictions = np.asarray(predictions, dtype=dtype).reshape(-1)
@@ -85,6 +88,8 @@ def compute(spec: TaskSpec, predictions, references) -> dict[str, float]:
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     if len(references) == 0:
         raise ValueError("no examples to score")
+    if not spec.is_regression:  # the next class after the reference: wrong, and a real class for F1 and Matthews
+        predictions = np.where(predictions < 0, (references + 1) % spec.num_labels, predictions)
     result = {name: 100.0 * _one(name, predictions, references) for name in spec.metrics}
     result["score"] = float(np.mean(list(result.values())))
     return result

@@ -18,10 +18,18 @@ from .methods.base import MethodModel
 
 
 def loss_for(spec: TaskSpec):
-    """The task's loss, computed in fp32 whatever the forward ran in: MSE for regression, else cross-entropy."""
-    if spec.is_regression:
-        return lambda logits, labels: F.mse_loss(logits.float(), labels.float())
-    return lambda logits, labels: F.cross_entropy(logits.float(), labels.long())
+    """The task's loss, computed in fp32 whatever the forward ran in: MSE for regression, else cross-entropy.
+    Labels of shape (B, T) are target token ids (T5 in the paper's text-to-text format, STS-B too: its score is
+    generated as text): cross-entropy per target token over the vocabulary logits (B, T, V), the padding (-100)
+    ignored, as transformers' own seq2seq loss."""
+    task_loss = F.mse_loss if spec.is_regression else F.cross_entropy
+
+    def loss(logits, labels):
+        if labels.dim() == 2:
+            return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+        return task_loss(logits.float(), labels.float() if spec.is_regression else labels.long())
+
+    return loss
 
 
 def make_optimizer(model: MethodModel, lr: float, weight_decay: float, warmup_steps: int, total_steps: int):

@@ -25,6 +25,7 @@ from . import metrics as task_metrics
 from .backbones import Backbone
 from .config import Experiment
 from .data.pipeline import SharedData
+from .data.text2text import UNKNOWN
 from .devices import Autocast
 from .errors import BadInput, RunFailed, error_fields, is_oom
 from .events import EventSink
@@ -35,6 +36,7 @@ from .methods.base import MethodModel, count_params, trainable_pct
 from .methods.lst.distill import training_examples
 from .methods.lst.init_cache import InitCache, init_key
 from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
+from .predict import predict_split
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
 from .step import loss_for, make_optimizer, training_step
 
@@ -389,15 +391,11 @@ class Run:
 
     @torch.no_grad()
     def evaluate(self, model: MethodModel, split: str, epoch: int, step: int) -> dict:
-        model.eval()
-        preds, refs = [], []
-        bs = self.exp.eval_batch_size or 2 * self.exp.batch_size
-        for batch in self.data.batcher.batches(self.data.features[split], bs):
-            stop.check()  # an evaluation is abandoned on stop; the training state is saved as it was
-            with self.autocast():
-                logits = model(batch).float()
-            preds.extend((logits if self.spec.is_regression else logits.argmax(-1)).tolist())
-            refs.extend(batch["labels"].tolist())
+        size = self.exp.eval_batch_size or 2 * self.exp.batch_size
+        batches = self.data.batcher.batches(self.data.features[split], size)
+        preds, refs = predict_split(model, batches, self.spec, self.data.text_format, self.autocast)
+        if self.data.text_format is not None and (unknown := preds.count(UNKNOWN)):  # an UNKNOWN_SCORE too (-1.0)
+            self.sink.log(f"{split}: {unknown} of {len(preds)} generated answers are no label; counted as wrong")
         result = task_metrics.compute(self.spec, preds, refs)
         self.sink.emit("evaluation", split=split, step=step, epoch=epoch, examples=len(refs), metrics=result)
         return result

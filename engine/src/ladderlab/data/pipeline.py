@@ -7,13 +7,24 @@ from dataclasses import dataclass
 import torch
 from transformers import DataCollatorWithPadding
 
+from .text2text import TextFormat
 from .types import Example, TaskData
 
 
-def encode(examples: list[Example], tokenizer, max_length: int) -> list[dict]:
-    """Tokenise a split once; pair tasks are encoded as pairs (the tokenizer adds its own separators)."""
+def encode(examples: list[Example], tokenizer, max_length: int, text_format: TextFormat | None = None) -> list[dict]:
+    """Tokenise a split once; pair tasks are encoded as pairs (the tokenizer adds its own separators).
+
+    With a ``text_format`` (T5 in the paper's format, ``text2text.for_backbone``) each example is one source text
+    instead, ``labels`` holds its target token ids (padded to the task's target width) and ``reference`` its
+    label (class index or score), which the generated text is scored against."""
     if not examples:
         return []
+    if text_format is not None:
+        enc = tokenizer([text_format.source(e) for e in examples], truncation=True, max_length=max_length)
+        return [
+            {**{k: enc[k][i] for k in enc}, "labels": text_format.target_ids(e.label), "reference": e.label}
+            for i, e in enumerate(examples)
+        ]
     first = [e.text_a for e in examples]
     second = [e.text_b for e in examples] if examples[0].text_b is not None else None
     enc = tokenizer(first, second, truncation=True, max_length=max_length)
@@ -47,3 +58,4 @@ class SharedData:
     features: dict[str, list[dict]]  # train / validation / test
     batcher: Batcher
     device: torch.device
+    text_format: TextFormat | None = None  # T5 in the paper's text-to-text format: evaluated on generated text

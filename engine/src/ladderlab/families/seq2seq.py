@@ -1,13 +1,17 @@
-"""Encoder-decoder backbones (T5), used text-to-text as in the LST paper.
+"""Encoder-decoder backbones (T5), used text-to-text as in the LST paper, in one of two ways (``t5_format``):
 
-A class is a single-token verbalizer: the first decoder step (decoder input = the start token) gives vocabulary
-logits through the FROZEN LM head, and the task logits are those of the label words' first tokens
-("negative", "positive", "not equivalent", ...). The token ids live on the task model as a non-persistent buffer
-``label_token_ids``, so they follow .to(device) and PEFT wrappers forward the attribute to the model they wrap.
-Regression (STS-B) reads one fixed token's logit as the score (REGRESSION_WORD).
+- the paper's (default): a batch whose ``labels`` are target token ids (B, T) (``data/text2text.py`` writes them)
+  is decoded with teacher forcing, and ``logits`` are the vocabulary logits of every target position (B, T, V);
+  the loss is per-token cross-entropy and evaluation generates text (``generate_ids``). A batch may instead carry
+  ``decoder_input_ids`` (the tokens generated so far), which the greedy decoder uses.
+- label words: a class is a single-token verbalizer. The first decoder step (decoder input = the start token) gives
+  vocabulary logits through the FROZEN LM head, and the task logits are those of the label words' first tokens
+  ("negative", "positive", "not equivalent", ...). The token ids live on the task model as a non-persistent buffer
+  ``label_token_ids``, so they follow .to(device) and PEFT wrappers forward the attribute to the model they wrap.
+  Regression (STS-B) reads one fixed token's logit as the score (REGRESSION_WORD). One forward, no generation.
 
 The LST side network is a pair of T5Stacks (encoder, decoder) at 1/r width without token embeddings; the side
-decoder cross-attends to the SIDE encoder's output, and its step-0 state goes through the frozen LM head.
+decoder cross-attends to the SIDE encoder's output, and its states go through the frozen LM head.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from torch import nn
 from transformers import AutoModelForSeq2SeqLM
 from transformers.models.t5.modeling_t5 import T5Stack
 
+from ..data.text2text import LABEL_PAD
 from ..errors import BadInput
 from .base import ArchModule, Family, StackInfo, check_side_widths, squeeze_regression
 
@@ -61,11 +66,37 @@ def _label_ids(model: ArchModule) -> torch.Tensor:
         raise RuntimeError("T5 task model without label_token_ids: build it with the family's task_model_*") from None
 
 
-def _start_ids(config, input_ids: torch.Tensor) -> torch.Tensor:
+def _start_token(config) -> int:
     # T5 starts decoding from its pad token; transformers 5 configs built in code may lack decoder_start_token_id.
     start = getattr(config, "decoder_start_token_id", None)
-    start = config.pad_token_id if start is None else start
-    return input_ids.new_full((input_ids.shape[0], 1), start)
+    return config.pad_token_id if start is None else start
+
+
+def _start_ids(config, input_ids: torch.Tensor) -> torch.Tensor:
+    return input_ids.new_full((input_ids.shape[0], 1), _start_token(config))
+
+
+def _targets(batch: dict) -> torch.Tensor | None:
+    """Target token ids (B, T) of a text-to-text batch; None for label-word batches (class indices or scores, (B,))."""
+    labels = batch.get("labels")
+    return labels if labels is not None and labels.dim() == 2 else None
+
+
+def _token_level(batch: dict) -> bool:
+    """Whether the batch is decoded token by token (the paper's format) rather than scored by label words."""
+    return "decoder_input_ids" in batch or _targets(batch) is not None
+
+
+def _decoder_ids(config, batch: dict) -> torch.Tensor:
+    """What the decoder reads: the tokens generated so far, else the targets shifted right behind the start token
+    (teacher forcing, as T5ForConditionalGeneration does with labels), else the start token alone."""
+    if "decoder_input_ids" in batch:
+        return batch["decoder_input_ids"]
+    targets = _targets(batch)
+    if targets is None:
+        return _start_ids(config, batch["input_ids"])
+    shifted = torch.cat([_start_ids(config, targets), targets[:, :-1]], dim=1)
+    return shifted.masked_fill(shifted == LABEL_PAD, config.pad_token_id)
 
 
 def _roles(prefix: str, kv_axis: str = "R") -> dict:
@@ -99,13 +130,14 @@ class Seq2SeqFamily(Family):
         return attach_label_tokens(AutoModelForSeq2SeqLM.from_config(copy.deepcopy(config)), spec, tokenizer)
 
     def logits(self, model, batch):
-        ids = batch["input_ids"]
         out = model(
-            input_ids=ids,
+            input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
-            decoder_input_ids=_start_ids(model.config, ids),
+            decoder_input_ids=_decoder_ids(model.config, batch),
             use_cache=False,
         )
+        if _token_level(batch):
+            return out.logits  # (B, T, vocabulary)
         return squeeze_regression(out.logits[:, 0, :].index_select(-1, _label_ids(model)))
 
     def dropout(self, config):
@@ -148,7 +180,7 @@ class Seq2SeqFamily(Family):
         ids, mask = batch["input_ids"], batch["attention_mask"]
         encoded = model.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         model.decoder(
-            input_ids=_start_ids(model.config, ids),
+            input_ids=_decoder_ids(model.config, batch),
             encoder_hidden_states=encoded,
             encoder_attention_mask=mask,
             use_cache=False,
@@ -162,11 +194,14 @@ class Seq2SeqFamily(Family):
         ).last_hidden_state
 
     def side_head(self, model, hidden, batch):
-        h = hidden[:, 0]
+        token_level = _token_level(batch)
+        h = hidden if token_level else hidden[:, 0]
         if getattr(model.config, "scale_decoder_outputs", model.config.tie_word_embeddings):
             h = h * model.config.d_model**-0.5  # as T5ForConditionalGeneration does before its tied LM head
-        ids = _label_ids(model)
-        head = model.lm_head  # frozen; only the label rows are needed, not the whole vocabulary
+        head = model.lm_head  # frozen
+        if token_level:  # every target position over the whole vocabulary, in the head's own dtype
+            return F.linear(h.to(head.weight.dtype), head.weight, head.bias).to(h.dtype)
+        ids = _label_ids(model)  # label words: only the label rows are needed, not the whole vocabulary
         bias = head.bias.index_select(0, ids).to(h.dtype) if head.bias is not None else None
         # .to: the frozen head may be stored in bf16 (LST backbone_dtype=bf16); two rows cast, not the vocabulary
         return squeeze_regression(F.linear(h, head.weight.index_select(0, ids).to(h.dtype), bias))
@@ -192,3 +227,38 @@ class Seq2SeqFamily(Family):
 
     def stack_extra_roles(self, stack):
         return {"final_layer_norm.weight": ("R",)}
+
+
+@torch.no_grad()
+def generate_ids(method_model: ArchModule, batch: dict, max_new_tokens: int, eos_id: int, own_forward: bool):
+    """Greedy decoding of a text-to-text batch: the generated ids (B, <= max_new_tokens), without the start token,
+    padded after each example's end token.
+
+    ``own_forward`` False: the method's output is the transformers (or PEFT) model's own (every method but LST), so
+    its ``generate`` decodes (greedy, with its KV cache; PEFT adds prompt tuning's prompts). True (LST, whose output
+    comes from its side network): the same greedy decoding, step by step through the method's forward, which runs
+    the encoders again at each step: targets are a few tokens, so that costs a few forwards per batch."""
+    config = method_model.model.config
+    start, pad = _start_token(config), config.pad_token_id
+    inputs = {k: v for k, v in batch.items() if k not in ("labels", "reference")}
+    if not own_forward:
+        out = method_model.model.generate(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            eos_token_id=eos_id,
+            pad_token_id=pad,
+            decoder_start_token_id=start,
+        )
+        return out[:, 1:]
+    ids = _start_ids(config, inputs["input_ids"])
+    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
+    for _ in range(max_new_tokens):
+        step = method_model({**inputs, "decoder_input_ids": ids})[:, -1].argmax(-1).masked_fill(done, pad)
+        ids = torch.cat([ids, step[:, None]], dim=1)
+        done |= step == eos_id
+        if bool(done.all()):
+            break
+    return ids[:, 1:]
