@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
+
+from .run_label import method_name, run_label
 
 
 def _mib(n: int | None) -> str:
     return "-" if n is None else f"{n / 2**20:,.1f}"
+
+
+def _config(row: dict) -> dict | None:
+    """The run's config.json (its folder is the record of what it was), or None when it cannot be read."""
+    try:
+        config = json.loads((Path(row["run_dir"]) / "config.json").read_text())
+    except (KeyError, OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def row_labels(rows: list[dict]) -> list[str]:
+    """Each row's run label among the rows shown, as the extension's Results table names them (run_label.py)."""
+    configs = [_config(r) for r in rows]
+    shown = [c for c in configs if c is not None]
+    return [method_name(r["method"]) if c is None else run_label(c, shown) for r, c in zip(rows, configs, strict=True)]
 
 
 def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequence[str] = ()) -> str:
@@ -16,14 +36,14 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
     on_cuda = any(r["memory"].get("train_peak_bytes") is not None for r in rows)
     memory_header = "peak train MiB (CUDA)" if on_cuda else "train memory MiB (accounted)"
     metric_names = [k for k in rows[0]["metrics"] if k != "score"] if rows else []
-    header = ["method", "trainable %", memory_header, "saved-for-backward MiB", *metric_names, "score"]
+    header = ["run", "trainable %", memory_header, "saved-for-backward MiB", *metric_names, "score"]
     lines = []
-    for r in rows:
+    for r, name in zip(rows, row_labels(rows), strict=True):
         mem = r["memory"]
         peak = mem["train_peak_bytes"] if on_cuda else mem.get("accounted_bytes")
         lines.append(
             [
-                r["method"],
+                name,
                 f"{r['trainable_pct']:.2f}",
                 _mib(peak),
                 _mib(mem["saved_for_backward_bytes"]),
@@ -32,8 +52,8 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
             ]
         )
     blank = ["-"] * (len(header) - 2)
-    lines += [[f["method"], "FAILED", *blank] for f in failed]
-    lines += [[m, "skipped", *blank] for m in skipped]
+    lines += [[method_name(f["method"]), "FAILED", *blank] for f in failed]
+    lines += [[method_name(m), "skipped", *blank] for m in skipped]
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
 
     def fmt(cells: list) -> str:  # the first column left-aligned, numbers right-aligned
@@ -41,7 +61,7 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
             str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         )
 
-    notes = [f"{f['method']} failed ({f['kind']}): {f['message']}" for f in failed]
+    notes = [f"{method_name(f['method'])} failed ({f['kind']}): {f['message']}" for f in failed]
     if failed:
         notes.append(f"{len(failed)} of {len(rows) + len(failed) + len(skipped)} methods failed")
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in lines), *notes])
