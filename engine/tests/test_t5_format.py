@@ -14,13 +14,14 @@ import pytest
 import torch
 
 from helpers import FIXTURES, SCHEMA, SST2, STSB, cli, experiment, run_folders
-from ladderlab import metrics
+from ladderlab import checkpoint, metrics, stop
 from ladderlab.backbones import load_backbone
-from ladderlab.comparison import prepare
+from ladderlab.comparison import prepare, resume_run, run_comparison
 from ladderlab.data import glue, load_task, task_spec, text2text
 from ladderlab.data.pipeline import Batcher, encode
 from ladderlab.data.types import Example
 from ladderlab.devices import Autocast
+from ladderlab.events import EventSink
 from ladderlab.families.seq2seq import generate_ids
 from ladderlab.methods import BUILDERS
 from ladderlab.predict import predict_split
@@ -209,7 +210,7 @@ def test_runs_in_the_paper_format_validate_and_export_says_why_not(tmp_path):
         "compare --backbone preset:t5-tiny --methods lst,prompt --task stsb --data",
         STSB,
         "--max-train-examples 16 --max-eval-examples 8 --epochs 2 --batch-size 8 --max-length 48",
-        "--fisher-samples 4 --tap-cache cpu --format events --runs-dir",
+        "--fisher-samples 4 --tap-cache cpu --prompt-tokens 4 --format events --runs-dir",
         tmp_path / "runs",
     )
     result = ladderlab(*args, cwd=tmp_path)
@@ -226,3 +227,45 @@ def test_runs_in_the_paper_format_validate_and_export_says_why_not(tmp_path):
     assert config["t5_format"] == "paper"
     exported = ladderlab("export", run_folders(tmp_path / "runs")[0], cwd=tmp_path)
     assert exported.returncode == 2 and "supports encoder (BERT-family) backbones" in exported.stderr
+
+
+class Recorder(EventSink):
+    """A real sink that keeps its events and, if told to, asks for a stop (as the signal handler does) after the
+    first training step."""
+
+    def __init__(self, stop_after_a_step: bool):
+        super().__init__("quiet")
+        self.stop_after_a_step, self.events = stop_after_a_step, []
+
+    def emit(self, type_, **fields):
+        event = super().emit(type_, **fields)
+        self.events.append(event)
+        if self.stop_after_a_step and type_ == "train_step":
+            stop.request("SIGTERM")
+        return event
+
+
+def test_a_run_from_before_t5_format_resumes_scoring_label_words(tmp_path):
+    """A T5 run stopped before this field existed trained on label words; its config.json (and checkpoint) lack
+    t5_format, and resuming it must not switch it to the paper's format half way."""
+    exp = experiment(
+        **{"backbone": "preset:t5-tiny", "methods": ["bitfit"], "task": "sst2", "data": str(SST2)},
+        **{"t5_format": "label_words", "max_train_examples": 16, "max_eval_examples": 8, "batch_size": 8},
+        runs_dir=str(tmp_path / "runs"),
+    )
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(exp, Recorder(stop_after_a_step=True))
+    run_dir = run_folders(tmp_path / "runs")[0]
+    config = json.loads((run_dir / "config.json").read_text())
+    del config["t5_format"]  # as an older engine wrote it
+    (run_dir / "config.json").write_text(json.dumps(config))
+    payload = torch.load(run_dir / checkpoint.CHECKPOINT, weights_only=True)
+    payload["config_json"] = json.dumps(config, sort_keys=True)
+    torch.save(payload, run_dir / checkpoint.CHECKPOINT)
+
+    resumed = Recorder(stop_after_a_step=False)
+    with stop.graceful_signals():
+        resume_run(run_dir, resumed)
+    [started] = [e for e in resumed.events if e["type"] == "run_started"]
+    assert started["config"]["t5_format"] == "label_words"
+    assert not any(e["type"] == "log" and "no label" in e["message"] for e in resumed.events)
