@@ -292,16 +292,21 @@ class Experiment:
         null_means="the family's attention query/value projections",
         help="module names LoRA adapts",
     )
-    lora_bias: str | None = setting(
-        None,
+    # "auto", not null: a select in the form cannot show "left out", and the default depends on the backbone
+    lora_bias: str = setting(
+        "auto",
         label="LoRA biases",
         group="baselines",
         methods=("lora",),
-        choices=("all", "none"),
-        choice_labels={"all": "Also train every bias (as BitFit)", "none": "LoRA matrices only"},
-        null_means="all on T5 (the LST paper's LoRA baseline, Table 1), none on other backbones (Hu et al.)",
+        choices=("auto", "all", "none"),
+        choice_labels={
+            "auto": "all on T5 (paper), none elsewhere",
+            "all": "Also train every bias (as BitFit)",
+            "none": "LoRA matrices only",
+        },
         help="all = LoRA also trains every bias term, zero-initialised where the backbone has none (as BitFit); "
-        "none = only LoRA's update matrices and the task head",
+        "none = only LoRA's update matrices and the task head; auto = all on T5 (the LST paper's LoRA baseline, "
+        "Table 1), none on other backbones (Hu et al.)",
     )
     adapter_size: int = setting(
         48,

@@ -47,7 +47,7 @@ class Family:
     adapter_points: tuple[str, ...] = ()  # module-name suffixes whose outputs get a Houlsby adapter
     # cross-attention outputs (encoder-decoders): adapters there only with adapter_placement=every_sublayer
     adapter_cross_points: tuple[str, ...] = ()
-    lora_bias: str = "none"  # lora_bias when the experiment leaves it out
+    lora_bias: str = "none"  # what lora_bias=auto means on this family
     head_modules: tuple[str, ...] = ()  # trainable task head (names of submodules of the task model)
     peft_task_type: str = "SEQ_CLS"
     padding_side: str = "right"

@@ -2,7 +2,7 @@
 
 ``lora_bias=all`` also trains every bias term (PEFT's ``bias="all"``), after BitFit's zero biases are added where
 the backbone has none: the LST authors' LoRA baseline does this (their lora.json sets ``bitfit``), and it is the
-default on T5 so that Table 1's 1.71% of T5-base is reproduced. Elsewhere the default is LoRA alone.
+default on T5 (``lora_bias=auto``) so that Table 1's 1.71% of T5-base is reproduced. Elsewhere auto is LoRA alone.
 """
 
 from peft import LoraConfig
@@ -14,7 +14,7 @@ from .bitfit import add_biases
 
 def build(backbone, model, exp) -> MethodModel:
     family = backbone.family
-    bias = exp.lora_bias or family.lora_bias
+    bias = family.lora_bias if exp.lora_bias == "auto" else exp.lora_bias
     if bias == "all":
         add_biases(model, family)
     config = LoraConfig(
