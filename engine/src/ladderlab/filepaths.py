@@ -36,7 +36,7 @@ def resolve_file_paths(values: dict, folder: Path) -> dict:
     out = dict(values)
     for name in PATH_FIELDS:
         value = out.get(name)
-        if is_path_value(name, value):
+        if isinstance(value, str) and is_path_value(name, value):
             path = Path(value).expanduser()
             # Lexically, as Node's path.resolve does in the extension: "a/../b" is "b", symlinks are kept.
             out[name] = os.path.abspath(folder / path)
