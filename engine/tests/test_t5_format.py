@@ -21,6 +21,7 @@ from ladderlab.data import glue, load_task, task_spec, text2text
 from ladderlab.data.pipeline import Batcher, encode
 from ladderlab.data.types import Example
 from ladderlab.devices import Autocast
+from ladderlab.estimate import data_length
 from ladderlab.events import EventSink
 from ladderlab.families.seq2seq import generate_ids
 from ladderlab.methods import BUILDERS
@@ -194,6 +195,16 @@ def test_label_words_keep_one_forward_scoring(t5, tmp_path):
     model = BUILDERS["full"](t5, t5.new_task_model(data.task.spec, 0), exp)
     assert model(batch).shape == (4, 2)
     assert text2text.for_backbone("paper", load_backbone("preset:bert-tiny"), data.task.spec) is None
+
+
+def test_the_estimate_reads_the_inputs_a_t5_run_trains_on(t5):
+    """``ladderlab estimate`` sizes its batch by the longest training input as the run writes it: with the paper's
+    task prefix and field names on T5 ("stsb sentence1: ... sentence2: ..."), longer than the bare pair."""
+    values = {"backbone": "preset:t5-tiny", "task": "stsb", "data": str(STSB), "max_train_examples": 32}
+    paper = data_length(experiment(**values), t5)
+    label_words = data_length(experiment(**values, t5_format="label_words"), t5)
+    assert paper["length_from"] == label_words["length_from"] == "data"
+    assert paper["length"] > label_words["length"]
 
 
 def ladderlab(*args, cwd) -> subprocess.CompletedProcess:

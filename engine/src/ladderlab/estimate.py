@@ -34,7 +34,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from .backbones import Backbone, load_backbone
 from .config import Experiment
-from .data import TaskSpec, load_task, read_for, task_spec
+from .data import TaskSpec, load_task, read_for, task_spec, text2text
 from .data.pipeline import encode
 from .devices import Autocast, resolve_device
 from .errors import BadInput
@@ -66,11 +66,12 @@ def data_length(exp: Experiment, backbone: Backbone) -> dict:
 
     ``rows`` is the batch size, or the whole training split when it is smaller."""
     try:
-        train = read_for(exp).train
+        task = read_for(exp)
     except BadInput as e:
         note = f"the training data could not be read ({e.message}), so the estimate assumes max_length"
         return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}
-    lengths = [len(f["input_ids"]) for f in encode(train, backbone.tokenizer, exp.max_length)]
+    text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: inputs with the paper's prefix
+    lengths = [len(f["input_ids"]) for f in encode(task.train, backbone.tokenizer, exp.max_length, text_format)]
     if not lengths:
         note = "the training split is empty, so the estimate assumes max_length"
         return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}
