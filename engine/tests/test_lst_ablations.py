@@ -205,3 +205,8 @@ def test_compare_runs_every_variant_and_records_it(tmp_path, capsys):
     assert variants == [("compression", "transformer"), ("ladder", "adapter"), ("side_tuning", "transformer")]
     summaries = [json.loads((d / "summary.json").read_text()) for d in run_folders(runs)]
     assert len({s["trainable_pct"] for s in summaries}) == 3, "each variant trains its own parameter count"
+    # the pruning init is reported where it happens; adapter blocks have none (they start as the identity)
+    for folder, config in zip(run_folders(runs), configs, strict=True):
+        events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+        inits = [e for e in events if e["type"] == "init_progress"]
+        assert bool(inits) == (config["side_block"] == "transformer"), (config["side_network"], inits)

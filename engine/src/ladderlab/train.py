@@ -296,7 +296,8 @@ class Run:
         exp = self.exp
         subset = self._init_features() if exp.init in ("fisher", "distillation") else []
         cache = None
-        if self.method == "lst" and exp.init != "random":
+        # adapter side blocks (side_block) start as the identity: nothing is chosen from the backbone, nothing cached
+        if self.method == "lst" and exp.init != "random" and exp.side_block == "transformer":
             key, parts = init_key(exp, self.backbone.name, self.backbone.folder, subset)
             cache = InitCache(exp.runs_dir, key, parts)
         progress = InitProgress(self.sink, exp.init, len(subset))
