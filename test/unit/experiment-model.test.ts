@@ -73,7 +73,7 @@ const cases: [string, Record<string, unknown>, string, RegExp][] = [
   ['unknown method', { methods: ['lst', 'qlora'] }, 'methods', /unknown method\(s\) qlora/],
   ['no method', { methods: [] }, 'methods', /choose one or more/],
   ['repeated method', { methods: ['lst', 'lst'] }, 'methods', /twice/],
-  ['enum', { init: 'xavier' }, 'init', /^init: must be one of fisher, magnitude, random/],
+  ['enum', { init: 'xavier' }, 'init', /^init: must be one of fisher, magnitude, distillation, random/],
   ['keep_layers order', { keep_layers: [3, 1] }, 'keep_layers', /increasing/],
   ['keep_layers empty', { keep_layers: [] }, 'keep_layers', /is empty/],
   ['lr range', { lr: 0 }, 'lr', /^lr: must be in \(0, 10\)/],
