@@ -42,8 +42,9 @@ class FieldInfo:
     unique: bool = False  # a list may not name an item twice
     increasing: bool = False  # a list of numbers must be increasing (hence without repeats)
     # How run labels name the field ("r" -> "LST r=16", "layers" -> "layers 1,3"). A field with both short and
-    # methods is part of those methods' identity: every run label of theirs shows it. Any other field is shown
-    # only where it differs among the runs on screen (by short if it has one, else by its label).
+    # methods is part of those methods' identity: every run label of theirs shows it (an enum one, a variant such as
+    # LST's init or fusion, only off its default). Any other field is shown only where it differs among the runs on
+    # screen (by short if it has one, else by its label).
     short: str | None = None
 
 
