@@ -3,13 +3,16 @@ weight values), the options that depart from it, and the README's table of them.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import torch
 
-from helpers import REPO, experiment
+from helpers import REPO, SST2, experiment, run_folders
+from ladderlab import checkpoint, stop
 from ladderlab.backbones import load_backbone
+from ladderlab.comparison import resume_run, run_comparison
 from ladderlab.data import task_spec
 from ladderlab.methods import BUILDERS
 from ladderlab.methods.base import count_params
@@ -132,3 +135,34 @@ def test_readme_table_is_what_the_engine_counts(t5_base):
         assert ours == f"{got['trainable_pct']:.2f}", label
         assert params == f"{got['trainable_params']:,}", label
         assert paper == ("—" if overrides else re.sub(r"\.?0+$", "", f"{PAPER_PCT[method]:.2f}")), label
+
+
+@pytest.mark.parametrize("method", ["lora", "adapter"])
+def test_a_t5_run_from_before_the_paper_baselines_resumes_as_it_began(tmp_path, method):
+    """A T5 LoRA or Adapter run stopped before lora_bias / adapter_placement existed trained LoRA without biases and
+    adapters after cross-attention too; its config.json and checkpoint lack both fields, and resuming must rebuild
+    that model (the paper's defaults would not fit its checkpoint's weights)."""
+    from test_t5_format import Recorder  # the same stopping sink as the text-to-text resume test
+
+    old = {"lora": {"lora_bias": "none"}, "adapter": {"adapter_placement": "every_sublayer"}}[method]
+    exp = experiment(
+        **{"backbone": "preset:t5-tiny", "methods": [method], "task": "sst2", "data": str(SST2), **old},
+        **{"max_train_examples": 16, "max_eval_examples": 8, "batch_size": 8, "runs_dir": str(tmp_path / "runs")},
+    )
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(exp, Recorder(stop_after_a_step=True))
+    run_dir = run_folders(tmp_path / "runs")[0]
+    config = json.loads((run_dir / "config.json").read_text())
+    for name in ("lora_bias", "adapter_placement"):
+        del config[name]  # as an older engine wrote it
+    (run_dir / "config.json").write_text(json.dumps(config))
+    payload = torch.load(run_dir / checkpoint.CHECKPOINT, weights_only=True)
+    payload["config_json"] = json.dumps(config, sort_keys=True)
+    torch.save(payload, run_dir / checkpoint.CHECKPOINT)
+
+    resumed = Recorder(stop_after_a_step=False)
+    with stop.graceful_signals():
+        resume_run(run_dir, resumed)
+    [started] = [e for e in resumed.events if e["type"] == "run_started"]
+    assert {k: started["config"][k] for k in old} == old
+    assert any(e["type"] == "run_finished" for e in resumed.events)

@@ -84,6 +84,9 @@ def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
     values = {k: v for k, v in config.items() if k in FIELDS}
     values.setdefault("data_seed", values.get("seed"))  # runs from before data_seed split their data with seed
     values.setdefault("t5_format", "label_words")  # runs from before t5_format scored T5 by label words
+    # runs from before these fields put T5 adapters after cross-attention too and trained LoRA without biases
+    values.setdefault("adapter_placement", "every_sublayer")
+    values.setdefault("lora_bias", "none")
     # Relative data and backbone paths were relative to the folder the run was started from.
     moved = Path(payload["cwd"]).resolve() != Path.cwd().resolve()
     for name in ("data", "backbone") if moved else ():
