@@ -20,7 +20,7 @@ from helpers import SCHEMA, SST2, tiny_lst_run
 from ladderlab.backbones import load_backbone
 from ladderlab.comparison import run_comparison
 from ladderlab.config import build_experiment
-from ladderlab.data import load_task
+from ladderlab.data import load_task, task_spec
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink, human_line
 from ladderlab.methods import BUILDERS
@@ -28,6 +28,7 @@ from ladderlab.methods.lst import distill, span_corruption
 from ladderlab.methods.lst.fusion import CrossAttentionFusion
 from ladderlab.methods.lst.init_cache import InitCache, init_key
 from ladderlab.methods.lst.model import LadderSideNetwork
+from ladderlab.param_counts import count_trainable
 
 PRESETS = ("bert-tiny", "gpt2-tiny", "t5-tiny")
 STACKS = {"bert-tiny": 1, "gpt2-tiny": 1, "t5-tiny": 2}  # T5: an encoder and a decoder side stack
@@ -320,3 +321,14 @@ def test_t5_compression_cannot_be_distilled_and_says_why(backbones, task):
     with pytest.raises(BadInput, match="reads only the start token") as info:
         lst.initialize([], no_phase, init="distillation", loss_fn=None)
     assert info.value.hint is not None and "init fisher or magnitude" in info.value.hint
+
+
+# Appendix A, Table 4, "Update Param. per Task (%)" on T5-base (r=8, every layer kept; weights do not matter)
+TABLE_4_PCT = {"gates": 2.29, "cross_attention": 2.68}
+
+
+@pytest.mark.parametrize("fusion", list(TABLE_4_PCT))
+def test_trainable_pct_matches_the_papers_table_4_on_t5_base(fusion):
+    exp = build_experiment({}, {"backbone": "preset:t5-base", "methods": ["lst"], "r": 8, "fusion": fusion})
+    got = count_trainable(load_backbone("preset:t5-base"), task_spec("sst2"), exp, "lst")
+    assert abs(got["trainable_pct"] - TABLE_4_PCT[fusion]) <= 0.05, got
