@@ -25,7 +25,7 @@ from ladderlab.errors import BadInput
 from ladderlab.events import EventSink, human_line
 from ladderlab.methods import BUILDERS
 from ladderlab.methods.lst import distill, span_corruption
-from ladderlab.methods.lst.fusion import CrossAttentionFusion
+from ladderlab.methods.lst.fusion import CrossAttentionFusion, cross_attention_layers
 from ladderlab.methods.lst.init_cache import InitCache, init_key
 from ladderlab.methods.lst.model import LadderSideNetwork
 from ladderlab.param_counts import count_trainable
@@ -129,6 +129,15 @@ def test_cross_attention_adds_one_attention_layer_per_side_block_instead_of_a_ga
     attention_layer = 4 * (d_side * d_side + d_side) + 2 * d_side  # q, k, v, o with biases; the query's norm
     assert trainable(cross) - trainable(gates) == blocks * (attention_layer - 1)  # each block's gate scalar goes
     assert [len(layers) for layers in fusion_layers(cross).values()] == [LAYERS] * STACKS[preset]
+
+
+def test_cross_attention_heads_that_do_not_split_the_side_width_are_bad_input(backbones, task):
+    # the side's own attention is checked on T5's heads x d_kv, the fusion layer on d_model / r: a T5 whose two
+    # differ can pass the first check and not this one (a crash in nn.MultiheadAttention without it)
+    with pytest.raises(BadInput, match="does not split into its 3 attention heads") as info:
+        cross_attention_layers(["encoder"], 2, 16, 3)
+    assert info.value.hint is not None and "side_heads" in info.value.hint
+    build(backbones["t5-tiny"], task, fusion="cross_attention", r=4, side_heads=8)  # 16 / 8: fine
 
 
 def test_cross_attention_masks_padding_and_is_causal_in_a_decoder():

@@ -21,6 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...errors import BadInput
+
 CAUSAL_STACKS = ("decoder",)  # stacks whose positions may not read later ones (families' StackInfo.name)
 
 
@@ -57,5 +59,10 @@ class CrossAttentionFusion(nn.Module):
 
 def cross_attention_layers(stacks: list[str], n_kept: int, width: int, heads: int) -> nn.ModuleDict:
     """One fusion layer per side block of each stack (the side's own width and heads)."""
+    if width % heads:  # the side's own attention may be narrower or wider than its residual width (T5's d_kv)
+        raise BadInput(
+            f"fusion cross_attention: the side network's width {width} does not split into its {heads} attention heads",
+            f"set side_heads to a divisor of {width}, or fusion to gates",
+        )
     layers = {s: [CrossAttentionFusion(width, heads, s in CAUSAL_STACKS) for _ in range(n_kept)] for s in stacks}
     return nn.ModuleDict({s: nn.ModuleList(stack) for s, stack in layers.items()})
