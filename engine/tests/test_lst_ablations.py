@@ -210,3 +210,17 @@ def test_compare_runs_every_variant_and_records_it(tmp_path, capsys):
         events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
         inits = [e for e in events if e["type"] == "init_progress"]
         assert bool(inits) == (config["side_block"] == "transformer"), (config["side_network"], inits)
+
+
+def test_side_tuning_late_fusion_tap_is_served_by_the_tap_cache(backbones, task):
+    """tap_cache cpu: the second epoch skips the backbone; the late fusion's tap must come back with the others."""
+    backbone = backbones["bert-tiny"]
+    model = build(backbone, task, side_network="side_tuning", tap_cache="cpu")
+    model.train()
+    batch = batch_of(backbone, task.train[:8], max_length=32)
+    logits = []
+    for _ in range(2):
+        torch.manual_seed(0)  # the same dropout masks in the side network both times
+        logits.append(model(batch))
+    assert model.tap_cache is not None and model.tap_cache.hits == 1
+    assert torch.allclose(logits[0], logits[1], atol=1e-6)
