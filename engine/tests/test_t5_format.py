@@ -141,6 +141,24 @@ def test_every_method_takes_a_training_step_on_target_tokens(t5, method):
     assert changed, f"{method}: no trainable parameter moved"
 
 
+VARIANTS = [{}, {"side_network": "side_tuning"}, {"side_network": "compression"}, {"fusion": "cross_attention"}]
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=["ladders", "side_tuning", "compression", "cross_attention"])
+def test_lst_and_its_ablations_train_and_decode_in_the_paper_format(t5, variant):
+    """LST's side decoder reads the shifted targets as T5's decoder does (compression: from its own token table), so
+    every variant trains on the target tokens and decodes step by step through its forward."""
+    spec, fmt, batch = encoded(t5, "stsb", STSB, 8)
+    exp = experiment(methods=["lst"], backbone="preset:t5-tiny", init="random", **variant)
+    model = BUILDERS["lst"](t5, t5.new_task_model(spec, 0), exp)
+    params, opt, sched = make_optimizer(model, exp.lr_for("lst"), 0.0, 0, 10)
+    model.train()
+    assert torch.isfinite(training_step(model, batch, loss_for(spec), params, opt, sched, 1.0, FP32))
+    model.eval()
+    ids = generate_ids(model, batch, fmt.max_new_tokens, fmt.eos_id, own_forward=True)
+    assert ids.shape[0] == 8 and 1 <= ids.shape[1] <= fmt.max_new_tokens
+
+
 @pytest.fixture(scope="module")
 def overfit(t5):
     """Full fine-tuning of t5-tiny on 8 real SST-2 rows until it answers each with its label's text."""

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from transformers.models.bert.modeling_bert import BertEmbeddings
 
-from ...families.seq2seq import _start_ids
+from ...families.seq2seq import _decoder_ids, _start_ids, _token_level
 from . import pruning
 from .model import TEMPERATURE, LadderSideNetwork, _ladder, _new_linear
 
@@ -132,8 +132,10 @@ class _GPT2Embeddings(nn.Module):
 
 
 class _T5Embeddings(nn.Module):
-    """T5's shared token table at the side encoder's width; the side decoder only ever reads the start token, so it
-    gets that one vector (cut at the decoder's residual set) instead of a second vocabulary-sized table."""
+    """T5's shared token table at the side encoder's width. The side decoder starts from the start token: one vector
+    (cut at the decoder's residual set) instead of a second vocabulary-sized table; in the paper's text-to-text
+    format (t5_format: paper) it also reads the target tokens so far, from the shared table, as T5's own decoder
+    reads them from its shared embeddings."""
 
     def __init__(self, net: CompressionNetwork, config):
         super().__init__()
@@ -147,8 +149,10 @@ class _T5Embeddings(nn.Module):
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         ids = batch["input_ids"]
-        start = self.start.expand(ids.shape[0], 1, -1)
-        return {"encoder": self.shared(ids), "decoder": start}
+        decoder = self.start.expand(ids.shape[0], 1, -1)
+        if _token_level(batch):  # the decoder's input after its start token: the (shifted) target tokens
+            decoder = torch.cat([decoder, self.shared(_decoder_ids(self._config, batch)[:, 1:])], dim=1)
+        return {"encoder": self.shared(ids), "decoder": decoder}
 
     @torch.no_grad()
     def copy_pruned(self, model, sets) -> None:
