@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers import SCHEMA, SST2, tiny_lst_run
+from ladderlab import stop
 from ladderlab.backbones import load_backbone
 from ladderlab.comparison import run_comparison
 from ladderlab.config import build_experiment
@@ -341,3 +342,21 @@ def test_trainable_pct_matches_the_papers_table_4_on_t5_base(fusion):
     exp = build_experiment({}, {"backbone": "preset:t5-base", "methods": ["lst"], "r": 8, "fusion": fusion})
     got = count_trainable(load_backbone("preset:t5-base"), task_spec("sst2"), exp, "lst")
     assert abs(got["trainable_pct"] - TABLE_4_PCT[fusion]) <= 0.05, got
+
+
+def test_a_stop_during_distillation_ends_it_between_steps_without_a_checkpoint(tmp_path: Path):
+    class StopWhenDistilling(Recorder):
+        def emit(self, type_, **fields):
+            event = super().emit(type_, **fields)
+            if type_ == "phase_started" and fields["phase"] == "distillation_init":
+                stop.request("SIGTERM")  # as the signal handler does; the first step's check ends the phase
+            return event
+
+    sink = StopWhenDistilling()
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(tiny_lst_run(tmp_path, init="distillation", distill_steps=50), sink)
+    assert sink.of("init_progress") == []  # not one step of the budget ran
+    assert [e["phase"] for e in sink.of("phase_started")] == ["distillation_init"]
+    stopped = sink.events[-1]
+    assert stopped["type"] == "run_stopped" and stopped["checkpoint"] is None
+    assert not list((tmp_path / "runs" / ".cache" / "lst-init").glob("*.safetensors"))  # nothing half-distilled kept
