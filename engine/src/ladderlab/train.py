@@ -35,12 +35,11 @@ from .methods import BUILDERS
 from .methods.base import MethodModel, count_params, trainable_pct
 from .methods.lst.distill import training_examples
 from .methods.lst.init_cache import InitCache, init_key
+from .methods.lst.pruning import fisher_rows
 from .oom import FAIL_ALLOC_ENV, fail_alloc_step, oom_memory
 from .predict import predict_split
 from .runstore import create_run_dir, repair_torn_tail, save_trainable, write_json_atomic
 from .step import loss_for, make_optimizer, training_step
-
-INIT_BATCH = 16  # examples per padded batch handed to the init (it regroups them to fit its memory budget)
 
 
 class Run:
@@ -302,7 +301,10 @@ class Run:
             cache = InitCache(exp.runs_dir, key, parts)
         progress = InitProgress(self.sink, exp.init, len(subset))
         model.initialize(
-            self.data.batcher.batches(subset, exp.batch_size if exp.init == "distillation" else INIT_BATCH),
+            self.data.batcher.batches(
+                subset,
+                exp.batch_size if exp.init == "distillation" else fisher_rows(exp.batch_size, exp.r, self.data.device),
+            ),
             functools.partial(self.phase, model=model),
             init=exp.init,
             loss_fn=self._stoppable(self.loss),
@@ -314,7 +316,7 @@ class Run:
     def _train(self, model: MethodModel):
         exp, data, state, total_steps = self.exp, self.data, self.state, self.total_steps
         params, optimizer, scheduler = make_optimizer(
-            model, exp.lr_for(self.method), exp.weight_decay, int(exp.warmup_ratio * total_steps), total_steps
+            model, exp.lr_for(self.method), exp.weight_decay, exp.warmup_for(total_steps), total_steps
         )
         self.optimizer, self.scheduler = optimizer, scheduler
         meter = SavedTensorMeter(model)

@@ -22,6 +22,8 @@ from ...errors import BadInput, use_field
 # Per-example gradients of one weight matrix formed at once (the rest of a batch waits): at most this many bytes.
 PER_EXAMPLE_BUDGET_BYTES = 256 * 2**20
 
+MAX_FISHER_ROWS = 16  # examples per Fisher pass at most (and on a CPU): more gain nothing but memory
+
 # Roles whose index set is chosen per layer, with the number of groups (heads) they are split into.
 PER_LAYER_ROLES = ("QK", "VO", "F")
 
@@ -37,6 +39,18 @@ def top_rows(scores: torch.Tensor, keep_per_group: int, groups: int = 1) -> torc
     picked = blocks.topk(keep_per_group, dim=1).indices.sort(dim=1).values
     offsets = torch.arange(groups, device=scores.device).unsqueeze(1) * blocks.shape[1]
     return (picked + offsets).reshape(-1)
+
+
+def fisher_rows(batch_size: int, r: int, device: torch.device) -> int:
+    """Examples per Fisher pass. On an accelerator, about batch_size / r: the pass saves the backbone's activations,
+    and the backbone is r times as wide as the side network whose activations a training step of batch_size rows
+    saves, so at batch_size / r rows the pass's peak stays under the training step's (traced on the T5-large shape by
+    engine/tests/test_pruning_memory.py: 3.3 GiB at 2 rows vs training's 4.9 GiB; 6.2 GiB at 16 rows). On a CPU,
+    memory is rarely what runs out and small passes are slow (2 rows took ~4x the CPU time of 16 on MiniLM), so
+    MAX_FISHER_ROWS. Per-example sums are exact at any row count."""
+    if device.type == "cpu":
+        return MAX_FISHER_ROWS
+    return max(1, min(MAX_FISHER_ROWS, -(-batch_size // r)))
 
 
 def magnitude_importance(model: nn.Module) -> dict[str, torch.Tensor]:
