@@ -21,6 +21,7 @@ from ladderlab.data import glue, load_task, task_spec, text2text
 from ladderlab.data.pipeline import Batcher, encode
 from ladderlab.data.types import Example
 from ladderlab.devices import Autocast
+from ladderlab.errors import BadInput
 from ladderlab.estimate import data_length
 from ladderlab.events import EventSink
 from ladderlab.families.seq2seq import generate_ids
@@ -76,6 +77,14 @@ def test_targets_are_class_indices_and_stsb_bins(t5):
     fmt = paper_format(t5, "stsb")
     text = [*t5.tokenizer("3.8", add_special_tokens=False)["input_ids"], t5.config.eos_token_id]
     assert fmt.target_ids(3.84) == text + [text2text.LABEL_PAD] * (fmt.target_length - len(text))
+
+
+def test_a_score_off_the_bins_scale_is_bad_input(t5):
+    fmt = text2text.for_backbone("paper", t5, task_spec("file", regression=True))
+    assert fmt is not None and fmt.target(5.0) == "5.0"
+    with pytest.raises(BadInput, match="outside 0-5") as info:
+        fmt.target_ids(-3.5)
+    assert "label_words" in info.value.hint
 
 
 def test_stsb_scores_round_trip_through_the_bins(t5):

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import BadInput
+from ..errors import BadInput, use_field
 from .types import Example, TaskSpec
 
 UNKNOWN = -1  # a generated string that names no class (metrics.compute scores it as a wrong class)
@@ -88,6 +88,11 @@ class TextFormat:
 
     def target(self, label: int | float) -> str:
         if self.spec.is_regression:
+            if not 0.0 <= label <= 5.0:  # a user's file: the bins are STS-B's scale (its reader checks its own)
+                raise BadInput(
+                    f"score {label} is outside 0-5, the scale the paper's text-to-text format writes in 0.2 bins",
+                    f"rescale the scores to 0-5, or {use_field('t5_format', 'label_words')}",
+                )
             return bin_score(float(label))
         return str(int(label))
 
@@ -131,6 +136,6 @@ def for_backbone(t5_format: str, backbone, spec: TaskSpec) -> TextFormat | None:
         raise BadInput(
             "the T5 backbone's config and tokenizer name no end-of-sequence token, which the paper's text-to-text "
             "format needs to end each target",
-            'set "eos_token_id" in the checkpoint\'s config.json, or use t5_format "label_words"',
+            f'set "eos_token_id" in the checkpoint\'s config.json, or {use_field("t5_format", "label_words")}',
         )
     return TextFormat(spec, backbone.tokenizer, int(eos))
