@@ -63,6 +63,12 @@ class Family:
         """(B, num_labels) for classification, (B,) for regression. ``model`` may be PEFT-wrapped."""
         raise NotImplementedError
 
+    def prompt_logits(self, model: ArchModule, batch: dict) -> torch.Tensor:
+        """Logits under PEFT prompt tuning (``model`` is the PEFT model). PEFT's own forward serves families whose
+        head reads the whole sequence (T5's decoder); the others read a position the prompts move (see
+        ``prompted_inputs``) and override this."""
+        return self.logits(model, batch)
+
     def hidden_size(self, config) -> int:
         return config.hidden_size  # transformers maps the standard name to each config's own (d_model, n_embd)
 
@@ -157,6 +163,29 @@ def linear_roles(name: str, out_role: str, in_role: str) -> dict[str, Roles]:
 def norm_roles(name: str) -> dict[str, Roles]:
     """The roles of a layer norm's parameters: both run along the residual stream."""
     return {f"{name}.weight": ("R",), f"{name}.bias": ("R",)}
+
+
+def prompted_inputs(model: ArchModule, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The input PEFT prompt tuning gives the backbone, built as PEFT's own forward builds it: the prompt vectors
+    before the token embeddings, the attention mask with ones for them, token types with zeros for them. PEFT then
+    calls the task model, whose head reads a fixed position (BERT's pooler reads position 0, now a prompt vector):
+    families that need the real tokens' positions run their backbone on this input themselves."""
+    embeds = model.word_embeddings(batch["input_ids"])
+    n_rows = embeds.shape[0]
+    prompts = model.get_prompt(batch_size=n_rows).to(embeds.dtype)
+    n = prompts.shape[1]
+    mask = batch["attention_mask"]
+    mask = torch.cat([mask.new_ones(n_rows, n), mask], dim=1)
+    token_types = batch.get("token_type_ids")
+    if token_types is not None:
+        token_types = torch.cat([token_types.new_zeros(n_rows, n), token_types], dim=1)
+    return torch.cat([prompts, embeds], dim=1), mask, token_types
+
+
+def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, L, d) states averaged over each row's real tokens (``mask`` (B, L) is 1 there): (B, d)."""
+    weights = mask.to(hidden.dtype).unsqueeze(-1)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
 
 
 def squeeze_regression(logits: torch.Tensor) -> torch.Tensor:

@@ -22,6 +22,7 @@ from .base import (
     classifier_from_config,
     classifier_from_pretrained,
     norm_roles,
+    prompted_inputs,
     squeeze_regression,
 )
 
@@ -52,11 +53,6 @@ def _conv1d_roles(name: str, in_role: str, out_role: str) -> dict[str, tuple]:
     return {f"{name}.weight": (in_role, out_role), f"{name}.bias": (out_role,)}
 
 
-def _is_prompt_learning(model) -> bool:
-    config = getattr(model, "active_peft_config", None)
-    return bool(config is not None and config.is_prompt_learning)
-
-
 class DecoderFamily(Family):
     name = "decoder"
     model_types = ("gpt2",)
@@ -74,12 +70,25 @@ class DecoderFamily(Family):
         return classifier_from_config(config, spec, pad_token_id=tokenizer.pad_token_id)
 
     def logits(self, model, batch):
-        kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        mask = batch["attention_mask"]
         # token_type_ids are never passed: GPT-2 would add wte(token type) to its input.
-        if not _is_prompt_learning(model):  # PEFT prompt tuning drops position ids (prompts come first)
-            kwargs["position_ids"] = _positions(batch["attention_mask"])
-        logits = model(**kwargs, use_cache=False).logits
+        logits = model(
+            input_ids=batch["input_ids"], attention_mask=mask, position_ids=_positions(mask), use_cache=False
+        ).logits
         return squeeze_regression(logits)
+
+    def prompt_logits(self, model, batch):
+        """PEFT drops position ids under prompt tuning, so GPT-2 would count positions from the first prompt
+        through the left padding: a row's first real token would sit at prompt_tokens + its padding. Here the
+        positions run 0.. over the prompts and continue at the first real token, whatever the padding (masked
+        pads between them are invisible to causal attention); the last position is still every row's last real
+        token, which the score head reads."""
+        embeds, mask, _ = prompted_inputs(model, batch)
+        task_model = model.base_model  # the transformers classifier PEFT wraps; its score is PEFT's copy
+        hidden = task_model.transformer(
+            inputs_embeds=embeds, attention_mask=mask, position_ids=_positions(mask), use_cache=False
+        ).last_hidden_state
+        return squeeze_regression(task_model.score(hidden[:, -1]))
 
     def dropout(self, config):
         return config.embd_pdrop

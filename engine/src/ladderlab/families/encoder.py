@@ -19,7 +19,9 @@ from .base import (
     classifier_from_config,
     classifier_from_pretrained,
     linear_roles,
+    masked_mean,
     norm_roles,
+    prompted_inputs,
     squeeze_regression,
 )
 
@@ -52,6 +54,21 @@ class EncoderFamily(Family):
             token_type_ids=batch.get("token_type_ids"),
         )
         return squeeze_regression(out.logits)
+
+    def prompt_logits(self, model, batch):
+        """The head reads the mean of the real tokens' last states, not the pooler. Under PEFT the pooler reads
+        position 0, a prompt vector; and with the backbone frozen, moving it to [CLS] (position prompt_tokens) does
+        not help: with 100 sampled-vocabulary prompts the frozen pooler's output barely varies across sentences
+        (spread 0.005 vs 0.035 without prompts) and a linear probe on it, or on raw [CLS], stays near the majority
+        class on SST-2 (56-59%), while the mean over the real tokens keeps 75% (77% without prompts): the embedded
+        all-MiniLM-L6-v2 was trained for mean pooling (bench/prompt_tuning_sweep.py --probe measures this)."""
+        embeds, mask, token_types = prompted_inputs(model, batch)
+        task_model = model.base_model  # the transformers classifier PEFT wraps; its classifier is PEFT's copy
+        hidden = task_model.base_model(
+            inputs_embeds=embeds, attention_mask=mask, token_type_ids=token_types
+        ).last_hidden_state
+        pooled = masked_mean(hidden[:, -batch["input_ids"].shape[1] :], batch["attention_mask"])
+        return squeeze_regression(task_model.classifier(task_model.dropout(pooled)))
 
     def dropout(self, config):
         return config.hidden_dropout_prob

@@ -15,6 +15,9 @@ class PromptTuned(MethodModel):
         super().__init__(family, model)
         self.head_lr = head_lr
 
+    def forward(self, batch: dict):
+        return self.family.prompt_logits(self.model, batch)  # the head reads the real tokens, not a prompt
+
     def optimizer_groups(self, lr: float) -> list[dict]:
         """The prompt vectors at prompt tuning's rate ``lr``; anything else trainable (the task head) at head_lr."""
         params = self.trainable_named_parameters()
