@@ -87,12 +87,14 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "adapter_placement", "kind": "enum", "default": "attention_ffn", "nullable": false, "label": "Adapter placement", "help": "attention_ffn = an adapter after every self-attention and feed-forward sublayer (Houlsby; the LST paper's Table 1); every_sublayer = also after each T5 decoder cross-attention", "group": "baselines", "choices": ["attention_ffn", "every_sublayer"], "choiceLabels": {"attention_ffn": "After self-attention and feed-forward (paper)", "every_sublayer": "Also after cross-attention"}, "methods": ["adapter"]},
   {"name": "prompt_tokens", "kind": "int", "default": 100, "nullable": false, "label": "Prompt tokens", "help": "number of soft prompt tokens", "group": "baselines", "minimum": 1, "unit": "tokens", "methods": ["prompt"], "short": "tokens"},
   {"name": "prompt_head_lr", "kind": "number", "default": null, "nullable": true, "label": "Prompt tuning: head learning rate", "help": "learning rate of the new task head (BERT, GPT-2) under prompt tuning; the prompt vectors keep prompt tuning's own rate (3e-1), which would wreck a freshly initialised head", "group": "baselines", "exclusiveMinimum": 0, "exclusiveMaximum": 10, "methods": ["prompt"], "nullMeans": "3e-4, the paper's rate for the other methods"},
+  {"name": "profile", "kind": "enum", "default": "custom", "nullable": false, "label": "Protocol preset", "help": "paper = the LST paper's settings (batch 100, 10 or 20 epochs, 500 warmup steps, 128 tokens, Fisher on 1,024, r=8 with Table 5's side layers, its sizes and learning rates; README: The paper profile) for every field the experiment leaves out: a value you set wins", "group": "training", "choices": ["custom", "paper"], "choiceLabels": {"custom": "Custom (each field's own default)", "paper": "The LST paper's protocol"}},
   {"name": "epochs", "kind": "int", "default": 3, "nullable": false, "label": "Epochs", "help": "passes over the training set", "group": "training", "minimum": 1, "short": "epochs"},
   {"name": "batch_size", "kind": "int", "default": 16, "nullable": false, "label": "Batch size", "help": "training examples per step", "group": "training", "minimum": 1, "unit": "examples"},
   {"name": "eval_batch_size", "kind": "int", "default": null, "nullable": true, "label": "Eval batch size", "help": "examples per step when evaluating", "group": "training", "minimum": 1, "nullMeans": "2 x batch size"},
   {"name": "lr", "kind": "number", "default": null, "nullable": true, "label": "Learning rate", "help": "one learning rate for every method (typical: 3e-3 LST, 3e-4 LoRA)", "group": "training", "exclusiveMinimum": 0, "exclusiveMaximum": 10, "nullMeans": "the paper's per method", "short": "lr"},
   {"name": "lrs", "kind": "rates", "default": null, "nullable": true, "label": "Per-method learning rates", "help": "per-method learning rates, e.g. {\"lora\": 0.001} (--lrs lora=1e-3); they win over lr", "group": "training", "nullMeans": "lr (or the paper's)"},
   {"name": "warmup_ratio", "kind": "number", "default": 0.06, "nullable": false, "label": "Warmup ratio", "help": "fraction of the steps spent warming the learning rate up", "group": "training", "minimum": 0, "exclusiveMaximum": 1},
+  {"name": "warmup_steps", "kind": "int", "default": null, "nullable": true, "label": "Warmup steps", "help": "steps spent warming the learning rate up (the paper: 500), capped at the run's steps; wins over warmup_ratio", "group": "training", "minimum": 0, "unit": "steps", "nullMeans": "warmup_ratio of the steps"},
   {"name": "weight_decay", "kind": "number", "default": 0.0, "nullable": false, "label": "Weight decay", "help": "AdamW weight decay (the paper: 0)", "group": "training", "minimum": 0},
   {"name": "max_grad_norm", "kind": "number", "default": 1.0, "nullable": false, "label": "Gradient clipping", "help": "gradients are clipped to this total norm", "group": "training", "exclusiveMinimum": 0},
   {"name": "max_train_examples", "kind": "int", "default": null, "nullable": true, "label": "Max train examples", "help": "train on a stratified subset of this size", "group": "training", "minimum": 1, "nullMeans": "all"},
@@ -138,12 +140,14 @@ export type ExperimentValues = {
   adapter_placement: "attention_ffn" | "every_sublayer";
   prompt_tokens: number;
   prompt_head_lr: number | null;
+  profile: "custom" | "paper";
   epochs: number;
   batch_size: number;
   eval_batch_size: number | null;
   lr: number | null;
   lrs: Partial<Record<Method, number>> | null;
   warmup_ratio: number;
+  warmup_steps: number | null;
   weight_decay: number;
   max_grad_norm: number;
   max_train_examples: number | null;

@@ -15,6 +15,7 @@ from pathlib import Path
 from .data import TASKS, canonical_task
 from .errors import FIELD_LABELS, BadInput, flag, for_client, label, read_json_file
 from .fields import check_value, info_of, kind_of, setting
+from .profiles import PROFILES, fill_profile
 
 # Every method: name -> (label, the paper's learning rate, LST paper Table 5). The engine's builders are registered
 # under the same names in methods/__init__.py (a test keeps the two in step).
@@ -352,6 +353,17 @@ class Experiment:
         "tuning's own rate (3e-1), which would wreck a freshly initialised head",
     )
     # -- training
+    # A string with a "custom" choice, not null: a select in the form cannot show "left out".
+    profile: str = setting(
+        "custom",
+        label="Protocol preset",
+        group="training",
+        choices=("custom", *PROFILES),
+        choice_labels={"custom": "Custom (each field's own default)", "paper": "The LST paper's protocol"},
+        help="paper = the LST paper's settings (batch 100, 10 or 20 epochs, 500 warmup steps, 128 tokens, Fisher "
+        "on 1,024, r=8 with Table 5's side layers, its sizes and learning rates; README: The paper profile) for every "
+        "field the experiment leaves out: a value you set wins",
+    )
     epochs: int = setting(
         3, label="Epochs", short="epochs", group="training", **COUNT, help="passes over the training set"
     )
@@ -390,6 +402,16 @@ class Experiment:
         minimum=0,
         exclusive_maximum=1,
         help="fraction of the steps spent warming the learning rate up",
+    )
+    warmup_steps: int | None = setting(
+        None,
+        label="Warmup steps",
+        group="training",
+        unit="steps",
+        minimum=0,
+        null_means="warmup_ratio of the steps",
+        help="steps spent warming the learning rate up (the paper: 500), capped at the run's steps; wins over "
+        "warmup_ratio",
     )
     weight_decay: float = setting(
         0.0, label="Weight decay", group="training", minimum=0, help="AdamW weight decay (the paper: 0)"
@@ -480,6 +502,11 @@ class Experiment:
     def head_lr_for_prompt(self) -> float:
         return self.prompt_head_lr if self.prompt_head_lr is not None else BASE_LR
 
+    def warmup_for(self, total_steps: int) -> int:
+        if self.warmup_steps is not None:
+            return min(self.warmup_steps, total_steps)
+        return int(self.warmup_ratio * total_steps)
+
     def lr_for(self, method: str) -> float:
         if self.lrs and method in self.lrs:
             return self.lrs[method]
@@ -544,7 +571,7 @@ def build_experiment(file_values: dict, flag_values: dict) -> Experiment:
             merged[name] = _split_list(name, value, int if KIND[name] == "intList" else str)
     if isinstance(merged.get("lrs"), str):
         merged["lrs"] = _parse_lrs(merged["lrs"])
-    exp = Experiment(**merged)
+    exp = Experiment(**fill_profile(merged, Experiment()))
     validate(exp)
     return exp
 
