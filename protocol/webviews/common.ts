@@ -69,13 +69,14 @@ export const isInt = (v: unknown, min: number, max: number): v is number =>
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 /**
- * A path as the form may send it: a bounded string without control characters and without `..` segments.
- * Whether it may be used at all (inside the workspace or chosen in a dialog) is for the host to decide.
+ * A path as the form may send it: a bounded string without control characters or padding. `..` is allowed: a path
+ * is read from the experiment file's folder, and `../data` is how a file in a subfolder names the workspace's data.
+ * Whether it may be used at all (inside the workspace once `..` and symlinks are resolved, or chosen in a dialog) is
+ * the host's decision (src/views/pathPolicy.ts), which refuses it beside the field with the reason.
  */
 export function isSafePathString(v: unknown): v is string {
   if (typeof v !== 'string' || v.length === 0 || v.length > MAX_PATH_LENGTH || CONTROL.test(v)) return false;
-  if (v.trim() !== v) return false;
-  return !v.split(/[\\/]+/).some((segment) => segment === '..');
+  return v.trim() === v;
 }
 
 /** A message without a payload, as a fresh object, when `type` is one of `types`. */

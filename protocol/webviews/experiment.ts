@@ -63,14 +63,16 @@ const FORM_SPEC = new Map<string, FieldSpec>(FORM_FIELDS.map((f) => [f.name, f])
 
 /**
  * A value the form may write for this field: what the engine accepts (the field's type, range and choices), and
- * no more than the form can produce: paths without traversal or control characters, names without commas, a free
- * string only among the values the form offers, null only where null is the field's default.
+ * no more than the form can produce: paths without control characters (the host checks where they lead), names
+ * without commas, a free string only among the values the form offers, null only where null is the field's default.
  */
 function acceptable(spec: FieldSpec, v: unknown): boolean {
   if (v === null) return spec.nullable;
   if (valueProblem(spec, v) !== undefined) return false;
   if (spec.name === 'backbone')
-    return v === 'default' || (typeof v === 'string' && PRESET.test(v)) || isSafePathString(v);
+    return (
+      v === 'default' || (typeof v === 'string' && (v.startsWith('preset:') ? PRESET.test(v) : isSafePathString(v)))
+    );
   if (spec.path) return isSafePathString(v);
   if (spec.kind === 'string' && !spec.pattern && spec.suggestions) return spec.suggestions.includes(v as string);
   if (spec.kind === 'string' || spec.kind === 'stringList')

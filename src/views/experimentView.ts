@@ -222,6 +222,11 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
 
   // ---- messages -----------------------------------------------------------------------------------------------------
 
+  /** Test seam: the state the form would be sent now (the integration suite reads a refused path's error). */
+  public currentState(): Promise<ExperimentState> {
+    return this.state();
+  }
+
   /** Every message from the webview comes through here (also the test seam): untrusted until validated. */
   public async receive(raw: unknown): Promise<void> {
     await this.channel.receive(raw);

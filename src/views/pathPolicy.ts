@@ -112,8 +112,8 @@ export interface RefusedPath {
 
 /**
  * The patch a webview sent, with its path values checked by the one rule for the file `experimentFile`: an accepted
- * path written as `display` writes it (the same text Browse writes for the same folder), a refused one taken out of
- * the patch and returned with its reason. A value the file already holds is kept as written.
+ * path written as `display` writes it (the same text Browse writes for the same folder); a refused one returned with
+ * its reason, and then nothing of the patch is accepted. A value the file already holds is kept as written.
  */
 export function acceptPaths(
   policy: PathPolicy,
@@ -134,5 +134,6 @@ export function acceptPaths(
       refused.push({ field, value, message: `${field} "${value}": ${verdict.refused}` });
     }
   }
-  return { accepted, refused };
+  // A patch is one change: with a path refused, none of it is written (the form shows why beside the field).
+  return refused.length > 0 ? { accepted: {}, refused } : { accepted, refused };
 }

@@ -30,7 +30,7 @@ function snapshot(dir: string, out = new Map<string, string>()): Map<string, str
   return out;
 }
 
-test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 real panel handlers (seed ${SEED}): the host neither crashes nor acts`, async () => {
+test(`fuzz: ${COUNT} hostile + 8 well-formed-but-refused webview messages x 3 real panel handlers (seed ${SEED}): the host neither crashes nor acts`, async () => {
   const { runs, panels } = await api();
   await vscode.commands.executeCommand('ladderLab.openMonitor');
   await vscode.commands.executeCommand('ladderLab.openResults');
@@ -48,12 +48,14 @@ test(`fuzz: ${COUNT} hostile + 7 well-formed-but-refused webview messages x 3 re
     { type: MonitorMessages.resume, runId: '20261126-221135-lora-0000' },
     { type: ExperimentMessages.update, patch: { data: '/etc/passwd' } },
     { type: ExperimentMessages.update, patch: { backbone: '/root' } },
-    { type: ExperimentMessages.update, patch: { data: 'escape-link/passwd' } },
-    { type: ExperimentMessages.update, patch: { backbone: 'escape-link' } },
+    // Absolute, so the link is the one in the workspace whichever file (folder) the form shows.
+    { type: ExperimentMessages.update, patch: { data: path.join(link, 'passwd') } },
+    { type: ExperimentMessages.update, patch: { backbone: link } },
+    { type: ExperimentMessages.update, patch: { r: 4, data: '../../etc/passwd' } }, // ".." parses; the host refuses
   ];
   const hostile = hostileMessages(SEED, COUNT).map((m) => m.message);
   const messages = [...hostile, ...refused];
-  assert.equal(refused.length, 7, 'the test name states 7');
+  assert.equal(refused.length, 8, 'the test name states 8');
   const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
   const sessionsBefore = runs.sessions().length;
   const filesBefore = snapshot(ws);

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import './activation.test';
 import './runs.test';
 import './estimate.test';
+import './paths.test';
 import './resilience.test';
 import './fuzz.test';
 import './untrusted.test';

@@ -28,6 +28,9 @@ const TRAVERSAL = [
   'a/../../b',
   '../',
 ];
+// Paths no form produces (control characters, padding). A ".." path is well formed: the host's PathPolicy judges where
+// it leads (the integration fuzz sends such paths to the real handler, which must write nothing).
+const BAD_PATHS = ['data\u0000.csv', 'line\nbreak', ' /padded', 'padded/ ', '\u007f'];
 const PROTO_KEYS = ['__proto__', 'constructor', 'prototype'];
 const ALL_TYPES = [
   ...Object.values(ExperimentMessages),
@@ -134,8 +137,8 @@ const FAMILIES: Record<string, Family> = {
       { methods: ['rm -rf'] },
       { keep_layers: [3, 1] },
       { keep_layers: [-1] },
-      { data: TRAVERSAL[Math.floor(r() * TRAVERSAL.length)] },
-      { backbone: TRAVERSAL[Math.floor(r() * TRAVERSAL.length)] },
+      { data: BAD_PATHS[Math.floor(r() * BAD_PATHS.length)] },
+      { backbone: BAD_PATHS[Math.floor(r() * BAD_PATHS.length)] },
       { data: TEN_MB },
       { backbone: '  padded ' },
       { device: 'cuda; rm -rf /' },
