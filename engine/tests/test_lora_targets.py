@@ -42,7 +42,7 @@ def test_targets_are_matched_as_peft_matches_them(minilm, targets, missing):
     if missing is None:
         assert problem is None
         return
-    assert problem.field == "lora_targets"
+    assert problem is not None and problem.field == "lora_targets"
     assert problem.message.startswith(f"lora_targets {missing}: no such layer in this bert backbone")
     for real in ("query", "key", "value", "dense"):
         assert real in problem.message  # the names that would work
