@@ -20,6 +20,7 @@ from .data import TaskSpec
 from .estimate import _no_op_module_moves
 from .memory_trace import LiveTensorTracer
 from .methods import BUILDERS
+from .methods.lst.model import LadderSideNetwork
 from .methods.lst.pruning import fisher_importance_batched, fisher_rows
 from .step import loss_for, synthetic_batch
 
@@ -37,6 +38,7 @@ def trace_pruning(
         torch.manual_seed(exp.seed)
         task_model = backbone.family.task_model_from_config(backbone.config, spec, backbone.tokenizer)
         lst = BUILDERS["lst"](backbone, task_model, exp)
+        assert isinstance(lst, LadderSideNetwork)  # the default side network: the one with a Fisher pass
         batch = synthetic_batch(backbone, spec, rows or fisher_rows(exp.batch_size, exp.r, device), length, device)
         with tracer.tracking(lst):
             for t in batch.values():
