@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from helpers import SCHEMA, SST2, tiny_lst_run
@@ -292,8 +293,10 @@ def test_a_distillation_run_is_its_own_phase_reports_progress_and_is_cached(tmp_
     second = Recorder()  # same inputs: the distilled weights come from the cache, so the same run follows
     run_comparison(tiny_lst_run(tmp_path, **settings), second)
     assert [(e["source"], e["init"]) for e in second.of("init_progress")] == [("cache", "distillation")]
-    rows = [r.of("run_finished")[0]["summary"]["metrics"] for r in (first, second)]
-    assert rows[0] == rows[1]
+    folders = [Path(r.of("run_finished")[0]["summary"]["run_dir"]) for r in (first, second)]
+    trained = [load_file(folder / "trainable.safetensors") for folder in folders]
+    assert trained[0].keys() == trained[1].keys()
+    assert all(torch.equal(t, trained[1][name]) for name, t in trained[0].items())  # bit for bit: same training
 
     longer = Recorder()  # another budget: a miss
     run_comparison(tiny_lst_run(tmp_path, **{**settings, "distill_steps": 4}), longer)

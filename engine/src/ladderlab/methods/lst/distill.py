@@ -89,7 +89,16 @@ def distill(
     seed: int,
     progress: Callable[[int], None] | None = None,
 ) -> list[float]:
-    """Train the student on each batch once; returns the objective per step (before that step's update)."""
+    """Train the student on each batch once; returns the objective per step (before that step's update).
+    Its dropout draws from its own seeded RNG stream, and the caller's stream is left as it was: the task's training
+    then draws the same dropout masks whether the distillation ran or came from the init cache."""
+    device = next(iter(student_parameters(lst).values())).device
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        return _distill(lst, batches, lr=lr, max_grad_norm=max_grad_norm, seed=seed, progress=progress)
+
+
+def _distill(lst, batches: Iterable[dict], *, lr: float, max_grad_norm: float, seed: int, progress) -> list[float]:
     params = student_parameters(lst)
     optimizer = torch.optim.AdamW(params.values(), lr=lr, weight_decay=0.0)
     objective = _lm_objective(lst, seed) if lst.family.name == "seq2seq" else _hidden_objective(lst)
