@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ... import stop
-from ...errors import BadInput
-from ...families.seq2seq import _start_ids
+from ...data.text2text import LABEL_PAD
+from ...families.seq2seq import _decoder_ids
 from . import span_corruption
 
 # The side network alone (see the module docstring); "embeddings." is side_network compression's own table.
@@ -59,12 +59,6 @@ def fingerprint(params: dict[str, nn.Parameter]) -> str:
 def initialize(lst, batches: Iterable[dict], *, cache=None, progress: Callable[[int], None] | None = None) -> None:
     """Distil into ``lst``'s side network, or take the result of an earlier run with the same inputs from ``cache``
     (an ``InitCache``; its key then also covers the student's starting weights)."""
-    if lst.family.name == "seq2seq" and not _reads_embedding_taps(lst):
-        raise BadInput(
-            "init distillation of a T5 side network with side_network compression: its side decoder reads only the "
-            "start token, so it cannot be taught T5's span corruption (target sequences)",
-            "use init fisher or magnitude with compression on T5, or side_network ladder",
-        )
     params = student_parameters(lst)
     if cache is not None:
         cache.depend_on(student=fingerprint(params))
@@ -197,10 +191,12 @@ def _lm_objective(lst, seed: int) -> Callable[[dict], torch.Tensor]:
             generator=generator,
         )
         pairs = {k: v.to(ids.device) for k, v in pairs.items()}
-        # teacher forcing: the targets shifted right behind the start token (-100 padding read as pad tokens)
         labels = pairs["labels"]
-        shifted = labels[:, :-1].masked_fill(labels[:, :-1] == -100, config.pad_token_id)
-        decoder_ids = torch.cat([_start_ids(config, labels), shifted], dim=1)
+        # teacher forcing as the family does it for the paper's text-to-text format (targets shifted right); with
+        # decoder_input_ids the family's side head gives every position's vocabulary logits, and side_network
+        # compression's own embeddings read the same decoder tokens
+        student_batch = {**pairs, "decoder_input_ids": _decoder_ids(config, pairs)}
+        decoder_ids = student_batch["decoder_input_ids"]
         teacher: list[torch.Tensor] = []
 
         def run_teacher():
@@ -213,8 +209,8 @@ def _lm_objective(lst, seed: int) -> Callable[[dict], torch.Tensor]:
             teacher.append(out.logits.float())
 
         taps = _teacher_taps(lst, run_teacher)
-        student = _lm_logits(model, _student_states(lst, taps, {"attention_mask": pairs["attention_mask"]}))
-        real = labels != -100
+        student = lst.family.side_head(model, _student_states(lst, taps, student_batch), student_batch).float()
+        real = labels != LABEL_PAD
         ce = F.cross_entropy(student[real], labels[real])
         # KL(teacher || student) summed over the vocabulary, averaged over target positions (batchmean)
         log_student, log_teacher = F.log_softmax(student[real], -1), F.log_softmax(teacher[0][real], -1)
@@ -222,13 +218,3 @@ def _lm_objective(lst, seed: int) -> Callable[[dict], torch.Tensor]:
         return ce + kl
 
     return objective
-
-
-def _lm_logits(model, states: torch.Tensor) -> torch.Tensor:
-    """Vocabulary logits of decoder states through the frozen LM head, scaled as T5ForConditionalGeneration scales
-    them before a tied head (the family's ``side_head`` does the same for the label rows)."""
-    if getattr(model.config, "scale_decoder_outputs", model.config.tie_word_embeddings):
-        states = states * model.config.d_model**-0.5
-    head = model.lm_head
-    bias = head.bias.to(states.dtype) if head.bias is not None else None
-    return F.linear(states, head.weight.to(states.dtype), bias)
