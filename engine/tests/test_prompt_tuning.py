@@ -1,7 +1,7 @@
 """Prompt tuning (issue 12, item 1) on real data: the packaged SST-2 sample (real GLUE sentences, engine/src/
 ladderlab/samples) through the embedded MiniLM.
 
-- The prompt vectors train at prompt tuning's rate (3e-1) and a new task head at a head rate (3e-4 unless
+- The prompt vectors train at prompt tuning's rate (3e-1) and a new task head at a head rate (3e-3 unless
   prompt_head_lr says otherwise): one group for both sent the fresh classifier to 3e-1.
 - The head reads the sentence, not a prompt: PEFT prepends the prompts, so BERT's pooler read position 0 (a prompt
   vector) and the frozen pooler's output hardly varied across sentences: every run predicted one class. The encoder
@@ -18,7 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from helpers import batch_of, build_method, experiment
 from ladderlab.backbones import load_backbone
 from ladderlab.comparison import run_comparison
-from ladderlab.config import BASE_LR
+from ladderlab.config import PROMPT_HEAD_LR
 from ladderlab.data import load_task, task_spec
 from ladderlab.events import EventSink
 from ladderlab.step import make_optimizer
@@ -40,7 +40,7 @@ def _groups(backbone, task, **overrides) -> list[tuple[float, set[str]]]:
 def test_prompt_vectors_and_the_new_head_get_their_own_rates(minilm, sst2):
     (prompt_lr, prompts), (head_lr, head) = _groups(minilm, sst2)
     assert prompt_lr == 0.3 and all("prompt_encoder" in n for n in prompts)
-    assert head_lr == BASE_LR and head and all("classifier" in n for n in head)
+    assert head_lr == PROMPT_HEAD_LR == 3e-3 and head and all("classifier" in n for n in head)
     (_, _), (head_lr, _) = _groups(minilm, sst2, prompt_head_lr=1e-3)
     assert head_lr == 1e-3
 
