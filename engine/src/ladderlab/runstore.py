@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -95,7 +95,7 @@ def write_json_atomic(path: Path, data: dict) -> None:
     write_atomic(path, write, path.name)
 
 
-def save_trainable(path: Path, named_params: dict[str, torch.Tensor]) -> None:
+def save_trainable(path: Path, named_params: Mapping[str, torch.Tensor]) -> None:
     tensors = {name: t.detach().to("cpu").contiguous() for name, t in named_params.items()}
     write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata={"format": "pt"}), path.name)
 
