@@ -144,7 +144,9 @@ def main() -> None:
         "--out", type=Path, default=HERE / "results" / f"prompt-tuning-sweep-{time.strftime('%Y-%m-%d')}-cpu.json"
     )
     args = parser.parse_args()
-    result: dict = {"load_average_before": os.getloadavg(), "settings": vars(args) | {"out": str(args.out)}}
+    # where the runs and the result went is this machine's business, not a setting of the measurement
+    settings = {k: v for k, v in vars(args).items() if k not in ("runs_dir", "out")}
+    result: dict = {"load_average_before": os.getloadavg(), "settings": settings}
     if args.probe:
         result["probe"] = probe(
             args.data, list(dict.fromkeys([0, 20, 100, args.prompt_tokens])), args.probe_examples, args.max_length
