@@ -103,27 +103,33 @@ def test_batched_fisher_equals_the_one_at_a_time_loop(preset):
     assert all(p.grad is None for p in lst.model.parameters())  # no weight gradient was computed
 
 
-def test_bf16_products_choose_the_fp32_index_sets(minilm, sst2):
-    """Where bf16 multiplies natively the per-example products are formed in bf16 (squares summed in fp32): the
-    side network they pick is the one fp32 picks, save a few near-ties. Real MiniLM, real SST-2 rows."""
+def test_bf16_pass_chooses_the_fp32_index_sets(minilm, sst2):
+    """Where bf16 multiplies natively the Fisher pass runs in bf16 (forward and backward under autocast, per-example
+    products in bf16; squares summed in fp32): the side network it picks is the one fp32 picks, save a few near-ties.
+    Real MiniLM, real SST-2 rows."""
     lst, _ = build_method(minilm, sst2, "lst", init="random")
     feats = encode(sst2.train[:32], minilm.tokenizer, 64)
     batches = list(Batcher(minilm.tokenizer, torch.device("cpu")).batches(feats, 16))
     logits = functools.partial(lst.family.logits, lst.model)
     names = lst._scored_parameters()
+    computed_in = []  # the dtype a scored layer computes in, per batch: the pass itself runs in bf16, not only products
+    layer = lst.model.get_submodule(names[0].removesuffix(".weight"))
+    hook = layer.register_forward_hook(lambda _m, _i, out: computed_in.append(out.dtype))
     picked = {
         dtype: lst.select_sets(
             pruning.fisher_importance_batched(lst.model, logits, F.cross_entropy, batches, names, products=dtype)
         )
         for dtype in (torch.float32, torch.bfloat16)
     }
+    hook.remove()
+    assert computed_in == [torch.float32] * len(batches) + [torch.bfloat16] * len(batches)
     same = total = 0
     for stack, layers in picked[torch.float32].items():
         for layer32, layer16 in zip(layers, picked[torch.bfloat16][stack], strict=True):
             for role, idx in layer32.items():
                 same += len(set(idx.tolist()) & set(layer16[role].tolist()))
                 total += idx.numel()
-    assert same / total > 0.97, f"bf16 products kept {same} of the {total} indices fp32 keeps"
+    assert same / total > 0.97, f"the bf16 pass kept {same} of the {total} indices fp32 keeps"
 
 
 def experiment(tmp_path: Path, **overrides):
