@@ -540,8 +540,10 @@ STARTER = {
 }
 
 
-def load_experiment_file(path: str | Path) -> dict:
-    """Read a ``*.ladder.json`` file into a dict of known fields (unknown keys are an error, not silently ignored)."""
+def load_experiment_file(path: str | Path, allow_sweep: bool = False) -> dict:
+    """Read a ``*.ladder.json`` file into a dict of known fields (unknown keys are an error, not silently ignored).
+    ``allow_sweep``: keep its ``sweep`` block (``ladderlab sweep`` reads it: sweep/spec.py); run and compare refuse
+    a file that has one, since they would silently train one point of the grid."""
     p = Path(path)
     if not p.is_file():
         raise BadInput(
@@ -557,7 +559,12 @@ def load_experiment_file(path: str | Path) -> dict:
             'write the settings as one object, e.g. {"task": "sst2", "methods": ["lst"]}',
         )
     raw.pop("$schema", None)  # editors add it for completion
-    unknown = sorted(set(raw) - set(FIELDS))
+    if "sweep" in raw and not allow_sweep:
+        raise BadInput(
+            f"experiment file {p} has a sweep block, which runs as a sweep of several runs",
+            f"run it with `ladderlab sweep --config {p}`, or remove the sweep block to train one configuration",
+        )
+    unknown = sorted(set(raw) - set(FIELDS) - ({"sweep"} if allow_sweep else set()))
     if unknown:
         raise BadInput(
             f"experiment file {p}: unknown field(s) {', '.join(unknown)}", f"known fields: {', '.join(FIELDS)}"
