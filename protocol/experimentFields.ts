@@ -106,6 +106,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "data_seed", "kind": "int", "default": 42, "nullable": false, "label": "Data seed", "help": "seeds the data split and the subsets (held-out validation, capped sets), kept apart from seed so that runs over seeds train on one split", "group": "training", "minimum": 0, "maximum": 4294967295},
   {"name": "checkpoint_every", "kind": "int", "default": 100, "nullable": false, "label": "Checkpoint every", "help": "steps between checkpoints (also at each epoch end and on stop); 0 = epoch ends only", "group": "output", "minimum": 0, "unit": "steps"},
   {"name": "runs_dir", "kind": "string", "default": ".ladderlab/runs", "nullable": false, "label": "Runs folder", "help": "where run folders go (runs started from VS Code use the ladderLab.runsDir setting)", "group": "output", "path": true},
+  {"name": "report_to", "kind": "stringList", "default": null, "nullable": true, "label": "Report to", "help": "experiment trackers that also record each run (losses, metrics, memory, config, a sweep's grid point): tensorboard (in the run folder), mlflow (MLFLOW_TRACKING_URI, else <runs folder>/.mlruns), wandb (its WANDB_* settings; WANDB_MODE=offline keeps runs local); pip install 'ladderlab[trackers]'", "group": "output", "choices": ["tensorboard", "mlflow", "wandb"], "nullMeans": "no tracker", "unique": true},
 ];
 
 /** An experiment with every field resolved (what config.json of a run holds, less `method`). */
@@ -159,6 +160,7 @@ export type ExperimentValues = {
   data_seed: number;
   checkpoint_every: number;
   runs_dir: string;
+  report_to: string[] | null;
 };
 
 /** The experiment New Experiment writes and the form starts from. */

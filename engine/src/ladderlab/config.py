@@ -16,6 +16,7 @@ from .data import TASKS, canonical_task
 from .errors import FIELD_LABELS, BadInput, flag, for_client, label, read_json_file
 from .fields import check_value, info_of, kind_of, setting
 from .profiles import PROFILES, fill_profile
+from .trackers import TRACKERS, require
 
 # Every method: name -> (label, the paper's learning rate, LST paper Table 5). The engine's builders are registered
 # under the same names in methods/__init__.py (a test keeps the two in step).
@@ -335,6 +336,18 @@ class Experiment:
         help="attention_ffn = an adapter after every self-attention and feed-forward sublayer (Houlsby; the LST "
         "paper's Table 1); every_sublayer = also after each T5 decoder cross-attention",
     )
+    # The LST paper's Figure 6: baselines with their first N layers frozen against LST with N side layers dropped.
+    freeze_layers: int = setting(
+        0,
+        label="Frozen layers",
+        short="frozen",
+        group="baselines",
+        methods=("adapter", "lora", "bitfit", "full"),
+        minimum=0,
+        unit="layers",
+        help="the first N backbone layers (T5: encoder, then decoder) and the embeddings are frozen, with no adapter, "
+        "LoRA module or trained bias in them, so backpropagation stops at layer N (the LST paper's Figure 6); 0 = none",
+    )
     prompt_tokens: int = setting(
         100,
         label="Prompt tokens",
@@ -502,6 +515,17 @@ class Experiment:
         path=True,
         help="where run folders go (runs started from VS Code use the ladderLab.runsDir setting)",
     )
+    report_to: list[str] | None = setting(
+        None,
+        label="Report to",
+        group="output",
+        choices=tuple(TRACKERS),
+        unique=True,
+        null_means="no tracker",
+        help="experiment trackers that also record each run (losses, metrics, memory, config, a sweep's grid point): "
+        "tensorboard (in the run folder), mlflow (MLFLOW_TRACKING_URI, else <runs folder>/.mlruns), wandb (its "
+        "WANDB_* settings; WANDB_MODE=offline keeps runs local); pip install 'ladderlab[trackers]'",
+    )
 
     def head_lr_for_prompt(self) -> float:
         return self.prompt_head_lr if self.prompt_head_lr is not None else PROMPT_HEAD_LR
@@ -627,6 +651,8 @@ def validate(exp: Experiment) -> None:
         if value is not None:
             check_value(name, KIND[name], info_of(field), value)
     canonical_task(exp.task)
+    if exp.report_to:
+        require(exp.report_to)  # a missing tracker library stops the experiment before anything loads
     if exp.lrs is not None:
         unknown = [m for m in exp.lrs if m not in METHODS]
         if unknown:

@@ -3,6 +3,10 @@
 An ``EventSink`` writes each event as one JSON line to the run's ``events.jsonl`` (flushed per event, so a
 crash loses nothing already reported) and to stdout, either as the same JSON line (``events`` mode, what
 the extension reads), as a short human line (``text`` mode), or not at all (``quiet``, for ``--json``).
+
+While attached to a run whose config.json names trackers (``report_to``), the sink also tees the run's events to
+them (trackers.py). The run folder's config.json is the resolved config they record and names them, so every path
+that starts a run (run, compare, resume, a sweep trial in any process) reports to them with no code of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .trackers import RunTrackers
 
 PROTOCOL_VERSION = 1  # must equal x-protocol-version in protocol/events.schema.json (a test checks)
 
@@ -37,6 +44,7 @@ class EventSink:
         self.stdout = stdout or sys.stdout
         self._file: IO[str] | None = None
         self.run_id: str | None = None
+        self._trackers: RunTrackers | None = None
 
     def attach_run(self, run_id: str, events_path: Path) -> None:
         """From now on events also go to this run's events.jsonl (append: a resumed run keeps its history)."""
@@ -44,8 +52,23 @@ class EventSink:
         self.run_id = run_id
         # Open for the run's whole life (closed by detach_run): every event is appended and flushed at once.
         self._file = open(events_path, "a", encoding="utf-8")  # noqa: SIM115
+        config_path = events_path.parent / "config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
+        if config.get("report_to"):
+            from .trackers import RunTrackers  # the tracker libraries load only for runs that report to them
+
+            try:
+                self._trackers = RunTrackers(config["report_to"], events_path.parent, config)
+            except BaseException:
+                self.detach_run()
+                raise
 
     def detach_run(self) -> None:
+        if self._trackers is not None:
+            trackers, self._trackers = self._trackers, None
+            trackers.close()
+            for warning in trackers.warnings:
+                self.log(warning, level="warning")
         if self._file is not None:
             self._file.close()
         self._file = None
@@ -68,7 +91,20 @@ class EventSink:
             if text:
                 self.stdout.write(text + "\n")
                 self.stdout.flush()
+        if self._trackers is not None:
+            self._tee(self._trackers, event)
         return event
+
+    def _tee(self, trackers: RunTrackers, event: dict) -> None:
+        trackers.record(event)
+        # what only the sink can say in the run's log: where each tracker records the run (once it started), and
+        # which tracker failed and was dropped (its warning is one more event: taken off the list before emitting)
+        notes = trackers.notes() if event["type"] == "run_started" else []
+        warnings, trackers.warnings = trackers.warnings, []
+        for note in notes:
+            self.log(note)
+        for warning in warnings:
+            self.log(warning, level="warning")
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", level=level, message=message)
