@@ -3,6 +3,7 @@
     ladderlab run --methods lst --task sst2 --data path/to/SST-2      one method, one run folder
     ladderlab compare --methods lst,lora,full --json                   several methods, one data pipeline
     ladderlab resume .ladderlab/runs/20261127-001500-lst-1a2b          continue a stopped run in its folder
+    ladderlab sweep --config figure5.ladder.json --backend local       a grid of runs over fields and seeds
 
 Every Experiment field is a flag (``keep_layers`` -> ``--keep-layers``) and a key of ``--config FILE.ladder.json``;
 flags win. stdout carries JSON-lines events (default when piped) or readable progress (default on a terminal).
@@ -21,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import cli_measure
+from . import cli_measure, cli_sweep
 from .config import FIELDS, KIND, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput, error_fields
 from .events import EventSink
@@ -118,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help=text, description=text + ", both made from the Experiment declaration")
     p.add_argument("--typescript", action="store_true", help="the TypeScript module (protocol/experimentFields.ts)")
     cli_measure.add_parsers(sub, _add_experiment_flags)
+    cli_sweep.add_parser(sub)
     return parser
 
 
@@ -134,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command in cli_measure.COMMANDS:
         return cli_measure.main(args, _experiment)
+    if args.command == cli_sweep.COMMAND:
+        return cli_sweep.main(args, _report, EXIT)
     # --json prints one object at the end; otherwise events when piped (the extension), readable text on a terminal.
     mode = "quiet" if getattr(args, "json", False) else args.format or ("text" if sys.stdout.isatty() else "events")
     sink = EventSink(mode)

@@ -15,6 +15,7 @@ from .config import DEFAULT_LR, FIELDS, KIND, METHODS, STARTER, Experiment
 from .data import TASKS
 from .data.sample import SAMPLE, sample_tasks
 from .fields import GROUPS, default_of, info_of, nullable
+from .sweep.spec import DEFAULT_MAX_TRIALS, OWN_KEYS
 
 _JSON_TYPES = {
     "string": "string",
@@ -82,7 +83,74 @@ def json_schema() -> dict:
         " the engine's default.",
         "type": "object",
         "additionalProperties": False,
-        "properties": {"$schema": {"type": "string"}, **{name: _property(name) for name in FIELDS}},
+        "properties": {
+            "$schema": {"type": "string"},
+            **{name: _property(name) for name in FIELDS},
+            "sweep": _sweep_property(),
+        },
+    }
+
+
+def _grid_property(names: list[str], description: str, items_of) -> dict:
+    """A grid: each field -> a non-empty list of its values. By reference (``items_of(name)``), so the schema says
+    each field's rules once: the top-level property for the grid's items, the grid's entry for a per-method grid."""
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": False,
+        "properties": {name: items_of(name) for name in names},
+    }
+
+
+def _sweep_property() -> dict:
+    """The sweep block (engine/src/ladderlab/sweep/spec.py: its checks; this is what editors complete)."""
+    gridded = [name for name in FIELDS if name not in OWN_KEYS]
+    seed = _property("seed")
+    return {
+        "type": "object",
+        "title": "Sweep",
+        "description": "Run `ladderlab sweep --config FILE`: a grid of runs over the fields below and seeds, each an "
+        "ordinary run, aggregated per grid point (mean and std over seeds). run and compare refuse a file with it.",
+        "additionalProperties": False,
+        "properties": {
+            "grid": _grid_property(
+                gridded,
+                "Field -> the values to try, for every method (seeds: see seeds).",
+                lambda name: {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {"$ref": f"#/properties/{name}"},
+                },
+            ),
+            "per_method": {
+                "type": "object",
+                "description": "Method -> a grid for that method only (e.g. r for lst, lora_rank for lora).",
+                "additionalProperties": False,
+                "properties": {
+                    method: _grid_property(
+                        [n for n in gridded if method in (info_of(FIELDS[n]).methods or METHODS)],
+                        f"The fields that apply to {method}, and their values.",
+                        lambda name: {"$ref": f"#/properties/sweep/properties/grid/properties/{name}"},
+                    )
+                    for method in METHODS
+                },
+            },
+            "seeds": {
+                "type": "array",
+                "description": "Training seeds; each grid point runs once per seed (the data split stays: data_seed). "
+                "Left out: the file's seed.",
+                "minItems": 1,
+                "uniqueItems": True,
+                "items": {k: seed[k] for k in ("type", "minimum", "maximum")},
+            },
+            "max_trials": {
+                "type": "integer",
+                "description": "Most trials the grid may expand to; a larger grid is refused before anything runs.",
+                "minimum": 1,
+                "default": DEFAULT_MAX_TRIALS,
+            },
+        },
     }
 
 

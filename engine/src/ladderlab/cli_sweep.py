@@ -1,0 +1,175 @@
+"""``ladderlab sweep``: an experiment file with a ``sweep`` block becomes a grid of runs (ladderlab.sweep).
+
+    ladderlab sweep --config F.ladder.json [--json] [--backend ray|local] [--ray-address A]   expand, run, aggregate
+    ladderlab sweep report SWEEP_DIR [--json]     the aggregate again, from the sweep folder and its run folders
+    ladderlab sweep resume SWEEP_DIR              finished trials kept, stopped ones continued, the rest run
+
+One command with two optional actions rather than ``sweep run/report/resume``: the issue's and the README's line is
+``ladderlab sweep --config F``, and it reads as ``compare --config F`` does. Exit status as for compare: 0 when every
+trial finished, 2 bad input (a refused grid: nothing is created), 3 / 1 when a trial ran out of memory / crashed
+(the first failure's kind), 130 stopped. The grid is checked before any backend starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import BadInput, error_fields
+from .events import EventSink
+from .stop import StopRequested, graceful_signals
+from .stop import requested as stop_requested
+
+COMMAND = "sweep"
+RAY_MISSING = "install the sweep extra: pip install 'ladderlab[sweep]' (or run the trials here: --backend local)"
+
+
+def _options(p: argparse.ArgumentParser, keep_parent: bool) -> None:
+    """Options the sweep and its resume share; on an action they default to the parent's (SUPPRESS), so that
+    ``sweep --backend local resume D`` and ``sweep resume D --backend local`` mean the same."""
+    d = (lambda value: argparse.SUPPRESS) if keep_parent else (lambda value: value)
+    p.add_argument("--backend", choices=("ray", "local"), default=d("ray"), help="where trials run (default: ray)")
+    p.add_argument("--ray-address", default=d(None), metavar="ADDRESS", help="an existing Ray cluster (ray backend)")
+    p.add_argument("--json", action="store_true", default=d(False), help="print only the results as one JSON object")
+    p.add_argument(
+        "--format",
+        choices=("events", "text"),
+        default=d(None),
+        help="stdout: JSON-lines events (default when piped) or readable progress (on a terminal)",
+    )
+
+
+def add_parser(sub) -> None:
+    text = "run an experiment file's sweep block: a grid of runs over fields and seeds, aggregated per grid point"
+    p = sub.add_parser(COMMAND, help=text, description=text)
+    p.add_argument("--config", help="experiment file (*.ladder.json) with a sweep block")
+    p.add_argument("--runs-dir", default=None, help="where run folders and the sweep folder go (default: the file's)")
+    _options(p, keep_parent=False)
+    actions = p.add_subparsers(dest="sweep_action", metavar="{report,resume}")
+    text = "print a sweep's aggregate (mean, std, Pareto front), recomputed from its folder and its runs"
+    r = actions.add_parser("report", help=text, description=text)
+    r.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep folder (<runs_dir>/sweeps/<id>)")
+    r.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
+    text = "continue a stopped sweep: finished trials kept, stopped ones resumed from their checkpoint, others run"
+    r = actions.add_parser("resume", help=text, description=text)
+    r.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep folder (<runs_dir>/sweeps/<id>)")
+    _options(r, keep_parent=True)
+
+
+def main(args: argparse.Namespace, report: Callable[[EventSink | None, dict], int], exit_status: dict) -> int:
+    """``report``: the CLI's way of telling a failure outside any run (cli._report); ``exit_status``: cli.EXIT."""
+    from .sweep.store import SweepStore
+
+    mode = "quiet" if args.json else args.format or ("text" if sys.stdout.isatty() else "events")
+    sink = EventSink(mode)
+    store: SweepStore | None = None
+    try:
+        with graceful_signals():
+            if args.sweep_action == "report":
+                results = _results(SweepStore.open(args.sweep_dir, sink))
+                _print(results, args.json)
+                return 0
+            store, trials, backend = _prepare(args, sink)
+            results = _drive(store, trials, backend, sink)
+    except StopRequested:
+        where = f" {store.dir}" if store is not None else ""
+        print(f"ladderlab: sweep stopped; `ladderlab sweep resume{where}` continues it", file=sys.stderr)
+        return exit_status["stopped"]
+    except KeyboardInterrupt:
+        print("ladderlab: sweep interrupted; finished trials are in their run folders", file=sys.stderr)
+        return exit_status["stopped"]
+    except Exception as e:  # a refused grid, a missing Ray, a bug: errors.py decides which
+        return report(sink, error_fields(e))
+    _print(results, args.json, mode == "text")
+    failed = [t for t in store.manifest["trials"] if t["status"] == "failed"]
+    for t in failed:
+        print(
+            f"ladderlab: trial {t['trial_id']} ({t['method']} {json.dumps(t['point'])} seed {t['seed']}) failed "
+            f"({t['error']['kind']}): {t['error']['message']}",
+            file=sys.stderr,
+        )
+    return exit_status[failed[0]["error"]["kind"]] if failed else 0
+
+
+def _prepare(args, sink: EventSink):
+    """Everything that can be refused, refused before anything is created: the file and its grid, the backend."""
+    from .sweep.spec import read_sweep_file
+    from .sweep.store import SweepStore
+
+    if args.sweep_action == "resume":
+        backend = _backend(args, sink)
+        store = SweepStore.open(args.sweep_dir, EventSink(sink.stdout_mode))
+        store.copies_run_files = not getattr(backend, "writes_run_files", False)
+        return store, store.unfinished(), backend
+    if not args.config:
+        raise BadInput("sweep needs an experiment file with a sweep block", "pass --config FILE.ladder.json")
+    values, spec = read_sweep_file(args.config)
+    if args.runs_dir:
+        values["runs_dir"] = args.runs_dir
+    values["runs_dir"] = str(Path(values.get("runs_dir") or ".ladderlab/runs").expanduser().resolve())
+    backend = _backend(args, sink)
+    store = SweepStore.create(values["runs_dir"], values, spec, args.config, EventSink(sink.stdout_mode))
+    store.copies_run_files = not getattr(backend, "writes_run_files", False)
+    return store, store.expand(), backend
+
+
+def _backend(args, sink: EventSink):
+    if args.backend == "local":
+        if args.ray_address:
+            raise BadInput("--ray-address names a Ray cluster, and the backend is local", "use --backend ray")
+        from .sweep.local import LocalBackend
+
+        return LocalBackend(sink)
+    if importlib.util.find_spec("ray") is None:
+        raise BadInput("the ray backend needs Ray, which is not installed", RAY_MISSING)
+    # imported by name: Ray loads only here, and only when the sweep asks for it
+    return importlib.import_module("ladderlab.sweep.ray_backend").RayBackend(sink=sink, address=args.ray_address)
+
+
+def _drive(store, trials, backend, sink: EventSink) -> dict:
+    store.sink.emit(
+        "sweep_started",
+        sweep_id=store.sweep_id,
+        sweep_dir=str(store.dir),
+        trials=len(store.manifest["trials"]),
+        pending=len(trials),
+    )
+    backend.run(trials, store, store.runs_dir)
+    results = _results(store)  # also when stopped: what finished is aggregated
+    if stop_requested():
+        raise StopRequested(stop_requested() or "SIGINT")
+    store.sink.emit("sweep_finished", sweep_id=store.sweep_id, sweep_dir=str(store.dir), points=results["points"])
+    return results
+
+
+def _results(store) -> dict:
+    from .sweep.aggregate import aggregate
+
+    results = aggregate(store)
+    store.write_results(results)
+    return results
+
+
+def _print(results: dict, as_json: bool, as_text: bool = True) -> None:
+    if as_json:
+        print(json.dumps(results, indent=2))
+    elif as_text:
+        print(format_points(results))
+
+
+def format_points(results: dict) -> str:
+    """One line per grid point: method, point, seeds done, score mean ± std, peak training memory."""
+    lines = [f"sweep {results['sweep_dir']}"]
+    for p in results["points"]:
+        point = " ".join(f"{k}={json.dumps(v)}" for k, v in p["point"].items()) or "-"
+        score = f"{p['mean']['score']:.2f} ± {p['std']['score']:.2f}" if "score" in p["mean"] else "n/a"
+        peak = f"{p['peak_bytes'] / 2**20:.1f} MiB" if p["peak_bytes"] is not None else "n/a"
+        lines.append(f"  {p['method']:8} {point:30} n={p['n']}/{p['trials']}  score {score}  peak {peak}")
+    for f in results.get("pareto", ()):
+        lines.append(f"  pareto ({f['task']}): {f['method']} {json.dumps(f['point'])} score {f['score']:.2f}")
+    return "\n".join(lines)

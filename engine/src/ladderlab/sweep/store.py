@@ -1,0 +1,181 @@
+"""The sweep's folder, and the driver's side of the run store while a backend runs trials.
+
+<runs_dir>/sweeps/<sweep_id>/
+    manifest.json   the experiment file, its values (paths resolved), the sweep block, and every trial: method,
+                    grid point, seed, status (trials.TRIAL_STATES), run_id (its run folder under runs_dir), error
+    results.json    the aggregate (aggregate.py), rewritten when the sweep ends and by ``ladderlab sweep report``
+
+Trials are ordinary run folders in runs_dir, next to those of ``run`` and ``compare``. Both files are replaced
+atomically (runstore.write_json_atomic): a sweep killed at any moment leaves a manifest that ``ladderlab sweep
+resume`` reads. The manifest is the sweep's state; results are always recomputed from the run folders.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from ..errors import BadInput, read_json_file
+from ..events import EventSink
+from ..runstore import write_atomic, write_json_atomic
+from .spec import SweepSpec, expand, parse_sweep
+from .trials import Trial
+
+SWEEPS = "sweeps"  # the folder under runs_dir that holds one folder per sweep
+MANIFEST = "manifest.json"
+RESULTS = "results.json"
+
+
+class SweepStore:
+    """Implements trials.TrialReporter: records each trial's state in the manifest and tells the driver's stdout
+    (``sweep_trial`` events). For a backend whose trials do not write into runs_dir themselves
+    (``copies_run_files``), it writes their events and files into the driver's run folders."""
+
+    def __init__(self, runs_dir: str | Path, sweep_id: str, sink: EventSink | None = None, copies_run_files=True):
+        self.runs_dir = Path(runs_dir)
+        self.sweep_id = sweep_id
+        self.dir = self.runs_dir / SWEEPS / sweep_id
+        self.sink = sink or EventSink("quiet")  # its own: sweep events go to stdout, never into a run's events.jsonl
+        self.copies_run_files = copies_run_files
+        self.manifest: dict = {}
+        self._lock = threading.Lock()  # a backend may report from several threads
+
+    # -- the sweep folder
+
+    @classmethod
+    def create(
+        cls, runs_dir: str | Path, values: dict, spec: SweepSpec, experiment_file: str | None, sink=None
+    ) -> SweepStore:
+        """A new sweep folder (a fresh id) with every trial queued."""
+        root = Path(runs_dir) / SWEEPS
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise BadInput(
+                f"cannot create the sweeps folder {root}: {e.strerror}", "set runs_dir to a writable folder"
+            ) from None
+        while True:  # mkdir without exist_ok is atomic: two sweeps started at once never share a folder
+            sweep_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+            try:
+                (root / sweep_id).mkdir()
+                break
+            except FileExistsError:
+                continue
+        store = cls(runs_dir, sweep_id, sink)
+        store.manifest = {
+            "sweep_id": sweep_id,
+            "experiment_file": str(Path(experiment_file).resolve()) if experiment_file else None,
+            "created": round(time.time(), 3),
+            "values": values,
+            "sweep": spec.to_json(),
+            "trials": [
+                {**_identity(t), "status": "queued", "run_id": None, "error": None} for t in store.expand(values, spec)
+            ],
+        }
+        store._save()
+        return store
+
+    @classmethod
+    def open(cls, sweep_dir: str | Path, sink=None) -> SweepStore:
+        """An existing sweep folder (<runs_dir>/sweeps/<id>); BadInput if it is none."""
+        folder = Path(sweep_dir).expanduser().resolve()
+        path = folder / MANIFEST
+        if not path.is_file():
+            raise BadInput(
+                f"{folder} is not a sweep folder (it has no {MANIFEST})",
+                f"pass a folder under <runs_dir>/{SWEEPS}/ (ladderlab sweep prints it when it starts)",
+            )
+        manifest = read_json_file(path, str(path), "the sweep folder is damaged; start the sweep again")
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("trials"), list):
+            raise BadInput(f"{path} is not a sweep manifest", "the sweep folder is damaged; start the sweep again")
+        store = cls(folder.parent.parent, folder.name, sink)
+        store.manifest = manifest
+        return store
+
+    def expand(self, values: dict | None = None, spec: SweepSpec | None = None) -> list[Trial]:
+        """The sweep's trials (the manifest's, when it exists), each with the run folder of its latest attempt."""
+        values = self.manifest["values"] if values is None else values
+        spec = parse_sweep(self.manifest["sweep"], values) if spec is None else spec
+        trials = expand(values, spec, self.sweep_id)
+        records = {t["trial_id"]: t for t in self.manifest.get("trials", ())}
+        for trial in trials:
+            record = records.get(trial.trial_id)
+            if record is not None and _identity(trial) != {k: record[k] for k in _identity(trial)}:
+                raise BadInput(
+                    f"{self.dir / MANIFEST}: trial {trial.trial_id} no longer expands as it did",
+                    "the sweep was made by another engine version; start it again",
+                )
+        return [replace(t, run_id=records[t.trial_id]["run_id"]) if t.trial_id in records else t for t in trials]
+
+    def unfinished(self) -> list[Trial]:
+        """What a resume runs: every trial without a finished run folder. A trial whose run finished after the
+        manifest last changed (the driver died in between) is marked finished here, not run again."""
+        todo = []
+        for trial in self.expand():
+            record = self.record(trial.trial_id)
+            if trial.run_id and (self.runs_dir / trial.run_id / "summary.json").is_file():
+                if record["status"] != "finished":
+                    self._set(trial.trial_id, status="finished", error=None)
+            else:
+                todo.append(trial)
+        return todo
+
+    def record(self, trial_id: str) -> dict:
+        return next(t for t in self.manifest["trials"] if t["trial_id"] == trial_id)
+
+    def _set(self, trial_id: str, **changes) -> None:
+        with self._lock:
+            record = self.record(trial_id)
+            record.update(changes)
+            self._save()
+        self.sink.emit(
+            "sweep_trial",
+            **{k: record[k] for k in ("trial_id", "method", "point", "seed", "status")},
+            run_id=record["run_id"],
+        )
+
+    def _save(self) -> None:
+        write_json_atomic(self.dir / MANIFEST, self.manifest)
+
+    def write_results(self, results: dict) -> None:
+        write_json_atomic(self.dir / RESULTS, results)
+
+    # -- trials.TrialReporter
+
+    def trial_started(self, trial_id: str, run_id: str) -> None:
+        self._set(trial_id, status="running", run_id=run_id, error=None)
+
+    def trial_event(self, trial_id: str, event: dict) -> None:
+        if not self.copies_run_files:
+            return  # the trial wrote it into its run folder itself
+        line = json.dumps(event, separators=(",", ":"))
+        folder = self.runs_dir / self.record(trial_id)["run_id"]
+        folder.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(folder / "events.jsonl", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        if self.sink.stdout_mode == "events":  # the extension follows the trial as it follows a run
+            self.sink.stdout.write(line + "\n")
+            self.sink.stdout.flush()
+
+    def trial_file(self, trial_id: str, name: str, data: bytes) -> None:
+        if not self.copies_run_files:
+            return
+        folder = self.runs_dir / self.record(trial_id)["run_id"]
+        folder.mkdir(parents=True, exist_ok=True)
+
+        def write(tmp: Path) -> None:
+            tmp.write_bytes(data)
+
+        write_atomic(folder / Path(name).name, write, name)
+
+    def trial_ended(self, trial_id: str, status: str, summary: dict | None, error: dict | None) -> None:
+        kept = {k: error.get(k) for k in ("kind", "message", "hint")} if error else None
+        self._set(trial_id, status=status, error=kept)
+
+
+def _identity(trial: Trial) -> dict:
+    return {"trial_id": trial.trial_id, "method": trial.method, "point": trial.point, "seed": trial.seed}
