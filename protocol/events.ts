@@ -76,7 +76,8 @@ export interface ResumedFrom {
   step: number;
   epoch: number;
   step_in_epoch: number;
-  checkpoint: string;
+  /** null: the run stopped before its first checkpoint and starts again from step 0 in its folder. */
+  checkpoint: string | null;
 }
 
 export interface PhaseStartedEvent extends EventBase {

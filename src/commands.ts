@@ -197,10 +197,10 @@ export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Sessi
         candidates.map((r) => ({
           label: runName(r, among),
           description: r.id,
-          detail: r.resumable ? 'has a checkpoint' : 'no checkpoint yet',
+          detail: r.checkpoint ? 'continues from its checkpoint' : 'no checkpoint yet: starts again from the beginning',
           id: r.id,
         })),
-        { placeHolder: 'Run to resume from its checkpoint' },
+        { placeHolder: 'Run to resume' },
       );
       target = picked?.id;
       if (!target) return undefined;

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -318,12 +319,61 @@ def test_stop_before_validation_resumes_with_the_validation(tmp_path):
         assert torch.equal(tensor, ref_weights[name])
 
 
-def test_stop_during_pruning_init_leaves_no_checkpoint_and_resume_says_so(tmp_path):
+def test_stop_during_pruning_init_leaves_no_checkpoint_and_resume_starts_it_again(tmp_path, validator):
+    """Stopped before anything could be saved: resume trains the run again from the start in its own folder, and its
+    events say so (a run_started resumed from step 0 with no checkpoint, and a log line)."""
     sink = StopWhen(lambda e: e["type"] == "phase_started" and e["phase"] == "pruning_init")
     with stop.graceful_signals(), pytest.raises(stop.StopRequested):
         run_comparison(tiny_lst_run(tmp_path), sink)
     stopped = sink.events[-1]
     assert stopped["type"] == "run_stopped" and stopped["checkpoint"] is None and stopped["step"] == 0
     run_dir = tmp_path / "runs" / stopped["run_id"]
-    with pytest.raises(BadInput, match="stopped before its first checkpoint"):
+    assert f"ladderlab resume {run_dir}` starts it again" in stopped["message"]
+
+    resumed = StopWhen(lambda e: False)
+    with stop.graceful_signals():
+        row = resume_run(run_dir, resumed).rows[0]
+    assert row["run_dir"] == str(run_dir) and helpers.run_folders(tmp_path / "runs") == [run_dir]
+    whole = events_file(run_dir)
+    for event in whole:
+        validator.validate(event)
+    restarts = [e for e in whole if e["type"] == "run_started"]
+    assert len(restarts) == 2 and "resumed" not in restarts[0]
+    assert restarts[1]["resumed"] == {"step": 0, "epoch": 0, "step_in_epoch": 0, "checkpoint": None}
+    assert any(e["type"] == "log" and e["message"].startswith("restarted from the beginning") for e in whole)
+    assert [e["step"] for e in whole if e["type"] == "train_step"] == list(range(1, 9))  # 2 epochs x 4, once
+    assert whole[-1]["type"] == "run_finished" and not (run_dir / checkpoint.CHECKPOINT).exists()
+
+
+def test_killed_before_its_first_checkpoint_resumes_from_elsewhere_to_the_same_result(tmp_path, reference, capsys):
+    """SIGKILL at step 1 (the first checkpoint would come at step 4), relative --data and --runs-dir; resumed from
+    another working folder: the run starts again in its folder, reads the same data, and ends bit-identical to the
+    uninterrupted run."""
+    started_in = tmp_path / "project"
+    shutil.copytree(SST2, started_in / "data" / "SST-2")
+    relative = [("data/SST-2" if arg == str(SST2) else arg) for arg in CONFIG]
+    proc = start("run", *relative, "--runs-dir", "runs", cwd=started_in)
+    events = read_until(proc, lambda e: e["type"] == "train_step")
+    proc.kill()
+    proc.wait()
+    run_dir = started_in / events[0]["run_dir"]
+    assert not (run_dir / checkpoint.CHECKPOINT).exists() and not any(e["type"] == "checkpoint_saved" for e in events)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(elsewhere)
+        code, events = resume_in_process(run_dir, capsys)
+    assert code == 0 and events[-1]["type"] == "run_finished", events[-1]
+    assert events[0]["type"] == "run_started" and events[0]["resumed"]["checkpoint"] is None
+    assert_same_result(run_dir, reference)
+    assert not (elsewhere / "runs").exists()  # runs_dir (LST's init cache) read from where the run began
+
+
+def test_a_finished_run_and_a_folder_that_is_no_run_are_refused(tmp_path):
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(BadInput, match="not a Ladder Lab run folder"):
+        resume_run(tmp_path / "notes", EventSink("quiet"))
+    run_dir = Path(run_comparison(tiny_lst_run(tmp_path, epochs=1), EventSink("quiet")).rows[0]["run_dir"])
+    with pytest.raises(BadInput, match="already finished"):
         resume_run(run_dir, EventSink("quiet"))

@@ -125,7 +125,8 @@ export class EngineSessions implements vscode.Disposable {
     return this.exclusive(() => this.launchComparison(experimentPath));
   }
 
-  /** Continues an interrupted run (a run id or its folder) from its checkpoint: `ladderlab resume RUN_DIR`. */
+  /** Continues an interrupted run (a run id or its folder) from its checkpoint, or starts it again in its folder when
+   * it has none yet: `ladderlab resume RUN_DIR`. */
   resume(run: string): Promise<Session> {
     return this.exclusive(() => this.launchResume(run));
   }

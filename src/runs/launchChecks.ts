@@ -54,7 +54,7 @@ export function resumeRefusal(record: RunRecord): string | undefined {
     case 'interrupted':
       return record.resumable
         ? undefined
-        : `Run ${record.id} stopped before its first checkpoint (no checkpoint.pt in its folder): there is nothing to resume; run the experiment again.`;
+        : `Run ${record.id} has no config.json, so the engine cannot tell what it trained: it cannot be resumed; run the experiment again.`;
     case 'running':
       return `Run ${record.id} is still running; stop it first (Ladder Lab: Stop Run) to resume it later.`;
     case 'finished':

@@ -1,6 +1,7 @@
 // Reads the engine's run folders (<runsDir>/<id>/: config.json, events.jsonl, summary.json, metrics.json, and
-// label.json, the one file the extension writes: the user's name for the run) back into RunRecords. The folders are the source of truth; this never writes to them (writeUserLabel aside). A folder is resumable when
-// the engine left checkpoint.pt and no summary.json (the engine deletes the checkpoint when a run finishes).
+// label.json, the one file the extension writes: the user's name for the run) back into RunRecords. The folders are the source of truth; this never writes to them (writeUserLabel aside). An interrupted folder with
+// config.json and no summary.json is resumable: from checkpoint.pt when the engine left one (it deletes it when a run
+// finishes), else the engine starts the run again from the beginning in its folder.
 // No vscode here: recordFromFiles is pure and unit-tested; readRuns only adds the file reading.
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -174,7 +175,10 @@ export function recordFromFiles(id: string, dir: string, files: RunFiles, live =
   } else
     record.status =
       status === 'interrupted' && live && !stopped ? 'running' : (status ?? (live ? 'running' : 'interrupted'));
-  if (record.status === 'interrupted') record.resumable = files.checkpoint === true && !summaryFile.value;
+  if (record.status === 'interrupted') {
+    record.resumable = config.value !== undefined && !summaryFile.value;
+    record.checkpoint = files.checkpoint === true;
+  }
   if (notes.length) record.notes = notes;
   return record;
 }

@@ -18,8 +18,10 @@ export interface RunRecord {
   problem?: string; // why a folder is 'corrupt' (e.g. "events.jsonl line 12 is not JSON")
   /** Worth telling but not corrupt, e.g. "the last line of events.jsonl was cut off (the engine was killed)". */
   notes?: string[];
-  /** An interrupted run with a checkpoint: `ladderlab resume` can continue it. */
+  /** An interrupted run `ladderlab resume` takes up: from its checkpoint, or (none yet) from the start in its folder. */
   resumable?: boolean;
+  /** An interrupted run's checkpoint.pt exists: resume continues from it rather than starting again. */
+  checkpoint?: boolean;
   /** config.json: the resolved experiment + method + lr (+ experiment_file and comparison from newer engines). */
   config?: Record<string, unknown>;
   /** The name the user gave the run (label.json in its folder), shown instead of the label made from its config. */

@@ -103,7 +103,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
     const notes = (run.notes ?? []).map((n) => `\n\nnote: ${n}`).join('');
     const resume =
       run.status === 'interrupted'
-        ? `\n\n${run.resumable ? 'Resumable from its checkpoint (Resume Run).' : 'No checkpoint yet: Resume will say so; start it again instead.'}`
+        ? `\n\n${!run.resumable ? 'Not resumable (no config.json): run the experiment again.' : run.checkpoint ? 'Resumable from its checkpoint (Resume Run).' : 'No checkpoint yet: Resume Run starts it again from the beginning in its folder.'}`
         : '';
     item.tooltip = new vscode.MarkdownString(runTooltip(run, this.nameOf(run)) + notes + resume);
     const [icon, color] = ICONS[run.status];

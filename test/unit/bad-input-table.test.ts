@@ -200,9 +200,9 @@ const CASES: Case[] = [
   },
   { name: 'resume a running run', message: () => resumeRefusal(run('running')), expect: [/still running/, /Stop Run/] },
   {
-    name: 'resume without a checkpoint',
+    name: 'resume a run without config.json',
     message: () => resumeRefusal(run('interrupted', { resumable: false })),
-    expect: [/no checkpoint\.pt/, /run the experiment again/],
+    expect: [/no config\.json/, /run the experiment again/],
   },
   {
     name: 'resume an out-of-memory failure',

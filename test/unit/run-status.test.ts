@@ -55,7 +55,12 @@ test('a gracefully stopped run is interrupted, resumable with a checkpoint, and 
   assert.match(r.notes!.join(' '), /stopped at step 2/);
   // The engine still writes its last lines after run_stopped: not "running" even while the process lives.
   assert.equal(recordFromFiles(ID, '/r', files(text, { checkpoint: true }), true).status, 'interrupted');
-  assert.equal(recordFromFiles(ID, '/r', files(text)).resumable, false, 'no checkpoint.pt: not resumable');
+  const noCheckpoint = recordFromFiles(ID, '/r', files(text));
+  assert.equal(noCheckpoint.resumable, true, 'no checkpoint.pt: resume starts it again in its folder');
+  assert.equal(noCheckpoint.checkpoint, false);
+  assert.equal(r.checkpoint, true);
+  const noConfig = recordFromFiles(ID, '/r', { 'events.jsonl': text });
+  assert.equal(noConfig.resumable, false, 'no config.json: the engine cannot tell what to train');
 });
 
 test('a killed run: interrupted when its process is gone, running while it lives; a torn last line is reported, not corrupt', () => {

@@ -203,7 +203,9 @@ export function applyEvent(model: MonitorModel, e: EngineEvent): void {
         run.status = 'stopped';
         run.phase = null;
       }
-      const resumable = e.checkpoint ? '; it can be resumed from its checkpoint' : '';
+      const resumable = e.checkpoint
+        ? '; it can be resumed from its checkpoint'
+        : '; before its first checkpoint: resuming starts it again';
       pushMessage(
         model,
         'info',

@@ -7,7 +7,8 @@ best validation weights and metrics so far, and the run's config. What does not 
 rebuilt on resume by the same seeded code, then the trainable state is loaded over it. LST's pruning init is not
 redone: it writes only trainable weights (the side network, its ladders), which the checkpoint holds. The file
 is replaced atomically (temp + rename): a kill -9 at any moment leaves the previous checkpoint or the new one,
-never half of one.
+never half of one. A run stopped or killed before its first checkpoint has nothing to continue from: resume starts it
+again from the beginning in its own folder (same run id, its config.json; events.jsonl keeps the first attempt).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import BadInput, for_client, label
+from .errors import BadInput
 from .runstore import write_atomic, write_json_atomic
 
 CHECKPOINT = "checkpoint.pt"
@@ -103,12 +104,10 @@ def load(run_dir: Path) -> dict:
         # weights_only: a checkpoint is data; loading it never runs code from the file.
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
+        # open_for_resume checked that it exists; only a file removed meanwhile (a second process) lands here
         raise BadInput(
-            f"{run_dir} has no {CHECKPOINT}: the run stopped before its first checkpoint",
-            for_client(
-                cli="start the run again (ladderlab run), or lower checkpoint_every",
-                vscode=f"run the experiment again, or lower {label('checkpoint_every')} in the Experiment view",
-            ),
+            f"{run_dir} has no {CHECKPOINT} any more (was the run resumed or deleted meanwhile?)",
+            "resume it again: a run without a checkpoint starts from the beginning",
         ) from None
     except Exception as e:  # any unreadable file is the same problem for the user
         raise BadInput(
@@ -124,8 +123,9 @@ def load(run_dir: Path) -> dict:
     return payload
 
 
-def open_for_resume(run_dir: str | Path) -> tuple[dict, dict]:
-    """Check that RUN_DIR can be resumed; return (config.json as a dict, checkpoint payload). BadInput otherwise."""
+def open_for_resume(run_dir: str | Path) -> tuple[dict, dict | None]:
+    """Check that RUN_DIR can be resumed; return (config.json as a dict, checkpoint payload). BadInput otherwise.
+    The payload is None when the run stopped before its first checkpoint: it starts again from config.json."""
     folder = Path(run_dir).expanduser()
     if not folder.is_dir():
         raise BadInput(f"run folder not found: {folder}", "pass the folder of a stopped run (under your runs_dir)")
@@ -145,6 +145,8 @@ def open_for_resume(run_dir: str | Path) -> tuple[dict, dict]:
         raise BadInput(
             f"{config_path} is not valid JSON ({e})", "the run folder is damaged; start the run again"
         ) from None
+    if not (folder / CHECKPOINT).is_file():
+        return config, None
     payload = load(folder)
     saved = payload["config"]
     differing = sorted(k for k in set(config) | set(saved) if config.get(k) != saved.get(k))

@@ -28,6 +28,7 @@ from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields, use_field
 from .events import EventSink
+from .filepaths import resolve_file_paths
 from .train import Run
 
 
@@ -76,7 +77,8 @@ def run_comparison(exp: Experiment, sink: EventSink, experiment_file: str | None
 
 
 def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
-    """Continue a stopped or killed run in its own folder from its checkpoint (BadInput if it cannot be)."""
+    """Continue a stopped or killed run in its own folder from its checkpoint, or train it again from the start there
+    when it stopped before its first one (BadInput if it cannot be: finished, not a run folder, damaged)."""
     folder = Path(run_dir).expanduser()
     if folder.name in ("", ".", ".."):  # the run id is the folder's name
         folder = folder.resolve()
@@ -87,14 +89,11 @@ def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
     # runs from before these fields put T5 adapters after cross-attention too and trained LoRA without biases
     values.setdefault("adapter_placement", "every_sublayer")
     values.setdefault("lora_bias", "none")
-    # Relative data and backbone paths were relative to the folder the run was started from.
-    moved = Path(payload["cwd"]).resolve() != Path.cwd().resolve()
-    for name in ("data", "backbone") if moved else ():
-        value = values.get(name)
-        if isinstance(value, str) and value not in ("default",) and not value.startswith("preset:"):
-            path = Path(value).expanduser()
-            if not path.is_absolute():
-                values[name] = str(Path(payload["cwd"]) / path)
+    # Relative paths were relative to the folder the run was started from: config.json names it (runs from before
+    # that: the checkpoint; neither: here). A restart redoes LST's init, whose cache lies under runs_dir.
+    started_in = config.get("cwd") or (payload["cwd"] if payload is not None else None)
+    if started_in is not None:
+        values = resolve_file_paths(values, Path(started_in))
     try:
         exp = build_experiment(values, {})
     except TypeError as e:

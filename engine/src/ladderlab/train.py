@@ -14,6 +14,7 @@ import contextlib
 import functools
 import gc
 import math
+import os
 import time
 from pathlib import Path
 
@@ -52,9 +53,10 @@ class Run:
         backbone: Backbone,
         data: SharedData,
         sink: EventSink,
-        resume: tuple[Path, dict, dict] | None = None,
+        resume: tuple[Path, dict, dict | None] | None = None,
     ):
-        """``resume``: (run folder, its config.json, checkpoint payload) to continue a stopped run in its folder."""
+        """``resume``: (run folder, its config.json, checkpoint payload) to continue a stopped run in its folder; a
+        payload of None (stopped before its first checkpoint) trains it again from the start in that folder."""
         self.exp, self.method, self.backbone, self.data, self.sink = exp, method, backbone, data, sink
         self.spec = data.task.spec
         self.loss = loss_for(self.spec)
@@ -67,12 +69,20 @@ class Run:
         self.torn_bytes = 0  # bytes of a torn last line cut off the resumed run's events.jsonl
         if resume is None:
             self.run_dir: Path | None = None  # made when the run starts
-            self.config = {**exp.to_json(), "method": method, "lr": exp.lr_for(method), "device": str(data.device)}
+            self.config = {
+                **exp.to_json(),
+                "method": method,
+                "lr": exp.lr_for(method),
+                "device": str(data.device),
+                # relative data/backbone/runs paths (flags) are read from here, also by a resume started elsewhere
+                "cwd": os.getcwd(),
+            }
             self.last_checkpoint: Path | None = None
         else:
             # config.json is the run's own (the checkpoint's config was checked against it): keep it.
             self.run_dir, self.config, self.resume_payload = resume
-            self.last_checkpoint = self.run_dir / checkpoint.CHECKPOINT
+            self.last_checkpoint = self.run_dir / checkpoint.CHECKPOINT if self.resume_payload is not None else None
+        self.restarted = resume is not None and self.resume_payload is None  # no checkpoint: trains from the start
         # What exists once the run is under way; the stop and error paths report whatever exists by then.
         self.current_phase: str | None = None
         self.model: MethodModel | None = None
@@ -131,7 +141,7 @@ class Run:
             message=(
                 f"stopped at step {self.state.step}; `ladderlab resume {self.run_dir}` continues"
                 if self.last_checkpoint
-                else "stopped before the first checkpoint; start it again"
+                else f"stopped before the first checkpoint; `ladderlab resume {self.run_dir}` starts it again"
             ),
         )
 
@@ -201,6 +211,8 @@ class Run:
                     "checkpoint": str(self.last_checkpoint),
                 }
             }
+        elif self.restarted:  # readers fold it as a resume from step 0: the earlier attempt's steps are superseded
+            resumed = {"resumed": {"step": 0, "epoch": 0, "step_in_epoch": 0, "checkpoint": None}}
         self.sink.emit(
             "run_started",
             method=self.method,
@@ -217,6 +229,11 @@ class Run:
         )
         for note in data.task.notes:
             self.sink.log(note)
+        if self.restarted:
+            self.sink.log(
+                "restarted from the beginning in the same folder: the run stopped before its first checkpoint, so "
+                "there was nothing to continue from (events.jsonl keeps the earlier attempt's events)"
+            )
         if self.torn_bytes:
             self.sink.log(
                 f"events.jsonl ended in a line torn by an interrupted write ({self.torn_bytes} bytes); "
