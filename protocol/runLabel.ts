@@ -37,11 +37,12 @@ function isIdentity(spec: FieldSpec, method: string): boolean {
   return spec.short !== undefined && spec.methods !== undefined && spec.methods.includes(method);
 }
 
-// An identity field with choices (LST's init, fusion) names a variant of the method, and its default is the method
-// as the paper defines it: "LST r=8" rather than "LST r=8 · init fisher · fusion gates". It is shown when set to
-// another choice (or when it differs among the runs shown), so every variant still reads distinctly.
+// An identity field with choices (LST's init, fusion), or a count whose default 0 leaves the method as it is (the
+// baselines' freeze_layers), names a variant of the method, and its default is the method as the paper defines it:
+// "LST r=8" rather than "LST r=8 · init fisher · fusion gates", "LoRA rank 32" rather than "· frozen 0". It is shown
+// when set to another value (or when it differs among the runs shown), so every variant still reads distinctly.
 function isDefaultVariant(spec: FieldSpec, v: unknown): boolean {
-  return spec.kind === 'enum' && v === spec.default;
+  return (spec.kind === 'enum' || spec.default === 0) && v === spec.default;
 }
 
 function numberText(v: number): string {

@@ -1,12 +1,13 @@
 """The experiment's rules that depend on the backbone's shape, checked from its config alone (no weights, no data).
 
 ``validate`` (config.py) checks what needs nothing but the experiment; these need the backbone's config: LST's r
-must divide the backbone's widths and leave whole attention heads, kept layers must exist, and a pruning
-initialisation keeps every head. ``prepare`` (comparison.py) runs ``check_backbone`` right after reading the
-backbone's config, before any data is read or any model built, so a bad r is refused in a second, not after the
-first methods of a comparison have trained. The side-width rule is the family's own (``Family.side_config``), so
-it is stated once, where the side network is built; the extension mirrors these rules in
-protocol/backboneRules.ts, and engine/tests/fixtures/backbone-rules.json holds the cases both must agree on.
+must divide the backbone's widths and leave whole attention heads, kept layers must exist, a pruning
+initialisation keeps every head, and the baselines' freeze_layers must leave a layer to train. ``prepare``
+(comparison.py) runs ``check_backbone`` right after reading the backbone's config, before any data is read or any
+model built, so a bad r is refused in a second, not after the first methods of a comparison have trained. The
+side-width rule is the family's own (``Family.side_config``), so it is stated once, where the side network is built;
+the extension mirrors the LST rules in protocol/backboneRules.ts (not freeze_layers yet: the engine refuses it at
+launch), and engine/tests/fixtures/backbone-rules.json holds the cases both must agree on.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from peft.tuners.tuners_utils import check_target_module_exists
 from torch import nn
 from transformers.pytorch_utils import Conv1D
 
-from .errors import FIELD_LABELS, BadInput, for_client
+from .config import FIELDS
+from .errors import FIELD_LABELS, BadInput, flag, for_client, label
 from .families import family_for
+from .fields import info_of
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,37 @@ def keep_layers_problem(keep_layers: list[int] | None, n_layers: int) -> Problem
     )
 
 
+def layer_count(config) -> int:
+    """The backbone's layers as freeze_layers counts them: T5's encoder and decoder blocks together."""
+    n = int(config.num_hidden_layers)  # every family's config maps this standard name to its own
+    return n + int(config.num_decoder_layers) if config.is_encoder_decoder else n
+
+
+def freeze_layers_problem(freeze_layers: int, config) -> tuple[str, str] | None:
+    """(message, hint) when freezing ``freeze_layers`` would leave no layer to train; None when it is fine."""
+    total = layer_count(config)
+    if freeze_layers < total:
+        return None
+    stacks = " (encoder and decoder together)" if config.is_encoder_decoder else ""
+    return (
+        f"freeze_layers={freeze_layers} freezes every layer: the backbone has {total} layers{stacks}",
+        for_client(
+            cli=f"use {flag('freeze_layers')} with a value from 0 to {total - 1}",
+            vscode=f"set {label('freeze_layers')} to a value from 0 to {total - 1} in the Experiment view",
+        ),
+    )
+
+
 def backbone_problems(exp, config) -> list[Problem]:
     """What the engine would refuse about ``exp`` (an Experiment) once it builds on a backbone with this config."""
+    problems = []
+    freezing = set(exp.methods) & set(info_of(FIELDS["freeze_layers"]).methods or ())
+    if freezing and (p := freeze_layers_problem(exp.freeze_layers, config)) is not None:
+        problems.append(Problem("freeze_layers", *p))
     if "lst" not in exp.methods:
-        return []  # every rule here is about LST's side network
+        return problems  # every rule below is about LST's side network
     family = family_for(config.model_type)
     n_layers = int(config.num_hidden_layers)
-    problems = []
     if (p := keep_layers_problem(exp.keep_layers, n_layers)) is not None:
         problems.append(p)
     kept = len(exp.keep_layers) if exp.keep_layers is not None else n_layers

@@ -97,8 +97,9 @@ def differing_settings(configs: list[dict]) -> list[str]:
 
 
 def run_label(config: dict, among: list[dict] | None = None) -> str:
-    """The method's identity settings always (an enum one only off its default: the method as the paper defines it
-    needs no "init fisher"); any other setting when it differs among the runs of the same method in ``among``."""
+    """The method's identity settings always (an enum one, or a count whose default is 0, only off its default: the
+    method as the paper defines it needs no "init fisher" nor "frozen 0"); any other setting when it differs among
+    the runs of the same method in ``among``."""
     method = _method(config)
     peers = [c for c in (among or [config]) if _method(c) == method]
     differing = set(differing_settings(peers if config in peers else [*peers, config]))
@@ -108,7 +109,7 @@ def run_label(config: dict, among: list[dict] | None = None) -> str:
             continue
         v = config.get(name)
         identity = info.short is not None and info.methods is not None and v is not None
-        if identity and KIND[name] == "enum" and v == DEFAULTS[name]:
+        if identity and (KIND[name] == "enum" or DEFAULTS[name] == 0) and v == DEFAULTS[name]:
             identity = False
         if identity or name in differing:
             parts.append(_part(info, v))

@@ -75,6 +75,10 @@ class Family:
     def stacks(self, model: ArchModule) -> list[StackInfo]:
         raise NotImplementedError
 
+    def embeddings(self, model: ArchModule) -> list[nn.Module]:
+        """What runs before the first block: token (and position) embeddings and their norm (freeze_layers)."""
+        raise NotImplementedError
+
     # -- Ladder Side-Tuning -------------------------------------------------------------------------
     def side_config(self, config, r: int, n_layers: int, heads: int | None):
         """The backbone's config with widths divided by r (BadInput if r does not divide them)."""

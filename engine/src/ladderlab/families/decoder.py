@@ -96,6 +96,9 @@ class DecoderFamily(Family):
     def stacks(self, model):
         return [StackInfo("decoder", model.transformer.h, model.transformer)]
 
+    def embeddings(self, model):
+        return [model.transformer.wte, model.transformer.wpe]
+
     # -- LST ----------------------------------------------------------------------------------------
     def side_config(self, config, r, n_layers, heads):
         d, h = config.n_embd, heads or config.n_head

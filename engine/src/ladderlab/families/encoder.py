@@ -77,6 +77,9 @@ class EncoderFamily(Family):
     def stacks(self, model):
         return [StackInfo("encoder", model.base_model.encoder.layer, model.base_model.encoder)]
 
+    def embeddings(self, model):
+        return [model.base_model.embeddings]  # words, positions, token types, their layer norm
+
     # -- LST ----------------------------------------------------------------------------------------
     def side_config(self, config, r, n_layers, heads):
         d, ff, h = config.hidden_size, config.intermediate_size, heads or config.num_attention_heads

@@ -149,6 +149,9 @@ class Seq2SeqFamily(Family):
             StackInfo("decoder", model.decoder.block, model.decoder),
         ]
 
+    def embeddings(self, model):
+        return [model.shared]  # both stacks' token embeddings (and, tied, the LM head); positions are in block 0
+
     # -- LST ----------------------------------------------------------------------------------------
     def side_config(self, config, r, n_layers, heads):
         d, ff, inner = config.d_model, config.d_ff, config.num_heads * config.d_kv

@@ -11,6 +11,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from .base import MethodModel, freeze_all, is_norm, unfreeze_modules
+from .freeze import frozen_part
 
 
 class Adapter(nn.Module):
@@ -40,11 +41,16 @@ def out_width(module: nn.Module) -> int:
     raise TypeError(f"an adapter follows a Linear or Conv1D projection, not a {type(module).__name__}")
 
 
-def insert_adapters(model: nn.Module, stacks, points: tuple[str, ...], bottleneck: int) -> int:
-    """Attach an adapter after each of the ``points`` (paths inside a block) found in every block."""
+def insert_adapters(
+    model: nn.Module, stacks, points: tuple[str, ...], bottleneck: int, skip: frozenset[int] = frozenset()
+) -> int:
+    """Attach an adapter after each of the ``points`` (paths inside a block) found in every block but those in
+    ``skip`` (their id(): the layers freeze_layers freezes)."""
     count = 0
     for stack in stacks:
         for layer in stack.layers:
+            if id(layer) in skip:
+                continue
             for point in points:
                 try:
                     module = layer.get_submodule(point)
@@ -58,11 +64,12 @@ def insert_adapters(model: nn.Module, stacks, points: tuple[str, ...], bottlenec
 
 def build(backbone, model, exp) -> MethodModel:
     family = backbone.family
+    frozen = frozen_part(family, model, exp.freeze_layers)
     freeze_all(model)
     points = family.adapter_points
     if exp.adapter_placement == "every_sublayer":
         points += family.adapter_cross_points
-    count = insert_adapters(model, family.stacks(model), points, exp.adapter_size)
+    count = insert_adapters(model, family.stacks(model), points, exp.adapter_size, skip=frozen.layers)
     if count == 0:
         raise RuntimeError(f"no adapter insertion points found in the {family.name} family's blocks")
     for module in model.modules():
@@ -70,4 +77,5 @@ def build(backbone, model, exp) -> MethodModel:
             for p in module.parameters():
                 p.requires_grad_(True)
     unfreeze_modules(model, family.head_modules)
+    frozen.freeze()  # the layer norms in and below the frozen layers
     return MethodModel(family, model)

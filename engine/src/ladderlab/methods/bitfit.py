@@ -11,11 +11,14 @@ import torch
 from torch import nn
 
 from .base import MethodModel, freeze_all, is_norm, unfreeze_modules
+from .freeze import NOTHING_FROZEN, FrozenPart, frozen_part
 
 
-def add_zero_biases(model: nn.Module, skip: tuple[str, ...]) -> int:
+def add_zero_biases(model: nn.Module, skip: tuple[str, ...], frozen: FrozenPart = NOTHING_FROZEN) -> int:
     added = 0
     for name, module in model.named_modules():
+        if frozen.holds(name):
+            continue
         if isinstance(module, nn.Linear) and module.bias is None and not name.startswith(skip):
             module.bias = nn.Parameter(
                 torch.zeros(module.out_features, dtype=module.weight.dtype, device=module.weight.device)
@@ -28,12 +31,14 @@ def _add_norm_bias(module: nn.Module, _inputs, output):
     return output + module.bias
 
 
-def add_norm_biases(model: nn.Module) -> int:
-    """A zero bias added to the output of every layer norm that has none, by a forward hook (so it works for any
-    norm class without editing its forward code); the parameter is the norm's own ``bias``."""
+def add_norm_biases(model: nn.Module, skip: FrozenPart = NOTHING_FROZEN) -> int:
+    """A zero bias added to the output of every layer norm that has none (outside ``skip``), by a forward hook (so it
+    works for any norm class without editing its forward code); the parameter is the norm's own ``bias``."""
     added = 0
-    for module in model.modules():
+    for name, module in model.named_modules():
         weight = getattr(module, "weight", None)
+        if skip.holds(name):
+            continue
         if is_norm(module) and getattr(module, "bias", None) is None and isinstance(weight, torch.Tensor):
             module.bias = nn.Parameter(torch.zeros_like(weight))
             module.register_forward_hook(_add_norm_bias)
@@ -41,18 +46,20 @@ def add_norm_biases(model: nn.Module) -> int:
     return added
 
 
-def add_biases(model: nn.Module, family) -> int:
-    """Every bias BitFit trains, made (zero) where the backbone has none. A new task head keeps its own shape:
-    it trains whole anyway."""
-    return add_zero_biases(model, skip=family.head_modules) + add_norm_biases(model)
+def add_biases(model: nn.Module, family, frozen: FrozenPart = NOTHING_FROZEN) -> int:
+    """Every bias BitFit trains, made (zero) where the backbone has none, outside the ``frozen`` layers (where none
+    trains: freeze_layers). A new task head keeps its own shape: it trains whole anyway."""
+    return add_zero_biases(model, family.head_modules, frozen) + add_norm_biases(model, frozen)
 
 
 def build(backbone, model, exp) -> MethodModel:
     family = backbone.family
-    add_biases(model, family)
+    frozen = frozen_part(family, model, exp.freeze_layers)
+    add_biases(model, family, frozen)
     freeze_all(model)
     for name, p in model.named_parameters():
         if name.endswith(".bias"):
             p.requires_grad_(True)
     unfreeze_modules(model, family.head_modules)
+    frozen.freeze()  # the biases the backbone has in and below the frozen layers (BERT's, GPT-2's)
     return MethodModel(family, model)
