@@ -146,7 +146,8 @@ class WandB(Tracker):
         import wandb
 
         sweep = config.get("sweep") or {}
-        quiet = {} if "WANDB_SILENT" in os.environ else {"silent": True}  # stderr carries the engine's messages
+        # silent unless WANDB_SILENT says otherwise: stderr carries the engine's own messages
+        silent = os.environ.get("WANDB_SILENT", "true").lower() in ("true", "1", "yes")
         self.run = wandb.init(
             project=os.environ.get("WANDB_PROJECT") or "ladderlab",
             dir=None if os.environ.get("WANDB_DIR") else str(run_dir),
@@ -158,7 +159,7 @@ class WandB(Tracker):
             tags=[str(config.get("method"))] + ([str(sweep["trial_id"])] if "trial_id" in sweep else []),
             config=config,
             # console capture off: stdout is the engine's event stream, left exactly as the extension reads it
-            settings=wandb.Settings(console="off", **quiet),
+            settings=wandb.Settings(console="off", silent=silent),
             reinit="create_new",  # a comparison runs its methods one after another in one process
         )
 
