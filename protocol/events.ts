@@ -201,6 +201,46 @@ export interface CompareFinishedEvent extends EventBase {
   skipped?: string[]; // not started: an earlier method failed and on_failure is stop
 }
 
+/** `ladderlab sweep` (or its resume) begins; manifest.json and results.json are in sweep_dir. */
+export interface SweepStartedEvent extends EventBase {
+  type: 'sweep_started';
+  sweep_id: string;
+  sweep_dir: string;
+  trials: number; // trials the grid expands to
+  pending: number; // trials this invocation runs (fewer on a resume)
+}
+
+export type TrialStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped';
+
+/** A sweep trial changed state; run_id (inherited) is its run folder, absent before it has one. */
+export interface SweepTrialEvent extends EventBase {
+  type: 'sweep_trial';
+  trial_id: string;
+  method: string;
+  point: Record<string, unknown>;
+  seed: number;
+  status: TrialStatus;
+}
+
+/** One grid point over its seeds: mean and sample std (0 for n = 1) of every test metric. */
+export interface SweepPoint {
+  method: string;
+  point: Record<string, unknown>;
+  trials: number;
+  n: number; // finished trials
+  mean: Metrics;
+  std: Metrics;
+  peak_bytes: number | null; // mean peak training memory (CUDA peak, else accounted bytes)
+  memory: { mean: Record<string, number>; std: Record<string, number> };
+}
+
+export interface SweepFinishedEvent extends EventBase {
+  type: 'sweep_finished';
+  sweep_id: string;
+  sweep_dir: string;
+  points: SweepPoint[];
+}
+
 export type EngineEvent =
   | RunStartedEvent
   | PhaseStartedEvent
@@ -213,6 +253,9 @@ export type EngineEvent =
   | CompareFinishedEvent
   | CheckpointSavedEvent
   | RunStoppedEvent
-  | InitProgressEvent;
+  | InitProgressEvent
+  | SweepStartedEvent
+  | SweepTrialEvent
+  | SweepFinishedEvent;
 
 export type EngineEventType = EngineEvent['type'];

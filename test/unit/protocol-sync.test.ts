@@ -48,6 +48,9 @@ const EVENT_FIELDS: { [K in P.EngineEventType]: Presence<EventOf<K>> } = {
   },
   run_stopped: { ...base, run_id: R, step: R, total_steps: R, signal: R, checkpoint: R, message: R },
   init_progress: { ...base, source: R, init: R, elapsed_s: R, examples: O },
+  sweep_started: { ...base, sweep_id: R, sweep_dir: R, trials: R, pending: R },
+  sweep_trial: { ...base, trial_id: R, method: R, point: R, seed: R, status: R },
+  sweep_finished: { ...base, sweep_id: R, sweep_dir: R, points: R },
 };
 
 // Nested objects, keyed by their JSON pointer in the schema.
@@ -78,6 +81,16 @@ const NESTED_FIELDS: Record<string, Presence<unknown> | object> = {
     best_epoch: O,
     duration_s: R,
   } satisfies Presence<P.RunSummary>,
+  '/$defs/sweep_point': {
+    method: R,
+    point: R,
+    trials: R,
+    n: R,
+    mean: R,
+    std: R,
+    peak_bytes: R,
+    memory: R,
+  } satisfies Presence<P.SweepPoint>,
   '/$defs/summary/properties/memory': {
     train_peak_bytes: R,
     train_reserved_bytes: O,

@@ -132,11 +132,8 @@ class SweepStore:
             record = self.record(trial_id)
             record.update(changes)
             self._save()
-        self.sink.emit(
-            "sweep_trial",
-            **{k: record[k] for k in ("trial_id", "method", "point", "seed", "status")},
-            run_id=record["run_id"],
-        )
+        fields = {k: record[k] for k in ("trial_id", "method", "point", "seed", "status")}
+        self.sink.emit("sweep_trial", **fields, **({"run_id": record["run_id"]} if record["run_id"] else {}))
 
     def _save(self) -> None:
         write_json_atomic(self.dir / MANIFEST, self.manifest)
