@@ -1,0 +1,132 @@
+"""The Ray Tune backend on a real Ray: a local Ray it starts itself, and a 2-node cluster that loses its worker node
+mid-sweep. Both run in ray_two_node_sweep.py inside a network namespace that has only loopback (``unshare -n``,
+root: CI runs as root), so Ray can reach no other address; one run of the script serves every test here."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import run_folders
+from ladderlab.sweep.aggregate import aggregate
+from ladderlab.sweep.store import SweepStore
+
+SCRIPT = Path(__file__).with_name("ray_two_node_sweep.py")
+# The namespace's loopback comes up, then the script replaces the shell: "$0" "$@" are the argument list as given.
+IN_LOOPBACK_NAMESPACE = ["unshare", "-n", "sh", "-c", 'ip link set lo up; exec "$0" "$@"']
+TIMEOUT_S = 300  # both sweeps take about 45 s on 2 loaded cores; a hung Ray must not hang the suite
+FINISHED_RUN = {"config.json", "events.jsonl", "metrics.json", "summary.json", "trainable.safetensors"}
+
+
+def _namespace_missing() -> str | None:
+    if os.geteuid() != 0:
+        return "a network namespace needs root (CI runs as root)"
+    missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not installed" if missing else None
+
+
+@pytest.fixture(scope="module")
+def ray_sweeps(tmp_path_factory) -> dict:
+    if reason := _namespace_missing():
+        pytest.skip(f"the Ray tests run Ray in a network namespace with only loopback: {reason}")
+    folder = tmp_path_factory.mktemp("ray")
+    report = folder / "report.json"
+    done = subprocess.run(
+        [*IN_LOOPBACK_NAMESPACE, sys.executable, str(SCRIPT), str(folder / "runs"), str(report)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return {**json.loads(report.read_text()), "stdout": done.stdout}
+
+
+def _loopback_only(addresses: list[str]) -> None:
+    assert addresses, "no socket was seen listening: the snapshot missed the cluster"
+    exposed = [a for a in addresses if not ipaddress.ip_address(a.rsplit(":", 1)[0]).is_loopback]
+    assert not exposed, f"Ray listened beyond loopback: {exposed}"
+
+
+def _trial_runs(sweep_dir: str) -> tuple[SweepStore, list[tuple[dict, Path, list[dict]]]]:
+    """The sweep's store, and per trial: its manifest record, its run folder in the driver's store, its events."""
+    store = SweepStore.open(sweep_dir)
+    runs = []
+    for record in store.manifest["trials"]:
+        folder = store.runs_dir / record["run_id"]
+        events = [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+        runs.append((record, folder, events))
+    return store, runs
+
+
+def _complete(runs) -> None:
+    """Every trial finished, and its run folder in the driver's store is a whole finished run."""
+    for record, folder, events in runs:
+        assert record["status"] == "finished", record
+        assert {p.name for p in folder.iterdir()} == FINISHED_RUN, folder  # no checkpoint left over
+        assert events[-1]["type"] == "run_finished"
+        assert json.loads((folder / "summary.json").read_text()) == events[-1]["summary"]
+        assert json.loads((folder / "config.json").read_text())["sweep"]["trial_id"] == record["trial_id"]
+        last = max(i for i, e in enumerate(events) if e["type"] == "run_started")  # the attempt that finished
+        first_step = events[last].get("resumed", {}).get("step", 0) + 1
+        steps = [e["step"] for e in events[last:] if e["type"] == "train_step"]
+        assert steps == list(range(first_step, 9)), steps  # 2 epochs of 4 steps, none missing
+
+
+def test_two_node_sweep_survives_losing_its_worker_node(ray_sweeps):
+    cluster = ray_sweeps["cluster"]
+    assert cluster["killed"], "two trials never trained at once, so the worker node was not removed mid-trial"
+    store, runs = _trial_runs(cluster["sweep_dir"])
+    assert len(runs) == 4
+    _complete(runs)
+    # The trial on the lost node ran again in the same run folder: continued from its checkpoint (or from step 0
+    # when it had none), its first attempt's events kept before the second's.
+    retried = [(record, events) for record, _, events in runs if sum(e["type"] == "run_started" for e in events) > 1]
+    assert len(retried) == 1, [r["trial_id"] for r, _ in retried]
+    record, events = retried[0]
+    starts = [e for e in events if e["type"] == "run_started"]
+    assert "resumed" not in starts[0] and starts[1]["resumed"]["step"] <= 8
+    kept = [d for d in run_folders(store.runs_dir) if d.name != "sweeps"]
+    assert kept == sorted(folder for _, folder, _ in runs)  # no attempt left in a folder of its own
+
+
+def test_cluster_sweep_aggregates_its_trials_own_metrics(ray_sweeps):
+    store, runs = _trial_runs(ray_sweeps["cluster"]["sweep_dir"])
+    results = aggregate(store)
+    assert len(results["points"]) == 2  # r=4 and r=8, two seeds each
+    for point in results["points"]:
+        metrics = [
+            json.loads((folder / "metrics.json").read_text())["test"]
+            for record, folder, _ in runs
+            if record["point"] == point["point"]
+        ]
+        assert point["n"] == len(metrics) == 2
+        for name in metrics[0]:
+            values = [m[name] for m in metrics]
+            assert point["mean"][name] == pytest.approx(np.mean(values))
+            assert point["std"][name] == pytest.approx(np.std(values, ddof=1))
+
+
+def test_ray_listens_on_loopback_only(ray_sweeps):
+    cluster, local = ray_sweeps["cluster"], ray_sweeps["local"]
+    assert ipaddress.ip_address(cluster["gcs_address"].rsplit(":", 1)[0]).is_loopback
+    _loopback_only(cluster["listening"])  # head and worker node, driver, relay, trials
+    _loopback_only(local["listening"])  # the Ray that RayBackend() started itself
+    _, runs = _trial_runs(local["sweep_dir"])
+    assert len(runs) == 2
+    _complete(runs)
+
+
+def test_driver_stdout_is_only_events(ray_sweeps):
+    """Ray and Tune print to the driver's stdout (a lost node's "(raylet)" messages, Tune's tables); the events
+    protocol owns it, so every line there is one JSON event, and each trial's events are among them."""
+    lines = ray_sweeps["stdout"].splitlines()
+    events = [json.loads(line) for line in lines]  # raises on any line that is not JSON
+    assert {"sweep_trial", "run_started", "train_step", "run_finished"} <= {e["type"] for e in events}
