@@ -71,7 +71,7 @@ def main(args: argparse.Namespace, report: Callable[[EventSink | None, dict], in
     try:
         with graceful_signals():
             if args.sweep_action == "report":
-                results = _results(SweepStore.open(args.sweep_dir, sink))
+                results = _results(SweepStore.open(args.sweep_dir, sink=sink))
                 _print(results, args.json)
                 return 0
             store, trials, backend = _prepare(args, sink)
@@ -103,8 +103,7 @@ def _prepare(args, sink: EventSink):
 
     if args.sweep_action == "resume":
         backend = _backend(args, sink)
-        store = SweepStore.open(args.sweep_dir, EventSink(sink.stdout_mode))
-        store.copies_run_files = not getattr(backend, "writes_run_files", False)
+        store = SweepStore.open(args.sweep_dir, EventSink(sink.stdout_mode), backend)
         return store, store.unfinished(), backend
     if not args.config:
         raise BadInput("sweep needs an experiment file with a sweep block", "pass --config FILE.ladder.json")
@@ -113,8 +112,7 @@ def _prepare(args, sink: EventSink):
         values["runs_dir"] = args.runs_dir
     values["runs_dir"] = str(Path(values.get("runs_dir") or ".ladderlab/runs").expanduser().resolve())
     backend = _backend(args, sink)
-    store = SweepStore.create(values["runs_dir"], values, spec, args.config, EventSink(sink.stdout_mode))
-    store.copies_run_files = not getattr(backend, "writes_run_files", False)
+    store = SweepStore.create(values["runs_dir"], values, spec, args.config, EventSink(sink.stdout_mode), backend)
     return store, store.expand(), backend
 
 

@@ -35,12 +35,14 @@ class SweepStore:
     (``sweep_trial`` events). For a backend whose trials do not write into runs_dir themselves
     (``copies_run_files``), it writes their events and files into the driver's run folders."""
 
-    def __init__(self, runs_dir: str | Path, sweep_id: str, sink: EventSink | None = None, copies_run_files=True):
+    def __init__(self, runs_dir: str | Path, sweep_id: str, sink: EventSink | None = None, backend=None):
+        """``backend``: the one that will run the trials; whether its trials write into runs_dir themselves decides
+        whether this store copies their events and files (trials.Backend: ``writes_run_files``)."""
         self.runs_dir = Path(runs_dir)
         self.sweep_id = sweep_id
         self.dir = self.runs_dir / SWEEPS / sweep_id
         self.sink = sink or EventSink("quiet")  # its own: sweep events go to stdout, never into a run's events.jsonl
-        self.copies_run_files = copies_run_files
+        self.copies_run_files = not getattr(backend, "writes_run_files", False)
         self.manifest: dict = {}
         self._lock = threading.Lock()  # a backend may report from several threads
 
@@ -48,7 +50,7 @@ class SweepStore:
 
     @classmethod
     def create(
-        cls, runs_dir: str | Path, values: dict, spec: SweepSpec, experiment_file: str | None, sink=None
+        cls, runs_dir: str | Path, values: dict, spec: SweepSpec, experiment_file: str | None, sink=None, backend=None
     ) -> SweepStore:
         """A new sweep folder (a fresh id) with every trial queued."""
         root = Path(runs_dir) / SWEEPS
@@ -65,7 +67,7 @@ class SweepStore:
                 break
             except FileExistsError:
                 continue
-        store = cls(runs_dir, sweep_id, sink)
+        store = cls(runs_dir, sweep_id, sink, backend)
         store.manifest = {
             "sweep_id": sweep_id,
             "experiment_file": str(Path(experiment_file).resolve()) if experiment_file else None,
@@ -80,7 +82,7 @@ class SweepStore:
         return store
 
     @classmethod
-    def open(cls, sweep_dir: str | Path, sink=None) -> SweepStore:
+    def open(cls, sweep_dir: str | Path, sink=None, backend=None) -> SweepStore:
         """An existing sweep folder (<runs_dir>/sweeps/<id>); BadInput if it is none."""
         folder = Path(sweep_dir).expanduser().resolve()
         path = folder / MANIFEST
@@ -92,7 +94,7 @@ class SweepStore:
         manifest = read_json_file(path, str(path), "the sweep folder is damaged; start the sweep again")
         if not isinstance(manifest, dict) or not isinstance(manifest.get("trials"), list):
             raise BadInput(f"{path} is not a sweep manifest", "the sweep folder is damaged; start the sweep again")
-        store = cls(folder.parent.parent, folder.name, sink)
+        store = cls(folder.parent.parent, folder.name, sink, backend)
         store.manifest = manifest
         return store
 
