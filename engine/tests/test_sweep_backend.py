@@ -11,7 +11,7 @@ from pathlib import Path
 
 from helpers import SST2
 from ladderlab import cli, stop
-from ladderlab.events import EventSink
+from ladderlab.events import EventSink, human_line
 from ladderlab.sweep.local import LocalBackend
 from ladderlab.sweep.spec import parse_sweep
 from ladderlab.sweep.store import SweepStore
@@ -85,3 +85,11 @@ def test_without_ray_the_ray_backend_names_the_extra_and_creates_nothing(tmp_pat
     assert cli.main(["sweep", "--config", str(path)]) == 2  # the default backend is ray
     assert "pip install 'ladderlab[sweep]'" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_terminal_reads_the_sweep_as_it_goes():
+    started = {"type": "sweep_started", "sweep_id": "s1", "sweep_dir": "/r/sweeps/s1", "trials": 4, "pending": 3}
+    trial = {"type": "sweep_trial", "trial_id": "t0001", "method": "lst", "point": {"r": 8}, "seed": 1}
+    assert human_line(started) == "sweep s1: 3 of 4 trials to run -> /r/sweeps/s1"
+    assert human_line({**trial, "status": "finished"}) == "[t0001] lst r=8 seed 1: finished"
+    assert human_line({**trial, "status": "queued"}) is None  # every trial starts queued: no news

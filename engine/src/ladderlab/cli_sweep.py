@@ -98,6 +98,7 @@ def main(args: argparse.Namespace, report: Callable[[EventSink | None, dict], in
 
 def _prepare(args, sink: EventSink):
     """Everything that can be refused, refused before anything is created: the file and its grid, the backend."""
+    from .config import build_experiment
     from .sweep.spec import read_sweep_file
     from .sweep.store import SweepStore
 
@@ -108,9 +109,9 @@ def _prepare(args, sink: EventSink):
     if not args.config:
         raise BadInput("sweep needs an experiment file with a sweep block", "pass --config FILE.ladder.json")
     values, spec = read_sweep_file(args.config)
-    if args.runs_dir:
-        values["runs_dir"] = args.runs_dir
-    values["runs_dir"] = str(Path(values.get("runs_dir") or ".ladderlab/runs").expanduser().resolve())
+    # Absolute from here on: the trials' config.json and a resume started elsewhere name the same folder.
+    runs_dir = args.runs_dir or build_experiment(values, {}).runs_dir  # the flag, the file's, or the default
+    values["runs_dir"] = str(Path(runs_dir).expanduser().resolve())
     backend = _backend(args, sink)
     store = SweepStore.create(values["runs_dir"], values, spec, args.config, EventSink(sink.stdout_mode), backend)
     return store, store.expand(), backend

@@ -144,6 +144,11 @@ def human_line(e: dict) -> str | None:
         return (
             f"[{s['method']}] finished in {s['duration_s']:.0f}s: score {s['metrics'].get('score', float('nan')):.2f}"
         )
+    if t == "sweep_started":
+        return f"sweep {e['sweep_id']}: {e['pending']} of {e['trials']} trials to run -> {e['sweep_dir']}"
+    if t == "sweep_trial" and e["status"] != "queued":
+        point = "".join(f" {k}={json.dumps(v)}" for k, v in e["point"].items())
+        return f"[{e['trial_id']}] {e['method']}{point} seed {e['seed']}: {e['status']}"
     return None
 
 
