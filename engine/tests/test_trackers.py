@@ -92,7 +92,7 @@ def test_stdout_stays_the_event_stream_and_says_where_each_tracker_writes(tracke
     notes = [e["message"] for e in events if e["type"] == "log"]
     assert any(n.startswith(f"tensorboard: {run_dir / 'tensorboard'}") for n in notes), notes
     assert any(n.startswith("mlflow: run ") and ".mlruns" in n for n in notes), notes
-    assert any(n.startswith("wandb: run ") and str(run_dir / "wandb") in n for n in notes), notes
+    assert any(n.startswith("wandb: offline run ") and f"wandb sync {run_dir / 'wandb'}" in n for n in notes), notes
     assert not [e for e in events if e["type"] == "log" and e["level"] == "warning"]
     assert set(json.loads((run_dir / STATE_FILE).read_text())) == {"tensorboard", "mlflow", "wandb"}
 

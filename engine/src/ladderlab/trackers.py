@@ -174,7 +174,10 @@ class WandB(Tracker):
         return {"id": self.run.id}
 
     def where(self) -> str:
-        return f"wandb: run {self.run.id} in {self.run.dir}"
+        if self.run.offline:
+            folder = Path(self.run.dir).parent  # run.dir is the run's files/ folder
+            return f"wandb: offline run {self.run.id} in {folder} (wandb sync {folder} uploads it)"
+        return f"wandb: run {self.run.id} at {self.run.url}"
 
 
 # The registry: report_to's choices, in the order the form lists them.
