@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import struct
 import sys
 from pathlib import Path
@@ -248,3 +249,24 @@ def test_report_to_refuses_an_unknown_tracker(tmp_path, capsys):
     code = ladderlab_cli.main(cli("run --method lst --task sst2 --report-to tensorboard,comet --runs-dir", tmp_path))
     assert code == 2
     assert "comet" in capsys.readouterr().err
+
+
+def test_a_tracker_that_fails_mid_run_is_dropped_with_a_warning_and_the_run_goes_on(tmp_path, local_only):
+    """The MLflow store vanishes under a running run: the next event is still written, the run's log says which
+    tracker stopped and why, and no later event reaches it (nor raises)."""
+    run_dir = tmp_path / "runs" / "20261201-000000-lst-abcd"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"method": "lst", "report_to": ["mlflow"]}))
+    sink = EventSink("quiet")
+    sink.attach_run(run_dir.name, run_dir / "events.jsonl")
+    step = _train_step(1, loss=0.5)
+    sink.emit("train_step", **{k: v for k, v in step.items() if k not in ("type", "ts")})
+    shutil.rmtree(tmp_path / "runs" / ".mlruns")
+    for n in (2, 3):
+        step = _train_step(n, loss=0.5)
+        sink.emit("train_step", **{k: v for k, v in step.items() if k not in ("type", "ts")})
+    sink.detach_run()
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["type"] == "train_step"] == [1, 2, 3]
+    warnings = [e["message"] for e in events if e["type"] == "log" and e["level"] == "warning"]
+    assert len(warnings) == 1 and warnings[0].startswith("mlflow stopped recording this run:"), warnings
