@@ -138,7 +138,8 @@ def _drive(store, trials, backend, sink: EventSink) -> dict:
         trials=len(store.manifest["trials"]),
         pending=len(trials),
     )
-    backend.run(trials, store, store.runs_dir)
+    if trials:  # a resume of a finished sweep only aggregates (a Ray backend would start a cluster for nothing)
+        backend.run(trials, store, store.runs_dir)
     results = _results(store)  # also when stopped: what finished is aggregated
     if stop_requested():
         raise StopRequested(stop_requested() or "SIGINT")
