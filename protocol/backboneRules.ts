@@ -1,14 +1,19 @@
 // The experiment's rules that depend on the backbone's shape, as the engine states them in
 // engine/src/ladderlab/backbone_rules.py (and the families' side_config): LST's r must divide the backbone's widths
-// and leave whole attention heads in the side network, kept layers must exist (0-based), and a pruning
-// initialisation keeps every head. The extension checks them before it starts an engine (form, diagnostics, Run);
+// and leave whole attention heads in the side network, kept layers must exist (0-based), a pruning
+// initialisation keeps every head, and the baselines' freeze_layers leaves a layer to train. The extension checks them before it starts an engine (form, diagnostics, Run);
 // the engine checks them again before it reads data. engine/tests/fixtures/backbone-rules.json is the table of cases
 // both sides must agree on, message for message (engine/tests/test_backbone_rules.py, test/unit/backbone-rules.test.ts).
 // Pure: no vscode, no DOM, no file system.
+import { FIELDS } from './experimentFields';
+
+/** The methods freeze_layers applies to (from its declaration in the engine). */
+const FREEZE_METHODS: readonly string[] = FIELDS.find((f) => f.name === 'freeze_layers')?.methods ?? [];
 
 /** What the rules need from a backbone's config.json (or a preset): per family, as its side_config reads it. */
 export interface BackboneShape {
   layers: number; // per stack
+  allLayers: number; // across the stacks (T5: encoder and decoder), as freeze_layers counts them
   heads: number;
   /** The widths r must divide, in the engine's order and under its names (they appear in the message). */
   widths: [name: string, width: number][];
@@ -17,7 +22,7 @@ export interface BackboneShape {
 }
 
 export interface BackboneProblem {
-  field: 'r' | 'keep_layers' | 'side_heads';
+  field: 'r' | 'keep_layers' | 'side_heads' | 'freeze_layers';
   message: string;
   hint: string;
 }
@@ -29,6 +34,7 @@ export interface RuleInputs {
   keep_layers: readonly number[] | null;
   side_heads: number | null;
   init: string;
+  freeze_layers: number;
 }
 
 const positive = (cfg: Record<string, unknown>, key: string): number | undefined => {
@@ -48,6 +54,7 @@ export function shapeFromConfig(cfg: Record<string, unknown>): BackboneShape | n
       if (!d || !ff || !h || !n) return null;
       return {
         layers: n,
+        allLayers: n,
         heads: h,
         widths: [
           ['hidden', d],
@@ -62,6 +69,7 @@ export function shapeFromConfig(cfg: Record<string, unknown>): BackboneShape | n
       const ff = get('n_inner') ?? 4 * d; // GPT-2's n_inner null means 4 x n_embd
       return {
         layers: n,
+        allLayers: n,
         heads: h,
         widths: [
           ['hidden', d],
@@ -75,6 +83,7 @@ export function shapeFromConfig(cfg: Record<string, unknown>): BackboneShape | n
       if (!d || !ff || !kv || !h || !n) return null;
       return {
         layers: n,
+        allLayers: n + (get('num_decoder_layers') ?? n), // T5Config: num_decoder_layers null means num_layers
         heads: h,
         widths: [
           ['d_model', d],
@@ -91,8 +100,17 @@ export function shapeFromConfig(cfg: Record<string, unknown>): BackboneShape | n
 
 /** What the engine would refuse about these values on this backbone (backbone_rules.backbone_problems). */
 export function backboneProblems(v: RuleInputs, shape: BackboneShape): BackboneProblem[] {
-  if (!v.methods.includes('lst')) return []; // every rule here is about LST's side network
   const problems: BackboneProblem[] = [];
+  const freezing = v.methods.some((m) => FREEZE_METHODS.includes(m));
+  if (freezing && v.freeze_layers >= shape.allLayers) {
+    const stacks = shape.allLayers > shape.layers ? ' (encoder and decoder together)' : '';
+    problems.push({
+      field: 'freeze_layers',
+      message: `freeze_layers=${v.freeze_layers} freezes every layer: the backbone has ${shape.allLayers} layers${stacks}`,
+      hint: `choose freeze_layers from 0 to ${shape.allLayers - 1}`,
+    });
+  }
+  if (!v.methods.includes('lst')) return problems; // every rule below is about LST's side network
   const outOfRange = (v.keep_layers ?? []).filter((i) => !(i >= 0 && i < shape.layers));
   if (outOfRange.length)
     problems.push({

@@ -37,7 +37,7 @@ def test_engine_refuses_what_the_table_says(case):
 
 def test_table_covers_every_rule_and_family():
     fields = {p["field"] for c in TABLE for p in c["problems"]}
-    assert fields == {"r", "keep_layers", "side_heads"}
+    assert fields == {"r", "keep_layers", "side_heads", "freeze_layers"}
     assert {c["config"]["model_type"] for c in TABLE} == {"bert", "t5", "gpt2"}
     assert any(not c["problems"] for c in TABLE)  # and cases that pass
 

@@ -21,7 +21,7 @@ test('the table has cases for every rule and every family', () => {
   assert.ok(TABLE.length >= 15);
   assert.deepEqual(
     new Set(TABLE.flatMap((c) => c.problems.map((p) => p.field))),
-    new Set(['r', 'keep_layers', 'side_heads']),
+    new Set(['r', 'keep_layers', 'side_heads', 'freeze_layers']),
   );
 });
 
@@ -37,6 +37,7 @@ for (const c of TABLE) {
 test('the built-in backbone and every preset have a shape the rules can use', () => {
   assert.deepEqual(DEFAULT_BACKBONE.shape, {
     layers: 6,
+    allLayers: 6,
     heads: 12,
     widths: [
       ['hidden', 384],

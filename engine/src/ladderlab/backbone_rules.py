@@ -6,8 +6,8 @@ initialisation keeps every head, and the baselines' freeze_layers must leave a l
 (comparison.py) runs ``check_backbone`` right after reading the backbone's config, before any data is read or any
 model built, so a bad r is refused in a second, not after the first methods of a comparison have trained. The
 side-width rule is the family's own (``Family.side_config``), so it is stated once, where the side network is built;
-the extension mirrors the LST rules in protocol/backboneRules.ts (not freeze_layers yet: the engine refuses it at
-launch), and engine/tests/fixtures/backbone-rules.json holds the cases both must agree on.
+the extension mirrors these rules in protocol/backboneRules.ts, and engine/tests/fixtures/backbone-rules.json holds
+the cases both must agree on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from .config import FIELDS
-from .errors import FIELD_LABELS, BadInput, flag, for_client, label
+from .errors import FIELD_LABELS, BadInput, for_client
 from .families import family_for
 from .fields import info_of
 
@@ -59,10 +59,7 @@ def freeze_layers_problem(freeze_layers: int, config) -> tuple[str, str] | None:
     stacks = " (encoder and decoder together)" if config.is_encoder_decoder else ""
     return (
         f"freeze_layers={freeze_layers} freezes every layer: the backbone has {total} layers{stacks}",
-        for_client(
-            cli=f"use {flag('freeze_layers')} with a value from 0 to {total - 1}",
-            vscode=f"set {label('freeze_layers')} to a value from 0 to {total - 1} in the Experiment view",
-        ),
+        f"choose freeze_layers from 0 to {total - 1}",  # in both clients' words: the extension states it too
     )
 
 
