@@ -1,15 +1,18 @@
-"""A sweep on a real 2-node Ray cluster, one worker node killed mid-sweep; run by test_sweep_ray.py.
+"""Sweeps on a real Ray through RayBackend, with the real SweepStore; run by test_sweep_ray.py.
 
     python ray_two_node_sweep.py RUNS_DIR REPORT_JSON
 
 Run it only inside a network namespace with loopback alone (``unshare -n``): Ray started outside one on these
-machines tries to reach the machine's own external address (shared/notes/environment.md). Two sweeps of tiny LST
-trials, each with the real SweepStore; stdout carries their events, REPORT_JSON what the test checks beside the
-run store:
-    local:    RayBackend() with no address starts its own Ray (2 trials); every socket listening while a trial trains
-    cluster:  a head and a worker node (one CPU each, 127.0.0.1, no dashboard), 4 trials through
-              RayBackend(address=...); the worker node is removed once two trials train at once (one of them on it);
-              the GCS address, every socket listening just before the kill, timings
+machines tries to reach the machine's own external address (shared/notes/environment.md). Stdout carries the
+sweeps' events; REPORT_JSON what the test checks beside the run store:
+    local:    RayBackend() with no address starts its own Ray; 3 trials, stopped (ladderlab.stop, as the CLI's SIGINT
+              handler asks) once one has written a checkpoint; the manifest the stop left, and every socket
+              listening while a trial ran. The stopped sweep is resumed on the cluster below: what it continues
+              from is in the driver's run store, not in any Ray.
+    cluster:  a head and a worker node (one CPU each, 127.0.0.1, no dashboard); the local sweep's unfinished trials
+              (as `ladderlab sweep resume` runs them), then a new sweep of 4 trials through RayBackend(address=...);
+              the worker node is removed once two of those train at once (one of them on it); the GCS address,
+              every socket listening just before the kill, timings
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported: nothing is reported anywhere
 
 from helpers import SST2  # noqa: E402  (tests/ is this script's folder, so on sys.path)
+from ladderlab import stop  # noqa: E402
 from ladderlab.events import EventSink  # noqa: E402
 from ladderlab.sweep.ray_backend import RayBackend  # noqa: E402
 from ladderlab.sweep.spec import parse_sweep  # noqa: E402
@@ -33,7 +37,7 @@ from ladderlab.sweep.store import SweepStore  # noqa: E402
 FAST_HEALTH_CHECK = {"health_check_period_ms": 500, "health_check_failure_threshold": 4}
 
 
-def experiment(runs_dir: Path) -> dict:
+def experiment(runs_dir: Path, **overrides) -> dict:
     """tests/helpers.tiny_lst_run's run (bert-tiny, 32 SST-2 rows, 2 epochs of 4 steps), checkpointed every 2 steps."""
     return {
         "methods": ["lst"],
@@ -48,6 +52,7 @@ def experiment(runs_dir: Path) -> dict:
         "fisher_samples": 2,
         "checkpoint_every": 2,
         "runs_dir": str(runs_dir),
+        **overrides,
     }
 
 
@@ -71,12 +76,12 @@ def listening() -> list[str]:
 
 
 class MidSweep:
-    """The real SweepStore as the reporter, and ``act`` called (in a thread of its own: it may take seconds) at the
-    first training step seen while two trials run at once: on the cluster, one per node's CPU, so one runs on the
-    worker node. ``running``: how many trials must run at once."""
+    """The real SweepStore as the reporter, and ``act`` called once (in a thread of its own: it may take seconds) at
+    the first ``event`` seen while ``running`` trials run at once: on the cluster, two, one per node's CPU, so one
+    runs on the worker node."""
 
-    def __init__(self, store: SweepStore, act, running: int):
-        self.store, self.act, self.needed = store, act, running
+    def __init__(self, store: SweepStore, act, event: str, running: int):
+        self.store, self.act, self.event, self.needed = store, act, event, running
         self.running: set[str] = set()
         self.acted: threading.Thread | None = None
 
@@ -86,7 +91,7 @@ class MidSweep:
 
     def trial_event(self, trial_id: str, event: dict) -> None:
         self.store.trial_event(trial_id, event)
-        if event["type"] == "train_step" and len(self.running) >= self.needed and self.acted is None:
+        if event["type"] == self.event and len(self.running) >= self.needed and self.acted is None:
             self.acted = threading.Thread(target=self.act)
             self.acted.start()
 
@@ -98,29 +103,46 @@ class MidSweep:
         self.running.discard(trial_id)
 
 
-def sweep(runs_dir: Path, seeds: list[int], address: str | None, act, running: int) -> tuple[SweepStore, bool]:
-    """LST r in {4, 8} x ``seeds`` through RayBackend; whether ``act`` ran (``running`` trials trained at once)."""
-    values = experiment(runs_dir)
-    spec = parse_sweep({"per_method": {"lst": {"r": [4, 8]}}, "seeds": seeds}, values)
-    store = SweepStore.create(runs_dir, values, spec, None, EventSink("events"))
-    reporter = MidSweep(store, act, running)
+def sweep(values: dict, block: dict, address: str | None, mid: dict) -> tuple[SweepStore, bool]:
+    """A new sweep of ``values`` run through RayBackend, with MidSweep(store, **mid) as its reporter; whether the
+    MidSweep acted."""
+    store = SweepStore.create(values["runs_dir"], values, parse_sweep(block, values), None, EventSink("events"))
+    reporter = MidSweep(store, **mid)
     RayBackend(address=address).run(store.expand(), reporter, store.runs_dir)
     if reporter.acted is not None:
         reporter.acted.join()
     return store, reporter.acted is not None
 
 
-def main() -> None:
-    runs_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
-    began = time.time()
-    local: dict = {"listening": []}
-    store, _ = sweep(runs_dir / "local", [0], None, lambda: local["listening"].extend(listening()), running=1)
-    local.update(sweep_dir=str(store.dir), seconds=round(time.time() - began, 1))
+def local(runs_dir: Path) -> dict:
+    report: dict = {"listening": []}
 
+    def stop_now() -> None:
+        report["listening"] = listening()
+        stop.request()  # what the CLI's SIGINT handler does
+
+    # 36 steps a trial (48 rows in batches of 4, 3 epochs): it is still training when the stop reaches it
+    values = experiment(runs_dir, max_train_examples=48, batch_size=4, epochs=3)
+    with stop.graceful_signals():  # ladderlab.stop's flag is cleared when it ends, as after a CLI command
+        store, acted = sweep(
+            values, {"seeds": [0, 1, 2]}, None, {"act": stop_now, "event": "checkpoint_saved", "running": 1}
+        )
+    report["stop_requested"] = acted
+    report["stopped"] = [dict(t) for t in store.manifest["trials"]]  # the manifest as the stop left it
+    report["stopped_with_checkpoint"] = [
+        t["trial_id"]
+        for t in report["stopped"]
+        if t["run_id"] and (store.runs_dir / t["run_id"] / "checkpoint.pt").is_file()
+    ]
+    report["sweep_dir"] = str(store.dir)
+    return report
+
+
+def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
     from ray.cluster_utils import Cluster
 
     began = time.time()
-    cluster = Cluster(
+    ray_cluster = Cluster(
         initialize_head=True,
         head_node_args={
             "num_cpus": 1,
@@ -131,20 +153,34 @@ def main() -> None:
     )
     report: dict = {"listening": []}
     try:
-        worker = cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        worker = ray_cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         report["cluster_up_s"] = round(time.time() - began, 1)
+        stopped = SweepStore.open(stopped_sweep, EventSink("events"))
+        RayBackend(address=ray_cluster.address).run(stopped.unfinished(), stopped, stopped.runs_dir)
+        report["resumed_s"] = round(time.time() - began, 1)
 
         def kill() -> None:
             report["listening"] = listening()  # both nodes, the driver, the relay and two trials are up now
-            cluster.remove_node(worker, allow_graceful=False)
+            ray_cluster.remove_node(worker, allow_graceful=False)
 
-        store, killed = sweep(runs_dir / "cluster", [0, 1], cluster.address, kill, running=2)
-        report.update(sweep_dir=str(store.dir), gcs_address=cluster.address, killed=killed)
+        block = {"per_method": {"lst": {"r": [4, 8]}}, "seeds": [0, 1]}
+        mid = {"act": kill, "event": "train_step", "running": 2}
+        store, killed = sweep(experiment(runs_dir), block, ray_cluster.address, mid)
+        report.update(sweep_dir=str(store.dir), gcs_address=ray_cluster.address, killed=killed)
         report["sweep_done_s"] = round(time.time() - began, 1)
     finally:
-        cluster.shutdown()
+        ray_cluster.shutdown()
     report["seconds"] = round(time.time() - began, 1)
-    out.write_text(json.dumps({"local": local, "cluster": report}))
+    return report
+
+
+def main() -> None:
+    runs_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
+    began = time.time()
+    report = {"local": local(runs_dir / "local")}
+    report["local"]["seconds"] = round(time.time() - began, 1)
+    report["cluster"] = cluster(runs_dir / "cluster", report["local"]["sweep_dir"])
+    out.write_text(json.dumps(report))
 
 
 if __name__ == "__main__":
