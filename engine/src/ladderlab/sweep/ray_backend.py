@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,7 @@ class RayBackend:
         self.sink = sink or EventSink("quiet")  # the driver's: trial errors outside any run folder go there
         self.address = address
         self.max_failures = max_failures
+        self.resources: dict[str, TrialResources] = {}  # what each trial of the last run asked for
 
     def run(self, trials: list[Trial], reporter: TrialReporter, runs_dir: Path) -> None:
         if not trials:
@@ -91,7 +93,8 @@ class RayBackend:
                 _init_ray(self.address)
             scratch = Path(tempfile.mkdtemp(prefix="ladderlab-tune-"))  # Tune's own state; the run store is elsewhere
             try:
-                _Driver(trials, reporter, Path(runs_dir), self.sink, self.max_failures, scratch).run()
+                self.resources = plan_resources(trials)
+                _Driver(trials, reporter, Path(runs_dir), self.sink, self.max_failures, scratch).run(self.resources)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
                 if started_ray:
@@ -133,8 +136,9 @@ class _Driver:
         self.run_ids: dict[str, str] = {}  # trial -> the run folder its latest attempt writes
         self.failure: BaseException | None = None  # the pump's own failure (e.g. the driver's disk is full)
 
-    def run(self) -> None:
-        resources = plan_resources(list(self.trials.values()))
+    def run(self, resources: dict[str, TrialResources]) -> None:
+        for asks, count in sorted(Counter(map(_asks, resources.values())).items()):
+            self.sink.log(f"Ray: {count} trial{'s' if count > 1 else ''} ask{'' if count > 1 else 's'} for {asks}")
         resumable = {t.trial_id: str(d) for t in self.trials.values() if (d := resume_dir_of(t, self.runs_dir))}
         here = NodeAffinitySchedulingStrategy(node_id=ray.get_runtime_context().get_node_id(), soft=False)
         # no CPU: it must never take a trial's slot (nor wait for one)
@@ -216,6 +220,13 @@ class _Driver:
         run_id = self.run_ids.get(trial_id)
         if status == "finished" and run_id:  # the run removed its own checkpoint; the driver's copy is spent too
             checkpoint.remove(self.runs_dir / run_id)
+
+
+def _asks(r: TrialResources) -> str:
+    cores = f"{r.cpu:g} CPU core{'s' if r.cpu != 1 else ''}"
+    if not r.gpu or r.peak_bytes is None:
+        return cores
+    return f"{cores} and {r.gpu:g} of a GPU (estimated training peak {r.peak_bytes / 2**30:.2f} GiB)"
 
 
 def _ray_error(error: BaseException, max_failures: int) -> dict:
