@@ -11,8 +11,8 @@ sweeps' events; REPORT_JSON what the test checks beside the run store:
               from is in the driver's run store, not in any Ray.
     cluster:  a head and a worker node (one CPU each, 127.0.0.1, no dashboard); the local sweep's unfinished trials
               (as `ladderlab sweep resume` runs them), then a new sweep of 4 trials through RayBackend(address=...);
-              the worker node is removed once two of those train at once (one of them on it); the GCS address,
-              every socket listening just before the kill, timings
+              the worker node is removed when a trial on it trains; the GCS address, every socket listening just
+              before the kill, timings
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported: nothing i
 from helpers import SST2  # noqa: E402  (tests/ is this script's folder, so on sys.path)
 from ladderlab import stop  # noqa: E402
 from ladderlab.events import EventSink  # noqa: E402
-from ladderlab.sweep.ray_backend import RayBackend  # noqa: E402
+from ladderlab.sweep.ray_backend import NODE_LOG, RayBackend  # noqa: E402
 from ladderlab.sweep.spec import parse_sweep  # noqa: E402
 from ladderlab.sweep.store import SweepStore  # noqa: E402
 
@@ -77,21 +77,22 @@ def listening() -> list[str]:
 
 class MidSweep:
     """The real SweepStore as the reporter, and ``act`` called once (in a thread of its own: it may take seconds) at
-    the first ``event`` seen while ``running`` trials run at once: on the cluster, two, one per node's CPU, so one
-    runs on the worker node."""
+    the first event of type ``event`` of a trial running on the node ``node_id`` (any node: None)."""
 
-    def __init__(self, store: SweepStore, act, event: str, running: int):
-        self.store, self.act, self.event, self.needed = store, act, event, running
-        self.running: set[str] = set()
+    def __init__(self, store: SweepStore, act, event: str, node_id: str | None = None):
+        self.store, self.act, self.event, self.node_id = store, act, event, node_id
+        self.nodes: dict[str, str] = {}  # trial -> the node its latest attempt runs on (RayBackend's log event)
         self.acted: threading.Thread | None = None
 
     def trial_started(self, trial_id: str, run_id: str) -> None:
         self.store.trial_started(trial_id, run_id)
-        self.running.add(trial_id)
 
     def trial_event(self, trial_id: str, event: dict) -> None:
         self.store.trial_event(trial_id, event)
-        if event["type"] == self.event and len(self.running) >= self.needed and self.acted is None:
+        if event["type"] == "log" and event["message"].startswith(NODE_LOG):
+            self.nodes[trial_id] = event["message"][len(NODE_LOG) :].split()[0]
+        on_node = self.node_id is None or self.nodes.get(trial_id) == self.node_id
+        if event["type"] == self.event and on_node and self.acted is None:
             self.acted = threading.Thread(target=self.act)
             self.acted.start()
 
@@ -100,7 +101,6 @@ class MidSweep:
 
     def trial_ended(self, trial_id: str, status: str, summary: dict | None, error: dict | None) -> None:
         self.store.trial_ended(trial_id, status, summary, error)
-        self.running.discard(trial_id)
 
 
 def sweep(values: dict, block: dict, address: str | None, mid: dict) -> tuple[SweepStore, bool]:
@@ -124,9 +124,7 @@ def local(runs_dir: Path) -> dict:
     # 36 steps a trial (48 rows in batches of 4, 3 epochs): it is still training when the stop reaches it
     values = experiment(runs_dir, max_train_examples=48, batch_size=4, epochs=3)
     with stop.graceful_signals():  # ladderlab.stop's flag is cleared when it ends, as after a CLI command
-        store, acted = sweep(
-            values, {"seeds": [0, 1, 2]}, None, {"act": stop_now, "event": "checkpoint_saved", "running": 1}
-        )
+        store, acted = sweep(values, {"seeds": [0, 1, 2]}, None, {"act": stop_now, "event": "checkpoint_saved"})
     report["stop_requested"] = acted
     report["stopped"] = [dict(t) for t in store.manifest["trials"]]  # the manifest as the stop left it
     report["stopped_with_checkpoint"] = [
@@ -160,11 +158,11 @@ def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
         report["resumed_s"] = round(time.time() - began, 1)
 
         def kill() -> None:
-            report["listening"] = listening()  # both nodes, the driver, the relay and two trials are up now
+            report["listening"] = listening()  # both nodes, the driver, the relay and the trials are up now
             ray_cluster.remove_node(worker, allow_graceful=False)
 
         block = {"per_method": {"lst": {"r": [4, 8]}}, "seeds": [0, 1]}
-        mid = {"act": kill, "event": "train_step", "running": 2}
+        mid = {"act": kill, "event": "train_step", "node_id": worker.node_id}
         store, killed = sweep(experiment(runs_dir), block, ray_cluster.address, mid)
         report.update(sweep_dir=str(store.dir), gcs_address=ray_cluster.address, killed=killed)
         report["sweep_done_s"] = round(time.time() - began, 1)

@@ -83,7 +83,7 @@ def _complete(runs) -> None:
 
 def test_two_node_sweep_survives_losing_its_worker_node(ray_sweeps):
     cluster = ray_sweeps["cluster"]
-    assert cluster["killed"], "two trials never trained at once, so the worker node was not removed mid-trial"
+    assert cluster["killed"], "no trial trained on the worker node, so it was not removed mid-trial"
     store, runs = _trial_runs(cluster["sweep_dir"])
     assert len(runs) == 4
     _complete(runs)

@@ -1,7 +1,9 @@
 """The sweep backend on Ray Tune: one Tune trial per sweep trial, on this machine or on an existing cluster.
 
-Ray has no authentication (CVE-2023-48022): without ``--ray-address`` the backend starts a local Ray whose every
-process listens on 127.0.0.1 only, with no dashboard and no usage statistics. With an address it joins that
+A Ray cluster runs whatever code reaches it (CVE-2023-48022: Ray had no authentication; recent versions add an
+optional token): without ``--ray-address`` the backend starts a local Ray whose every process listens on 127.0.0.1
+only (refused before anything starts where Ray would choose another address), with no dashboard and no usage
+statistics. With an address it joins that
 cluster (``ray.init(address=...)``); the cluster's own start-up decides where it listens.
 
 Each trial asks for what resources.py says (a GPU share from the engine's memory estimate, or cores) and trains as
@@ -40,6 +42,7 @@ from typing import Any
 import ray
 import torch
 from ray import tune
+from ray.exceptions import RayError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from .. import checkpoint, stop
@@ -54,6 +57,7 @@ from .trials import Trial, TrialReporter, resume_dir_of, run_trial
 RESUME_FILES = ("config.json", checkpoint.CHECKPOINT, checkpoint.SIDECAR)
 FINISHED_FILES = ("config.json", "summary.json", "metrics.json", "trainable.safetensors")
 POLL_S = 0.2  # how often the driver collects what the relay holds
+NODE_LOG = "Ray: this attempt runs on node "  # + the node's id and address, a log event at the start of each attempt
 # Ray's environment switches, set before Ray starts: no usage statistics are sent anywhere; Tune leaves SIGINT to
 # ladderlab.stop (its own handler would end the Tuner at once, without the trials' stop checkpoints), writes none of
 # its per-result log files (the run folders are the record) and prints nothing (its newer console output prints
@@ -80,8 +84,8 @@ class RayBackend:
         self.resources: dict[str, TrialResources] = {}  # what each trial of the last run asked for
 
     def run(self, trials: list[Trial], reporter: TrialReporter, runs_dir: Path) -> None:
-        if not trials:
-            return
+        if not trials or stop.requested():
+            return  # a stop asked for before the backend started: every trial stays as it is
         os.environ.update(RAY_ENV)
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -125,7 +129,7 @@ def _init_ray(address: str | None) -> None:
 
 
 class _Driver:
-    """One sweep under Tune: plans resources, starts the relay and the Tuner, and pumps the relay into the reporter."""
+    """One sweep under Tune: starts the relay and the Tuner, and pumps the relay into the reporter."""
 
     def __init__(self, trials, reporter, runs_dir: Path, sink: EventSink, max_failures: int, scratch: Path):
         self.trials: dict[str, Trial] = {t.trial_id: t for t in trials}
@@ -172,7 +176,8 @@ class _Driver:
             done.set()
             pump.join()
             _ENDING.discard(self.key)
-        self._take(ray.get(relay.drain.remote())[0])  # every trial acknowledged its last message before it ended
+        if self.failure is None:  # every trial had its last message acknowledged before it ended: all are here
+            self._take(ray.get(relay.drain.remote())[0])
         ray.kill(relay)  # pyright: ignore[reportArgumentType]  (an actor handle; Ray's stub names another type)
         if self.failure is not None:
             raise self.failure
@@ -186,13 +191,18 @@ class _Driver:
         while not done.is_set():
             try:
                 messages, idle = ray.get(relay.drain.remote())
+            except RayError as e:  # the relay is gone: no trial can report; end the Tuner now
+                self.failure = self.failure or e
+                _ENDING.add(self.key)
+                return
+            try:
                 self._take(messages)
-            except BaseException as e:  # the run store failed: end the sweep, and say why once Tune has ended
+            except Exception as e:  # the driver's run store failed (e.g. its disk is full): stop, say why at the end
                 self.failure = self.failure or e
             if (stop.requested() or self.failure) and not told_stop:
-                ray.get(relay.request_stop.remote())
+                relay.request_stop.remote()  # the relay runs its calls in order: the next drain sees it done
                 told_stop = True
-                continue  # a trial may have begun since that drain: ask again before ending Tune
+                continue  # a trial may have begun since that drain: ask again before ending the Tuner
             if told_stop and idle:
                 _ENDING.add(self.key)
             done.wait(POLL_S)
@@ -358,6 +368,9 @@ class _RelaySink(EventSink):
         self.run_dir = events_path.parent
         self.send("started", run_id=run_id)
         self.send_files(("config.json",))  # the driver's folder is a run folder from its first event
+        # which machine this attempt trains on: a cluster sweep's run says where to look (and a retry, where it moved)
+        context = ray.get_runtime_context()
+        self.log(f"{NODE_LOG}{context.get_node_id()} ({ray.util.get_node_ip_address()})")
 
     def emit(self, type_: str, **fields: Any) -> dict:
         event = super().emit(type_, **fields)
