@@ -38,8 +38,10 @@ export interface ParsedExperiment {
 
 const FIELD_NAMES: readonly string[] = FIELDS.map((f) => f.name);
 const SPEC = new Map<string, FieldSpec>(FIELDS.map((f) => [f.name, f]));
-/** Keys the engine ignores but editors add, kept when the file is rewritten. */
-const PASSTHROUGH_KEYS = ['$schema'];
+/** Keys that are not fields, kept when the form rewrites the file: `$schema` (editors add it, the engine ignores it)
+ * and `sweep` (the grid `ladderlab sweep` runs; engine/src/ladderlab/sweep/spec.py checks it). */
+export const SWEEP_KEY = 'sweep';
+const PASSTHROUGH_KEYS = ['$schema', SWEEP_KEY];
 /** Fields the extension decides itself, never written by the form: runs started from VS Code go to the folder of
  * the ladderLab.runsDir setting, so the Runs view finds them. */
 const HOST_OWNED = new Set(['runs_dir']);

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { describeReport, type EnvironmentReport } from '../engine/environment';
 import type { BackboneShape } from '../../protocol/backboneRules';
-import { experimentErrors, parseExperimentText } from '../../protocol/experiment';
+import { experimentErrors, parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
 import { backboneInfo } from '../views/backboneInfo';
 import { experimentPath } from '../views/pathPolicy';
 import type { RunRecord } from './types';
@@ -29,7 +29,12 @@ export class EngineEnvironmentError extends Error {
  * here, not by the engine after the first methods of a comparison.
  */
 export function experimentProblem(file: string, text: string, shape: BackboneShape | null = null): string | undefined {
-  const errors = experimentErrors(parseExperimentText(text), shape);
+  const parsed = parseExperimentText(text);
+  // The engine's compare refuses a file with a sweep block (it would train one point of the grid); until the
+  // extension drives sweeps, say where they run.
+  if (parsed.raw?.[SWEEP_KEY] !== undefined)
+    return `${path.basename(file)} holds a sweep block: sweeps run from a terminal for now, with \`ladderlab sweep --config ${path.basename(file)}\` (or remove the block to run the file once)`;
+  const errors = experimentErrors(parsed, shape);
   if (errors.length === 0) return undefined;
   return `${path.basename(file)}: ${errors.map((e) => e.message).join('; ')}`;
 }

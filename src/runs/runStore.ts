@@ -233,6 +233,9 @@ export function readRuns(runsDir: string, isLive: (id: string) => boolean = () =
  * readRuns with memory: a folder is parsed again only when one of its files changed (size or mtime) or its
  * liveness did. Views re-list on every engine write; without this a long history would be re-read each step.
  */
+/** `<runs_dir>/sweeps/<id>/`: a sweep's manifest and results (its trials are ordinary run folders beside it). */
+const SWEEPS_DIR = 'sweeps';
+
 export class RunReader {
   private readonly cache = new Map<string, { stamp: string; record: StoredRun }>();
 
@@ -244,7 +247,8 @@ export class RunReader {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw e;
     }
-    const dirs = entries.filter((d) => d.isDirectory() && !d.name.startsWith('.'));
+    // Not runs: dot-folders (the init cache, trackers' stores) and the sweeps' folders (engine sweep/store.py).
+    const dirs = entries.filter((d) => d.isDirectory() && !d.name.startsWith('.') && d.name !== SWEEPS_DIR);
     const seen = new Set<string>();
     const runs = await Promise.all(
       dirs.map(async (d) => {

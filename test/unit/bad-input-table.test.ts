@@ -57,6 +57,11 @@ const CASES: Case[] = [
     expect: [/a\.ladder\.json: r: must be at most 64/],
   },
   {
+    name: 'experiment file with a sweep block (sweeps run from a terminal for now)',
+    message: () => experimentProblem('/w/a.ladder.json', '{"r": 8, "sweep": {"grid": {"r": [4, 8]}}}'),
+    expect: [/a\.ladder\.json holds a sweep block/, /ladderlab sweep --config a\.ladder\.json/],
+  },
+  {
     name: 'misspelt field',
     message: () => experimentProblem('/w/a.ladder.json', '{"epoch": 3}'),
     expect: [/unknown field "epoch"/, /known fields: .*epochs/],

@@ -12,7 +12,8 @@ import { DEFAULT_LR, FIELDS, METHODS, STARTER_EXPERIMENT, validateExperiment } f
 type Bounds = { minimum?: number; maximum?: number };
 type Prop = Bounds & { default?: unknown; enum?: unknown[]; title?: string; items?: Bounds & { enum?: unknown[] } };
 const props = schema.properties as unknown as Record<string, Prop>;
-const schemaFields = Object.keys(props).filter((k) => k !== '$schema');
+// `sweep` is the file's sweep block (ladderlab sweep), not an experiment field: the form does not edit it.
+const schemaFields = Object.keys(props).filter((k) => k !== '$schema' && k !== 'sweep');
 
 test('the field module lists the schema fields, in the engine order, with their defaults, labels and bounds', () => {
   assert.ok(FIELDS.length >= 30, `only ${FIELDS.length} fields`);

@@ -155,6 +155,7 @@ test('readRuns lists real folders newest first; a corrupt one does not hide the 
     write('20000101-110000-lora-bbbb', { 'config.json': '{broken' });
     write('20990101-120000-full-cccc', { 'config.json': JSON.stringify({ method: 'full' }), 'events.jsonl': '' });
     mkdirSync(path.join(root, '.tmp-ignored'));
+    mkdirSync(path.join(root, 'sweeps', '20990101-000000-5e1f'), { recursive: true }); // sweep folders: not runs
     writeFileSync(path.join(root, 'stray-file.txt'), 'not a run');
     const unreadable = '20990102-130000-bitfit-dddd';
     write(unreadable, { 'config.json': CONFIG });

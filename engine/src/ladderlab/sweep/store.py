@@ -25,7 +25,7 @@ from ..runstore import write_atomic, write_json_atomic
 from .spec import SweepSpec, expand, parse_sweep
 from .trials import Trial
 
-SWEEPS = "sweeps"  # the folder under runs_dir that holds one folder per sweep
+SWEEPS = "sweeps"  # the folder under runs_dir that holds one folder per sweep (src/runs/runStore.ts skips it)
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
 
