@@ -163,7 +163,8 @@ def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
 
         block = {"per_method": {"lst": {"r": [4, 8]}}, "seeds": [0, 1]}
         mid = {"act": kill, "event": "train_step", "node_id": worker.node_id}
-        store, killed = sweep(experiment(runs_dir), block, ray_cluster.address, mid)
+        # report_to: the trials' trackers record on the driver (the workers' folders are scratch)
+        store, killed = sweep(experiment(runs_dir, report_to=["tensorboard"]), block, ray_cluster.address, mid)
         report.update(sweep_dir=str(store.dir), gcs_address=ray_cluster.address, killed=killed)
         report["sweep_done_s"] = round(time.time() - began, 1)
     finally:

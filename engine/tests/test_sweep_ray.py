@@ -25,6 +25,7 @@ SCRIPT = Path(__file__).with_name("ray_two_node_sweep.py")
 IN_LOOPBACK_NAMESPACE = ["unshare", "-n", "sh", "-c", 'ip link set lo up; exec "$0" "$@"']
 TIMEOUT_S = 300  # the sweeps take about 60 s on 2 loaded cores; a hung Ray must not hang the suite
 FINISHED_RUN = {"config.json", "events.jsonl", "metrics.json", "summary.json", "trainable.safetensors"}
+TRACKED_RUN = {"tensorboard", "trackers.json"}  # what report_to tensorboard adds to a run folder
 
 
 def _namespace_missing() -> str | None:
@@ -71,7 +72,8 @@ def _complete(runs) -> None:
     """Every trial finished, and its run folder in the driver's store is a whole finished run."""
     for record, folder, events in runs:
         assert record["status"] == "finished", record
-        assert {p.name for p in folder.iterdir()} == FINISHED_RUN, folder  # no checkpoint left over
+        tracked = TRACKED_RUN if json.loads((folder / "config.json").read_text()).get("report_to") else set()
+        assert {p.name for p in folder.iterdir()} == FINISHED_RUN | tracked, folder  # no checkpoint left over
         assert events[-1]["type"] == "run_finished"
         assert json.loads((folder / "summary.json").read_text()) == events[-1]["summary"]
         assert json.loads((folder / "config.json").read_text())["sweep"]["trial_id"] == record["trial_id"]
@@ -113,6 +115,23 @@ def test_cluster_sweep_aggregates_its_trials_own_metrics(ray_sweeps):
             values = [m[name] for m in metrics]
             assert point["mean"][name] == pytest.approx(np.mean(values))
             assert point["std"][name] == pytest.approx(np.std(values, ddof=1))
+
+
+def test_cluster_trials_report_to_tensorboard_in_the_drivers_run_folders(ray_sweeps):
+    """The workers' run folders are scratch, so the driver's store records each trial to its report_to from the
+    relayed events: every step's loss and the test score, in the driver's run folder (the lost node's trial too)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    _, runs = _trial_runs(ray_sweeps["cluster"]["sweep_dir"])
+    for _, folder, events in runs:
+        acc = EventAccumulator(str(folder / "tensorboard"))
+        acc.Reload()
+        steps = [e for e in events if e["type"] == "train_step"]
+        loss = {s.step: s.value for s in acc.Scalars("train/loss")}
+        assert sorted(loss) == list(range(1, steps[-1]["total_steps"] + 1)), folder
+        assert loss[steps[-1]["step"]] == pytest.approx(steps[-1]["loss"], rel=1e-6)
+        score = json.loads((folder / "metrics.json").read_text())["test"]["score"]
+        assert acc.Scalars("test/score")[-1].value == pytest.approx(score, rel=1e-6)
 
 
 def test_a_stopped_ray_sweep_resumes_from_the_checkpoints_it_shipped_back(ray_sweeps):

@@ -37,6 +37,9 @@ def _clean(value: Any) -> Any:
 
 
 class EventSink:
+    # whether attach_run opens the run's trackers (report_to); a Ray worker's sink does not: the driver's store does
+    tracks_runs = True
+
     def __init__(self, stdout_mode: str = "events", stdout: IO[str] | None = None):
         if stdout_mode not in ("events", "text", "quiet"):
             raise ValueError(stdout_mode)
@@ -54,7 +57,7 @@ class EventSink:
         self._file = open(events_path, "a", encoding="utf-8")  # noqa: SIM115
         config_path = events_path.parent / "config.json"
         config = json.loads(config_path.read_text(encoding="utf-8")) if config_path.is_file() else {}
-        if config.get("report_to"):
+        if config.get("report_to") and self.tracks_runs:
             from .trackers import RunTrackers  # the tracker libraries load only for runs that report to them
 
             try:

@@ -349,6 +349,8 @@ class _RelaySink(EventSink):
     """A trial's sink on its worker: the run's events and files go to the relay as they happen. The reply to each
     carries the driver's stop request, which becomes this process's ladderlab.stop request (the run checkpoints)."""
 
+    tracks_runs = False  # this folder is scratch: the driver's SweepStore records the trial to its report_to
+
     def __init__(self, trial_id: str, relay):
         super().__init__("quiet")  # a worker's stdout is Ray's log, not the driver's
         self.trial_id, self.relay = trial_id, relay

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..errors import BadInput, read_json_file
 from ..events import EventSink
 from ..runstore import write_atomic, write_json_atomic
+from ..trackers import RunTrackers
 from .spec import SweepSpec, expand, parse_sweep
 from .trials import Trial
 
@@ -45,6 +46,7 @@ class SweepStore:
         self.copies_run_files = not getattr(backend, "writes_run_files", False)
         self.manifest: dict = {}
         self._lock = threading.Lock()  # a backend may report from several threads
+        self._trackers: dict[str, RunTrackers | None] = {}  # copied trials' report_to, recorded here (see _track)
 
     # -- the sweep folder
 
@@ -156,6 +158,7 @@ class SweepStore:
         folder.mkdir(parents=True, exist_ok=True)
         with self._lock, open(folder / "events.jsonl", "a", encoding="utf-8") as f:
             f.write(line + "\n")
+            self._track(trial_id, folder, event)
         if self.sink.stdout_mode == "events":  # the extension follows the trial as it follows a run
             self.sink.stdout.write(line + "\n")
             self.sink.stdout.flush()
@@ -171,7 +174,35 @@ class SweepStore:
 
         write_atomic(folder / Path(name).name, write, name)
 
+    def _track(self, trial_id: str, folder: Path, event: dict) -> None:
+        """A copied trial's trackers (its report_to) record here, from its events, into the driver's run folder: the
+        worker's folder is scratch that goes with the trial, so its sink does not track (ray_backend._RelaySink)."""
+        if trial_id not in self._trackers:
+            if event["type"] != "run_started":
+                return  # opened at the run's start, when its config.json (sent first) is here
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            self._trackers[trial_id] = None
+            if config.get("report_to"):
+                try:
+                    self._trackers[trial_id] = RunTrackers(config["report_to"], folder, config)
+                except Exception as e:  # the trial trains on; its trackers' loss is said in the sweep's log
+                    self.sink.log(f"trial {trial_id}: report_to not recorded: {e}", level="warning")
+        trackers = self._trackers[trial_id]
+        if trackers is not None:
+            trackers.record(event)
+            self._warn(trial_id, trackers)
+
+    def _warn(self, trial_id: str, trackers: RunTrackers) -> None:
+        warnings, trackers.warnings = trackers.warnings, []
+        for warning in warnings:
+            self.sink.log(f"trial {trial_id}: {warning}", level="warning")
+
     def trial_ended(self, trial_id: str, status: str, summary: dict | None, error: dict | None) -> None:
+        with self._lock:
+            trackers = self._trackers.pop(trial_id, None)
+        if trackers is not None:
+            trackers.close()
+            self._warn(trial_id, trackers)
         kept = {k: error.get(k) for k in ("kind", "message", "hint")} if error else None
         self._set(trial_id, status=status, error=kept)
 
