@@ -32,6 +32,11 @@ def test_readme_example_is_a_valid_command(line: str, monkeypatch):
         assert done.value.code == 0
         return
     args = cli.build_parser().parse_args(argv)
+    if argv[0] == "sweep":  # the file's sweep block expands into valid trials (each one a valid experiment)
+        from ladderlab.sweep.spec import expand, read_sweep_file
+
+        assert expand(*read_sweep_file(args.config))
+        return
     exp = cli._experiment(args)  # reads --config, merges flags, validates: raises BadInput on anything wrong
     if exp.data is not None:
         assert (REPO / exp.data).exists(), f"{line}: --data {exp.data} does not exist"
