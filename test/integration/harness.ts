@@ -37,7 +37,9 @@ export async function runAll(resultFile: string | undefined, suite: Suite = 'tru
       JSON.stringify({ done, ok: done && failed === 0, passed: outcomes.length - failed, failed, outcomes }, null, 1),
     );
   };
-  for (const c of cases.filter((x) => x.suite === suite)) {
+  // LADDERLAB_TEST_FILTER=text runs only the tests whose name contains it (one file's tests while working on it).
+  const only = process.env.LADDERLAB_TEST_FILTER;
+  for (const c of cases.filter((x) => x.suite === suite && (!only || x.name.includes(only)))) {
     const t0 = Date.now();
     write(false);
     try {
