@@ -33,7 +33,7 @@ const browser = {
 
 // One webview app per folder of webview/ (its main.ts), bundled to dist/webview/<app>.js; their shared
 // stylesheet media/webview.css goes to dist/webview/webview.css.
-const WEBVIEW_APPS = ['monitor', 'results', 'experiment', 'try'];
+const WEBVIEW_APPS = ['monitor', 'results', 'experiment', 'try', 'sweep'];
 
 // One entry per bundle.
 const extensionBuilds = [

@@ -1,12 +1,14 @@
-// Registers the webviews: the run monitor, results and Try Model panels (each with its command and the serializer
-// that restores it after a window reload), the sidebar Experiment view, and the GPU monitor that feeds the run
-// monitor. The public commands (ladderLab.openMonitor / openResults) call the internal ones.
+// Registers the webviews: the run monitor, results, sweep and Try Model panels (each with its command and the
+// serializer that restores it after a window reload), the sidebar Experiment view, and the GPU monitor that feeds the
+// run monitor. The public commands (ladderLab.openMonitor / openResults) call the internal ones; Open Sweep is the
+// sweep panel's own.
 import * as vscode from 'vscode';
 import { GpuMonitor } from '../engine/gpuMonitor';
 import type { RunManagerApi } from '../runs/types';
 import { ExperimentViewProvider } from '../views/experimentView';
 import { MonitorPanel, SHOW_MONITOR_COMMAND, type PanelDeps } from './monitorPanel';
 import { ResultsPanel } from './resultsPanel';
+import { SweepPanel } from './sweepPanel';
 import { TryModelPanel } from './tryModelPanel';
 
 export { SHOW_MONITOR_COMMAND } from './monitorPanel';
@@ -16,6 +18,7 @@ export { SHOW_RESULTS_COMMAND } from './resultsPanel';
 export interface PanelHandles {
   monitor(): MonitorPanel | undefined;
   results(): ResultsPanel | undefined;
+  sweep(): SweepPanel | undefined;
   experiment: ExperimentViewProvider;
 }
 
@@ -31,8 +34,14 @@ export function registerPanels(context: vscode.ExtensionContext, runManager: Run
     experiment,
     MonitorPanel.register(uri, deps),
     ResultsPanel.register(uri, deps),
+    SweepPanel.register(uri),
     TryModelPanel.register(uri, runManager),
     vscode.window.registerWebviewViewProvider(ExperimentViewProvider.viewType, experiment),
   );
-  return { monitor: () => MonitorPanel.currentPanel, results: () => ResultsPanel.currentPanel, experiment };
+  return {
+    monitor: () => MonitorPanel.currentPanel,
+    results: () => ResultsPanel.currentPanel,
+    sweep: () => SweepPanel.currentPanel,
+    experiment,
+  };
 }

@@ -194,7 +194,7 @@ export function buildTable(runs: FinishedRun[]): ResultsTable {
 
 // --- CSV (RFC 4180; numbers raw so a spreadsheet can compute with them) ----------------------------------------
 
-function csvCell(value: string | number | null): string {
+export function csvCell(value: string | number | null): string {
   if (value === null) return '';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '';
   let text = value;
@@ -262,7 +262,7 @@ export function toCsv(table: ResultsTable): string {
 
 // --- Markdown (GitHub table, as shown in the panel) ---------------------------------------------------------------
 
-function mdCell(text: string): string {
+export function mdCell(text: string): string {
   return text
     .replace(/\\/g, '\\\\')
     .replace(/\|/g, '\\|')

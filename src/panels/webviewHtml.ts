@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
 
-export type WebviewApp = 'monitor' | 'results' | 'experiment' | 'try';
+export type WebviewApp = 'monitor' | 'results' | 'experiment' | 'try' | 'sweep';
 
 /** Webviews may load only what the extension ships in dist/ and media/. */
 export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {

@@ -234,7 +234,7 @@ export function readRuns(runsDir: string, isLive: (id: string) => boolean = () =
  * liveness did. Views re-list on every engine write; without this a long history would be re-read each step.
  */
 /** `<runs_dir>/sweeps/<id>/`: a sweep's manifest and results (its trials are ordinary run folders beside it). */
-const SWEEPS_DIR = 'sweeps';
+export const SWEEPS_DIR = 'sweeps';
 
 export class RunReader {
   private readonly cache = new Map<string, { stamp: string; record: StoredRun }>();

@@ -6,6 +6,7 @@ import './runs.test';
 import './estimate.test';
 import './paths.test';
 import './resilience.test';
+import './sweep.test';
 import './fuzz.test';
 import './untrusted.test';
 import { runAll } from './harness';

@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import { parseExperimentMessage } from '../../protocol/webviews/experiment';
 import { parseMonitorMessage } from '../../protocol/webviews/monitor';
 import { parseResultsMessage } from '../../protocol/webviews/results';
+import { parseSweepMessage } from '../../protocol/webviews/sweep';
 import { describe, FAMILY_NAMES, hostileMessages } from './fuzzMessages';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
@@ -19,7 +20,7 @@ test(`${COUNT} hostile messages (seed ${SEED}) are rejected by every validator, 
   let checked = 0;
   messages.forEach(({ family, message }, i) => {
     families.add(family);
-    for (const parse of [parseExperimentMessage, parseMonitorMessage, parseResultsMessage]) {
+    for (const parse of [parseExperimentMessage, parseMonitorMessage, parseResultsMessage, parseSweepMessage]) {
       let out: unknown;
       assert.doesNotThrow(() => (out = parse(message)), `${family} #${i}`);
       assert.equal(out, undefined, `${parse.name} accepted ${family} #${i} (seed ${SEED}): ${describe(message)}`);

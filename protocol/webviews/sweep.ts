@@ -1,0 +1,98 @@
+// The sweep panel's messages: one sweep folder (<runs_dir>/sweeps/<id>/) shown as its trials' live grid, the
+// Table 1 layout of its results.json and the score-vs-memory trade-off chart.
+import type { TrialStatus } from '../events';
+import { own, payloadless, typeOf, type Channel, type Obj } from './common';
+
+export const SweepMessages = {
+  // webview -> host
+  ready: 'sweep/ready',
+  exportCsv: 'sweep/exportCsv',
+  exportMarkdown: 'sweep/exportMarkdown',
+  exportPng: 'sweep/exportPng', // { dataUrl }: the chart's canvas.toDataURL('image/png')
+  // host -> webview
+  state: 'sweep/state',
+} as const;
+
+/** A trial's states (protocol/events.ts TrialStatus, as manifest.json and sweep_trial events write them), in the
+ * order a trial goes through them: the grid's counts and the manifest's validation list them at run time. */
+export const TRIAL_STATES = [
+  'queued',
+  'running',
+  'finished',
+  'failed',
+  'stopped',
+] as const satisfies readonly TrialStatus[];
+export type TrialState = (typeof TRIAL_STATES)[number];
+// Every TrialStatus is listed: adding one to events.ts without listing it here does not compile.
+export const EVERY_TRIAL_STATE_LISTED: Exclude<TrialStatus, TrialState> extends never ? true : never = true;
+
+/** One grid point (method + point) of the live grid: its trials' states, in seed order. */
+export interface GridCell {
+  method: string;
+  label: string; // e.g. "LST r=4"
+  trials: { trialId: string; seed: number; status: TrialState; runId: string | null }[];
+}
+
+/** One row of the Table 1 layout: a method at a grid point; one cell per task column. */
+export interface SweepRow {
+  method: string;
+  label: string;
+  /** Per task column (SweepTable.tasks): mean and sample std of the score over seeds; null when no seed finished. */
+  scores: ({ mean: number; std: number } | null)[];
+  /** The GLUE average of the row's tasks (results.json glue_average); null when the sweep has none. */
+  glueAverage: number | null;
+  n: number; // finished seeds
+  trials: number; // seeds asked for
+  peakBytes: number | null;
+  onPareto: boolean;
+}
+
+export interface SweepTable {
+  tasks: string[];
+  hasGlueAverage: boolean;
+  rows: SweepRow[];
+}
+
+/** One method's line in the trade-off chart: its points in order of the swept size. */
+export interface TradeoffSeries {
+  method: string;
+  /** The numeric field the points are joined along (e.g. "r"); null when the method's points vary none. */
+  sizeField: string | null;
+  points: { x: number; y: number; std: number; label: string; onPareto: boolean }[]; // x: MiB, y: score
+}
+
+export interface SweepState {
+  sweepId: string;
+  /** What is wrong with the folder (a missing or corrupt manifest.json / results.json), shown instead of a blank. */
+  problems: string[];
+  counts: Record<TrialState, number>;
+  grid: GridCell[];
+  table: SweepTable;
+  chart: TradeoffSeries[];
+}
+
+export type SweepToWebview = { type: typeof SweepMessages.state; state: SweepState };
+export type SweepFromWebview =
+  | { type: typeof SweepMessages.ready }
+  | { type: typeof SweepMessages.exportCsv }
+  | { type: typeof SweepMessages.exportMarkdown }
+  | { type: typeof SweepMessages.exportPng; dataUrl: string };
+export type SweepChannel = Channel<SweepToWebview, SweepFromWebview>;
+
+export const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
+/** A chart image is a few hundred KiB; anything far larger is not one. */
+export const MAX_PNG_DATA_URL = 20 * 1024 * 1024;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+export function parseSweepMessage(raw: unknown): SweepFromWebview | undefined {
+  const type = typeOf(raw, 'sweep/');
+  if (type !== SweepMessages.exportPng) {
+    const { ready, exportCsv, exportMarkdown } = SweepMessages;
+    return payloadless(type, [ready, exportCsv, exportMarkdown]);
+  }
+  const url = own(raw as Obj, 'dataUrl');
+  if (typeof url !== 'string' || url.length > MAX_PNG_DATA_URL || !url.startsWith(PNG_DATA_URL_PREFIX))
+    return undefined;
+  if (!BASE64.test(url.slice(PNG_DATA_URL_PREFIX.length))) return undefined;
+  return { type, dataUrl: url };
+}

@@ -1,0 +1,117 @@
+// The sweep webview: the trials' live grid, the Table 1 layout (mean with the std as a subscript, n of seeds, peak
+// memory, the GLUE average when there is one), the trade-off chart and export buttons. The host reads the sweep
+// folder and builds every row and series (src/panels/sweepTable.ts); this page only shows them.
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import { SweepMessages, TRIAL_STATES, type SweepChannel, type SweepState } from '../../protocol/webviews/sweep';
+import { formatMiB } from '../shared/chart';
+import { connect, el, saveState } from '../shared/vscodeApi';
+import { TradeoffChart } from './tradeoffChart';
+
+const channel = connect<SweepChannel>();
+const MIB = 1024 * 1024;
+
+const root = document.getElementById('app')!;
+const title = el('h1', { text: 'Sweep' });
+const csvButton = el('vscode-button', { text: 'Export CSV…', attrs: { id: 'export-csv' } });
+const mdButton = el('vscode-button', { text: 'Export Markdown…', attrs: { id: 'export-md', secondary: '' } });
+const pngButton = el('vscode-button', { text: 'Export PNG…', attrs: { id: 'export-png', secondary: '' } });
+const problems = el('div', { className: 'problems', attrs: { id: 'sweep-problems', role: 'alert', hidden: '' } });
+const counts = el('p', { className: 'muted', attrs: { id: 'trial-counts' } });
+const grid = el('div', { className: 'trial-grid', attrs: { id: 'trial-grid' } });
+const table = el('table', { className: 'results', attrs: { id: 'sweep-table' } });
+const tableNote = el('p', { className: 'muted small', attrs: { id: 'table-note' } });
+const canvas = el('canvas', { attrs: { id: 'tradeoff-chart', role: 'img' } });
+
+root.append(
+  el('header', { className: 'toolbar' }, [title, el('span', { className: 'spacer' }), csvButton, mdButton, pngButton]),
+  problems,
+  counts,
+  el('h2', { text: 'Trials' }),
+  grid,
+  el('h2', { text: 'Results (mean ± std over seeds)' }),
+  el('div', { className: 'table-wrap' }, [table]),
+  tableNote,
+  el('figure', {}, [
+    el('figcaption', { text: 'Score vs. peak training memory, joined along the swept size (up and left is better)' }),
+    el('div', { className: 'chart-box' }, [canvas]),
+  ]),
+);
+
+const chart = new TradeoffChart(canvas);
+
+csvButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportCsv }));
+mdButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportMarkdown }));
+pngButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportPng, dataUrl: chart.toPng() }));
+
+function renderGrid(s: SweepState): void {
+  const total = TRIAL_STATES.reduce((n, k) => n + s.counts[k], 0);
+  counts.textContent = `${total} trials: ${TRIAL_STATES.filter((k) => s.counts[k])
+    .map((k) => `${s.counts[k]} ${k}`)
+    .join(' · ')}`;
+  grid.replaceChildren(
+    ...s.grid.flatMap((cell) => [
+      el('span', { text: cell.label }),
+      el(
+        'span',
+        { className: 'trial-chips', attrs: { 'data-label': cell.label } },
+        cell.trials.map((t) =>
+          el('span', {
+            className: 'badge',
+            text: `seed ${t.seed}: ${t.status}`,
+            attrs: { 'data-state': t.status, 'data-trial-id': t.trialId, title: t.runId ?? 'no run folder yet' },
+          }),
+        ),
+      ),
+    ]),
+  );
+}
+
+/** "50.0" with "±0.4" as a subscript: Table 1's way of writing mean and std. */
+function scoreCell(score: { mean: number; std: number } | null): HTMLTableCellElement {
+  if (!score) return el('td', { className: 'num', text: '—' });
+  return el('td', { className: 'num' }, [score.mean.toFixed(1), el('sub', { text: `±${score.std.toFixed(1)}` })]);
+}
+
+function renderTable(s: SweepState): void {
+  const t = s.table;
+  const headers = ['method', ...t.tasks, ...(t.hasGlueAverage ? ['GLUE avg'] : []), 'n seeds', 'peak memory'];
+  const head = el('thead', {}, [
+    el(
+      'tr',
+      {},
+      headers.map((h, i) => el('th', { text: h, className: i ? 'num' : '' })),
+    ),
+  ]);
+  const body = el(
+    'tbody',
+    {},
+    t.rows.map((r) =>
+      el('tr', { className: r.onPareto ? 'pareto' : '', attrs: { 'data-method': r.method, 'data-label': r.label } }, [
+        el('td', { text: r.onPareto ? `${r.label} ★` : r.label }),
+        ...r.scores.map(scoreCell),
+        ...(t.hasGlueAverage ? [el('td', { className: 'num', text: r.glueAverage?.toFixed(1) ?? '—' })] : []),
+        el('td', { className: 'num', text: `${r.n}/${r.trials}` }),
+        el('td', { className: 'num', text: r.peakBytes === null ? '—' : formatMiB(r.peakBytes / MIB) }),
+      ]),
+    ),
+  );
+  table.replaceChildren(head, body);
+  table.dataset.rows = String(t.rows.length);
+  tableNote.textContent = t.rows.length
+    ? '★ on the Pareto front of score vs peak memory. Peak memory: the CUDA peak on a GPU, else the accounted bytes.'
+    : 'No results yet: results.json is written when the sweep ends (or by `ladderlab sweep report`).';
+}
+
+channel.onMessage((msg) => {
+  if (msg.type !== SweepMessages.state) return;
+  const s = msg.state;
+  saveState({ sweepId: s.sweepId }); // all a reloaded window needs to reopen this sweep's panel
+  title.textContent = `Sweep ${s.sweepId}`;
+  problems.hidden = s.problems.length === 0;
+  problems.replaceChildren(...s.problems.map((p) => el('div', { text: p })));
+  renderGrid(s);
+  renderTable(s);
+  chart.setSeries(s.chart);
+});
+
+channel.post({ type: SweepMessages.ready });
