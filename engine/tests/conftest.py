@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from helpers import SST2
 from ladderlab.backbones import load_backbone
@@ -17,3 +18,13 @@ def minilm():
 @pytest.fixture(scope="session")
 def sst2():
     return load_task("sst2", str(SST2), seed=0, max_train_examples=64, max_eval_examples=32)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny matrices gain nothing from intra-op threads, and on a shared machine every op waits for them. A module of
+    tiny-preset tests uses it with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,13 +30,7 @@ PAIRS = [
 SMALL = {"lora_rank": 4, "adapter_size": 8, "prompt_tokens": 5}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices gain nothing from intra-op threads, and on a busy machine every op waits for them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -22,13 +22,7 @@ FROZEN = {"bert-tiny": 1, "gpt2-tiny": 2, "t5-tiny": 5}
 CASES = [(preset, method) for preset in FROZEN for method in METHODS]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices gain nothing from intra-op threads, and on a shared machine every op waits for them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")

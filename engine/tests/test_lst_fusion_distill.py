@@ -37,13 +37,7 @@ STACKS = {"bert-tiny": 1, "gpt2-tiny": 1, "t5-tiny": 2}  # T5: an encoder and a 
 D, LAYERS = 64, 4  # every tiny preset: width 64, 4 layers (4 heads)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny matrices gain nothing from intra-op threads, and on a shared machine every op waits for them."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")
