@@ -19,6 +19,7 @@ REAL_GLUE = FIXTURES / "glue-real"
 SST2 = REAL_GLUE / "SST-2"
 STSB = REAL_GLUE / "STS-B"
 SCHEMA = REPO / "protocol" / "events.schema.json"
+RAY_PHASE = "ray test phase:"  # ray_two_node_sweep.py's progress lines on stderr, quoted if it hangs
 
 
 def cli(*parts: str | Path) -> list[str]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported: nothing is reported anywhere
 
-from helpers import SST2  # noqa: E402  (tests/ is this script's folder, so on sys.path)
+from helpers import RAY_PHASE, SST2  # noqa: E402  (tests/ is this script's folder, so on sys.path)
 from ladderlab import stop  # noqa: E402
 from ladderlab.events import EventSink  # noqa: E402
 from ladderlab.sweep.ray_backend import NODE_LOG, RayBackend  # noqa: E402
@@ -103,6 +103,11 @@ class MidSweep:
         self.store.trial_ended(trial_id, status, summary, error)
 
 
+def phase(name: str, began: float) -> None:
+    """A line on stderr that test_sweep_ray.py quotes if the script hangs: which phase it reached, and when."""
+    print(f"{RAY_PHASE} {name} at {time.time() - began:.1f} s", file=sys.stderr, flush=True)
+
+
 def sweep(values: dict, block: dict, address: str | None, mid: dict) -> tuple[SweepStore, bool]:
     """A new sweep of ``values`` run through RayBackend, with MidSweep(store, **mid) as its reporter; whether the
     MidSweep acted."""
@@ -114,15 +119,17 @@ def sweep(values: dict, block: dict, address: str | None, mid: dict) -> tuple[Sw
     return store, reporter.acted is not None
 
 
-def local(runs_dir: Path) -> dict:
+def local(runs_dir: Path, began: float) -> dict:
     report: dict = {"listening": []}
 
     def stop_now() -> None:
+        phase("local: a checkpoint was saved, stopping", began)
         report["listening"] = listening()
         stop.request()  # what the CLI's SIGINT handler does
 
     # 36 steps a trial (48 rows in batches of 4, 3 epochs): it is still training when the stop reaches it
     values = experiment(runs_dir, max_train_examples=48, batch_size=4, epochs=3)
+    phase("local: sweep of 3 trials starting", began)
     with stop.graceful_signals():  # ladderlab.stop's flag is cleared when it ends, as after a CLI command
         store, acted = sweep(values, {"seeds": [0, 1, 2]}, None, {"act": stop_now, "event": "checkpoint_saved"})
     report["stop_requested"] = acted
@@ -136,10 +143,10 @@ def local(runs_dir: Path) -> dict:
     return report
 
 
-def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
+def cluster(runs_dir: Path, stopped_sweep: str, began: float) -> dict:
     from ray.cluster_utils import Cluster
 
-    began = time.time()
+    phase("cluster: starting the head", began)
     ray_cluster = Cluster(
         initialize_head=True,
         head_node_args={
@@ -153,11 +160,15 @@ def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
     try:
         worker = ray_cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
         report["cluster_up_s"] = round(time.time() - began, 1)
+        phase("cluster: both nodes up, resuming the stopped sweep", began)
         stopped = SweepStore.open(stopped_sweep, EventSink("events"))
         RayBackend(address=ray_cluster.address).run(stopped.unfinished(), stopped, stopped.runs_dir)
         report["resumed_s"] = round(time.time() - began, 1)
 
+        phase("cluster: resumed, new sweep of 4 trials starting", began)
+
         def kill() -> None:
+            phase("cluster: removing the worker node", began)
             report["listening"] = listening()  # both nodes, the driver, the relay and the trials are up now
             ray_cluster.remove_node(worker, allow_graceful=False)
 
@@ -167,6 +178,7 @@ def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
         store, killed = sweep(experiment(runs_dir, report_to=["tensorboard"]), block, ray_cluster.address, mid)
         report.update(sweep_dir=str(store.dir), gcs_address=ray_cluster.address, killed=killed)
         report["sweep_done_s"] = round(time.time() - began, 1)
+        phase("cluster: sweep done, shutting down", began)
     finally:
         ray_cluster.shutdown()
     report["seconds"] = round(time.time() - began, 1)
@@ -176,9 +188,10 @@ def cluster(runs_dir: Path, stopped_sweep: str) -> dict:
 def main() -> None:
     runs_dir, out = Path(sys.argv[1]), Path(sys.argv[2])
     began = time.time()
-    report = {"local": local(runs_dir / "local")}
+    report = {"local": local(runs_dir / "local", began)}
     report["local"]["seconds"] = round(time.time() - began, 1)
-    report["cluster"] = cluster(runs_dir / "cluster", report["local"]["sweep_dir"])
+    began = time.time()
+    report["cluster"] = cluster(runs_dir / "cluster", report["local"]["sweep_dir"], began)
     out.write_text(json.dumps(report))
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import run_folders
+from helpers import RAY_PHASE, run_folders
 from ladderlab.sweep.aggregate import aggregate
 from ladderlab.sweep.store import SweepStore
 
@@ -41,12 +41,18 @@ def ray_sweeps(tmp_path_factory) -> dict:
         pytest.skip(f"the Ray tests run Ray in a network namespace with only loopback: {reason}")
     folder = tmp_path_factory.mktemp("ray")
     report = folder / "report.json"
-    done = subprocess.run(
-        [*IN_LOOPBACK_NAMESPACE, sys.executable, str(SCRIPT), str(folder / "runs"), str(report)],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    try:
+        done = subprocess.run(
+            [*IN_LOOPBACK_NAMESPACE, sys.executable, str(SCRIPT), str(folder / "runs"), str(report)],
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as hung:  # say which phase hung (the script's phase lines), not only Ray's noise
+        stderr = hung.stderr or b""  # bytes even with text=True: the pipes are not decoded on a timeout
+        stderr = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+        phases = [line for line in stderr.splitlines() if line.startswith(RAY_PHASE)]
+        pytest.fail(f"the Ray script hung after {TIMEOUT_S} s; its phases: {phases}; stderr ends:\n{stderr[-3000:]}")
     assert done.returncode == 0, done.stderr[-4000:]
     return {**json.loads(report.read_text()), "stdout": done.stdout}
 
