@@ -1,6 +1,7 @@
 """``ladderlab sweep``: an experiment file with a ``sweep`` block becomes a grid of runs (ladderlab.sweep).
 
     ladderlab sweep --config F.ladder.json [--json] [--backend ray|local] [--ray-address A]   expand, run, aggregate
+    ladderlab sweep plan --config F [--estimate] [--json]   the trials it expands to (+ peak, steps), nothing run
     ladderlab sweep report SWEEP_DIR [--json]     the aggregate again, from the sweep folder and its run folders
     ladderlab sweep resume SWEEP_DIR              finished trials kept, stopped ones continued, the rest run
 
@@ -50,7 +51,12 @@ def add_parser(sub) -> None:
     p.add_argument("--config", help="experiment file (*.ladder.json) with a sweep block")
     p.add_argument("--runs-dir", default=None, help="where run folders and the sweep folder go (default: the file's)")
     _options(p, keep_parent=False)
-    actions = p.add_subparsers(dest="sweep_action", metavar="{report,resume}")
+    actions = p.add_subparsers(dest="sweep_action", metavar="{plan,report,resume}")
+    text = "list the trials the file's grid expands to (checked as the sweep checks it), nothing run or created"
+    r = actions.add_parser("plan", help=text, description=text)
+    r.add_argument("--config", default=argparse.SUPPRESS, help="experiment file (*.ladder.json) with a sweep block")
+    r.add_argument("--estimate", action="store_true", help="also each trial's predicted peak memory and steps")
+    r.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
     text = "print a sweep's aggregate (mean, std, Pareto front), recomputed from its folder and its runs"
     r = actions.add_parser("report", help=text, description=text)
     r.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep folder (<runs_dir>/sweeps/<id>)")
@@ -70,6 +76,8 @@ def main(args: argparse.Namespace, report: Callable[[EventSink | None, dict], in
     store: SweepStore | None = None
     try:
         with graceful_signals():
+            if args.sweep_action == "plan":
+                return _plan(args)
             if args.sweep_action == "report":
                 results = _results(SweepStore.open(args.sweep_dir, sink=sink))
                 _print(results, args.json)
@@ -94,6 +102,16 @@ def main(args: argparse.Namespace, report: Callable[[EventSink | None, dict], in
             file=sys.stderr,
         )
     return exit_status[failed[0]["error"]["kind"]] if failed else 0
+
+
+def _plan(args) -> int:
+    from .sweep.plan import format_plan, plan
+
+    if not args.config:
+        raise BadInput("sweep plan needs an experiment file with a sweep block", "pass --config FILE.ladder.json")
+    result = plan(args.config, estimate=args.estimate)
+    print(json.dumps(result, indent=2) if args.json else format_plan(result))
+    return 0
 
 
 def _prepare(args, sink: EventSink):
