@@ -56,9 +56,19 @@ export interface SweepTable {
 /** One method's line in the trade-off chart: its points in order of the swept size. */
 export interface TradeoffSeries {
   method: string;
+  /** The line's name in the legend: the method, with the other swept fields' values that set it apart. */
+  label: string;
   /** The numeric field the points are joined along (e.g. "r"); null when the method's points vary none. */
   sizeField: string | null;
   points: { x: number; y: number; std: number; label: string; onPareto: boolean }[]; // x: MiB, y: score
+}
+
+/** Score vs another x axis (src/panels/sweepFigures.ts): a swept field, or LST's dropped side layers and the
+ * baselines' frozen layers on one axis (the paper's Figure 6); x in the field's units. */
+export interface SweepFigure {
+  axis: string; // the field's name, or 'layers_dropped'
+  title: string; // the x axis's title and the picker's text
+  series: TradeoffSeries[];
 }
 
 export interface SweepState {
@@ -69,6 +79,8 @@ export interface SweepState {
   grid: GridCell[];
   table: SweepTable;
   chart: TradeoffSeries[];
+  /** The charts over the swept fields, for the x-axis picker (peak memory's is `chart`). */
+  figures: SweepFigure[];
 }
 
 export type SweepToWebview = { type: typeof SweepMessages.state; state: SweepState };

@@ -2,10 +2,11 @@
 // manifest.json (every trial and its state: the live grid) and results.json (per grid point the mean and std over
 // seeds, peak_bytes, the Pareto front, the GLUE average: Table 1 and the trade-off chart), and the CSV / Markdown
 // exports of the table. Pure (no vscode, no file system): unit-tested on a real sweep folder's files.
-import { runLabel, type RunConfig } from '../../protocol/runLabel';
+import { methodName, runLabel, type RunConfig } from '../../protocol/runLabel';
 import {
   TRIAL_STATES,
   type GridCell,
+  type SweepFigure,
   type SweepRow,
   type SweepState,
   type SweepTable,
@@ -13,6 +14,7 @@ import {
   type TrialState,
 } from '../../protocol/webviews/sweep';
 import { csvCell, mdCell } from './resultsTable';
+import { backboneLayers, buildFigure, figureAxes } from './sweepFigures';
 
 const MIB = 1024 * 1024;
 
@@ -50,7 +52,9 @@ const numbers = (v: unknown): Record<string, number> =>
   isObj(v) ? Object.fromEntries(Object.entries(v).filter((e): e is [string, number] => isNum(e[1]))) : {};
 
 /** manifest.json's text -> its trials, or what is wrong with it (said in the panel in place of the grid). */
-export function parseManifest(text: string | null): Parsed<{ trials: ManifestTrial[]; task: string }> {
+export function parseManifest(
+  text: string | null,
+): Parsed<{ trials: ManifestTrial[]; task: string; values: Record<string, unknown> }> {
   if (text === null)
     return { problem: 'manifest.json is missing: this is not a sweep folder, or it was not written yet.' };
   let raw: unknown;
@@ -78,7 +82,7 @@ export function parseManifest(text: string | null): Parsed<{ trials: ManifestTri
     });
   }
   const values = isObj(raw.values) ? raw.values : {};
-  return { value: { trials, task: typeof values.task === 'string' ? values.task : 'score' } };
+  return { value: { trials, task: typeof values.task === 'string' ? values.task : 'score', values } };
 }
 
 /** results.json's text -> its points; null text (not written yet: the engine writes it when the sweep ends) is no
@@ -131,7 +135,7 @@ export function parseResults(text: string | null, task: string): Parsed<SweepRes
 }
 
 /** A grid point's identity: its method and its point less the task (Table 1 puts tasks in columns). */
-function rowKey(method: string, point: Record<string, unknown>): string {
+export function rowKey(method: string, point: Record<string, unknown>): string {
   const rest = Object.keys(point)
     .filter((k) => k !== 'task')
     .sort()
@@ -144,7 +148,7 @@ function withoutTask(point: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** "LST r=4", "LoRA rank 8": the run label (protocol/runLabel.ts) of the point, among the sweep's points. */
-function labeller(
+export function labeller(
   all: { method: string; point: Record<string, unknown> }[],
 ): (method: string, point: Record<string, unknown>) => string {
   const configs: RunConfig[] = all.map((p) => ({ method: p.method, ...withoutTask(p.point) }));
@@ -233,6 +237,7 @@ export function buildChart(results: SweepResults | null): TradeoffSeries[] {
     const ordered = field ? [...pts].sort((a, b) => (a.point[field] as number) - (b.point[field] as number)) : pts;
     return {
       method,
+      label: field ? `${methodName(method)} (by ${field})` : methodName(method),
       sizeField: field,
       points: ordered.map((p) => ({
         x: p.peakBytes! / MIB,
@@ -245,6 +250,16 @@ export function buildChart(results: SweepResults | null): TradeoffSeries[] {
   });
 }
 
+/** The charts over the swept fields (sweepFigures.ts); LST's dropped side layers counted on the file's backbone. */
+export function buildFigures(results: SweepResults, fileValues: Record<string, unknown>): SweepFigure[] {
+  const label = labeller(results.points);
+  const front = new Set(results.pareto.map((p) => rowKey(p.method, p.point) + p.task));
+  const layers = backboneLayers(fileValues.backbone);
+  return figureAxes(results).map((axis) =>
+    buildFigure(results, axis, fileValues, layers, label, (p) => front.has(rowKey(p.method, p.point) + p.task)),
+  );
+}
+
 /** Everything the panel posts, from the folder's two files' text (null = missing). */
 export function buildSweepState(sweepId: string, manifestText: string | null, resultsText: string | null): SweepState {
   const problems: string[] = [];
@@ -253,13 +268,15 @@ export function buildSweepState(sweepId: string, manifestText: string | null, re
   const results = parseResults(resultsText, manifest.value?.task ?? 'score');
   if (results.problem) problems.push(results.problem);
   const trials = manifest.value?.trials ?? [];
+  const sweep = results.value ?? null;
   return {
     sweepId,
     problems,
     counts: countStates(trials),
     grid: buildGrid(trials),
-    table: buildTable(results.value ?? null),
-    chart: buildChart(results.value ?? null),
+    table: buildTable(sweep),
+    chart: buildChart(sweep),
+    figures: sweep ? buildFigures(sweep, manifest.value?.values ?? {}) : [],
   };
 }
 

@@ -1,0 +1,126 @@
+// The Sweep panel's charts over swept fields (src/panels/sweepFigures.ts) on two real sweeps' folders
+// (test/unit/fixtures/sweep-figures: see its README): Figure 6's "layers dropped / frozen" axis shared by LST and
+// LoRA, Figure 7's score vs r with one line per init. Expected numbers come from the trials' own summary.json.
+import { test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { figureCsv, figureMarkdown, LAYERS_DROPPED } from '../../src/panels/sweepFigures';
+import { buildSweepState } from '../../src/panels/sweepTable';
+import { REPO_ROOT } from './jsonl';
+
+const FIXTURES = path.join(REPO_ROOT, 'test/unit/fixtures/sweep-figures');
+
+interface Trial {
+  method: string;
+  point: Record<string, unknown>;
+  score: number;
+}
+
+/** A fixture sweep: its folder's two files and its trials' config.json + summary.json. */
+function sweep(name: string) {
+  const runs = path.join(FIXTURES, name);
+  const [id] = readdirSync(path.join(runs, 'sweeps'));
+  const file = (f: string) => readFileSync(path.join(runs, 'sweeps', id, f), 'utf8');
+  const trials: Trial[] = readdirSync(runs)
+    .filter((d) => d !== 'sweeps')
+    .map((d) => {
+      const read = (f: string): unknown => JSON.parse(readFileSync(path.join(runs, d, f), 'utf8'));
+      const config = read('config.json') as { method: string; sweep: { point: Record<string, unknown> } };
+      const summary = read('summary.json') as { metrics: { score: number } };
+      return { method: config.method, point: config.sweep.point, score: summary.metrics.score };
+    });
+  return { id, state: buildSweepState(id, file('manifest.json'), file('results.json')), trials };
+}
+
+/** Mean and sample std (ddof=1) of the trials' scores at a point: what each chart point must show. */
+function expected(trials: Trial[], method: string, point: Record<string, unknown>) {
+  const scores = trials
+    .filter((t) => t.method === method && JSON.stringify(t.point) === JSON.stringify(point))
+    .map((t) => t.score);
+  assert.ok(scores.length >= 2, `two seeds at ${method} ${JSON.stringify(point)}`);
+  const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+  const std = Math.sqrt(scores.reduce((a, s) => a + (s - mean) ** 2, 0) / (scores.length - 1));
+  return { mean, std };
+}
+
+test('Figure 6: one "layers dropped / frozen" axis, LST by side layers left out, LoRA by frozen layers', () => {
+  const { state, trials } = sweep('figure6');
+  assert.deepEqual(state.problems, []);
+  assert.deepEqual(
+    state.figures.map((f) => f.axis),
+    [LAYERS_DROPPED],
+    'keep_layers and freeze_layers make one axis, not two',
+  );
+  const [fig] = state.figures;
+  assert.match(fig.title, /dropped.*frozen/);
+  assert.deepEqual(
+    fig.series.map((s) => [s.label, s.points.map((p) => p.x)]),
+    [
+      ['LST', [0, 1, 2]], // bert-tiny has 4 layers: keep_layers 0-3, 1-3, 2-3
+      ['LoRA', [0, 1, 2]],
+    ],
+  );
+  const kept = (n: number) => Array.from({ length: 4 - n }, (_, i) => i + n);
+  for (const s of fig.series)
+    for (const p of s.points) {
+      const point = s.method === 'lst' ? { keep_layers: kept(p.x) } : { freeze_layers: p.x };
+      const want = expected(trials, s.method, point);
+      assert.ok(Math.abs(p.y - want.mean) < 1e-9, `${p.label}: ${p.y} vs ${want.mean}`);
+      assert.ok(Math.abs(p.std - want.std) < 1e-9, `${p.label} std: ${p.std} vs ${want.std}`);
+    }
+  assert.ok(
+    trials.some((t) => t.score !== trials[0].score),
+    'the fixture has different scores, so a wrong mapping cannot pass by accident',
+  );
+  // Peak memory's chart is still there for the same sweep (the picker's first choice).
+  assert.equal(state.chart.length, 2);
+});
+
+test('Figure 7: score vs r, one line per init; a choice field splits lines and is no axis', () => {
+  const { state, trials } = sweep('figure7');
+  assert.deepEqual(
+    state.figures.map((f) => f.axis),
+    ['r'],
+  );
+  const [fig] = state.figures;
+  assert.deepEqual(
+    fig.series.map((s) => [s.label, s.points.map((p) => p.x)]),
+    [
+      ['LST init random', [4, 8]],
+      ['LST init magnitude', [4, 8]],
+    ],
+  );
+  for (const s of fig.series) {
+    const init = s.label.split(' ').pop();
+    for (const p of s.points) {
+      const want = expected(trials, 'lst', { init, r: p.x });
+      assert.ok(Math.abs(p.y - want.mean) < 1e-9 && Math.abs(p.std - want.std) < 1e-9, p.label);
+    }
+  }
+  const onFront = fig.series.flatMap((s) => s.points.filter((p) => p.onPareto).map((p) => p.label));
+  assert.ok(onFront.length >= 1, 'the Pareto front of results.json rings its points on every axis');
+});
+
+test('a chart as CSV (one row per point) and Markdown (a column per x value, mean ± std)', () => {
+  const { id, state } = sweep('figure7');
+  const [fig] = state.figures;
+  const csv = figureCsv(fig, 'r').trim().split('\n');
+  assert.equal(csv[0], 'line,method,point,r,score_mean,score_std,pareto');
+  assert.equal(csv.length, 1 + 4);
+  const first = fig.series[0].points[0];
+  assert.ok(csv[1].startsWith(`LST init random,lst,${first.label},4,${first.y},${first.std},`), csv[1]);
+  const md = figureMarkdown(fig, id, String);
+  assert.match(md, /score vs Reduction factor \(r\)/);
+  assert.match(md, /\| line \| 4 \| 8 \|/);
+  const row = md.split('\n').find((l) => l.startsWith('| LST init magnitude'))!;
+  const p = fig.series[1].points[1];
+  assert.ok(row.includes(`${p.y.toFixed(1)} ± ${p.std.toFixed(1)}`), row);
+});
+
+test('no results yet: no charts; a sweep over one numeric value offers no axis for it', () => {
+  const { state } = sweep('figure7');
+  const empty = buildSweepState('x', null, null);
+  assert.deepEqual(empty.figures, []);
+  assert.ok(state.figures.every((f) => f.series.every((s) => s.points.length > 1)));
+});
