@@ -9,6 +9,8 @@ export const ResultsMessages = {
   exportCsv: 'results/exportCsv',
   exportMarkdown: 'results/exportMarkdown',
   tryModel: 'results/tryModel', // open the Try-model panel (the user picks the run)
+  openSweep: 'results/openSweep', // { sweepId }: open the Sweep panel on it
+  showTrials: 'results/showTrials', // { show }: list sweeps' trials as runs too (default: one row per sweep)
   // host -> webview
   state: 'results/state',
 } as const;
@@ -66,11 +68,33 @@ export interface RunChoice {
   score: number | null;
 }
 
+/** A sweep as one result (src/panels/sweepSummary.ts): its best grid point and its Pareto front, not its trials. */
+export interface SweepSummaryRow {
+  sweepId: string;
+  trials: number; // in its grid (every seed of every point)
+  finished: number;
+  tasks: string[];
+  /** The best grid point by the primary metric (the task's score, or the GLUE average): mean over its seeds. */
+  best: {
+    label: string; // e.g. "LST r=8"
+    method: string;
+    score: number;
+    std: number | null; // null for a GLUE average
+    n: number; // seeds finished
+    peakBytes: number | null;
+  } | null;
+  paretoSize: number; // grid points on the front of score vs peak memory
+  problem: string | null; // a missing or unreadable manifest.json / results.json
+}
+
 export interface ResultsState {
-  choices: RunChoice[]; // every finished run, newest first
+  choices: RunChoice[]; // every finished run, newest first (sweep trials only when showTrials)
   selected: string[];
   latest: string[]; // the latest comparison's runs
   table: ResultsTable;
+  /** One row per sweep with a finished trial, newest first; its trials are no runs of the table unless showTrials. */
+  sweeps: SweepSummaryRow[];
+  showTrials: boolean;
 }
 
 export type ResultsToWebview = { type: typeof ResultsMessages.state; state: ResultsState };
@@ -80,13 +104,23 @@ export type ResultsFromWebview =
   | { type: typeof ResultsMessages.selectLatest }
   | { type: typeof ResultsMessages.exportCsv }
   | { type: typeof ResultsMessages.exportMarkdown }
-  | { type: typeof ResultsMessages.tryModel };
+  | { type: typeof ResultsMessages.tryModel }
+  | { type: typeof ResultsMessages.openSweep; sweepId: string }
+  | { type: typeof ResultsMessages.showTrials; show: boolean };
 export type ResultsChannel = Channel<ResultsToWebview, ResultsFromWebview>;
 
 export const MAX_SELECTED_RUNS = 500;
 
 export function parseResultsMessage(raw: unknown): ResultsFromWebview | undefined {
   const type = typeOf(raw, 'results/');
+  if (type === ResultsMessages.openSweep) {
+    const id = own(raw as Obj, 'sweepId');
+    return isSafeId(id) ? { type, sweepId: id } : undefined;
+  }
+  if (type === ResultsMessages.showTrials) {
+    const show = own(raw as Obj, 'show');
+    return typeof show === 'boolean' ? { type, show } : undefined;
+  }
   if (type !== ResultsMessages.select) {
     const { ready, selectLatest, exportCsv, exportMarkdown, tryModel } = ResultsMessages;
     return payloadless(type, [ready, selectLatest, exportCsv, exportMarkdown, tryModel]);

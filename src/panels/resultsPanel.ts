@@ -16,6 +16,7 @@ import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
 import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
 import { buildTable, configOf, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
+import { readSweepSummaries, summaryRow, sweepOf, type SweepSummary } from './sweepSummary';
 
 export const SHOW_RESULTS_COMMAND = 'ladderLab.internal.showResults';
 
@@ -27,6 +28,8 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
   }
 
   private selected: string[] | null = null; // null = the latest comparison
+  private showTrials = false; // sweeps' trials as runs of the table too (default: one row per sweep)
+  private sweeps: SweepSummary[] = [];
   private configs = new Map<string, Record<string, unknown> | null>(); // run id -> config.json (runs never change)
   private last: { runs: FinishedRun[]; state: ResultsState } | undefined;
   private refreshing: Promise<void> | undefined;
@@ -97,6 +100,15 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
       case ResultsMessages.tryModel:
         await vscode.commands.executeCommand('ladderLab.tryModel');
         break;
+      case ResultsMessages.openSweep: {
+        const sweep = this.sweeps.find((s) => s.sweepId === msg.sweepId);
+        if (sweep) await vscode.commands.executeCommand('ladderLab.openSweep', sweep.dir);
+        break;
+      }
+      case ResultsMessages.showTrials:
+        this.showTrials = msg.show;
+        await this.refresh();
+        break;
     }
   }
 
@@ -138,8 +150,11 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
   private async computeAndPost(): Promise<void> {
     const records = await this.deps.runManager.listRuns();
     const runs: FinishedRun[] = [];
+    this.sweeps = await readSweepSummaries(records);
     for (const r of records) {
       if (r.status !== 'finished' || !r.summary) continue;
+      // A sweep's trials are its row in the sweeps table, unless the user asked to see them as runs.
+      if (!this.showTrials && sweepOf(r.config)) continue;
       runs.push({
         id: r.id,
         method: r.method,
@@ -158,7 +173,14 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
     const chosen = ids.map((id) => byId.get(id)!);
     const every = runs.map(configOf);
     const choices = runs.map((r) => toChoice(r, every));
-    const state: ResultsState = { choices, selected: ids, latest, table: buildTable(chosen) };
+    const state: ResultsState = {
+      choices,
+      selected: ids,
+      latest,
+      table: buildTable(chosen),
+      sweeps: this.sweeps.map(summaryRow),
+      showTrials: this.showTrials,
+    };
     this.last = { runs: chosen, state };
     this.post({ type: ResultsMessages.state, state });
   }

@@ -54,7 +54,7 @@ const numbers = (v: unknown): Record<string, number> =>
 /** manifest.json's text -> its trials, or what is wrong with it (said in the panel in place of the grid). */
 export function parseManifest(
   text: string | null,
-): Parsed<{ trials: ManifestTrial[]; task: string; values: Record<string, unknown> }> {
+): Parsed<{ trials: ManifestTrial[]; task: string; values: Record<string, unknown>; experimentFile: string | null }> {
   if (text === null)
     return { problem: 'manifest.json is missing: this is not a sweep folder, or it was not written yet.' };
   let raw: unknown;
@@ -82,7 +82,9 @@ export function parseManifest(
     });
   }
   const values = isObj(raw.values) ? raw.values : {};
-  return { value: { trials, task: typeof values.task === 'string' ? values.task : 'score', values } };
+  const task = typeof values.task === 'string' ? values.task : 'score';
+  const experimentFile = typeof raw.experiment_file === 'string' ? raw.experiment_file : null;
+  return { value: { trials, task, values, experimentFile } };
 }
 
 /** results.json's text -> its points; null text (not written yet: the engine writes it when the sweep ends) is no

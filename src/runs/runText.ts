@@ -28,10 +28,10 @@ export function treeDescription(run: RunRecord): string {
 
 // ---- the Runs tree's groups: experiment file > comparison > run ----------------------------------------------------
 
-/** A folder of the Runs tree: an experiment file, or one comparison (one engine invocation) of it. */
+/** A folder of the Runs tree: an experiment file, one comparison (one engine invocation) of it, or one sweep. */
 export interface RunGroup {
   kind: 'group';
-  level: 'file' | 'comparison';
+  level: 'file' | 'comparison' | 'sweep';
   id: string; // stable across refreshes (the tree keeps expansion by id)
   title: string;
   description: string;

@@ -1,7 +1,8 @@
 // CodeLens and hover on *.ladder.json: run it, estimate memory (if the engine can; the last estimate stays in the
 // lens and the hover), and the latest results.
 import * as vscode from 'vscode';
-import { METHODS, parseExperimentText } from '../../protocol/experiment';
+import { METHODS, parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
+import { lastSweepOfFile, readSweepSummaries, sweepResultText, type SweepSummary } from '../panels/sweepSummary';
 import type { StoredRun } from '../runs/runStore';
 import type { RunManagerApi } from '../runs/types';
 import {
@@ -25,6 +26,7 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
   readonly onDidChangeCodeLenses = this.changed.event;
   private readonly subscriptions: vscode.Disposable[];
   private runsCache: Promise<StoredRun[]> | undefined;
+  private sweepsCache: Promise<SweepSummary[]> | undefined;
 
   /** `probe`: whether the selected engine has an `estimate` subcommand (the lens needs it); `estimates`: the last
    * estimate per file. */
@@ -36,6 +38,7 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
     this.subscriptions = [
       runs.onDidChangeRuns(() => {
         this.runsCache = undefined;
+        this.sweepsCache = undefined;
         this.changed.fire();
       }),
       probe.onDidChange(() => this.changed.fire()),
@@ -47,6 +50,11 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
   private listRuns(): Promise<StoredRun[]> {
     this.runsCache ??= this.runs.listRuns();
     return this.runsCache;
+  }
+
+  private listSweeps(): Promise<SweepSummary[]> {
+    this.sweepsCache ??= this.listRuns().then(readSweepSummaries);
+    return this.sweepsCache;
   }
 
   async provideCodeLenses(doc: vscode.TextDocument): Promise<vscode.CodeLens[]> {
@@ -68,7 +76,18 @@ export class ExperimentLensProvider implements vscode.CodeLensProvider, vscode.H
       );
     }
     const { raw } = parseExperimentText(doc.getText());
-    if (raw) {
+    // A file with a sweep block: its last sweep as one result (best point, Pareto front), not its trials one by one.
+    const sweep = raw && SWEEP_KEY in raw ? lastSweepOfFile(await this.listSweeps(), doc.uri.fsPath) : undefined;
+    if (sweep)
+      lenses.push(
+        new vscode.CodeLens(top, {
+          title: `$(graph) ${sweepResultText(sweep)}`,
+          tooltip: `Sweep ${sweep.sweepId}: open its trials, table and charts`,
+          command: 'ladderLab.openSweep',
+          arguments: [sweep.dir],
+        }),
+      );
+    else if (raw && !(SWEEP_KEY in raw)) {
       const results = latestResults(raw, await this.listRuns());
       const title = resultsLensTitle(results);
       const runs = results.flatMap((r) => (r.run ? [r.run] : []));

@@ -1,8 +1,10 @@
-// The Runs view: run folders grouped by experiment file, then by comparison (what config.json records), each run
-// named by its label (or the user's name for it); refreshed when the store or a session changes.
+// The Runs view: run folders grouped by experiment file, then by comparison (what config.json records), a sweep's
+// trials under one sweep node (its best point and Pareto front as its description), each run named by its label
+// (or the user's name for it); refreshed when the store or a session changes.
 import * as vscode from 'vscode';
 import type { RunManagerApi, RunRecord, RunStatus } from '../runs/types';
 import { configsUnder, groupRuns, isRunGroup, runName, treeDescription, type RunGroup } from '../runs/runText';
+import { placeSweeps, readSweepSummaries, SWEEP_NODE, sweepOf } from '../panels/sweepSummary';
 import { runTooltip } from './format';
 
 const ICONS: Record<RunStatus, [string, string?]> = {
@@ -15,6 +17,7 @@ const ICONS: Record<RunStatus, [string, string?]> = {
 
 export type RunsTreeNode = RunGroup | RunRecord;
 
+const ICON_OF_GROUP: Record<RunGroup['level'], string> = { file: 'beaker', comparison: 'layers', sweep: 'graph' };
 export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
@@ -40,7 +43,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
   async getChildren(element?: RunsTreeNode): Promise<RunsTreeNode[]> {
     if (element) return isRunGroup(element) ? element.children : [];
     this.lastRuns = await this.runs.listRuns();
-    this.groups = groupRuns(this.lastRuns, (file) => vscode.workspace.asRelativePath(file));
+    const trials = this.lastRuns.filter((r) => sweepOf(r.config));
+    const plain = this.lastRuns.filter((r) => !sweepOf(r.config));
+    this.groups = groupRuns(plain, (file) => vscode.workspace.asRelativePath(file));
+    placeSweeps(this.groups, await readSweepSummaries(trials), trials);
     this.parents.clear();
     this.names.clear();
     for (const group of this.groups) this.index(group, configsUnder(group));
@@ -82,7 +88,7 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
 
   private groupItem(group: RunGroup): vscode.TreeItem {
     // Files open; of the comparisons, the newest of the newest file open, the others folded.
-    const newest = this.groups[0]?.children.find(isRunGroup)?.id === group.id;
+    const newest = this.groups[0]?.children.find((c) => isRunGroup(c) && c.level === 'comparison')?.id === group.id;
     const state =
       group.level === 'file' || newest
         ? vscode.TreeItemCollapsibleState.Expanded
@@ -90,7 +96,13 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
     const item = new vscode.TreeItem(group.title, state);
     item.id = group.id;
     item.description = group.description;
-    item.iconPath = new vscode.ThemeIcon(group.level === 'file' ? 'beaker' : 'layers');
+    item.iconPath = new vscode.ThemeIcon(ICON_OF_GROUP[group.level]);
+    if (group.level === 'sweep')
+      item.command = {
+        command: 'ladderLab.openSweep',
+        title: 'Open Sweep',
+        arguments: [group.id.slice(SWEEP_NODE.length)],
+      };
     // view/item/context: a comparison can have its curves reopened and its results shown.
     item.contextValue = `runGroup.${group.level}`;
     return item;

@@ -70,6 +70,8 @@ const valid: [parser: (raw: unknown) => unknown, message: unknown][] = [
   [parseResultsMessage, { type: ResultsMessages.exportCsv }],
   [parseResultsMessage, { type: ResultsMessages.exportMarkdown }],
   [parseResultsMessage, { type: ResultsMessages.tryModel }],
+  [parseResultsMessage, { type: ResultsMessages.openSweep, sweepId: '20261201-100852-2378' }],
+  [parseResultsMessage, { type: ResultsMessages.showTrials, show: true }],
   [parseResultsMessage, { type: ResultsMessages.select, runIds: [] }],
   [
     parseResultsMessage,
@@ -301,6 +303,10 @@ function hostileMessages(): unknown[] {
   }
   for (const ids of [undefined, null, 'run', {}, { length: 1, 0: 'run' }, Array(501).fill('run')])
     out.push({ type: ResultsMessages.select, runIds: ids });
+  // Results openSweep / showTrials: a sweep id that is a path, a show that is no boolean.
+  for (const id of ['../../etc', '..', 'a/b', '', HUGE, 1, null, {}, undefined])
+    out.push({ type: ResultsMessages.openSweep, sweepId: id });
+  for (const show of ['true', 1, 0, null, undefined, {}, []]) out.push({ type: ResultsMessages.showTrials, show });
   // Random junk: valid types with random wrong payloads.
   const rand = prng(20261126); // seeded so failures reproduce
   const types = [ExperimentMessages.update, ExperimentMessages.pickData, MonitorMessages.stop, ResultsMessages.select];

@@ -23,6 +23,11 @@ const notes = el('ul', { className: 'warnings', attrs: { id: 'results-notes', ro
 const scatterCanvas = el('canvas', { attrs: { id: 'scatter-chart', role: 'img' } });
 const scatterNote = el('p', { className: 'muted small', attrs: { id: 'scatter-note' } });
 const picker = el('div', { className: 'picker', attrs: { id: 'run-picker' } });
+// A sweep is one result: one row per sweep (best point, Pareto front), its trials shown as runs only on demand.
+const sweepsSection = el('section', { attrs: { id: 'sweeps', hidden: '' } });
+const sweepsTable = el('table', { className: 'results', attrs: { id: 'sweeps-table' } });
+const trialsBox = el('vscode-checkbox', { attrs: { id: 'show-trials', label: 'Show the sweeps’ trials as runs' } });
+sweepsSection.append(el('h2', { text: 'Sweeps' }), el('div', { className: 'table-wrap' }, [sweepsTable]), trialsBox);
 
 root.append(
   el('header', { className: 'toolbar' }, [
@@ -33,6 +38,7 @@ root.append(
     mdButton,
     tryButton,
   ]),
+  sweepsSection,
   summary,
   el('div', { className: 'table-wrap' }, [table]),
   notes,
@@ -56,6 +62,38 @@ latestButton.addEventListener('click', () => channel.post({ type: ResultsMessage
 csvButton.addEventListener('click', () => channel.post({ type: ResultsMessages.exportCsv }));
 mdButton.addEventListener('click', () => channel.post({ type: ResultsMessages.exportMarkdown }));
 tryButton.addEventListener('click', () => channel.post({ type: ResultsMessages.tryModel }));
+trialsBox.addEventListener('change', () => channel.post({ type: ResultsMessages.showTrials, show: trialsBox.checked }));
+
+function renderSweeps(s: ResultsState): void {
+  sweepsSection.hidden = s.sweeps.length === 0;
+  trialsBox.checked = s.showTrials;
+  const headers = ['Sweep', 'Task', 'Trials', 'Best point', 'Best score', 'Peak memory (best)', 'Pareto front', ''];
+  const head = el('thead', {}, [
+    el(
+      'tr',
+      {},
+      headers.map((h, i) => el('th', { text: h, className: i ? 'num' : '' })),
+    ),
+  ]);
+  const rows = s.sweeps.map((w) => {
+    const open = el('vscode-button', { text: 'Open Sweep', attrs: { secondary: '', 'data-sweep-id': w.sweepId } });
+    open.addEventListener('click', () => channel.post({ type: ResultsMessages.openSweep, sweepId: w.sweepId }));
+    const b = w.best;
+    const score = b ? `${b.score.toFixed(1)}${b.std === null ? '' : ` ± ${b.std.toFixed(1)}`} (n=${b.n})` : '—';
+    return el('tr', { attrs: { 'data-sweep-id': w.sweepId, 'data-best': b?.label ?? '' } }, [
+      el('td', { text: w.sweepId }),
+      el('td', { className: 'num', text: w.tasks.join(', ') || '—' }),
+      el('td', { className: 'num', text: `${w.finished}/${w.trials}` }),
+      el('td', { className: 'num', text: b?.label ?? w.problem ?? 'no results yet' }),
+      el('td', { className: 'num', text: score }),
+      el('td', { className: 'num', text: b?.peakBytes != null ? formatMiB(b.peakBytes / MIB) : '—' }),
+      el('td', { className: 'num', text: b ? `${w.paretoSize} point${w.paretoSize === 1 ? '' : 's'}` : '—' }),
+      el('td', {}, [open]),
+    ]);
+  });
+  sweepsTable.replaceChildren(head, el('tbody', {}, rows));
+  sweepsTable.dataset.rows = String(rows.length);
+}
 
 function renderTable(s: ResultsState): void {
   const t = s.table;
@@ -156,6 +194,7 @@ function sendSelection(): void {
 channel.onMessage((msg) => {
   if (msg.type !== ResultsMessages.state) return;
   state = msg.state;
+  renderSweeps(state);
   renderTable(state);
   renderScatter(state);
   renderPicker(state);
