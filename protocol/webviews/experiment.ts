@@ -9,6 +9,7 @@ import {
   type FieldSpec,
 } from '../experiment';
 import type { BackboneShape } from '../backboneRules';
+import { MAX_SEEDS, isSweepable, sweepValuesProblem } from '../sweepBlock';
 import { isRecord, isSafePathString, own, typeOf, type Channel, type Obj } from './common';
 
 export const ExperimentMessages = {
@@ -19,6 +20,8 @@ export const ExperimentMessages = {
   pickData: 'experiment/pickData', // { kind: 'folder' | 'file' }: open a dialog for the task's data
   run: 'experiment/run', // start the comparison the file describes
   openFile: 'experiment/openFile', // show the experiment file in an editor
+  sweepField: 'experiment/sweepField', // { field, values }: sweep a field over values (null: no longer swept)
+  sweepSeeds: 'experiment/sweepSeeds', // { count }: how many seeds each grid point trains with
   // host -> webview
   state: 'experiment/state',
 } as const;
@@ -40,6 +43,37 @@ export interface ExperimentState {
   problems: string[]; // e.g. "the file is not valid JSON": the form is read-only until fixed
   errors: FieldError[]; // what the engine would refuse (a bad value, r not dividing the width, ...): Run is disabled
   running: boolean; // a session is starting/running: the Run button is disabled
+  sweep: SweepState | null; // the file's sweep block as the form shows it; null = none
+}
+
+/** A trial of the plan (`ladderlab sweep plan --json`), with what the host knows of its cost. */
+export interface PlannedTrial {
+  trial_id: string;
+  method: string;
+  point: Record<string, unknown>;
+  seed: number;
+  peak_bytes?: number; // the engine's estimate (absent until it has answered)
+  total_steps?: number | null; // its training steps (null: the data could not be read)
+  seconds?: number | null; // estimated duration from earlier runs (null: no earlier run to measure)
+}
+
+export interface SweepState {
+  fields: Record<string, unknown[]>; // swept field -> its values (protocol/sweepBlock.ts)
+  seeds: number; // how many seeds each point trains with
+  unsupported?: string; // the form cannot edit the file's block: shown, left as it is
+  plan:
+    | { status: 'waiting'; note: string } // not asked: the file has errors to fix first, or the engine is not ready
+    | { status: 'planning' }
+    | { status: 'refused'; message: string } // the engine's refusal, also one of `errors` (Run disabled)
+    | {
+        status: 'planned';
+        count: number;
+        trials: PlannedTrial[];
+        estimating: boolean; // the memory estimate is still running
+        estimateError?: string;
+        totalSeconds: number | null; // the whole sweep, trials one after another; null = unknown
+        timeNote: string; // how the time was estimated, or why it is unknown
+      };
 }
 
 export type ExperimentToWebview = { type: typeof ExperimentMessages.state; state: ExperimentState };
@@ -49,7 +83,9 @@ export type ExperimentFromWebview =
   | { type: typeof ExperimentMessages.pickBackboneFolder }
   | { type: typeof ExperimentMessages.pickData; kind: 'folder' | 'file' }
   | { type: typeof ExperimentMessages.run }
-  | { type: typeof ExperimentMessages.openFile };
+  | { type: typeof ExperimentMessages.openFile }
+  | { type: typeof ExperimentMessages.sweepField; field: string; values: unknown[] | null }
+  | { type: typeof ExperimentMessages.sweepSeeds; count: number };
 export type ExperimentChannel = Channel<ExperimentToWebview, ExperimentFromWebview>;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -107,6 +143,25 @@ export function parseExperimentMessage(raw: unknown): ExperimentFromWebview | un
     case ExperimentMessages.update: {
       const patch = parseExperimentPatch(own(msg, 'patch'));
       return patch && { type, patch };
+    }
+    case ExperimentMessages.sweepField: {
+      const field = own(msg, 'field');
+      const values = own(msg, 'values');
+      if (typeof field !== 'string' || !isSweepable(field)) return undefined;
+      const spec = FORM_SPEC.get(field);
+      if (!spec) return undefined;
+      if (values === null) return { type, field, values: null };
+      const ok =
+        Array.isArray(values) &&
+        sweepValuesProblem(spec, values) === undefined &&
+        values.every((v) => acceptable(spec, v));
+      return ok ? { type, field, values: [...(values as unknown[])] } : undefined;
+    }
+    case ExperimentMessages.sweepSeeds: {
+      const count = own(msg, 'count');
+      return Number.isSafeInteger(count) && (count as number) >= 1 && (count as number) <= MAX_SEEDS
+        ? { type, count: count as number }
+        : undefined;
     }
     case ExperimentMessages.pickData: {
       const kind = own(msg, 'kind');

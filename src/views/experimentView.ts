@@ -11,20 +11,35 @@ import {
   parseExperimentText,
   serializeExperiment,
   STARTER_EXPERIMENT,
+  SWEEP_KEY,
   type ExperimentPatch,
+  type FieldError,
 } from '../../protocol/experiment';
+import {
+  applySweepBlock,
+  blockToControls,
+  controlsToBlock,
+  sweepProblems,
+  withField,
+  withSeedCount,
+  type SweepControls,
+} from '../../protocol/sweepBlock';
 import type { RequestMessage } from '../../protocol/webviews/common';
 import {
   ExperimentMessages,
   parseExperimentMessage,
   type ExperimentChannel,
   type ExperimentState,
+  type SweepState,
 } from '../../protocol/webviews/experiment';
 import { WebviewChannel } from '../panels/webviewChannel';
 import { renderWebviewHtml, webviewOptions } from '../panels/webviewHtml';
+import { launchBlockedReason } from '../runs/launchChecks';
 import type { RunManagerApi } from '../runs/types';
 import { backboneInfo, PRESETS } from './backboneInfo';
 import { acceptPaths, experimentPath, PathPolicy, type PathField, type RefusedPath } from './pathPolicy';
+import { SweepPlanner } from './sweepPlan';
+import { sweepTime } from './sweepTime';
 
 const FILE_GLOB = '**/*.ladder.json';
 const NEW_FILE_NAME = 'experiment.ladder.json';
@@ -45,6 +60,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   private readonly disposables: vscode.Disposable[] = [];
   private pending: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<unknown> = Promise.resolve();
+  private readonly planner = new SweepPlanner();
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -78,6 +94,8 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
         }
       }),
       runManager.onDidChangeSessions(() => this.scheduleState()),
+      this.planner,
+      this.planner.onDidChange(() => this.scheduleState()),
     );
   }
 
@@ -198,6 +216,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
         shown[field] = r.value; // the value as typed, beside its error, so it can be corrected where it is
       }
     }
+    const controls = parsed.raw ? blockToControls(parsed.raw[SWEEP_KEY]) : null;
+    if (controls) errors.push(...sweepProblems(controls));
+    const sweep = controls && uri && text !== null ? await this.sweepState(uri, text, controls, errors) : null;
     return {
       file: uri ? vscode.workspace.asRelativePath(uri) : null,
       values: parsed.values,
@@ -212,6 +233,50 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       running:
         active !== undefined &&
         (active.state === 'starting' || active.state === 'running' || active.state === 'stopping'),
+      sweep,
+    };
+  }
+
+  /** The sweep as the form shows it: its controls, and the engine's plan once the file has nothing else to fix
+   * (a refused grid becomes one of `errors`, so Run is disabled with the engine's words). */
+  private async sweepState(
+    uri: vscode.Uri,
+    text: string,
+    controls: SweepControls,
+    errors: FieldError[],
+  ): Promise<SweepState> {
+    const shown = {
+      fields: controls.fields,
+      seeds: Math.max(1, controls.seeds.length),
+      unsupported: controls.unsupported,
+    };
+    const blocked = launchBlockedReason(vscode.workspace.isTrusted);
+    if (blocked) return { ...shown, plan: { status: 'waiting', note: blocked } };
+    if (errors.length)
+      return {
+        ...shown,
+        plan: { status: 'waiting', note: 'The trial count follows once the errors above are fixed.' },
+      };
+    const outcome = this.planner.get(uri, text);
+    if (outcome.planning) return { ...shown, plan: { status: 'planning' } };
+    if (outcome.refused !== undefined) {
+      errors.push({ field: SWEEP_KEY, message: `sweep: ${outcome.refused}` });
+      return { ...shown, plan: { status: 'refused', message: outcome.refused } };
+    }
+    const trials = outcome.trials ?? [];
+    const backbone = parseExperimentText(text).values.backbone;
+    const time = sweepTime(trials, backbone, await this.runManager.listRuns());
+    return {
+      ...shown,
+      plan: {
+        status: 'planned',
+        count: trials.length,
+        trials: time.trials,
+        estimating: outcome.estimating,
+        estimateError: outcome.estimateError,
+        totalSeconds: time.totalSeconds,
+        timeNote: time.note,
+      },
     };
   }
 
@@ -252,6 +317,12 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
         case ExperimentMessages.run:
           await this.run();
           break;
+        case ExperimentMessages.sweepField:
+          await this.updateSweep((c) => withField(c, msg.field, msg.values));
+          break;
+        case ExperimentMessages.sweepSeeds:
+          await this.updateSweep((c, seed) => withSeedCount(c, msg.count, seed));
+          break;
       }
     } catch (e) {
       void vscode.window.showErrorMessage(`Ladder Lab: ${e instanceof Error ? e.message : String(e)}`);
@@ -280,7 +351,36 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       for (const field of Object.keys(patch)) this.refused.delete(field as PathField); // the field changed again
       for (const r of refused)
         this.refused.set(r.field, { ...r, file: uri.fsPath, fileValue: current.values[r.field] });
-      if (Object.keys(accepted).length > 0) await this.writeText(uri, applyPatch(text, accepted));
+      if (Object.keys(accepted).length === 0) return;
+      let next = applyPatch(text, accepted);
+      const controls = current.raw ? blockToControls(current.raw[SWEEP_KEY]) : null;
+      if (accepted.methods && controls && !controls.unsupported)
+        // per_method follows the methods chosen
+        next = applySweepBlock(next, controlsToBlock(controls, accepted.methods));
+      await this.writeText(uri, next);
+    });
+    this.writing = next.catch(() => undefined);
+    try {
+      await next;
+    } finally {
+      await this.postState();
+    }
+  }
+
+  /** Changes the file's sweep block as the form's controls see it (a block the form cannot edit is refused). */
+  private async updateSweep(change: (controls: SweepControls, fileSeed: number) => SweepControls): Promise<void> {
+    const next = this.writing.then(async () => {
+      const uri = await this.ensureFile();
+      if (!uri) return;
+      const text = (await this.readText(uri)) ?? '';
+      const current = parseExperimentText(text);
+      if (current.raw === null)
+        throw new Error(`${vscode.workspace.asRelativePath(uri)} is not a JSON object; fix it in the editor first.`);
+      const controls = blockToControls(current.raw[SWEEP_KEY]) ?? { fields: {}, seeds: [] };
+      if (controls.unsupported)
+        throw new Error(`the form cannot change this sweep block (${controls.unsupported}); edit it in the file.`);
+      const block = controlsToBlock(change(controls, current.values.seed), current.values.methods);
+      await this.writeText(uri, applySweepBlock(text, block));
     });
     this.writing = next.catch(() => undefined);
     try {

@@ -7,6 +7,7 @@ import './estimate.test';
 import './paths.test';
 import './resilience.test';
 import './sweep.test';
+import './experimentSweep.test';
 import './fuzz.test';
 import './untrusted.test';
 import { runAll } from './harness';

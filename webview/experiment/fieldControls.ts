@@ -1,6 +1,9 @@
 // A form control for any experiment field, made from its declaration (protocol/experimentFields.ts): a select for a
 // field with choices or suggestions, a text input for the rest. Its id is the field's name. A change is parsed and
 // checked with the same rules the host and the engine apply, then sent as a patch; a bad text is marked, not sent.
+// A number or a choice also gets "sweep" beside it (protocol/sweepBlock.ts): ticked, its control becomes a list
+// editor ("4, 8, 16"), each value checked as the control checks one, and the list goes to the file's sweep block.
+import type { VscodeCheckbox } from '@vscode-elements/elements/dist/vscode-checkbox/vscode-checkbox.js';
 import type { VscodeSingleSelect } from '@vscode-elements/elements/dist/vscode-single-select/vscode-single-select.js';
 import type { VscodeTextfield } from '@vscode-elements/elements/dist/vscode-textfield/vscode-textfield.js';
 import {
@@ -10,6 +13,7 @@ import {
   type ExperimentPatch,
   type FieldSpec,
 } from '../../protocol/experiment';
+import { isSweepable, parseSweepText } from '../../protocol/sweepBlock';
 import { el } from '../shared/vscodeApi';
 
 export type Control = (VscodeSingleSelect | VscodeTextfield) & HTMLElement;
@@ -19,12 +23,21 @@ export interface FieldRow {
   row: HTMLElement;
   control: Control;
   error: HTMLElement; // the file's error for this field, beside the control
+  sweep?: SweepEditor; // numbers and choices only
+}
+
+export interface SweepEditor {
+  toggle: VscodeCheckbox & HTMLElement;
+  list: VscodeTextfield & HTMLElement;
 }
 
 /** Where a control reports: the patch to send, or the problem to show (undefined clears it). */
 export interface FieldSink {
   send(patch: ExperimentPatch): void;
   problem(control: HTMLElement, message: string | undefined): void;
+  /** Sweep the field over these values (null: no longer swept); `current` is its single value now. */
+  sweep(field: string, values: unknown[] | null): void;
+  current(field: string): unknown;
 }
 
 export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
@@ -47,8 +60,58 @@ export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
     attrs: { for: spec.name, title: spec.help },
   });
   const error = fieldError(spec.name);
-  const row = el('div', { className: 'field', attrs: { 'data-field': spec.name } }, [label, control, error]);
-  return { spec, row, control, error };
+  const sweep = isSweepable(spec.name) ? sweepEditor(spec, control, sink) : undefined;
+  const head = sweep ? el('div', { className: 'row field-head' }, [label, sweep.toggle]) : label;
+  const parts = sweep ? [head, control, sweep.list, error] : [head, control, error];
+  const row = el('div', { className: 'field', attrs: { 'data-field': spec.name } }, parts);
+  return { spec, row, control, error, sweep };
+}
+
+function sweepEditor(spec: FieldSpec, control: Control, sink: FieldSink): SweepEditor {
+  const toggle = el('vscode-checkbox', {
+    attrs: { id: `sweep-toggle-${spec.name}`, label: 'sweep', title: `Try several values of ${spec.label}` },
+  }) as VscodeCheckbox & HTMLElement;
+  const choices = spec.choices ?? spec.suggestions;
+  const list = el('vscode-textfield', {
+    attrs: {
+      id: `sweep-${spec.name}`,
+      title: `Values of ${spec.label} to sweep, comma-separated`,
+      placeholder: choices ? choices.join(', ') : 'e.g. 4, 8, 16',
+    },
+  }) as VscodeTextfield & HTMLElement;
+  list.hidden = true;
+  toggle.addEventListener('change', () => {
+    const value = sink.current(spec.name);
+    if (!toggle.checked) return sink.sweep(spec.name, null);
+    showSweeping({ control, sweep: { toggle, list } }, true);
+    if (value === null || value === undefined) return sink.problem(list, `${spec.label}: type the values to sweep`);
+    list.value = fieldText(spec, value);
+    sink.sweep(spec.name, [value]); // starts from the field's value: add the others to the list
+  });
+  list.addEventListener('change', () => {
+    const parsed = parseSweepText(spec, list.value);
+    if ('error' in parsed) return sink.problem(list, parsed.error);
+    sink.problem(list, undefined);
+    sink.sweep(spec.name, parsed.values);
+  });
+  return { toggle, list };
+}
+
+/** Shows a field swept over `values` (its list editor in place of its control), or not swept (undefined). */
+export function showSweep(row: FieldRow, values: readonly unknown[] | undefined): void {
+  if (!row.sweep) return;
+  const { toggle, list } = row.sweep;
+  showSweeping(row, values !== undefined || (toggle.checked && list.matches(':focus-within')));
+  if (values === undefined) return;
+  const text = values.map((v) => fieldText(row.spec, v)).join(', ');
+  if (!list.matches(':focus-within') && list.value !== text) list.value = text;
+}
+
+function showSweeping(row: Pick<FieldRow, 'control' | 'sweep'>, on: boolean): void {
+  if (!row.sweep) return;
+  row.sweep.toggle.checked = on;
+  row.sweep.list.hidden = !on;
+  row.control.hidden = on;
 }
 
 /** The element that shows a field's error from the file (hidden when there is none). */

@@ -13,8 +13,9 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { FORM_FIELDS, GROUPS, METHODS, fieldSpec, type ExperimentPatch, type Method } from '../../protocol/experiment';
 import { ExperimentMessages, type ExperimentChannel, type ExperimentState } from '../../protocol/webviews/experiment';
 import { connect, el } from '../shared/vscodeApi';
-import { fieldError, fieldRow, showError, showValue, type FieldRow } from './fieldControls';
+import { fieldError, fieldRow, showError, showSweep, showValue, type FieldRow } from './fieldControls';
 import { methodRates } from './methodRates';
+import { sweepSection } from './sweepSection';
 
 const channel = connect<ExperimentChannel>();
 const CUSTOM = new Set(['backbone', 'data', 'methods', 'keep_layers', 'lrs']);
@@ -31,6 +32,12 @@ function send(patch: ExperimentPatch): void {
     render(state);
   }
 }
+
+function sendSweep(field: string, values: unknown[] | null): void {
+  channel.post({ type: ExperimentMessages.sweepField, field, values });
+}
+
+const current = (field: string): unknown => (state?.values as Record<string, unknown> | undefined)?.[field];
 
 function problem(control: HTMLElement, message: string | undefined): void {
   control.toggleAttribute('invalid', message !== undefined);
@@ -91,6 +98,7 @@ const keepAll = el('vscode-button', { text: 'Keep all', attrs: { id: 'keep-all',
 const keepAlternate = el('vscode-button', { text: 'Every other', attrs: { id: 'keep-alternate', secondary: '' } });
 const runButton = el('vscode-button', { text: 'Run comparison', attrs: { id: 'run' } });
 const rates = methodRates(send, () => state?.values, problem);
+const sweep = sweepSection((count) => channel.post({ type: ExperimentMessages.sweepSeeds, count }), problem);
 /** The error slots of the hand-drawn fields (the generated rows carry their own). */
 const customErrors: Record<string, HTMLElement> = Object.fromEntries(
   [...CUSTOM].map((name) => [name, fieldError(name)]),
@@ -133,7 +141,7 @@ const sections = GROUPS.map(({ id, label }) => {
   for (const spec of FORM_FIELDS.filter((f) => f.group === id)) {
     if (CUSTOM.has(spec.name)) body.push(...custom[spec.name]);
     else {
-      const row = fieldRow(spec, { send, problem });
+      const row = fieldRow(spec, { send, problem, sweep: sendSweep, current });
       rows.push(row);
       body.push(row.row);
       if (spec.name === 'r') body.push(rHint);
@@ -145,7 +153,15 @@ const sections = GROUPS.map(({ id, label }) => {
   return el('section', { attrs: { id: `${id}-section` } }, [el('h2', { text: label }), ...body]);
 });
 
-root.append(fileLine, problems, warnings, ...sections, el('div', { className: 'actions' }, [runButton]), status);
+root.append(
+  fileLine,
+  problems,
+  warnings,
+  ...sections,
+  sweep.element,
+  el('div', { className: 'actions' }, [runButton]),
+  status,
+);
 
 // ---- events -------------------------------------------------------------------------------------------------------
 
@@ -290,11 +306,13 @@ function render(s: ExperimentState): void {
   for (const box of methodBoxes) box.checked = listed.includes(box.dataset.method);
   const chosen = (methods: readonly string[] | undefined) =>
     !methods || methods.some((m) => v.methods.includes(m as Method));
-  for (const { spec, row, control, error } of rows) {
+  for (const field of rows) {
+    const { spec, row, control, error } = field;
     // A field the file gets wrong shows the file's own value beside its error, so it can be fixed where it is.
     const message = errorOf.get(spec.name);
     showValue(control, spec, message === undefined ? v[spec.name] : s.shown[spec.name]);
     showError(error, control, message);
+    showSweep(field, s.sweep?.fields[spec.name]);
     row.classList.toggle('inactive', !chosen(spec.methods));
     if (spec.name === 'text_columns' || spec.name === 'label_column') row.hidden = v.task !== 'file';
   }
@@ -314,11 +332,18 @@ function render(s: ExperimentState): void {
       : 'Side width = backbone hidden size / r.';
   renderLadder(s);
   rates.render(v);
+  sweep.render(s.sweep);
 
   const blocked = s.problems.length > 0 || s.errors.length > 0;
   runButton.toggleAttribute('disabled', s.running || blocked);
   runButton.title = blocked ? 'Fix the errors shown above first: the engine would refuse this experiment.' : '';
-  runButton.textContent = s.running ? 'Running…' : `Run ${v.methods.length > 1 ? 'comparison' : v.methods[0]}`;
+  const plan = s.sweep?.plan;
+  const trials = plan?.status === 'planned' ? ` (${plan.count} trial${plan.count === 1 ? '' : 's'})` : '';
+  runButton.textContent = s.running
+    ? 'Running…'
+    : s.sweep
+      ? `Run sweep${trials}`
+      : `Run ${v.methods.length > 1 ? 'comparison' : v.methods[0]}`;
   root.dataset.ready = 'true';
 }
 
