@@ -27,6 +27,11 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
     return slot.current;
   }
 
+  /** Test seam: the last state posted to the webview. */
+  public get lastState(): ResultsState | undefined {
+    return this.last?.state;
+  }
+
   private selected: string[] | null = null; // null = the latest comparison
   private showTrials = false; // sweeps' trials as runs of the table too (default: one row per sweep)
   private sweeps: SweepSummary[] = [];

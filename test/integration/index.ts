@@ -8,6 +8,7 @@ import './paths.test';
 import './resilience.test';
 import './sweep.test';
 import './experimentSweep.test';
+import './sweepResults.test';
 import './fuzz.test';
 import './untrusted.test';
 import { runAll } from './harness';
