@@ -9,7 +9,10 @@ import { setUpEngineEnvironment } from './engine/setup';
 import type { Logger } from './engine/worker';
 import { serializeExperiment, STARTER_EXPERIMENT } from '../protocol/experiment';
 import { EXPERIMENT_SUFFIX, experimentFileName, experimentNameProblem, freeExperimentName } from './experimentName';
-import { EngineEnvironmentError, launchBlockedReason } from './runs/launchChecks';
+import { EngineEnvironmentError, launchBlockedReason, sweepResumeRefusal } from './runs/launchChecks';
+import { isActive, sessionOfSweep } from './runs/sessionState';
+import { countsText } from './runs/sweepFolders';
+import { workspaceSweeps } from './runs/workspaceRuns';
 import type { RunManager } from './runs/runManager';
 import { errorNotice, runName } from './runs/runText';
 import type { RunRecord, Session } from './runs/types';
@@ -22,6 +25,9 @@ import { engineChanged } from './views/estimateProbe';
 /** Registered by the panels (src/panels/); until they are, the public commands say so instead of failing. */
 export const INTERNAL_SHOW_MONITOR = 'ladderLab.internal.showMonitor';
 export const INTERNAL_SHOW_RESULTS = 'ladderLab.internal.showResults';
+/** The whole sweep: from the Sweep panel's buttons, the palette, or with a sweep folder (or id) as argument. */
+export const STOP_SWEEP_COMMAND = 'ladderLab.stopSweep';
+export const RESUME_SWEEP_COMMAND = 'ladderLab.resumeSweep';
 
 export interface CommandDeps {
   runs: RunManager;
@@ -46,6 +52,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         .catch((e: Error) => void vscode.window.showErrorMessage(`Ladder Lab: ${e.message}`)),
     ),
     vscode.commands.registerCommand('ladderLab.resumeRun', (arg?: unknown) => resumeRun(deps, arg)),
+    vscode.commands.registerCommand(STOP_SWEEP_COMMAND, (arg?: unknown) => stopSweep(deps, arg)),
+    vscode.commands.registerCommand(RESUME_SWEEP_COMMAND, (arg?: unknown) => resumeSweep(deps, arg)),
     vscode.commands.registerCommand('ladderLab.openMonitor', (...args: unknown[]) =>
       showPanel(INTERNAL_SHOW_MONITOR, 'run monitor', args),
     ),
@@ -162,7 +170,8 @@ export async function runComparison(deps: CommandDeps, arg?: vscode.Uri | vscode
   await vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString() && d.isDirty)?.save();
   try {
     const session = await deps.runs.startComparison(uri.fsPath);
-    if ((await vscode.commands.getCommands(true)).includes(INTERNAL_SHOW_MONITOR)) {
+    // A sweep's panel opens when its folder exists (sweep_started); the monitor follows one run at a time.
+    if (session.kind !== 'sweep' && (await vscode.commands.getCommands(true)).includes(INTERNAL_SHOW_MONITOR)) {
       void vscode.commands.executeCommand(INTERNAL_SHOW_MONITOR, session.id);
     }
     return session;
@@ -217,6 +226,48 @@ export async function resumeRun(deps: CommandDeps, arg?: unknown): Promise<Sessi
   }
 }
 
+/** Stops the sweep's engine (the given sweep's, else the running one): running trials checkpoint, the rest stay
+ * queued for Resume Sweep. */
+export async function stopSweep(deps: CommandDeps, arg?: unknown): Promise<void> {
+  const sessions = deps.runs.sessions();
+  const session =
+    typeof arg === 'string'
+      ? sessionOfSweep(sessions, path.basename(arg))
+      : sessions.filter((s) => s.kind === 'sweep').find(isActive);
+  if (!session || !isActive(session)) {
+    void vscode.window.showInformationMessage('Ladder Lab: no sweep is running.');
+    return;
+  }
+  await deps.runs.stop(session.id).catch((e: Error) => void vscode.window.showErrorMessage(`Ladder Lab: ${e.message}`));
+}
+
+/** Resumes a sweep (the given folder or id, else the user's pick among those with unfinished trials); its panel opens
+ * when the engine has taken it up. */
+export async function resumeSweep(deps: CommandDeps, arg?: unknown): Promise<Session | undefined> {
+  let target = typeof arg === 'string' ? arg : undefined;
+  try {
+    if (!target) {
+      const candidates = (await workspaceSweeps()).filter((s) => !sweepResumeRefusal(s));
+      if (candidates.length === 0) {
+        void vscode.window.showInformationMessage('Ladder Lab: no sweep with unfinished trials to resume.');
+        return undefined;
+      }
+      const picked = await vscode.window.showQuickPick(
+        candidates.map((s) => ({ label: s.id, description: countsText(s.counts), detail: s.dir, dir: s.dir })),
+        { title: 'Resume Sweep', placeHolder: 'A sweep with unfinished trials (newest first)' },
+      );
+      target = picked?.dir;
+      if (!target) return undefined;
+    }
+    return await deps.runs.resumeSweep(target);
+  } catch (e) {
+    const message = (e as Error).message;
+    deps.log.error(message);
+    void vscode.window.showErrorMessage(e instanceof EngineEnvironmentError ? message : `Ladder Lab: ${message}`);
+    return undefined;
+  }
+}
+
 function isRunRecord(v: unknown): v is RunRecord {
   return (
     typeof v === 'object' &&
@@ -244,7 +295,9 @@ function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vs
         announced.add(s.id);
         const rows = s.events.flatMap((e) => (e.type === 'run_finished' ? [e.summary] : []));
         const scores = rows.map((r) => `${methodLabel(r.method)} ${scoreText(r) ?? '?'}`).join(' · ');
-        if (s.state === 'finished') {
+        if (s.kind === 'sweep') {
+          sweepNotice(s);
+        } else if (s.state === 'finished') {
           void vscode.window
             .showInformationMessage(`Ladder Lab: comparison finished${scores ? `: ${scores}` : ''}.`, 'Open Results')
             .then((c) => {
@@ -270,6 +323,24 @@ function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vs
       }
     }),
   ];
+}
+
+/** How a sweep's engine ended, with the way on: its panel, or Resume Sweep. */
+function sweepNotice(s: Session): void {
+  const open = () => s.sweepDir && void vscode.commands.executeCommand('ladderLab.openSweep', s.sweepDir);
+  if (s.state === 'finished')
+    void vscode.window.showInformationMessage('Ladder Lab: sweep finished.', 'Open Sweep').then((c) => c && open());
+  else if (s.state === 'stopped' || s.state === 'interrupted')
+    void vscode.window
+      .showInformationMessage(
+        `Ladder Lab: sweep ${s.state}; finished trials are kept and Resume Sweep continues the rest.`,
+        'Resume Sweep',
+      )
+      .then((c) => c && s.sweepDir && vscode.commands.executeCommand(RESUME_SWEEP_COMMAND, s.sweepDir));
+  else if (s.state === 'failed')
+    void vscode.window
+      .showErrorMessage('Ladder Lab: the sweep ended with a failed trial or error; its panel says which.', 'Open Sweep')
+      .then((c) => c && open());
 }
 
 async function selectPython(log: Logger): Promise<void> {

@@ -1,5 +1,6 @@
 // The sweep panel's messages: one sweep folder (<runs_dir>/sweeps/<id>/) shown as its trials' live grid, the
-// Table 1 layout of its results.json and the score-vs-memory trade-off chart.
+// Table 1 layout of its results.json and the score-vs-memory trade-off chart; while its engine runs, the sweep's
+// progress and ETA, and Stop / Resume for the whole sweep.
 import type { TrialStatus } from '../events';
 import { own, payloadless, typeOf, type Channel, type Obj } from './common';
 
@@ -9,8 +10,11 @@ export const SweepMessages = {
   exportCsv: 'sweep/exportCsv',
   exportMarkdown: 'sweep/exportMarkdown',
   exportPng: 'sweep/exportPng', // { dataUrl }: the chart's canvas.toDataURL('image/png')
+  stop: 'sweep/stop', // the whole sweep: running trials checkpoint, the rest stay queued
+  resume: 'sweep/resume', // `ladderlab sweep resume`
   // host -> webview
   state: 'sweep/state',
+  live: 'sweep/live', // the engine's side: progress, ETA and which of Stop / Resume applies; sent as it changes
 } as const;
 
 /** A trial's states (protocol/events.ts TrialStatus, as manifest.json and sweep_trial events write them), in the
@@ -83,12 +87,38 @@ export interface SweepState {
   figures: SweepFigure[];
 }
 
-export type SweepToWebview = { type: typeof SweepMessages.state; state: SweepState };
+/** A sweep's progress while its engine runs (src/runs/sweepProgress.ts reads it from the engine's events). */
+export interface SweepProgress {
+  total: number; // trials of the grid
+  done: number; // finished or failed, this run of the engine and before it (a resume)
+  failed: number;
+  /** The trial training now; totalSteps null until its first step is reported (or never, for a Ray trial). */
+  running: { trialId: string; step: number; totalSteps: number | null } | null;
+  /** Seconds until the sweep ends; null until a trial of this engine run has finished (no duration to go by). */
+  etaS: number | null;
+}
+
+/** What the engine side of the panel shows. */
+export interface SweepLive {
+  /** The engine running this sweep: its state, or null when none runs it. */
+  engine: 'starting' | 'running' | 'stopping' | null;
+  progress: SweepProgress | null;
+  canStop: boolean;
+  /** Trials a resume would run (not finished); null when the manifest is unreadable. */
+  unfinished: number | null;
+  /** Resume is offered for a sweep with unfinished trials and no live engine; else why not (null: offered). */
+  resumeBlocked: string | null;
+}
+
+export type SweepToWebview =
+  { type: typeof SweepMessages.state; state: SweepState } | { type: typeof SweepMessages.live; live: SweepLive };
 export type SweepFromWebview =
   | { type: typeof SweepMessages.ready }
   | { type: typeof SweepMessages.exportCsv }
   | { type: typeof SweepMessages.exportMarkdown }
-  | { type: typeof SweepMessages.exportPng; dataUrl: string };
+  | { type: typeof SweepMessages.exportPng; dataUrl: string }
+  | { type: typeof SweepMessages.stop }
+  | { type: typeof SweepMessages.resume };
 export type SweepChannel = Channel<SweepToWebview, SweepFromWebview>;
 
 export const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
@@ -99,8 +129,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 export function parseSweepMessage(raw: unknown): SweepFromWebview | undefined {
   const type = typeOf(raw, 'sweep/');
   if (type !== SweepMessages.exportPng) {
-    const { ready, exportCsv, exportMarkdown } = SweepMessages;
-    return payloadless(type, [ready, exportCsv, exportMarkdown]);
+    const { ready, exportCsv, exportMarkdown, stop, resume } = SweepMessages;
+    return payloadless(type, [ready, exportCsv, exportMarkdown, stop, resume]);
   }
   const url = own(raw as Obj, 'dataUrl');
   if (typeof url !== 'string' || url.length > MAX_PNG_DATA_URL || !url.startsWith(PNG_DATA_URL_PREFIX))

@@ -40,6 +40,30 @@ export function resumeArgs(runDir: string): string[] {
   return ['-m', 'ladderlab.cli', 'resume', runDir, '--format', 'events'];
 }
 
+/** Where a sweep's trials run: the ladderLab.sweep.backend setting and, for a cluster, ladderLab.sweep.rayAddress. */
+export type SweepBackend = 'auto' | 'ray' | 'local';
+export const SWEEP_BACKENDS: readonly SweepBackend[] = ['auto', 'ray', 'local'];
+
+/** The engine's backend flags for the settings: an address means that Ray cluster (unless the backend is "local").
+ * The one place that maps "auto": the engine's CLI chooses between Ray (when it can stay on 127.0.0.1) and the local
+ * backend once it knows `--backend auto`; until then "auto" runs the trials here, one after another, without Ray. */
+export function sweepBackendArgs(backend: SweepBackend, rayAddress?: string): string[] {
+  const address = rayAddress?.trim();
+  if (backend === 'local') return ['--backend', 'local'];
+  if (address) return ['--backend', 'ray', '--ray-address', address];
+  return ['--backend', backend === 'auto' ? 'local' : backend];
+}
+
+/** `ladderlab sweep --config F`: expands the file's sweep block into trials, runs and aggregates them. */
+export function sweepArgs(configPath: string, runsDir: string, backend: string[]): string[] {
+  return ['-m', 'ladderlab.cli', 'sweep', '--config', configPath, '--runs-dir', runsDir, ...backend, '--format', 'events'];
+}
+
+/** `ladderlab sweep resume SWEEP_DIR`: finished trials kept, stopped ones continued, the rest run. */
+export function sweepResumeArgs(sweepDir: string, backend: string[]): string[] {
+  return ['-m', 'ladderlab.cli', 'sweep', 'resume', sweepDir, ...backend, '--format', 'events'];
+}
+
 /** What every worker needs, however its process came to be. */
 export interface FollowOptions {
   /** The session folder: stdout.jsonl and stderr.log are there. */

@@ -34,7 +34,7 @@ export function registerPanels(context: vscode.ExtensionContext, runManager: Run
     experiment,
     MonitorPanel.register(uri, deps),
     ResultsPanel.register(uri, deps),
-    SweepPanel.register(uri),
+    SweepPanel.register(uri, runManager),
     TryModelPanel.register(uri, runManager),
     vscode.window.registerWebviewViewProvider(ExperimentViewProvider.viewType, experiment),
   );

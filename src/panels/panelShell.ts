@@ -80,7 +80,7 @@ export abstract class PanelShell<C extends Channel> implements vscode.Disposable
   }
 }
 
-type Closable = vscode.Disposable & { readonly onDidDispose: vscode.Event<void> };
+type Closable = vscode.Disposable & { readonly onDidDispose: vscode.Event<void>; reveal(): void };
 
 /** The one panel of a kind: `current` while it is open; a new one replaces (closes) the one before. */
 export class PanelSlot<P extends Closable> {
@@ -101,6 +101,22 @@ export class PanelSlot<P extends Closable> {
   ): P {
     this.panel?.dispose();
     return this.hold(make(vscode.window.createWebviewPanel(this.viewType, title, show, webviewOptions(extensionUri))));
+  }
+
+  /** The panel of one thing (a run, a sweep): the current one, revealed, if `shows` says it shows it, else a new one
+   * in the active column in its place. */
+  public showFor(
+    extensionUri: vscode.Uri,
+    title: string,
+    shows: (current: P) => boolean,
+    make: (panel: vscode.WebviewPanel) => P,
+  ): P {
+    const current = this.panel;
+    if (current && shows(current)) {
+      current.reveal();
+      return current;
+    }
+    return this.create(extensionUri, title, { viewColumn: vscode.ViewColumn.Active }, make);
   }
 
   /** Makes `panel` the current one (e.g. a panel VS Code restored); the one before, if any, is closed. */
@@ -136,4 +152,28 @@ export function registerSingletonPanel<P extends Closable>(kind: SingletonPanel<
       },
     }),
   );
+}
+
+/** A file a panel exports (a table as CSV or Markdown, a chart as PNG). */
+export interface ExportFile {
+  name: string; // proposed in the workspace folder
+  filters: Record<string, string[]>; // the save dialog's, e.g. { CSV: ['csv'] }; its first name labels the button
+  data: string | Uint8Array;
+}
+
+/** Asks where to save an export (in the workspace folder by default), writes it and says where; a text file can be
+ * opened from the notice. Resolves when done, or at once when the user cancels. */
+export async function saveExport(file: ExportFile, offerOpen = false): Promise<void> {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: folder ? vscode.Uri.joinPath(folder, file.name) : undefined,
+    filters: file.filters,
+    saveLabel: `Export ${Object.keys(file.filters)[0]}`,
+  });
+  if (!target) return;
+  const data = typeof file.data === 'string' ? new TextEncoder().encode(file.data) : file.data;
+  await vscode.workspace.fs.writeFile(target, data);
+  const wrote = `Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`;
+  if (!offerOpen) return void vscode.window.showInformationMessage(wrote);
+  if (await vscode.window.showInformationMessage(wrote, 'Open')) await vscode.window.showTextDocument(target);
 }

@@ -14,7 +14,7 @@ import {
 import { readInferenceFigures } from '../inference/benchmark';
 import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
-import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
+import { PanelShell, PanelSlot, registerSingletonPanel, saveExport } from './panelShell';
 import { buildTable, configOf, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
 import { readSweepSummaries, summaryRow, sweepOf, type SweepSummary } from './sweepSummary';
 
@@ -197,20 +197,11 @@ export class ResultsPanel extends PanelShell<ResultsChannel> {
       void vscode.window.showInformationMessage('Ladder Lab: no runs selected to export.');
       return;
     }
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const name = kind === 'csv' ? 'ladderlab-results.csv' : 'ladderlab-results.md';
-    const target = await vscode.window.showSaveDialog({
-      defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
-      filters: kind === 'csv' ? { CSV: ['csv'] } : { Markdown: ['md'] },
-      saveLabel: kind === 'csv' ? 'Export CSV' : 'Export Markdown',
-    });
-    if (!target) return;
-    const text = kind === 'csv' ? toCsv(table) : toMarkdown(table);
-    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(text));
-    const open = await vscode.window.showInformationMessage(
-      `Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`,
-      'Open',
+    await saveExport(
+      kind === 'csv'
+        ? { name: 'ladderlab-results.csv', filters: { CSV: ['csv'] }, data: toCsv(table) }
+        : { name: 'ladderlab-results.md', filters: { Markdown: ['md'] }, data: toMarkdown(table) },
+      true,
     );
-    if (open) await vscode.window.showTextDocument(target);
   }
 }

@@ -1,7 +1,8 @@
 // The sweep panel: one sweep folder (<runs_dir>/sweeps/<id>/, written by `ladderlab sweep`) as its trials' live grid,
 // the Table 1 layout of its results and the score-vs-memory trade-off chart, with CSV / Markdown / PNG export. It
-// reads the folder only (launching sweeps from the form is a later step) and follows it with a FileSystemWatcher:
-// the engine replaces manifest.json and results.json atomically, so every change is a whole file.
+// follows the folder with a FileSystemWatcher (the engine replaces manifest.json and results.json atomically, so
+// every change is a whole file) and the engine that runs the sweep through its events: progress, ETA, Stop and
+// Resume. A sweep this window starts (Run on a file with a sweep block, or Resume) opens its panel.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isSafeId, type RequestMessage } from '../../protocol/webviews/common';
@@ -10,44 +11,43 @@ import {
   PNG_DATA_URL_PREFIX,
   SweepMessages,
   type SweepChannel,
+  type SweepLive,
   type SweepState,
 } from '../../protocol/webviews/sweep';
-import { tryRunsDir } from '../runs/workspaceRuns';
+import { findWorkspaceSweep, workspaceSweeps } from '../runs/workspaceRuns';
 import {
   countsText,
-  listSweepFolders,
   MANIFEST_FILE,
   readOptional,
   RESULTS_FILE,
+  unfinishedTrials,
   type SweepFolder,
 } from '../runs/sweepFolders';
-import { PanelShell, PanelSlot, registerSingletonPanel } from './panelShell';
+import { sweepResumeRefusal } from '../runs/launchChecks';
+import { isActive, sessionNoun, sessionOfSweep } from '../runs/sessionState';
+import { sweepProgress } from '../runs/sweepProgress';
+import type { RunManagerApi, Session } from '../runs/types';
+import { RESUME_SWEEP_COMMAND, STOP_SWEEP_COMMAND } from '../commands';
+import { PanelShell, PanelSlot, registerSingletonPanel, saveExport } from './panelShell';
 import { buildSweepState, sweepCsv, sweepMarkdown } from './sweepTable';
 
 export const OPEN_SWEEP_COMMAND = 'ladderLab.openSweep';
 
 const slot = new PanelSlot<SweepPanel>('ladderLab.sweep');
 
-/** Every sweep folder of the workspace's runs folders (the ones the Runs view reads), newest first. */
-async function workspaceSweeps(): Promise<SweepFolder[]> {
-  const dirs = (vscode.workspace.workspaceFolders ?? []).map(tryRunsDir).filter((d): d is string => !!d);
-  const all = (await Promise.all(dirs.map(listSweepFolders))).flat();
-  return all.sort((a, b) => b.id.localeCompare(a.id));
-}
-
 /** The command's argument (a sweep folder's path or id, from a test or another command) or the user's pick. Only a
  * folder that is one of the workspace's sweeps opens: an argument is not trusted to name any other folder. */
 async function chooseSweep(arg: unknown): Promise<SweepFolder | undefined> {
-  const sweeps = await workspaceSweeps();
   if (typeof arg === 'string') {
-    const found = sweeps.find((s) => s.id === arg || path.resolve(s.dir) === path.resolve(arg));
+    const found = await findWorkspaceSweep(arg);
     if (!found)
       void vscode.window.showErrorMessage(`Ladder Lab: ${arg} is not a sweep folder of this workspace's runs folder.`);
     return found;
   }
+  const sweeps = await workspaceSweeps();
   if (sweeps.length === 0) {
     void vscode.window.showInformationMessage(
-      'Ladder Lab: no sweeps yet. Run one from a terminal: ladderlab sweep --config FILE.ladder.json (its folder appears under <runs folder>/sweeps).',
+      'Ladder Lab: no sweeps yet. Add a sweep block to an experiment file and run it (or `ladderlab sweep --config FILE.ladder.json` in a terminal).',
     );
     return undefined;
   }
@@ -65,47 +65,66 @@ export class SweepPanel extends PanelShell<SweepChannel> {
 
   /** Test seam: the last state posted (or computed while the webview was not ready). */
   public lastState: SweepState | undefined;
+  /** Test seam: the last engine side posted (progress, Stop / Resume). */
+  public lastLive: SweepLive | undefined;
   private refreshing: Promise<void> | undefined;
   private refreshAgain = false;
 
-  public static register(extensionUri: vscode.Uri): vscode.Disposable {
-    return registerSingletonPanel({
-      slot,
-      command: OPEN_SWEEP_COMMAND,
-      show: async (arg?: unknown) => {
-        const sweep = await chooseSweep(arg);
-        return sweep && SweepPanel.show(extensionUri, sweep);
-      },
-      // The webview's saved state is untrusted: only an id that names one of the workspace's sweeps reopens it.
-      restore: async (panel, state) => {
-        const id = typeof state === 'object' && state !== null ? (state as { sweepId?: unknown }).sweepId : undefined;
-        const sweep = isSafeId(id) ? (await workspaceSweeps()).find((s) => s.id === id) : undefined;
-        return sweep && new SweepPanel(panel, extensionUri, sweep);
-      },
-    });
+  public static register(extensionUri: vscode.Uri, runs: RunManagerApi): vscode.Disposable {
+    return vscode.Disposable.from(
+      registerSingletonPanel({
+        slot,
+        command: OPEN_SWEEP_COMMAND,
+        show: async (arg?: unknown) => {
+          const sweep = await chooseSweep(arg);
+          return sweep && SweepPanel.show(extensionUri, runs, sweep);
+        },
+        // The webview's saved state is untrusted: only an id that names one of the workspace's sweeps reopens it.
+        restore: async (panel, state) => {
+          const id = typeof state === 'object' && state !== null ? (state as { sweepId?: unknown }).sweepId : undefined;
+          const sweep = isSafeId(id) ? await findWorkspaceSweep(id) : undefined;
+          return sweep && new SweepPanel(panel, extensionUri, runs, sweep);
+        },
+      }),
+      // A sweep this window started opens its panel once its folder exists (an engine attached after a reload does
+      // not: the panel VS Code restores, if it was open, picks the sweep up).
+      runs.onDidEvent(({ sessionId, event }) => {
+        if (event.type !== 'sweep_started') return;
+        if (runs.sessions().find((s) => s.id === sessionId)?.attached) return;
+        void vscode.commands.executeCommand(OPEN_SWEEP_COMMAND, event.sweep_dir);
+      }),
+    );
   }
 
   /** The panel of this sweep: the current one if it shows it, else a new one in its place. */
-  public static show(extensionUri: vscode.Uri, sweep: SweepFolder): SweepPanel {
-    const current = slot.current;
-    if (current && current.sweep.dir === sweep.dir) {
-      current.reveal();
-      return current;
-    }
-    return slot.create(
+  public static show(extensionUri: vscode.Uri, runs: RunManagerApi, sweep: SweepFolder): SweepPanel {
+    return slot.showFor(
       extensionUri,
       `Sweep ${sweep.id}`,
-      { viewColumn: vscode.ViewColumn.Active },
-      (panel) => new SweepPanel(panel, extensionUri, sweep),
+      (current) => current.sweep.dir === sweep.dir,
+      (panel) => new SweepPanel(panel, extensionUri, runs, sweep),
     );
   }
 
   private constructor(
     panel: vscode.WebviewPanel,
     extensionUri: vscode.Uri,
+    private readonly runs: RunManagerApi,
     public readonly sweep: SweepFolder,
   ) {
     super(panel, extensionUri, { app: 'sweep', title: 'Sweep', parse: parseSweepMessage });
+    // The engine's events: this sweep's progress. A trial's new state is in the manifest before its sweep_trial
+    // event, and a session's start or end changes Stop and Resume: both read the folder again (which posts both).
+    runs.onDidEvent(
+      ({ sessionId, event }) => {
+        if (sessionId !== this.session()?.id) return;
+        if (event.type === 'sweep_trial') void this.refresh();
+        else this.postLive();
+      },
+      null,
+      this.disposables,
+    );
+    runs.onDidChangeSessions(() => void this.refresh(), null, this.disposables);
     // A workspace-relative glob rides on the workspace's own recursive watcher (as the Runs view's does); a watcher
     // with a folder of its own as base saw no change of the atomically replaced files in code-server.
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(sweep.dir));
@@ -125,8 +144,35 @@ export class SweepPanel extends PanelShell<SweepChannel> {
     this.disposables.push(watcher);
   }
 
-  protected override onReady(): Promise<void> {
-    return this.refresh();
+  protected override async onReady(): Promise<void> {
+    await this.refresh();
+    this.postLive();
+  }
+
+  /** The engine session running (or that last ran) this sweep in this window. */
+  public session(): Session | undefined {
+    return sessionOfSweep(this.runs.sessions(), this.sweep.id);
+  }
+
+  /** Posts the engine side: this sweep's progress while its engine runs, and which of Stop / Resume applies. */
+  public postLive(): void {
+    const session = this.session();
+    const engine = session && isActive(session) ? (session.state as SweepLive['engine']) : null;
+    const other = this.runs.activeSession();
+    const counts = this.lastState && this.lastState.problems.length === 0 ? this.lastState.counts : null;
+    const live: SweepLive = {
+      engine,
+      progress: engine && session ? sweepProgress(session.events, Date.now() / 1000) : null,
+      canStop: engine === 'running' || engine === 'starting',
+      unfinished: unfinishedTrials(counts),
+      resumeBlocked: engine
+        ? 'the sweep is running'
+        : other
+          ? `a ${sessionNoun(other.kind)} is running; stop it first`
+          : (sweepResumeRefusal({ id: this.sweep.id, counts }) ?? null),
+    };
+    this.lastLive = live;
+    this.post({ type: SweepMessages.live, live });
   }
 
   protected override async onRequest(msg: RequestMessage<SweepChannel>): Promise<void> {
@@ -137,6 +183,12 @@ export class SweepPanel extends PanelShell<SweepChannel> {
         return this.save('md', () => sweepMarkdown(this.table(), this.sweep.id));
       case SweepMessages.exportPng:
         return this.save('png', () => Buffer.from(msg.dataUrl.slice(PNG_DATA_URL_PREFIX.length), 'base64'));
+      case SweepMessages.stop:
+        await vscode.commands.executeCommand(STOP_SWEEP_COMMAND, this.sweep.dir);
+        return;
+      case SweepMessages.resume:
+        await vscode.commands.executeCommand(RESUME_SWEEP_COMMAND, this.sweep.dir);
+        return;
     }
   }
 
@@ -156,6 +208,7 @@ export class SweepPanel extends PanelShell<SweepChannel> {
         const state = await this.read();
         this.lastState = state;
         this.post({ type: SweepMessages.state, state });
+        this.postLive(); // Resume depends on the trials' states
       } while (this.refreshAgain && !this.isDisposed);
     })().finally(() => (this.refreshing = undefined));
     return this.refreshing;
@@ -182,21 +235,11 @@ export class SweepPanel extends PanelShell<SweepChannel> {
       void vscode.window.showInformationMessage('Ladder Lab: this sweep has no results yet (results.json) to export.');
       return;
     }
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const name = `sweep-${this.sweep.id}.${kind}`;
-    const filters: Record<string, string[]> = {
+    const filters: Record<typeof kind, Record<string, string[]>> = {
       csv: { CSV: ['csv'] },
       md: { Markdown: ['md'] },
       png: { 'PNG image': ['png'] },
-    }[kind];
-    const target = await vscode.window.showSaveDialog({
-      defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
-      filters,
-      saveLabel: `Export ${Object.keys(filters)[0]}`,
-    });
-    if (!target) return;
-    const data = content();
-    await vscode.workspace.fs.writeFile(target, typeof data === 'string' ? new TextEncoder().encode(data) : data);
-    void vscode.window.showInformationMessage(`Ladder Lab: wrote ${vscode.workspace.asRelativePath(target)}`);
+    };
+    await saveExport({ name: `sweep-${this.sweep.id}.${kind}`, filters: filters[kind], data: content() });
   }
 }

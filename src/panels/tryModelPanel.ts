@@ -58,15 +58,10 @@ export class TryModelPanel extends PanelShell<TryChannel> {
 
   /** The panel of this run: the current one if it shows it, else a new one in its place. */
   public static show(extensionUri: vscode.Uri, run: RunRecord): TryModelPanel {
-    const current = slot.current;
-    if (current && current.run.id === run.id) {
-      current.reveal();
-      return current;
-    }
-    return slot.create(
+    return slot.showFor(
       extensionUri,
       `Try Model: ${runName(run)}`,
-      { viewColumn: vscode.ViewColumn.Active },
+      (current) => current.run.id === run.id,
       (panel) => new TryModelPanel(panel, extensionUri, run),
     );
   }

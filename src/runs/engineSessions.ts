@@ -1,4 +1,4 @@
-// Engine sessions: every engine process this window follows, whether it launched it (a comparison, a resume) or
+// Engine sessions: every engine process this window follows, whether it launched it (a comparison, a resume, a sweep) or
 // an earlier window did and left it running (attached after a reload, from the session folders). Owns the launch
 // guards (trust, one engine at a time), each session's state and events, Stop, and the fan-out of events to the
 // views and panels. The run folders on disk are the WorkspaceRunStore's; this only tells it when they change.
@@ -9,9 +9,24 @@ import type { EngineEvent } from '../../protocol/events';
 import { checkEnvironment, type EnvironmentReport } from '../engine/environment';
 import type { Logger } from '../engine/logger';
 import { findPython } from '../engine/python';
-import { compareArgs, EngineWorker, isEngineProcess, resumeArgs } from '../engine/worker';
-import { parseExperimentText } from '../../protocol/experiment';
-import { EngineEnvironmentError, experimentLaunchProblem, launchBlockedReason, resumeRefusal } from './launchChecks';
+import {
+  compareArgs,
+  EngineWorker,
+  isEngineProcess,
+  resumeArgs,
+  sweepArgs,
+  sweepBackendArgs,
+  sweepResumeArgs,
+  type SweepBackend,
+} from '../engine/worker';
+import { parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
+import {
+  EngineEnvironmentError,
+  experimentLaunchProblem,
+  launchBlockedReason,
+  resumeRefusal,
+  sweepResumeRefusal,
+} from './launchChecks';
 import { DEFAULT_RUNS_DIR } from './runsDir';
 import { parseRunId, readRunEvents } from './runStore';
 import {
@@ -22,9 +37,10 @@ import {
   writeJsonAtomic,
   type SessionFile,
 } from './sessionFiles';
-import { finalState } from './sessionState';
+import { finalState, isActive, sessionNoun } from './sessionState';
+import { runsDirOfSweep } from './sweepFolders';
 import type { Session, SessionEvent } from './types';
-import { runsDirFor, tryRunsDir, type WorkspaceRunStore } from './workspaceRuns';
+import { findWorkspaceSweep, runsDirFor, tryRunsDir, type WorkspaceRunStore } from './workspaceRuns';
 
 export interface EngineSessionsOptions {
   log: Logger;
@@ -45,6 +61,7 @@ interface Launch {
   runsDir: string;
   history: EngineEvent[]; // a resumed run's events so far: the monitor's chart continues them
   runDir?: string;
+  sweepDir?: string; // a sweep's resume: its folder
 }
 
 interface LiveSession {
@@ -57,10 +74,6 @@ interface LiveSession {
   finish: (s: Session) => void; // resolves done
   runsDir: string;
   kind: SessionFile['kind'];
-}
-
-function isActive(s: Session): boolean {
-  return s.state === 'starting' || s.state === 'running' || s.state === 'stopping';
 }
 
 export class EngineSessions implements vscode.Disposable {
@@ -115,14 +128,20 @@ export class EngineSessions implements vscode.Disposable {
     return this.live.some((l) => {
       if (!isActive(l.session)) return false;
       if (l.runIds.has(runId)) return true;
-      if (l.kind !== 'compare') return false;
+      if (l.kind === 'resume') return false; // a comparison's or a sweep's new runs are born after it started
       const born = parseRunId(runId).startedAt;
       return born !== undefined && born >= Math.floor(l.startedAt) - 1;
     });
   }
 
+  /** Runs an experiment file: its comparison, or its sweep when the file has a sweep block. */
   startComparison(experimentPath: string): Promise<Session> {
     return this.exclusive(() => this.launchComparison(experimentPath));
+  }
+
+  /** Continues a stopped or interrupted sweep of the workspace: `ladderlab sweep resume SWEEP_DIR`. */
+  resumeSweep(sweepDir: string): Promise<Session> {
+    return this.exclusive(() => this.launchSweepResume(sweepDir));
   }
 
   /** Continues an interrupted run (a run id or its folder) from its checkpoint, or starts it again in its folder when
@@ -138,10 +157,11 @@ export class EngineSessions implements vscode.Disposable {
     const active = this.activeSession();
     if (active)
       throw new Error(
-        `A comparison (${active.methods.join(', ')}) is already running; stop it first (Ladder Lab: Stop Run).`,
+        `A ${sessionNoun(active.kind)} (${active.methods.join(', ')}) is already running; stop it first (Ladder Lab: Stop Run).`,
       );
     // One engine at a time (they would compete for the same GPU/CPU): also while this one is being prepared.
-    if (this.launching) throw new Error('A comparison is already starting.');
+    if (this.launching)
+      throw new Error('An engine is already starting; wait for it, or stop it (Ladder Lab: Stop Run).');
     this.launching = true;
     try {
       return await launch();
@@ -179,16 +199,50 @@ export class EngineSessions implements vscode.Disposable {
     const runsDir = folder ? runsDirFor(folder) : path.resolve(cwd, DEFAULT_RUNS_DIR);
     const python = await this.python(folder, cwd);
     const methods = [...values.methods];
-    this.opts.log.info(`starting ${methods.join(', ')} from ${experimentPath} with ${python} (runs in ${runsDir})`);
+    const sweep = parseExperimentText(text).raw?.[SWEEP_KEY] !== undefined;
+    const what = sweep ? `the sweep of ${methods.join(', ')}` : methods.join(', ');
+    this.opts.log.info(`starting ${what} from ${experimentPath} with ${python} (runs in ${runsDir})`);
     return this.spawnSession({
-      kind: 'compare',
+      kind: sweep ? 'sweep' : 'compare',
       experimentPath,
       methods,
       python,
-      args: compareArgs(experimentPath, runsDir),
+      args: sweep
+        ? sweepArgs(experimentPath, runsDir, this.sweepBackend(folder))
+        : compareArgs(experimentPath, runsDir),
       cwd,
       runsDir,
       history: [],
+    });
+  }
+
+  /** The backend flags from the ladderLab.sweep settings of the folder. */
+  private sweepBackend(folder: vscode.WorkspaceFolder | undefined): string[] {
+    const config = vscode.workspace.getConfiguration('ladderLab.sweep', folder?.uri);
+    return sweepBackendArgs(config.get<SweepBackend>('backend') ?? 'auto', config.get<string>('rayAddress'));
+  }
+
+  private async launchSweepResume(sweepDir: string): Promise<Session> {
+    const sweep = await findWorkspaceSweep(sweepDir);
+    if (!sweep) throw new Error(`${sweepDir} is not a sweep folder of this workspace's runs folders.`);
+    const refusal = sweepResumeRefusal(sweep);
+    if (refusal) throw new Error(refusal);
+    const folder =
+      vscode.workspace.getWorkspaceFolder(vscode.Uri.file(sweep.dir)) ?? vscode.workspace.workspaceFolders?.[0];
+    const runsDir = runsDirOfSweep(sweep.dir);
+    const cwd = folder?.uri.fsPath ?? runsDir;
+    const python = await this.python(folder, cwd);
+    this.opts.log.info(`resuming the sweep ${sweep.id} with ${python}`);
+    return this.spawnSession({
+      kind: 'sweep',
+      experimentPath: sweep.dir,
+      methods: sweep.methods,
+      python,
+      args: sweepResumeArgs(sweep.dir, this.sweepBackend(folder)),
+      cwd,
+      runsDir,
+      history: [],
+      sweepDir: sweep.dir,
     });
   }
 
@@ -221,8 +275,10 @@ export class EngineSessions implements vscode.Disposable {
     const id = `session-${Date.now().toString(36)}-${++this.counter}-${Math.random().toString(36).slice(2, 6)}`;
     const session: Session = {
       id,
+      kind: p.kind,
       experimentPath: p.experimentPath,
       methods: p.methods,
+      ...(p.sweepDir ? { sweepDir: p.sweepDir } : {}),
       state: 'starting',
       events: [...p.history],
     };
@@ -291,8 +347,10 @@ export class EngineSessions implements vscode.Disposable {
             : [];
         const session: Session = {
           id: s.id,
+          kind: s.kind,
           experimentPath: s.experimentPath,
           methods: s.methods,
+          attached: true,
           state: 'running',
           events: history,
         };
@@ -355,6 +413,7 @@ export class EngineSessions implements vscode.Disposable {
       this.sessionsEmitter.fire();
     }
     if (event.type === 'run_started') l.runIds.add(event.run_id);
+    if (event.type === 'sweep_started') session.sweepDir = event.sweep_dir;
     if (event.type === 'run_started' || event.type === 'run_finished' || event.type === 'error') this.runs.changed();
     this.eventEmitter.fire({ sessionId: session.id, event });
   }

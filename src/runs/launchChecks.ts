@@ -3,9 +3,10 @@
 import * as path from 'node:path';
 import { describeReport, type EnvironmentReport } from '../engine/environment';
 import type { BackboneShape } from '../../protocol/backboneRules';
-import { experimentErrors, parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
+import { experimentErrors, parseExperimentText } from '../../protocol/experiment';
 import { backboneInfo } from '../views/backboneInfo';
 import { experimentPath } from '../views/pathPolicy';
+import { unfinishedTrials, type SweepFolder } from './sweepFolders';
 import type { RunRecord } from './types';
 
 /** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */
@@ -29,12 +30,9 @@ export class EngineEnvironmentError extends Error {
  * here, not by the engine after the first methods of a comparison.
  */
 export function experimentProblem(file: string, text: string, shape: BackboneShape | null = null): string | undefined {
-  const parsed = parseExperimentText(text);
-  // The engine's compare refuses a file with a sweep block (it would train one point of the grid); until the
-  // extension drives sweeps, say where they run.
-  if (parsed.raw?.[SWEEP_KEY] !== undefined)
-    return `${path.basename(file)} holds a sweep block: sweeps run from a terminal for now, with \`ladderlab sweep --config ${path.basename(file)}\` (or remove the block to run the file once)`;
-  const errors = experimentErrors(parsed, shape);
+  // A sweep block is the engine's to check (it refuses a bad grid, naming the field, before any trial starts); the
+  // fields beside it are the experiment every trial starts from, checked here.
+  const errors = experimentErrors(parseExperimentText(text), shape);
   if (errors.length === 0) return undefined;
   return `${path.basename(file)}: ${errors.map((e) => e.message).join('; ')}`;
 }
@@ -69,4 +67,13 @@ export function resumeRefusal(record: RunRecord): string | undefined {
     case 'corrupt':
       return `Run ${record.id} cannot be read (${record.problem ?? 'corrupt'}); it cannot be resumed.`;
   }
+}
+
+/** Why a sweep cannot be resumed; undefined if `ladderlab sweep resume` may be asked. */
+export function sweepResumeRefusal(sweep: Pick<SweepFolder, 'id' | 'counts'>): string | undefined {
+  const left = unfinishedTrials(sweep.counts);
+  if (left === null)
+    return `Sweep ${sweep.id} cannot be resumed: its manifest.json is missing or unreadable, so its trials are unknown.`;
+  if (left === 0) return `Sweep ${sweep.id} has no unfinished trial: every trial finished. Open it to see its results.`;
+  return undefined;
 }

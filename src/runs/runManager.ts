@@ -55,6 +55,10 @@ export class RunManager implements RunManagerApi {
     return this.engines.resume(run);
   }
 
+  resumeSweep(sweepDir: string): Promise<Session> {
+    return this.engines.resumeSweep(sweepDir);
+  }
+
   stop(sessionId?: string): Promise<void> {
     return this.engines.stop(sessionId);
   }

@@ -8,14 +8,18 @@ import * as path from 'node:path';
 import { isSafeId } from '../../protocol/webviews/common';
 
 export const SESSIONS_DIR = '.sessions';
+
+/** What an engine process runs: a comparison, a run's resume, or a sweep (`ladderlab sweep`, or its resume). */
+export const SESSION_KINDS = ['compare', 'resume', 'sweep'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
 export const SESSION_FILE = 'session.json';
 
 export interface SessionFile {
   version: 1;
   id: string;
   pid: number;
-  kind: 'compare' | 'resume';
-  experimentPath: string; // the experiment file, or the run folder for a resume
+  kind: SessionKind;
+  experimentPath: string; // the experiment file, the run folder for a resume, the sweep folder for a sweep's resume
   methods: string[];
   startedAt: number; // unix seconds
   /** For a resume: the run folder whose history precedes this process's output. */
@@ -65,7 +69,7 @@ export function parseSessionFile(text: string): SessionFile | { problem: string 
   if (!isSafeId(o.id)) return { problem: 'id is not a session id' };
   if (typeof o.pid !== 'number' || !Number.isInteger(o.pid) || o.pid <= 1)
     return { problem: 'pid is not a process id' };
-  if (o.kind !== 'compare' && o.kind !== 'resume') return { problem: 'kind is not compare or resume' };
+  if (!SESSION_KINDS.includes(o.kind as SessionKind)) return { problem: `kind is not ${SESSION_KINDS.join(' or ')}` };
   if (typeof o.experimentPath !== 'string' || o.experimentPath.length > 4096)
     return { problem: 'experimentPath is not a path' };
   if (!Array.isArray(o.methods) || !o.methods.every((m) => typeof m === 'string' && m.length < 64))
@@ -77,7 +81,7 @@ export function parseSessionFile(text: string): SessionFile | { problem: string 
     version: 1,
     id: o.id,
     pid: o.pid,
-    kind: o.kind,
+    kind: o.kind as SessionKind,
     experimentPath: o.experimentPath,
     methods: [...(o.methods as string[])],
     startedAt: o.startedAt,

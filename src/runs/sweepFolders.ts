@@ -15,6 +15,18 @@ export interface SweepFolder {
   dir: string;
   /** Trials by state; null when the manifest cannot be read (the panel then says why). */
   counts: Record<TrialState, number> | null;
+  /** The methods its trials train, in the manifest's order. */
+  methods: string[];
+}
+
+/** The runs folder a sweep folder (<runs_dir>/sweeps/<id>) belongs to: its trials' run folders are there. */
+export function runsDirOfSweep(sweepDir: string): string {
+  return path.dirname(path.dirname(sweepDir));
+}
+
+/** Trials that `ladderlab sweep resume` would run (every one not finished), or null when the manifest is unreadable. */
+export function unfinishedTrials(counts: Record<TrialState, number> | null): number | null {
+  return counts && Object.entries(counts).reduce((n, [state, k]) => (state === 'finished' ? n : n + k), 0);
 }
 
 /** A file's text, or null when it is not there (anything else, e.g. no permission, is an error to show). */
@@ -42,7 +54,13 @@ export async function listSweepFolders(runsDir: string): Promise<SweepFolder[]> 
     names.map(async (id) => {
       const dir = path.join(root, id);
       const manifest = parseManifest(await readOptional(path.join(dir, MANIFEST_FILE)).catch(() => null));
-      return { id, dir, counts: manifest.value ? countStates(manifest.value.trials) : null };
+      const trials = manifest.value?.trials;
+      return {
+        id,
+        dir,
+        counts: trials ? countStates(trials) : null,
+        methods: [...new Set(trials?.map((t) => t.method))],
+      };
     }),
   );
 }

@@ -2,6 +2,7 @@
 // Views and panels depend on these interfaces only, never on how the worker is spawned or files are read.
 import type * as vscode from 'vscode';
 import type { EngineEvent, RunSummary } from '../../protocol/events';
+import type { SessionKind } from './sessionFiles';
 
 export type RunStatus = 'running' | 'finished' | 'failed' | 'interrupted' | 'corrupt';
 
@@ -36,11 +37,16 @@ export interface RunTiming {
   testExamples: number | null; // n of the test evaluation (the binomial noise band needs it)
 }
 
-/** A comparison launched from the editor: one worker process, several methods in turn. */
+/** An engine process: a comparison launched from the editor (several methods in turn), a run's resume, or a sweep. */
 export interface Session {
   id: string;
+  kind: SessionKind;
   experimentPath: string;
   methods: string[];
+  /** A sweep's folder (<runs_dir>/sweeps/<id>): known at launch for a resume, from sweep_started for a new sweep. */
+  sweepDir?: string;
+  /** Followed after a window reload (the engine was started by an earlier window), not launched by this one. */
+  attached?: boolean;
   // interrupted: the engine died without saying why (killed, crashed hard); its runs can be resumed.
   state: 'starting' | 'running' | 'stopping' | 'finished' | 'failed' | 'stopped' | 'interrupted';
   events: EngineEvent[]; // every event so far, in order: panels replay these when their webview reloads
@@ -57,8 +63,9 @@ export interface RunManagerApi extends vscode.Disposable {
   readonly onDidChangeRuns: vscode.Event<void>; // the run store on disk changed
   sessions(): Session[];
   activeSession(): Session | undefined;
-  startComparison(experimentPath: string): Promise<Session>;
+  startComparison(experimentPath: string): Promise<Session>; // a file with a sweep block starts its sweep
   resume(run: string): Promise<Session>; // a run id or folder; interrupted runs only
+  resumeSweep(sweepDir: string): Promise<Session>; // a sweep folder of the workspace with unfinished trials
   stop(sessionId?: string): Promise<void>;
   listRuns(): Promise<RunRecord[]>; // every run folder of the workspace, newest first; corrupt ones included
 }

@@ -8,6 +8,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../engine/logger';
 import { resolveRunsDir } from './runsDir';
 import { RunReader, sortRuns, type StoredRun } from './runStore';
+import { listSweepFolders, type SweepFolder } from './sweepFolders';
 
 /** How long the watch waits for more writes before it tells: the engine writes several files per step. */
 const CHANGE_DEBOUNCE_MS = 300;
@@ -27,6 +28,18 @@ export function tryRunsDir(folder: vscode.WorkspaceFolder): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Every sweep folder of the workspace's runs folders (those the Runs view reads), newest first. */
+export async function workspaceSweeps(): Promise<SweepFolder[]> {
+  const dirs = (vscode.workspace.workspaceFolders ?? []).map(tryRunsDir).filter((d): d is string => !!d);
+  const all = (await Promise.all(dirs.map(listSweepFolders))).flat();
+  return all.sort((a, b) => b.id.localeCompare(a.id));
+}
+
+/** A sweep folder of the workspace named by its id or its path; an argument naming any other folder finds none. */
+export async function findWorkspaceSweep(idOrDir: string): Promise<SweepFolder | undefined> {
+  return (await workspaceSweeps()).find((s) => s.id === idOrDir || path.resolve(s.dir) === path.resolve(idOrDir));
 }
 
 export class WorkspaceRunStore implements vscode.Disposable {

@@ -1,6 +1,8 @@
-// Status bar item shown while a comparison runs: method, step and memory; a click opens the monitor.
+// Status bar item shown while a comparison runs: method, step and memory; a click opens the monitor. While a sweep
+// runs: its trials done and the running trial's step; a click opens its panel.
 import * as vscode from 'vscode';
 import type { RunManagerApi } from '../runs/types';
+import { sweepProgress, sweepProgressText } from '../runs/sweepProgress';
 import { statusBarText } from './format';
 
 export class RunStatusBar implements vscode.Disposable {
@@ -15,7 +17,7 @@ export class RunStatusBar implements vscode.Disposable {
       runs.onDidChangeSessions(() => this.update()),
       runs.onDidEvent(({ event }) => {
         // Steps arrive several times a second on a GPU; only the events that change the text matter.
-        if (event.type === 'train_step' || event.type === 'run_started') this.update();
+        if (['train_step', 'run_started', 'sweep_started', 'sweep_trial'].includes(event.type)) this.update();
       }),
     ];
     this.update();
@@ -34,10 +36,16 @@ export class RunStatusBar implements vscode.Disposable {
       return;
     }
     const stopping = session.state === 'stopping';
+    const sweep = session.kind === 'sweep';
     this.item.text = stopping
       ? '$(sync~spin) Ladder Lab: stopping…'
-      : (statusBarText(session.events) ?? '$(sync~spin) Ladder Lab: loading the engine…');
-    this.item.tooltip = `Ladder Lab: ${session.methods.join(', ')} from ${session.experimentPath} — click to open the monitor`;
+      : sweep
+        ? `$(sync~spin) Ladder Lab: ${sweepProgressText(sweepProgress(session.events, Date.now() / 1000))}`
+        : (statusBarText(session.events) ?? '$(sync~spin) Ladder Lab: loading the engine…');
+    this.item.command = sweep
+      ? { title: 'Open Sweep', command: 'ladderLab.openSweep', arguments: session.sweepDir ? [session.sweepDir] : [] }
+      : 'ladderLab.openMonitor';
+    this.item.tooltip = `Ladder Lab: ${sweep ? 'the sweep of ' : ''}${session.methods.join(', ')} from ${session.experimentPath} — click to open the ${sweep ? 'sweep' : 'monitor'}`;
     this.item.show();
     this.visible = true;
   }

@@ -1,15 +1,18 @@
-// The Sweep panel on a real sweep: the engine runs `ladderlab sweep` into the workspace's runs folder (as a user does
-// from a terminal: the extension does not launch sweeps yet), "Ladder Lab: Open Sweep" opens its folder, and the
-// state the panel posts to its webview (through the same typed channel as the other panels) follows the folder:
-// the trials' grid while it runs, then Table 1 rows and chart points that agree with the trials' own summary.json.
+// The Sweep panel on real sweeps. First one run from a terminal (`ladderlab sweep` into the workspace's runs folder):
+// "Ladder Lab: Open Sweep" opens its folder, and the state the panel posts to its webview (through the same typed
+// channel as the other panels) follows the folder: the trials' grid while it runs, then Table 1 rows and chart points
+// that agree with the trials' own summary.json. Then one the extension drives: Run launches it, the panel follows the
+// engine's progress, Stop and Resume Sweep take it to the end.
 import * as assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
-import { SweepMessages, type SweepState } from '../../protocol/webviews/sweep';
+import { SweepMessages, type SweepLive, type SweepState } from '../../protocol/webviews/sweep';
+import type { SweepPanel } from '../../src/panels/sweepPanel';
 import { DEFAULT_RUNS_DIR } from '../../src/runs/runsDir';
+import type { Session } from '../../src/runs/types';
 import { api, repoRoot, workspaceDir } from './context';
 import { test, waitFor } from './harness';
 import { childProcess } from './processSpy';
@@ -159,3 +162,129 @@ test('Open Sweep shows a real sweep: the live grid, then Table 1 and the trade-o
     panels.sweep()?.dispose();
   }
 }, 180_000);
+
+test('Run on a sweep file launches the sweep: the panel follows its progress, Stop after the first trial, Resume to the end', async () => {
+  const { panels, runs } = await api();
+  const config = vscode.workspace.getConfiguration('ladderLab.sweep');
+  // The local backend, whatever "auto" becomes: Ray may only run in a loopback-only network namespace.
+  await config.update('backend', 'local', vscode.ConfigurationTarget.Workspace);
+  const file = path.join(workspaceDir(), 'launched-sweep.ladder.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      backbone: 'preset:bert-tiny',
+      task: 'sst2',
+      data: path.join(repoRoot(), 'engine/tests/fixtures/glue-real/SST-2'),
+      methods: ['lst'],
+      epochs: 1,
+      max_train_examples: 16,
+      max_eval_examples: 8,
+      max_length: 32,
+      batch_size: 4, // 4 steps a trial: a stop lands inside one
+      sweep: { per_method: { lst: { r: [4, 8] } }, seeds: [0, 1] },
+    }),
+  );
+  const lives: SweepLive[] = [];
+  const live = (panel: SweepPanel) => {
+    const l = panel.lastLive;
+    if (l && l !== lives[lives.length - 1]) lives.push(l);
+    return l;
+  };
+  try {
+    const first = await vscode.commands.executeCommand<Session | undefined>(
+      'ladderLab.runExperiment',
+      vscode.Uri.file(file),
+    );
+    assert.ok(first, 'Run started an engine');
+    assert.equal(first.kind, 'sweep');
+    // The panel opens on the sweep once its folder exists.
+    const panel = await waitFor('the sweep panel on the launched sweep', () => {
+      const p = panels.sweep();
+      return p && first.sweepDir && p.sweep.dir === first.sweepDir ? p : undefined;
+    });
+    await panel.receive({ type: SweepMessages.ready });
+    const running = await waitFor('progress of the whole sweep', () => {
+      const l = live(panel);
+      return l?.engine === 'running' && l.progress?.running?.totalSteps ? l : undefined;
+    });
+    assert.equal(running.progress!.total, 4);
+    assert.equal(running.progress!.etaS, null, 'no ETA before a trial has finished');
+    assert.equal(running.resumeBlocked, 'the sweep is running');
+
+    // Stop from the panel's button once the first trial has finished: the ETA is known by then.
+    const afterFirst = await waitFor(
+      'the first trial finished',
+      () => {
+        const l = live(panel);
+        return l?.progress && l.progress.done >= 1 ? l : undefined;
+      },
+      60_000,
+    );
+    assert.ok(afterFirst.progress!.etaS !== null && afterFirst.progress!.etaS > 0, 'an ETA after the first trial');
+    await panel.receive({ type: SweepMessages.stop });
+    const stopped = await runs.whenDone(first.id);
+    assert.equal(stopped.state, 'stopped');
+    const manifestAfterStop = readManifest(first.sweepDir!);
+    const finishedBefore = manifestAfterStop.filter((t) => t.status === 'finished').length;
+    assert.ok(finishedBefore >= 1 && finishedBefore < 4, `${finishedBefore} trials finished before the stop`);
+    assert.ok(
+      manifestAfterStop.some((t) => t.status === 'stopped'),
+      'the running trial was stopped (checkpointed), not lost',
+    );
+    await waitFor(`Resume offered for the ${4 - finishedBefore} unfinished trials`, () => {
+      const l = live(panel);
+      return l && !l.engine && l.resumeBlocked === null && l.unfinished === 4 - finishedBefore;
+    });
+
+    // Resume through the command, as the palette does; the panel follows the new engine.
+    const second = await vscode.commands.executeCommand<Session | undefined>('ladderLab.resumeSweep', first.sweepDir);
+    assert.ok(second, 'Resume Sweep started an engine');
+    assert.equal(second.sweepDir, first.sweepDir);
+    await waitFor('the resumed sweep followed', () => live(panel)?.engine === 'running');
+    const ended = await runs.whenDone(second.id);
+    assert.equal(ended.state, 'finished');
+    const manifest = readManifest(first.sweepDir!);
+    assert.deepEqual(
+      manifest.map((t) => t.status),
+      ['finished', 'finished', 'finished', 'finished'],
+    );
+    // A trial is never run twice: finished ones kept their run folder, the stopped one continued in its own.
+    for (const t of manifestAfterStop.filter((x) => x.status === 'finished'))
+      assert.equal(manifest.find((m) => m.trial_id === t.trial_id)!.run_id, t.run_id);
+    const results = JSON.parse(readFileSync(path.join(first.sweepDir!, 'results.json'), 'utf8')) as {
+      points: { point: { r: number }; n: number; mean: { score: number } }[];
+    };
+    const state = await waitFor('the panel shows every trial finished and the results', () => {
+      const s = panel.lastState;
+      return s && s.counts.finished === 4 && s.table.rows.length === 2 ? s : undefined;
+    });
+    state.table.rows.forEach((row, i) => {
+      const point = results.points.find((p) => `LST r=${p.point.r}` === row.label);
+      assert.ok(point, `results.json has the panel's row ${row.label} (${i})`);
+      assert.equal(point.n, 2);
+      assert.equal(row.n, 2);
+      assert.ok(Math.abs(row.scores[0]!.mean - point.mean.score) < 1e-9, `${row.label}: mean`);
+    });
+    const done = await waitFor('Resume no longer offered', () => {
+      const l = live(panel);
+      return l && !l.engine && l.unfinished === 0 ? l : undefined;
+    });
+    assert.match(done.resumeBlocked ?? '', /no unfinished trial/);
+    assert.ok(
+      lives.some((l) => l.progress?.running?.step),
+      'step progress of the running trial was posted',
+    );
+  } finally {
+    await runs.stop().catch(() => undefined);
+    await config.update('backend', undefined, vscode.ConfigurationTarget.Workspace);
+    panels.sweep()?.dispose();
+  }
+}, 90_000);
+
+function readManifest(sweepDir: string): { trial_id: string; status: string; run_id: string | null }[] {
+  return (
+    JSON.parse(readFileSync(path.join(sweepDir, 'manifest.json'), 'utf8')) as {
+      trials: { trial_id: string; status: string; run_id: string | null }[];
+    }
+  ).trials;
+}

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { checkEnvironment } from '../../src/engine/environment';
 import { EngineWorker } from '../../src/engine/worker';
-import { environmentProblem, experimentProblem, resumeRefusal } from '../../src/runs/launchChecks';
+import { environmentProblem, experimentProblem, resumeRefusal, sweepResumeRefusal } from '../../src/runs/launchChecks';
 import { recordFromFiles } from '../../src/runs/runStore';
 import { resolveRunsDir } from '../../src/runs/runsDir';
 import { parseSessionFile } from '../../src/runs/sessionFiles';
@@ -57,9 +57,18 @@ const CASES: Case[] = [
     expect: [/a\.ladder\.json: r: must be at most 64/],
   },
   {
-    name: 'experiment file with a sweep block (sweeps run from a terminal for now)',
-    message: () => experimentProblem('/w/a.ladder.json', '{"r": 8, "sweep": {"grid": {"r": [4, 8]}}}'),
-    expect: [/a\.ladder\.json holds a sweep block/, /ladderlab sweep --config a\.ladder\.json/],
+    name: "experiment file with a sweep block: the fields beside it are checked (the grid is the engine's)",
+    message: () => experimentProblem('/w/a.ladder.json', '{"r": 100, "sweep": {"grid": {"r": [4, 8]}}}'),
+    expect: [/a\.ladder\.json: r: must be at most 64/],
+  },
+  {
+    name: 'Resume of a sweep whose trials all finished',
+    message: () =>
+      sweepResumeRefusal({
+        id: '20261201-1022-ab12',
+        counts: { queued: 0, running: 0, finished: 4, failed: 0, stopped: 0 },
+      }),
+    expect: [/20261201-1022-ab12 has no unfinished trial/, /Open it to see its results/],
   },
   {
     name: 'misspelt field',

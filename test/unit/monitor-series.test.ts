@@ -217,7 +217,9 @@ function fakeRunManager() {
     onDidChangeSessions: (l: () => void) => (listeners.add(l), { dispose: () => listeners.delete(l) }),
     activeSession: () => active,
     set(state: Session['state'] | undefined, id = 's1') {
-      active = state ? { id, experimentPath: '/x.ladder.json', methods: ['lst'], state, events: [] } : undefined;
+      active = state
+        ? { id, kind: 'compare', experimentPath: '/x.ladder.json', methods: ['lst'], state, events: [] }
+        : undefined;
       for (const l of listeners) l();
     },
   };

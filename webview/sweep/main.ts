@@ -1,9 +1,18 @@
 // The sweep webview: the trials' live grid, the Table 1 layout (mean with the std as a subscript, n of seeds, peak
-// memory, the GLUE average when there is one), the trade-off chart and export buttons. The host reads the sweep
-// folder and builds every row and series (src/panels/sweepTable.ts); this page only shows them.
+// memory, the GLUE average when there is one), the trade-off chart and export buttons; while the sweep's engine runs,
+// its progress and ETA with Stop, and Resume when it has unfinished trials and no engine. The host reads the sweep
+// folder and the engine's events and builds every row, series and figure (src/panels/sweepTable.ts,
+// src/runs/sweepProgress.ts); this page only shows them.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
-import { SweepMessages, TRIAL_STATES, type SweepChannel, type SweepState } from '../../protocol/webviews/sweep';
+import {
+  SweepMessages,
+  TRIAL_STATES,
+  type SweepChannel,
+  type SweepLive,
+  type SweepState,
+} from '../../protocol/webviews/sweep';
 import { formatMiB } from '../shared/chart';
+import { formatDuration } from '../shared/series';
 import { connect, el, saveState } from '../shared/vscodeApi';
 import { TradeoffChart } from './tradeoffChart';
 
@@ -15,6 +24,12 @@ const title = el('h1', { text: 'Sweep' });
 const csvButton = el('vscode-button', { text: 'Export CSV…', attrs: { id: 'export-csv' } });
 const mdButton = el('vscode-button', { text: 'Export Markdown…', attrs: { id: 'export-md', secondary: '' } });
 const pngButton = el('vscode-button', { text: 'Export PNG…', attrs: { id: 'export-png', secondary: '' } });
+const stopButton = el('vscode-button', { text: 'Stop sweep', attrs: { id: 'stop-sweep', secondary: '', hidden: '' } });
+const resumeButton = el('vscode-button', { text: 'Resume sweep', attrs: { id: 'resume-sweep', hidden: '' } });
+const progressLine = el('div', { attrs: { id: 'sweep-progress' } });
+const bar = el('progress', { attrs: { id: 'sweep-bar', max: '1', value: '0' } });
+const etaLine = el('div', { className: 'muted', attrs: { id: 'sweep-eta' } });
+const progressBox = el('section', { className: 'progress-box', attrs: { hidden: '' } }, [progressLine, bar, etaLine]);
 const problems = el('div', { className: 'problems', attrs: { id: 'sweep-problems', role: 'alert', hidden: '' } });
 const counts = el('p', { className: 'muted', attrs: { id: 'trial-counts' } });
 const grid = el('div', { className: 'trial-grid', attrs: { id: 'trial-grid' } });
@@ -23,8 +38,17 @@ const tableNote = el('p', { className: 'muted small', attrs: { id: 'table-note' 
 const canvas = el('canvas', { attrs: { id: 'tradeoff-chart', role: 'img' } });
 
 root.append(
-  el('header', { className: 'toolbar' }, [title, el('span', { className: 'spacer' }), csvButton, mdButton, pngButton]),
+  el('header', { className: 'toolbar' }, [
+    title,
+    el('span', { className: 'spacer' }),
+    resumeButton,
+    stopButton,
+    csvButton,
+    mdButton,
+    pngButton,
+  ]),
   problems,
+  progressBox,
   counts,
   el('h2', { text: 'Trials' }),
   grid,
@@ -42,6 +66,45 @@ const chart = new TradeoffChart(canvas);
 csvButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportCsv }));
 mdButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportMarkdown }));
 pngButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportPng, dataUrl: chart.toPng() }));
+for (const [button, type] of [
+  [stopButton, SweepMessages.stop],
+  [resumeButton, SweepMessages.resume],
+] as const)
+  button.addEventListener('click', () => {
+    if (button.hasAttribute('disabled')) return;
+    button.setAttribute('disabled', ''); // until the host says what applies now
+    channel.post({ type });
+  });
+
+/** The engine's side: progress of the whole sweep and its ETA while it runs; Stop, or Resume when it applies. */
+function renderLive(live: SweepLive): void {
+  const p = live.progress;
+  progressBox.hidden = !live.engine;
+  stopButton.hidden = !live.engine;
+  stopButton.toggleAttribute('disabled', !live.canStop);
+  resumeButton.hidden = !!live.engine || !live.unfinished;
+  resumeButton.toggleAttribute('disabled', live.resumeBlocked !== null);
+  resumeButton.title = live.resumeBlocked ?? 'Continue the unfinished trials: ladderlab sweep resume';
+  if (!live.engine) return;
+  if (!p) {
+    progressLine.textContent = live.engine === 'stopping' ? 'Stopping…' : 'Starting the sweep…';
+    etaLine.textContent = '';
+    return;
+  }
+  const r = p.running;
+  const step = r && r.totalSteps ? r.step / r.totalSteps : 0;
+  bar.value = p.total ? (p.done + step) / p.total : 0;
+  bar.dataset.fraction = bar.value.toFixed(3);
+  const failed = p.failed ? ` (${p.failed} failed)` : '';
+  const trial = r ? ` · trial ${r.trialId}: ${r.totalSteps ? `step ${r.step} / ${r.totalSteps}` : 'starting'}` : '';
+  progressLine.textContent = `${p.done} of ${p.total} trials done${failed}${trial}`;
+  etaLine.textContent =
+    live.engine === 'stopping'
+      ? 'Stopping: the running trial saves a checkpoint; the rest stay queued.'
+      : p.etaS === null
+        ? 'ETA after the first trial'
+        : `ETA ${formatDuration(p.etaS)}`;
+}
 
 function renderGrid(s: SweepState): void {
   const total = TRIAL_STATES.reduce((n, k) => n + s.counts[k], 0);
@@ -103,6 +166,7 @@ function renderTable(s: SweepState): void {
 }
 
 channel.onMessage((msg) => {
+  if (msg.type === SweepMessages.live) return renderLive(msg.live);
   if (msg.type !== SweepMessages.state) return;
   const s = msg.state;
   saveState({ sweepId: s.sweepId }); // all a reloaded window needs to reopen this sweep's panel
@@ -111,7 +175,7 @@ channel.onMessage((msg) => {
   problems.replaceChildren(...s.problems.map((p) => el('div', { text: p })));
   renderGrid(s);
   renderTable(s);
-  chart.setSeries(s.chart);
+  chart.setState(s);
 });
 
 channel.post({ type: SweepMessages.ready });
