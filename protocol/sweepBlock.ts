@@ -9,9 +9,11 @@ import {
   fieldSpec,
   parseFieldText,
   valueProblem,
+  type ExperimentValues,
   type FieldError,
   type FieldSpec,
 } from './experiment';
+import { backboneProblems, type BackboneShape } from './backboneRules';
 
 export interface SweepBlock {
   grid?: Record<string, unknown[]>;
@@ -29,8 +31,9 @@ export interface SweepControls {
   unsupported?: string;
 }
 
-/** spec.py's OWN_KEYS: fields the grid refuses, varied by their own sweep keys (seeds, the file's methods). */
-const OWN_KEYS = new Set(['seed', 'methods']);
+/** spec.py's OWN_KEYS: fields the grid refuses, varied by their own sweep keys (seeds, the file's methods); and
+ * on_failure, which a trial (one method) never reads. */
+const OWN_KEYS = new Set(['seed', 'methods', 'on_failure']);
 /** Most values one field may list, and most seeds (beyond that, edit the file: the form is not a grid editor). */
 export const MAX_SWEEP_VALUES = 32;
 export const MAX_SEEDS = 20;
@@ -156,6 +159,27 @@ export function sweepProblems(c: SweepControls): FieldError[] {
   }
   if (new Set(c.seeds).size !== c.seeds.length || c.seeds.some((s) => s < 0))
     errors.push({ field: 'seed', message: `sweep seeds: ${c.seeds.join(', ')} must be distinct whole numbers` });
+  return errors;
+}
+
+/** The rules that need the backbone's shape (protocol/backboneRules.ts), for each swept value in turn: an r that
+ * does not divide the width is named beside r before the engine is asked. */
+export function sweepBackboneProblems(
+  c: SweepControls,
+  values: ExperimentValues,
+  shape: BackboneShape | null,
+): FieldError[] {
+  if (!shape) return [];
+  const errors: FieldError[] = [];
+  for (const [name, list] of Object.entries(c.fields)) {
+    for (const v of list) {
+      const problem = backboneProblems({ ...values, [name]: v }, shape).find((p) => p.field === name);
+      if (problem) {
+        errors.push({ field: name, message: `${name} (sweep): ${problem.message}; ${problem.hint}` });
+        break;
+      }
+    }
+  }
   return errors;
 }
 

@@ -19,6 +19,7 @@ import {
   applySweepBlock,
   blockToControls,
   controlsToBlock,
+  sweepBackboneProblems,
   sweepProblems,
   withField,
   withSeedCount,
@@ -217,7 +218,10 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       }
     }
     const controls = parsed.raw ? blockToControls(parsed.raw[SWEEP_KEY]) : null;
-    if (controls) errors.push(...sweepProblems(controls));
+    if (controls) {
+      const bad = sweepProblems(controls);
+      errors.push(...(bad.length ? bad : sweepBackboneProblems(controls, parsed.values, info.shape)));
+    }
     const sweep = controls && uri && text !== null ? await this.sweepState(uri, text, controls, errors) : null;
     return {
       file: uri ? vscode.workspace.asRelativePath(uri) : null,

@@ -63,7 +63,7 @@ export function sweepTime(trials: readonly PlannedTrial[], backbone: string, run
     note = `Time unknown until the first trial of ${[...missing].join(', ')} ends: no earlier run of it on this backbone in this workspace.`;
   else if (!known) note = 'Time follows once the estimate has counted the training steps.';
   else
-    note = `From the step times of ${runsUsed} earlier run${runsUsed === 1 ? '' : 's'} in this workspace; trials one after another.`;
+    note = `From ${runsUsed} earlier run${runsUsed === 1 ? '' : 's'} of the same method and backbone in this workspace (set-up, training, evaluation; not the engine's start or data loading); trials one after another.`;
   return {
     trials: timed,
     totalSeconds: known ? timed.reduce((s, t) => s + (t.seconds as number), 0) : null,

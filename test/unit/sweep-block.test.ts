@@ -4,13 +4,15 @@ import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { fieldSpec, parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
+import { shapeFromConfig } from '../../protocol/backboneRules';
+import { DEFAULTS, fieldSpec, parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
 import {
   applySweepBlock,
   blockToControls,
   controlsToBlock,
   isSweepable,
   parseSweepText,
+  sweepBackboneProblems,
   sweepProblems,
   SWEEP_FIELDS,
   withField,
@@ -18,6 +20,7 @@ import {
 } from '../../protocol/sweepBlock';
 import { ExperimentMessages, parseExperimentMessage, type PlannedTrial } from '../../protocol/webviews/experiment';
 import type { RunRecord } from '../../src/runs/types';
+import { PRESETS } from '../../src/views/backboneInfo';
 import { sweepTime } from '../../src/views/sweepTime';
 import { REPO_ROOT } from './jsonl';
 
@@ -105,6 +108,17 @@ test("values are checked by the field's own declaration, each problem naming the
   assert.deepEqual(sweepProblems({ fields: { r: [4, 1] }, seeds: [] }), [
     { field: 'r', message: 'r (sweep): 1: must be at least 2, got 1' },
   ]);
+});
+
+test("each swept value meets the backbone's rules: an r that does not divide bert-tiny's width is named beside r", () => {
+  const shape = shapeFromConfig(PRESETS['bert-tiny'])!;
+  const values = { ...DEFAULTS, backbone: 'preset:bert-tiny', methods: ['lst' as const] };
+  assert.deepEqual(sweepBackboneProblems({ fields: { r: [4, 8] }, seeds: [] }, values, shape), []);
+  const [problem, ...rest] = sweepBackboneProblems({ fields: { r: [4, 5] }, seeds: [] }, values, shape);
+  assert.equal(rest.length, 0);
+  assert.equal(problem.field, 'r');
+  assert.match(problem.message, /^r \(sweep\): r=5 /);
+  assert.deepEqual(sweepBackboneProblems({ fields: { r: [4, 5] }, seeds: [] }, values, null), []); // shape unknown
 });
 
 test('the form messages that change the sweep are checked as the engine checks their values', () => {

@@ -326,9 +326,10 @@ function render(s: ExperimentState): void {
   }
   // The rules about r are the host's (protocol/backboneRules.ts); an error shows beside the field, the width here.
   const h = s.backbone.hidden;
+  const rs = (s.sweep?.fields.r as number[] | undefined) ?? [v.r]; // each value of a swept r
   rHint.textContent =
-    h && !errorOf.has('r') && Number.isInteger(h / v.r)
-      ? `Side width ${h / v.r} (backbone hidden ${h} / ${v.r}).`
+    h && !errorOf.has('r') && rs.every((r) => Number.isInteger(h / r))
+      ? `Side width ${rs.map((r) => h / r).join(', ')} (backbone hidden ${h} / ${rs.join(', ')}).`
       : 'Side width = backbone hidden size / r.';
   renderLadder(s);
   rates.render(v);

@@ -31,7 +31,7 @@ export function sweepSection(
   });
   const note = el('div', { className: 'hint', attrs: { id: 'sweep-note' } });
   const count = el('div', { className: 'sweep-count', attrs: { id: 'sweep-count', 'aria-live': 'polite' } });
-  const table = el('table', { className: 'results', attrs: { id: 'sweep-trials' } });
+  const table = el('table', { className: 'results compact', attrs: { id: 'sweep-trials' } });
   const time = el('div', { className: 'hint', attrs: { id: 'sweep-time' } });
   const element = el('section', { attrs: { id: 'sweep-section' } }, [
     el('h2', { text: 'Sweep' }),
@@ -96,21 +96,21 @@ function renderTrials(table: HTMLElement, trials: readonly PlannedTrial[]): void
   const head = el(
     'tr',
     {},
-    ['method', 'point', 'seeds', 'peak / trial', 'time / trial'].map((h) => el('th', { text: h })),
+    [
+      ['grid point', 'method and swept values'],
+      ['seeds', 'trials of this point, one per seed'],
+      ['peak', "each trial's predicted training peak (the engine's estimate)"],
+      ['time', "each trial's estimated time"],
+    ].map(([text, title]) => el('th', { text, attrs: { title } })),
   );
-  const body = [...rows.values()].map(({ trial, seeds }) =>
-    el('tr', { attrs: { 'data-method': trial.method } }, [
-      el('td', { text: trial.method }),
-      el('td', {
-        text:
-          Object.entries(trial.point)
-            .map(([k, v]) => `${k}=${String(v)}`)
-            .join(' ') || '—',
-      }),
+  const body = [...rows.values()].map(({ trial, seeds }) => {
+    const point = Object.entries(trial.point).map(([k, v]) => `${k}=${String(v)}`);
+    return el('tr', { attrs: { 'data-method': trial.method } }, [
+      el('td', { text: [trial.method, ...point].join(' ') }),
       el('td', { className: 'num', text: String(seeds) }),
-      el('td', { className: 'num', text: trial.peak_bytes === undefined ? '…' : mib(trial.peak_bytes) }),
+      el('td', { className: 'num peak', text: trial.peak_bytes === undefined ? '…' : mib(trial.peak_bytes) }),
       el('td', { className: 'num', text: trial.seconds == null ? '?' : formatDuration(trial.seconds) }),
-    ]),
-  );
+    ]);
+  });
   table.replaceChildren(el('thead', {}, [head]), el('tbody', {}, body));
 }
