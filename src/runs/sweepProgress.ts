@@ -83,7 +83,7 @@ function mean(xs: number[]): number {
 export function sweepProgressText(p: SweepProgress | null): string {
   if (!p) return 'sweep starting…';
   const trial = p.running
-    ? ` · ${p.running.trialId} ${p.running.totalSteps ? `step ${p.running.step}/${p.running.totalSteps}` : 'starting'}`
+    ? ` · ${p.running.trialId} ${p.running.totalSteps ? `step ${p.running.step}/${p.running.totalSteps}` : 'running'}`
     : '';
   return `sweep ${p.done}/${p.total} trials${p.failed ? ` (${p.failed} failed)` : ''}${trial}`;
 }

@@ -11,7 +11,10 @@ import * as vscode from 'vscode';
 import type { EngineEvent } from '../../protocol/events';
 import { SweepMessages, type SweepLive, type SweepState } from '../../protocol/webviews/sweep';
 import type { SweepPanel } from '../../src/panels/sweepPanel';
+import { RunManager } from '../../src/runs/runManager';
 import { DEFAULT_RUNS_DIR } from '../../src/runs/runsDir';
+import { sessionOfSweep } from '../../src/runs/sessionState';
+import { sweepProgress } from '../../src/runs/sweepProgress';
 import type { Session } from '../../src/runs/types';
 import { api, repoRoot, workspaceDir } from './context';
 import { test, waitFor } from './harness';
@@ -210,6 +213,20 @@ test('Run on a sweep file launches the sweep: the panel follows its progress, St
     assert.equal(running.progress!.total, 4);
     assert.equal(running.progress!.etaS, null, 'no ETA before a trial has finished');
     assert.equal(running.resumeBlocked, 'the sweep is running');
+
+    // A window reload: a new RunManager (the next window's) attaches to the running engine from its session folder,
+    // knows it for a sweep and which, and reads the same progress from the replayed output (what its panel shows).
+    const nextWindow = new RunManager({ log: { info: () => {}, warn: () => {}, error: () => {} } });
+    try {
+      await nextWindow.ready;
+      const attached = sessionOfSweep(nextWindow.sessions(), path.basename(first.sweepDir!));
+      assert.ok(attached, 'the next window attached to the sweep');
+      assert.deepEqual([attached.id, attached.kind, attached.attached], [first.id, 'sweep', true]);
+      assert.equal(attached.sweepDir, first.sweepDir);
+      assert.equal(sweepProgress(attached.events, Date.now() / 1000)?.total, 4);
+    } finally {
+      nextWindow.dispose(); // lets go of the engine, as a window that closes does
+    }
 
     // Stop from the panel's button once the first trial has finished: the ETA is known by then.
     const afterFirst = await waitFor(

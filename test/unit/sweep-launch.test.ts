@@ -173,7 +173,7 @@ test('sweepProgress ETA: the finished trials mean for each waiting trial, the ru
   const started = events.indexOf(at('t0001', 'running')) + 1;
   const q = sweepProgress(events.slice(0, started), at('t0001', 'running').ts + 0.25)!;
   assert.ok(Math.abs(q.etaS! - (2 * trialS + Math.max(0, trialS - 0.25))) < 1e-9);
-  assert.equal(sweepProgressText(q), 'sweep 1/4 trials · t0001 starting');
+  assert.equal(sweepProgressText(q), 'sweep 1/4 trials · t0001 running');
 });
 
 test('sweepProgress of a stopped sweep and of its resume: trials done before count, the stopped one waits', () => {

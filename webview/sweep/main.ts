@@ -61,7 +61,7 @@ root.append(
   ]),
 );
 
-const chart = new TradeoffChart(canvas);
+const chart = new TradeoffChart(canvas, (axis, kind) => channel.post({ type: SweepMessages.exportChart, axis, kind }));
 
 csvButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportCsv }));
 mdButton.addEventListener('click', () => channel.post({ type: SweepMessages.exportMarkdown }));
@@ -96,7 +96,7 @@ function renderLive(live: SweepLive): void {
   bar.value = p.total ? (p.done + step) / p.total : 0;
   bar.dataset.fraction = bar.value.toFixed(3);
   const failed = p.failed ? ` (${p.failed} failed)` : '';
-  const trial = r ? ` · trial ${r.trialId}: ${r.totalSteps ? `step ${r.step} / ${r.totalSteps}` : 'starting'}` : '';
+  const trial = r ? ` · trial ${r.trialId}: ${r.totalSteps ? `step ${r.step} / ${r.totalSteps}` : 'running'}` : '';
   progressLine.textContent = `${p.done} of ${p.total} trials done${failed}${trial}`;
   etaLine.textContent =
     live.engine === 'stopping'
