@@ -2,7 +2,7 @@
 // Table 1 layout of its results.json and the score-vs-memory trade-off chart; while its engine runs, the sweep's
 // progress and ETA, and Stop / Resume for the whole sweep.
 import type { TrialStatus } from '../events';
-import { own, payloadless, typeOf, type Channel, type Obj } from './common';
+import { isSafeId, own, payloadless, typeOf, type Channel, type Obj } from './common';
 
 export const SweepMessages = {
   // webview -> host
@@ -10,6 +10,7 @@ export const SweepMessages = {
   exportCsv: 'sweep/exportCsv',
   exportMarkdown: 'sweep/exportMarkdown',
   exportPng: 'sweep/exportPng', // { dataUrl }: the chart's canvas.toDataURL('image/png')
+  exportChart: 'sweep/exportChart', // { axis, kind: 'csv' | 'md' }: the chart on that x axis as a table
   stop: 'sweep/stop', // the whole sweep: running trials checkpoint, the rest stay queued
   resume: 'sweep/resume', // `ladderlab sweep resume`
   // host -> webview
@@ -67,6 +68,9 @@ export interface TradeoffSeries {
   points: { x: number; y: number; std: number; label: string; onPareto: boolean }[]; // x: MiB, y: score
 }
 
+/** The x axis of SweepState.chart (score vs peak memory), beside the swept fields of SweepState.figures. */
+export const MEMORY_AXIS = 'peak_memory';
+
 /** Score vs another x axis (src/panels/sweepFigures.ts): a swept field, or LST's dropped side layers and the
  * baselines' frozen layers on one axis (the paper's Figure 6); x in the field's units. */
 export interface SweepFigure {
@@ -117,6 +121,7 @@ export type SweepFromWebview =
   | { type: typeof SweepMessages.exportCsv }
   | { type: typeof SweepMessages.exportMarkdown }
   | { type: typeof SweepMessages.exportPng; dataUrl: string }
+  | { type: typeof SweepMessages.exportChart; axis: string; kind: 'csv' | 'md' }
   | { type: typeof SweepMessages.stop }
   | { type: typeof SweepMessages.resume };
 export type SweepChannel = Channel<SweepToWebview, SweepFromWebview>;
@@ -128,6 +133,10 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export function parseSweepMessage(raw: unknown): SweepFromWebview | undefined {
   const type = typeOf(raw, 'sweep/');
+  if (type === SweepMessages.exportChart) {
+    const [axis, kind] = [own(raw as Obj, 'axis'), own(raw as Obj, 'kind')];
+    return isSafeId(axis) && (kind === 'csv' || kind === 'md') ? { type, axis, kind } : undefined;
+  }
   if (type !== SweepMessages.exportPng) {
     const { ready, exportCsv, exportMarkdown, stop, resume } = SweepMessages;
     return payloadless(type, [ready, exportCsv, exportMarkdown, stop, resume]);

@@ -5,7 +5,7 @@
 // system): unit-tested on real sweep folders (test/unit/fixtures/sweep-figures).
 import { FIELDS } from '../../protocol/experimentFields';
 import { runLabel } from '../../protocol/runLabel';
-import type { SweepFigure, TradeoffSeries } from '../../protocol/webviews/sweep';
+import { MEMORY_AXIS, type SweepFigure, type SweepState, type TradeoffSeries } from '../../protocol/webviews/sweep';
 import { DEFAULT_BACKBONE, infoFromConfig, PRESETS } from '../views/backboneInfo';
 import { csvCell, mdCell } from './resultsTable';
 import type { ResultsPoint, SweepResults } from './sweepTable';
@@ -144,26 +144,48 @@ export function figureCsv(figure: SweepFigure, xName: string): string {
   return [header.join(','), ...rows].join('\n') + '\n';
 }
 
-/** A chart as a Markdown table: one row per line, one column per x value, mean ± std in the cells. */
-export function figureMarkdown(figure: SweepFigure, sweepId: string, xText: (x: number) => string): string {
+/** A chart as a Markdown table: one row per line and a column per x value, mean ± std in the cells (the paper's
+ * way for a swept field); `pivot` false (peak memory, where each point has its own x) lists one row per point. */
+export function figureMarkdown(
+  figure: SweepFigure,
+  sweepId: string,
+  xText: (x: number) => string,
+  pivot = true,
+): string {
+  const cell = (p: { y: number; std: number; onPareto: boolean }) =>
+    `${p.y.toFixed(1)} ± ${p.std.toFixed(1)}${p.onPareto ? ' ★' : ''}`;
   const xs = [...new Set(figure.series.flatMap((s) => s.points.map((p) => p.x)))].sort((a, b) => a - b);
-  const cols = ['line', ...xs.map(xText)];
-  const rows = figure.series.map((s) => [
-    s.label,
-    ...xs.map((x) => {
-      const p = s.points.find((q) => q.x === x);
-      return p ? `${p.y.toFixed(1)} ± ${p.std.toFixed(1)}${p.onPareto ? ' ★' : ''}` : '—';
-    }),
-  ]);
+  const cols = pivot ? ['line', ...xs.map(xText)] : ['line', 'point', figure.title, 'score'];
+  const rows = pivot
+    ? figure.series.map((s) => [
+        s.label,
+        ...xs.map((x) => {
+          const p = s.points.find((q) => q.x === x);
+          return p ? cell(p) : '—';
+        }),
+      ])
+    : figure.series.flatMap((s) => s.points.map((p) => [s.label, p.label, xText(p.x), cell(p)]));
   return [
     `# Ladder Lab sweep ${mdCell(sweepId)}: score vs ${mdCell(figure.title)}`,
     '',
     `| ${cols.map(mdCell).join(' | ')} |`,
-    `|${cols.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    `|${cols.map((_, i) => (i === 0 || (!pivot && i === 1) ? ' --- ' : ' ---: ')).join('|')}|`,
     ...rows.map((cells) => `| ${cells.map(mdCell).join(' | ')} |`),
     '',
     'Scores: mean ± sample standard deviation over the finished seeds (0–100). ★: on the Pareto front of score vs',
     'peak memory.',
     '',
   ].join('\n');
+}
+
+/** One chart of the panel as CSV or Markdown: peak memory's (x in MiB) or a swept field's; null for an axis the
+ * sweep does not have. */
+export function chartExport(state: SweepState, axis: string, kind: 'csv' | 'md'): string | null {
+  const memory = axis === MEMORY_AXIS;
+  const figure = memory
+    ? { axis, title: 'peak training memory (MiB)', series: state.chart }
+    : state.figures.find((f) => f.axis === axis);
+  if (!figure || figure.series.length === 0) return null;
+  if (kind === 'csv') return figureCsv(figure, memory ? 'peak_train_memory_mib' : axis);
+  return figureMarkdown(figure, state.sweepId, (x) => (memory ? x.toFixed(1) : String(x)), !memory);
 }

@@ -29,6 +29,7 @@ import { sweepProgress } from '../runs/sweepProgress';
 import type { RunManagerApi, Session } from '../runs/types';
 import { RESUME_SWEEP_COMMAND, STOP_SWEEP_COMMAND } from '../commands';
 import { PanelShell, PanelSlot, registerSingletonPanel, saveExport } from './panelShell';
+import { chartExport } from './sweepFigures';
 import { buildSweepState, sweepCsv, sweepMarkdown } from './sweepTable';
 
 export const OPEN_SWEEP_COMMAND = 'ladderLab.openSweep';
@@ -183,6 +184,8 @@ export class SweepPanel extends PanelShell<SweepChannel> {
         return this.save('md', () => sweepMarkdown(this.table(), this.sweep.id));
       case SweepMessages.exportPng:
         return this.save('png', () => Buffer.from(msg.dataUrl.slice(PNG_DATA_URL_PREFIX.length), 'base64'));
+      case SweepMessages.exportChart:
+        return this.save(msg.kind, () => chartExport(this.lastState!, msg.axis, msg.kind) ?? '');
       case SweepMessages.stop:
         await vscode.commands.executeCommand(STOP_SWEEP_COMMAND, this.sweep.dir);
         return;

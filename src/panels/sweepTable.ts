@@ -236,7 +236,10 @@ export function buildChart(results: SweepResults | null): TradeoffSeries[] {
   }
   return [...byMethod].map(([method, pts]) => {
     const field = sizeField(pts.map((p) => p.point));
-    const ordered = field ? [...pts].sort((a, b) => (a.point[field] as number) - (b.point[field] as number)) : pts;
+    // Joined along the swept size; a method whose points vary no number (keep_layers lists) along its memory.
+    const ordered = [...pts].sort((a, b) =>
+      field ? (a.point[field] as number) - (b.point[field] as number) : a.peakBytes! - b.peakBytes!,
+    );
     return {
       method,
       label: field ? `${methodName(method)} (by ${field})` : methodName(method),

@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { figureCsv, figureMarkdown, LAYERS_DROPPED } from '../../src/panels/sweepFigures';
+import { MEMORY_AXIS, parseSweepMessage, SweepMessages } from '../../protocol/webviews/sweep';
+import { chartExport, figureCsv, figureMarkdown, LAYERS_DROPPED } from '../../src/panels/sweepFigures';
 import { buildSweepState } from '../../src/panels/sweepTable';
 import { REPO_ROOT } from './jsonl';
 
@@ -73,8 +74,19 @@ test('Figure 6: one "layers dropped / frozen" axis, LST by side layers left out,
     trials.some((t) => t.score !== trials[0].score),
     'the fixture has different scores, so a wrong mapping cannot pass by accident',
   );
-  // Peak memory's chart is still there for the same sweep (the picker's first choice).
+  // Peak memory's chart is still there for the same sweep (the picker's first choice); LST's keep_layers lists are no
+  // number to join along, so its line follows its memory.
   assert.equal(state.chart.length, 2);
+  const lst = state.chart.find((s) => s.method === 'lst')!;
+  assert.equal(lst.sizeField, null);
+  assert.deepEqual(
+    lst.points.map((p) => p.x),
+    lst.points.map((p) => p.x).sort((a, b) => a - b),
+  );
+  assert.deepEqual(
+    lst.points.map((p) => p.label),
+    ['LST layers 2,3', 'LST layers 1,2,3', 'LST layers 0,1,2,3'],
+  );
 });
 
 test('Figure 7: score vs r, one line per init; a choice field splits lines and is no axis', () => {
@@ -123,4 +135,31 @@ test('no results yet: no charts; a sweep over one numeric value offers no axis f
   const empty = buildSweepState('x', null, null);
   assert.deepEqual(empty.figures, []);
   assert.ok(state.figures.every((f) => f.series.every((s) => s.points.length > 1)));
+});
+
+test('each chart of the panel exports: peak memory (x in MiB, a row per point) and the swept fields; no other axis', () => {
+  const { id, state } = sweep('figure6');
+  const csv = chartExport(state, MEMORY_AXIS, 'csv')!.trim().split('\n');
+  assert.equal(csv[0], 'line,method,point,peak_train_memory_mib,score_mean,score_std,pareto');
+  const points = state.chart.flatMap((s) => s.points);
+  assert.equal(csv.length, 1 + points.length);
+  assert.ok(csv.slice(1).every((line, i) => line.includes(`,${points[i].x},`)));
+  const md = chartExport(state, MEMORY_AXIS, 'md')!;
+  assert.match(md, new RegExp(`# Ladder Lab sweep ${id}: score vs peak training memory`));
+  assert.equal(md.split('\n').filter((l) => l.startsWith('| LST') || l.startsWith('| LoRA')).length, points.length);
+  const layers = chartExport(state, LAYERS_DROPPED, 'md')!;
+  assert.match(layers, /\| line \| 0 \| 1 \| 2 \|/);
+  assert.equal(chartExport(state, 'r', 'csv'), null, 'figure 6 sweeps no r');
+});
+
+test('the chart export message: an axis name and csv or md, nothing else', () => {
+  const ok = { type: SweepMessages.exportChart, axis: LAYERS_DROPPED, kind: 'md' };
+  assert.deepEqual(parseSweepMessage(ok), ok);
+  for (const bad of [
+    { ...ok, kind: 'png' },
+    { ...ok, axis: '../x' },
+    { ...ok, axis: 3 },
+    { type: SweepMessages.exportChart, kind: 'csv' },
+  ])
+    assert.equal(parseSweepMessage(bad), undefined, JSON.stringify(bad));
 });

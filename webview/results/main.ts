@@ -130,9 +130,11 @@ function renderTable(s: ResultsState): void {
   const tasks = [...new Set(t.rows.map((r) => r.task ?? '?'))];
   summary.textContent = t.rows.length
     ? `${t.rows.length} run${t.rows.length === 1 ? '' : 's'} · task ${tasks.join(', ')}`
-    : s.choices.length
-      ? 'No runs selected: choose some below.'
-      : 'No finished runs yet: start a comparison from the Ladder Lab sidebar.';
+    : s.sweeps.length && !s.showTrials && !s.choices.length
+      ? 'No runs besides the sweeps’ trials: tick “Show the sweeps’ trials as runs” to compare them one by one.'
+      : s.choices.length
+        ? 'No runs selected: choose some below.'
+        : 'No finished runs yet: start a comparison from the Ladder Lab sidebar.';
 }
 
 function renderScatter(s: ResultsState): void {

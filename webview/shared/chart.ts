@@ -1,7 +1,9 @@
 // Chart helpers on chart.js 4 for the webviews. Every colour, font and grid line comes from VS Code's theme CSS
 // variables, read with getComputedStyle, and is read again when the theme changes, so the charts stay readable
 // in dark, light and high-contrast themes. Each chart keeps `data-points` / `data-series` attributes on its canvas
-// up to date: tests (and screen readers, via the aria-label) read what is drawn without decoding pixels.
+// up to date: tests (and screen readers, via the aria-label) read what is drawn without decoding pixels. Error bars
+// (a sweep's seed std) are a 20-line plugin of our own rather than npm chartjs-chart-error-bars, which replaces the
+// scatter controller and wants its own data shape, and would ship in the extension.
 import {
   Chart,
   Filler,
@@ -79,6 +81,12 @@ export interface SeriesSpec {
   showPoints?: boolean;
   /** Text drawn next to each point (scatter labels). */
   pointLabels?: string[];
+  /** Per point, the half-height of an error bar (mean ± std), drawn as a capped whisker. */
+  std?: number[];
+  /** Per point, whether it is drawn larger, as a ring (e.g. on a Pareto front). */
+  ringed?: boolean[];
+  /** A scatter series whose points are joined by a line (in the order given). */
+  joined?: boolean;
 }
 
 export interface ChartOptions {
@@ -98,6 +106,41 @@ type Dataset = ChartDataset<'line' | 'scatter', Point[]> & {
   _color: PaletteColor;
   _dashed: boolean;
   _labels?: string[];
+  _std?: number[];
+};
+
+const CAP = 4; // half-width of an error bar's caps, px
+
+// Draws mean ± std whiskers at the points of the datasets that carry a std.
+const errorBarPlugin: Plugin = {
+  id: 'ladderErrorBars',
+  afterDatasetsDraw(chart) {
+    const { ctx, scales } = chart;
+    const theme = (chart.options.plugins as { ladderTheme?: Theme }).ladderTheme;
+    chart.data.datasets.forEach((ds, i) => {
+      const d = ds as Dataset;
+      if (!d._std || !chart.isDatasetVisible(i)) return;
+      ctx.save();
+      ctx.strokeStyle = theme?.colors[d._color] ?? '#888';
+      ctx.lineWidth = 1.5;
+      d.data.forEach((p, j) => {
+        const std = d._std![j];
+        if (!(std > 0)) return;
+        const x = scales.x.getPixelForValue(p.x);
+        const top = scales.y.getPixelForValue(p.y + std);
+        const bottom = scales.y.getPixelForValue(p.y - std);
+        ctx.beginPath();
+        ctx.moveTo(x, top);
+        ctx.lineTo(x, bottom);
+        for (const y of [top, bottom]) {
+          ctx.moveTo(x - CAP, y);
+          ctx.lineTo(x + CAP, y);
+        }
+        ctx.stroke();
+      });
+      ctx.restore();
+    });
+  },
 };
 
 // Draws each dataset's point labels next to its points (chart.js has no built-in data labels).
@@ -166,7 +209,8 @@ export class SeriesChart {
         responsive: true,
         maintainAspectRatio: false,
         parsing: false,
-        normalized: true,
+        // Line data comes sorted by x; a scatter's joined lines follow a swept size, not x.
+        normalized: options.type !== 'scatter',
         interaction: { mode: options.type === 'scatter' ? 'nearest' : 'index', intersect: false },
         scales: {
           x: scale(options.xTitle, options.xTick, options.type === 'scatter', options.integerX),
@@ -178,7 +222,7 @@ export class SeriesChart {
           ...({ ladderEmptyText: options.emptyText } as object),
         },
       },
-      plugins: [pointLabelPlugin, emptyPlugin],
+      plugins: [pointLabelPlugin, errorBarPlugin, emptyPlugin],
     });
     this.applyTheme();
     onThemeChange(() => {
@@ -191,13 +235,45 @@ export class SeriesChart {
 
   setSeries(series: SeriesSpec[]): void {
     this.chart.data.datasets = series.map((s) => this.dataset(s));
+    // The y range holds the error bars too (chart.js fits the points only).
+    const ends = series.flatMap((s) => (s.std ? s.points.flatMap((p, i) => [p.y - s.std![i], p.y + s.std![i]]) : []));
+    const y = this.chart.options.scales!.y!;
+    y.suggestedMin = ends.length ? Math.min(...ends) : undefined;
+    y.suggestedMax = ends.length ? Math.max(...ends) : undefined;
     this.chart.update('none');
     this.updateAttributes();
+  }
+
+  /** A new x axis (title, tick format, whole-number ticks), e.g. when a sweep's chart goes from peak memory to r. */
+  setXAxis(title: string, tick?: (v: number) => string, integer = false): void {
+    this.options.xTitle = title;
+    const x = this.chart.options.scales!.x as {
+      title: { text: string };
+      ticks: { callback?: unknown; precision?: number };
+    };
+    x.title.text = title;
+    x.ticks.callback = tick ? (v: string | number) => tick(Number(v)) : undefined;
+    x.ticks.precision = integer ? 0 : undefined;
+    this.chart.update('none');
+    this.updateAttributes();
+  }
+
+  /** The chart as a PNG data URL on the theme's background (a transparent PNG is unreadable in other viewers). */
+  toPng(): string {
+    const out = document.createElement('canvas');
+    out.width = this.canvas.width;
+    out.height = this.canvas.height;
+    const ctx = out.getContext('2d')!;
+    ctx.fillStyle = this.theme.background;
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.drawImage(this.canvas, 0, 0);
+    return out.toDataURL('image/png');
   }
 
   private dataset(s: SeriesSpec): Dataset {
     const color = this.theme.colors[s.color];
     const showPoints = s.showPoints ?? (this.options.type === 'scatter' || s.points.length < 40);
+    const radius = this.options.type === 'scatter' ? 6 : showPoints ? 3 : 0;
     return {
       label: s.label,
       data: s.points,
@@ -205,12 +281,15 @@ export class SeriesChart {
       backgroundColor: color,
       borderWidth: 2,
       borderDash: s.dashed ? [6, 4] : [],
-      pointRadius: this.options.type === 'scatter' ? 6 : showPoints ? 3 : 0,
+      pointRadius: s.ringed ? s.ringed.map((r) => (r ? radius + 3 : radius)) : radius,
+      pointBorderWidth: s.ringed ? s.ringed.map((r) => (r ? 3 : 1)) : 1,
       pointHoverRadius: 6,
       tension: 0,
+      ...(s.joined ? { showLine: true } : {}),
       _color: s.color,
       _dashed: !!s.dashed,
       _labels: s.pointLabels,
+      _std: s.std,
     };
   }
 

@@ -1,0 +1,109 @@
+// End-to-end: the paper's figures from a sweep, and a sweep as one result, in the real workbench. Two real sweeps
+// (test/unit/fixtures/sweep-figures: made by `ladderlab sweep` on preset:bert-tiny) are put into the workspace's runs
+// folder. Open Sweep on the Figure-6-shaped one: its chart starts on peak memory, and the x-axis picker switches it to
+// "layers dropped / frozen" with one LST and one LoRA line; on the Figure-7-shaped one, to r with a line per init.
+// Open Results: one Sweeps row per sweep, no trial in the runs table. Screenshots into test-artifacts/e2e/.
+// Started by test/run-e2e.sh (E2E_SCRIPTS=sweep-figures.mjs) with PORT, WORKSPACE, EXT_PATH, ARTIFACTS.
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot, sleep, waitFor } from './lib.mjs';
+
+const PORT = env('PORT');
+const WORKSPACE = env('WORKSPACE');
+const EXT_PATH = env('EXT_PATH');
+const ARTIFACTS = env('ARTIFACTS');
+const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs'); // the ladderLab.runsDir default
+const FIXTURES = path.join(EXT_PATH, 'test/unit/fixtures/sweep-figures');
+
+const log = makeLog('sweep-figures');
+
+/** Copies a fixture runs folder's trials and sweep into the workspace's; returns the sweep id. */
+function place(name) {
+  const from = path.join(FIXTURES, name);
+  for (const entry of readdirSync(from))
+    cpSync(path.join(from, entry), path.join(RUNS_DIR, entry), { recursive: true });
+  return readdirSync(path.join(from, 'sweeps'))[0];
+}
+
+async function openSweep(page, id) {
+  await runCommand(page, 'Ladder Lab: Open Sweep', log);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: id }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
+  const frame = await waitFor(
+    `the sweep panel of ${id}`,
+    async () => {
+      const f = await appFrame(page, 'sweep');
+      return (await f.locator('h1').textContent())?.includes(id) ? f : undefined;
+    },
+    60_000,
+    500,
+  );
+  const chart = frame.locator('#tradeoff-chart');
+  await waitFor('chart points', async () => Number(await chart.getAttribute('data-points')) > 0, 60_000, 500);
+  return { frame, chart };
+}
+
+/** Picks an x axis and returns the lines drawn. */
+async function pickAxis(frame, chart, axis) {
+  await frame.locator('#chart-axis').selectOption(axis);
+  await waitFor(`the ${axis} axis`, async () => (await chart.getAttribute('data-axis')) === axis, 10_000, 200);
+  return JSON.parse((await chart.getAttribute('data-lines')) ?? '[]');
+}
+
+async function main() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  mkdirSync(RUNS_DIR, { recursive: true });
+  const fig6 = place('figure6');
+  const fig7 = place('figure7');
+  const { browser, page, problems } = await openBrowser(WORKSPACE);
+  try {
+    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
+
+    let { frame, chart } = await openSweep(page, fig6);
+    const axes = await frame.locator('#chart-axis option').evaluateAll((o) => o.map((x) => x.value));
+    log(`figure 6 axes: ${axes.join(', ')}`);
+    if (axes.join() !== 'peak_memory,layers_dropped') throw new Error(`axes ${axes.join()}`);
+    await frame.locator('#tradeoff-chart').scrollIntoViewIfNeeded();
+    await sleep(500);
+    await shot(page, ARTIFACTS, 'sweep-figure5-memory-axis', log);
+    const lines6 = await pickAxis(frame, chart, 'layers_dropped');
+    log(`figure 6 lines: ${lines6.join(', ')}`);
+    if (lines6.join() !== 'LST,LoRA') throw new Error(`figure 6 lines ${lines6.join()}`);
+    await sleep(500);
+    await shot(page, ARTIFACTS, 'sweep-figure6-layers-dropped', log);
+
+    ({ frame, chart } = await openSweep(page, fig7));
+    const lines7 = await pickAxis(frame, chart, 'r');
+    log(`figure 7 lines: ${lines7.join(', ')}`);
+    if (lines7.length !== 2 || !lines7.every((l) => l.startsWith('LST init '))) throw new Error(`lines ${lines7}`);
+    await frame.locator('#tradeoff-chart').scrollIntoViewIfNeeded();
+    await sleep(500);
+    await shot(page, ARTIFACTS, 'sweep-figure7-init-by-r', log);
+
+    await runCommand(page, 'Ladder Lab: Open Results', log);
+    const results = await appFrame(page, 'results');
+    await waitFor(
+      'two Sweeps rows',
+      async () => (await results.locator('#sweeps-table tbody tr').count()) === 2,
+      60_000,
+      500,
+    );
+    const rows = await results.locator('#sweeps-table tbody tr').evaluateAll((t) => t.map((r) => r.textContent));
+    log(`sweeps rows: ${rows.join(' / ')}`);
+    const trialRows = await results.locator('#results-table tbody tr').count();
+    if (trialRows !== 0)
+      throw new Error(`${trialRows} rows in the runs table: the trials should be in their sweep's row`);
+    await sleep(500);
+    await shot(page, ARTIFACTS, 'results-sweeps-one-row-each', log);
+    if (problems.length) throw new Error(`page problems:\n${problems.join('\n')}`);
+    log('PASS: figure axes picked, one Results row per sweep');
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(`[sweep-figures] FAIL: ${e.stack ?? e}`);
+  process.exit(1);
+});
