@@ -327,7 +327,9 @@ function registerRunNotifications(runs: RunManager, log: CommandDeps['log']): vs
 
 /** How a sweep's engine ended, with the way on: its panel, or Resume Sweep. */
 function sweepNotice(s: Session): void {
-  const open = () => s.sweepDir && void vscode.commands.executeCommand('ladderLab.openSweep', s.sweepDir);
+  // No folder: the engine refused the file before the sweep began, and its error notice said why.
+  if (!s.sweepDir) return;
+  const open = () => void vscode.commands.executeCommand('ladderLab.openSweep', s.sweepDir);
   if (s.state === 'finished')
     void vscode.window.showInformationMessage('Ladder Lab: sweep finished.', 'Open Sweep').then((c) => c && open());
   else if (s.state === 'stopped' || s.state === 'interrupted')
@@ -336,7 +338,7 @@ function sweepNotice(s: Session): void {
         `Ladder Lab: sweep ${s.state}; finished trials are kept and Resume Sweep continues the rest.`,
         'Resume Sweep',
       )
-      .then((c) => c && s.sweepDir && vscode.commands.executeCommand(RESUME_SWEEP_COMMAND, s.sweepDir));
+      .then((c) => c && vscode.commands.executeCommand(RESUME_SWEEP_COMMAND, s.sweepDir));
   else if (s.state === 'failed')
     void vscode.window
       .showErrorMessage('Ladder Lab: the sweep ended with a failed trial or error; its panel says which.', 'Open Sweep')

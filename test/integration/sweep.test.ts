@@ -14,6 +14,7 @@ import type { SweepPanel } from '../../src/panels/sweepPanel';
 import { RunManager } from '../../src/runs/runManager';
 import { DEFAULT_RUNS_DIR } from '../../src/runs/runsDir';
 import { sessionOfSweep } from '../../src/runs/sessionState';
+import { listSweepFolders } from '../../src/runs/sweepFolders';
 import { sweepProgress } from '../../src/runs/sweepProgress';
 import type { Session } from '../../src/runs/types';
 import { api, repoRoot, workspaceDir } from './context';
@@ -305,3 +306,31 @@ function readManifest(sweepDir: string): { trial_id: string; status: string; run
     }
   ).trials;
 }
+
+test('Run on a file whose sweep grid the engine refuses: the session fails with its message naming the field, no sweep folder', async () => {
+  const { runs, panels } = await api();
+  const runsDir = path.join(workspaceDir(), DEFAULT_RUNS_DIR);
+  const before = (await listSweepFolders(runsDir)).length;
+  const panelBefore = panels.sweep();
+  const file = path.join(workspaceDir(), 'refused-sweep.ladder.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ backbone: 'preset:bert-tiny', task: 'sst2', methods: ['lst'], sweep: { grid: { rr: [4, 8] } } }),
+  );
+  const session = await vscode.commands.executeCommand<Session | undefined>(
+    'ladderLab.runExperiment',
+    vscode.Uri.file(file),
+  );
+  assert.ok(session, 'the file itself is fine: the engine starts and checks the grid');
+  assert.equal(session.kind, 'sweep');
+  const ended = await runs.whenDone(session.id);
+  assert.equal(ended.state, 'failed');
+  const error = ended.events.find((e) => e.type === 'error');
+  assert.ok(error?.type === 'error', 'the engine said why');
+  assert.equal(error.kind, 'bad_input');
+  assert.match(error.message, /sweep\.grid\.rr: unknown field 'rr'/);
+  assert.match(error.hint ?? '', /known fields: .*\br\b/);
+  assert.equal(ended.sweepDir, undefined);
+  assert.equal((await listSweepFolders(runsDir)).length, before, 'nothing was created');
+  assert.equal(panels.sweep(), panelBefore, 'no sweep panel opened');
+}, 30_000);
