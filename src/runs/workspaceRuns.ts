@@ -37,9 +37,14 @@ export async function workspaceSweeps(): Promise<SweepFolder[]> {
   return all.sort((a, b) => b.id.localeCompare(a.id));
 }
 
-/** A sweep folder of the workspace named by its id or its path; an argument naming any other folder finds none. */
+/** A sweep folder of the workspace named by its id or its path; an argument naming any other folder finds none. A
+ * path is matched by its folder name too: the engine names its sweep folder with symbolic links resolved. */
 export async function findWorkspaceSweep(idOrDir: string): Promise<SweepFolder | undefined> {
-  return (await workspaceSweeps()).find((s) => s.id === idOrDir || path.resolve(s.dir) === path.resolve(idOrDir));
+  const sweeps = await workspaceSweeps();
+  return (
+    sweeps.find((s) => path.resolve(s.dir) === path.resolve(idOrDir)) ??
+    sweeps.find((s) => s.id === idOrDir || s.id === path.basename(idOrDir))
+  );
 }
 
 export class WorkspaceRunStore implements vscode.Disposable {

@@ -204,7 +204,7 @@ test('Run on a sweep file launches the sweep: the panel follows its progress, St
     // The panel opens on the sweep once its folder exists.
     const panel = await waitFor('the sweep panel on the launched sweep', () => {
       const p = panels.sweep();
-      return p && first.sweepDir && p.sweep.dir === first.sweepDir ? p : undefined;
+      return p && first.sweepDir && p.sweep.id === path.basename(first.sweepDir) ? p : undefined;
     });
     await panel.receive({ type: SweepMessages.ready });
     const running = await waitFor('progress of the whole sweep', () => {
