@@ -97,12 +97,15 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsTreeNode>, 
     item.id = group.id;
     item.description = group.description;
     item.iconPath = new vscode.ThemeIcon(ICON_OF_GROUP[group.level]);
-    if (group.level === 'sweep')
+    if (group.level === 'sweep') {
+      // A click opens the sweep's panel (its grid, Table 1 and charts); the arrow unfolds its trials.
       item.command = {
         command: 'ladderLab.openSweep',
         title: 'Open Sweep',
         arguments: [group.id.slice(SWEEP_NODE.length)],
       };
+      item.tooltip = `${group.title}: ${group.description}. Click to open the Sweep panel; unfold for its trials.`;
+    }
     // view/item/context: a comparison can have its curves reopened and its results shown.
     item.contextValue = `runGroup.${group.level}`;
     return item;

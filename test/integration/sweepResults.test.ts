@@ -105,7 +105,9 @@ test('Results, the CodeLens and the Runs tree show a real sweep as one result, n
     const node = top.find((n) => isRunGroup(n) && n.level === 'sweep' && n.id.endsWith(sweepId));
     assert.ok(node && isRunGroup(node), 'a sweep node at the top of the Runs tree');
     assert.deepEqual(node.children.map((c) => c.id).sort(), [...trialIds].sort());
-    assert.equal(runsTree.getTreeItem(node).description, want.replace('$(graph) ', ''));
+    const item = runsTree.getTreeItem(node);
+    assert.equal(item.description, want.replace('$(graph) ', ''));
+    assert.deepEqual(item.command?.arguments, [sweepDir], 'a click opens the Sweep panel on its folder');
     const loose = top.filter((n) => !isRunGroup(n) && trialSet.has(n.id));
     assert.deepEqual(loose, [], 'no trial outside its sweep node');
   } finally {
