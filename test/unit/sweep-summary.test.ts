@@ -136,3 +136,19 @@ test('the Runs tree: a sweep is one node holding its trials in trial order, not 
     ],
   );
 });
+
+test('a sweep over GLUE tasks: the best point is the one with the best GLUE average (no std: it is an average)', () => {
+  const dir = path.join(FIXTURES, 'figure7', 'sweeps', '20261201-100959-026f');
+  const manifest = readFileSync(path.join(dir, 'manifest.json'), 'utf8');
+  const results = JSON.parse(readFileSync(path.join(dir, 'results.json'), 'utf8')) as {
+    points: { method: string; point: Record<string, unknown> }[];
+    glue_average?: unknown;
+  };
+  // The GLUE average ranks the points the other way round from their sst2 score.
+  results.glue_average = results.points.map((p, i) => ({ method: p.method, point: p.point, score: 60 + i }));
+  const last = results.points[results.points.length - 1];
+  const s = summarizeSweep(dir, manifest, JSON.stringify(results));
+  assert.equal(s.best?.score, 60 + results.points.length - 1);
+  assert.equal(s.best?.std, null);
+  assert.equal(s.best?.label, `LST r=${String(last.point.r)} · init ${String(last.point.init)}`);
+});
