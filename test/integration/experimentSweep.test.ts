@@ -9,7 +9,6 @@ import { ExperimentMessages } from '../../protocol/webviews/experiment';
 import { api, writeExperiment } from './context';
 import { test, waitFor } from './harness';
 
-
 test('the form sweeps r and seeds into the file, shows the engine plan and estimate, and removes the block', async () => {
   const { panels } = await api();
   const view = panels.experiment;
@@ -60,17 +59,35 @@ test('the form sweeps r and seeds into the file, shows the engine plan and estim
     await view.receive({ type: ExperimentMessages.sweepField, field: 'r', values: [4, 100] });
     assert.deepEqual(sweepOf(), { per_method: { lst: { r: [4, 8] } }, seeds: [42, 43] });
 
-    // per_method follows the methods: LoRA's rank without LoRA is refused by the engine, naming the field
+    // per_method follows the methods: a baseline's field goes to each chosen baseline it applies to, and to the grid
+    // when none is chosen, where the engine refuses it naming the field
+    await view.receive({ type: ExperimentMessages.sweepField, field: 'freeze_layers', values: [0, 1] });
+    assert.deepEqual(sweepOf(), {
+      per_method: { lst: { r: [4, 8] }, lora: { freeze_layers: [0, 1] } },
+      seeds: [42, 43],
+    });
+    await view.receive({ type: ExperimentMessages.update, patch: { methods: ['lst', 'lora', 'full'] } });
+    assert.deepEqual(sweepOf(), {
+      per_method: { lst: { r: [4, 8] }, lora: { freeze_layers: [0, 1] }, full: { freeze_layers: [0, 1] } },
+      seeds: [42, 43],
+    });
     await view.receive({ type: ExperimentMessages.update, patch: { methods: ['lst'] } });
-    await view.receive({ type: ExperimentMessages.sweepField, field: 'lora_rank', values: [4, 8] });
-    const refused = await waitFor('the engine to refuse lora_rank without LoRA', async () => {
+    assert.deepEqual(sweepOf(), {
+      grid: { freeze_layers: [0, 1] },
+      per_method: { lst: { r: [4, 8] } },
+      seeds: [42, 43],
+    });
+    const refused = await waitFor('the engine to refuse freeze_layers without a baseline', async () => {
       const s = await view.currentState();
       return s.sweep?.plan.status === 'refused' ? s : undefined;
     });
     const error = refused.errors.find((e) => e.field === 'sweep');
     assert.ok(error, JSON.stringify(refused.errors));
-    assert.match(error.message, /sweep\.grid\.lora_rank: lora_rank applies to lora only/);
-    await view.receive({ type: ExperimentMessages.sweepField, field: 'lora_rank', values: null });
+    assert.match(
+      error.message,
+      /sweep\.grid\.freeze_layers: freeze_layers applies to adapter, lora, bitfit, full only/,
+    );
+    await view.receive({ type: ExperimentMessages.sweepField, field: 'freeze_layers', values: null });
     assert.deepEqual(sweepOf(), { per_method: { lst: { r: [4, 8] } }, seeds: [42, 43] });
 
     const lst = await planned(4, true);
