@@ -20,13 +20,16 @@ export interface SweepBlock {
   per_method?: Record<string, Record<string, unknown[]>>;
   seeds?: number[];
   max_trials?: number;
+  [key: string]: unknown; // the engine's other keys (early_stopping, ...): kept as the file has them
 }
 
 /** What the form shows of a block: each swept field's values (once, whatever methods it goes to) and the seeds. */
 export interface SweepControls {
   fields: Record<string, unknown[]>;
   seeds: number[]; // [] = the file's own seed, once
-  maxTrials?: number; // the file's, kept as it is (the engine names it when the grid outgrows it)
+  /** The block's keys the form does not edit (max_trials, early_stopping, ...): written back as they are; the
+   * engine checks them (and names max_trials when the grid outgrows it). */
+  kept?: Record<string, unknown>;
   /** Why the form cannot edit this block (it shows it and leaves it as it is: the file is the user's). */
   unsupported?: string;
 }
@@ -48,6 +51,8 @@ export const SWEEP_FIELDS: readonly FieldSpec[] = FORM_FIELDS.filter(
       f.kind === 'enum' ||
       (f.kind === 'string' && (f.choices !== undefined || f.suggestions !== undefined))),
 );
+/** The block's keys the form edits; the others are kept as they are. */
+const EDITED_KEYS = ['grid', 'per_method', 'seeds'];
 const SWEEPABLE = new Map(SWEEP_FIELDS.map((f) => [f.name as string, f]));
 
 export function isSweepable(name: string): boolean {
@@ -89,9 +94,9 @@ export function blockToControls(block: unknown): SweepControls | null {
       return refuse('sweep.seeds is not a list of whole numbers');
     controls.seeds = [...(seeds as number[])];
   }
-  if (block.max_trials !== undefined) controls.maxTrials = block.max_trials as number;
-  const unknown = Object.keys(block).filter((k) => !['grid', 'per_method', 'seeds', 'max_trials'].includes(k));
-  return unknown.length ? refuse(`sweep has unknown key(s) ${unknown.join(', ')}`) : controls;
+  const kept = Object.entries(block).filter(([k]) => !EDITED_KEYS.includes(k));
+  if (kept.length) controls.kept = Object.fromEntries(kept);
+  return controls;
 }
 
 /**
@@ -114,7 +119,7 @@ export function controlsToBlock(c: SweepControls, methods: readonly string[]): S
   const ordered = methods.filter((m) => m in perMethod);
   if (ordered.length) block.per_method = Object.fromEntries(ordered.map((m) => [m, perMethod[m]]));
   if (c.seeds.length) block.seeds = [...c.seeds];
-  if (c.maxTrials !== undefined) block.max_trials = c.maxTrials;
+  return { ...block, ...c.kept };
   return block;
 }
 
