@@ -41,15 +41,21 @@ const OWN_KEYS = new Set(['seed', 'methods', 'on_failure']);
 export const MAX_SWEEP_VALUES = 32;
 export const MAX_SEEDS = 20;
 
-/** The fields the form can sweep: numbers and choices ("sweep this" beside their control). */
+/** A built-in backbone as a value: the embedded one, or a preset (random init). */
+export const BUILT_IN_BACKBONE = /^(default|preset:[a-z0-9][a-z0-9-]{0,39})$/;
+
+/** The fields the form can sweep: numbers and choices ("sweep this" beside their control); the backbone is a choice
+ * too (its picker), among the built-in ones: a checkpoint folder is swept by editing the file, where paths are the
+ * user's own. */
 export const SWEEP_FIELDS: readonly FieldSpec[] = FORM_FIELDS.filter(
   (f) =>
-    !OWN_KEYS.has(f.name) &&
-    !f.path &&
-    (f.kind === 'int' ||
-      f.kind === 'number' ||
-      f.kind === 'enum' ||
-      (f.kind === 'string' && (f.choices !== undefined || f.suggestions !== undefined))),
+    f.name === 'backbone' ||
+    (!OWN_KEYS.has(f.name) &&
+      !f.path &&
+      (f.kind === 'int' ||
+        f.kind === 'number' ||
+        f.kind === 'enum' ||
+        (f.kind === 'string' && (f.choices !== undefined || f.suggestions !== undefined)))),
 );
 /** The block's keys the form edits; the others are kept as they are. */
 const EDITED_KEYS = ['grid', 'per_method', 'seeds'];
@@ -195,6 +201,8 @@ export function parseSweepText(spec: FieldSpec, text: string): { values: unknown
     if (item === '') continue;
     const parsed = parseFieldText(spec, item);
     if ('error' in parsed) return { error: `${spec.label}: ${parsed.error}` };
+    if (spec.name === 'backbone' && !BUILT_IN_BACKBONE.test(String(parsed.value)))
+      return { error: `${spec.label}: list default or preset:NAME here, got "${item}"; sweep folders in the file` };
     values.push(parsed.value);
   }
   const problem = sweepValuesProblem(spec, values);

@@ -27,9 +27,19 @@ import { REPO_ROOT } from './jsonl';
 const FIGURE5 = path.join(REPO_ROOT, 'examples', 'figure5.ladder.json');
 
 test('numbers and choices are sweepable; seed, methods, paths and lists are not', () => {
-  for (const name of ['r', 'lora_rank', 'adapter_size', 'init', 'lr', 'task', 'freeze_layers', 'batch_size'])
+  for (const name of [
+    'r',
+    'lora_rank',
+    'adapter_size',
+    'init',
+    'lr',
+    'task',
+    'freeze_layers',
+    'batch_size',
+    'backbone',
+  ])
     assert.ok(isSweepable(name), name);
-  for (const name of ['seed', 'methods', 'data', 'backbone', 'keep_layers', 'lrs', 'runs_dir', 'report_to'])
+  for (const name of ['seed', 'methods', 'on_failure', 'data', 'keep_layers', 'lrs', 'runs_dir', 'report_to'])
     assert.ok(!isSweepable(name), name);
   assert.ok(SWEEP_FIELDS.every((f) => ['int', 'number', 'enum', 'string'].includes(f.kind)));
 });
@@ -113,6 +123,11 @@ test("values are checked by the field's own declaration, each problem naming the
   const init = fieldSpec('init')!;
   assert.deepEqual(parseSweepText(init, 'fisher, random'), { values: ['fisher', 'random'] });
   assert.match((parseSweepText(init, 'fisher, best') as { error: string }).error, /must be one of fisher, magnitude/);
+  // backbones: the built-in ones; a folder is swept in the file (where the path rule is the user's own)
+  const backbone = fieldSpec('backbone')!;
+  assert.deepEqual(parseSweepText(backbone, 'default, preset:bert-tiny'), { values: ['default', 'preset:bert-tiny'] });
+  assert.match((parseSweepText(backbone, 'default, ../models/x') as { error: string }).error, /default or preset:NAME/);
+  assert.equal(sweepProblems({ fields: { backbone: ['default', '../models/x'] }, seeds: [] }).length, 0);
   const lr = fieldSpec('lr')!;
   assert.deepEqual(parseSweepText(lr, '1e-3, 3e-3'), { values: [1e-3, 3e-3] });
   // a file's block with a bad value: an error beside the field
@@ -137,6 +152,11 @@ test('the form messages that change the sweep are checked as the engine checks t
     parseExperimentMessage({ type: ExperimentMessages.sweepField, field: f, values });
   assert.deepEqual(field('r', [4, 8]), { type: ExperimentMessages.sweepField, field: 'r', values: [4, 8] });
   assert.deepEqual(field('r', null), { type: ExperimentMessages.sweepField, field: 'r', values: null });
+  assert.deepEqual(field('backbone', ['default', 'preset:t5-base']), {
+    type: ExperimentMessages.sweepField,
+    field: 'backbone',
+    values: ['default', 'preset:t5-base'],
+  });
   for (const [f, values] of [
     ['r', [4, 100]],
     ['r', []],
@@ -146,6 +166,8 @@ test('the form messages that change the sweep are checked as the engine checks t
     ['methods', [['lst']]],
     ['__proto__', [1]],
     ['data', ['/etc']],
+    ['backbone', ['default', '/models/x']],
+    ['backbone', ['../../etc']],
     ['init', ['best']],
   ] as const)
     assert.equal(field(f, values), undefined, `${String(f)} ${JSON.stringify(values)}`);

@@ -67,7 +67,8 @@ export function fieldRow(spec: FieldSpec, sink: FieldSink): FieldRow {
   return { spec, row, control, error, sweep };
 }
 
-function sweepEditor(spec: FieldSpec, control: Control, sink: FieldSink): SweepEditor {
+/** The toggle and list editor of a swept field beside `control` (exported for the hand-drawn backbone picker). */
+export function sweepEditor(spec: FieldSpec, control: HTMLElement, sink: FieldSink): SweepEditor {
   const toggle = el('vscode-checkbox', {
     attrs: { id: `sweep-toggle-${spec.name}`, label: 'sweep', title: `Try several values of ${spec.label}` },
   }) as VscodeCheckbox & HTMLElement;
@@ -76,7 +77,8 @@ function sweepEditor(spec: FieldSpec, control: Control, sink: FieldSink): SweepE
     attrs: {
       id: `sweep-${spec.name}`,
       title: `Values of ${spec.label} to sweep, comma-separated`,
-      placeholder: choices ? choices.join(', ') : 'e.g. 4, 8, 16',
+      placeholder:
+        spec.name === 'backbone' ? 'default, preset:bert-tiny, …' : choices ? choices.join(', ') : 'e.g. 4, 8, 16',
     },
   }) as VscodeTextfield & HTMLElement;
   list.hidden = true;
@@ -84,9 +86,14 @@ function sweepEditor(spec: FieldSpec, control: Control, sink: FieldSink): SweepE
     const value = sink.current(spec.name);
     if (!toggle.checked) return sink.sweep(spec.name, null);
     showSweeping({ control, sweep: { toggle, list } }, true);
-    if (value === null || value === undefined) return sink.problem(list, `${spec.label}: type the values to sweep`);
+    // starts from the field's value: add the others to the list
+    const first =
+      value === null || value === undefined
+        ? { error: `${spec.label}: type the values to sweep` }
+        : parseSweepText(spec, fieldText(spec, value));
+    if ('error' in first) return sink.problem(list, first.error);
     list.value = fieldText(spec, value);
-    sink.sweep(spec.name, [value]); // starts from the field's value: add the others to the list
+    sink.sweep(spec.name, first.values);
   });
   list.addEventListener('change', () => {
     const parsed = parseSweepText(spec, list.value);
@@ -98,7 +105,10 @@ function sweepEditor(spec: FieldSpec, control: Control, sink: FieldSink): SweepE
 }
 
 /** Shows a field swept over `values` (its list editor in place of its control), or not swept (undefined). */
-export function showSweep(row: FieldRow, values: readonly unknown[] | undefined): void {
+export function showSweep(
+  row: { spec: FieldSpec; control: HTMLElement; sweep?: SweepEditor },
+  values: readonly unknown[] | undefined,
+): void {
   if (!row.sweep) return;
   const { toggle, list } = row.sweep;
   showSweeping(row, values !== undefined || (toggle.checked && list.matches(':focus-within')));
@@ -107,7 +117,7 @@ export function showSweep(row: FieldRow, values: readonly unknown[] | undefined)
   if (!list.matches(':focus-within') && list.value !== text) list.value = text;
 }
 
-function showSweeping(row: Pick<FieldRow, 'control' | 'sweep'>, on: boolean): void {
+function showSweeping(row: { control: HTMLElement; sweep?: SweepEditor }, on: boolean): void {
   if (!row.sweep) return;
   row.sweep.toggle.checked = on;
   row.sweep.list.hidden = !on;

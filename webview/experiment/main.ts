@@ -13,7 +13,7 @@ import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import { FORM_FIELDS, GROUPS, METHODS, fieldSpec, type ExperimentPatch, type Method } from '../../protocol/experiment';
 import { ExperimentMessages, type ExperimentChannel, type ExperimentState } from '../../protocol/webviews/experiment';
 import { connect, el } from '../shared/vscodeApi';
-import { fieldError, fieldRow, showError, showSweep, showValue, type FieldRow } from './fieldControls';
+import { fieldError, fieldRow, showError, showSweep, showValue, sweepEditor, type FieldRow } from './fieldControls';
 import { methodRates } from './methodRates';
 import { sweepSection } from './sweepSection';
 
@@ -104,9 +104,23 @@ const customErrors: Record<string, HTMLElement> = Object.fromEntries(
   [...CUSTOM].map((name) => [name, fieldError(name)]),
 );
 
+const backboneSpec = fieldSpec('backbone')!;
+const backboneSweep = {
+  spec: backboneSpec,
+  control: backboneKind,
+  sweep: sweepEditor(backboneSpec, backboneKind, { send, problem, sweep: sendSweep, current }),
+};
+
 const custom: Record<string, HTMLElement[]> = {
   backbone: [
-    el('div', { className: 'field' }, [el('label', { text: 'Model', attrs: { for: 'backbone-kind' } }), backboneKind]),
+    el('div', { className: 'field' }, [
+      el('div', { className: 'row field-head' }, [
+        el('label', { text: 'Model', attrs: { for: 'backbone-kind' } }),
+        backboneSweep.sweep.toggle,
+      ]),
+      backboneKind,
+      backboneSweep.sweep.list,
+    ]),
     backboneFolderRow,
     backboneInfo,
     customErrors.backbone,
@@ -274,7 +288,8 @@ function renderBackbone(s: ExperimentState): void {
   const isFolder = v !== 'default' && !v.startsWith('preset:');
   if (!backboneKind.matches(':focus-within')) backboneKind.value = isFolder ? 'folder' : v;
   backbonePath.textContent = isFolder ? v : '';
-  backboneFolderRow.hidden = !isFolder;
+  showSweep(backboneSweep, s.sweep?.fields.backbone);
+  backboneFolderRow.hidden = !isFolder || backboneKind.hidden;
   backboneInfo.textContent = s.backbone.label;
 }
 
