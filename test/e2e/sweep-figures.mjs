@@ -96,8 +96,23 @@ async function main() {
       throw new Error(`${trialRows} rows in the runs table: the trials should be in their sweep's row`);
     await sleep(500);
     await shot(page, ARTIFACTS, 'results-sweeps-one-row-each', log);
+    // Ticked, the trials are runs again; the row's button opens the sweep's own panel.
+    await results.locator('#show-trials').click();
+    await waitFor(
+      'trials among the runs',
+      async () => (await results.locator('#results-table tbody tr').count()) > 0,
+      30_000,
+      500,
+    );
+    await results.locator(`#sweeps-table vscode-button[data-sweep-id="${fig6}"]`).click();
+    await waitFor(
+      'the Sweep panel opened from Results',
+      async () => ((await (await appFrame(page, 'sweep')).locator('h1').textContent()) ?? '').includes(fig6),
+      30_000,
+      500,
+    );
     if (problems.length) throw new Error(`page problems:\n${problems.join('\n')}`);
-    log('PASS: figure axes picked, one Results row per sweep');
+    log('PASS: figure axes picked, one Results row per sweep, trials on demand, Open Sweep from Results');
   } finally {
     await browser.close();
   }
