@@ -1,12 +1,13 @@
 // The sweep's charts beside score vs peak memory (sweepTable.ts buildChart, the LST paper's Figure 5): score vs a
 // swept field on the x axis. Figure 6 is one x axis, "layers dropped / frozen", for LST's side layers left out
 // (keep_layers) and the baselines' frozen layers (freeze_layers); Figure 7 is score vs r with one line per init.
-// One line per method × the values of the other swept fields, the seeds' std as error bars. Pure (no vscode, no file
-// system): unit-tested on real sweep folders (test/unit/fixtures/sweep-figures).
+// One line per method × the values of the other swept fields, the seeds' std as error bars. No vscode: unit-tested on
+// real sweep folders (test/unit/fixtures/sweep-figures); only backboneFolderLayers reads a file.
 import { FIELDS } from '../../protocol/experimentFields';
 import { runLabel } from '../../protocol/runLabel';
 import { MEMORY_AXIS, type SweepFigure, type SweepState, type TradeoffSeries } from '../../protocol/webviews/sweep';
-import { DEFAULT_BACKBONE, infoFromConfig, PRESETS } from '../views/backboneInfo';
+import * as path from 'node:path';
+import { backboneInfo, DEFAULT_BACKBONE, infoFromConfig, PRESETS } from '../views/backboneInfo';
 import { csvCell, mdCell } from './resultsTable';
 import type { ResultsPoint, SweepResults } from './sweepTable';
 
@@ -33,6 +34,24 @@ export function backboneLayers(backbone: unknown): number | null {
   if (backbone === undefined || backbone === 'default') return DEFAULT_BACKBONE.layers;
   const name = typeof backbone === 'string' && backbone.startsWith('preset:') ? backbone.slice(7) : null;
   return name && Object.hasOwn(PRESETS, name) ? infoFromConfig(PRESETS[name], name).layers : null;
+}
+
+/** A sweep's backbone layer count when it is a checkpoint folder (its config.json; a relative path is read from the
+ * experiment file's folder, as the engine does); null for the default or a preset (backboneLayers knows those), or
+ * when the folder cannot be read (the layer count is then guessed from the sweep's keep_layers). */
+export async function backboneFolderLayers(manifestText: string | null): Promise<number | null> {
+  try {
+    const manifest = JSON.parse(manifestText ?? 'null') as {
+      experiment_file?: unknown;
+      values?: { backbone?: unknown };
+    } | null;
+    const backbone = manifest?.values?.backbone;
+    if (typeof backbone !== 'string' || backbone === 'default' || backbone.startsWith('preset:')) return null;
+    const base = typeof manifest?.experiment_file === 'string' ? path.dirname(manifest.experiment_file) : '.';
+    return (await backboneInfo(backbone, (p) => path.resolve(base, p))).layers;
+  } catch {
+    return null;
+  }
 }
 
 /** The backbone's layer count for "layers dropped": given, else one past the highest layer any point keeps. */

@@ -29,7 +29,7 @@ import { sweepProgress } from '../runs/sweepProgress';
 import type { RunManagerApi, Session } from '../runs/types';
 import { RESUME_SWEEP_COMMAND, STOP_SWEEP_COMMAND } from '../commands';
 import { PanelShell, PanelSlot, registerSingletonPanel, saveExport } from './panelShell';
-import { chartExport } from './sweepFigures';
+import { backboneFolderLayers, chartExport } from './sweepFigures';
 import { buildSweepState, sweepCsv, sweepMarkdown } from './sweepTable';
 
 export const OPEN_SWEEP_COMMAND = 'ladderLab.openSweep';
@@ -222,7 +222,7 @@ export class SweepPanel extends PanelShell<SweepChannel> {
       const [manifest, results] = await Promise.all(
         [MANIFEST_FILE, RESULTS_FILE].map((name) => readOptional(path.join(this.sweep.dir, name))),
       );
-      return buildSweepState(this.sweep.id, manifest, results);
+      return buildSweepState(this.sweep.id, manifest, results, await backboneFolderLayers(manifest));
     } catch (e) {
       // A file there but unreadable (permissions, a folder in its place): said as such, not as a missing sweep.
       return {

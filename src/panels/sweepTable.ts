@@ -255,18 +255,28 @@ export function buildChart(results: SweepResults | null): TradeoffSeries[] {
   });
 }
 
-/** The charts over the swept fields (sweepFigures.ts); LST's dropped side layers counted on the file's backbone. */
-export function buildFigures(results: SweepResults, fileValues: Record<string, unknown>): SweepFigure[] {
+/** The charts over the swept fields (sweepFigures.ts); LST's dropped side layers counted on the file's backbone
+ * (`folderLayers`: a checkpoint folder's count, read by the caller; the default's and a preset's are known here). */
+export function buildFigures(
+  results: SweepResults,
+  fileValues: Record<string, unknown>,
+  folderLayers: number | null = null,
+): SweepFigure[] {
   const label = labeller(results.points);
   const front = new Set(results.pareto.map((p) => rowKey(p.method, p.point) + p.task));
-  const layers = backboneLayers(fileValues.backbone);
+  const layers = folderLayers ?? backboneLayers(fileValues.backbone);
   return figureAxes(results).map((axis) =>
     buildFigure(results, axis, fileValues, layers, label, (p) => front.has(rowKey(p.method, p.point) + p.task)),
   );
 }
 
 /** Everything the panel posts, from the folder's two files' text (null = missing). */
-export function buildSweepState(sweepId: string, manifestText: string | null, resultsText: string | null): SweepState {
+export function buildSweepState(
+  sweepId: string,
+  manifestText: string | null,
+  resultsText: string | null,
+  folderLayers: number | null = null,
+): SweepState {
   const problems: string[] = [];
   const manifest = parseManifest(manifestText);
   if (manifest.problem) problems.push(manifest.problem);
@@ -281,7 +291,7 @@ export function buildSweepState(sweepId: string, manifestText: string | null, re
     grid: buildGrid(trials),
     table: buildTable(sweep),
     chart: buildChart(sweep),
-    figures: sweep ? buildFigures(sweep, manifest.value?.values ?? {}) : [],
+    figures: sweep ? buildFigures(sweep, manifest.value?.values ?? {}, folderLayers) : [],
   };
 }
 

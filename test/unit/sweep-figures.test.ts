@@ -3,10 +3,17 @@
 // LoRA, Figure 7's score vs r with one line per init. Expected numbers come from the trials' own summary.json.
 import { test } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MEMORY_AXIS, parseSweepMessage, SweepMessages } from '../../protocol/webviews/sweep';
-import { chartExport, figureCsv, figureMarkdown, LAYERS_DROPPED } from '../../src/panels/sweepFigures';
+import {
+  backboneFolderLayers,
+  chartExport,
+  figureCsv,
+  figureMarkdown,
+  LAYERS_DROPPED,
+} from '../../src/panels/sweepFigures';
 import { buildSweepState } from '../../src/panels/sweepTable';
 import { REPO_ROOT } from './jsonl';
 
@@ -162,4 +169,51 @@ test('the chart export message: an axis name and csv or md, nothing else', () =>
     { type: SweepMessages.exportChart, kind: 'csv' },
   ])
     assert.equal(parseSweepMessage(bad), undefined, JSON.stringify(bad));
+});
+
+test('a checkpoint folder backbone: its config.json gives the layer count LST drops side layers from', async () => {
+  const { state } = sweep('figure6');
+  const dir = path.join(FIXTURES, 'figure6', 'sweeps', readdirSync(path.join(FIXTURES, 'figure6', 'sweeps'))[0]);
+  const manifest = JSON.parse(readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as {
+    experiment_file: string;
+    values: Record<string, unknown>;
+  };
+  const home = mkdtempSync(path.join(tmpdir(), 'll-backbone-'));
+  try {
+    // A 6-layer BERT folder named relative to the experiment file, as a user writes it.
+    mkdirSync(path.join(home, 'models', 'bert6'), { recursive: true });
+    writeFileSync(
+      path.join(home, 'models', 'bert6', 'config.json'),
+      JSON.stringify({ model_type: 'bert', hidden_size: 64, num_attention_heads: 4, num_hidden_layers: 6 }),
+    );
+    manifest.experiment_file = path.join(home, 'fig6.ladder.json');
+    manifest.values.backbone = 'models/bert6';
+    const text = JSON.stringify(manifest);
+    assert.equal(await backboneFolderLayers(text), 6);
+    const results = readFileSync(path.join(dir, 'results.json'), 'utf8');
+    const [fig] = buildSweepState('x', text, results, await backboneFolderLayers(text)).figures;
+    assert.deepEqual(
+      fig.series.find((s) => s.method === 'lst')!.points.map((p) => p.x),
+      [2, 3, 4],
+    );
+    assert.deepEqual(
+      fig.series.find((s) => s.method === 'lora')!.points.map((p) => p.x),
+      [0, 1, 2],
+    );
+    // Not readable: no count (the panel then guesses from keep_layers, as for the fixture's 0-3 here).
+    manifest.values.backbone = 'models/missing';
+    assert.equal(await backboneFolderLayers(JSON.stringify(manifest)), null);
+    assert.equal(await backboneFolderLayers('{'), null);
+    const guessed = buildSweepState('x', JSON.stringify(manifest), results).figures[0];
+    assert.deepEqual(
+      guessed.series[0].points.map((p) => p.x),
+      [0, 1, 2],
+    );
+    assert.deepEqual(
+      state.figures[0].series[0].points.map((p) => p.x),
+      [0, 1, 2],
+    ); // preset:bert-tiny: 4 layers
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
