@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from helpers import SST2
+from ladderlab import cli
 from ladderlab.backbones import load_backbone
 from ladderlab.comparison import prepare
 from ladderlab.config import build_experiment
@@ -39,17 +38,20 @@ def sweep_file(tmp_path: Path, sweep: dict, **values) -> Path:
     return path
 
 
-def ladderlab(*args: str | Path) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "ladderlab.cli", *map(str, args)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+def ladderlab(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """The CLI in this process: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_the_plan_lists_the_sweeps_own_expansion_and_creates_nothing(tmp_path: Path):
+def test_the_plan_lists_the_sweeps_own_expansion_and_creates_nothing(tmp_path: Path, capsys):
     sweep = {"grid": {"lr": [1e-3, 3e-3]}, "per_method": {"lst": {"r": [4, 8]}}, "seeds": [0, 1], "max_trials": 20}
     path = sweep_file(tmp_path, sweep)
-    done = ladderlab("sweep", "plan", "--config", path, "--json")
-    assert done.returncode == 0, done.stderr
-    got = json.loads(done.stdout)
+    code, out, err = ladderlab(capsys, "sweep", "plan", "--config", path, "--json")
+    assert code == 0, err
+    got = json.loads(out)
     want = expand(*read_sweep_file(path))
     assert got["count"] == len(want) == 12 and got["max_trials"] == 20 and got["seeds"] == [0, 1]
     assert [(t["trial_id"], t["method"], t["point"], t["seed"]) for t in got["trials"]] == [
@@ -68,14 +70,14 @@ def test_the_plan_lists_the_sweeps_own_expansion_and_creates_nothing(tmp_path: P
         ({}, "nothing to sweep"),
     ],
 )
-def test_a_refused_grid_is_refused_by_plan_in_the_words_of_sweep(tmp_path: Path, sweep: dict, names: str):
+def test_a_refused_grid_is_refused_by_plan_in_the_words_of_sweep(tmp_path: Path, capsys, sweep: dict, names: str):
     path = sweep_file(tmp_path, sweep)
-    planned = ladderlab("sweep", "plan", "--config", path, "--json")
-    swept = ladderlab("sweep", "--config", path, "--backend", "local", "--json")
-    assert planned.returncode == swept.returncode == 2
-    assert names in planned.stderr
-    assert planned.stderr == swept.stderr
-    assert planned.stdout == "" and not (tmp_path / "runs").exists()
+    planned = ladderlab(capsys, "sweep", "plan", "--config", path, "--json")
+    swept = ladderlab(capsys, "sweep", "--config", path, "--backend", "local", "--json")
+    assert planned[0] == swept[0] == 2
+    assert names in planned[2]
+    assert planned[2] == swept[2]
+    assert planned[1] == "" and not (tmp_path / "runs").exists()
 
 
 def test_the_estimate_is_the_estimators_peak_per_point_and_the_runs_step_count(tmp_path: Path):
