@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +24,9 @@ REAL_GLUE = FIXTURES / "glue-real"
 SST2 = REAL_GLUE / "SST-2"
 STSB = REAL_GLUE / "STS-B"
 SCHEMA = REPO / "protocol" / "events.schema.json"
-RAY_PHASE = "ray test phase:"  # ray_two_node_sweep.py's progress lines on stderr, quoted if it hangs
+RAY_PHASE = "ray test phase:"  # the Ray scripts' progress lines on stderr, quoted if one hangs
+# The namespace's loopback comes up, then the script replaces the shell: "$0" "$@" are the argument list as given.
+IN_LOOPBACK_NAMESPACE = ["unshare", "-n", "sh", "-c", 'ip link set lo up; exec "$0" "$@"']
 
 
 def cli(*parts: str | Path) -> list[str]:
@@ -42,22 +49,25 @@ def experiment(**overrides):
     return build_experiment({}, overrides)
 
 
+# A real LST run that takes seconds: bert-tiny shape on 32 SST-2 rows, 2 epochs of 4 steps (an experiment file's
+# values; runs_dir apart).
+TINY_LST = {
+    "methods": ["lst"],
+    "backbone": "preset:bert-tiny",
+    "task": "sst2",
+    "data": str(SST2),
+    "max_train_examples": 32,
+    "max_eval_examples": 8,
+    "epochs": 2,
+    "batch_size": 8,
+    "max_length": 32,
+    "fisher_samples": 2,
+}
+
+
 def tiny_lst_run(tmp_path: Path, **overrides):
-    """A real LST run that takes seconds: bert-tiny shape on 32 SST-2 rows, 2 epochs of 4 steps, runs in tmp_path."""
-    values = {
-        "methods": "lst",
-        "backbone": "preset:bert-tiny",
-        "task": "sst2",
-        "data": str(SST2),
-        "max_train_examples": 32,
-        "max_eval_examples": 8,
-        "epochs": 2,
-        "batch_size": 8,
-        "max_length": 32,
-        "fisher_samples": 2,
-        "runs_dir": str(tmp_path / "runs"),
-    }
-    return build_experiment({}, {**values, **overrides})
+    """TINY_LST as an Experiment that runs in tmp_path."""
+    return build_experiment({}, {**TINY_LST, "runs_dir": str(tmp_path / "runs"), **overrides})
 
 
 def build_method(backbone, task, method: str, **overrides):
@@ -76,3 +86,31 @@ def batch_of(backbone, examples, max_length: int = 48) -> dict:
 def run_folders(runs_dir: Path) -> list[Path]:
     """The run folders under a runs dir (not its dot-folders, e.g. .cache, which hold no run)."""
     return sorted(d for d in Path(runs_dir).iterdir() if d.is_dir() and not d.name.startswith("."))
+
+
+def phase(name: str, began: float) -> None:
+    """A Ray script's line on stderr that run_in_loopback_namespace quotes if the script hangs: which phase it reached,
+    and when."""
+    print(f"{RAY_PHASE} {name} at {time.time() - began:.1f} s", file=sys.stderr, flush=True)
+
+
+def run_in_loopback_namespace(script: Path, *args: str | Path, timeout: int) -> subprocess.CompletedProcess:
+    """``python script args...`` inside a network namespace that has only loopback (``unshare -n``, root: CI runs as
+    root), so Ray can reach no other address. Skips the test where no such namespace can be made; a script that does
+    not end within ``timeout`` fails the test with the phases it reached (its RAY_PHASE lines) and its stderr's tail;
+    one that fails, with its stderr's tail."""
+    if os.geteuid() != 0:
+        pytest.skip("the Ray tests run Ray in a network namespace with only loopback: it needs root (CI runs as root)")
+    missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the Ray tests run Ray in a network namespace with only loopback: {' and '.join(missing)} missing")
+    command = [*IN_LOOPBACK_NAMESPACE, sys.executable, str(script), *map(str, args)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as hung:  # say which phase hung, not only Ray's noise
+        stderr = hung.stderr or b""  # bytes even with text=True: the pipes are not decoded on a timeout
+        stderr = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+        phases = [line for line in stderr.splitlines() if line.startswith(RAY_PHASE)]
+        pytest.fail(f"{script.name} hung after {timeout} s; its phases: {phases}; stderr ends:\n{stderr[-3000:]}")
+    assert done.returncode == 0, done.stderr[-4000:]
+    return done

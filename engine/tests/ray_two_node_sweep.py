@@ -26,7 +26,7 @@ from pathlib import Path
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"  # before Ray is imported: nothing is reported anywhere
 
-from helpers import RAY_PHASE, SST2  # noqa: E402  (tests/ is this script's folder, so on sys.path)
+from helpers import TINY_LST, phase  # noqa: E402  (tests/ is this script's folder, so on sys.path)
 from ladderlab import stop  # noqa: E402
 from ladderlab.events import EventSink  # noqa: E402
 from ladderlab.sweep.ray_backend import NODE_LOG, RayBackend  # noqa: E402
@@ -38,22 +38,8 @@ FAST_HEALTH_CHECK = {"health_check_period_ms": 500, "health_check_failure_thresh
 
 
 def experiment(runs_dir: Path, **overrides) -> dict:
-    """tests/helpers.tiny_lst_run's run (bert-tiny, 32 SST-2 rows, 2 epochs of 4 steps), checkpointed every 2 steps."""
-    return {
-        "methods": ["lst"],
-        "backbone": "preset:bert-tiny",
-        "task": "sst2",
-        "data": str(SST2),
-        "max_train_examples": 32,
-        "max_eval_examples": 8,
-        "epochs": 2,
-        "batch_size": 8,
-        "max_length": 32,
-        "fisher_samples": 2,
-        "checkpoint_every": 2,
-        "runs_dir": str(runs_dir),
-        **overrides,
-    }
+    """helpers.TINY_LST's run, checkpointed every 2 steps, in runs_dir."""
+    return {**TINY_LST, "checkpoint_every": 2, "runs_dir": str(runs_dir), **overrides}
 
 
 def listening() -> list[str]:
@@ -101,11 +87,6 @@ class MidSweep:
 
     def trial_ended(self, trial_id: str, status: str, summary: dict | None, error: dict | None) -> None:
         self.store.trial_ended(trial_id, status, summary, error)
-
-
-def phase(name: str, began: float) -> None:
-    """A line on stderr that test_sweep_ray.py quotes if the script hangs: which phase it reached, and when."""
-    print(f"{RAY_PHASE} {name} at {time.time() - began:.1f} s", file=sys.stderr, flush=True)
 
 
 def sweep(values: dict, block: dict, address: str | None, mid: dict) -> tuple[SweepStore, bool]:

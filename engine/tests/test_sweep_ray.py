@@ -7,53 +7,26 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from helpers import RAY_PHASE, run_folders
+from helpers import run_folders, run_in_loopback_namespace
 from ladderlab.sweep.aggregate import aggregate
 from ladderlab.sweep.store import SweepStore
 
 SCRIPT = Path(__file__).with_name("ray_two_node_sweep.py")
-# The namespace's loopback comes up, then the script replaces the shell: "$0" "$@" are the argument list as given.
-IN_LOOPBACK_NAMESPACE = ["unshare", "-n", "sh", "-c", 'ip link set lo up; exec "$0" "$@"']
 TIMEOUT_S = 300  # the sweeps take about 60 s on 2 loaded cores; a hung Ray must not hang the suite
 FINISHED_RUN = {"config.json", "events.jsonl", "metrics.json", "summary.json", "trainable.safetensors"}
 TRACKED_RUN = {"tensorboard", "trackers.json"}  # what report_to tensorboard adds to a run folder
 
 
-def _namespace_missing() -> str | None:
-    if os.geteuid() != 0:
-        return "a network namespace needs root (CI runs as root)"
-    missing = [tool for tool in ("unshare", "ip") if shutil.which(tool) is None]
-    return f"{' and '.join(missing)} not installed" if missing else None
-
-
 @pytest.fixture(scope="module")
 def ray_sweeps(tmp_path_factory) -> dict:
-    if reason := _namespace_missing():
-        pytest.skip(f"the Ray tests run Ray in a network namespace with only loopback: {reason}")
     folder = tmp_path_factory.mktemp("ray")
     report = folder / "report.json"
-    try:
-        done = subprocess.run(
-            [*IN_LOOPBACK_NAMESPACE, sys.executable, str(SCRIPT), str(folder / "runs"), str(report)],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-        )
-    except subprocess.TimeoutExpired as hung:  # say which phase hung (the script's phase lines), not only Ray's noise
-        stderr = hung.stderr or b""  # bytes even with text=True: the pipes are not decoded on a timeout
-        stderr = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
-        phases = [line for line in stderr.splitlines() if line.startswith(RAY_PHASE)]
-        pytest.fail(f"the Ray script hung after {TIMEOUT_S} s; its phases: {phases}; stderr ends:\n{stderr[-3000:]}")
-    assert done.returncode == 0, done.stderr[-4000:]
+    done = run_in_loopback_namespace(SCRIPT, folder / "runs", report, timeout=TIMEOUT_S)
     return {**json.loads(report.read_text()), "stdout": done.stdout}
 
 
