@@ -113,9 +113,7 @@ class MLflow(Tracker):
         name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or "ladderlab"
         experiment = client.get_experiment_by_name(name)
         experiment_id = experiment.experiment_id if experiment else _create_experiment(client, name)
-        sweep = config.get("sweep") or {}
-        tags = {"method": str(config.get("method")), "run_dir": str(run_dir)}
-        tags.update({k: str(sweep[k]) for k in ("sweep_id", "trial_id") if k in sweep})
+        tags = {**identity(config), "run_dir": str(run_dir)}
         self.run_id = client.create_run(experiment_id, run_name=run_dir.name, tags=tags).info.run_id
         params = [Param(k, str(_scalar(v))[:6000]) for k, v in flat(config).items()]
         for i in range(0, len(params), 100):  # MLflow takes at most 100 params per batch
@@ -145,7 +143,7 @@ class WandB(Tracker):
     def __init__(self, run_dir: Path, config: dict, saved: dict):
         import wandb
 
-        sweep = config.get("sweep") or {}
+        tags = identity(config)
         # silent unless WANDB_SILENT says otherwise: stderr carries the engine's own messages
         silent = os.environ.get("WANDB_SILENT", "true").lower() in ("true", "1", "yes")
         self.run = wandb.init(
@@ -154,9 +152,9 @@ class WandB(Tracker):
             name=run_dir.name,
             id=saved.get("id"),
             resume="allow" if saved.get("id") else None,
-            group=sweep.get("sweep_id"),
-            job_type=config.get("method"),
-            tags=[str(config.get("method"))] + ([str(sweep["trial_id"])] if "trial_id" in sweep else []),
+            group=tags.get("sweep_id"),
+            job_type=tags["method"],
+            tags=[tags[k] for k in ("method", "trial_id") if k in tags],
             config=config,
             # console capture off: stdout is the engine's event stream, left exactly as the extension reads it
             settings=wandb.Settings(console="off", silent=silent),
@@ -202,6 +200,13 @@ def require(names: list[str]) -> None:
             f"({', '.join(TRACKERS[n].module for n in missing)})",
             f"pip install {packages} (or pip install '{EXTRA}' for every tracker); or run without it: {leave}",
         )
+
+
+def identity(config: dict) -> dict[str, str]:
+    """What a tracker files a run under (MLflow tags, W&B group, job type and tags): its method and, for a sweep
+    trial, its sweep id and trial id."""
+    sweep = config.get("sweep") or {}
+    return {"method": str(config.get("method")), **{k: str(sweep[k]) for k in ("sweep_id", "trial_id") if k in sweep}}
 
 
 def flat(values: dict, prefix: str = "") -> dict[str, Any]:
