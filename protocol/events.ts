@@ -151,13 +151,14 @@ export interface CheckpointSavedEvent extends EventBase {
   bytes: number;
 }
 
-/** A graceful stop (SIGINT/SIGTERM): the run's last event; `checkpoint` is what a resume continues from. */
+/** A graceful stop (SIGINT/SIGTERM, or early_stop: a sweep's ASHA ended this hopeless trial): the run's last event;
+ * `checkpoint` is what a resume continues from. */
 export interface RunStoppedEvent extends EventBase {
   type: 'run_stopped';
   run_id: string;
   step: number;
   total_steps: number;
-  signal: 'SIGINT' | 'SIGTERM';
+  signal: 'SIGINT' | 'SIGTERM' | 'early_stop';
   checkpoint: string | null;
   message: string;
 }

@@ -59,6 +59,7 @@ def test_a_file_with_a_sweep_block_is_read_by_sweep_and_refused_by_run(tmp_path:
     assert f"ladderlab sweep --config {path}" in (info.value.hint or "")
 
 
+LR = {"grid": {"lr": [1e-3, 3e-3]}}  # what early stopping is for: a learning-rate sweep
 # (sweep block, words the message must hold, words the hint must hold)
 REFUSED = [
     ({"grid": {"rank": [4]}}, "sweep.grid.rank: unknown field", "known fields"),
@@ -83,6 +84,25 @@ REFUSED = [
     ({"grids": {"r": [4]}}, "sweep: unknown key(s) grids", "grid, per_method, seeds, max_trials"),
     ({"seeds": [0, 1], "max_trials": 0}, "sweep.max_trials must be a whole number of at least 1", ""),
     ("r=4,8", "sweep must be an object", ""),
+    (
+        {**LR, "early_stopping": {"metric": "loss"}},
+        'early_stopping.metric: every trial\'s validation reports accuracy, score, not "loss"',
+        "use one of them",
+    ),
+    ({**LR, "early_stopping": {"mode": "up"}}, 'sweep.early_stopping.mode must be "max" or "min"', ""),
+    ({**LR, "early_stopping": {"grace_period": 0}}, "sweep.early_stopping.grace_period must be a whole number", ""),
+    (
+        {**LR, "early_stopping": {"grace_period": 99}},
+        "sweep.early_stopping.grace_period: 99 epochs leaves no epoch",
+        "below epochs",
+    ),
+    (
+        {**LR, "early_stopping": {"reduction_factor": 1}},
+        "sweep.early_stopping.reduction_factor must be a number above 1",
+        "",
+    ),
+    ({**LR, "early_stopping": {"brackets": 2}}, "sweep.early_stopping: unknown key(s) brackets", "ASHA's names"),
+    ({**LR, "early_stopping": True}, "sweep.early_stopping must be an object", ""),
 ]
 
 
@@ -101,7 +121,18 @@ def test_a_grid_over_a_field_no_method_uses_is_refused():
 
 def test_the_schema_describes_the_sweep_block():
     validator = jsonschema.Draft7Validator(json_schema())
-    good = {**BASE, "sweep": {"grid": {"lr": [1e-3]}, "per_method": {"lst": {"r": [4, 8]}}, "seeds": [0, 1]}}
+    early = {"metric": "score", "mode": "max", "grace_period": 1, "reduction_factor": 2}
+    good = {
+        **BASE,
+        "sweep": {
+            "grid": {"lr": [1e-3]},
+            "per_method": {"lst": {"r": [4, 8]}},
+            "seeds": [0, 1],
+            "early_stopping": early,
+        },
+    }
     assert not list(validator.iter_errors(good))
-    for sweep in ({"grid": {"r": [1]}}, {"grid": {"seed": [1]}}, {"per_method": {"lora": {"r": [4]}}}, {"seeds": []}):
+    refused = ({"grid": {"r": [1]}}, {"grid": {"seed": [1]}}, {"per_method": {"lora": {"r": [4]}}}, {"seeds": []})
+    refused += ({"early_stopping": {"brackets": 2}}, {"early_stopping": {"reduction_factor": 1}})
+    for sweep in refused:
         assert list(validator.iter_errors({**BASE, "sweep": sweep})), f"schema accepted {sweep}"

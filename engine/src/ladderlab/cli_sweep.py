@@ -1,14 +1,18 @@
 """``ladderlab sweep``: an experiment file with a ``sweep`` block becomes a grid of runs (ladderlab.sweep).
 
-    ladderlab sweep --config F.ladder.json [--json] [--backend ray|local] [--ray-address A]   expand, run, aggregate
+    ladderlab sweep --config F.ladder.json [--json] [--backend auto|ray|local] [--ray-address A]  expand, run, sum up
     ladderlab sweep plan --config F [--estimate] [--json]   the trials it expands to (+ peak, steps), nothing run
     ladderlab sweep report SWEEP_DIR [--json]     the aggregate again, from the sweep folder and its run folders
-    ladderlab sweep resume SWEEP_DIR              finished trials kept, stopped ones continued, the rest run
+    ladderlab sweep resume SWEEP_DIR              finished trials kept, stopped and failed ones continued, the rest run
 
 One command with two optional actions rather than ``sweep run/report/resume``: the issue's and the README's line is
 ``ladderlab sweep --config F``, and it reads as ``compare --config F`` does. Exit status as for compare: 0 when every
 trial finished, 2 bad input (a refused grid: nothing is created), 3 / 1 when a trial ran out of memory / crashed
 (the first failure's kind), 130 stopped. The grid is checked before any backend starts.
+
+``--backend auto`` (the default): Ray when --ray-address names a cluster, or when Ray is installed and a local Ray
+would listen on 127.0.0.1 only (ray_backend.local_ray_exposure); otherwise the local backend, with a log event that
+says why and how to get Ray. ``--backend ray`` refuses instead of falling back.
 """
 
 from __future__ import annotations
@@ -27,14 +31,21 @@ from .stop import StopRequested, graceful_signals
 from .stop import requested as stop_requested
 
 COMMAND = "sweep"
-RAY_MISSING = "install the sweep extra: pip install 'ladderlab[sweep]' (or run the trials here: --backend local)"
+SWEEP_EXTRA = "pip install 'ladderlab[sweep]'"
+RAY_MISSING = f"install the sweep extra: {SWEEP_EXTRA} (or run the trials here: --backend local)"
 
 
 def _options(p: argparse.ArgumentParser, keep_parent: bool) -> None:
     """Options the sweep and its resume share; on an action they default to the parent's (SUPPRESS), so that
     ``sweep --backend local resume D`` and ``sweep resume D --backend local`` mean the same."""
     d = (lambda value: argparse.SUPPRESS) if keep_parent else (lambda value: value)
-    p.add_argument("--backend", choices=("ray", "local"), default=d("ray"), help="where trials run (default: ray)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "ray", "local"),
+        default=d("auto"),
+        help="where trials run (default auto: Ray with --ray-address, or when a local Ray would listen on 127.0.0.1 "
+        "only; else here, one after another)",
+    )
     p.add_argument("--ray-address", default=d(None), metavar="ADDRESS", help="an existing Ray cluster (ray backend)")
     p.add_argument("--json", action="store_true", default=d(False), help="print only the results as one JSON object")
     p.add_argument(
@@ -61,7 +72,10 @@ def add_parser(sub) -> None:
     r = actions.add_parser("report", help=text, description=text)
     r.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep folder (<runs_dir>/sweeps/<id>)")
     r.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON object")
-    text = "continue a stopped sweep: finished trials kept, stopped ones resumed from their checkpoint, others run"
+    text = (
+        "finish a sweep: finished and early-stopped trials kept, stopped and failed ones continued in their run "
+        "folders (from their checkpoint, or from the start), queued ones run"
+    )
     r = actions.add_parser("resume", help=text, description=text)
     r.add_argument("sweep_dir", metavar="SWEEP_DIR", help="the sweep folder (<runs_dir>/sweeps/<id>)")
     _options(r, keep_parent=True)
@@ -121,7 +135,8 @@ def _prepare(args, sink: EventSink):
     from .sweep.store import SweepStore
 
     if args.sweep_action == "resume":
-        backend = _backend(args, sink)
+        early_stopping = SweepStore.open(args.sweep_dir).manifest["sweep"].get("early_stopping")
+        backend = _backend(args, sink, early_stopping)
         store = SweepStore.open(args.sweep_dir, EventSink(sink.stdout_mode), backend)
         return store, store.unfinished(), backend
     if not args.config:
@@ -130,22 +145,52 @@ def _prepare(args, sink: EventSink):
     # Absolute from here on: the trials' config.json and a resume started elsewhere name the same folder.
     runs_dir = args.runs_dir or build_experiment(values, {}).runs_dir  # the flag, the file's, or the default
     values["runs_dir"] = str(Path(runs_dir).expanduser().resolve())
-    backend = _backend(args, sink)
+    backend = _backend(args, sink, spec.early_stopping)
     store = SweepStore.create(values["runs_dir"], values, spec, args.config, EventSink(sink.stdout_mode), backend)
     return store, store.expand(), backend
 
 
-def _backend(args, sink: EventSink):
-    if args.backend == "local":
-        if args.ray_address:
-            raise BadInput("--ray-address names a Ray cluster, and the backend is local", "use --backend ray")
+def _backend(args, sink: EventSink, early_stopping: dict | None):
+    """The backend the flags ask for. ``early_stopping``: the sweep's; ASHA runs in Ray Tune, so the local backend
+    refuses it (running every trial to its end instead would be another sweep than the file asks for)."""
+    if args.backend == "local" and args.ray_address:
+        raise BadInput("--ray-address names a Ray cluster, and the backend is local", "use --backend ray (or auto)")
+    why_not_ray = _why_not_ray(args) if args.backend == "auto" else None
+    if args.backend == "local" or why_not_ray:
+        if early_stopping is not None:
+            raise BadInput(
+                "sweep.early_stopping needs the Ray backend (ASHA runs in Ray Tune), and this sweep would run on "
+                f"the local backend{f' ({why_not_ray[0]})' if why_not_ray else ''}",
+                f"{why_not_ray[1]}; or remove sweep.early_stopping"
+                if why_not_ray
+                else "use --backend ray (or auto), or remove sweep.early_stopping",
+            )
+        if why_not_ray:
+            sink.log(
+                f"backend auto: the trials run here, one after another: {why_not_ray[0]}. For Ray, {why_not_ray[1]}"
+            )
         from .sweep.local import LocalBackend
 
         return LocalBackend(sink)
     if importlib.util.find_spec("ray") is None:
         raise BadInput("the ray backend needs Ray, which is not installed", RAY_MISSING)
-    # imported by name: Ray loads only here, and only when the sweep asks for it
-    return importlib.import_module("ladderlab.sweep.ray_backend").RayBackend(sink=sink, address=args.ray_address)
+    return _ray_backend().RayBackend(sink=sink, address=args.ray_address, early_stopping=early_stopping)
+
+
+def _why_not_ray(args) -> tuple[str, str] | None:
+    """Backend auto: None when Ray runs the trials, else (why not, how to get Ray)."""
+    if args.ray_address:
+        return None  # a named cluster: Ray (refused as --backend ray is when Ray is not installed)
+    if importlib.util.find_spec("ray") is None:
+        return "Ray is not installed", f"install the sweep extra: {SWEEP_EXTRA}"
+    ray_backend = _ray_backend()
+    exposed = ray_backend.local_ray_exposure()
+    return None if exposed is None else (exposed, ray_backend.SECURE_RAY)
+
+
+def _ray_backend():
+    # imported by name: Ray (and torch) load only here, when the sweep may run on Ray
+    return importlib.import_module("ladderlab.sweep.ray_backend")
 
 
 def _drive(store, trials, backend, sink: EventSink) -> dict:

@@ -15,7 +15,7 @@ from .config import DEFAULT_LR, FIELDS, KIND, METHODS, STARTER, Experiment
 from .data import TASKS
 from .data.sample import SAMPLE, sample_tasks
 from .fields import GROUPS, default_of, info_of, nullable
-from .sweep.spec import DEFAULT_MAX_TRIALS, OWN_KEYS
+from .sweep.spec import DEFAULT_MAX_TRIALS, EARLY_STOPPING, OWN_KEYS
 
 _JSON_TYPES = {
     "string": "string",
@@ -149,6 +149,32 @@ def _sweep_property() -> dict:
                 "description": "Most trials the grid may expand to; a larger grid is refused before anything runs.",
                 "minimum": 1,
                 "default": DEFAULT_MAX_TRIALS,
+            },
+            "early_stopping": {
+                "type": "object",
+                "description": "Stop hopeless trials early with Ray Tune's ASHA on a validation metric (Ray backend "
+                "only; for learning-rate sweeps). Left out: every trial runs to its end.",
+                "additionalProperties": False,
+                "properties": {
+                    "metric": {
+                        "type": "string",
+                        "description": "A validation metric (score, accuracy...).",
+                        "default": EARLY_STOPPING["metric"],
+                    },
+                    "mode": {"enum": ["max", "min"], "default": EARLY_STOPPING["mode"]},
+                    "grace_period": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "default": EARLY_STOPPING["grace_period"],
+                        "description": "Epochs every trial trains before it can be stopped.",
+                    },
+                    "reduction_factor": {
+                        "type": "number",
+                        "exclusiveMinimum": 1,
+                        "default": EARLY_STOPPING["reduction_factor"],
+                        "description": "At each rung the best 1/reduction_factor go on.",
+                    },
+                },
             },
         },
     }

@@ -6,6 +6,7 @@
     aggregate.py   mean and std over seeds per grid point, GLUE average, Pareto front of score vs peak memory
     local.py       the backend that runs trials one after another in this process (no Ray)
     ray_backend.py the backend on Ray Tune (local Ray on 127.0.0.1, dashboard off, or --ray-address)
+    asha.py        early stopping of hopeless trials on Ray: Ray Tune's ASHAScheduler, its stops carried out as stops
 
 Nothing here is imported by ``run`` or ``compare``: Ray is an optional extra (``ladderlab[sweep]``).
 """

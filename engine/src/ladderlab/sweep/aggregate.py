@@ -13,6 +13,12 @@ every memory figure of the run summaries. ``peak_bytes`` is the mean peak traini
 GPU; off CUDA, where there is no allocator peak, the accounted bytes (parameters + gradients + optimizer state +
 saved activations, memory.py). The Pareto front is drawn per task (scores of different tasks do not compare):
 the points no other point beats on both score (higher) and peak_bytes (lower).
+
+Only finished trials count: a trial that failed, was stopped, or was stopped early by the sweep's ASHA
+(``early_stopped``: it never reached its test evaluation, so it has no test metrics, and a score from a shorter
+training would pull its point's mean down for a reason that is not the point's) is listed in ``trials`` with its
+status and ``metrics`` null, counts in its point's ``trials`` but not in ``n``; a point none of whose trials finished
+has no mean and is left off the Pareto front.
 """
 
 from __future__ import annotations

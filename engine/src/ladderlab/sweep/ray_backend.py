@@ -23,6 +23,9 @@ shipped to the driver as it is written, so the retry continues from the latest o
 starts that run again from the beginning when it had none): nothing of the first attempt is lost, its events stay
 in the run's events.jsonl. A stop (ladderlab.stop, the driver's SIGINT/SIGTERM) reaches running trials through
 the relay; they checkpoint and end "stopped", trials not started stay queued, and the Tuner then ends.
+
+Early stopping (the sweep block's ``early_stopping``, asha.py): each trial reports its validation metrics to Tune
+after every epoch, ASHA decides, and a trial it stops is told through the relay, as a stop is.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from ..config import build_experiment
 from ..errors import BadInput, RunFailed, error_fields
 from ..estimate import gpu_total_bytes
 from ..events import EventSink
+from .asha import EARLY_STOP, RELAYS, EarlyStopper, report_validation
 from .resources import TrialResources, resources_for
 from .trials import Trial, TrialReporter, resume_dir_of, run_trial
 
@@ -72,15 +76,28 @@ RAY_ENV = {
 QUIET_LOGGERS = ("ray.tune.analysis.experiment_analysis",)
 # Sweeps of this process whose driver asks Tune to end now (see _StopWhenIdle).
 _ENDING: set[str] = set()
+# How to get Ray where a local Ray would be exposed: _init_ray's refusal says it, and backend auto's log (cli_sweep).
+SECURE_RAY = (
+    "use a Ray cluster you started and secured (--ray-address), or run where a local Ray stays on 127.0.0.1 "
+    "(this machine's host name resolves to it, or in a network namespace)"
+)
 
 
 class RayBackend:
-    def __init__(self, sink: EventSink | None = None, address: str | None = None, max_failures: int = 3):
+    def __init__(
+        self,
+        sink: EventSink | None = None,
+        address: str | None = None,
+        max_failures: int = 3,
+        early_stopping: dict | None = None,
+    ):
         """``address``: an existing cluster (``--ray-address``); None starts a local Ray on 127.0.0.1.
-        ``max_failures``: how many times a trial runs again after its worker died (a node lost)."""
+        ``max_failures``: how many times a trial runs again after its worker died (a node lost).
+        ``early_stopping``: the sweep block's (spec.SweepSpec.early_stopping, defaults filled in); None: off."""
         self.sink = sink or EventSink("quiet")  # the driver's: trial errors outside any run folder go there
         self.address = address
         self.max_failures = max_failures
+        self.early_stopping = early_stopping
         self.resources: dict[str, TrialResources] = {}  # what each trial of the last run asked for
 
     def run(self, trials: list[Trial], reporter: TrialReporter, runs_dir: Path) -> None:
@@ -98,7 +115,8 @@ class RayBackend:
             scratch = Path(tempfile.mkdtemp(prefix="ladderlab-tune-"))  # Tune's own state; the run store is elsewhere
             try:
                 self.resources = plan_resources(trials)
-                _Driver(trials, reporter, Path(runs_dir), self.sink, self.max_failures, scratch).run(self.resources)
+                driver = _Driver(trials, reporter, Path(runs_dir), self.sink, self.max_failures, scratch)
+                driver.run(self.resources, self.early_stopping)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
                 if started_ray:
@@ -110,22 +128,28 @@ def _init_ray(address: str | None) -> None:
     if address is not None:
         ray.init(address=address, **quiet)
         return
-    # ray.init turns a node address of 127.0.0.1 into this machine's own address (Ray's get_node_ip_address: the
-    # address a packet to the internet would leave from, else the host name's), which would expose the unauthenticated
-    # cluster on that interface. Where that is not loopback, refuse before anything listens.
-    chosen = ray.util.get_node_ip_address()
-    if not ipaddress.ip_address(chosen).is_loopback:
-        raise BadInput(
-            f"a local Ray would listen on {chosen}, not on 127.0.0.1 only (Ray has no authentication by default)",
-            "run the trials here with --backend local, or on a Ray cluster you started and secured (--ray-address); "
-            "a local Ray stays on 127.0.0.1 where this machine's host name resolves to it (or in a network namespace)",
-        )
+    exposed = local_ray_exposure()
+    if exposed is not None:
+        raise BadInput(exposed, f"run the trials here with --backend local; or {SECURE_RAY}")
     ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
     listening = [ray.get_runtime_context().gcs_address.rsplit(":", 1)[0]]
     listening += [n["NodeManagerAddress"] for n in ray.nodes()]
     if not all(ipaddress.ip_address(a.strip("[]")).is_loopback for a in listening):  # never expected: fail closed
         ray.shutdown()
         raise RuntimeError(f"the local Ray listens on {', '.join(sorted(set(listening)))}; it was shut down")
+
+
+def local_ray_exposure() -> str | None:
+    """Why a local Ray is not started here (it would listen on another address than loopback); None: it would
+    listen on 127.0.0.1 only.
+
+    ray.init turns a node address of 127.0.0.1 into this machine's own address (Ray's get_node_ip_address: the
+    address a packet to the internet would leave from, else the host name's), which would expose the unauthenticated
+    cluster on that interface. Where that is not loopback, no local Ray is started."""
+    chosen = ray.util.get_node_ip_address()
+    if ipaddress.ip_address(chosen).is_loopback:
+        return None
+    return f"a local Ray would listen on {chosen}, not on 127.0.0.1 only (Ray has no authentication by default)"
 
 
 class _Driver:
@@ -140,7 +164,7 @@ class _Driver:
         self.run_ids: dict[str, str] = {}  # trial -> the run folder its latest attempt writes
         self.failure: BaseException | None = None  # the pump's own failure (e.g. the driver's disk is full)
 
-    def run(self, resources: dict[str, TrialResources]) -> None:
+    def run(self, resources: dict[str, TrialResources], early_stopping: dict | None = None) -> None:
         for asks, count in sorted(Counter(map(_asks, resources.values())).items()):
             self.sink.log(f"Ray: {count} trial{'s' if count > 1 else ''} ask{'' if count > 1 else 's'} for {asks}")
         resumable = {t.trial_id: str(d) for t in self.trials.values() if (d := resume_dir_of(t, self.runs_dir))}
@@ -148,9 +172,14 @@ class _Driver:
         # no CPU: it must never take a trial's slot (nor wait for one)
         relay = _Relay.options(num_cpus=0, scheduling_strategy=here).remote(resumable)  # pyright: ignore
         trainable = tune.with_resources(
-            tune.with_parameters(_train_trial, trials=self.trials, relay=relay),
+            tune.with_parameters(_train_trial, trials=self.trials, relay=relay, report=early_stopping is not None),
             lambda config: tune.PlacementGroupFactory([resources[config["trial_id"]].bundle()]),
         )
+        scheduler = None
+        if early_stopping is not None:
+            RELAYS[self.key] = (relay, self.sink)
+            epochs = max(build_experiment(t.values, {}).epochs for t in self.trials.values())
+            scheduler = EarlyStopper(self.key, max_t=epochs, **early_stopping)
         tuner = tune.Tuner(
             trainable,
             param_space={"trial_id": tune.grid_search(list(self.trials))},
@@ -158,7 +187,7 @@ class _Driver:
             # transformers again, seconds per trial. What a trial leaves in its process: torch's thread count (each
             # trial sets its own) and ladderlab.stop's flag, set only once the sweep is stopping (as every later
             # trial would be told anyway).
-            tune_config=tune.TuneConfig(reuse_actors=True),
+            tune_config=tune.TuneConfig(reuse_actors=True, scheduler=scheduler),
             run_config=tune.RunConfig(
                 name="sweep",
                 storage_path=str(self.scratch),
@@ -176,6 +205,7 @@ class _Driver:
             done.set()
             pump.join()
             _ENDING.discard(self.key)
+            RELAYS.pop(self.key, None)
         if self.failure is None:  # every trial had its last message acknowledged before it ended: all are here
             self._take(ray.get(relay.drain.remote())[0])
         ray.kill(relay)  # pyright: ignore[reportArgumentType]  (an actor handle; Ray's stub names another type)
@@ -297,8 +327,9 @@ class _Relay:
         self.active: set[str] = set()  # trials begun and not ended
         self.begun: set[str] = set()
         self.bundles: dict[str, dict] = {}  # trial -> {"run_id", "files": {name: bytes}} of its latest attempt
-        self.resumable = resumable  # trial -> its run folder on this node, with a checkpoint (a resumed sweep)
+        self.resumable = resumable  # trial -> its run folder on this node, to continue in (a resumed sweep)
         self.stopping = False
+        self.early: set[str] = set()  # trials ASHA stopped (asha.EarlyStopper), told so at their next message
 
     def begin(self, trial_id: str) -> dict:
         """A worker starts the trial: whether to stop instead, and the run folder's files to continue from."""
@@ -321,8 +352,9 @@ class _Relay:
             "files": {n: (path / n).read_bytes() for n in RESUME_FILES if (path / n).is_file()},
         }
 
-    def put(self, message: dict) -> bool:
-        """One message from a trial; the reply says whether the driver asked to stop."""
+    def put(self, message: dict) -> str | None:
+        """One message from a trial; the reply is the stop the trial is asked for: "SIGINT" (the driver's stop, as
+        ``ladderlab.stop.request`` names it), EARLY_STOP (ASHA's), or None."""
         self.inbox.append(message)
         trial_id, kind = message["trial_id"], message["kind"]
         if kind == "started":
@@ -334,7 +366,10 @@ class _Relay:
         elif kind == "ended":
             self.active.discard(trial_id)
             self.bundles.pop(trial_id, None)
-        return self.stopping
+            self.early.discard(trial_id)
+        if self.stopping:
+            return "SIGINT"
+        return EARLY_STOP if trial_id in self.early else None
 
     def drain(self) -> tuple[list[dict], bool]:
         """What arrived since the last drain, and whether no trial is running."""
@@ -344,21 +379,27 @@ class _Relay:
     def request_stop(self) -> None:
         self.stopping = True
 
+    def early_stop(self, trial_id: str) -> None:
+        self.early.add(trial_id)
+
 
 class _RelaySink(EventSink):
     """A trial's sink on its worker: the run's events and files go to the relay as they happen. The reply to each
-    carries the driver's stop request, which becomes this process's ladderlab.stop request (the run checkpoints)."""
+    carries the driver's stop request (or ASHA's), which becomes this process's ladderlab.stop request (the run
+    checkpoints). With early stopping, each validation's metrics also go to Tune (``tune.report``) for ASHA."""
 
     tracks_runs = False  # this folder is scratch: the driver's SweepStore records the trial to its report_to
 
-    def __init__(self, trial_id: str, relay):
+    def __init__(self, trial_id: str, relay, report: bool = False):
         super().__init__("quiet")  # a worker's stdout is Ray's log, not the driver's
-        self.trial_id, self.relay = trial_id, relay
+        self.trial_id, self.relay, self.report = trial_id, relay, report
         self.run_dir: Path | None = None
+        self.epochs = 0  # the run's, from its run_started event
 
     def send(self, kind: str, **fields: Any) -> None:
-        if ray.get(self.relay.put.remote({"trial_id": self.trial_id, "kind": kind, **fields})):
-            stop.request()
+        asked: str | None = ray.get(self.relay.put.remote({"trial_id": self.trial_id, "kind": kind, **fields}))
+        if asked and stop.requested() != asked:
+            stop.request(asked)
 
     def send_files(self, names: tuple[str, ...]) -> None:
         for name in names:
@@ -380,10 +421,14 @@ class _RelaySink(EventSink):
             self.send("event", event=event)
             if type_ == "checkpoint_saved":
                 self.send_files((checkpoint.CHECKPOINT, checkpoint.SIDECAR))
+        if type_ == "run_started":
+            self.epochs = fields["config"]["epochs"]
+        elif self.report and type_ == "evaluation" and fields["split"] == "validation":
+            report_validation(fields, self.epochs)
         return event
 
 
-def _train_trial(config: dict, trials: dict[str, Trial], relay) -> None:
+def _train_trial(config: dict, trials: dict[str, Trial], relay, report: bool = False) -> None:
     """The Tune trainable: one sweep trial on a worker, in a scratch runs_dir of its own node."""
     trial = trials[config["trial_id"]]
     cores = ray.get_runtime_context().get_assigned_resources().get("CPU", 1)
@@ -392,24 +437,29 @@ def _train_trial(config: dict, trials: dict[str, Trial], relay) -> None:
     if start["stop"]:
         return  # the sweep is stopping: this trial stays queued (or, begun before on a lost node, is "stopped")
     scratch = Path(tempfile.mkdtemp(prefix="ladderlab-trial-"))
-    sink = _RelaySink(trial.trial_id, relay)
-    try:
-        resume_dir = _unpack(start["resume"], scratch)
+    sink = _RelaySink(trial.trial_id, relay, report)
+    # ladderlab.stop's flag is this process's, and the actor goes on to the next trial: it is cleared when this one
+    # ends, so an early stop stops this trial only (a sweep's stop reaches later trials through the relay's begin).
+    # Tune runs the trainable in a thread of its own, where graceful_signals installs no handler, only clears it.
+    with stop.graceful_signals():
         try:
-            summary = run_trial(trial, scratch, sink, resume_dir)
-        except stop.StopRequested:
-            sink.send("ended", status="stopped", summary=None, error=None)
-            return
-        except RunFailed as e:  # its error event went with the run's events
-            sink.send("ended", status="failed", summary=None, error=e.fields)
-            return
-        except Exception as e:  # failed before its run folder existed (e.g. the data is not on this node)
-            sink.send("ended", status="failed", summary=None, error=error_fields(e))
-            return
-        sink.send_files(FINISHED_FILES)
-        sink.send("ended", status="finished", summary=summary, error=None)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+            resume_dir = _unpack(start["resume"], scratch)
+            try:
+                summary = run_trial(trial, scratch, sink, resume_dir)
+            except stop.StopRequested as e:
+                status = "early_stopped" if e.signal_name == EARLY_STOP else "stopped"
+                sink.send("ended", status=status, summary=None, error=None)
+                return
+            except RunFailed as e:  # its error event went with the run's events
+                sink.send("ended", status="failed", summary=None, error=e.fields)
+                return
+            except Exception as e:  # failed before its run folder existed (e.g. the data is not on this node)
+                sink.send("ended", status="failed", summary=None, error=error_fields(e))
+                return
+            sink.send_files(FINISHED_FILES)
+            sink.send("ended", status="finished", summary=summary, error=None)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _unpack(bundle: dict | None, scratch: Path) -> Path | None:

@@ -3,7 +3,8 @@
     {"task": "sst2", "methods": ["lst", "lora"], ...,
      "sweep": {"grid": {"lr": [1e-3, 3e-3]},
                "per_method": {"lst": {"r": [4, 8]}, "lora": {"lora_rank": [4, 8]}},
-               "seeds": [0, 1], "max_trials": 64}}
+               "seeds": [0, 1], "max_trials": 64,
+               "early_stopping": {"metric": "score", "mode": "max", "grace_period": 1, "reduction_factor": 4}}}
 
 ``grid`` crosses any experiment field's values for every method; ``per_method`` adds fields for one method only (so
 Figure 5's LST r and LoRA rank are one file); ``seeds`` repeats each grid point (default: the file's seed). A grid
@@ -11,27 +12,35 @@ field a method does not use (``r`` for LoRA) is left out of that method's points
 Each value is checked by its field's own rules (config.build_experiment), so the sweep accepts exactly what a run
 does, and a refusal names the sweep's field and value. ``seed`` and ``methods`` have their own keys (seeds, the
 file's methods with per_method), so the grid refuses them.
+
+``early_stopping`` (off when absent; the Ray backend only) stops hopeless trials with Ray Tune's ASHAScheduler on a
+validation metric, for learning-rate sweeps: its keys are ASHAScheduler's, its time unit is the epoch (a run
+validates after each one), and ``max_t`` is the longest trial's epochs (ray_backend._EarlyStopper).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..config import FIELDS, build_experiment, load_experiment_file
+from ..data import canonical_task, task_spec
 from ..errors import BadInput
 from ..fields import info_of
 from ..filepaths import resolve_file_paths
 from .trials import Trial
 
-KEYS = ("grid", "per_method", "seeds", "max_trials")
+KEYS = ("grid", "per_method", "seeds", "max_trials", "early_stopping")
 DEFAULT_MAX_TRIALS = 64
 # Fields the grid refuses, and the sweep key that varies them instead.
 OWN_KEYS = {"seed": "seeds", "methods": "per_method"}
 EXAMPLE = '"sweep": {"grid": {"r": [4, 8]}, "seeds": [0, 1]}'
+# ASHAScheduler's own names and defaults (metric: the run's main validation figure; mode max: higher is better)
+EARLY_STOPPING = {"metric": "score", "mode": "max", "grace_period": 1, "reduction_factor": 4}
+EARLY_EXAMPLE = '"early_stopping": {"metric": "score", "grace_period": 1, "reduction_factor": 2}'
 
 
 @dataclass(frozen=True)
@@ -40,9 +49,11 @@ class SweepSpec:
     per_method: dict[str, dict[str, list]]  # method -> field -> values, for that method only
     seeds: list[int]
     max_trials: int
+    early_stopping: dict | None = None  # EARLY_STOPPING's keys, every one given (defaults filled in); None: off
 
     def to_json(self) -> dict:
-        return {"grid": self.grid, "per_method": self.per_method, "seeds": self.seeds, "max_trials": self.max_trials}
+        block = {"grid": self.grid, "per_method": self.per_method, "seeds": self.seeds, "max_trials": self.max_trials}
+        return block if self.early_stopping is None else {**block, "early_stopping": self.early_stopping}
 
 
 def read_sweep_file(path: str | Path) -> tuple[dict, SweepSpec]:
@@ -112,13 +123,62 @@ def parse_sweep(block: Any, values: dict, folder: Path | None = None) -> SweepSp
         )
     spec = SweepSpec(grid, per_method, seeds, max_trials)
     _check_values(spec, values, base.methods)
-    count = len(expand(values, spec))
-    if count > max_trials:
+    trials = expand(values, spec)
+    if len(trials) > max_trials:
         raise BadInput(
-            f"sweep expands to {count} trials, more than max_trials ({max_trials})",
-            f'raise "max_trials" in the sweep block to {count} or more, or shorten a list of values',
+            f"sweep expands to {len(trials)} trials, more than max_trials ({max_trials})",
+            f'raise "max_trials" in the sweep block to {len(trials)} or more, or shorten a list of values',
         )
+    if "early_stopping" in block:
+        spec = replace(spec, early_stopping=_early_stopping(block["early_stopping"], trials))
     return spec
+
+
+def _early_stopping(block: Any, trials: list[Trial]) -> dict:
+    """The early_stopping block with ASHAScheduler's defaults filled in; BadInput naming the key it refuses."""
+    where = "sweep.early_stopping"
+    if not isinstance(block, dict):
+        raise BadInput(f"{where} must be an object, got {json.dumps(block)}", f"e.g. {EARLY_EXAMPLE}")
+    unknown = sorted(set(block) - set(EARLY_STOPPING))
+    if unknown:
+        raise BadInput(
+            f"{where}: unknown key(s) {', '.join(unknown)}", f"it holds {', '.join(EARLY_STOPPING)} (ASHA's names)"
+        )
+    out = {**EARLY_STOPPING, **block}
+    experiments = [build_experiment(t.values, {}) for t in trials]
+    reported = set.intersection(*(set(_validation_metrics(e.task)) for e in experiments))
+    if out["metric"] not in reported:
+        raise BadInput(
+            f"{where}.metric: every trial's validation reports {', '.join(sorted(reported))}, "
+            f"not {json.dumps(out['metric'])}",
+            'use one of them ("score" is the task\'s main figure, higher is better)',
+        )
+    if out["mode"] not in ("max", "min"):
+        raise BadInput(f'{where}.mode must be "max" or "min", got {json.dumps(out["mode"])}', 'use "max" for score')
+    grace = out["grace_period"]
+    epochs = min(e.epochs for e in experiments)
+    if not isinstance(grace, int) or isinstance(grace, bool) or grace < 1:
+        raise BadInput(f"{where}.grace_period must be a whole number of epochs, at least 1, got {json.dumps(grace)}")
+    if grace >= epochs:
+        raise BadInput(
+            f"{where}.grace_period: {grace} epochs leaves no epoch to save (a trial trains {epochs})",
+            f"set grace_period below epochs ({epochs}), or train more epochs",
+        )
+    factor = out["reduction_factor"]
+    if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not factor > 1:
+        raise BadInput(
+            f"{where}.reduction_factor must be a number above 1, got {json.dumps(factor)}",
+            "ASHA keeps the best 1/reduction_factor of the trials at each rung: 2 halves, 4 (its default) quarters",
+        )
+    return out
+
+
+def _validation_metrics(task: str) -> tuple[str, ...]:
+    """What a run of ``task`` reports at each validation (metrics.compute): the task's metrics and ``score``."""
+    name = canonical_task(task)
+    if name == "file":  # classes or regression, as the file's label column turns out
+        return ("score", "accuracy", "pearson", "spearman")
+    return ("score", *task_spec(name).metrics)
 
 
 def _grid(grid: Any, where: str, folder: Path | None) -> dict[str, list]:

@@ -24,7 +24,7 @@ from ..events import EventSink
 from ..runstore import write_atomic, write_json_atomic
 from ..trackers import RunTrackers
 from .spec import SweepSpec, expand, parse_sweep
-from .trials import Trial
+from .trials import ENDED_STATES, Trial
 
 SWEEPS = "sweeps"  # the folder under runs_dir that holds one folder per sweep (src/runs/runStore.ts skips it)
 MANIFEST = "manifest.json"
@@ -116,7 +116,9 @@ class SweepStore:
         return [replace(t, run_id=records[t.trial_id]["run_id"]) if t.trial_id in records else t for t in trials]
 
     def unfinished(self) -> list[Trial]:
-        """What a resume runs: every trial without a finished run folder. A trial whose run finished after the
+        """What a resume runs: every trial that has not ended (trials.ENDED_STATES): queued, stopped, and failed
+        ones too (a resume finishes the sweep; a failure that repeats costs one attempt and is reported again), each
+        continued in its run folder when it has one (trials.resume_dir_of). A trial whose run finished after the
         manifest last changed (the driver died in between) is marked finished here, not run again."""
         todo = []
         for trial in self.expand():
@@ -124,7 +126,7 @@ class SweepStore:
             if trial.run_id and (self.runs_dir / trial.run_id / "summary.json").is_file():
                 if record["status"] != "finished":
                     self._set(trial.trial_id, status="finished", error=None)
-            else:
+            elif record["status"] not in ENDED_STATES:
                 todo.append(trial)
         return todo
 

@@ -15,7 +15,10 @@ from typing import IO, Any, Protocol
 from ..errors import RunFailed
 from ..events import EventSink
 
-TRIAL_STATES = ("queued", "running", "finished", "failed", "stopped")
+TRIAL_STATES = ("queued", "running", "finished", "failed", "stopped", "early_stopped")
+# Trials a resume leaves as they are: finished, or stopped early by the sweep's ASHA (a decision, not an interruption;
+# its run folder keeps its checkpoint, so ``ladderlab resume RUN_DIR`` can still finish it by hand).
+ENDED_STATES = ("finished", "early_stopped")
 
 
 @dataclass(frozen=True)
@@ -36,12 +39,13 @@ class Trial:
 
 
 def resume_dir_of(trial: Trial, runs_dir: Path) -> Path | None:
-    """The earlier attempt's run folder when it holds a checkpoint to continue from; None: the trial starts afresh
-    (never started, or stopped before its first checkpoint; its partial folder stays as it is)."""
+    """The earlier attempt's run folder, to continue in: from its checkpoint, or from the start when it stopped (or
+    failed, or was killed) before its first one, as ``ladderlab resume`` does (comparison.resume_run). None: the
+    trial starts afresh in a new folder (it never got as far as its run folder's config.json)."""
     if trial.run_id is None:
         return None
     folder = Path(runs_dir) / trial.run_id
-    return folder if (folder / "checkpoint.pt").is_file() and not (folder / "summary.json").is_file() else None
+    return folder if (folder / "config.json").is_file() and not (folder / "summary.json").is_file() else None
 
 
 def run_trial(trial: Trial, runs_dir: Path, sink: EventSink, resume_dir: Path | None = None) -> dict:
@@ -102,6 +106,6 @@ class Backend(Protocol):
     # ``writes_run_files = True`` as a class attribute: the store then copies neither events nor files (they would be
     # written twice). Absent means False: the store writes what trial_event and trial_file bring.
     def run(self, trials: list[Trial], reporter: TrialReporter, runs_dir: Path) -> None:
-        """Run every trial (resuming those whose run folder holds a checkpoint), reporting as they go; return when
+        """Run every trial (continuing those with a run folder: resume_dir_of), reporting as they go; return when
         all ended or a stop was requested (ladderlab.stop)."""
         ...
