@@ -135,6 +135,22 @@ def test_a_bad_early_stopping_block_is_refused_naming_its_field_before_anything_
     assert not (tmp_path / "runs").exists()
 
 
+def test_a_sweep_whose_trials_all_ended_early_resumes_anywhere_and_runs_nothing(tmp_path: Path, capsys):
+    """ASHA stopped every trial (as Ray left it): a resume on the local backend, which refuses early stopping where
+    trials are left to run, only sums up; the early-stopped trials stay as they are."""
+    runs = tmp_path / "runs"
+    values = {**VALUES, "epochs": 2, "runs_dir": str(runs)}
+    spec = parse_sweep({"grid": {"lr": [1e-3, 3e-3]}, "early_stopping": {"grace_period": 1}}, values)
+    store = SweepStore.create(runs, values, spec, None)
+    for trial in store.manifest["trials"]:
+        store.trial_ended(trial["trial_id"], "early_stopped", None, None)
+    capsys.readouterr()
+    assert cli.main(["sweep", "resume", str(store.dir), "--backend", "local", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [t["status"] for t in results["trials"]] == ["early_stopped", "early_stopped"]
+    assert [(p["n"], p["trials"]) for p in results["points"]] == [(0, 1), (0, 1)]
+
+
 def test_a_resume_runs_failed_trials_again_in_their_own_folders(tmp_path: Path, capsys, monkeypatch):
     """Both trials fail at their second step (the engine's allocation-failure hook: an out-of-memory error), before
     any checkpoint; the resume runs them again from the start in the same run folders, and they finish."""

@@ -135,7 +135,9 @@ def _prepare(args, sink: EventSink):
     from .sweep.store import SweepStore
 
     if args.sweep_action == "resume":
-        early_stopping = SweepStore.open(args.sweep_dir).manifest["sweep"].get("early_stopping")
+        existing = SweepStore.open(args.sweep_dir)
+        # early stopping needs Ray only where trials are left to run: a finished sweep re-aggregates anywhere
+        early_stopping = existing.manifest["sweep"].get("early_stopping") if existing.unfinished() else None
         backend = _backend(args, sink, early_stopping)
         store = SweepStore.open(args.sweep_dir, EventSink(sink.stdout_mode), backend)
         return store, store.unfinished(), backend
