@@ -211,7 +211,9 @@ export interface SweepStartedEvent extends EventBase {
   pending: number; // trials this invocation runs (fewer on a resume)
 }
 
-export type TrialStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped';
+/** early_stopped: ASHA (sweep.early_stopping) ended the trial as hopeless; its run keeps its checkpoint and a resume
+ * leaves it. */
+export type TrialStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'early_stopped';
 
 /** A sweep trial changed state; run_id (inherited) is its run folder, absent before it has one. */
 export interface SweepTrialEvent extends EventBase {

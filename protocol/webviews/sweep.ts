@@ -26,6 +26,7 @@ export const TRIAL_STATES = [
   'finished',
   'failed',
   'stopped',
+  'early_stopped',
 ] as const satisfies readonly TrialStatus[];
 export type TrialState = (typeof TRIAL_STATES)[number];
 // Every TrialStatus is listed: adding one to events.ts without listing it here does not compile.
@@ -94,7 +95,7 @@ export interface SweepState {
 /** A sweep's progress while its engine runs (src/runs/sweepProgress.ts reads it from the engine's events). */
 export interface SweepProgress {
   total: number; // trials of the grid
-  done: number; // finished or failed, this run of the engine and before it (a resume)
+  done: number; // finished, failed or early-stopped, by this run of the engine or before it (a resume)
   failed: number;
   /** The trial training now; totalSteps null until its first step is reported (or never, for a Ray trial). */
   running: { trialId: string; step: number; totalSteps: number | null } | null;

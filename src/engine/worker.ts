@@ -45,13 +45,13 @@ export type SweepBackend = 'auto' | 'ray' | 'local';
 export const SWEEP_BACKENDS: readonly SweepBackend[] = ['auto', 'ray', 'local'];
 
 /** The engine's backend flags for the settings: an address means that Ray cluster (unless the backend is "local").
- * The one place that maps "auto": the engine's CLI chooses between Ray (when it can stay on 127.0.0.1) and the local
- * backend once it knows `--backend auto`; until then "auto" runs the trials here, one after another, without Ray. */
+ * "auto" is the engine's to decide: Ray when a local Ray would listen on 127.0.0.1 only, else the trials one after
+ * another in its own process, with a log event that says why. */
 export function sweepBackendArgs(backend: SweepBackend, rayAddress?: string): string[] {
   const address = rayAddress?.trim();
   if (backend === 'local') return ['--backend', 'local'];
   if (address) return ['--backend', 'ray', '--ray-address', address];
-  return ['--backend', backend === 'auto' ? 'local' : backend];
+  return ['--backend', backend];
 }
 
 /** `ladderlab sweep --config F`: expands the file's sweep block into trials, runs and aggregates them. */

@@ -24,10 +24,12 @@ export function runsDirOfSweep(sweepDir: string): string {
   return path.dirname(path.dirname(sweepDir));
 }
 
-/** Trials that `ladderlab sweep resume` would run (every one not finished), or null when the manifest is unreadable. */
+/** Trials that `ladderlab sweep resume` would run (every one neither finished nor early-stopped, which a resume leaves
+ * alone), or null when the manifest is unreadable. */
 export function unfinishedTrials(counts: Record<TrialState, number> | null): number | null {
-  return counts && Object.entries(counts).reduce((n, [state, k]) => (state === 'finished' ? n : n + k), 0);
+  return counts && Object.entries(counts).reduce((n, [state, k]) => (ENDED.has(state) ? n : n + k), 0);
 }
+const ENDED = new Set<string>(['finished', 'early_stopped'] satisfies TrialState[]);
 
 /** A file's text, or null when it is not there (anything else, e.g. no permission, is an error to show). */
 export async function readOptional(file: string): Promise<string | null> {

@@ -15,7 +15,7 @@ interface TrialTimes {
 /** The progress of the sweep the events belong to (one engine process), or null before its sweep_started. */
 export function sweepProgress(events: readonly EngineEvent[], now: number): SweepProgress | null {
   let total: number | undefined;
-  let doneBefore = 0; // trials this process did not run: finished before (a resume)
+  let doneBefore = 0; // trials this process does not run: finished or early-stopped before (a resume)
   const status = new Map<string, string>();
   const times = new Map<string, TrialTimes>();
   const trialOfRun = new Map<string, string>();
@@ -52,7 +52,7 @@ export function sweepProgress(events: readonly EngineEvent[], now: number): Swee
           step: t?.lastStep?.step ?? 0,
           totalSteps: t?.lastStep?.totalSteps ?? null,
         };
-  const done = doneBefore + count('finished') + count('failed');
+  const done = doneBefore + count('finished') + count('failed') + count('early_stopped');
   const waiting = Math.max(0, total - done - (running ? 1 : 0) - count('stopped'));
   return {
     total,

@@ -317,6 +317,9 @@ test('Run on a file whose sweep grid the engine refuses: the session fails with 
     file,
     JSON.stringify({ backbone: 'preset:bert-tiny', task: 'sst2', methods: ['lst'], sweep: { grid: { rr: [4, 8] } } }),
   );
+  // The default backend: the engine takes `--backend auto` (an argument it did not know would end in its usage
+  // message, not in the bad_input event below).
+  assert.equal(vscode.workspace.getConfiguration('ladderLab.sweep').get('backend'), 'auto');
   const session = await vscode.commands.executeCommand<Session | undefined>(
     'ladderLab.runExperiment',
     vscode.Uri.file(file),

@@ -66,7 +66,7 @@ const CASES: Case[] = [
     message: () =>
       sweepResumeRefusal({
         id: '20261201-1022-ab12',
-        counts: { queued: 0, running: 0, finished: 4, failed: 0, stopped: 0 },
+        counts: { queued: 0, running: 0, finished: 3, failed: 0, stopped: 0, early_stopped: 1 },
       }),
     expect: [/20261201-1022-ab12 has no unfinished trial/, /Open it to see its results/],
   },

@@ -26,10 +26,10 @@ function stream(name: string): EngineEvent[] {
 type TrialEvent = Extract<EngineEvent, { type: 'sweep_trial' }>;
 const trialEvents = (events: EngineEvent[]) => events.filter((e): e is TrialEvent => e.type === 'sweep_trial');
 
-test('sweepBackendArgs: the settings as the engine flags; "auto" maps in this one place', () => {
+test('sweepBackendArgs: the settings as the engine flags; an address means that cluster', () => {
   assert.deepEqual(sweepBackendArgs('local'), ['--backend', 'local']);
   assert.deepEqual(sweepBackendArgs('ray'), ['--backend', 'ray']);
-  assert.deepEqual(sweepBackendArgs('auto'), ['--backend', 'local']);
+  assert.deepEqual(sweepBackendArgs('auto'), ['--backend', 'auto']);
   assert.deepEqual(sweepBackendArgs('auto', ' ray://head:10001 '), [
     '--backend',
     'ray',
@@ -39,7 +39,7 @@ test('sweepBackendArgs: the settings as the engine flags; "auto" maps in this on
   assert.deepEqual(sweepBackendArgs('ray', 'head:6379'), ['--backend', 'ray', '--ray-address', 'head:6379']);
   // An explicit local backend wins over a leftover address (the engine would refuse the pair).
   assert.deepEqual(sweepBackendArgs('local', 'head:6379'), ['--backend', 'local']);
-  assert.deepEqual(sweepBackendArgs('auto', '  '), ['--backend', 'local']);
+  assert.deepEqual(sweepBackendArgs('auto', '  '), ['--backend', 'auto']);
 });
 
 test('sweepArgs / sweepResumeArgs: paths stay one argument each, no shell quoting', () => {
@@ -101,6 +101,7 @@ test('Resume is refused for a sweep with nothing left or an unreadable manifest,
     Object.fromEntries(TRIAL_STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof TRIAL_STATES)[number], number>;
   assert.equal(unfinishedTrials(counts({ finished: 2, stopped: 1, queued: 1 })), 2);
   assert.equal(unfinishedTrials(counts({ finished: 3, failed: 1 })), 1); // a resume runs failed trials again
+  assert.equal(unfinishedTrials(counts({ finished: 3, early_stopped: 1 })), 0); // and leaves early-stopped ones
   assert.equal(unfinishedTrials(null), null);
   assert.equal(sweepResumeRefusal({ id: 's1', counts: counts({ finished: 2, stopped: 1 }) }), undefined);
   assert.match(sweepResumeRefusal({ id: 's1', counts: counts({ finished: 4 }) })!, /s1 has no unfinished trial/);
@@ -174,6 +175,15 @@ test('sweepProgress ETA: the finished trials mean for each waiting trial, the ru
   const q = sweepProgress(events.slice(0, started), at('t0001', 'running').ts + 0.25)!;
   assert.ok(Math.abs(q.etaS! - (2 * trialS + Math.max(0, trialS - 0.25))) < 1e-9);
   assert.equal(sweepProgressText(q), 'sweep 1/4 trials · t0001 running');
+});
+
+test('sweepProgress: a trial ASHA stopped early is done, as a resume leaves it', () => {
+  const events = stream('full');
+  const t0 = trialEvents(events).find((e) => e.trial_id === 't0000' && e.status === 'finished')!;
+  const early: EngineEvent[] = events.map((e) => (e === t0 ? { ...t0, status: 'early_stopped' } : e));
+  const p = sweepProgress(early.slice(0, early.indexOf(events[events.indexOf(t0) + 1])), t0.ts)!;
+  assert.equal(p.done, 1);
+  assert.equal(p.etaS, null, 'an early-stopped trial says nothing of how long a trial takes');
 });
 
 test('sweepProgress of a stopped sweep and of its resume: trials done before count, the stopped one waits', () => {

@@ -58,14 +58,14 @@ test('the grid: one cell per grid point, its seeds in order, states counted from
       ['LoRA rank 8', '0:finished 1:finished'],
     ],
   );
-  assert.deepEqual(state.counts, { queued: 0, running: 0, finished: 8, failed: 0, stopped: 0 });
+  assert.deepEqual(state.counts, { queued: 0, running: 0, finished: 8, failed: 0, stopped: 0, early_stopped: 0 });
   // A live sweep: the manifest as it is mid-way (states change; the grid follows the file, nothing else).
   const live = JSON.parse(MANIFEST) as { trials: { status: string; run_id: string | null }[] };
   live.trials[3].status = 'running';
   live.trials.slice(4).forEach((t) => ((t.status = 'queued'), (t.run_id = null)));
   live.trials[2].status = 'failed';
   const mid = buildSweepState('s1', JSON.stringify(live), null);
-  assert.deepEqual(mid.counts, { queued: 4, running: 1, finished: 2, failed: 1, stopped: 0 });
+  assert.deepEqual(mid.counts, { queued: 4, running: 1, finished: 2, failed: 1, stopped: 0, early_stopped: 0 });
   assert.equal(mid.grid[1].trials.map((t) => t.status).join(','), 'failed,running');
   assert.equal(mid.grid[3].trials[0].runId, null);
   assert.deepEqual(mid.table.rows, [], 'no results.json yet: an empty table, not an error');
