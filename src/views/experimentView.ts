@@ -431,8 +431,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     if (!uri) return;
     const doc = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
     if (doc?.isDirty) await doc.save(); // the engine reads the file from disk
-    await this.runManager.startComparison(uri.fsPath);
-    await this.showMonitor();
+    const session = await this.runManager.startComparison(uri.fsPath);
+    // A sweep opens its own panel once its folder exists; the monitor follows one comparison's runs.
+    if (session.kind !== 'sweep') await this.showMonitor();
     await this.postState();
   }
 
