@@ -11,7 +11,7 @@ import { serializeExperiment, STARTER_EXPERIMENT } from '../protocol/experiment'
 import { EXPERIMENT_SUFFIX, experimentFileName, experimentNameProblem, freeExperimentName } from './experimentName';
 import { EngineEnvironmentError, launchBlockedReason, sweepResumeRefusal } from './runs/launchChecks';
 import { isActive, sessionOfSweep } from './runs/sessionState';
-import { countsText } from './runs/sweepFolders';
+import { countsText } from './sweeps/sweepFolders';
 import { workspaceSweeps } from './runs/workspaceRuns';
 import type { RunManager } from './runs/runManager';
 import { errorNotice, runName } from './runs/runText';

@@ -68,7 +68,7 @@ export interface RunChoice {
   score: number | null;
 }
 
-/** A sweep as one result (src/panels/sweepSummary.ts): its best grid point and its Pareto front, not its trials. */
+/** A sweep as one result (src/sweeps/sweepSummary.ts): its best grid point and its Pareto front, not its trials. */
 export interface SweepSummaryRow {
   sweepId: string;
   trials: number; // in its grid (every seed of every point)

@@ -72,7 +72,7 @@ export interface TradeoffSeries {
 /** The x axis of SweepState.chart (score vs peak memory), beside the swept fields of SweepState.figures. */
 export const MEMORY_AXIS = 'peak_memory';
 
-/** Score vs another x axis (src/panels/sweepFigures.ts): a swept field, or LST's dropped side layers and the
+/** Score vs another x axis (src/sweeps/sweepFigures.ts): a swept field, or LST's dropped side layers and the
  * baselines' frozen layers on one axis (the paper's Figure 6); x in the field's units. */
 export interface SweepFigure {
   axis: string; // the field's name, or 'layers_dropped'
@@ -92,7 +92,7 @@ export interface SweepState {
   figures: SweepFigure[];
 }
 
-/** A sweep's progress while its engine runs (src/runs/sweepProgress.ts reads it from the engine's events). */
+/** A sweep's progress while its engine runs (src/sweeps/sweepProgress.ts reads it from the engine's events). */
 export interface SweepProgress {
   total: number; // trials of the grid
   done: number; // finished, failed or early-stopped, by this run of the engine or before it (a resume)

@@ -16,7 +16,7 @@ import type { RunRecord } from '../runs/types';
 import type { PanelDeps } from './monitorPanel';
 import { PanelShell, PanelSlot, registerSingletonPanel, saveExport } from './panelShell';
 import { buildTable, configOf, latestComparison, toChoice, toCsv, toMarkdown, type FinishedRun } from './resultsTable';
-import { readSweepSummaries, summaryRow, sweepOf, type SweepSummary } from './sweepSummary';
+import { readSweepSummaries, summaryRow, sweepOf, type SweepSummary } from '../sweeps/sweepSummary';
 
 export const SHOW_RESULTS_COMMAND = 'ladderLab.internal.showResults';
 

@@ -22,15 +22,15 @@ import {
   RESULTS_FILE,
   unfinishedTrials,
   type SweepFolder,
-} from '../runs/sweepFolders';
+} from '../sweeps/sweepFolders';
 import { sweepResumeRefusal } from '../runs/launchChecks';
 import { isActive, sessionNoun, sessionOfSweep } from '../runs/sessionState';
-import { sweepProgress } from '../runs/sweepProgress';
+import { sweepProgress } from '../sweeps/sweepProgress';
 import type { RunManagerApi, Session } from '../runs/types';
 import { RESUME_SWEEP_COMMAND, STOP_SWEEP_COMMAND } from '../commands';
 import { PanelShell, PanelSlot, registerSingletonPanel, saveExport } from './panelShell';
-import { backboneFolderLayers, chartExport } from './sweepFigures';
-import { buildSweepState, sweepCsv, sweepMarkdown } from './sweepTable';
+import { backboneFolderLayers, chartExport } from '../sweeps/sweepFigures';
+import { buildSweepState, sweepCsv, sweepMarkdown } from '../sweeps/sweepTable';
 
 export const OPEN_SWEEP_COMMAND = 'ladderLab.openSweep';
 

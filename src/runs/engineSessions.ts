@@ -38,7 +38,7 @@ import {
   type SessionFile,
 } from './sessionFiles';
 import { finalState, isActive, sessionNoun } from './sessionState';
-import { runsDirOfSweep } from './sweepFolders';
+import { runsDirOfSweep } from '../sweeps/sweepFolders';
 import type { Session, SessionEvent } from './types';
 import { findWorkspaceSweep, runsDirFor, tryRunsDir, type WorkspaceRunStore } from './workspaceRuns';
 

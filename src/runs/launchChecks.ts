@@ -6,7 +6,7 @@ import type { BackboneShape } from '../../protocol/backboneRules';
 import { experimentErrors, parseExperimentText } from '../../protocol/experiment';
 import { backboneInfo } from '../views/backboneInfo';
 import { experimentPath } from '../views/pathPolicy';
-import { unfinishedTrials, type SweepFolder } from './sweepFolders';
+import { unfinishedTrials, type SweepFolder } from '../sweeps/sweepFolders';
 import type { RunRecord } from './types';
 
 /** Why launching is refused, or undefined if it is allowed. Running a workspace's Python is code execution. */

@@ -8,7 +8,7 @@ import * as vscode from 'vscode';
 import type { Logger } from '../engine/logger';
 import { resolveRunsDir } from './runsDir';
 import { RunReader, sortRuns, type StoredRun } from './runStore';
-import { listSweepFolders, type SweepFolder } from './sweepFolders';
+import { listSweepFolders, type SweepFolder } from '../sweeps/sweepFolders';
 
 /** How long the watch waits for more writes before it tells: the engine writes several files per step. */
 const CHANGE_DEBOUNCE_MS = 300;

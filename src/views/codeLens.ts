@@ -2,7 +2,7 @@
 // lens and the hover), and the latest results.
 import * as vscode from 'vscode';
 import { METHODS, parseExperimentText, SWEEP_KEY } from '../../protocol/experiment';
-import { lastSweepOfFile, readSweepSummaries, sweepResultText, type SweepSummary } from '../panels/sweepSummary';
+import { lastSweepOfFile, readSweepSummaries, sweepResultText, type SweepSummary } from '../sweeps/sweepSummary';
 import type { StoredRun } from '../runs/runStore';
 import type { RunManagerApi } from '../runs/types';
 import {

@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import type { RunManagerApi, RunRecord, RunStatus } from '../runs/types';
 import { configsUnder, groupRuns, isRunGroup, runName, treeDescription, type RunGroup } from '../runs/runText';
-import { placeSweeps, readSweepSummaries, SWEEP_NODE, sweepOf } from '../panels/sweepSummary';
+import { placeSweeps, readSweepSummaries, SWEEP_NODE, sweepOf } from '../sweeps/sweepSummary';
 import { runTooltip } from './format';
 
 const ICONS: Record<RunStatus, [string, string?]> = {

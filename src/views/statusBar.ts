@@ -2,7 +2,7 @@
 // runs: its trials done and the running trial's step; a click opens its panel.
 import * as vscode from 'vscode';
 import type { RunManagerApi } from '../runs/types';
-import { sweepProgress, sweepProgressText } from '../runs/sweepProgress';
+import { sweepProgress, sweepProgressText } from '../sweeps/sweepProgress';
 import { statusBarText } from './format';
 
 export class RunStatusBar implements vscode.Disposable {

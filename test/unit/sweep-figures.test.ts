@@ -1,4 +1,4 @@
-// The Sweep panel's charts over swept fields (src/panels/sweepFigures.ts) on two real sweeps' folders
+// The Sweep panel's charts over swept fields (src/sweeps/sweepFigures.ts) on two real sweeps' folders
 // (test/unit/fixtures/sweep-figures: see its README): Figure 6's "layers dropped / frozen" axis shared by LST and
 // LoRA, Figure 7's score vs r with one line per init. Expected numbers come from the trials' own summary.json.
 import { test } from 'node:test';
@@ -13,8 +13,8 @@ import {
   figureCsv,
   figureMarkdown,
   LAYERS_DROPPED,
-} from '../../src/panels/sweepFigures';
-import { buildSweepState } from '../../src/panels/sweepTable';
+} from '../../src/sweeps/sweepFigures';
+import { buildSweepState } from '../../src/sweeps/sweepTable';
 import { REPO_ROOT } from './jsonl';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/unit/fixtures/sweep-figures');

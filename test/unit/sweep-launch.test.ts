@@ -10,8 +10,8 @@ import { sweepArgs, sweepBackendArgs, sweepResumeArgs } from '../../src/engine/w
 import { sweepResumeRefusal } from '../../src/runs/launchChecks';
 import { parseSessionFile } from '../../src/runs/sessionFiles';
 import { finalState, sessionOfSweep } from '../../src/runs/sessionState';
-import { runsDirOfSweep, unfinishedTrials } from '../../src/runs/sweepFolders';
-import { sweepProgress, sweepProgressText } from '../../src/runs/sweepProgress';
+import { runsDirOfSweep, unfinishedTrials } from '../../src/sweeps/sweepFolders';
+import { sweepProgress, sweepProgressText } from '../../src/sweeps/sweepProgress';
 import type { Session } from '../../src/runs/types';
 import { checkJsonlFile, REPO_ROOT } from './jsonl';
 

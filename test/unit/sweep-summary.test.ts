@@ -1,4 +1,4 @@
-// A sweep as one result (src/panels/sweepSummary.ts) on two real runs folders (test/unit/fixtures/sweep-figures):
+// A sweep as one result (src/sweeps/sweepSummary.ts) on two real runs folders (test/unit/fixtures/sweep-figures):
 // the trial run folders read back by the run store name their sweep, the sweep's best point and Pareto front come
 // from its results.json and agree with the trials' own summary.json, the CodeLens text, and the Runs tree's sweep node.
 import { test } from 'node:test';
@@ -16,7 +16,7 @@ import {
   SWEEP_NODE,
   sweepOf,
   sweepResultText,
-} from '../../src/panels/sweepSummary';
+} from '../../src/sweeps/sweepSummary';
 import { REPO_ROOT } from './jsonl';
 
 const FIXTURES = path.join(REPO_ROOT, 'test/unit/fixtures/sweep-figures');

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { parseSweepMessage, SweepMessages } from '../../protocol/webviews/sweep';
-import { countsText, listSweepFolders } from '../../src/runs/sweepFolders';
+import { countsText, listSweepFolders } from '../../src/sweeps/sweepFolders';
 import {
   buildChart,
   buildSweepState,
@@ -16,7 +16,7 @@ import {
   parseResults,
   sweepCsv,
   sweepMarkdown,
-} from '../../src/panels/sweepTable';
+} from '../../src/sweeps/sweepTable';
 import { REPO_ROOT } from './jsonl';
 
 const DIR = path.join(REPO_ROOT, 'test/unit/fixtures/sweep');

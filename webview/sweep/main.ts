@@ -1,8 +1,8 @@
 // The sweep webview: the trials' live grid, the Table 1 layout (mean with the std as a subscript, n of seeds, peak
 // memory, the GLUE average when there is one), the trade-off chart and export buttons; while the sweep's engine runs,
 // its progress and ETA with Stop, and Resume when it has unfinished trials and no engine. The host reads the sweep
-// folder and the engine's events and builds every row, series and figure (src/panels/sweepTable.ts,
-// src/runs/sweepProgress.ts); this page only shows them.
+// folder and the engine's events and builds every row, series and figure (src/sweeps/sweepTable.ts,
+// src/sweeps/sweepProgress.ts); this page only shows them.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import {
   SweepMessages,

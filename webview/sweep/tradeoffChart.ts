@@ -1,7 +1,7 @@
 // The sweep's charts, drawn by the shared SeriesChart (webview/shared/chart.ts: theme, error bars, PNG): score vs
 // peak training memory, one line per method joined along the swept size with the Pareto front dashed through ringed
 // points (the LST paper's Figure 5), or score vs a swept field (Figure 6's layers dropped / frozen, Figure 7's r with
-// a line per init), chosen in an x-axis picker. The host builds every series (src/panels/sweepTable.ts,
+// a line per init), chosen in an x-axis picker. The host builds every series (src/sweeps/sweepTable.ts,
 // sweepFigures.ts); this only draws the one picked.
 import { MEMORY_AXIS as MEMORY, type SweepFigure, type SweepState } from '../../protocol/webviews/sweep';
 import { formatMiB, methodColor, PALETTE, SeriesChart, type PaletteColor, type SeriesSpec } from '../shared/chart';

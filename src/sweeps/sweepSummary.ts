@@ -9,7 +9,7 @@ import type { TrialState } from '../../protocol/webviews/sweep';
 import type { RunGroup } from '../runs/runText';
 import { SWEEPS_DIR } from '../runs/runStore';
 import type { RunRecord } from '../runs/types';
-import { MANIFEST_FILE, readOptional, RESULTS_FILE } from '../runs/sweepFolders';
+import { MANIFEST_FILE, readOptional, RESULTS_FILE } from './sweepFolders';
 import { buildTable, countStates, parseManifest, parseResults } from './sweepTable';
 
 /** config.json's "sweep" block of a trial run, or null for a run of no sweep. */

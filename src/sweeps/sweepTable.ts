@@ -13,7 +13,7 @@ import {
   type TradeoffSeries,
   type TrialState,
 } from '../../protocol/webviews/sweep';
-import { csvCell, mdCell } from './resultsTable';
+import { csvCell, mdCell } from '../panels/resultsTable';
 import { backboneLayers, buildFigure, figureAxes } from './sweepFigures';
 
 const MIB = 1024 * 1024;

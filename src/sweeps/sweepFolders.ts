@@ -4,8 +4,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TrialState } from '../../protocol/webviews/sweep';
-import { countStates, parseManifest } from '../panels/sweepTable';
-import { SWEEPS_DIR } from './runStore';
+import { countStates, parseManifest } from './sweepTable';
+import { SWEEPS_DIR } from '../runs/runStore';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const RESULTS_FILE = 'results.json';

@@ -8,7 +8,7 @@ import { runLabel } from '../../protocol/runLabel';
 import { MEMORY_AXIS, type SweepFigure, type SweepState, type TradeoffSeries } from '../../protocol/webviews/sweep';
 import * as path from 'node:path';
 import { backboneInfo, DEFAULT_BACKBONE, infoFromConfig, PRESETS } from '../views/backboneInfo';
-import { csvCell, mdCell } from './resultsTable';
+import { csvCell, mdCell } from '../panels/resultsTable';
 import type { ResultsPoint, SweepResults } from './sweepTable';
 
 /** The x axis shared by LST's dropped side layers and the baselines' frozen layers (Figure 6). */
