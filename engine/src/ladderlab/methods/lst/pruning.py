@@ -14,6 +14,8 @@ Improvements over the reference implementation (docs/lst-reference.md, "Rules th
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -125,6 +127,7 @@ def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, nam
         raise RuntimeError(f"per-example Fisher scores need Linear or Conv1D weights; not: {odd[:3]}")
     device = next(model.parameters()).device
     dtype = products or product_dtype(device)
+    bf16 = dtype == torch.bfloat16
     fisher = {}
     for n in names:
         rows, cols = model.get_parameter(n).shape
@@ -158,7 +161,9 @@ def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, nam
             calls.clear()
             labels = batch["labels"]
             size = len(labels)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+            # bf16 autocast only where the pass computes in bf16: autocast(enabled=False) would also switch off the
+            # caller's (a bf16 backbone feeding its fp32 head, methods/lst/model.py) on CPUs without native bf16
+            with torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
                 logits = logits_fn(batch)
                 loss = torch.stack([loss_fn(logits[i : i + 1], labels[i : i + 1]) for i in range(size)]).sum()
             loss.backward()
