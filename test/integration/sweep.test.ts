@@ -23,6 +23,20 @@ import { childProcess } from './processSpy';
 
 const MIB = 1024 * 1024;
 
+/** A sweep file's values apart from its sweep block: bert-tiny LST on 16 real SST-2 rows, 1 epoch (seconds a trial). */
+function tinySweep(): Record<string, unknown> {
+  return {
+    backbone: 'preset:bert-tiny',
+    task: 'sst2',
+    data: path.join(repoRoot(), 'engine/tests/fixtures/glue-real/SST-2'),
+    methods: ['lst'],
+    epochs: 1,
+    max_train_examples: 16,
+    max_eval_examples: 8,
+    max_length: 32,
+  };
+}
+
 test('Open Sweep shows a real sweep: the live grid, then Table 1 and the trade-off chart from its results', async () => {
   const { panels } = await api();
   const python = vscode.workspace.getConfiguration('ladderLab').get<string>('pythonPath');
@@ -31,14 +45,7 @@ test('Open Sweep shows a real sweep: the live grid, then Table 1 and the trade-o
   writeFileSync(
     file,
     JSON.stringify({
-      backbone: 'preset:bert-tiny',
-      task: 'sst2',
-      data: path.join(repoRoot(), 'engine/tests/fixtures/glue-real/SST-2'),
-      methods: ['lst'],
-      epochs: 1,
-      max_train_examples: 16,
-      max_eval_examples: 8,
-      max_length: 32,
+      ...tinySweep(),
       sweep: { per_method: { lst: { r: [4, 8] } }, seeds: [0, 1] },
     }),
   );
@@ -176,14 +183,7 @@ test('Run on a sweep file launches the sweep: the panel follows its progress, St
   writeFileSync(
     file,
     JSON.stringify({
-      backbone: 'preset:bert-tiny',
-      task: 'sst2',
-      data: path.join(repoRoot(), 'engine/tests/fixtures/glue-real/SST-2'),
-      methods: ['lst'],
-      epochs: 1,
-      max_train_examples: 16,
-      max_eval_examples: 8,
-      max_length: 32,
+      ...tinySweep(),
       batch_size: 4, // 4 steps a trial: a stop lands inside one
       sweep: { per_method: { lst: { r: [4, 8] } }, seeds: [0, 1] },
     }),
