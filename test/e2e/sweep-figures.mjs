@@ -17,12 +17,30 @@ const FIXTURES = path.join(EXT_PATH, 'test/unit/fixtures/sweep-figures');
 
 const log = makeLog('sweep-figures');
 
-/** Copies a fixture runs folder's trials and sweep into the workspace's; returns the sweep id. */
-function place(name) {
+/** Copies a fixture runs folder's trials and sweep into the workspace's; returns the sweep id and adds the trials'
+ * run ids to `trials`. */
+function place(name, trials) {
   const from = path.join(FIXTURES, name);
-  for (const entry of readdirSync(from))
+  for (const entry of readdirSync(from)) {
     cpSync(path.join(from, entry), path.join(RUNS_DIR, entry), { recursive: true });
+    if (entry !== 'sweeps') trials.push(entry);
+  }
   return readdirSync(path.join(from, 'sweeps'))[0];
+}
+
+/** The runs of `ids` that the Results run picker offers. */
+async function pickable(results, ids) {
+  const found = await results.locator('#run-picker vscode-checkbox').evaluateAll((b) => b.map((x) => x.dataset.runId));
+  return found.filter((id) => ids.includes(id));
+}
+
+/** The rows of a Results table that belong to `ids` (the scenarios before this one leave their own runs and sweeps
+ * in the shared workspace). */
+async function rowsOf(results, table, attribute, ids) {
+  const found = await results
+    .locator(`${table} tbody tr`)
+    .evaluateAll((t, a) => t.map((r) => r.getAttribute(a)), attribute);
+  return found.filter((id) => ids.includes(id));
 }
 
 async function openSweep(page, id) {
@@ -54,8 +72,9 @@ async function pickAxis(frame, chart, axis) {
 async function main() {
   mkdirSync(ARTIFACTS, { recursive: true });
   mkdirSync(RUNS_DIR, { recursive: true });
-  const fig6 = place('figure6');
-  const fig7 = place('figure7');
+  const trials = [];
+  const fig6 = place('figure6', trials);
+  const fig7 = place('figure7', trials);
   const { browser, page, problems } = await openBrowser(WORKSPACE);
   try {
     await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
@@ -84,23 +103,25 @@ async function main() {
     await runCommand(page, 'Ladder Lab: Open Results', log);
     const results = await appFrame(page, 'results');
     await waitFor(
-      'two Sweeps rows',
-      async () => (await results.locator('#sweeps-table tbody tr').count()) === 2,
+      'a Sweeps row for each of the two sweeps',
+      async () => (await rowsOf(results, '#sweeps-table', 'data-sweep-id', [fig6, fig7])).length === 2,
       60_000,
       500,
     );
     const rows = await results.locator('#sweeps-table tbody tr').evaluateAll((t) => t.map((r) => r.textContent));
     log(`sweeps rows: ${rows.join(' / ')}`);
-    const trialRows = await results.locator('#results-table tbody tr').count();
-    if (trialRows !== 0)
-      throw new Error(`${trialRows} rows in the runs table: the trials should be in their sweep's row`);
+    // Trials are neither rows of the runs table nor runs to pick from until the box is ticked.
+    const trialRows = (await rowsOf(results, '#results-table', 'data-run-id', trials)).length;
+    const trialChoices = (await pickable(results, trials)).length;
+    if (trialRows + trialChoices !== 0)
+      throw new Error(`${trialRows} rows, ${trialChoices} choices of trials: they should be in their sweep's row`);
     await sleep(500);
     await shot(page, ARTIFACTS, 'results-sweeps-one-row-each', log);
     // Ticked, the trials are runs again; the row's button opens the sweep's own panel.
     await results.locator('#show-trials').click();
     await waitFor(
-      'trials among the runs',
-      async () => (await results.locator('#results-table tbody tr').count()) > 0,
+      'every trial among the runs to pick',
+      async () => (await pickable(results, trials)).length === trials.length,
       30_000,
       500,
     );
