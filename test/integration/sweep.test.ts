@@ -110,7 +110,12 @@ test('Open Sweep shows a real sweep: the live grid, then Table 1 and the trade-o
         return s && s.counts.finished === 4 && s.table.rows.length === 2 ? s : undefined;
       },
       120_000,
-    );
+    ).catch((e: Error) => {
+      // what the panel last showed says whether the watcher or the files are at fault
+      const s = panel.lastState;
+      const shown = { counts: s?.counts, rows: s?.table.rows.length, problems: s?.problems, states: states.length };
+      throw new Error(`${e.message}; the panel last showed ${JSON.stringify(shown)}`);
+    });
     assert.equal(await exited, 0, `the sweep exited non-zero: ${stderr}`);
     assert.deepEqual(finished.problems, []);
     assert.ok(states.length >= 2, 'the panel followed the folder: more than one state posted');
