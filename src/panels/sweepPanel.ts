@@ -1,8 +1,8 @@
 // The sweep panel: one sweep folder (<runs_dir>/sweeps/<id>/, written by `ladderlab sweep`) as its trials' live grid,
 // the Table 1 layout of its results and the score-vs-memory trade-off chart, with CSV / Markdown / PNG export. It
-// follows the folder with a FileSystemWatcher (the engine replaces manifest.json and results.json atomically, so
-// every change is a whole file) and the engine that runs the sweep through its events: progress, ETA, Stop and
-// Resume. A sweep this window starts (Run on a file with a sweep block, or Resume) opens its panel.
+// follows the folder with a FileSystemWatcher backed by a poll (the engine replaces manifest.json and results.json
+// atomically, so every change is a whole file) and the engine that runs the sweep through its events: progress,
+// ETA, Stop and Resume. A sweep this window starts (Run on a file with a sweep block, or Resume) opens its panel.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { isSafeId, type RequestMessage } from '../../protocol/webviews/common';
@@ -23,6 +23,7 @@ import {
   unfinishedTrials,
   type SweepFolder,
 } from '../sweeps/sweepFolders';
+import { filesSignature, pollForChanges } from '../runs/folderPoll';
 import { sweepResumeRefusal } from '../runs/launchChecks';
 import { isActive, sessionNoun, sessionOfSweep } from '../runs/sessionState';
 import { sweepProgress } from '../sweeps/sweepProgress';
@@ -126,8 +127,9 @@ export class SweepPanel extends PanelShell<SweepChannel> {
       this.disposables,
     );
     runs.onDidChangeSessions(() => void this.refresh(), null, this.disposables);
-    // A workspace-relative glob rides on the workspace's own recursive watcher (as the Runs view's does); a watcher
-    // with a folder of its own as base saw no change of the atomically replaced files in code-server.
+    // The watcher is the fast path; the poll is the sure one (see folderPoll.ts: the watcher misses changes under
+    // folders created in one go, as a sweep's folder is). A workspace-relative glob rides on the workspace's own
+    // recursive watcher; one with a folder of its own as base saw no atomic replace at all in code-server.
     const folder = vscode.workspace.getWorkspaceFolder(vscode.Uri.file(sweep.dir));
     const files = `{${MANIFEST_FILE},${RESULTS_FILE}}`;
     const watcher = vscode.workspace.createFileSystemWatcher(
@@ -142,7 +144,11 @@ export class SweepPanel extends PanelShell<SweepChannel> {
     watcher.onDidCreate(changed, null, this.disposables);
     watcher.onDidChange(changed, null, this.disposables);
     watcher.onDidDelete(changed, null, this.disposables);
-    this.disposables.push(watcher);
+    const watched = [MANIFEST_FILE, RESULTS_FILE].map((name) => path.join(sweep.dir, name));
+    this.disposables.push(
+      watcher,
+      pollForChanges(() => filesSignature(watched), changed),
+    );
   }
 
   protected override async onReady(): Promise<void> {

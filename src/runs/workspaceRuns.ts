@@ -1,13 +1,14 @@
 // The run folder store of the workspace: where each workspace folder's runs go (the ladderLab.runsDir setting),
 // every run folder read back as a RunRecord (newest first, corrupt ones included), and a watch on those folders
-// that fires one debounced onDidChange when the engine (or anything else) writes there. Reads only: the run
-// folders are the engine's. Which runs are live is the engine sessions' to say (isLive); reading one runs
-// folder is runStore.ts's.
+// that fires one debounced onDidChange when the engine (or anything else) writes there, backed by a poll of the runs
+// folders (folderPoll.ts). Reads only: the run folders are the engine's. Which runs are live is the engine sessions'
+// to say (isLive); reading one runs folder is runStore.ts's.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Logger } from '../engine/logger';
 import { resolveRunsDir } from './runsDir';
-import { RunReader, sortRuns, type StoredRun } from './runStore';
+import { foldersSignature, pollForChanges } from './folderPoll';
+import { RunReader, sortRuns, SWEEPS_DIR, type StoredRun } from './runStore';
 import { listSweepFolders, type SweepFolder } from '../sweeps/sweepFolders';
 
 /** How long the watch waits for more writes before it tells: the engine writes several files per step. */
@@ -112,7 +113,8 @@ export class WorkspaceRunStore implements vscode.Disposable {
       watcher.onDidCreate(changed);
       watcher.onDidChange(changed);
       watcher.onDidDelete(changed);
-      return [watcher];
+      // The poll sees what the watcher misses (folderPoll.ts): a run or sweep folder created, a file in one written.
+      return [watcher, pollForChanges(() => foldersSignature([dir, path.join(dir, SWEEPS_DIR)]), changed)];
     });
     this.changed();
   }
