@@ -24,6 +24,35 @@ hf_logging.disable_progress_bar()  # weight-loading bars on stderr would drown t
 
 # Architecture shapes (random init) for memory and speed work: memory does not depend on weight values.
 PRESETS: dict[str, dict] = {
+
+def _llama(hidden, intermediate, layers, heads, kv_heads, **fields) -> dict:
+    """A Llama-class config's fields (Llama 3's vocabulary, norm and context unless ``fields`` say otherwise)."""
+    return {
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "intermediate_size": intermediate,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "vocab_size": 128256,
+        "rms_norm_eps": 1e-5,
+        "max_position_embeddings": 131072,
+        **fields,
+    }
+
+
+def _rope3(factor: float) -> dict:
+    """Llama 3.1/3.2's rotary scaling (rope_type llama3), as their config.json files give it."""
+    return {
+        "rope_type": "llama3",
+        "rope_theta": 500000.0,
+        "factor": factor,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    }
+
+
     "t5-small": {"model_type": "t5", "d_model": 512, "d_ff": 2048, "d_kv": 64, "num_heads": 8, "num_layers": 6},
     "t5-base": {"model_type": "t5", "d_model": 768, "d_ff": 3072, "d_kv": 64, "num_heads": 12, "num_layers": 12},
     "t5-large": {"model_type": "t5", "d_model": 1024, "d_ff": 4096, "d_kv": 64, "num_heads": 16, "num_layers": 24},
@@ -38,6 +67,22 @@ PRESETS: dict[str, dict] = {
     "gpt2": {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12},
     # Tiny shapes so tests exercise every family in seconds.
     "bert-tiny": {
+    # Decoder LLMs (families/llama.py), each its published config.json's shape: grouped-query attention, RoPE.
+    "llama-3.2-1b": _llama(2048, 8192, 16, 32, 8, head_dim=64, tie_word_embeddings=True, rope_parameters=_rope3(32)),
+    "llama-3.2-3b": _llama(3072, 8192, 28, 24, 8, head_dim=128, tie_word_embeddings=True, rope_parameters=_rope3(32)),
+    "llama-3.1-8b": _llama(4096, 14336, 32, 32, 8, rope_parameters=_rope3(8)),
+    "llama-70b": _llama(8192, 28672, 80, 64, 8, rope_parameters=_rope3(8)),  # Llama-3.1-70B
+    "qwen2.5-7b": _llama(
+        3584,
+        18944,
+        28,
+        28,
+        4,
+        model_type="qwen2",
+        vocab_size=152064,
+        rms_norm_eps=1e-6,
+        rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+    ),
         "model_type": "bert",
         "hidden_size": 64,
         "intermediate_size": 256,
@@ -48,6 +93,11 @@ PRESETS: dict[str, dict] = {
     "gpt2-tiny": {"model_type": "gpt2", "n_embd": 64, "n_layer": 4, "n_head": 4},
 }
 
+    # 4 query heads sharing 2 key/value heads (GQA); the vocabulary of the preset tokenizer (MiniLM's WordPiece).
+    **{
+        f"{family}-tiny": _llama(64, 128, 4, 4, 2, model_type=family, vocab_size=30522, **extra)
+        for family, extra in (("llama", {}), ("mistral", {}), ("qwen2", {}), ("qwen3", {"head_dim": 32}))
+    },
 
 def default_backbone_path() -> Path:
     try:

@@ -4,9 +4,10 @@ from ..errors import BadInput
 from .base import Family
 from .decoder import DecoderFamily
 from .encoder import EncoderFamily
+from .llama import LlamaFamily
 from .seq2seq import Seq2SeqFamily
 
-_FAMILIES: list[Family] = [EncoderFamily(), Seq2SeqFamily(), DecoderFamily()]
+_FAMILIES: list[Family] = [EncoderFamily(), Seq2SeqFamily(), DecoderFamily(), LlamaFamily()]
 
 
 def family_for(model_type: str) -> Family:

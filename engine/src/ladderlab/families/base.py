@@ -114,6 +114,14 @@ class Family:
     def heads(self, config) -> int:
         return config.num_attention_heads  # also a standard name every config maps (num_heads, n_head)
 
+    def kv_heads(self, config) -> int:
+        """Key/value heads: fewer than ``heads`` under grouped-query attention (Llama-class families)."""
+        return self.heads(config)
+
+    def peft_task(self, model: nn.Module) -> str:
+        """PEFT's task type for this task model (a family with both classifiers and causal LMs overrides it)."""
+        return self.peft_task_type
+
     def dropout(self, config) -> float:
         raise NotImplementedError
 

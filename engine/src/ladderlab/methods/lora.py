@@ -27,7 +27,7 @@ def build(backbone, model, exp) -> MethodModel:
         wanted = LoraConfig(target_modules=targets)
         targets = [n for n, _ in model.named_modules() if not frozen.holds(n) and check_target_module_exists(wanted, n)]
     config = LoraConfig(
-        task_type=family.peft_task_type,
+        task_type=family.peft_task(model),
         r=exp.lora_rank,
         lora_alpha=exp.lora_alpha,
         lora_dropout=0.0,

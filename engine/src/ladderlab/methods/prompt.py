@@ -30,7 +30,7 @@ class PromptTuned(MethodModel):
 def build(backbone, model, exp) -> MethodModel:
     family = backbone.family
     config = PromptTuningConfig(
-        task_type=family.peft_task_type,
+        task_type=family.peft_task(model),
         num_virtual_tokens=exp.prompt_tokens,
         prompt_tuning_init=PromptTuningInit.SAMPLE_VOCAB,
         # PEFT's default for SEQ_2_SEQ_LM is 2 (a prompt set per encoder and decoder), but prompt tuning only

@@ -270,7 +270,8 @@ class LadderSideNetwork(MethodModel):
         for info in self.stack_infos:
             roles = self.family.layer_roles(info.name)
             layer_imps = [pruning.layer_importance(importance, prefix_of[id(info.layers[i])]) for i in self.kept]
-            sets = pruning.select_indices(layer_imps, roles, self.r, heads)
+            kv_heads = self.family.kv_heads(self.model.config)  # grouped-query attention: fewer than heads
+            sets = pruning.select_indices(layer_imps, roles, self.r, heads, kv_heads)
             if chosen:  # a decoder's cross-attention reads the (side) encoder's residual set
                 encoder_residual = next(iter(chosen.values()))[0]["R"]
                 for layer_sets in sets:

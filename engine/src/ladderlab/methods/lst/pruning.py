@@ -28,6 +28,8 @@ MAX_FISHER_ROWS = 16  # examples per Fisher pass at most (and on a CPU): more ga
 
 # Roles whose index set is chosen per layer, with the number of groups (heads) they are split into.
 PER_LAYER_ROLES = ("QK", "VO", "F")
+# Grouped-query attention: query-head role -> the key/value-head role whose choice it follows.
+GROUPED_ROLES = {"Q": "QK", "O": "VO"}
 
 AxisSums = tuple[torch.Tensor, torch.Tensor]  # a matrix's importance summed along each axis: (per row, per column)
 
@@ -232,11 +234,14 @@ def _add_scores(acc: dict, role: str, scores: torch.Tensor) -> None:
 
 
 def select_indices(
-    layer_importances: list[dict[str, AxisSums]], roles: dict, r: int, heads: int
+    layer_importances: list[dict[str, AxisSums]], roles: dict, r: int, heads: int, kv_heads: int | None = None
 ) -> list[dict[str, torch.Tensor]]:
     """Choose the residual set R (one for the stack, from all kept layers) and the QK/VO/F sets of each
     kept layer from the matrices' per-axis sums. Only weight matrices vote, as in the paper (biases and norms
-    follow their rows)."""
+    follow their rows). Grouped-query attention (``kv_heads`` < ``heads``; roles "Q"/"O" on the query and output
+    projections): QK/VO are chosen per key/value head, from its own scores plus those of the query heads that share
+    it, and each query head then keeps its group's dims (sets "Q"/"O"), so q·k and the value read stay aligned."""
+    kv_heads = kv_heads or heads
     per_layer = []
     for imp in layer_importances:
         acc: dict[str, torch.Tensor] = {}
@@ -244,6 +249,10 @@ def select_indices(
             if name in imp:
                 for axis, role in enumerate(axis_roles):
                     _add_scores(acc, role, imp[name][axis])
+        for query_role, kv_role in GROUPED_ROLES.items():
+            if query_role in acc:  # fold each query head's scores into its key/value head's
+                folded = acc.pop(query_role).reshape(kv_heads, heads // kv_heads, -1).sum(1).reshape(-1)
+                acc[kv_role] = acc[kv_role] + folded if kv_role in acc else folded
         per_layer.append(acc)
     residual = per_layer[0]["R"]
     for acc in per_layer[1:]:
@@ -254,7 +263,7 @@ def select_indices(
         sets = {"R": r_idx}
         for role in PER_LAYER_ROLES:
             if role in acc:
-                groups = heads if role in ("QK", "VO") else 1
+                groups = kv_heads if role in ("QK", "VO") else 1
                 size = acc[role].numel() // groups
                 if size % r:
                     raise BadInput(
@@ -262,8 +271,18 @@ def select_indices(
                         "choose r dividing the head size, or " + use_field("init", "random"),
                     )
                 sets[role] = top_rows(acc[role], size // r, groups)
+        for query_role, kv_role in GROUPED_ROLES.items():
+            if any(query_role in axis_roles for axis_roles in roles.values()) and kv_role in sets:
+                sets[query_role] = _per_query_head(sets[kv_role], heads, kv_heads, acc[kv_role].numel() // kv_heads)
         chosen.append(sets)
     return chosen
+
+
+def _per_query_head(kv_set: torch.Tensor, heads: int, kv_heads: int, head_dim: int) -> torch.Tensor:
+    """A key/value head's chosen dims repeated for each query head of its group, at that query head's offset."""
+    within = kv_set.reshape(kv_heads, -1) - torch.arange(kv_heads, device=kv_set.device).unsqueeze(1) * head_dim
+    group = torch.arange(heads, device=kv_set.device) // (heads // kv_heads)
+    return (within[group] + torch.arange(heads, device=kv_set.device).unsqueeze(1) * head_dim).reshape(-1)
 
 
 def _slice(t: torch.Tensor, axis_roles: tuple, sets: dict) -> torch.Tensor:
