@@ -1,7 +1,8 @@
-"""Backbones: a local Hugging Face checkpoint folder, a random-init architecture preset, or the embedded default.
+"""Backbones: a local Hugging Face checkpoint folder, a hub id found in the user's Hugging Face cache (hub.py), a
+random-init architecture preset, or the embedded default.
 
-Never a hub download: the package sets ``HF_HUB_OFFLINE`` (see ``ladderlab/__init__.py``), so a folder that is
-not a complete checkpoint gives a clear error instead of a network attempt.
+No hub download unless the user allows one (hub.py): the package sets ``HF_HUB_OFFLINE`` (``ladderlab/__init__.py``),
+so a folder that is not a complete checkpoint gives a clear error instead of a network attempt.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from transformers.utils import logging as hf_logging
 from .data.types import TaskSpec
 from .errors import BadInput, for_client, read_json_file
 from .families import Family, family_for
+from .hub import parse_hub_id, resolve_model
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
 hf_logging.disable_progress_bar()  # weight-loading bars on stderr would drown the run's own progress
 
-# Architecture shapes (random init) for memory and speed work: memory does not depend on weight values.
-PRESETS: dict[str, dict] = {
 
 def _llama(hidden, intermediate, layers, heads, kv_heads, **fields) -> dict:
     """A Llama-class config's fields (Llama 3's vocabulary, norm and context unless ``fields`` say otherwise)."""
@@ -53,6 +53,8 @@ def _rope3(factor: float) -> dict:
     }
 
 
+# Architecture shapes (random init) for memory and speed work: memory does not depend on weight values.
+PRESETS: dict[str, dict] = {
     "t5-small": {"model_type": "t5", "d_model": 512, "d_ff": 2048, "d_kv": 64, "num_heads": 8, "num_layers": 6},
     "t5-base": {"model_type": "t5", "d_model": 768, "d_ff": 3072, "d_kv": 64, "num_heads": 12, "num_layers": 12},
     "t5-large": {"model_type": "t5", "d_model": 1024, "d_ff": 4096, "d_kv": 64, "num_heads": 16, "num_layers": 24},
@@ -65,8 +67,6 @@ def _rope3(factor: float) -> dict:
         "num_hidden_layers": 12,
     },
     "gpt2": {"model_type": "gpt2", "n_embd": 768, "n_layer": 12, "n_head": 12},
-    # Tiny shapes so tests exercise every family in seconds.
-    "bert-tiny": {
     # Decoder LLMs (families/llama.py), each its published config.json's shape: grouped-query attention, RoPE.
     "llama-3.2-1b": _llama(2048, 8192, 16, 32, 8, head_dim=64, tie_word_embeddings=True, rope_parameters=_rope3(32)),
     "llama-3.2-3b": _llama(3072, 8192, 28, 24, 8, head_dim=128, tie_word_embeddings=True, rope_parameters=_rope3(32)),
@@ -83,6 +83,8 @@ def _rope3(factor: float) -> dict:
         rms_norm_eps=1e-6,
         rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
     ),
+    # Tiny shapes so tests exercise every family in seconds.
+    "bert-tiny": {
         "model_type": "bert",
         "hidden_size": 64,
         "intermediate_size": 256,
@@ -91,13 +93,13 @@ def _rope3(factor: float) -> dict:
     },
     "t5-tiny": {"model_type": "t5", "d_model": 64, "d_ff": 256, "d_kv": 16, "num_heads": 4, "num_layers": 4},
     "gpt2-tiny": {"model_type": "gpt2", "n_embd": 64, "n_layer": 4, "n_head": 4},
-}
-
     # 4 query heads sharing 2 key/value heads (GQA); the vocabulary of the preset tokenizer (MiniLM's WordPiece).
     **{
         f"{family}-tiny": _llama(64, 128, 4, 4, 2, model_type=family, vocab_size=30522, **extra)
         for family, extra in (("llama", {}), ("mistral", {}), ("qwen2", {}), ("qwen3", {"head_dim": 32}))
     },
+}
+
 
 def default_backbone_path() -> Path:
     try:
@@ -139,6 +141,9 @@ def load_backbone(name: str) -> Backbone:
     if name.startswith("preset:"):
         return _load_preset(name)
     folder = default_backbone_path() if name == "default" else Path(name).expanduser()
+    # A hub id (org/name[@revision]) unless a folder by that name exists: its snapshot in the Hugging Face cache.
+    if not folder.exists() and (hub_id := parse_hub_id(name)) is not None:
+        folder = resolve_model(*hub_id)
     return _load_folder(name, folder)
 
 
@@ -163,7 +168,8 @@ def _load_folder(name: str, folder: Path) -> Backbone:
     if not folder.is_dir():
         raise BadInput(
             f"backbone folder not found: {folder}",
-            "pass a local Hugging Face checkpoint folder, preset:NAME, or default",
+            "pass a local Hugging Face checkpoint folder, a hub id in your Hugging Face cache (org/name), "
+            "preset:NAME, or default",
         )
     if not (folder / "config.json").is_file():
         raise BadInput(

@@ -22,12 +22,13 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import cli_measure, cli_sweep
+from . import cli_cache, cli_measure, cli_sweep
 from .config import FIELDS, KIND, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput, error_fields
 from .events import EventSink
 from .fields import GROUPS, default_of, flag, info_of, interval
 from .filepaths import resolve_file_paths
+from .hub import ALLOW_DOWNLOAD_ENV
 from .report import format_table
 from .stop import StopRequested, graceful_signals
 
@@ -59,6 +60,12 @@ def _flag_help(name: str) -> str:
 
 def _add_experiment_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="experiment file (*.ladder.json); flags override its values")
+    parser.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="a backbone named by hub id (org/name) that is not in your Hugging Face cache is downloaded into it "
+        "(default: refused with the command that downloads it; your own HF_HUB_OFFLINE=1 still refuses)",
+    )
     for group_id, heading in GROUPS.items():
         group = parser.add_argument_group(heading)
         for name, field in FIELDS.items():
@@ -120,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--typescript", action="store_true", help="the TypeScript module (protocol/experimentFields.ts)")
     cli_measure.add_parsers(sub, _add_experiment_flags)
     cli_sweep.add_parser(sub)
+    cli_cache.add_parser(sub)
     return parser
 
 
@@ -134,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(typescript_module() if args.typescript else json.dumps(json_schema(), indent=2) + "\n")
         return 0
+    if args.command == cli_cache.COMMAND:
+        return cli_cache.main(args)
+    if getattr(args, "allow_download", False):  # read by hub.py; the environment carries it to sweep trials too
+        os.environ[ALLOW_DOWNLOAD_ENV] = "1"
     if args.command in cli_measure.COMMANDS:
         return cli_measure.main(args, _experiment)
     if args.command == cli_sweep.COMMAND:

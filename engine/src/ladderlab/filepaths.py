@@ -4,7 +4,8 @@ A ``*.ladder.json`` names its data (and a backbone folder, a runs folder) relati
 means the same data whether ``ladderlab --config`` is started from the repository root, from the file's folder, or
 by the extension; ``~`` is the home folder (Path.expanduser) and ``..`` climbs from the file's folder. The extension
 applies the same rule (src/views/pathPolicy.ts, ``experimentPath``). Flags stay relative to the working folder, as
-any command-line path is.
+any command-line path is. A hub name (a model id ``org/name[@revision]``, a dataset ``org/name[:config]``) stays as
+written unless a file or folder by that name lies beside the experiment file.
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ import os
 from pathlib import Path
 
 from .config import FIELDS
+from .data.hf_datasets import parse_dataset_name
 from .data.sample import SAMPLE
 from .fields import info_of
+from .hub import parse_hub_id
 
 # Fields whose value is a path, and the words that are not paths. The backbone is a folder unless it is "default" or
 # "preset:NAME" (backbones.py); data is a path unless it is the packaged sample's word.
 PATH_FIELDS = ("backbone", *(name for name, f in FIELDS.items() if info_of(f).path))
 NOT_A_PATH = {"backbone": ("default",), "data": (SAMPLE,)}
 NOT_A_PATH_PREFIX = {"backbone": "preset:"}
+HUB_NAME = {"backbone": parse_hub_id, "data": parse_dataset_name}  # a hub name, or None when the value is not one
 
 
 def is_path_value(name: str, value: object) -> bool:
@@ -38,6 +42,9 @@ def resolve_file_paths(values: dict, folder: Path) -> dict:
         value = out.get(name)
         if isinstance(value, str) and is_path_value(name, value):
             path = Path(value).expanduser()
+            parse = HUB_NAME.get(name)
+            if parse is not None and parse(value) is not None and not (folder / path).exists():
+                continue  # a hub name, read by hub.py / data/hf_datasets.py
             # Lexically, as Node's path.resolve does in the extension: "a/../b" is "b", symlinks are kept.
             out[name] = os.path.abspath(folder / path)
     return out

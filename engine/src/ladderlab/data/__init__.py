@@ -7,7 +7,7 @@ notes describing every split decision, which the CLI emits as log events.
 from __future__ import annotations
 
 from ..errors import BadInput
-from . import glue, imdb, sample, splits, userfile
+from . import glue, hf_datasets, imdb, sample, splits, userfile
 from .types import Example, TaskData, TaskSpec
 
 __all__ = ["TASKS", "canonical_task", "task_spec", "load_task", "Example", "TaskData", "TaskSpec"]
@@ -78,9 +78,10 @@ def load_task(
     """Read a task and split it by the paper's rule (see ``splits``); deterministic for a seed.
 
     ``data``: GLUE task folder (train.tsv, dev.tsv), IMDB reviews.json or its folder (None searches
-    node_modules), the user's .csv/.tsv/.jsonl for ``file``, or ``"sample"``: the sample packaged with the engine
-    for the task (``sample.py``). ``text_columns``/``label_column`` apply to ``file`` only. Any problem with the
-    data is a BadInput saying what to fix.
+    node_modules), the user's .csv/.tsv/.jsonl for ``file``, a ``datasets`` source for GLUE tasks and ``file``
+    (hf_datasets.py: save_to_disk folder, parquet/arrow, cached hub dataset ``org/name:config``), or ``"sample"``:
+    the sample packaged with the engine for the task (``sample.py``). ``text_columns``/``label_column`` apply to
+    ``file`` only. Any problem with the data is a BadInput saying what to fix.
     """
     name = canonical_task(task)
     data, sample_notes = sample.resolve(name, data)  # the packaged sample's folder, or data as given
@@ -94,12 +95,15 @@ def load_task(
     if name == "file":
         if data is None:
             raise BadInput("task 'file' needs a data file", hint=userfile.file_hint())
-        examples, labels, notes = userfile.read(data, text_columns, label_column)
+        reader = hf_datasets.read_file_task if hf_datasets.is_source(data) else userfile.read
+        examples, labels, notes = reader(data, text_columns, label_column)
         spec = task_spec("file", labels=list(labels) if labels else None, regression=labels is None)
         return userfile.split(spec, examples, notes, seed=seed, **caps)
     spec = task_spec(name)
     if name == "imdb":
         loaded = imdb.load(spec, data, seed=seed, validation_size=validation_size, **caps)
+    elif data is not None and hf_datasets.is_source(data):  # save_to_disk, parquet/arrow, a cached hub dataset
+        loaded = hf_datasets.load_glue(name, spec, data, seed=seed, validation_size=validation_size, **caps)
     else:
         loaded = glue.load(name, spec, data, seed=seed, validation_size=validation_size, **caps)
     loaded.notes[:0] = sample_notes

@@ -100,7 +100,7 @@ def read_table(
     return columns, rows()
 
 
-def column_index(path: Path, columns: list[str], name: str) -> int:
+def column_index(path: Path | str, columns: list[str], name: str) -> int:
     if name not in columns:
         raise BadInput(
             f"{path}: missing column '{name}'; columns found: {', '.join(columns) or '(none)'}",

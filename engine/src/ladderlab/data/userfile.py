@@ -95,9 +95,8 @@ def _rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     return columns, ((line, dict(zip(columns, row, strict=True))) for line, row in table)
 
 
-def _records(path: Path, text_columns: list[str] | None, label_column: str):
+def _records(path: Path | str, columns: list[str], rows, text_columns: list[str] | None, label_column: str):
     """Return (text column names, [(line, texts, raw label)]); only the needed columns are kept."""
-    columns, rows = _rows(path)
     if isinstance(text_columns, str):  # a single name given bare
         text_columns = [text_columns]
     if text_columns is None:
@@ -173,8 +172,22 @@ def read(
     """Read the file; return (examples, class names or None for regression, notes)."""
     path = Path(data).expanduser()
     _open(path)
+    columns, rows = _rows(path)
+    return from_rows(path, path.name, columns, rows, text_columns, label_column)
+
+
+def from_rows(
+    path: Path | str,
+    name: str,
+    columns: list[str],
+    rows: Iterator[tuple[int | str, dict]],
+    text_columns: list[str] | None,
+    label_column: str | None,
+) -> tuple[list[Example], tuple[str, ...] | None, list[str]]:
+    """Examples from rows ``(line, {column: value})`` of ``columns``, whatever they were read from (a file here, a
+    ``datasets`` table in hf_datasets.py): ``path`` names the source in messages, ``name`` in the notes."""
     label_column = label_column or "label"
-    text_columns, records = _records(path, text_columns, label_column)
+    text_columns, records = _records(path, columns, rows, text_columns, label_column)
     if len(records) < 10:
         raise BadInput(
             f"{path}: too few examples ({len(records)}); at least 10 are needed to hold out "
@@ -183,9 +196,7 @@ def read(
         )
     raw = [_label_name(value, f"{path}:{line}") for line, _, value in records]
     numbers = [x for x in map(_number, raw) if x is not None]
-    notes = [
-        f"file: {len(records):,} examples from {path.name} (text: {', '.join(text_columns)}; label: {label_column})"
-    ]
+    notes = [f"file: {len(records):,} examples from {name} (text: {', '.join(text_columns)}; label: {label_column})"]
     classes: tuple[str, ...]
     if len(numbers) == len(raw):  # every label is a number
         distinct = sorted(set(numbers))

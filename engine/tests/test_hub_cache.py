@@ -1,0 +1,154 @@
+"""A backbone named by Hugging Face hub id is read from the user's Hugging Face cache, as huggingface_hub lays it out
+and resolves it (hub.py): refs, revisions, HF_HUB_CACHE; a model not in the cache is refused with the id, the folder
+looked in and the command that downloads it (exit 2); ``ladderlab cache list`` lists what is there.
+
+The cache is built here exactly as huggingface_hub writes it (models--org--name/blobs/<hash>, snapshots/<commit>/<file>
+as relative links to the blobs, refs/<name> holding the commit), filled from the embedded all-MiniLM-L6-v2 files.
+Offline throughout (the package sets HF_HUB_OFFLINE=1): nothing here can download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import constants
+
+from helpers import cli
+from ladderlab import hub
+from ladderlab.backbones import default_backbone_path, load_backbone
+from ladderlab.cli import main
+from ladderlab.errors import BadInput
+from ladderlab.filepaths import resolve_file_paths
+
+REPO_ID = "sentence-transformers/all-MiniLM-L6-v2"
+MAIN = "a" * 40  # the commit refs/main names
+SMALL = "b" * 40  # a second commit, on branch "small": the same files, a 3-layer config
+FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt")
+
+
+def _add_snapshot(repo: Path, commit: str, ref: str, files: dict[str, Path]) -> Path:
+    """One commit of the repo as huggingface_hub stores it; returns the snapshot folder."""
+    snapshot = repo / "snapshots" / commit
+    snapshot.mkdir(parents=True)
+    (repo / "blobs").mkdir(exist_ok=True)
+    for name, source in files.items():
+        blob = repo / "blobs" / hashlib.sha256(source.read_bytes()).hexdigest()
+        if not blob.exists():
+            try:
+                os.link(source, blob)  # the same bytes; a copy where the folders are on different disks
+            except OSError:
+                shutil.copyfile(source, blob)
+        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)  # no newline, as huggingface_hub writes it
+    return snapshot
+
+
+@pytest.fixture(scope="module")
+def hub_cache(tmp_path_factory) -> Path:
+    cache = tmp_path_factory.mktemp("hf") / "hub"
+    repo = cache / ("models--" + REPO_ID.replace("/", "--"))
+    source = default_backbone_path()
+    _add_snapshot(repo, MAIN, "main", {name: source / name for name in FILES})
+    small_config = tmp_path_factory.mktemp("small") / "config.json"
+    small_config.write_text(json.dumps({**json.loads((source / "config.json").read_text()), "num_hidden_layers": 3}))
+    _add_snapshot(repo, SMALL, "small", {**{name: source / name for name in FILES}, "config.json": small_config})
+    return cache
+
+
+@pytest.fixture
+def in_cache(hub_cache, monkeypatch):
+    """huggingface_hub reads HF_HUB_CACHE once, at import: in this process the constant stands in for the variable
+    (the CLI tests below set the variable itself)."""
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_cache))
+    return hub_cache
+
+
+def test_a_hub_id_is_its_main_snapshot_and_a_revision_its_own(in_cache):
+    repo = in_cache / "models--sentence-transformers--all-MiniLM-L6-v2"
+    backbone = load_backbone(REPO_ID)
+    assert backbone.folder == repo / "snapshots" / MAIN
+    assert (backbone.name, backbone.config.model_type, backbone.num_layers) == (REPO_ID, "bert", 6)
+    assert backbone.tokenizer("a fine film")["input_ids"][:2] == [101, 1037]  # the real WordPiece vocabulary
+    small = load_backbone(f"{REPO_ID}@small")  # a branch: its ref names the commit
+    assert (small.folder, small.num_layers) == (repo / "snapshots" / SMALL, 3)
+    assert load_backbone(f"{REPO_ID}@{SMALL}").folder == repo / "snapshots" / SMALL  # a commit, as is
+
+
+def test_the_weights_load_from_the_snapshot(in_cache, sst2):
+    model = load_backbone(f"{REPO_ID}@small").new_task_model(sst2.spec, 0)
+    expected = load_backbone("default").new_task_model(sst2.spec, 0)
+    # The cached blobs are the embedded model's bytes: the same pretrained weights (3 of its 6 layers).
+    ours, theirs = model.bert.encoder.layer[2].output.dense.weight, expected.bert.encoder.layer[2].output.dense.weight
+    assert ours.equal(theirs) and len(model.bert.encoder.layer) == 3
+
+
+def test_a_model_not_in_the_cache_is_refused_with_the_fix(in_cache, monkeypatch):
+    monkeypatch.delenv(hub.ALLOW_DOWNLOAD_ENV, raising=False)
+    with pytest.raises(BadInput) as info:
+        load_backbone("google-t5/t5-base")
+    assert "google-t5/t5-base is not in the Hugging Face cache" in info.value.message
+    assert str(in_cache) in info.value.message and "downloads are off" in info.value.message
+    assert "hf download google-t5/t5-base" in (info.value.hint or "") and "--allow-download" in (info.value.hint or "")
+    with pytest.raises(BadInput, match="at revision v9") as info:
+        load_backbone(f"{REPO_ID}@v9")  # a revision the cache does not have
+    assert "--revision v9" in (info.value.hint or "")
+    # Allowed by the flag, yet the user's own HF_HUB_OFFLINE=1 still refuses, and the message says why.
+    monkeypatch.setenv(hub.ALLOW_DOWNLOAD_ENV, "1")
+    monkeypatch.setattr(hub, "USER_HF_HUB_OFFLINE", "1")
+    with pytest.raises(BadInput, match="HF_HUB_OFFLINE is set"):
+        load_backbone("google-t5/t5-base")
+
+
+def test_a_folder_by_that_name_wins_and_paths_are_not_ids(in_cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(default_backbone_path(), tmp_path / "sentence-transformers" / "all-MiniLM-L6-v2", symlinks=True)
+    assert load_backbone(REPO_ID).folder == Path(REPO_ID)  # the folder, not the cache
+    for value in ("./org/name", "/abs/name", "org/name/extra", "org//name", "a-folder"):
+        assert hub.parse_hub_id(value) is None, value
+    assert hub.parse_hub_id("google-t5/t5-base@v1.0") == ("google-t5/t5-base", "v1.0")
+
+
+def test_cache_listing(in_cache):
+    listing = hub.cached_models()
+    assert listing["cache"] == str(in_cache) and listing["warnings"] == []
+    by_backbone = {m["backbone"]: m for m in listing["models"]}
+    assert list(by_backbone) == [REPO_ID, f"{REPO_ID}@small"]  # main first: what the bare id gives
+    main = by_backbone[REPO_ID]
+    size = sum((default_backbone_path() / name).stat().st_size for name in FILES)
+    assert (main["id"], main["revision"], main["refs"], main["size_bytes"]) == (REPO_ID, MAIN, ["main"], size)
+    assert (main["model_type"], main["architectures"], main["supported"]) == ("bert", ["BertModel"], True)
+    assert by_backbone[f"{REPO_ID}@small"]["revision"] == SMALL
+
+
+def test_cli_exits_2_for_a_missing_model(in_cache, capsys, monkeypatch):
+    monkeypatch.delenv(hub.ALLOW_DOWNLOAD_ENV, raising=False)
+    assert main(cli("run --methods lst --data sample --format text --backbone google-t5/t5-base")) == 2
+    err = capsys.readouterr().err
+    assert f"google-t5/t5-base is not in the Hugging Face cache (looked in {in_cache})" in err
+    assert "hf download google-t5/t5-base" in err
+
+
+def test_cli_lists_the_cache_hf_hub_cache_names(hub_cache):
+    """A fresh process, so huggingface_hub reads the environment variable itself."""
+    env = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1"}
+    listed = subprocess.run(
+        [sys.executable, "-m", "ladderlab.cli", "cache", "list", "--json"], capture_output=True, text=True, env=env
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert [m["backbone"] for m in json.loads(listed.stdout)["models"]] == [REPO_ID, f"{REPO_ID}@small"]
+
+
+def test_an_experiment_file_keeps_hub_names_unless_a_path_by_that_name_lies_beside_it(tmp_path):
+    values = {"backbone": f"{REPO_ID}@small", "data": "nyu-mll/glue:sst2"}
+    assert resolve_file_paths(values, tmp_path) == values
+    (tmp_path / "sentence-transformers" / "all-MiniLM-L6-v2").mkdir(parents=True)
+    resolved = resolve_file_paths({"backbone": REPO_ID}, tmp_path)
+    assert resolved["backbone"] == str(tmp_path / REPO_ID)
