@@ -11,7 +11,8 @@
   Regression (STS-B) reads one fixed token's logit as the score (REGRESSION_WORD). One forward, no generation.
 
 The LST side network is a pair of T5Stacks (encoder, decoder) at 1/r width without token embeddings; the side
-decoder cross-attends to the SIDE encoder's output, and its states go through the frozen LM head.
+decoder cross-attends to the SIDE encoder's output, and its states go through the frozen LM head. t5_side.py runs
+them with fused norms and an attention that keeps no batch-sized attention tensor for backward.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from transformers.models.t5.modeling_t5 import T5Stack
 
 from ..data.text2text import LABEL_PAD
 from ..errors import BadInput
+from . import t5_side
 from .base import ArchModule, Family, StackInfo, check_side_widths, squeeze_regression
 
 # Regression score = the logit of this word's first token. The LM head is frozen, so the score is one fixed
@@ -171,6 +173,7 @@ class Seq2SeqFamily(Family):
             config.is_decoder = name == "decoder"
             stack = T5Stack(config)
             stack.embed_tokens = None  # the side reads downsampled backbone embeddings (vocab x d/r would be waste)
+            t5_side.prepare_stack(stack, side_config._attn_implementation)  # fused norms and attention (t5_side.py)
             # T5Stack also applies dropout_rate to that input, after the ladder's dropout on the embedding tap:
             # T5 has one rate for every sublayer, so the side input sees dropout twice.
             stacks[name] = stack
@@ -191,10 +194,10 @@ class Seq2SeqFamily(Family):
 
     def run_side(self, side, inputs, batch):
         mask = batch["attention_mask"]
-        encoded = side["encoder"](inputs_embeds=inputs["encoder"], attention_mask=mask).last_hidden_state
-        return side["decoder"](
-            inputs_embeds=inputs["decoder"], encoder_hidden_states=encoded, encoder_attention_mask=mask, use_cache=False
-        ).last_hidden_state
+        encoded = t5_side.run_stack(side["encoder"], inputs["encoder"], attention_mask=mask)
+        return t5_side.run_stack(
+            side["decoder"], inputs["decoder"], encoder_hidden_states=encoded, encoder_attention_mask=mask
+        )
 
     def side_head(self, model, hidden, batch):
         token_level = _token_level(batch)

@@ -1,0 +1,149 @@
+"""The LST side network's T5 stacks, run without batch-sized attention tensors kept for backward.
+
+transformers' T5Stack merges the relative position bias (1 x H x L x L) and the padding mask into one float mask per
+layer (B x H x L x L), which autograd then keeps for every layer, and which keeps SDPA off its fused kernels; the
+math kernel it falls back to keeps the scores and probabilities (B x H x L x L each) too. T5's Python RMSNorm keeps
+several (B, L, d) tensors per norm. At the paper's T5-base shape those were most of LST's peak. Here, with the
+family's unmodified T5Block modules (the ladders' hooks and the pruning's parameter names need them):
+
+- ``run_stack`` computes the position bias once per forward (1 x H x L x L) and hands each block a key-padding mask
+  of (B, 1, 1, L) booleans; the decoder's self-attention is causal, its cross-attention has no bias;
+- ``side_attention`` (registered with transformers' AttentionInterface) builds the per-batch float mask only inside
+  a checkpointed region around ``scaled_dot_product_attention``: backward keeps q, k, v, the bias and the padding
+  mask, and recomputes the attention of one layer at a time (with the same dropout: checkpoint replays the RNG).
+  SDPA takes T5's own choices: scale 1 (T5 does not divide by sqrt(d_kv)) and the bias as an additive mask;
+- ``SideRMSNorm`` is T5LayerNorm through ``torch.nn.functional.rms_norm`` (one saved input and its rstd).
+
+``side_attention: eager`` keeps transformers' eager T5 attention (the old formulation) with the same runner.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+from transformers import AttentionInterface
+from transformers.models.t5.modeling_t5 import T5LayerNorm
+
+FUSED = "ladderlab_t5_side"  # the side stacks' attention implementation (config._attn_implementation)
+CROSS = "ladderlab_cross_attention"  # set on the decoder blocks' cross-attention modules: no position bias there
+HALF = (torch.float16, torch.bfloat16)
+
+
+class SideRMSNorm(nn.Module):
+    """T5LayerNorm's numerics (no mean, no bias; the variance in fp32 whatever the input; the result in the weight's
+    dtype when that is half, else fp32) through torch's fused RMSNorm, which saves the input and its rstd only."""
+
+    def __init__(self, weight: torch.Tensor, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(weight.detach().clone())
+        self.variance_epsilon = eps
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        # .float() is a no-op on fp32 tensors: a copy only when the input (autocast) or the weight is half
+        out = F.rms_norm(hidden_states.float(), self.weight.shape, self.weight.float(), self.variance_epsilon)
+        return out.to(self.weight.dtype) if self.weight.dtype in HALF else out
+
+
+def prepare_stack(stack: nn.Module, attention: str) -> None:
+    """Give a freshly built side T5Stack the fused norms and, for ``attention`` sdpa, the fused attention."""
+    for parent in list(stack.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, T5LayerNorm):
+                setattr(parent, name, SideRMSNorm(child.weight, child.variance_epsilon))
+    for block in stack.block:
+        if len(block.layer) == 3:  # decoder blocks: self-attention, cross-attention, feed-forward
+            setattr(block.layer[1].EncDecAttention, CROSS, True)
+    if attention == "sdpa":
+        stack.config._attn_implementation = FUSED
+
+
+def run_stack(
+    stack: nn.Module,
+    inputs_embeds: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    encoder_hidden_states: torch.Tensor | None = None,
+    encoder_attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """T5Stack.forward's computation (dropout, blocks, final norm, dropout) for training and teacher forcing, without
+    a cache: the last hidden states. ``attention_mask`` (B, L) masks padded keys of the encoder's self-attention;
+    ``encoder_attention_mask`` (B, S) those of the decoder's cross-attention."""
+    fused = stack.config._attn_implementation == FUSED
+    length = inputs_embeds.shape[1]
+    first = stack.block[0].layer[0].SelfAttention
+    bias = first.compute_bias(length, length, device=inputs_embeds.device)  # (1, H, L, L), shared by every block
+    self_mask = None if stack.is_decoder else _key_mask(attention_mask, fused, inputs_embeds.dtype)
+    if stack.is_decoder and not fused:  # eager attention takes causality as an additive mask
+        bias = bias + _causal(length, inputs_embeds.device, bias.dtype)
+    cross_mask = _key_mask(encoder_attention_mask, fused, inputs_embeds.dtype)
+    hidden = stack.dropout(inputs_embeds)
+    for block in stack.block:
+        hidden = block(
+            hidden,
+            attention_mask=self_mask,
+            position_bias=bias,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=cross_mask,
+        )[0]
+    return stack.dropout(stack.final_layer_norm(hidden))
+
+
+def _key_mask(mask: torch.Tensor | None, fused: bool, dtype: torch.dtype) -> torch.Tensor | None:
+    """(B, L) 1/0 -> (B, 1, 1, L): booleans (True = attend) for the fused path, additive floats for eager."""
+    if mask is None:
+        return None
+    keep = mask[:, None, None, :].bool()
+    return keep if fused else torch.zeros(keep.shape, dtype=dtype, device=mask.device).masked_fill(~keep, _min(dtype))
+
+
+def _causal(length: int, device, dtype: torch.dtype) -> torch.Tensor:
+    allowed = torch.ones(length, length, dtype=torch.bool, device=device).tril()
+    return torch.zeros(1, 1, length, length, dtype=dtype, device=device).masked_fill(~allowed, _min(dtype))
+
+
+def _min(dtype: torch.dtype) -> float:
+    return torch.finfo(dtype).min
+
+
+def side_attention(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    scaling: float | None = None,
+    position_bias: torch.Tensor | None = None,
+    **kwargs,
+) -> tuple[torch.Tensor, None]:
+    """transformers' attention interface for the side stacks: (B, L, H, d) outputs, no weights."""
+    cross = getattr(module, CROSS, False)
+    bias = None if cross else position_bias  # T5Attention passes zeros for cross-attention: nothing to add
+    causal = module.is_decoder and not cross
+    args = (query, key, value, bias, attention_mask, causal, dropout, 1.0 if scaling is None else scaling)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in args[:4]):
+        out = checkpoint(_attend, *args, use_reentrant=False)  # keeps the inputs; backward recomputes the rest
+    else:
+        out = _attend(*args)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def _attend(q, k, v, bias, keep, causal: bool, dropout: float, scale: float) -> torch.Tensor:
+    """SDPA with T5's additive bias (1, H, L, S) and a (B, 1, 1, S) boolean key mask; the float mask they make
+    together (B, H, L, S) exists only here, inside the checkpointed region."""
+    if bias is None and keep is None:
+        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, is_causal=causal, scale=scale)
+    if causal:
+        lower = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+        keep = lower if keep is None else keep & lower
+    if bias is None:
+        mask = keep  # booleans broadcast over heads and queries
+    else:
+        mask = bias.to(q.dtype)
+        if keep is not None:
+            mask = mask.masked_fill(~keep, _min(q.dtype))
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale)
+
+
+AttentionInterface.register(FUSED, side_attention)

@@ -1,0 +1,168 @@
+"""LST's T5 side stacks (families/t5_side.py) against transformers' own T5Stack with the same weights: the same
+outputs and gradients on a padded batch, no (B, H, L, L) tensor kept for backward (the old formulation keeps
+several), dropout replayed exactly by the checkpointed attention, and T5LayerNorm's numerics from the fused norm."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import T5Config
+from transformers.models.t5.modeling_t5 import T5LayerNorm, T5Stack
+
+from ladderlab.families import t5_side
+from ladderlab.families.seq2seq import Seq2SeqFamily
+
+B, L, T = 3, 12, 5  # batch, source length, target length
+
+
+def _side_config(attention: str):
+    backbone = T5Config(d_model=32, d_ff=64, d_kv=8, num_heads=4, num_layers=2, vocab_size=100, dropout_rate=0.1)
+    side = Seq2SeqFamily().side_config(backbone, r=2, n_layers=2, heads=None)  # d 16, 4 heads of 4
+    side._attn_implementation = attention
+    return side
+
+
+def _pair(attention: str, reference: str):
+    """The side stacks as LST builds them, and transformers' T5Stacks with the same weights."""
+    torch.manual_seed(0)
+    ours = Seq2SeqFamily().build_side_stacks(_side_config(attention))
+    theirs = {}
+    for name, stack in ours.items():
+        config = copy.deepcopy(stack.config)
+        config._attn_implementation = reference
+        ref = T5Stack(config)
+        ref.embed_tokens = None
+        missing = ref.load_state_dict(stack.state_dict(), strict=False)
+        assert not missing.unexpected_keys and set(missing.missing_keys) <= {"embed_tokens.weight"}
+        theirs[name] = ref
+    with torch.no_grad():  # T5's init leaves the relative bias small: make it matter, and differ per head
+        for stack in [*ours.values(), *theirs.values()]:
+            torch.manual_seed(1)
+            stack.block[0].layer[0].SelfAttention.relative_attention_bias.weight.normal_(0, 2.0)
+    return ours, torch.nn.ModuleDict(theirs)
+
+
+def _inputs():
+    torch.manual_seed(2)
+    enc = torch.randn(B, L, 16, requires_grad=True)
+    dec = torch.randn(B, T, 16, requires_grad=True)
+    mask = torch.ones(B, L, dtype=torch.long)
+    mask[1, 7:] = 0  # padded rows of different lengths
+    mask[2, 3:] = 0
+    return enc, dec, mask
+
+
+def _run_ours(side, enc, dec, mask):
+    return Seq2SeqFamily().run_side(side, {"encoder": enc, "decoder": dec}, {"attention_mask": mask})
+
+
+def _run_theirs(side, enc, dec, mask):
+    encoded = side["encoder"](inputs_embeds=enc, attention_mask=mask).last_hidden_state
+    out = side["decoder"](inputs_embeds=dec, encoder_hidden_states=encoded, encoder_attention_mask=mask, use_cache=False)
+    return out.last_hidden_state
+
+
+def _outputs_and_grads(run, side, enc, dec, mask):
+    enc, dec = enc.detach().requires_grad_(), dec.detach().requires_grad_()
+    out = run(side, enc, dec, mask)
+    (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
+    grads = {n: p.grad.clone() for n, p in side.named_parameters() if p.grad is not None}
+    return out.detach(), enc.grad, dec.grad, grads
+
+
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize("reference", ["eager", "sdpa"])
+def test_side_stacks_match_transformers_t5_outputs_and_gradients(attention, reference):
+    ours, theirs = _pair(attention, reference)
+    ours.eval(), theirs.eval()  # dropout off: the computation alone is compared
+    enc, dec, mask = _inputs()
+    out, g_enc, g_dec, grads = _outputs_and_grads(_run_ours, ours, enc, dec, mask)
+    ref, r_enc, r_dec, r_grads = _outputs_and_grads(_run_theirs, theirs, enc, dec, mask)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(g_enc, r_enc, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(g_dec, r_dec, rtol=1e-4, atol=1e-5)
+    names = {f"{s}.{n}" for s, stack in theirs.items() for n, p in stack.named_parameters() if p.requires_grad}
+    assert set(grads) == names - {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}
+    for name, g in grads.items():
+        torch.testing.assert_close(g, r_grads[name], rtol=1e-4, atol=1e-5, msg=name)
+    # the padded keys matter: unmasking them changes the output, so the comparison above saw the mask at work
+    changed = _run_ours(ours, enc, dec, torch.ones_like(mask))
+    assert not torch.allclose(changed, out, atol=1e-3)
+
+
+def _saved_shapes(run, side, enc, dec, mask) -> list[tuple[int, ...]]:
+    shapes = []
+
+    def pack(t):
+        shapes.append(tuple(t.shape))
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        run(side, enc, dec, mask)
+    return shapes
+
+
+def test_no_batch_sized_attention_tensor_is_saved_for_backward():
+    ours, theirs = _pair("sdpa", "sdpa")
+    ours.train(), theirs.train()
+    enc, dec, mask = _inputs()
+    heads = ours["encoder"].config.num_heads
+
+    def per_example_attention(shape):
+        # (B, H, queries, keys); q, k, v and outputs are (B, H, length, d_kv) with d_kv 4, no length here
+        return len(shape) == 4 and shape[:2] == (B, heads) and shape[-2] in (L, T) and shape[-1] in (L, T)
+
+    assert not [s for s in _saved_shapes(_run_ours, ours, enc, dec, mask) if per_example_attention(s)]
+    old = [s for s in _saved_shapes(_run_theirs, theirs, enc, dec, mask) if per_example_attention(s)]
+    assert (B, heads, L, L) in old  # the formulation replaced here kept them (the test can fail)
+
+
+def test_checkpointed_attention_replays_its_dropout():
+    """Training mode: the gradients through the checkpointed attention equal those of the same attention computed
+    once with its graph kept (same seed), so the recomputation drew the same dropout mask."""
+    torch.manual_seed(3)
+    q, k, v = (torch.randn(B, 4, L, 8, requires_grad=True) for _ in range(3))
+    bias = torch.randn(1, 4, L, L, requires_grad=True)
+    keep = torch.ones(B, 1, 1, L, dtype=torch.bool)
+    keep[0, ..., 5:] = False
+    module = torch.nn.Module()
+    module.is_decoder = False
+    results = []
+    for direct in (False, True):
+        torch.manual_seed(4)
+        if direct:
+            out = t5_side._attend(q, k, v, bias, keep, False, 0.5, 1.0).transpose(1, 2)
+        else:
+            out = t5_side.side_attention(module, q, k, v, keep, dropout=0.5, scaling=1.0, position_bias=bias)[0]
+        grads = torch.autograd.grad(out.pow(2).sum(), (q, k, v, bias))
+        results.append((out, *grads))
+    for ours, direct in zip(*results, strict=True):
+        torch.testing.assert_close(ours, direct)
+    no_dropout = t5_side._attend(q, k, v, bias, keep, False, 0.0, 1.0).transpose(1, 2)
+    assert not torch.allclose(results[0][0], no_dropout, atol=1e-3)  # dropout was on
+
+
+@pytest.mark.parametrize(
+    ("x_dtype", "w_dtype"),
+    [(torch.float32, torch.float32), (torch.bfloat16, torch.float32), (torch.bfloat16, torch.bfloat16)],
+)
+def test_fused_norm_matches_t5_layer_norm(x_dtype, w_dtype):
+    torch.manual_seed(5)
+    t5 = T5LayerNorm(16, eps=1e-6).to(w_dtype)
+    with torch.no_grad():
+        t5.weight.normal_(1, 0.3)
+    fused = t5_side.SideRMSNorm(t5.weight, t5.variance_epsilon)
+    x = (torch.randn(B, L, 16) * 3).to(x_dtype)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    a, b = fused(x1), t5(x2)
+    assert a.dtype == b.dtype
+    exact = x_dtype == w_dtype == torch.float32
+    tol = {"rtol": 1e-5, "atol": 1e-6} if exact else {"rtol": 1.6e-2, "atol": 1e-2}  # bf16: a unit of its last place
+    torch.testing.assert_close(a, b, **tol)
+    a.float().sum().backward(), b.float().sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad, **tol)
+    # a bf16 weight's gradient: T5 multiplies in bf16 before the sum over positions, the fused norm in fp32
+    wtol = tol if w_dtype == torch.float32 else {"rtol": 5e-2, "atol": 5e-2}
+    torch.testing.assert_close(fused.weight.grad, t5.weight.grad, **wtol)
