@@ -100,10 +100,10 @@ def load_task(
         spec = task_spec("file", labels=list(labels) if labels else None, regression=labels is None)
         return userfile.split(spec, examples, notes, seed=seed, **caps)
     spec = task_spec(name)
-    if name == "imdb":
-        loaded = imdb.load(spec, data, seed=seed, validation_size=validation_size, **caps)
-    elif data is not None and hf_datasets.is_source(data):  # save_to_disk, parquet/arrow, a cached hub dataset
+    if data is not None and hf_datasets.is_source(data):  # save_to_disk, parquet/arrow, a cached hub dataset
         loaded = hf_datasets.load_glue(name, spec, data, seed=seed, validation_size=validation_size, **caps)
+    elif name == "imdb":
+        loaded = imdb.load(spec, data, seed=seed, validation_size=validation_size, **caps)
     else:
         loaded = glue.load(name, spec, data, seed=seed, validation_size=validation_size, **caps)
     loaded.notes[:0] = sample_notes

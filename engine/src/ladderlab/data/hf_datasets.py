@@ -80,7 +80,8 @@ def load_glue(
     if task not in GLUE_COLUMNS:
         raise BadInput(
             f"task '{task}' reads its own files, not a datasets source ({data})",
-            "use a GLUE task, or task 'file' with text_columns and label_column, for a datasets source",
+            "read it as task 'file', naming its columns with text_columns and label_column (IMDB from the hub: "
+            "text, label)",
         )
     tables = _tables(data)
     fmt = FORMATS[task]
@@ -114,6 +115,7 @@ def _tables(data: str) -> dict:
             "pip install datasets (or the engine's extra: pip install 'ladderlab[datasets]')",
         ) from None
     datasets.disable_progress_bars()  # stderr belongs to the run's own messages
+    datasets.logging.set_verbosity_error()  # "using the latest cached version": the notes say what was read
     path = Path(data).expanduser()
     try:
         if path.is_dir() and any((path / m).is_file() for m in SAVED_MARKERS):
@@ -131,7 +133,7 @@ def _tables(data: str) -> dict:
 
 
 def _unreadable(data: str, path: Path, error: Exception) -> tuple[str, str]:
-    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    first = "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
     if path.exists():
         return f"cannot read {path} with datasets: {first}", "check that it was written by save_to_disk or to_parquet"
     from datasets import config
