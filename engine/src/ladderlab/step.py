@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
 
+from .data.instruct import is_instruct
 from .data.types import TaskSpec
 from .devices import Autocast
 from .methods.base import MethodModel
@@ -75,7 +76,9 @@ def synthetic_batch(backbone, spec, batch_size: int, length: int, device) -> dic
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     if "token_type_ids" in backbone.tokenizer.model_input_names:
         batch["token_type_ids"] = torch.zeros_like(ids)
-    if spec.is_regression:
+    if is_instruct(spec):  # causal LM: every position's next token (data/instruct.py)
+        batch["labels"] = ids.clone()
+    elif spec.is_regression:
         batch["labels"] = torch.rand(batch_size, device=device) * 5
     else:
         batch["labels"] = torch.randint(0, spec.num_labels, (batch_size,), device=device)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from . import checkpoint, stop
+from . import checkpoint, instruct_eval, stop
 from . import metrics as task_metrics
 from .backbones import Backbone
 from .config import Experiment
@@ -412,6 +412,17 @@ class Run:
     @torch.no_grad()
     def evaluate(self, model: MethodModel, split: str, epoch: int, step: int) -> dict:
         size = self.exp.eval_batch_size or 2 * self.exp.batch_size
+        if self.data.instruct is not None:  # instruction tuning: per-token loss and generated answers
+            result = instruct_eval.evaluate(model, self.data, split, size, self.autocast)
+            self.sink.emit(
+                "evaluation",
+                split=split,
+                step=step,
+                epoch=epoch,
+                examples=len(self.data.features[split]),
+                metrics=result,
+            )
+            return result
         batches = self.data.batcher.batches(self.data.features[split], size)
         preds, refs = predict_split(model, batches, self.spec, self.data.text_format, self.autocast)
         if self.data.text_format is not None and (unknown := preds.count(UNKNOWN)):  # an UNKNOWN_SCORE too (-1.0)

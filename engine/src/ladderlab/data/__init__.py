@@ -7,12 +7,12 @@ notes describing every split decision, which the CLI emits as log events.
 from __future__ import annotations
 
 from ..errors import BadInput
-from . import glue, hf_datasets, imdb, sample, splits, userfile
+from . import glue, hf_datasets, imdb, instruct, sample, splits, userfile
 from .types import Example, TaskData, TaskSpec
 
 __all__ = ["TASKS", "canonical_task", "task_spec", "load_task", "Example", "TaskData", "TaskSpec"]
 
-TASKS = ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file")
+TASKS = ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file", "instruct")
 
 # Official metrics per task (see ladderlab.metrics for how each is computed).
 _METRICS: dict[str, tuple[str, ...]] = {
@@ -47,6 +47,8 @@ def task_spec(task: str, labels: list[str] | None = None, regression: bool = Fal
     """The TaskSpec of a task. ``labels``/``regression`` describe a ``file`` task; for the others
     they may be given (e.g. from a saved run) but must agree with the task's fixed label set."""
     name = canonical_task(task)
+    if name == instruct.TASK:  # causal-LM instruction tuning: no labels (instruct.py)
+        return instruct.SPEC
     if name == "file":
         if regression == bool(labels):
             raise BadInput("task 'file' needs either its class labels or regression=True (not both, not neither)")
@@ -92,6 +94,8 @@ def load_task(
             f"text_columns and label_column apply to task 'file' only, not '{name}'",
             "remove them, or set task to 'file' to read your own file",
         )
+    if name == instruct.TASK:
+        return instruct.load(data, seed=seed, max_train=max_train_examples, max_eval=max_eval_examples)
     if name == "file":
         if data is None:
             raise BadInput("task 'file' needs a data file", hint=userfile.file_hint())

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
-from transformers import DataCollatorWithPadding
+from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding
 
 from .text2text import TextFormat
 from .types import Example, TaskData
@@ -37,6 +38,8 @@ class Batcher:
 
     def __init__(self, tokenizer, device: torch.device):
         self.collate = DataCollatorWithPadding(tokenizer, return_tensors="pt")
+        # labels per token of the input (instruction tuning, data/instruct.py): padded with -100 on the input's side
+        self.collate_token_labels = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, return_tensors="pt")
         self.device = device
 
     def batches(self, features: list[dict], batch_size: int, shuffle_seed: int | None = None, skip_batches: int = 0):
@@ -46,7 +49,9 @@ class Batcher:
         if shuffle_seed is not None:
             order = torch.randperm(len(features), generator=torch.Generator().manual_seed(shuffle_seed)).tolist()
         for start in range(skip_batches * batch_size, len(order), batch_size):
-            batch = self.collate([features[i] for i in order[start : start + batch_size]])
+            rows = [features[i] for i in order[start : start + batch_size]]
+            aligned = isinstance(rows[0].get("labels"), list) and len(rows[0]["labels"]) == len(rows[0]["input_ids"])
+            batch = (self.collate_token_labels if aligned else self.collate)(rows)
             yield {k: v.to(self.device) for k, v in batch.items()}
 
 
@@ -59,3 +64,4 @@ class SharedData:
     batcher: Batcher
     device: torch.device
     text_format: TextFormat | None = None  # T5 in the paper's text-to-text format: evaluated on generated text
+    instruct: Any = None  # instruction tuning: instruct_eval.InstructEval (prompts and reference answers)
