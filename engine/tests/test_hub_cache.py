@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import constants
 
-from helpers import cli
+from helpers import SST2, TINY, cli
 from ladderlab import hub
 from ladderlab.backbones import default_backbone_path, load_backbone
 from ladderlab.cli import main
@@ -136,14 +136,22 @@ def test_cli_exits_2_for_a_missing_model(in_cache, capsys, monkeypatch):
     assert "hf download google-t5/t5-base" in err
 
 
-def test_cli_lists_the_cache_hf_hub_cache_names(hub_cache):
-    """A fresh process, so huggingface_hub reads the environment variable itself."""
-    env = {**os.environ, "HF_HUB_CACHE": str(hub_cache), "HF_HUB_OFFLINE": "1"}
-    listed = subprocess.run(
-        [sys.executable, "-m", "ladderlab.cli", "cache", "list", "--json"], capture_output=True, text=True, env=env
-    )
-    assert listed.returncode == 0, listed.stderr
-    assert [m["backbone"] for m in json.loads(listed.stdout)["models"]] == [REPO_ID, f"{REPO_ID}@small"]
+def test_cli_lists_the_cache(in_cache, capsys):
+    assert main(["cache", "list", "--json"]) == 0
+    assert [m["backbone"] for m in json.loads(capsys.readouterr().out)["models"]] == [REPO_ID, f"{REPO_ID}@small"]
+    assert main(["cache", "list"]) == 0
+    table = capsys.readouterr().out
+    assert f"models in {in_cache}:" in table and f"{REPO_ID}@small" in table and "bert" in table
+
+
+@pytest.mark.parametrize(("variable", "folder"), [("HF_HUB_CACHE", "hub-cache"), ("HF_HOME", "hf-home/hub")])
+def test_the_cache_is_where_the_environment_says(tmp_path, variable, folder):
+    """A fresh process, so huggingface_hub reads the variables itself, as on the user's machine."""
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_CACHE", "HF_HOME", "HUGGINGFACE_HUB_CACHE")}
+    env[variable] = str(tmp_path / folder.removesuffix("/hub"))
+    code = "from ladderlab.hub import cache_folder; print(cache_folder())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == str(tmp_path / folder)
 
 
 def test_an_experiment_file_keeps_hub_names_unless_a_path_by_that_name_lies_beside_it(tmp_path):
@@ -152,3 +160,11 @@ def test_an_experiment_file_keeps_hub_names_unless_a_path_by_that_name_lies_besi
     (tmp_path / "sentence-transformers" / "all-MiniLM-L6-v2").mkdir(parents=True)
     resolved = resolve_file_paths({"backbone": REPO_ID}, tmp_path)
     assert resolved["backbone"] == str(tmp_path / REPO_ID)
+
+
+def test_a_run_by_hub_id_trains_on_the_snapshot(in_cache, tmp_path, capsys):
+    argv = cli(f"compare --json --methods bitfit --backbone {REPO_ID}@small --task sst2 --data", SST2, *TINY)
+    assert main([*argv, "--runs-dir", str(tmp_path)]) == 0, capsys.readouterr().err
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    config = json.loads((Path(row["run_dir"]) / "config.json").read_text())
+    assert config["backbone"] == f"{REPO_ID}@small"  # as written: resume and export resolve it again
