@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from huggingface_hub import constants
 
-from helpers import SST2, TINY, cli
+from helpers import FIXTURES, SST2, TINY, cli
 from ladderlab import hub
 from ladderlab.backbones import default_backbone_path, load_backbone
 from ladderlab.cli import main
+from ladderlab.data.hf_datasets import parse_dataset_name
 from ladderlab.errors import BadInput
 from ladderlab.filepaths import resolve_file_paths
 
@@ -168,3 +169,11 @@ def test_a_run_by_hub_id_trains_on_the_snapshot(in_cache, tmp_path, capsys):
     (row,) = json.loads(capsys.readouterr().out)["rows"]
     config = json.loads((Path(row["run_dir"]) / "config.json").read_text())
     assert config["backbone"] == f"{REPO_ID}@small"  # as written: resume and export resolve it again
+
+
+def test_hub_names_are_read_as_the_extension_reads_them():
+    cases = json.loads((FIXTURES / "hub-names.json").read_text())
+    for value, repo, revision in cases["hub_ids"]:
+        assert hub.parse_hub_id(value) == (None if repo is None else (repo, revision)), value
+    for value, repo, config in cases["dataset_names"]:
+        assert parse_dataset_name(value) == (None if repo is None else (repo, config)), value

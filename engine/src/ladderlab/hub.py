@@ -22,8 +22,9 @@ from . import USER_HF_HUB_OFFLINE
 from .errors import BadInput, for_client
 
 ALLOW_DOWNLOAD_ENV = "LADDERLAB_ALLOW_DOWNLOAD"
-# org/name, then an optional @revision (a branch, tag or commit). validate_repo_id checks the rest of the id's rules.
-_HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<revision>[\w./-]+))?$")
+# org/name, then an optional @revision (a branch, tag or commit); validate_repo_id checks the rest of the id's rules.
+# protocol/hubCache.ts reads names by the same rules (engine/tests/fixtures/hub-names.json: the cases both test).
+_HUB_ID = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?:@(?P<revision>[\w./-]+))?$", re.ASCII)
 
 
 def parse_hub_id(value: str) -> tuple[str, str | None] | None:
@@ -106,7 +107,9 @@ def _not_cached(shown: str, revision: str | None, error: Exception) -> tuple[str
     vetoed = os.environ.get(ALLOW_DOWNLOAD_ENV) == "1"  # allowed, yet not: the user's own HF_HUB_OFFLINE
     why = "HF_HUB_OFFLINE is set, so downloads are off" if vetoed else "downloads are off"
     return (
-        f"{shown} is {what} in the Hugging Face cache{at} (looked in {cache_folder()}), and {why}",
+        f"{shown} is {what} in the Hugging Face cache{at} (looked in {cache_folder()})"
+        + (" nor a folder by that name here" if what == "not" else "")
+        + f", and {why}",
         for_client(
             cli=f"download it once with `{download}` (huggingface_hub's CLI; older versions: huggingface-cli "
             "download), or add --allow-download; or pass a local checkpoint folder",

@@ -20,7 +20,7 @@ from . import splits, userfile
 from .glue import FORMATS, column_index
 from .types import Example, TaskData, TaskSpec
 
-_NAME = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::(?P<config>[\w.-]+))?$")
+_NAME = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*)(?::(?P<config>[\w.-]+))?$", re.ASCII)
 FILE_TYPES = {".parquet": "parquet", ".arrow": "arrow"}  # suffix -> datasets' packaged builder
 SAVED_MARKERS = ("dataset_dict.json", "state.json")  # what save_to_disk writes (DatasetDict, Dataset)
 # The hub's GLUE (nyu-mll/glue) column names; the label column is "label" in every task.
@@ -141,8 +141,8 @@ def _unreadable(data: str, path: Path, error: Exception) -> tuple[str, str]:
     repo, name = parse_dataset_name(data) or (data, None)
     load = f"datasets.load_dataset('{repo}'" + (f", '{name}'" if name else "") + ")"
     return (
-        f"dataset {data} is not in the datasets cache (looked in {config.HF_DATASETS_CACHE}) and Ladder Lab reads "
-        f"it offline: {first}",
+        f"dataset {data} is not in the datasets cache (looked in {config.HF_DATASETS_CACHE}) nor a file or folder "
+        f"by that name here, and Ladder Lab reads it offline: {first}",
         f"load it once where the hub is reachable ({load}), or save it with save_to_disk / to_parquet and pass "
         "that folder or file",
     )
