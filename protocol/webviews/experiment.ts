@@ -9,6 +9,7 @@ import {
   type FieldSpec,
 } from '../experiment';
 import type { BackboneShape } from '../backboneRules';
+import type { CachedChoice } from '../hubCache';
 import { BUILT_IN_BACKBONE, MAX_SEEDS, isSweepable, sweepValuesProblem } from '../sweepBlock';
 import { isRecord, isSafePathString, own, typeOf, type Channel, type Obj } from './common';
 
@@ -40,6 +41,8 @@ export interface ExperimentState {
   shown: Record<string, unknown>; // every field as the file writes it, invalid values too: what the form shows
   backbone: BackboneInfo;
   presets: string[];
+  cached: CachedChoice[]; // the Hugging Face cache's models a family trains (protocol/hubCache.ts), for the picker
+  backboneIsHubId: boolean; // the backbone is read as a hub id (no folder by that name), not a folder
   problems: string[]; // e.g. "the file is not valid JSON": the form is read-only until fixed
   errors: FieldError[]; // what the engine would refuse (a bad value, r not dividing the width, ...): Run is disabled
   running: boolean; // a session is starting/running: the Run button is disabled

@@ -1,10 +1,13 @@
 // What the form and the checks before a run need to know about a backbone: its layer count (for the visual
 // ladder), its widths and heads (for LST's r and side_heads: protocol/backboneRules.ts). Presets mirror the engine's
 // PRESETS (engine/src/ladderlab/backbones.py; engine/tests/test_backbone_rules.py keeps the two equal); folders are
-// read from their config.json.
+// read from their config.json, and so are hub ids, from their snapshot in the Hugging Face cache (the engine's
+// listing: protocol/hubCache.ts).
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { shapeFromConfig } from '../../protocol/backboneRules';
+import { cachedModelFor, parseHubId, type CachedModel } from '../../protocol/hubCache';
 import type { BackboneInfo } from '../../protocol/webviews/experiment';
 
 // The engine's PRESETS, verbatim between the markers (JSON, read by the engine's test).
@@ -59,7 +62,13 @@ export const DEFAULT_BACKBONE: BackboneInfo = infoFromConfig(DEFAULT_CONFIG, 'al
 
 const unknown = (label: string): BackboneInfo => ({ layers: null, hidden: null, family: null, label, shape: null });
 
-export async function backboneInfo(backbone: string, resolveFolder: (p: string) => string): Promise<BackboneInfo> {
+/** What the form and the checks know of `backbone`; `cached` is the engine's listing of the Hugging Face cache
+ * (empty where it was not asked: a hub id then has an unknown shape, and the engine checks it at launch). */
+export async function backboneInfo(
+  backbone: string,
+  resolveFolder: (p: string) => string,
+  cached: readonly CachedModel[] = [],
+): Promise<BackboneInfo> {
   if (backbone === 'default') return DEFAULT_BACKBONE;
   if (backbone.startsWith('preset:')) {
     const name = backbone.slice('preset:'.length);
@@ -67,12 +76,22 @@ export async function backboneInfo(backbone: string, resolveFolder: (p: string) 
     return cfg ? infoFromConfig(cfg, `preset ${name}`, ' (random init)') : unknown(`unknown preset ${name}`);
   }
   const folder = resolveFolder(backbone);
+  if (parseHubId(backbone) !== null && !existsSync(folder)) {
+    // A hub id, unless a folder by that name exists (as the engine reads it: pathPolicy.isHubName).
+    const model = cachedModelFor(cached, backbone);
+    if (!model) return unknown(`${backbone}: not in the Hugging Face cache (the engine says how to get it)`);
+    return configInfo(model.path, backbone, ' (Hugging Face cache)');
+  }
+  return configInfo(folder, path.basename(folder));
+}
+
+async function configInfo(folder: string, where: string, suffix = ''): Promise<BackboneInfo> {
   try {
     const text = await readFile(path.join(folder, 'config.json'), 'utf8');
     const cfg = JSON.parse(text) as unknown;
     if (typeof cfg !== 'object' || cfg === null || Array.isArray(cfg)) throw new Error('not an object');
-    return infoFromConfig(cfg as Record<string, unknown>, path.basename(folder));
+    return infoFromConfig(cfg as Record<string, unknown>, where, suffix);
   } catch {
-    return unknown(`${path.basename(folder)}: no readable config.json`);
+    return unknown(`${where}: no readable config.json`);
   }
 }

@@ -37,8 +37,11 @@ import { WebviewChannel } from '../panels/webviewChannel';
 import { renderWebviewHtml, webviewOptions } from '../panels/webviewHtml';
 import { launchBlockedReason } from '../runs/launchChecks';
 import type { RunManagerApi } from '../runs/types';
+import { cacheChoices, type CachedModel } from '../../protocol/hubCache';
+import { findPython } from '../engine/python';
 import { backboneInfo, PRESETS } from './backboneInfo';
-import { acceptPaths, experimentPath, PathPolicy, type PathField, type RefusedPath } from './pathPolicy';
+import { listCachedModels } from './hubCacheListing';
+import { acceptPaths, experimentPath, isHubName, PathPolicy, type PathField, type RefusedPath } from './pathPolicy';
 import { SweepPlanner } from './sweepPlan';
 import { sweepTime } from './sweepTime';
 
@@ -62,6 +65,9 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   private pending: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<unknown> = Promise.resolve();
   private readonly planner = new SweepPlanner();
+  /** The Hugging Face cache's models (the engine's listing) for the backbone picker, and when they were asked. */
+  private cached: CachedModel[] = [];
+  private cacheAskedAt = 0;
 
   constructor(
     private readonly extensionUri: vscode.Uri,
@@ -194,15 +200,37 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     }, 100);
   }
 
+  /** Asks the engine for the cache's models, at most once a minute (when the form is built again): the form never
+   * waits for the answer, it is updated when the answer differs. Asking runs the workspace's Python: trusted only. */
+  private askCache(): void {
+    if (!vscode.workspace.isTrusted || Date.now() - this.cacheAskedAt < 60_000) return;
+    this.cacheAskedAt = Date.now();
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    void findPython(folder)
+      .then((python) => listCachedModels(python.path, folder?.uri.fsPath))
+      .then((models) => {
+        if (JSON.stringify(models) === JSON.stringify(this.cached)) return;
+        this.cached = models;
+        this.scheduleState();
+      })
+      .catch(() => undefined); // no Python found: the picker offers what it did before
+  }
+
   private async state(): Promise<ExperimentState> {
+    this.askCache();
     const uri = await this.currentFile();
     const text = uri ? await this.readText(uri) : null;
     // No file yet (or an empty one): the form shows the starter, which the first change writes (see applyPatch).
     const parsed = parseExperimentText(text?.trim() ? text : serializeExperiment(STARTER_EXPERIMENT));
     const root = this.workspaceRoot()?.fsPath;
-    // A backbone folder is read from the experiment file's folder, as the engine reads it (pathPolicy.ts).
-    const info = await backboneInfo(parsed.values.backbone, (p) =>
-      uri ? experimentPath(p, uri.fsPath) : root ? path.resolve(root, p) : p,
+    // A backbone folder is read from the experiment file's folder, as the engine reads it (pathPolicy.ts); a hub id
+    // from its snapshot in the Hugging Face cache.
+    const from = uri ? path.dirname(uri.fsPath) : (root ?? '.');
+    const backbone = parsed.values.backbone;
+    const info = await backboneInfo(
+      backbone,
+      (p) => (uri ? experimentPath(p, uri.fsPath) : root ? path.resolve(root, p) : p),
+      this.cached,
     );
     const active = this.runManager.activeSession();
     // A file that is not a JSON object makes the form read-only (problems); bad fields are shown with their own
@@ -229,6 +257,8 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       shown,
       backbone: info,
       presets: Object.keys(PRESETS),
+      cached: cacheChoices(this.cached),
+      backboneIsHubId: isHubName('backbone', backbone, from),
       problems:
         uri && text === null
           ? [`Cannot read ${vscode.workspace.asRelativePath(uri)}.`]

@@ -5,10 +5,11 @@
 // resolving symlinks where the path exists), or if the user picked it in a VS Code dialog during this session, or if
 // the file already held it (the user wrote it there). A refused path is never dropped silently: the form shows it
 // beside its field with the reason (experimentView.ts).
-import { lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { SAMPLE, type ExperimentPatch } from '../../protocol/experiment';
+import { parseDatasetName, parseHubId } from '../../protocol/hubCache';
 
 export function isInside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -51,6 +52,14 @@ export type PathField = (typeof PATH_FIELDS)[number];
 export function isPathValue(field: PathField, value: unknown): value is string {
   if (typeof value !== 'string' || value === '') return false;
   return field === 'backbone' ? value !== 'default' && !value.startsWith('preset:') : value !== SAMPLE;
+}
+
+/** Whether `value` of `field`, written in an experiment file in the folder `from`, names something on the hub (a
+ * model id in the Hugging Face cache, a dataset in the datasets cache) rather than a path: written as a hub name and
+ * no file or folder by that name lies there, as the engine decides (filepaths.py, hub.py). */
+export function isHubName(field: PathField, value: string, from: string): boolean {
+  const hub = field === 'backbone' ? parseHubId(value) : parseDatasetName(value);
+  return hub !== null && !existsSync(path.resolve(from, value));
 }
 
 export type PathVerdict = { abs: string } | { refused: string };
@@ -126,7 +135,7 @@ export function acceptPaths(
   const from = path.dirname(experimentFile);
   for (const field of PATH_FIELDS) {
     const value = accepted[field];
-    if (!isPathValue(field, value) || inFile.includes(value)) continue;
+    if (!isPathValue(field, value) || inFile.includes(value) || isHubName(field, value, from)) continue;
     const verdict = policy.verdict(value, from);
     if ('abs' in verdict) accepted[field] = policy.display(verdict.abs, from);
     else {
