@@ -177,3 +177,24 @@ def test_hub_names_are_read_as_the_extension_reads_them():
         assert hub.parse_hub_id(value) == (None if repo is None else (repo, revision)), value
     for value, repo, config in cases["dataset_names"]:
         assert parse_dataset_name(value) == (None if repo is None else (repo, config)), value
+
+
+def _resolve_in_fresh_process(env: dict[str, str]) -> str:
+    """resolve_model('google-t5/t5-small') where the package reads HF_HUB_OFFLINE and the hub's address itself."""
+    code = (
+        "from ladderlab.errors import BadInput\nfrom ladderlab.hub import resolve_model\n"
+        "try:\n    resolve_model('google-t5/t5-small', None)\nexcept BadInput as e:\n    print(e.message)"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", hub.ALLOW_DOWNLOAD_ENV)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**base, **env}, check=True)
+    return done.stdout
+
+
+def test_an_allowed_download_goes_to_the_hub_and_the_users_offline_switch_vetoes_it(tmp_path):
+    """Nothing here can download: the hub's address is a closed local port, so an allowed download is seen trying
+    the network (and failing clearly), where a refused one never does."""
+    env = {"HF_HUB_CACHE": str(tmp_path), "HF_ENDPOINT": "http://127.0.0.1:9", hub.ALLOW_DOWNLOAD_ENV: "1"}
+    out = _resolve_in_fresh_process(env)
+    assert "cannot download google-t5/t5-small: the hub could not be reached (ConnectError" in out
+    assert "HF_HUB_OFFLINE is set, so downloads are off" in _resolve_in_fresh_process({**env, "HF_HUB_OFFLINE": "1"})
+    assert "and downloads are off" in _resolve_in_fresh_process({**env, hub.ALLOW_DOWNLOAD_ENV: "0"})

@@ -72,8 +72,8 @@ def resolve_model(repo_id: str, revision: str | None) -> Path:
         if not downloads_allowed():
             raise BadInput(*_not_cached(shown, revision, e)) from None
     try:
-        with _online():  # progress: huggingface_hub's own bars on stderr
-            return Path(snapshot_download(repo_id, revision=revision))
+        with _online():
+            return Path(snapshot_download(repo_id, revision=revision, tqdm_class=_progress_lines(shown)))
     except GatedRepoError:
         raise BadInput(
             f"{repo_id} is a gated model: the hub refused it without access ({cache_folder()} has no copy)",
@@ -90,8 +90,9 @@ def resolve_model(repo_id: str, revision: str | None) -> Path:
             "check the id's spelling (org/name); for a private model `hf auth login` first",
         ) from None
     except (LocalEntryNotFoundError, OSError) as e:  # the hub could not be reached
+        cause = e.__cause__ or e  # huggingface_hub raises "cannot find it locally" from the network's error
         raise BadInput(
-            f"cannot download {shown}: {str(e).splitlines()[0]}",
+            f"cannot download {shown}: the hub could not be reached ({type(cause).__name__}: {cause})",
             f"check the network, or download it elsewhere into {cache_folder()} (`hf download {repo_id}`)",
         ) from None
 
@@ -117,6 +118,26 @@ def _not_cached(shown: str, revision: str | None, error: Exception) -> tuple[str
             "checkpoint folder or a preset in the Experiment view's Backbone field",
         ),
     )
+
+
+def _progress_lines(shown: str):
+    """A tqdm class for snapshot_download's bars (files, bytes): whole lines on stderr every few seconds instead of a
+    redrawn bar, readable in a log and in the extension's output channel alike."""
+    import sys
+
+    from tqdm import tqdm
+
+    class ProgressLines(tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs.update(file=sys.stderr, mininterval=5.0, disable=False)
+            super().__init__(*args, **kwargs)
+
+        def display(self, msg=None, pos=None):
+            line = self.format_meter(**self.format_dict)
+            print(f"ladderlab: downloading {shown}: {line}", file=self.fp, flush=True)
+            return True
+
+    return ProgressLines
 
 
 @contextmanager
