@@ -29,6 +29,7 @@ from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields, use_field
 from .events import EventSink
 from .filepaths import resolve_file_paths
+from .quant import check_quant
 from .train import Run
 
 
@@ -46,6 +47,7 @@ def prepare(exp: Experiment):
     device = resolve_device(exp.device)
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("this GPU does not support bf16", use_field("precision", "fp32"))
+    check_quant(exp, device)  # before loading anything: a quantised backbone needs CUDA and bitsandbytes
     backbone = load_backbone(exp.backbone)
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     task = read_for(exp)

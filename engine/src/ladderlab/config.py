@@ -236,6 +236,15 @@ class Experiment:
         help="adapter = each side block is a two-layer bottleneck (backbone width -> width/r -> backbone width) "
         "reading the backbone's layer through the same gates, as in the paper's reference code; no pruning init",
     )
+    backbone_quant: str = setting(
+        "none",
+        label="Backbone quantisation",
+        group="model",
+        choices=("none", "nf4", "int8"),
+        choice_labels={"none": "None", "nf4": "4-bit NF4 (QLoRA)", "int8": "8-bit (LLM.int8)"},
+        help="the frozen backbone quantised through bitsandbytes (QLoRA's loader; QLoRA = lora with nf4): needs a "
+        "CUDA GPU and bitsandbytes; refused with what is missing until the quantised loader is in",
+    )
     # -- LST memory/speed levers (each measured by `ladderlab bench`)
     side_attention: str = setting(
         "sdpa",

@@ -37,7 +37,7 @@ from .config import Experiment
 from .data import TaskSpec, instruct, load_task, read_for, task_spec, text2text
 from .data.pipeline import encode
 from .devices import Autocast, resolve_device
-from .errors import BadInput
+from .errors import BadInput, use_field
 from .memory_trace import ROLES, LiveTensorTracer
 from .methods import BUILDERS
 from .param_counts import count_trainable
@@ -202,6 +202,11 @@ def gpu_total_bytes(device: torch.device) -> int | None:
 def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
     """Every method of the experiment; the verdict uses ``gpu_gib`` or the GPU's own size."""
     # bad input is reported here, before any child starts
+    if exp.backbone_quant != "none":
+        raise BadInput(
+            f"the estimator does not model a quantised backbone (backbone_quant {exp.backbone_quant}) yet",
+            use_field("backbone_quant", "none") + " for the unquantised figures",
+        )
     backbone = load_backbone(exp.backbone)
     spec = spec_for(exp)
     device = resolve_device(exp.device)
