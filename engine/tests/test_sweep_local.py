@@ -115,6 +115,31 @@ def test_the_resumed_sweep_finishes_every_trial_and_leaves_the_finished_one_alon
         assert types.count("run_finished") == 1 and types.count("run_started") <= 2, (run_id, types)
 
 
+def test_a_sweep_another_engine_runs_is_refused_and_a_killed_one_blocks_nothing(sweep, capsys):
+    # another engine process holding the sweep, as a terminal's `ladderlab sweep resume` would
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from ladderlab.sweep.store import claim_driver; "
+            "held = claim_driver(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+            str(sweep["sweep_dir"]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert cli.main(["sweep", "resume", str(sweep["sweep_dir"]), "--backend", "local", "--json"]) == 2
+        err = capsys.readouterr().err
+        assert f"is already running: engine pid {holder.pid}" in err and "Stop Sweep" in err, err
+    finally:
+        holder.kill()  # SIGKILL: the lock goes with the process
+        holder.wait(timeout=10)
+    assert cli.main(["sweep", "resume", str(sweep["sweep_dir"]), "--backend", "local", "--json"]) == 0
+
+
 def test_each_trial_is_an_ordinary_run_tagged_with_its_sweep_and_point(sweep):
     for t in sweep["manifest"]["trials"]:
         config = json.loads((sweep["runs"] / t["run_id"] / "config.json").read_text())

@@ -96,8 +96,9 @@ def main(args: argparse.Namespace, report: Callable[[EventSink | None, dict], in
                 results = _results(SweepStore.open(args.sweep_dir, sink=sink))
                 _print(results, args.json)
                 return 0
-            store, trials, backend = _prepare(args, sink)
-            results = _drive(store, trials, backend, sink)
+            store, trials, backend, claim = _prepare(args, sink)
+            with claim:
+                results = _drive(store, trials, backend, sink)
     except StopRequested:
         where = f" {store.dir}" if store is not None else ""
         print(f"ladderlab: sweep stopped; `ladderlab sweep resume{where}` continues it", file=sys.stderr)
@@ -129,18 +130,20 @@ def _plan(args) -> int:
 
 
 def _prepare(args, sink: EventSink):
-    """Everything that can be refused, refused before anything is created: the file and its grid, the backend."""
+    """Everything that can be refused, refused before anything is created: the file and its grid, the backend, a
+    sweep that another engine runs. Returns the store, the trials to run, the backend and the driver's claim."""
     from .config import build_experiment
     from .sweep.spec import read_sweep_file
-    from .sweep.store import SweepStore
+    from .sweep.store import SweepStore, claim_driver
 
     if args.sweep_action == "resume":
         existing = SweepStore.open(args.sweep_dir)
+        claim = claim_driver(existing.dir)
         # early stopping needs Ray only where trials are left to run: a finished sweep re-aggregates anywhere
         early_stopping = existing.manifest["sweep"].get("early_stopping") if existing.unfinished() else None
         backend = _backend(args, sink, early_stopping)
         store = SweepStore.open(args.sweep_dir, EventSink(sink.stdout_mode), backend)
-        return store, store.unfinished(), backend
+        return store, store.unfinished(), backend, claim
     if not args.config:
         raise BadInput("sweep needs an experiment file with a sweep block", "pass --config FILE.ladder.json")
     values, spec = read_sweep_file(args.config)
@@ -149,7 +152,7 @@ def _prepare(args, sink: EventSink):
     values["runs_dir"] = str(Path(runs_dir).expanduser().resolve())
     backend = _backend(args, sink, spec.early_stopping)
     store = SweepStore.create(values["runs_dir"], values, spec, args.config, EventSink(sink.stdout_mode), backend)
-    return store, store.expand(), backend
+    return store, store.expand(), backend, claim_driver(store.dir)
 
 
 def _backend(args, sink: EventSink, early_stopping: dict | None):

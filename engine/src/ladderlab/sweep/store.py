@@ -4,6 +4,7 @@
     manifest.json   the experiment file, its values (paths resolved), the sweep block, and every trial: method,
                     grid point, seed, status (trials.TRIAL_STATES), run_id (its run folder under runs_dir), error
     results.json    the aggregate (aggregate.py), rewritten when the sweep ends and by ``ladderlab sweep report``
+    driver.lock     held by the one engine that runs the sweep's trials (claim_driver)
 
 Trials are ordinary run folders in runs_dir, next to those of ``run`` and ``compare``. Both files are replaced
 atomically (runstore.write_json_atomic): a sweep killed at any moment leaves a manifest that ``ladderlab sweep
@@ -12,7 +13,9 @@ resume`` reads. The manifest is the sweep's state; results are always recomputed
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import threading
 import time
@@ -29,6 +32,7 @@ from .trials import ENDED_STATES, Trial
 SWEEPS = "sweeps"  # the folder under runs_dir that holds one folder per sweep (src/runs/runStore.ts skips it)
 MANIFEST = "manifest.json"
 RESULTS = "results.json"
+DRIVER_LOCK = "driver.lock"
 
 
 class SweepStore:
@@ -207,6 +211,32 @@ class SweepStore:
             self._warn(trial_id, trackers)
         kept = {k: error.get(k) for k in ("kind", "message", "hint")} if error else None
         self._set(trial_id, status=status, error=kept)
+
+
+def claim_driver(sweep_dir: Path):
+    """Makes this process the only engine running the sweep's trials, or refuses (BadInput): two engines on one
+    sweep (a terminal's resume and the editor's) would run the same trials twice into the same run folders. Returns
+    what holds the claim (close it, or use it as a context manager, to release). An OS lock (flock), not a pid file:
+    it goes with the process however that ends, so a killed engine never blocks the next resume."""
+    try:
+        import fcntl
+    except ImportError:  # Windows has no flock: unguarded there (the extension still runs one sweep at a time)
+        return contextlib.nullcontext()
+    lock = open(Path(sweep_dir) / DRIVER_LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (returned open: it is the claim)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "?"
+        lock.close()
+        raise BadInput(
+            f"the sweep in {sweep_dir} is already running: engine pid {holder} holds its {DRIVER_LOCK}",
+            "wait for that sweep to end, or stop it (Stop Sweep, or Ctrl+C in its terminal), then resume",
+        ) from None
+    lock.truncate(0)
+    lock.write(str(os.getpid()))
+    lock.flush()
+    return lock
 
 
 def _identity(trial: Trial) -> dict:
