@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import constants
 
+import fake_hub
 from helpers import FIXTURES, SST2, TINY, cli
 from ladderlab import hub
 from ladderlab.backbones import default_backbone_path, load_backbone
@@ -198,3 +199,34 @@ def test_an_allowed_download_goes_to_the_hub_and_the_users_offline_switch_vetoes
     assert "cannot download google-t5/t5-small: the hub could not be reached (ConnectError" in out
     assert "HF_HUB_OFFLINE is set, so downloads are off" in _resolve_in_fresh_process({**env, "HF_HUB_OFFLINE": "1"})
     assert "and downloads are off" in _resolve_in_fresh_process({**env, hub.ALLOW_DOWNLOAD_ENV: "0"})
+
+
+def test_an_allowed_download_fills_the_cache_as_huggingface_hub_does(tmp_path):
+    """The download itself, through huggingface_hub's client against a local stand-in for the hub (fake_hub.py):
+    the snapshot, blobs and refs/main land in HF_HUB_CACHE, progress is reported on stderr, and the next run needs
+    no network (a resolve offline finds the same snapshot)."""
+    commit = "c" * 40
+    source = tmp_path / "served"
+    source.mkdir()
+    for name in ("config.json", "tokenizer_config.json", "vocab.txt"):
+        shutil.copyfile(default_backbone_path() / name, source / name)
+    server = fake_hub.serve("org/tiny", commit, source)
+    try:
+        cache = tmp_path / "hub"
+        code = "from ladderlab.hub import resolve_model; print(resolve_model('org/tiny', None))"
+        env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+        env.update(HF_HUB_CACHE=str(cache), HF_ENDPOINT=f"http://127.0.0.1:{server.server_port}")
+        env[hub.ALLOW_DOWNLOAD_ENV] = "1"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    repo = cache / "models--org--tiny"
+    assert Path(done.stdout.strip()) == repo / "snapshots" / commit
+    assert (repo / "refs" / "main").read_text() == commit
+    assert sorted(p.name for p in (repo / "snapshots" / commit).iterdir()) == sorted(p.name for p in source.iterdir())
+    assert (repo / "snapshots" / commit / "vocab.txt").read_bytes() == (source / "vocab.txt").read_bytes()
+    assert "ladderlab: downloading org/tiny:" in done.stderr and "100%" in done.stderr
+    offline = {k: v for k, v in env.items() if k != hub.ALLOW_DOWNLOAD_ENV}
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=offline, timeout=60)
+    assert Path(again.stdout.strip()) == repo / "snapshots" / commit, again.stderr

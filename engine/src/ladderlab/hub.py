@@ -129,11 +129,15 @@ def _progress_lines(shown: str):
 
     class ProgressLines(tqdm):
         def __init__(self, *args, **kwargs):
-            kwargs.update(file=sys.stderr, mininterval=5.0, disable=False)
+            kwargs.update(file=sys.stderr, mininterval=5.0, disable=False, leave=False)
             super().__init__(*args, **kwargs)
 
         def display(self, msg=None, pos=None):
-            line = self.format_meter(**self.format_dict)
+            if msg == "" or not self.total:  # a bar being cleared, or one with nothing to count yet
+                return True
+            line = self.format_meter(
+                **{**self.format_dict, "bar_format": "{desc}: {percentage:3.0f}% ({n_fmt}/{total_fmt})"}
+            )
             print(f"ladderlab: downloading {shown}: {line}", file=self.fp, flush=True)
             return True
 
