@@ -18,8 +18,10 @@ def _git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def serve(repo_id: str, commit: str, folder: Path) -> ThreadingHTTPServer:
-    """Serves ``folder``'s files as ``repo_id`` at ``commit`` on 127.0.0.1 (server.server_port) until shutdown()."""
+def serve(repo_id: str, commit: str, folder: Path, gated: tuple[str, ...] = ()) -> ThreadingHTTPServer:
+    """Serves ``folder``'s files as ``repo_id`` at ``commit`` on 127.0.0.1 (server.server_port) until shutdown().
+    Any other model is missing (404, RepoNotFound), except those in ``gated``: refused without access (403,
+    GatedRepo), as the hub answers an anonymous request."""
     files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
     revision = f"/api/models/{repo_id}/revision/"
     tree = f"/api/models/{repo_id}/tree/"
@@ -37,6 +39,10 @@ def serve(repo_id: str, commit: str, folder: Path) -> ThreadingHTTPServer:
 
         def _answer(self, with_body: bool) -> None:
             path = urlparse(self.path).path
+            other = path.removeprefix("/api/models/").split("/revision/")[0]
+            if path.startswith("/api/models/") and not path.startswith(revision) and not path.startswith(tree):
+                code, status = ("GatedRepo", 403) if other in gated else ("RepoNotFound", 404)
+                return self._send(b"", {"X-Error-Code": code, "X-Error-Message": code}, with_body, status=status)
             if path.startswith(revision):
                 body, headers = {"id": repo_id, "sha": commit, "siblings": [{"rfilename": n} for n in files]}, {}
             elif path.startswith(tree):

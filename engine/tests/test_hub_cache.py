@@ -180,15 +180,18 @@ def test_hub_names_are_read_as_the_extension_reads_them():
         assert parse_dataset_name(value) == (None if repo is None else (repo, config)), value
 
 
-def _resolve_in_fresh_process(env: dict[str, str]) -> str:
-    """resolve_model('google-t5/t5-small') where the package reads HF_HUB_OFFLINE and the hub's address itself."""
+def _resolve_in_fresh_process(env: dict[str, str], *ids: str) -> str:
+    """Each of ``ids`` (default google-t5/t5-small) resolved where the package reads HF_HUB_OFFLINE and the hub's
+    address itself; stdout holds each refusal's message and hint."""
     code = (
-        "from ladderlab.errors import BadInput\nfrom ladderlab.hub import resolve_model\n"
-        "try:\n    resolve_model('google-t5/t5-small', None)\nexcept BadInput as e:\n    print(e.message)"
+        "import sys\nfrom ladderlab.errors import BadInput\nfrom ladderlab.hub import resolve_model\n"
+        "for repo in sys.argv[1:]:\n    try:\n        resolve_model(repo, None)\n"
+        "    except BadInput as e:\n        print(e.message, e.hint)"
     )
+    ids = ids or ("google-t5/t5-small",)
     base = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", hub.ALLOW_DOWNLOAD_ENV)}
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**base, **env}, check=True)
-    return done.stdout
+    run = [sys.executable, "-c", code, *ids]
+    return subprocess.run(run, capture_output=True, text=True, env={**base, **env}, check=True, timeout=60).stdout
 
 
 def test_an_allowed_download_goes_to_the_hub_and_the_users_offline_switch_vetoes_it(tmp_path):
@@ -210,16 +213,19 @@ def test_an_allowed_download_fills_the_cache_as_huggingface_hub_does(tmp_path):
     source.mkdir()
     for name in ("config.json", "tokenizer_config.json", "vocab.txt"):
         shutil.copyfile(default_backbone_path() / name, source / name)
-    server = fake_hub.serve("org/tiny", commit, source)
+    server = fake_hub.serve("org/tiny", commit, source, gated=("meta-llama/Llama-3.2-1B",))
+    cache = tmp_path / "hub"
+    code = "from ladderlab.hub import resolve_model; print(resolve_model('org/tiny', None))"
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_HUB_CACHE=str(cache), HF_ENDPOINT=f"http://127.0.0.1:{server.server_port}")
+    env[hub.ALLOW_DOWNLOAD_ENV] = "1"
     try:
-        cache = tmp_path / "hub"
-        code = "from ladderlab.hub import resolve_model; print(resolve_model('org/tiny', None))"
-        env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
-        env.update(HF_HUB_CACHE=str(cache), HF_ENDPOINT=f"http://127.0.0.1:{server.server_port}")
-        env[hub.ALLOW_DOWNLOAD_ENV] = "1"
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+        refusals = _resolve_in_fresh_process(env, "meta-llama/Llama-3.2-1B", "org/absent")
     finally:
         server.shutdown()
+    assert "meta-llama/Llama-3.2-1B is a gated model" in refusals and "hf auth login" in refusals
+    assert "no model org/absent on the Hugging Face hub" in refusals
     assert done.returncode == 0, done.stderr
     repo = cache / "models--org--tiny"
     assert Path(done.stdout.strip()) == repo / "snapshots" / commit
