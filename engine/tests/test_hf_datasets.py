@@ -130,6 +130,13 @@ def test_bad_columns_splits_and_labels_are_refused(sst2_dict, tmp_path):
     ).save_to_disk(str(unlabelled))
     load_fails(r"\[validation\] row 1: label -1 \(-1: GLUE's test splits have no labels\)", "sst2", str(unlabelled))
     load_fails("task 'imdb' reads its own files, not a datasets source", "imdb", str(saved))
+    # A GLUE TSV folder stays one, even with a parquet file beside its TSV files.
+    tsv = tmp_path / "SST-2"
+    shutil.copytree(SST2, tsv)
+    shutil.copyfile(one_file, tsv / "extra.parquet")
+    assert _splits(load_task("sst2", str(tsv), **SPLIT_OPTIONS)) == _splits(
+        load_task("sst2", str(SST2), **SPLIT_OPTIONS)
+    )
 
 
 def test_a_run_on_a_saved_dataset(sst2_dict, tmp_path):

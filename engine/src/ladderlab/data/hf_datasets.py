@@ -50,6 +50,8 @@ def is_source(data: str) -> bool:
     if path.is_file():
         return path.suffix.lower() in FILE_TYPES
     if path.is_dir():
+        if (path / "train.tsv").is_file():  # a GLUE TSV folder stays one, whatever else lies in it
+            return False
         return any((path / m).is_file() for m in SAVED_MARKERS) or any(
             p.suffix.lower() in FILE_TYPES for p in path.rglob("*")
         )
