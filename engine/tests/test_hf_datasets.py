@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,12 @@ def test_a_run_on_a_saved_dataset(sst2_dict, tmp_path):
     exp = build_experiment({}, {**TINY_LST, "data": str(saved), "runs_dir": str(tmp_path / "runs"), "epochs": 1})
     outcome = run_comparison(exp, EventSink("quiet"))
     assert not outcome.failed and [row["method"] for row in outcome.rows] == ["lst"]
+
+
+def test_without_the_datasets_library_other_data_still_reads(sst2_dict, tmp_path, monkeypatch):
+    parquet = tmp_path / "train.parquet"
+    sst2_dict["train"].to_parquet(str(parquet))
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` now fails, as where it is not installed
+    error = load_fails("is a datasets source, and the datasets library is not installed", "file", str(parquet))
+    assert "pip install datasets" in (error.hint or "")
+    assert len(load_task("sst2", str(SST2), **SPLIT_OPTIONS).train) == 64  # TSV never needs it

@@ -114,7 +114,11 @@ def _tables(data: str) -> dict:
     except ImportError:
         raise BadInput(
             f"{data} is a datasets source, and the datasets library is not installed",
-            "pip install datasets (or the engine's extra: pip install 'ladderlab[datasets]')",
+            for_client(
+                cli="pip install datasets (the engine's extra: pip install 'ladderlab[datasets]')",
+                vscode="install it into the engine's Python environment (python -m pip install datasets with the "
+                "interpreter Ladder Lab uses, e.g. the workspace's .venv), or give the data as a .csv/.tsv/.jsonl file",
+            ),
         ) from None
     datasets.disable_progress_bars()  # stderr belongs to the run's own messages
     datasets.logging.set_verbosity_error()  # "using the latest cached version": the notes say what was read
