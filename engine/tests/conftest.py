@@ -10,6 +10,11 @@ from ladderlab.backbones import load_backbone
 from ladderlab.data import load_task
 
 
+def pytest_configure(config):
+    # test_cuda.py: what only a CUDA device shows; skipped without one, run on a GPU machine by scripts/gpu-check
+    config.addinivalue_line("markers", "cuda: needs a CUDA device (scripts/gpu-check runs these on a GPU machine)")
+
+
 @pytest.fixture(scope="session")
 def minilm():
     return load_backbone("default")
