@@ -287,15 +287,20 @@ function renderBackbone(s: ExperimentState): void {
   }
   // The cache's models (the host refreshes them), between the presets and "folder…"; a hub id not among them
   // (not cached: the engine will say how to get it) is shown as itself.
-  for (const option of backboneKind.querySelectorAll('vscode-option[data-cached]')) option.remove();
   const choices = [...s.cached];
   if (s.backboneIsHubId && !choices.some((c) => c.value === v))
     choices.push({ value: v, label: `${v} (hub id, not in the cache)` });
-  for (const c of choices)
-    backboneKind.insertBefore(
-      el('vscode-option', { text: c.label, attrs: { value: c.value, 'data-cached': '' } }),
-      backboneKind.lastChild,
-    );
+  const signature = JSON.stringify(choices);
+  if (backboneKind.dataset.cached !== signature) {
+    // Rebuilt only when they changed: an open dropdown is left alone by the states in between.
+    backboneKind.dataset.cached = signature;
+    for (const option of backboneKind.querySelectorAll('vscode-option[data-cached]')) option.remove();
+    for (const c of choices)
+      backboneKind.insertBefore(
+        el('vscode-option', { text: c.label, attrs: { value: c.value, 'data-cached': '' } }),
+        backboneKind.lastChild,
+      );
+  }
   const isFolder = v !== 'default' && !v.startsWith('preset:') && !s.backboneIsHubId;
   if (!backboneKind.matches(':focus-within')) backboneKind.value = isFolder ? 'folder' : v;
   backbonePath.textContent = isFolder ? v : '';
