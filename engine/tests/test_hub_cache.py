@@ -105,8 +105,9 @@ def test_a_model_not_in_the_cache_is_refused_with_the_fix(in_cache, monkeypatch)
     # Allowed by the flag, yet the user's own HF_HUB_OFFLINE=1 still refuses, and the message says why.
     monkeypatch.setenv(hub.ALLOW_DOWNLOAD_ENV, "1")
     monkeypatch.setattr(hub, "USER_HF_HUB_OFFLINE", "1")
-    with pytest.raises(BadInput, match="HF_HUB_OFFLINE is set"):
+    with pytest.raises(BadInput, match="HF_HUB_OFFLINE is set") as info:
         load_backbone("google-t5/t5-base")
+    assert "unset HF_HUB_OFFLINE so --allow-download may download it" in (info.value.hint or "")
 
 
 def test_a_folder_by_that_name_wins_and_paths_are_not_ids(in_cache, tmp_path, monkeypatch):

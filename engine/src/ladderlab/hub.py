@@ -113,7 +113,9 @@ def _not_cached(shown: str, revision: str | None, error: Exception) -> tuple[str
         + f", and {why}",
         for_client(
             cli=f"download it once with `{download}` (huggingface_hub's CLI; older versions: huggingface-cli "
-            "download), or add --allow-download; or pass a local checkpoint folder",
+            "download), "
+            + ("or unset HF_HUB_OFFLINE so --allow-download may download it" if vetoed else "or add --allow-download")
+            + "; or pass a local checkpoint folder",
             vscode=f"download it once in a terminal with `{download}`, or pick a model already in the cache, a "
             "checkpoint folder or a preset in the Experiment view's Backbone field",
         ),
