@@ -1,5 +1,6 @@
 """Llama-class decoders (families/llama.py) on the tiny preset shapes: 64 wide, 4 layers, 4 query heads sharing 2
-key/value heads (GQA), RoPE, RMSNorm, gated FFN; Qwen3's head dimension 32 differs from 64/4.
+key/value heads (GQA), RoPE, RMSNorm, gated FFN; Qwen3's head dimension 32 differs from 64/4; Gemma 2 has soft-capped
+eager attention and logits, Gemma 3 sliding-window layers and query/key norms.
 
 Each family memorises 32 instruction examples of uneven lengths (so batches are left-padded) under LST, LoRA and full
 fine-tuning, and greedy decoding with the key/value caches gives back the memorised answers: wrong gradients, masks,
@@ -36,7 +37,7 @@ from ladderlab.step import loss_for, make_optimizer, training_step
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
-FAMILIES = ("llama", "mistral", "qwen2", "qwen3")
+FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3")
 WORDS = [
     "red",
     "green",
@@ -59,7 +60,7 @@ VOCAB = ["<pad>", "<s>", "</s>", "[UNK]", "question", "user", "assistant", *WORD
 # method -> (experiment fields, learning rate, steps): one batch of all 32 examples per step
 METHODS = {
     "lst": ({"r": 4, "init": "magnitude"}, 1e-2, 60),
-    "lora": ({"lora_rank": 8}, 2e-2, 60),
+    "lora": ({"lora_rank": 8}, 2e-2, 80),
     "full": ({}, 3e-3, 40),
 }
 CPU = torch.device("cpu")
@@ -150,7 +151,7 @@ def answers(model, backbone) -> tuple[list[str], list[str]]:
 @pytest.mark.parametrize("method", list(METHODS))
 def test_memorises_instructions_and_generates_them(backbones, family, method):
     backbone = backbones[family]
-    assert backbone.family.name == "llama" and backbone.config.model_type == family
+    assert backbone.family.name == "llama" and backbone.config.model_type == PRESETS[f"{family}-tiny"]["model_type"]
     model, loss = memorise(backbone, method)
     assert loss < 0.1, f"{family}/{method}: final loss {loss:.3f}"
     generated, references = answers(model, backbone)

@@ -96,8 +96,18 @@ PRESETS: dict[str, dict] = {
     # 4 query heads sharing 2 key/value heads (GQA); the vocabulary of the preset tokenizer (MiniLM's WordPiece).
     **{
         f"{family}-tiny": _llama(64, 128, 4, 4, 2, model_type=family, vocab_size=30522, **extra)
-        for family, extra in (("llama", {}), ("mistral", {}), ("qwen2", {}), ("qwen3", {"head_dim": 32}))
+        for family, extra in (
+            ("llama", {}),
+            ("mistral", {}),
+            ("qwen2", {}),
+            ("qwen3", {"head_dim": 32}),
+            ("gemma", {"head_dim": 16}),
+            ("gemma2", {"head_dim": 16, "query_pre_attn_scalar": 16}),
+        )
     },
+    "gemma3-tiny": _llama(
+        64, 128, 4, 4, 2, model_type="gemma3_text", vocab_size=30522, head_dim=16, query_pre_attn_scalar=16
+    ),
 }
 
 

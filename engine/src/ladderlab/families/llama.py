@@ -1,4 +1,4 @@
-"""Llama-class decoder LLMs (Llama 2/3, Qwen2/2.5/3, Mistral) through transformers' own model classes.
+"""Llama-class decoder LLMs (Llama 2/3, Qwen2/2.5/3, Mistral, Gemma 1/2/3) through transformers' own model classes.
 
 Two task models: causal-LM instruction tuning (``--task instruct``: ``AutoModelForCausalLM``, logits for every
 position, the frozen LM head) and classification (``AutoModelForSequenceClassification``: a new, trainable ``score``
@@ -25,7 +25,8 @@ import inspect
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, AutoModelForCausalLM, DynamicCache, LlamaModel
+from transformers import AutoModelForCausalLM, DynamicCache, LlamaModel
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from ..data.instruct import is_instruct
 from ..errors import BadInput
@@ -65,7 +66,7 @@ def is_causal_lm(model) -> bool:
 
 class LlamaFamily(Family):
     name = "llama"
-    model_types = ("llama", "mistral", "qwen2", "qwen3")
+    model_types = ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3_text")
     lora_targets = ("q_proj", "v_proj")  # as PEFT's own default for these architectures
     adapter_points = ("self_attn.o_proj", "mlp.down_proj")  # after self-attention and after the FFN
     head_modules = ("score",)  # classification's new head; absent (LM head frozen) for causal-LM
@@ -132,7 +133,9 @@ class LlamaFamily(Family):
         side = copy.deepcopy(config)
         side.hidden_size, side.intermediate_size, side.head_dim = d // r, config.intermediate_size // r, head_dim // r
         side.num_hidden_layers, side.num_attention_heads, side.num_key_value_heads = n_layers, h, kv
-        if getattr(side, "layer_types", None) is not None:  # Qwen2/3: one attention type per layer
+        if getattr(side, "query_pre_attn_scalar", None) is not None:  # Gemma 2/3 scale q·k by this^-0.5
+            side.query_pre_attn_scalar = head_dim // r  # 1/sqrt(the side's head dim), as the other families'
+        if getattr(side, "layer_types", None) is not None:  # Qwen2/3, Gemma 2/3: one attention type per layer
             side.layer_types = list(side.layer_types[:n_layers])
         # no token embedding (the side reads downsampled backbone embeddings): a one-row table, then dropped
         side.vocab_size, side.pad_token_id = 1, None
@@ -142,7 +145,10 @@ class LlamaFamily(Family):
         return side
 
     def build_side_stacks(self, side_config):
-        side = AutoModel.from_config(side_config)  # the backbone's own base class: LlamaModel, Qwen2Model, ...
+        base_class = MODEL_MAPPING[type(side_config)]  # the backbone's own base class: LlamaModel, Qwen2Model, ...
+        if side_config._attn_implementation == "sdpa" and not base_class._supports_sdpa:
+            side_config._attn_implementation = "eager"  # Gemma 2's soft-capped attention has no SDPA path
+        side = base_class(side_config)
         side.embed_tokens = None
         return nn.ModuleDict({"decoder": side})
 
@@ -162,7 +168,9 @@ class LlamaFamily(Family):
     def side_head(self, model, hidden, batch):
         if is_causal_lm(model):  # the frozen LM head, in its own dtype (a bf16 backbone keeps it bf16)
             head = model.lm_head
-            return F.linear(hidden.to(head.weight.dtype), head.weight, head.bias).to(hidden.dtype)
+            logits = F.linear(hidden.to(head.weight.dtype), head.weight, head.bias).to(hidden.dtype)
+            cap = getattr(model.config, "final_logit_softcapping", None)  # Gemma 2/3, as their CausalLM forward
+            return logits if cap is None else torch.tanh(logits / cap) * cap
         return squeeze_regression(model.score(hidden[:, -1]))  # left padding: the last real token
 
     def layer_roles(self, stack):
@@ -176,6 +184,8 @@ class LlamaFamily(Family):
             **linear_roles(a + "v_proj", "VO", "R"),
             **linear_roles(a + "o_proj", "R", "O"),
             "post_attention_layernorm.weight": ("R",),
+            "pre_feedforward_layernorm.weight": ("R",),  # Gemma 2/3 also normalise around the FFN
+            "post_feedforward_layernorm.weight": ("R",),
             **linear_roles("mlp.gate_proj", "F", "R"),
             **linear_roles("mlp.up_proj", "F", "R"),
             **linear_roles("mlp.down_proj", "R", "F"),
