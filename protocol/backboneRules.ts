@@ -93,6 +93,29 @@ export function shapeFromConfig(cfg: Record<string, unknown>): BackboneShape | n
         attention: 'attention',
       };
     }
+    case 'llama':
+    case 'mistral':
+    case 'qwen2':
+    case 'qwen3':
+    case 'gemma':
+    case 'gemma2':
+    case 'gemma3_text': {
+      // families/llama.py: heads and grouped-query key/value heads kept, each head's dimension divided by r
+      const [d, ff, h, n] = ['hidden_size', 'intermediate_size', 'num_attention_heads', 'num_hidden_layers'].map(get);
+      if (!d || !ff || !h || !n) return null;
+      const headDim = get('head_dim') ?? Math.floor(d / h);
+      return {
+        layers: n,
+        allLayers: n,
+        heads: h,
+        widths: [
+          ['hidden', d],
+          ['intermediate', ff],
+          ['attention', h * headDim],
+        ],
+        attention: 'attention',
+      };
+    }
     default:
       return null;
   }

@@ -46,7 +46,7 @@ test('the built-in backbone and every preset have a shape the rules can use', ()
     attention: 'hidden',
   });
   for (const [name, cfg] of Object.entries(PRESETS)) assert.ok(shapeFromConfig(cfg), name);
-  assert.equal(shapeFromConfig({ model_type: 'llama', hidden_size: 64 }), null); // not trained: the engine says so
+  assert.equal(shapeFromConfig({ model_type: 'mamba', hidden_size: 64 }), null); // not trained: the engine says so
   assert.equal(shapeFromConfig({ model_type: 'bert', hidden_size: 64 }), null); // incomplete: not guessed
 });
 
