@@ -39,7 +39,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -99,7 +100,9 @@ class Part:
     steps: list[Step]
     status: str = "not run"  # ok | failed (exit N) | timed out | skipped: ...
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
+
+
+PYTEST = [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-rA", "-p", "no:cacheprovider"]
 
 
 def ladderlab(*args: str) -> list[str]:
@@ -121,34 +124,17 @@ def plan(args, out: Path, scratch: Path) -> list[Part]:
     in ``out`` (the device tool brings back at most eight); what results.json takes in stays in ``scratch``."""
     bench = ["bench", "--device", "cuda", "--json", "--out", str(scratch / "bench")]
     parts = [
-        Part("env", "versions, GPU, bf16", 30, [Step([sys.executable, "-c", ENV_PROBE], stdout=scratch / "env.json")]),
+        Part("env", "versions, GPU, bf16", 25, [Step([sys.executable, "-c", ENV_PROBE], stdout=scratch / "env.json")]),
         Part(
             "tests",
             "CUDA tests (pytest -m cuda)",
-            150,
-            [
-                Step(
-                    [
-                        sys.executable,
-                        "-m",
-                        "pytest",
-                        "-m",
-                        "cuda",
-                        "-q",
-                        "-rA",
-                        "-p",
-                        "no:cacheprovider",
-                        f"--junitxml={scratch / 'junit.xml'}",
-                        str(CUDA_TESTS.relative_to(ENGINE)),
-                    ],
-                    cwd=ENGINE,
-                )  # fmt: skip
-            ],
+            140,
+            [Step([*PYTEST, f"--junitxml={scratch / 'junit.xml'}", str(CUDA_TESTS.relative_to(ENGINE))], cwd=ENGINE)],
         ),
         Part(
             "bench-fp32",
             f"ladderlab bench, T5-base shape, fp32, {args.rounds} rounds",
-            170,
+            195,
             [
                 Step(
                     ladderlab(*bench, "--precisions", "fp32", "--rounds", str(args.rounds)),
@@ -159,7 +145,7 @@ def plan(args, out: Path, scratch: Path) -> list[Part]:
         Part(
             "run",
             f"monitored comparison ({RUN_METHODS}), then its estimate",
-            110,
+            100,
             [
                 Step(
                     ladderlab(
@@ -326,7 +312,8 @@ class Sampler(threading.Thread):
 
 
 def run_part(part: Part, out: Path, log, env: dict, deadline: float) -> None:
-    """Each step in its own process group, killed whole at the part's timeout; stdout to its file or the log."""
+    """Each step in its own process group, killed whole at the part's timeout; stdout to its file or the log. A step
+    that fails does not stop the next (the run's estimate still comes after a method ran out of memory)."""
     started = time.monotonic()
     limit = min(part.timeout_s, deadline - started - SUMMARY_S)
     if limit < 10:
@@ -339,31 +326,38 @@ def run_part(part: Part, out: Path, log, env: dict, deadline: float) -> None:
     try:
         for step in part.steps:
             left = limit - (time.monotonic() - started)
-            log.write(f"\n== {part.name}: {step.shown()} (cwd {step.cwd.name}, {left:.0f} s left)\n")
+            where = step.cwd.relative_to(REPO) if step.cwd != REPO else "."
+            log.write(f"\n== {part.name}: {step.shown()} (in {where}, {left:.0f} s left)\n")
             log.flush()
-            sink = open(step.stdout, "w", encoding="utf-8") if step.stdout else log  # noqa: SIM115
-            try:
-                proc = subprocess.Popen(step.argv, cwd=step.cwd, env=env, stdout=sink, stderr=log,
-                                        start_new_session=True)  # fmt: skip
-                try:
-                    code = proc.wait(timeout=max(left, 1))
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)  # the estimator's and pytest's children too
-                    proc.wait()
-                    part.status = f"timed out after {limit:.0f} s"
-                    return
-            finally:
-                if sink is not log:
-                    sink.close()
-            if code != 0:
+            code = run_step(step, log, env, left)
+            if code is None:
+                part.status = f"timed out after {limit:.0f} s"
+                return
+            if code != 0 and part.status == "ok":
                 part.status = f"failed (exit {code})"
-                if part.name != "tests":  # a failed test still leaves the others' results; a failed command not
-                    return
     finally:
         part.seconds = round(time.monotonic() - started, 1)
         if sampler:
             sampler.stop_event.set()
             sampler.join(10)
+
+
+def run_step(step: Step, log, env: dict, timeout: float) -> int | None:
+    """The step's exit status; None when it ran out of time (killed with every process it started)."""
+    sink = open(step.stdout, "w", encoding="utf-8") if step.stdout else log  # noqa: SIM115
+    try:
+        proc = subprocess.Popen(step.argv, cwd=step.cwd, env=env, stdout=sink, stderr=log, start_new_session=True)
+        try:
+            return proc.wait(timeout=max(timeout, 1))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the estimator's and pytest's children too
+            proc.wait()
+            return None
+    finally:
+        if sink is not log:
+            sink.close()
+            if step.stdout and step.stdout.stat().st_size == 0:
+                step.stdout.unlink()  # nothing came: no empty file among the results
 
 
 def execute(args, parts: list[Part], out: Path, scratch: Path) -> int:
@@ -380,7 +374,11 @@ def execute(args, parts: list[Part], out: Path, scratch: Path) -> int:
             print(f"gpu-check: {part.name}: {part.what} (timeout {part.timeout_s} s)", flush=True)
             run_part(part, out, log, env, deadline)
             print(f"gpu-check: {part.name}: {part.status} in {part.seconds} s", flush=True)
-            table = finish(out, parts, scratch, REPO)  # after every part: what ran so far survives a cut
+            try:  # after every part: what ran so far survives a cut
+                table = finish(out, parts, scratch, REPO)
+            except Exception:  # a summary that cannot read something must not cost the parts still to run
+                table = f"gpu-check: the summary failed:\n{traceback.format_exc()}"
+                log.write(table)
     print(table)
     return 0 if all(p.status == "ok" for p in parts) else 1
 

@@ -17,6 +17,7 @@ import pytest
 from helpers import REPO
 
 SCRIPT = REPO / "scripts" / "gpu-check"
+MIB = 2**20
 sys.path.insert(0, str(REPO / "bench"))
 
 
@@ -83,6 +84,17 @@ def test_the_summary_reads_a_bench_cut_short_and_keeps_machine_paths_out(tmp_pat
         '<testsuites><testsuite><testcase name="test_a"/><testcase name="test_b"><failure message="x"/></testcase>'
         '<testcase name="test_c"><skipped/></testcase></testsuite></testsuites>'
     )
+    # The monitored run: its events (as a run on CUDA writes them), its estimate, what nvidia-smi saw.
+    events = [
+        {"type": "run_started", "run_id": "r1", "method": "lst", "run_dir": f"{REPO}/bench/.runs/r1"},
+        {"type": "train_step", "run_id": "r1", "memory": {"allocated_bytes": 900 * MIB, "reserved_bytes": 1200 * MIB}},
+        {"type": "phase_memory", "run_id": "r1", "phase": "train",
+         "memory": {"peak_allocated_bytes": 1000 * MIB, "peak_reserved_bytes": 1300 * MIB}},
+        {"type": "run_finished", "run_id": "r1", "summary": {}},
+    ]  # fmt: skip
+    (out / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    (scratch / "estimate.json").write_text(json.dumps({"rows": [{"method": "lst", "peak_bytes": 1150 * MIB}]}))
+    (out / "nvidia-smi.csv").write_text("t,used_mib,total_mib\n1.0,600,143771\n1.5,1900,143771\n")
     parts = [SimpleNamespace(name="bench-fp32", status="timed out after 170 s", seconds=170.0, timeout_s=170)]
     table = gpu_check_summary.finish(out, parts, scratch, REPO)
     results = json.loads((out / "results.json").read_text())
@@ -94,6 +106,8 @@ def test_the_summary_reads_a_bench_cut_short_and_keeps_machine_paths_out(tmp_pat
     assert checks["lst paper/bf16 step_vs_lora (goal)"]["verdict"] == "not measured"
     assert results["tests"] == {"test_a": "passed", "test_b": "failed", "test_c": "skipped"}
     assert "rows read back from its log" in results["bench_notes"][0]
+    assert checks["lst estimate vs train peak"]["verdict"] == "NOT met"  # +15%
+    assert checks["nvidia-smi (GPU monitor) sees the run"]["verdict"] == "met"  # 1900 MiB used >= 1200 reserved
     assert "NOT met" in table and "timed out" in table
     for path in out.iterdir():
         assert str(REPO) not in path.read_text(), path.name
