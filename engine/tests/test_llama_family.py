@@ -22,6 +22,8 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
+import helpers
+from ladderlab import cli
 from ladderlab.backbones import PRESETS, load_backbone
 from ladderlab.comparison import prepare
 from ladderlab.config import build_experiment
@@ -254,3 +256,39 @@ def test_a_quantised_backbone_is_refused_with_what_it_needs(quant):
         prepare(exp)
     with pytest.raises(BadInput, match="does not model a quantised backbone"):
         estimate_all(exp)
+
+
+def test_instruct_runs_through_the_cli_and_reports_loss_and_exact_match(backbones, tmp_path, monkeypatch, capsys):
+    """``ladderlab compare --task instruct``: the training loop, the split, the collator (labels padded like the
+    input) and the evaluation (per-token loss, generated answers) on a checkpoint folder of the Llama family."""
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "chat.jsonl"
+    rows = [{"prompt": e.prompt, "response": e.response} for e in examples()]
+    rows[0] = {"messages": [{"role": "user", "content": "question 0"}, {"role": "assistant", "content": "red"}]}
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    folder = backbones["llama"].folder
+    code = cli.main(
+        helpers.cli("compare --methods lst,lora --task instruct --epochs 1 --batch-size 8 --json --data", data)
+        + ["--backbone", str(folder)]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = json.loads(captured.out)["rows"]
+    assert [r["method"] for r in rows] == ["lst", "lora"]
+    for row in rows:
+        metrics = row["metrics"]
+        assert set(metrics) == {"exact_match", "token_loss", "score"}
+        assert 0 <= metrics["exact_match"] <= 100 and 0 < metrics["token_loss"] < 10
+        assert metrics["exact_match"] <= metrics["score"] < metrics["exact_match"] + 100 / 3
+
+
+def test_instruct_is_refused_on_a_classifier_family(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q {i}", "response": "a"}) + "\n" for i in range(5)))
+    code = cli.main(helpers.cli("run --method lst --task instruct --backbone preset:bert-tiny --data", data))
+    assert code == 2
+    assert (
+        "task instruct trains a decoder LLM (Llama, Mistral, Qwen2/3, Gemma); this backbone's family is encoder"
+        in capsys.readouterr().err
+    )

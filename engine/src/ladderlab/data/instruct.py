@@ -88,8 +88,8 @@ def check_backbone(family: str, methods) -> None:
     """Instruction tuning needs a decoder LLM (families/llama.py); prompt tuning's virtual tokens are not placed yet."""
     if family != "llama":
         raise BadInput(
-            f"task instruct trains a causal LM, and this backbone is a {family} model",
-            "choose a Llama, Mistral or Qwen2/3 checkpoint, or preset:llama-tiny",
+            f"task instruct trains a decoder LLM (Llama, Mistral, Qwen2/3, Gemma); this backbone's family is {family}",
+            "choose such a checkpoint, or a preset such as preset:llama-3.2-1b (random weights)",
         )
     if "prompt" in methods:
         raise BadInput("task instruct does not support prompt tuning yet", "remove prompt from methods")
