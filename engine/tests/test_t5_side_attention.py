@@ -60,7 +60,9 @@ def _run_ours(side, enc, dec, mask):
 
 def _run_theirs(side, enc, dec, mask):
     encoded = side["encoder"](inputs_embeds=enc, attention_mask=mask).last_hidden_state
-    out = side["decoder"](inputs_embeds=dec, encoder_hidden_states=encoded, encoder_attention_mask=mask, use_cache=False)
+    out = side["decoder"](
+        inputs_embeds=dec, encoder_hidden_states=encoded, encoder_attention_mask=mask, use_cache=False
+    )
     return out.last_hidden_state
 
 
@@ -72,9 +74,11 @@ def _outputs_and_grads(run, side, enc, dec, mask):
     return out.detach(), enc.grad, dec.grad, grads
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+@pytest.mark.parametrize(("attention", "chunks"), [("sdpa", "one"), ("sdpa", "per_row"), ("eager", "one")])
 @pytest.mark.parametrize("reference", ["eager", "sdpa"])
-def test_side_stacks_match_transformers_t5_outputs_and_gradients(attention, reference):
+def test_side_stacks_match_transformers_t5_outputs_and_gradients(attention, chunks, reference, monkeypatch):
+    if chunks == "per_row":  # backward recomputes the attention row by row
+        monkeypatch.setattr(t5_side, "CHUNK_BYTES", 1)
     ours, theirs = _pair(attention, reference)
     ours.eval(), theirs.eval()  # dropout off: the computation alone is compared
     enc, dec, mask = _inputs()
@@ -119,9 +123,11 @@ def test_no_batch_sized_attention_tensor_is_saved_for_backward():
     assert (B, heads, L, L) in old  # the formulation replaced here kept them (the test can fail)
 
 
-def test_checkpointed_attention_replays_its_dropout():
-    """Training mode: the gradients through the checkpointed attention equal those of the same attention computed
-    once with its graph kept (same seed), so the recomputation drew the same dropout mask."""
+@pytest.mark.parametrize("chunk_bytes", [t5_side.CHUNK_BYTES, 1])
+def test_checkpointed_attention_replays_its_dropout(chunk_bytes, monkeypatch):
+    """Training mode: the gradients through the checkpointed attention (in one chunk, or row by row) equal those of
+    the same attention computed once with its graph kept (same seed), so the recomputation drew the same dropout."""
+    monkeypatch.setattr(t5_side, "CHUNK_BYTES", chunk_bytes)
     torch.manual_seed(3)
     q, k, v = (torch.randn(B, 4, L, 8, requires_grad=True) for _ in range(3))
     bias = torch.randn(1, 4, L, L, requires_grad=True)
@@ -133,7 +139,14 @@ def test_checkpointed_attention_replays_its_dropout():
     for direct in (False, True):
         torch.manual_seed(4)
         if direct:
-            out = t5_side._attend(q, k, v, bias, keep, False, 0.5, 1.0).transpose(1, 2)
+            rows = t5_side._chunk_rows(q, k)  # the same chunks, so the same random draws
+            chunks = [
+                t5_side._attend(
+                    q[i : i + rows], k[i : i + rows], v[i : i + rows], bias, keep[i : i + rows], False, 0.5, 1.0
+                )
+                for i in range(0, B, rows)
+            ]
+            out = torch.cat(chunks).transpose(1, 2)
         else:
             out = t5_side.side_attention(module, q, k, v, keep, dropout=0.5, scaling=1.0, position_bias=bias)[0]
         grads = torch.autograd.grad(out.pow(2).sum(), (q, k, v, bias))
@@ -166,3 +179,43 @@ def test_fused_norm_matches_t5_layer_norm(x_dtype, w_dtype):
     # a bf16 weight's gradient: T5 multiplies in bf16 before the sum over positions, the fused norm in fp32
     wtol = tol if w_dtype == torch.float32 else {"rtol": 5e-2, "atol": 5e-2}
     torch.testing.assert_close(fused.weight.grad, t5.weight.grad, **wtol)
+
+
+def test_relu_dropout_keeps_one_tensor_and_matches_relu_then_dropout():
+    """Training mode: the side FFN's fused ReLU + dropout gives dropout(relu(x)) with the same mask (same seed, same
+    draw) and its gradient, and the FFN keeps one (.., d_ff) tensor per block for backward where T5's keeps three."""
+    torch.manual_seed(6)
+    x = torch.randn(B, L, 32)
+    x[0, 0] = 0.0  # ReLU's kink: gradient 0 there, as torch's relu
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    torch.manual_seed(7)
+    ours = t5_side._ReluDropout.apply(x1, 0.3)
+    torch.manual_seed(7)
+    keep = torch.empty_like(x).bernoulli_(0.7)
+    ref = torch.relu(x2) * keep / 0.7
+    torch.testing.assert_close(ours, ref)
+    weights = torch.randn_like(x)
+    (ours * weights).sum().backward(), (ref * weights).sum().backward()
+    torch.testing.assert_close(x1.grad, x2.grad)
+    assert (keep == 0).any() and (x < 0).any()  # both kinds of zeros were there
+
+    ours_side, theirs = _pair("sdpa", "sdpa")
+    ours_side.train(), theirs.train()
+    enc, dec, mask = _inputs()
+    d_ff = ours_side["encoder"].config.d_ff
+
+    def ffn_tensors(run, side) -> int:
+        storages = set()
+
+        def pack(t):
+            if t.shape[-1] == d_ff and t.dim() >= 2 and t.shape[0] in (B, B * L):  # activations, not wo's weight
+                storages.add(t.untyped_storage().data_ptr())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            run(side, enc, dec, mask)
+        return len(storages)
+
+    blocks = sum(len(s.block) for s in ours_side.values())
+    assert ffn_tensors(_run_ours, ours_side) == blocks
+    assert ffn_tensors(_run_theirs, theirs) >= 2 * blocks

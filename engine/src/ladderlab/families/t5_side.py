@@ -12,7 +12,8 @@ family's unmodified T5Block modules (the ladders' hooks and the pruning's parame
   a checkpointed region around ``scaled_dot_product_attention``: backward keeps q, k, v, the bias and the padding
   mask, and recomputes the attention of one layer at a time (with the same dropout: checkpoint replays the RNG).
   SDPA takes T5's own choices: scale 1 (T5 does not divide by sqrt(d_kv)) and the bias as an additive mask;
-- ``SideRMSNorm`` is T5LayerNorm through ``torch.nn.functional.rms_norm`` (one saved input and its rstd).
+- ``SideRMSNorm`` is T5LayerNorm through ``torch.nn.functional.rms_norm`` (one saved input and its rstd);
+- ``SideDenseReluDense``: the FFN's ReLU and dropout keep only their output (T5's keep three tensors of d_ff).
 
 ``side_attention: eager`` keeps transformers' eager T5 attention (the old formulation) with the same runner.
 """
@@ -24,11 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import AttentionInterface
-from transformers.models.t5.modeling_t5 import T5LayerNorm
+from transformers.models.t5.modeling_t5 import T5DenseActDense, T5LayerNorm
 
 FUSED = "ladderlab_t5_side"  # the side stacks' attention implementation (config._attn_implementation)
 CROSS = "ladderlab_cross_attention"  # set on the decoder blocks' cross-attention modules: no position bias there
 HALF = (torch.float16, torch.bfloat16)
+# The attention scores of one checkpointed chunk of rows: recomputing a layer's attention in backward holds a few
+# tensors of this size (the math kernel's scores and probabilities, the float mask and their gradients) rather
+# than a few batch-sized ones. T5-base at batch 100 x 128 tokens: 3 chunks of 34 rows.
+CHUNK_BYTES = 32 * 2**20
 
 
 class SideRMSNorm(nn.Module):
@@ -46,12 +51,54 @@ class SideRMSNorm(nn.Module):
         return out.to(self.weight.dtype) if self.weight.dtype in HALF else out
 
 
+class _ReluDropout(torch.autograd.Function):
+    """dropout(relu(x)) that saves only its output: where the output is positive, x was and the unit was kept, so
+    the gradient is grad / (1 - p) there and 0 elsewhere. T5's FFN saves relu's output, dropout's mask and
+    dropout's output (which wo saves anyway) instead."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, p: float) -> torch.Tensor:
+        scale = 1.0 / (1.0 - p)
+        out = torch.relu(x) * torch.empty_like(x).bernoulli_(1.0 - p).mul_(scale)
+        ctx.save_for_backward(out)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, *grads: torch.Tensor):
+        (out,) = ctx.saved_tensors
+        return grads[0] * (out > 0) * ctx.scale, None
+
+
+class SideDenseReluDense(nn.Module):
+    """T5DenseActDense with ReLU (T5, T5-base: ``dense_act_fn`` relu, not gated), same modules and parameter names,
+    whose ReLU and dropout keep one tensor for backward (``_ReluDropout``)."""
+
+    def __init__(self, dense: nn.Module):
+        super().__init__()
+        self.wi, self.wo, self.dropout = dense.wi, dense.wo, dense.dropout
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        hidden = self.wi(hidden_states)
+        p = self.dropout.p if self.dropout.training else 0.0
+        if 0.0 < p < 1.0 and torch.is_grad_enabled():
+            hidden = _ReluDropout.apply(hidden, p)
+        else:
+            hidden = self.dropout(torch.relu(hidden))
+        # as T5: activations meet wo in its dtype (autocast casts for the matmul itself: no fp32 round trip then)
+        if hidden.dtype != self.wo.weight.dtype and not torch.is_autocast_enabled(hidden.device.type):
+            hidden = hidden.to(self.wo.weight.dtype)
+        return self.wo(hidden)
+
+
 def prepare_stack(stack: nn.Module, attention: str) -> None:
-    """Give a freshly built side T5Stack the fused norms and, for ``attention`` sdpa, the fused attention."""
+    """Give a freshly built side T5Stack the fused norms and FFN and, for ``attention`` sdpa, the fused attention."""
     for parent in list(stack.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, T5LayerNorm):
                 setattr(parent, name, SideRMSNorm(child.weight, child.variance_epsilon))
+            elif isinstance(child, T5DenseActDense) and stack.config.dense_act_fn == "relu":
+                setattr(parent, name, SideDenseReluDense(child))
     for block in stack.block:
         if len(block.layer) == 3:  # decoder blocks: self-attention, cross-attention, feed-forward
             setattr(block.layer[1].EncDecAttention, CROSS, True)
@@ -121,12 +168,40 @@ def side_attention(
     cross = getattr(module, CROSS, False)
     bias = None if cross else position_bias  # T5Attention passes zeros for cross-attention: nothing to add
     causal = module.is_decoder and not cross
-    args = (query, key, value, bias, attention_mask, causal, dropout, 1.0 if scaling is None else scaling)
-    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in args[:4]):
-        out = checkpoint(_attend, *args, use_reentrant=False)  # keeps the inputs; backward recomputes the rest
-    else:
-        out = _attend(*args)
+    options = (causal, dropout, 1.0 if scaling is None else scaling)
+    if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (query, key, value, bias))):
+        return _attend(query, key, value, bias, attention_mask, *options).transpose(1, 2).contiguous(), None
+    # Rows in chunks, each checkpointed on its own (keeping its inputs, views of q, k, v): backward recomputes one
+    # chunk's attention at a time, with the same dropout (checkpoint replays the RNG)
+    rows = _chunk_rows(query, key)
+    parts = [
+        checkpoint(
+            _attend,
+            query[i : i + rows],
+            key[i : i + rows],
+            value[i : i + rows],
+            bias,
+            _rows(attention_mask, i, rows),
+            *options,
+            use_reentrant=False,
+        )
+        for i in range(0, query.shape[0], rows)
+    ]
+    out = parts[0] if len(parts) == 1 else torch.cat(parts)
     return out.transpose(1, 2).contiguous(), None
+
+
+def _chunk_rows(query: torch.Tensor, key: torch.Tensor) -> int:
+    """Rows per chunk: about CHUNK_BYTES of scores (rows x H x L x S) each, in chunks of (nearly) equal size."""
+    batch, heads, length = query.shape[:3]
+    per_row = heads * length * key.shape[-2] * query.element_size()
+    chunks = max(1, min(batch, -(-batch * per_row // CHUNK_BYTES)))
+    return -(-batch // chunks)
+
+
+def _rows(mask: torch.Tensor | None, start: int, rows: int) -> torch.Tensor | None:
+    """A chunk's rows of a (B, 1, 1, S) mask; a mask shared by every row (or none) as it is."""
+    return mask if mask is None or mask.shape[0] == 1 else mask[start : start + rows]
 
 
 def _attend(q, k, v, bias, keep, causal: bool, dropout: float, scale: float) -> torch.Tensor:
