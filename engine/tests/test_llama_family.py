@@ -173,7 +173,16 @@ def test_lst_keeps_the_backbone_out_of_autograd(backbones):
         h.remove()
     assert len(outputs) == 4 and all(o.grad_fn is None and not o.requires_grad for o in outputs)
     assert all(p.grad is None for p in model.model.parameters())
-    assert all(p.grad is not None for p in model.side.parameters() if p.requires_grad)
+    # every ladder (down_embed, down.k), gate, side block and the upsample learns
+    no_gradient = [n for n, p in model.trainable_named_parameters().items() if p.grad is None or not p.grad.any()]
+    assert not no_gradient and any(n.startswith("down.") for n in model.trainable_named_parameters())
+    # and the side reads the backbone's layers: a change in backbone layer 2's output changes the logits
+    with torch.no_grad():
+        before = model(batch)
+        hook = model.model.model.layers[2].register_forward_hook(lambda _m, _i, out: out * 2)
+        after = model(batch)
+        hook.remove()
+    assert not torch.allclose(before, after)
 
 
 def test_side_network_keeps_heads_and_grouped_key_values(backbones):
