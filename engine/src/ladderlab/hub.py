@@ -127,7 +127,7 @@ def _progress_lines(shown: str):
     redrawn bar, readable in a log and in the extension's output channel alike."""
     import sys
 
-    from tqdm import tqdm
+    from tqdm.auto import tqdm  # the class snapshot_download's tqdm_class is typed as
 
     class ProgressLines(tqdm):
         def __init__(self, *args, **kwargs):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from ..errors import BadInput, for_client
 from . import splits, userfile
@@ -154,7 +155,7 @@ def _unreadable(data: str, path: Path, error: Exception) -> tuple[str, str]:
     )
 
 
-def _split(tables: dict, name: str, data: str) -> object:
+def _split(tables: dict, name: str, data: str) -> Any:  # a datasets.Dataset (datasets is imported lazily)
     if name not in tables:
         raise BadInput(
             f"{data} has no '{name}' split; splits found: {', '.join(tables) or '(none)'}",
