@@ -102,7 +102,8 @@ class Part:
     seconds: float = 0.0
 
 
-PYTEST = [sys.executable, "-m", "pytest", "-m", "cuda", "-q", "-rA", "-p", "no:cacheprovider"]
+# -v: a line per test as it ends, so a part cut short still says which passed; durations size the next budget
+PYTEST = [sys.executable, "-m", "pytest", "-m", "cuda", "-v", "-rfE", "--durations=12", "-p", "no:cacheprovider"]
 
 
 def ladderlab(*args: str) -> list[str]:

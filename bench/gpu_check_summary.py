@@ -25,7 +25,7 @@ def finish(out: Path, parts, scratch: Path, repo: Path) -> str:
     env = read_json(scratch / "env.json") or {}
     bench, bench_notes = bench_results(out, parts)
     run = run_results(out, read_json(scratch / "estimate.json") or {})
-    tests = test_outcomes(scratch / "junit.xml")
+    tests = test_outcomes(scratch / "junit.xml") or tests_from_log(out)
     checks = (
         [
             ("part", p.name, f"{p.status} ({p.seconds} s of {p.timeout_s})", "ok", verdict(p.status == "ok"))
@@ -80,10 +80,23 @@ def test_outcomes(junit: Path) -> dict[str, str]:
     return outcomes
 
 
+def tests_from_log(out: Path) -> dict[str, str]:
+    """The outcome lines pytest -v printed before the part was cut short (no junit report then)."""
+    text = log_section(out, "tests")
+    found = re.findall(r"^tests/test_cuda\.py::(\S+) (PASSED|FAILED|SKIPPED|ERROR)", text, re.M)
+    return {name: outcome.lower().replace("error", "failed") for name, outcome in found}
+
+
+def log_section(out: Path, part: str) -> str:
+    """What the part wrote into log.txt (from its "== part:" header to the next part's)."""
+    log = (out / "log.txt").read_text(encoding="utf-8") if (out / "log.txt").is_file() else ""
+    marker = f"\n== {part}:"
+    return log.split(marker, 1)[1].split("\n== ", 1)[0] if marker in log else ""
+
+
 def bench_results(out: Path, parts) -> tuple[list[dict], list[str]]:
     """The bench rows of both precisions: from each part's JSON, else from its log lines (a part cut short)."""
     rows, notes = [], []
-    log = (out / "log.txt").read_text(encoding="utf-8") if (out / "log.txt").is_file() else ""
     for part in parts:
         if not part.name.startswith("bench-"):
             continue
@@ -91,8 +104,7 @@ def bench_results(out: Path, parts) -> tuple[list[dict], list[str]]:
         if result and result.get("rows"):
             rows += result["rows"]
             continue
-        section = log.split(f"\n== {part.name}:", 1)[1].split("\n== ", 1)[0] if f"\n== {part.name}:" in log else ""
-        partial = rows_from_log(section)
+        partial = rows_from_log(log_section(out, part.name))
         if partial:
             rows += partial
             notes.append(f"{part.name}: {part.status}; {len(partial)} rows read back from its log, without estimates")

@@ -286,6 +286,7 @@ def query_gpus(args: list[str]) -> tuple[str, list[tuple[float, float]]]:
 
 def test_nvidia_smi_answers_the_gpu_monitors_query_with_the_devices_figures():
     args = monitor_query()
+    torch.cuda.empty_cache()  # the 4 GiB below must come from the device, not from blocks torch keeps cached
     out, rows = query_gpus(args)
     print(f"\nnvidia-smi {' '.join(args)}:\n{out}")
     assert rows, f"no GPU line in {out!r}"

@@ -79,6 +79,7 @@ def test_the_summary_reads_a_bench_cut_short_and_keeps_machine_paths_out(tmp_pat
     lines += [
         f"round {r}/3 {c:<36} peak {p + r:9.1f} MiB  step {s:8.1f} ms" for r in (1, 2) for c, (p, s) in cases.items()
     ]
+    lines += ["== tests: pytest", "tests/test_cuda.py::test_a PASSED   [ 50%]", "tests/test_cuda.py::test_b FAILED"]
     (out / "log.txt").write_text("\n" + "\n".join(lines) + "\n== run: compare\n")
     (scratch / "junit.xml").write_text(
         '<testsuites><testsuite><testcase name="test_a"/><testcase name="test_b"><failure message="x"/></testcase>'
@@ -112,3 +113,7 @@ def test_the_summary_reads_a_bench_cut_short_and_keeps_machine_paths_out(tmp_pat
     for path in out.iterdir():
         assert str(REPO) not in path.read_text(), path.name
     assert len(list(out.iterdir())) <= 8  # what the device tool brings back
+    # the tests part cut short: no junit report, its -v lines in the log say what ran
+    (scratch / "junit.xml").unlink()
+    gpu_check_summary.finish(out, parts, scratch, REPO)
+    assert json.loads((out / "results.json").read_text())["tests"] == {"test_a": "passed", "test_b": "failed"}
