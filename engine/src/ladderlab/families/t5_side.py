@@ -27,6 +27,8 @@ from torch.utils.checkpoint import checkpoint
 from transformers import AttentionInterface
 from transformers.models.t5.modeling_t5 import T5DenseActDense, T5LayerNorm
 
+from .base import ArchModule
+
 FUSED = "ladderlab_t5_side"  # the side stacks' attention implementation (config._attn_implementation)
 CROSS = "ladderlab_cross_attention"  # set on the decoder blocks' cross-attention modules: no position bias there
 HALF = (torch.float16, torch.bfloat16)
@@ -74,7 +76,7 @@ class SideDenseReluDense(nn.Module):
     """T5DenseActDense with ReLU (T5, T5-base: ``dense_act_fn`` relu, not gated), same modules and parameter names,
     whose ReLU and dropout keep one tensor for backward (``_ReluDropout``)."""
 
-    def __init__(self, dense: nn.Module):
+    def __init__(self, dense: ArchModule):
         super().__init__()
         self.wi, self.wo, self.dropout = dense.wi, dense.wo, dense.dropout
 
@@ -91,7 +93,7 @@ class SideDenseReluDense(nn.Module):
         return self.wo(hidden)
 
 
-def prepare_stack(stack: nn.Module, attention: str) -> None:
+def prepare_stack(stack: ArchModule, attention: str) -> None:
     """Give a freshly built side T5Stack the fused norms and FFN and, for ``attention`` sdpa, the fused attention."""
     for parent in list(stack.modules()):
         for name, child in list(parent.named_children()):
@@ -107,7 +109,7 @@ def prepare_stack(stack: nn.Module, attention: str) -> None:
 
 
 def run_stack(
-    stack: nn.Module,
+    stack: ArchModule,
     inputs_embeds: torch.Tensor,
     attention_mask: torch.Tensor | None = None,
     encoder_hidden_states: torch.Tensor | None = None,
@@ -154,7 +156,7 @@ def _min(dtype: torch.dtype) -> float:
 
 
 def side_attention(
-    module: nn.Module,
+    module: ArchModule,
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
@@ -167,7 +169,7 @@ def side_attention(
     """transformers' attention interface for the side stacks: (B, L, H, d) outputs, no weights."""
     cross = getattr(module, CROSS, False)
     bias = None if cross else position_bias  # T5Attention passes zeros for cross-attention: nothing to add
-    causal = module.is_decoder and not cross
+    causal = bool(module.is_decoder) and not cross
     options = (causal, dropout, 1.0 if scaling is None else scaling)
     if not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (query, key, value, bias))):
         return _attend(query, key, value, bias, attention_mask, *options).transpose(1, 2).contiguous(), None
