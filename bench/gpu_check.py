@@ -398,6 +398,7 @@ def execute(args, parts: list[Part], out: Path, scratch: Path) -> int:
             print(f"gpu-check: {part.name}: {part.what} (timeout {part.timeout_s} s)", flush=True)
             run_part(part, out, log, env, deadline)
             print(f"gpu-check: {part.name}: {part.status} in {part.seconds} s", flush=True)
+            log.flush()
             try:  # after every part: what ran so far survives a cut
                 table = finish(out, parts, scratch, REPO)
             except Exception:  # a summary that cannot read something must not cost the parts still to run
