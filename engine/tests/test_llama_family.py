@@ -62,7 +62,7 @@ VOCAB = ["<pad>", "<s>", "</s>", "[UNK]", "question", "user", "assistant", *WORD
 # method -> (experiment fields, learning rate, steps): one batch of all 32 examples per step
 METHODS = {
     "lst": ({"r": 4, "init": "magnitude"}, 1e-2, 60),
-    "lora": ({"lora_rank": 8}, 2e-2, 80),
+    "lora": ({"lora_rank": 8}, 2e-2, 100),
     "full": ({}, 3e-3, 40),
 }
 CPU = torch.device("cpu")
