@@ -51,7 +51,7 @@ def finish(out: Path, parts, scratch: Path, repo: Path) -> str:
     (out / "results.json").write_text(scrub(json.dumps(results, indent=2), repo) + "\n", encoding="utf-8")
     head = f"# GPU check {results['date']}: {env.get('gpu') or 'GPU not read'}\n\n"
     versions = ", ".join(f"{k} {env[k]}" for k in ("torch", "cuda", "transformers", "peft") if env.get(k))
-    body = f"{versions}\n\n```\n{table}\n```\n" + "".join(f"\n- {n}" for n in bench_notes)
+    body = f"{versions}\n\n```\n{table}\n```\n" + "".join(f"\n- {n}" for n in bench_notes) + bench_tables(out, parts)
     (out / "summary.md").write_text(scrub(head + body, repo) + "\n", encoding="utf-8")
     return table
 
@@ -78,6 +78,14 @@ def test_outcomes(junit: Path) -> dict[str, str]:
         kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
         outcomes[case.get("name", "?")] = {"failure": "failed"}.get(kinds[0], kinds[0]) if kinds else "passed"
     return outcomes
+
+
+def bench_tables(out: Path, parts) -> str:
+    """Each finished bench as ``ladderlab bench`` prints it: every case, its ratios and the estimate beside it."""
+    from ladderlab.bench import format_bench
+
+    results = [read_json(out / f"{p.name}.json") for p in parts if p.name.startswith("bench-")]
+    return "".join(f"\n\n```\n{format_bench(r)}\n```" for r in results if r and r.get("rows"))
 
 
 def tests_from_log(out: Path) -> dict[str, str]:
