@@ -14,6 +14,7 @@ import {
   type FieldSpec,
 } from './experiment';
 import { backboneProblems, type BackboneShape } from './backboneRules';
+import { parseHubId } from './hubCache';
 
 export interface SweepBlock {
   grid?: Record<string, unknown[]>;
@@ -44,9 +45,15 @@ export const MAX_SEEDS = 20;
 /** A built-in backbone as a value: the embedded one, or a preset (random init). */
 export const BUILT_IN_BACKBONE = /^(default|preset:[a-z0-9][a-z0-9-]{0,39})$/;
 
+/** A backbone the form's sweep may list: a built-in one, or a hub id (the engine finds it in the Hugging Face cache;
+ * an id names no path outside the file's folder: no "..", never absolute). Folders are swept in the file. */
+export function isListableBackbone(value: string): boolean {
+  return BUILT_IN_BACKBONE.test(value) || parseHubId(value) !== null;
+}
+
 /** The fields the form can sweep: numbers and choices ("sweep this" beside their control); the backbone is a choice
- * too (its picker), among the built-in ones: a checkpoint folder is swept by editing the file, where paths are the
- * user's own. */
+ * too (its picker), among the built-in ones and hub ids: a checkpoint folder is swept by editing the file, where
+ * paths are the user's own. */
 export const SWEEP_FIELDS: readonly FieldSpec[] = FORM_FIELDS.filter(
   (f) =>
     f.name === 'backbone' ||
@@ -201,8 +208,10 @@ export function parseSweepText(spec: FieldSpec, text: string): { values: unknown
     if (item === '') continue;
     const parsed = parseFieldText(spec, item);
     if ('error' in parsed) return { error: `${spec.label}: ${parsed.error}` };
-    if (spec.name === 'backbone' && !BUILT_IN_BACKBONE.test(String(parsed.value)))
-      return { error: `${spec.label}: list default or preset:NAME here, got "${item}"; sweep folders in the file` };
+    if (spec.name === 'backbone' && !isListableBackbone(String(parsed.value)))
+      return {
+        error: `${spec.label}: list default or preset:NAME (or a hub id, org/name) here, got "${item}"; sweep folders in the file`,
+      };
     values.push(parsed.value);
   }
   const problem = sweepValuesProblem(spec, values);

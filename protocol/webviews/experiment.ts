@@ -10,7 +10,7 @@ import {
 } from '../experiment';
 import type { BackboneShape } from '../backboneRules';
 import type { CachedChoice } from '../hubCache';
-import { BUILT_IN_BACKBONE, MAX_SEEDS, isSweepable, sweepValuesProblem } from '../sweepBlock';
+import { MAX_SEEDS, isListableBackbone, isSweepable, sweepValuesProblem } from '../sweepBlock';
 import { isRecord, isSafePathString, own, typeOf, type Channel, type Obj } from './common';
 
 export const ExperimentMessages = {
@@ -154,11 +154,11 @@ export function parseExperimentMessage(raw: unknown): ExperimentFromWebview | un
       const spec = FORM_SPEC.get(field);
       if (!spec) return undefined;
       if (values === null) return { type, field, values: null };
-      // a path in a list would pass by the host's path rule (acceptPaths): backbones are the built-in ones only
+      // a path in a list would pass by the host's path rule (acceptPaths): backbones are built-in ones or hub ids
       const ok =
         Array.isArray(values) &&
         sweepValuesProblem(spec, values) === undefined &&
-        values.every((v) => acceptable(spec, v) && (field !== 'backbone' || BUILT_IN_BACKBONE.test(v as string)));
+        values.every((v) => acceptable(spec, v) && (field !== 'backbone' || isListableBackbone(v as string)));
       return ok ? { type, field, values: [...(values as unknown[])] } : undefined;
     }
     case ExperimentMessages.sweepSeeds: {

@@ -15,6 +15,9 @@ import {
   parseHubId,
   type CachedModel,
 } from '../../protocol/hubCache';
+import { FORM_FIELDS } from '../../protocol/experiment';
+import { parseSweepText } from '../../protocol/sweepBlock';
+import { ExperimentMessages, parseExperimentMessage } from '../../protocol/webviews/experiment';
 import { backboneInfo, DEFAULT_CONFIG } from '../../src/views/backboneInfo';
 import { acceptPaths, PathPolicy } from '../../src/views/pathPolicy';
 import cases from '../../engine/tests/fixtures/hub-names.json';
@@ -114,4 +117,18 @@ test('a hub name is written as it is; a folder by that name is a path, under the
   const { accepted, refused } = acceptPaths(policy, { backbone: ID }, file, []);
   assert.deepEqual(accepted, {});
   assert.match(refused[0].message, /outside the workspace once its links are followed/);
+});
+
+test("the form's sweep lists hub ids among the backbones, never a path", () => {
+  const spec = FORM_FIELDS.find((f) => f.name === 'backbone')!;
+  assert.deepEqual(parseSweepText(spec, `default, preset:t5-tiny, ${ID}@small`), {
+    values: ['default', 'preset:t5-tiny', `${ID}@small`],
+  });
+  for (const path of ['../models/bert', '/abs/model', 'models/bert/extra']) {
+    assert.match((parseSweepText(spec, `default, ${path}`) as { error: string }).error, /sweep folders in the file/);
+    const message = { type: ExperimentMessages.sweepField, field: 'backbone', values: ['default', path] };
+    assert.equal(parseExperimentMessage(message), undefined, path);
+  }
+  const listed = { type: ExperimentMessages.sweepField, field: 'backbone', values: ['default', ID] };
+  assert.deepEqual(parseExperimentMessage(listed), listed);
 });
