@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM
-from transformers.models.t5.modeling_t5 import T5Stack
 
 from ..data.text2text import LABEL_PAD
 from ..errors import BadInput
@@ -171,9 +170,7 @@ class Seq2SeqFamily(Family):
         for name in ("encoder", "decoder"):
             config = copy.deepcopy(side_config)
             config.is_decoder = name == "decoder"
-            stack = T5Stack(config)
-            stack.embed_tokens = None  # the side reads downsampled backbone embeddings (vocab x d/r would be waste)
-            t5_side.prepare_stack(stack, side_config._attn_implementation)  # fused norms and attention (t5_side.py)
+            stack = t5_side.SideT5Stack(config)  # no token embeddings; fused norms, FFN and attention
             # T5Stack also applies dropout_rate to that input, after the ladder's dropout on the embedding tap:
             # T5 has one rate for every sublayer, so the side input sees dropout twice.
             stacks[name] = stack
@@ -194,10 +191,10 @@ class Seq2SeqFamily(Family):
 
     def run_side(self, side, inputs, batch):
         mask = batch["attention_mask"]
-        encoded = t5_side.run_stack(side["encoder"], inputs["encoder"], attention_mask=mask)
-        return t5_side.run_stack(
-            side["decoder"], inputs["decoder"], encoder_hidden_states=encoded, encoder_attention_mask=mask
-        )
+        encoded = side["encoder"](inputs_embeds=inputs["encoder"], attention_mask=mask).last_hidden_state
+        return side["decoder"](
+            inputs_embeds=inputs["decoder"], encoder_hidden_states=encoded, encoder_attention_mask=mask
+        ).last_hidden_state
 
     def side_head(self, model, hidden, batch):
         token_level = _token_level(batch)

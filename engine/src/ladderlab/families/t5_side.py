@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from transformers import AttentionInterface
-from transformers.models.t5.modeling_t5 import T5DenseActDense, T5LayerNorm
+from transformers.modeling_outputs import BaseModelOutput
+from transformers.models.t5.modeling_t5 import T5DenseActDense, T5LayerNorm, T5Stack
 
 from .base import ArchModule
 
@@ -48,9 +49,14 @@ class SideRMSNorm(nn.Module):
         self.variance_epsilon = eps
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        # .float() is a no-op on fp32 tensors: a copy only when the input (autocast) or the weight is half
-        out = F.rms_norm(hidden_states.float(), self.weight.shape, self.weight.float(), self.variance_epsilon)
+        # half inputs (autocast) or weights are computed in fp32, as T5's; no copy when neither is half
+        dtype = torch.promote_types(_at_least_fp32(hidden_states.dtype), _at_least_fp32(self.weight.dtype))
+        out = F.rms_norm(hidden_states.to(dtype), self.weight.shape, self.weight.to(dtype), self.variance_epsilon)
         return out.to(self.weight.dtype) if self.weight.dtype in HALF else out
+
+
+def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    return torch.float32 if dtype in HALF else dtype
 
 
 class _ReluDropout(torch.autograd.Function):
@@ -91,6 +97,30 @@ class SideDenseReluDense(nn.Module):
         if hidden.dtype != self.wo.weight.dtype and not torch.is_autocast_enabled(hidden.device.type):
             hidden = hidden.to(self.wo.weight.dtype)
         return self.wo(hidden)
+
+
+class SideT5Stack(T5Stack):
+    """A T5Stack (same modules and parameter names) without token embeddings, whose forward is ``run_stack``: the
+    side reads downsampled backbone embeddings, trains and decodes with teacher forcing, and keeps no cache.
+    Through the module's own call, so forward hooks on the stack still fire."""
+
+    @classmethod
+    def is_custom_code(cls) -> bool:
+        # transformers takes a class defined outside its package for remote code and then skips the init of modules
+        # without parameters of their own (T5Attention, T5DenseActDense, whose Linear children T5's init sets): the
+        # side would start at std 1. These are T5Stack's own modules, initialised as T5's.
+        return False
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed_tokens = None  # vocab x d/r would be waste
+        prepare_stack(self, config._attn_implementation)
+
+    def forward(  # pyright: ignore[reportIncompatibleMethodOverride]
+        self, inputs_embeds, attention_mask=None, encoder_hidden_states=None, encoder_attention_mask=None
+    ) -> BaseModelOutput:
+        hidden = run_stack(self, inputs_embeds, attention_mask, encoder_hidden_states, encoder_attention_mask)
+        return BaseModelOutput(last_hidden_state=hidden)
 
 
 def prepare_stack(stack: ArchModule, attention: str) -> None:
