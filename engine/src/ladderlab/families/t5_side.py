@@ -123,7 +123,7 @@ class SideT5Stack(T5Stack):
         return BaseModelOutput(last_hidden_state=hidden)
 
 
-def prepare_stack(stack: ArchModule, attention: str) -> None:
+def prepare_stack(stack: ArchModule, attention: str | None) -> None:
     """Give a freshly built side T5Stack the fused norms and FFN and, for ``attention`` sdpa, the fused attention."""
     for parent in list(stack.modules()):
         for name, child in list(parent.named_children()):
