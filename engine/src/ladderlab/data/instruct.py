@@ -132,9 +132,10 @@ def end_token(tokenizer) -> int:
     return eos
 
 
-def encode(examples: list[InstructExample], tokenizer, max_length: int) -> list[dict]:
-    """Training features: the whole example; labels = next token on the response, -100 elsewhere. Over
-    ``max_length`` the prompt loses its start (the response is kept whole as far as it fits)."""
+def encode(examples: list, tokenizer, max_length: int) -> list[dict]:
+    """Training features of InstructExamples (a TaskData's lists hold them for this task): the whole example;
+    labels = next token on the response, -100 elsewhere. Over ``max_length`` the prompt loses its start (the
+    response is kept whole as far as it fits)."""
     features = []
     for example in examples:
         prompt, response = token_ids(example, tokenizer)
@@ -146,7 +147,7 @@ def encode(examples: list[InstructExample], tokenizer, max_length: int) -> list[
     return features
 
 
-def generation_inputs(examples: list[InstructExample], tokenizer, max_length: int) -> tuple[list[dict], list[str]]:
+def generation_inputs(examples: list, tokenizer, max_length: int) -> tuple[list[dict], list[str]]:
     """What generation starts from (the prompt, its last ``max_length`` tokens) and each reference answer's text."""
     prompts, references = [], []
     for example in examples:

@@ -21,16 +21,18 @@ from __future__ import annotations
 
 import copy
 import inspect
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModelForCausalLM, DynamicCache, LlamaModel
+from transformers import AutoModelForCausalLM, DynamicCache, LlamaModel, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
 from ..data.instruct import is_instruct
 from ..errors import BadInput
 from .base import (
+    ArchModule,
     Family,
     StackInfo,
     check_side_widths,
@@ -145,10 +147,11 @@ class LlamaFamily(Family):
         return side
 
     def build_side_stacks(self, side_config):
-        base_class = MODEL_MAPPING[type(side_config)]  # the backbone's own base class: LlamaModel, Qwen2Model, ...
+        # the backbone's own base class: LlamaModel, Qwen2Model, ...
+        base_class = cast("type[PreTrainedModel]", MODEL_MAPPING[type(side_config)])
         if side_config._attn_implementation == "sdpa" and not base_class._supports_sdpa:
             side_config._attn_implementation = "eager"  # Gemma 2's soft-capped attention has no SDPA path
-        side = base_class(side_config)
+        side: ArchModule = base_class(side_config)
         side.embed_tokens = None
         return nn.ModuleDict({"decoder": side})
 
