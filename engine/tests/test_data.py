@@ -240,14 +240,15 @@ def test_bad_sizes():
 
 
 def test_task_specs():
-    assert TASKS == ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file")
+    assert TASKS == ("sst2", "mnli", "qnli", "qqp", "rte", "mrpc", "cola", "stsb", "imdb", "file", "instruct")
     expected = {
         "mrpc": ("f1", "accuracy"),
         "qqp": ("f1", "accuracy"),
         "cola": ("matthews_corr",),
         "stsb": ("pearson", "spearman"),
     }
-    for task in TASKS[:-1]:
+    assert task_spec("instruct").metrics == ("exact_match", "token_loss")  # data/instruct.py
+    for task in TASKS[:-2]:
         spec = task_spec(task)
         assert spec.name == task and spec.main_metric == "score"
         assert spec.metrics == expected.get(task, ("accuracy",))
