@@ -48,7 +48,8 @@ ENGINE = REPO / "engine"
 TOKENIZER = REPO / "bench" / ".gpu-tokenizer"  # git-ignored; carried to the GPU machine
 TOKENIZER_FILES = ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "config.json")
 SST2 = ENGINE / "tests" / "fixtures" / "glue-real" / "SST-2"
-CUDA_TESTS = ENGINE / "tests" / "test_cuda.py"
+# The engine's CUDA-marked tests: the GPU paths of every method, and the T5 side stack's fused attention kernels.
+CUDA_TESTS = (ENGINE / "tests" / "test_cuda.py", ENGINE / "tests" / "test_t5_side_attention.py")
 GPU_MONITOR = REPO / "src" / "engine" / "gpuMonitor.ts"
 # The summary reads the engine's targets and ratio rule in this process: from source, as the parts do (nothing is
 # installed on the GPU machine).
@@ -137,7 +138,7 @@ def plan(args, out: Path, scratch: Path) -> list[Part]:
             135,
             [
                 Step(
-                    [*PYTEST, f"--junitxml={scratch / 'junit.xml'}", str(CUDA_TESTS.relative_to(ENGINE))],
+                    [*PYTEST, f"--junitxml={scratch / 'junit.xml'}", *(str(t.relative_to(ENGINE)) for t in CUDA_TESTS)],
                     cwd=ENGINE,
                     env={"CUBLAS_WORKSPACE_CONFIG": ":4096:8"},  # deterministic cuBLAS: the resume test compares
                 )
@@ -427,7 +428,8 @@ DRY_PROBE = """
 import ast, importlib.metadata as md, json, sys
 from pathlib import Path
 import pytest
-collected = pytest.main(["--collect-only", "-q", "-m", "cuda", "-p", "no:cacheprovider", sys.argv[1] + "/test_cuda.py"])
+files = [sys.argv[1] + "/" + name for name in ("test_cuda.py", "test_t5_side_attention.py")]
+collected = pytest.main(["--collect-only", "-q", "-m", "cuda", "-p", "no:cacheprovider", *files])
 sys.path.insert(0, sys.argv[1])  # engine/tests: helpers, test_cuda
 from ladderlab import cli, bench, comparison, estimate, checkpoint, oom
 from ladderlab.backbones import load_backbone
@@ -463,7 +465,7 @@ def dry_run(args, parts: list[Part], out: Path) -> int:
     print(f"  travels: the working tree and {args.tokenizer.name}, {size / 2**20:.1f} MiB (the device tool: 64 MiB)")
     if size > 60 * 2**20:
         problems.append(f"{size / 2**20:.0f} MiB would travel: the device tool takes at most 64 MiB")
-    for path in (SST2 / "train.tsv", CUDA_TESTS, GPU_MONITOR):
+    for path in (SST2 / "train.tsv", *CUDA_TESTS, GPU_MONITOR):
         if not path.is_file():
             problems.append(f"{path.relative_to(REPO)} is missing")
     if not monitor_query():
