@@ -123,13 +123,18 @@ def test_a_stopped_ray_sweep_resumes_from_the_checkpoints_it_shipped_back(ray_sw
     _, runs = _trial_runs(local["sweep_dir"])
     assert len(runs) == 3
     _complete(runs)
+    stopped_steps = []
     for record, _, events in runs:
         if record["trial_id"] not in local["stopped_with_checkpoint"]:
             continue
         assert record["run_id"] == before[record["trial_id"]]["run_id"]  # the same run folder
         stopped = next(e for e in events if e["type"] == "run_stopped")
         resumed = [e for e in events if e["type"] == "run_started"][-1]["resumed"]
-        assert stopped["checkpoint"] and resumed["step"] == stopped["step"] > 0
+        assert stopped["checkpoint"] and resumed["step"] == stopped["step"]
+        stopped_steps.append(stopped["step"])
+    # The trial whose checkpoint set off the stop was mid-training; one that had only just started when the stop
+    # reached it checkpoints at step 0 (seen in CI under load), and is continued from there all the same.
+    assert max(stopped_steps) > 0, stopped_steps
 
 
 def test_ray_listens_on_loopback_only(ray_sweeps):
