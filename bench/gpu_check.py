@@ -61,7 +61,7 @@ SUMMARY_S = 15  # kept back from the last part for the final summary
 # Issue 15's interim LST targets ("now": a plain side network's level); the goals are bench.TARGETS (0.15 / 0.24).
 INTERIM = [("paper", "fp32", "peak_vs_full", 0.17), ("paper", "fp32", "peak_vs_lora", 0.27)]
 ESTIMATE_LIMIT = 0.10  # the estimate within 10% of the measured peak (docs/targets.md)
-# The GPU machine's image (/work/.library/device/KINDS.md, read 2026-11-17): the distributions code run there may
+# The GPU machine's image (the device tool's KINDS.md, read 2026-11-17): the distributions code run there may
 # import. The dry run refuses an import from anything else, which would fail only once a GPU is lent.
 GPU_IMAGE = set(
     """absl-py accelerate aiofiles aiohappyeyeballs aiohttp aiosignal annotated-doc anyio attrs botorch build certifi
