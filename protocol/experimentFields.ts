@@ -63,6 +63,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "text_columns", "kind": "stringList", "default": null, "nullable": true, "label": "Text column(s)", "help": "task file: the text column, or two for sentence pairs", "group": "task", "nullMeans": "none (task file only)", "minItems": 1, "maxItems": 2},
   {"name": "label_column", "kind": "string", "default": null, "nullable": true, "label": "Label column", "help": "task file: the label column", "group": "task", "nullMeans": "none (task file only)"},
   {"name": "t5_format", "kind": "enum", "default": "paper", "nullable": false, "label": "T5 task format", "help": "T5 backbones only. paper = the LST paper's: input \"<task> <field>: <text> ...\", the label as target text (class index, STS-B score in 0.2 bins), loss on its tokens, scored on greedily generated text (a string that is no label counts as wrong); label_words = each class scored by its label word's first-token logit at the first decoder step, one forward and no generation", "group": "task", "choices": ["paper", "label_words"], "choiceLabels": {"paper": "Text to text, generated (paper)", "label_words": "Label-word scores (cheaper)"}},
+  {"name": "answer_extraction", "kind": "string", "default": "full", "nullable": false, "label": "Answer extraction", "help": "task instruct: what exact match compares of the generated and the reference response. full = the whole text; last_number = its last number (GSM8K-style solutions ending \"#### 42\"; commas dropped, 42.0 = 42); or a regular expression with one group, the answer being the first match's group (e.g. \"#### (.+)\")", "group": "task", "suggestions": ["full", "last_number"]},
   {"name": "methods", "kind": "stringList", "default": ["lst"], "nullable": false, "label": "Methods", "help": "methods to train and compare, one after another, on the same data", "group": "methods", "choices": ["lst", "lora", "adapter", "bitfit", "prompt", "full"], "choiceLabels": {"lst": "LST (ladder side-tuning)", "lora": "LoRA", "adapter": "Adapter", "bitfit": "BitFit", "prompt": "Prompt tuning", "full": "Full fine-tuning"}, "minItems": 1, "unique": true},
   {"name": "on_failure", "kind": "enum", "default": "continue", "nullable": false, "label": "When a method fails", "help": "continue = the other methods still train (the failed one is listed with its error); stop = the comparison ends at the first failed method", "group": "methods", "choices": ["continue", "stop"], "choiceLabels": {"continue": "Continue with the other methods", "stop": "Stop the comparison"}},
   {"name": "r", "kind": "int", "default": 8, "nullable": false, "label": "Reduction factor", "help": "side network width = backbone width / r (the paper uses 8)", "group": "lst", "minimum": 2, "maximum": 64, "methods": ["lst"], "short": "r"},
@@ -119,6 +120,7 @@ export type ExperimentValues = {
   text_columns: string[] | null;
   label_column: string | null;
   t5_format: "paper" | "label_words";
+  answer_extraction: string;
   methods: Method[];
   on_failure: "continue" | "stop";
   r: number;

@@ -57,7 +57,11 @@ def prepare(exp: Experiment):
         features = {s: instruct.encode(getattr(task, s), backbone.tokenizer, exp.max_length) for s in SPLITS}
         batcher = Batcher(backbone.tokenizer, device)
         return backbone, SharedData(
-            task, features, batcher, device, instruct=instruct_eval.prepare(task, backbone.tokenizer, exp.max_length)
+            task,
+            features,
+            batcher,
+            device,
+            instruct=instruct_eval.prepare(task, backbone.tokenizer, exp.max_length, exp.answer_extraction),
         )
     text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: the paper's text-to-text
     features = {s: encode(getattr(task, s), backbone.tokenizer, exp.max_length, text_format) for s in SPLITS}

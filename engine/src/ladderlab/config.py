@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from .data import TASKS, canonical_task
+from .data import TASKS, canonical_task, instruct
 from .errors import FIELD_LABELS, BadInput, flag, for_client, label, read_json_file
 from .fields import check_value, info_of, kind_of, setting
 from .profiles import PROFILES, fill_profile
@@ -107,6 +107,15 @@ class Experiment:
         "text (class index, STS-B score in 0.2 bins), loss on its tokens, scored on greedily generated text (a "
         "string that is no label counts as wrong); label_words = each class scored by its label word's first-token "
         "logit at the first decoder step, one forward and no generation",
+    )
+    answer_extraction: str = setting(
+        "full",
+        label="Answer extraction",
+        group="task",
+        suggestions=("full", "last_number"),
+        help="task instruct: what exact match compares of the generated and the reference response. full = the whole "
+        'text; last_number = its last number (GSM8K-style solutions ending "#### 42"; commas dropped, 42.0 = 42); or a '
+        'regular expression with one group, the answer being the first match\'s group (e.g. "#### (.+)")',
     )
     methods: list[str] = setting(
         ["lst"],
@@ -665,6 +674,7 @@ def validate(exp: Experiment) -> None:
         if value is not None:
             check_value(name, KIND[name], info_of(field), value)
     canonical_task(exp.task)
+    instruct.answer_extractor(exp.answer_extraction)  # a regex that does not compile, or has no group, is refused now
     if exp.report_to:
         require(exp.report_to)  # a missing tracker library stops the experiment before anything loads
     if exp.lrs is not None:

@@ -3,7 +3,8 @@
 - ``token_loss``: the mean cross-entropy per response token, teacher-forced (what training minimises);
 - ``exact_match`` (0-100): the share of prompts whose greedy answer (families/llama.py ``generate_ids``: the method's
   own forward with key/value caches, so LST decodes through its side network) equals the reference response, both
-  cut at the end token, special tokens dropped and whitespace collapsed;
+  cut at the end token, special tokens dropped and whitespace collapsed, then each read by the experiment's
+  ``answer_extraction`` (data/instruct.py ``answer_extractor``: the whole text, its last number, or a regex group);
 - ``score``, which picks the best epoch: exact match, ties broken by the lower loss. The loss adds
   (100 / (n + 1)) / (1 + token_loss), less than one example's share of exact match (100 / n), so it never outweighs one
   more right answer.
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -28,13 +30,14 @@ class InstructEval:
     prompts: dict[str, list[dict]]
     references: dict[str, list[str]]
     tokenizer: object
+    extract: Callable[[str], str | None]  # the answer of a response (answer_extraction)
 
 
-def prepare(task, tokenizer, max_length: int) -> InstructEval:
+def prepare(task, tokenizer, max_length: int, answer_extraction: str = instruct.FULL) -> InstructEval:
     prompts, references = {}, {}
     for split in ("validation", "test"):
         prompts[split], references[split] = instruct.generation_inputs(getattr(task, split), tokenizer, max_length)
-    return InstructEval(prompts, references, tokenizer)
+    return InstructEval(prompts, references, tokenizer, instruct.answer_extractor(answer_extraction))
 
 
 @torch.no_grad()
@@ -51,7 +54,8 @@ def evaluate(model, data, split: str, batch_size: int, autocast) -> dict[str, fl
     loss = token_sum / max(tokens, 1)
     answers = generated_answers(model, data, split, batch_size, autocast)
     references = data.instruct.references[split]
-    exact = 100.0 * sum(a == r for a, r in zip(answers, references, strict=True)) / max(len(references), 1)
+    matches = [instruct.answers_match(a, r, data.instruct.extract) for a, r in zip(answers, references, strict=True)]
+    exact = 100.0 * sum(matches) / max(len(references), 1)
     return {"exact_match": exact, "token_loss": loss, "score": exact + (100.0 / (len(references) + 1)) / (1.0 + loss)}
 
 

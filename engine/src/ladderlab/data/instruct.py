@@ -14,6 +14,8 @@ Splits: like a ``file`` task, 10% held out for test and 10% for validation (seed
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,3 +164,52 @@ def answer_text(tokenizer, ids: list[int]) -> str:
     end = end_token(tokenizer)
     ids = ids[: ids.index(end)] if end in ids else ids
     return " ".join(tokenizer.decode(ids, skip_special_tokens=True).split())
+
+
+# answer_extraction (config.py): what of a response exact match compares
+FULL, LAST_NUMBER = "full", "last_number"
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def answer_extractor(spec: str) -> Callable[[str], str | None]:
+    """The answer of a response text (``answer_text``'s form), or None where it has none (never a match):
+    ``full`` the whole text; ``last_number`` its last number, thousands commas dropped and a whole number written
+    without decimals (GSM8K's worked solution "... #### 1,200" and a generated "1200.0" agree); otherwise a regular
+    expression with one group, whose first match's group is the answer (stripped)."""
+    if spec == FULL:
+        return lambda text: text
+    if spec == LAST_NUMBER:
+        return _last_number
+    try:
+        pattern = re.compile(spec)
+    except re.error as e:
+        raise BadInput(
+            f"answer_extraction: {spec!r} is not a regular expression ({e})",
+            'use "full", "last_number", or a regular expression with one group, e.g. "#### (.+)"',
+        ) from None
+    if pattern.groups != 1:
+        raise BadInput(
+            f"answer_extraction: the regular expression {spec!r} has {pattern.groups} groups",
+            'give it exactly one (...) group around the answer, e.g. "#### (.+)"; (?:...) groups do not count',
+        )
+
+    def by_pattern(text: str) -> str | None:
+        match = pattern.search(text)
+        return None if match is None or match.group(1) is None else match.group(1).strip()
+
+    return by_pattern
+
+
+def _last_number(text: str) -> str | None:
+    numbers = _NUMBER.findall(text)
+    if not numbers:
+        return None
+    number = numbers[-1].replace(",", "")
+    whole, _, fraction = number.partition(".")
+    return whole if not fraction.strip("0") else f"{whole}.{fraction.rstrip('0')}"
+
+
+def answers_match(generated: str, reference: str, extract: Callable[[str], str | None]) -> bool:
+    """Exact match of the two answers as ``extract`` reads them; a text without an answer matches nothing."""
+    answer = extract(generated)
+    return answer is not None and answer == extract(reference)
