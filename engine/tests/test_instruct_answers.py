@@ -58,7 +58,7 @@ def test_a_pattern_with_one_group_compares_the_group():
     assert matches(spec, "worked out... #### 72", GSM8K_REFERENCE)
     assert not matches(spec, "worked out... #### 73", GSM8K_REFERENCE)
     assert not matches(spec, "72", GSM8K_REFERENCE)  # no "####": no answer
-    assert instruct.answer_extractor("(?:the )?answer is (\\w+)")("so the answer is  B ") == "B"
+    assert instruct.answer_extractor("(?:the )?answer is (\\w+)")("so the answer is B.") == "B"
 
 
 @pytest.mark.parametrize(
@@ -82,10 +82,10 @@ def test_the_cli_refuses_a_bad_pattern_with_exit_2(tmp_path, capsys):
 
 def test_evaluation_reads_references_with_the_experiments_extraction():
     """instruct_eval.prepare: the references as evaluation holds them, and the extraction it compares them with."""
-    rows = [{"prompt": f"question {i}", "response": f"red {i} #### {i}"} for i in range(3)]
+    rows = [{"prompt": f"question {i}", "response": f"{i} red {i + 10}"} for i in range(3)]
     examples = [instruct._example(json.dumps(row), f"row {i}") for i, row in enumerate(rows)]
     task = TaskData(instruct.SPEC, examples, examples[:1], examples[1:])
     prepared = instruct_eval.prepare(task, word_tokenizer(), 32, "last_number")
-    assert prepared.references["test"] == ["red 1 # # # # 1", "red 2 # # # # 2"]  # the word tokenizer splits "####"
-    assert [prepared.extract(r) for r in prepared.references["test"]] == ["1", "2"]
-    assert instruct_eval.prepare(task, word_tokenizer(), 32).extract("red 1") == "red 1"  # default: full
+    assert prepared.references["test"] == ["1 red 11", "2 red 12"]
+    assert [prepared.extract(r) for r in prepared.references["test"]] == ["11", "12"]
+    assert instruct_eval.prepare(task, word_tokenizer(), 32).extract("1 red 11") == "1 red 11"  # default: full
