@@ -19,6 +19,7 @@ from transformers.utils import logging as hf_logging
 from .data.types import TaskSpec
 from .errors import BadInput, for_client, read_json_file
 from .families import Family, family_for
+from .families.pooling import resolve_pooling, set_pooling
 from .hub import parse_hub_id, resolve_model
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
@@ -134,12 +135,16 @@ class Backbone:
     tokenizer: PreTrainedTokenizerBase
     folder: Path | None  # None for presets
 
-    def new_task_model(self, spec: TaskSpec, seed: int) -> nn.Module:
-        """A fresh copy (each method trains its own), with the same random parts for the same seed."""
+    def new_task_model(self, spec: TaskSpec, seed: int, pooling: str = "auto") -> nn.Module:
+        """A fresh copy (each method trains its own), with the same random parts for the same seed, whose head reads
+        what ``pooling`` (the experiment field) resolves to for this checkpoint."""
         torch.manual_seed(seed)
         if self.folder is None:
-            return self.family.task_model_from_config(self.config, spec, self.tokenizer)
-        return self.family.task_model_from_pretrained(str(self.folder), spec, self.tokenizer)
+            model = self.family.task_model_from_config(self.config, spec, self.tokenizer)
+        else:
+            model = self.family.task_model_from_pretrained(str(self.folder), spec, self.tokenizer)
+        set_pooling(model, resolve_pooling(pooling, self.family, self.folder))
+        return model
 
     @property
     def num_layers(self) -> int:

@@ -213,7 +213,7 @@ def run_bench(
     backbone = load_backbone(exp.backbone)
     spec = task_spec(exp.task if exp.task != "file" else "sst2")
     torch.manual_seed(exp.seed)
-    setup = BenchSetup(backbone, spec, exp, device, backbone.new_task_model(spec, exp.seed))
+    setup = BenchSetup(backbone, spec, exp, device, backbone.new_task_model(spec, exp.seed, exp.pooling))
     cases = [
         c
         for c in default_cases(precisions)

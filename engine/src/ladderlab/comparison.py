@@ -28,6 +28,7 @@ from .data.pipeline import Batcher, SharedData, encode
 from .devices import resolve_device
 from .errors import BadInput, RunFailed, error_fields, use_field
 from .events import EventSink
+from .families.pooling import check_pooling
 from .filepaths import resolve_file_paths
 from .quant import check_quant
 from .train import Run
@@ -50,6 +51,7 @@ def prepare(exp: Experiment):
     check_quant(exp, device)  # before loading anything: a quantised backbone needs CUDA and bitsandbytes
     backbone = load_backbone(exp.backbone)
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
+    check_pooling(exp.pooling, backbone.family)
     task = read_for(exp)
     check_lora_targets(exp, backbone, task.spec)  # before the first method trains, not when LoRA's turn comes
     if instruct.is_instruct(task.spec):  # causal-LM instruction tuning: its own encoding and evaluation
@@ -102,6 +104,7 @@ def resume_run(run_dir: str | Path, sink: EventSink) -> Outcome:
     # runs from before these fields put T5 adapters after cross-attention too and trained LoRA without biases
     values.setdefault("adapter_placement", "every_sublayer")
     values.setdefault("lora_bias", "none")
+    values.setdefault("pooling", "cls")  # runs from before pooling: the BERT head read the pooler over [CLS]
     # Relative paths were relative to the folder the run was started from: config.json names it (runs from before
     # that: the checkpoint; neither: here). A restart redoes LST's init, whose cache lies under runs_dir.
     started_in = config.get("cwd") or (payload["cwd"] if payload is not None else None)

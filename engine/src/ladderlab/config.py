@@ -254,6 +254,23 @@ class Experiment:
         help="the frozen backbone quantised through bitsandbytes (QLoRA's loader; QLoRA = lora with nf4): needs a "
         "CUDA GPU and bitsandbytes; refused with what is missing until the quantised loader is in",
     )
+    # families/pooling.py: sentence-transformers checkpoints were trained for their own pooling, not the [CLS] pooler
+    pooling: str = setting(
+        "auto",
+        label="Head pooling",
+        group="model",
+        choices=("auto", "cls", "mean"),
+        choice_labels={
+            "auto": "The checkpoint's own, else [CLS]",
+            "cls": "[CLS] through the pooler",
+            "mean": "Mean of the real tokens",
+        },
+        help="what the classification head of a BERT-family backbone reads, for every method (LST's side output "
+        "too): auto = the pooling a sentence-transformers checkpoint declares in modules.json (the embedded default: "
+        "mean), else [CLS]; cls = the backbone's pooler over [CLS], as BertForSequenceClassification; mean = the mean "
+        "of the real tokens' last states. GPT-2, Llama and T5 keep their own head (auto only); prompt tuning always "
+        "reads the mean",
+    )
     # -- LST memory/speed levers (each measured by `ladderlab bench`)
     side_attention: str = setting(
         "sdpa",

@@ -110,7 +110,7 @@ def trace_training(
         task_model = (
             backbone.family.task_model_from_config(backbone.config, spec, backbone.tokenizer)
             if backbone.folder is not None
-            else backbone.new_task_model(spec, exp.seed)
+            else backbone.new_task_model(spec, exp.seed, exp.pooling)
         )
         model = BUILDERS[method](backbone, task_model, exp)
         model.train()

@@ -55,11 +55,12 @@ def load_run(run_dir: str | Path) -> tuple[Experiment, Backbone, TaskSpec, Metho
     method = config.get("method")
     if method not in BUILDERS:
         raise BadInput(f"{config_path}: unknown method {method!r}", f"methods: {', '.join(BUILDERS)}")
-    exp = Experiment(**{k: v for k, v in config.items() if k in FIELDS})
+    # runs from before pooling: the BERT head read the pooler over [CLS]
+    exp = Experiment(**{"pooling": "cls", **{k: v for k, v in config.items() if k in FIELDS}})
     spec = _spec_of(exp)
     backbone = load_backbone(exp.backbone)
     torch.manual_seed(exp.seed)
-    model = BUILDERS[method](backbone, backbone.new_task_model(spec, exp.seed), exp)
+    model = BUILDERS[method](backbone, backbone.new_task_model(spec, exp.seed, exp.pooling), exp)
     model.method = method
     _load_trainable(model, weights_path)
     model.eval()

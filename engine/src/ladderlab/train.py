@@ -193,7 +193,7 @@ class Run:
 
     def _train_and_evaluate(self, run_dir: Path, started: float) -> dict:
         exp, data = self.exp, self.data
-        task_model = self.backbone.new_task_model(self.spec, exp.seed)
+        task_model = self.backbone.new_task_model(self.spec, exp.seed, exp.pooling)
         backbone_total, _ = count_params(task_model)
         torch.manual_seed(exp.seed)  # same new-parameter init for the same seed
         self.model = model = BUILDERS[self.method](self.backbone, task_model, exp).to(data.device)

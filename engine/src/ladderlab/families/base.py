@@ -49,6 +49,7 @@ class Family:
     adapter_cross_points: tuple[str, ...] = ()
     lora_bias: str = "none"  # what lora_bias=auto means on this family
     head_modules: tuple[str, ...] = ()  # trainable task head (names of submodules of the task model)
+    poolings: tuple[str, ...] = ()  # what the head may read (experiment field pooling; pooling.py); () = no choice
     peft_task_type: str = "SEQ_CLS"
     padding_side: str = "right"
 

@@ -1,7 +1,8 @@
 """Encoder-only backbones (BERT family; the embedded default all-MiniLM-L6-v2 is a BERT).
 
-Task head: the backbone's pooler ([CLS] -> dense -> tanh) and a new, trainable classification layer,
-as in transformers' BertForSequenceClassification. The LST side network is a BertModel of the same
+Task head: a new, trainable classification layer over the backbone's pooler ([CLS] -> dense -> tanh), as in
+transformers' BertForSequenceClassification (pooling=cls), or over the mean of the real tokens' last states
+(pooling=mean: what sentence-transformers checkpoints such as the embedded default were trained for; pooling.py). The LST side network is a BertModel of the same
 class at 1/r width whose embedding layer is a pass-through: it reads the downsampled backbone embeddings.
 """
 
@@ -24,6 +25,7 @@ from .base import (
     prompted_inputs,
     squeeze_regression,
 )
+from .pooling import pooling_of, task_model_of
 
 
 class PassThroughEmbeddings(nn.Module):
@@ -39,6 +41,7 @@ class EncoderFamily(Family):
     lora_targets = ("query", "value")
     adapter_points = ("attention.output.dense", "output.dense")  # after self-attention and after the FFN
     head_modules = ("classifier",)
+    poolings = ("cls", "mean")  # the first is the head's own (transformers'), for checkpoints that declare none
     peft_task_type = "SEQ_CLS"
 
     def task_model_from_pretrained(self, folder, spec, tokenizer):
@@ -48,15 +51,22 @@ class EncoderFamily(Family):
         return classifier_from_config(config, spec)
 
     def logits(self, model, batch):
-        out = model(
+        inputs = dict(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             token_type_ids=batch.get("token_type_ids"),
         )
-        return squeeze_regression(out.logits)
+        if pooling_of(model, self.poolings[0]) == "cls":
+            return squeeze_regression(model(**inputs).logits)
+        task_model = task_model_of(model)  # under PEFT: LoRA's layers and the trainable head copy are inside it
+        hidden = task_model.base_model(**inputs).last_hidden_state
+        return self._head(task_model, masked_mean(hidden, batch["attention_mask"]))
+
+    def _head(self, task_model, pooled):
+        return squeeze_regression(task_model.classifier(task_model.dropout(pooled)))
 
     def prompt_logits(self, model, batch):
-        """The head reads the mean of the real tokens' last states, not the pooler. Under PEFT the pooler reads
+        """The head reads the mean of the real tokens' last states, not the pooler, whatever pooling says. Under PEFT the pooler reads
         position 0, a prompt vector; and with the backbone frozen, moving it to [CLS] (position prompt_tokens) does
         not help: with 100 sampled-vocabulary prompts the frozen pooler's output barely varies across sentences
         (spread 0.005 vs 0.035 without prompts) and a linear probe on it, or on raw [CLS], stays near the majority
@@ -68,8 +78,7 @@ class EncoderFamily(Family):
         hidden = task_model.base_model(
             inputs_embeds=embeds, attention_mask=mask, token_type_ids=token_types
         ).last_hidden_state
-        pooled = masked_mean(hidden[:, -batch["input_ids"].shape[1] :], batch["attention_mask"])
-        return squeeze_regression(task_model.classifier(task_model.dropout(pooled)))
+        return self._head(task_model, masked_mean(hidden[:, -batch["input_ids"].shape[1] :], batch["attention_mask"]))
 
     def dropout(self, config):
         return config.hidden_dropout_prob
@@ -113,11 +122,12 @@ class EncoderFamily(Family):
         ).last_hidden_state
 
     def side_head(self, model, hidden, batch):
+        if pooling_of(model, self.poolings[0]) == "mean":
+            return self._head(model, masked_mean(hidden, batch["attention_mask"]))
         pooler = model.base_model.pooler
         # The frozen pooler may be stored in bf16 (LST backbone_dtype=bf16); the head trains in fp32.
         pooled = hidden[:, 0] if pooler is None else pooler(hidden.to(pooler.dense.weight.dtype)).to(hidden.dtype)
-        logits = model.classifier(model.dropout(pooled))
-        return squeeze_regression(logits)
+        return self._head(model, pooled)
 
     def layer_roles(self, stack):
         return {
