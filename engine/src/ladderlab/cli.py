@@ -22,7 +22,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import cli_cache, cli_measure, cli_sweep
+from . import cli_cache, cli_generate, cli_measure, cli_sweep
 from .config import FIELDS, KIND, Experiment, build_experiment, load_experiment_file
 from .errors import BadInput, error_fields
 from .events import EventSink
@@ -128,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_measure.add_parsers(sub, _add_experiment_flags)
     cli_sweep.add_parser(sub)
     cli_cache.add_parser(sub)
+    cli_generate.add_parser(sub)
     return parser
 
 
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == cli_cache.COMMAND:
         return cli_cache.main(args)
+    if args.command == cli_generate.COMMAND:
+        return cli_generate.main(args, _report)
     if getattr(args, "allow_download", False):  # read by hub.py; the environment carries it to sweep trials too
         os.environ[ALLOW_DOWNLOAD_ENV] = "1"
     if args.command in cli_measure.COMMANDS:

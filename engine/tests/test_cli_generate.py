@@ -1,0 +1,138 @@
+"""``ladderlab generate RUN_DIR`` (cli_generate.py): a worker that loads a finished instruct run once and answers the
+prompts stdin brings, one JSON line each. A tiny Llama checkpoint (test_llama_family's 54-word tokenizer, weights at
+std 0.2) is fully fine-tuned through the CLI on 8 prompt/answer pairs written 4 times each, so the validation split
+that picks the saved epoch holds pairs the run learnt; the worker must then give the memorised answers back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM
+
+import helpers
+from ladderlab import cli
+from ladderlab.backbones import PRESETS
+from test_llama_family import VOCAB, word_tokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+
+PAIRS = {
+    "question 1 red": "apple river",
+    "question 2 green": "stone",
+    "question 3 blue": "cloud music paper",
+    "question 4 black": "garden",
+    "question 5 white": "window summer",
+    "question 6 yellow": "winter",
+    "question 7 red green": "blue white",
+    "question 8 music": "yellow stone apple",
+}
+
+
+@pytest.fixture(scope="module")
+def instruct_run(tmp_path_factory):
+    """The run folder of a full fine-tuning run that memorised PAIRS."""
+    root = tmp_path_factory.mktemp("generate")
+    fields = dict(PRESETS["llama-tiny"])
+    config = AutoConfig.for_model(
+        fields.pop("model_type"),
+        **{**fields, "vocab_size": len(VOCAB)},
+        initializer_range=0.2,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(root / "backbone")
+    word_tokenizer().save_pretrained(root / "backbone")
+    data = root / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS.items()) * 4)
+    runs = root / "runs"
+    code = cli.main(
+        helpers.cli("compare --methods full --task instruct --epochs 40 --batch-size 32 --lr 3e-3 --warmup-ratio 0")
+        + helpers.cli("--max-length 32 --checkpoint-every 1000 --json --data", data, "--backbone", root / "backbone")
+        + helpers.cli("--runs-dir", runs)
+    )
+    assert code == 0
+    (run,) = runs.iterdir()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["metrics"]["exact_match"] == 100.0, summary["metrics"]  # the test split: pairs it learnt
+    return run
+
+
+def worker(run, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ladderlab.cli", "generate", str(run), *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def ask(process: subprocess.Popen, request: dict | str) -> dict:
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write((request if isinstance(request, str) else json.dumps(request)) + "\n")
+    process.stdin.flush()
+    return json.loads(process.stdout.readline())
+
+
+def test_the_worker_answers_prompts_with_the_memorised_responses(instruct_run):
+    process = worker(instruct_run)
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        assert ready == {"ready": True, "method": "full", "task": "instruct", "chat": False, "max_new_tokens": 128}
+        for prompt in ("question 3 blue", "question 7 red green", "question 1 red"):  # one worker, several prompts
+            answer = ask(process, {"prompt": prompt})
+            assert answer["text"] == PAIRS[prompt]
+            assert answer["tokens"] == len(PAIRS[prompt].split()) + 1  # the words, then the end token
+            assert 0 < answer["seconds"] < 10
+        bad = ask(process, "not json")
+        assert bad["error"].startswith("a request is not JSON") and '{"prompt": "..."}' in bad["hint"]
+        assert "neither a non-empty prompt" in ask(process, {"prompt": " "})["error"]
+        assert ask(process, {"prompt": "question 2 green", "max_new_tokens": 1}) == {
+            "text": "stone",
+            "tokens": 1,
+            "seconds": pytest.approx(0, abs=10),
+        }
+    finally:
+        out, err = process.communicate(timeout=30)  # stdin closed: the worker ends
+    assert process.returncode == 0, err
+    assert out == ""
+
+
+def test_a_chat_prompt_goes_through_the_chat_template(instruct_run):
+    """The run trained on plain prompts; a request of chat messages is written through the template (which this
+    model never saw, so only the call is checked: an answer comes back, no error)."""
+    from ladderlab.cli_generate import Generator
+
+    generator = Generator(str(instruct_run))
+    assert not generator.chat
+    ids = generator.prompt_ids([{"role": "user", "content": "question 1 red"}])
+    assert generator.tokenizer.decode(ids) == "user question 1 red assistant"
+    assert generator.prompt_ids("question 1 red") == generator.tokenizer("question 1 red")["input_ids"]
+
+
+@pytest.mark.parametrize(
+    ("make_run", "args", "needle"),
+    [
+        (lambda tmp, run: tmp / "missing", [], "run folder not found"),
+        (lambda tmp, run: run, ["--max-new-tokens", "0"], "--max-new-tokens must be between 1 and 4096"),
+    ],
+)
+def test_a_run_that_cannot_be_loaded_is_exit_2(instruct_run, tmp_path, capsys, make_run, args, needle):
+    code = cli.main(["generate", str(make_run(tmp_path, instruct_run)), *args])
+    assert code == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_a_classification_run_is_refused_naming_the_onnx_path(tmp_path, capsys):
+    run = tmp_path / "sst2-run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"task": "sst2", "method": "lst"}))
+    assert cli.main(["generate", str(run)]) == 2
+    assert "is a sst2 run; generate reads runs of task instruct" in capsys.readouterr().err
