@@ -75,7 +75,7 @@ def tiny_lst_run(tmp_path: Path, **overrides):
 
 def build_method(backbone, task, method: str, **overrides):
     exp = experiment(methods=[method], **overrides)
-    model = BUILDERS[method](backbone, backbone.new_task_model(task.spec, 0), exp)
+    model = BUILDERS[method](backbone, backbone.new_task_model(task.spec, 0, exp.pooling), exp)
     return model, exp
 
 
