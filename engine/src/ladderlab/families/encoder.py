@@ -2,8 +2,9 @@
 
 Task head: a new, trainable classification layer over the backbone's pooler ([CLS] -> dense -> tanh), as in
 transformers' BertForSequenceClassification (pooling=cls), or over the mean of the real tokens' last states
-(pooling=mean: what sentence-transformers checkpoints such as the embedded default were trained for; pooling.py). The LST side network is a BertModel of the same
-class at 1/r width whose embedding layer is a pass-through: it reads the downsampled backbone embeddings.
+(pooling=mean: what sentence-transformers checkpoints such as the embedded default were trained for; pooling.py).
+The LST side network is a BertModel of the same class at 1/r width whose embedding layer is a pass-through: it
+reads the downsampled backbone embeddings.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ class EncoderFamily(Family):
         return squeeze_regression(task_model.classifier(task_model.dropout(pooled)))
 
     def prompt_logits(self, model, batch):
-        """The head reads the mean of the real tokens' last states, not the pooler, whatever pooling says. Under PEFT the pooler reads
-        position 0, a prompt vector; and with the backbone frozen, moving it to [CLS] (position prompt_tokens) does
+        """The head reads the mean of the real tokens' last states, not the pooler, whatever pooling says. Under PEFT
+        the pooler reads position 0, a prompt vector; and with the backbone frozen, moving it to [CLS] (position prompt_tokens) does
         not help: with 100 sampled-vocabulary prompts the frozen pooler's output barely varies across sentences
         (spread 0.005 vs 0.035 without prompts) and a linear probe on it, or on raw [CLS], stays near the majority
         class on SST-2 (56.0%, 57.5%), while the mean over the real tokens keeps 72.0% (78.0% without prompts): the
