@@ -68,11 +68,11 @@ class EncoderFamily(Family):
 
     def prompt_logits(self, model, batch):
         """The head reads the mean of the real tokens' last states, not the pooler, whatever pooling says. Under PEFT
-        the pooler reads position 0, a prompt vector; and with the backbone frozen, moving it to [CLS] (position prompt_tokens) does
-        not help: with 100 sampled-vocabulary prompts the frozen pooler's output barely varies across sentences
-        (spread 0.005 vs 0.035 without prompts) and a linear probe on it, or on raw [CLS], stays near the majority
-        class on SST-2 (56.0%, 57.5%), while the mean over the real tokens keeps 72.0% (78.0% without prompts): the
-        embedded all-MiniLM-L6-v2 was trained for mean pooling (bench/prompt_tuning_sweep.py --probe;
+        the pooler reads position 0, a prompt vector; and with the backbone frozen, moving it to [CLS] (position
+        prompt_tokens) does not help: with 100 sampled-vocabulary prompts the frozen pooler's output barely varies
+        across sentences (spread 0.005 vs 0.035 without prompts) and a linear probe on it, or on raw [CLS], stays near
+        the majority class on SST-2 (56.0%, 57.5%), while the mean over the real tokens keeps 72.0% (78.0% without
+        prompts): the embedded all-MiniLM-L6-v2 was trained for mean pooling (bench/prompt_tuning_sweep.py --probe;
         bench/results/prompt-tuning-sweep-2026-12-01-cpu.json)."""
         embeds, mask, token_types = prompted_inputs(model, batch)
         task_model = model.base_model  # the transformers classifier PEFT wraps; its classifier is PEFT's copy
