@@ -1,13 +1,16 @@
 """``ladderlab generate RUN_DIR`` (cli_generate.py): a worker that loads a finished instruct run once and answers the
 prompts stdin brings, one JSON line each. A tiny Llama checkpoint (test_llama_family's 54-word tokenizer, weights at
 std 0.2) is fully fine-tuned through the CLI on 8 prompt/answer pairs written 4 times each, so the validation split
-that picks the saved epoch holds pairs the run learnt; the worker must then give the memorised answers back."""
+that picks the saved epoch holds pairs the run learnt; the worker must then give the memorised answers back. The
+extension's integration test (test/integration/tryModel.test.ts) trains the same run through ``memorising_experiment``.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -32,10 +35,10 @@ PAIRS = {
 }
 
 
-@pytest.fixture(scope="module")
-def instruct_run(tmp_path_factory):
-    """The run folder of a full fine-tuning run that memorised PAIRS."""
-    root = tmp_path_factory.mktemp("generate")
+def memorising_experiment(root: str | Path) -> dict:
+    """Writes the tiny Llama checkpoint and the pairs under ``root``; returns the experiment that memorises them
+    (full fine-tuning, one step of all 32 lines an epoch, 40 epochs)."""
+    root = Path(root)
     fields = dict(PRESETS["llama-tiny"])
     config = AutoConfig.for_model(
         fields.pop("model_type"),
@@ -50,12 +53,28 @@ def instruct_run(tmp_path_factory):
     word_tokenizer().save_pretrained(root / "backbone")
     data = root / "pairs.jsonl"
     data.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS.items()) * 4)
+    return {
+        "backbone": str(root / "backbone"),
+        "task": "instruct",
+        "data": str(data),
+        "methods": ["full"],
+        "epochs": 40,
+        "batch_size": 32,
+        "lr": 3e-3,
+        "warmup_ratio": 0,
+        "max_length": 32,
+        "checkpoint_every": 1000,
+    }
+
+
+@pytest.fixture(scope="module")
+def instruct_run(tmp_path_factory):
+    """The run folder of a full fine-tuning run that memorised PAIRS."""
+    root = tmp_path_factory.mktemp("generate")
+    experiment = root / "memorise.ladder.json"
+    experiment.write_text(json.dumps(memorising_experiment(root)))
     runs = root / "runs"
-    code = cli.main(
-        helpers.cli("compare --methods full --task instruct --epochs 40 --batch-size 32 --lr 3e-3 --warmup-ratio 0")
-        + helpers.cli("--max-length 32 --checkpoint-every 1000 --json --data", data, "--backbone", root / "backbone")
-        + helpers.cli("--runs-dir", runs)
-    )
+    code = cli.main(helpers.cli("compare --json --config", experiment, "--runs-dir", runs))
     assert code == 0
     (run,) = runs.iterdir()
     summary = json.loads((run / "summary.json").read_text())

@@ -19,6 +19,7 @@ export interface PanelHandles {
   monitor(): MonitorPanel | undefined;
   results(): ResultsPanel | undefined;
   sweep(): SweepPanel | undefined;
+  tryModel(): TryModelPanel | undefined;
   experiment: ExperimentViewProvider;
 }
 
@@ -42,6 +43,7 @@ export function registerPanels(context: vscode.ExtensionContext, runManager: Run
     monitor: () => MonitorPanel.currentPanel,
     results: () => ResultsPanel.currentPanel,
     sweep: () => SweepPanel.currentPanel,
+    tryModel: () => TryModelPanel.currentPanel,
     experiment,
   };
 }

@@ -1,7 +1,9 @@
 // The Try-model panel: one finished run, exported to ONNX (`ladderlab export`, run by the engine's Python), loaded
 // with onnxruntime-node in the extension host. The user types one text (two for pair tasks) and gets the prediction,
 // the class probabilities (or the regression score) and the latency. Latency and memory per method are measured in
-// a child process and stored as the run's inference.json, which the results table shows.
+// a child process and stored as the run's inference.json, which the results table shows. A causal-LM run (task
+// instruct) is not exported: the engine generates its text (`ladderlab generate`, kept running while the panel is
+// open, killed with it) and the panel shows the answer with its tokens per second.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -10,6 +12,7 @@ import type { RequestMessage } from '../../protocol/webviews/common';
 import {
   parseTryMessage,
   TryMessages,
+  type GenerateResult,
   type TryChannel,
   type TryResult,
   type TryState,
@@ -17,6 +20,7 @@ import {
 import { findPython } from '../engine/python';
 import { engineEnv } from '../engine/worker';
 import { EXPORT_DIR, measureInChild, readInferenceFigures, writeInferenceFigures } from '../inference/benchmark';
+import { EngineGenerator, tokensPerSecond } from '../inference/engineGenerator';
 import { ExportError } from '../inference/manifest';
 import { ExportedModel } from '../inference/model';
 import { runName } from '../runs/runText';
@@ -30,7 +34,20 @@ const slot = new PanelSlot<TryModelPanel>('ladderLab.tryModel');
 
 export class TryModelPanel extends PanelShell<TryChannel> {
   private model: ExportedModel | undefined;
+  private generator: EngineGenerator | undefined; // engine mode: the `ladderlab generate` worker
   private state: TryState;
+  private starting: Promise<void> | undefined;
+  /** Test seam: the last answer posted in engine mode. */
+  public lastGenerated: GenerateResult | undefined;
+
+  public static get currentPanel(): TryModelPanel | undefined {
+    return slot.current;
+  }
+
+  /** Test seam: the state the webview was last sent. */
+  public get shownState(): TryState {
+    return this.state;
+  }
 
   /** The command: a run from the Runs tree (its record or id) or, from the palette, a pick among finished runs. */
   public static register(extensionUri: vscode.Uri, runManager: RunManagerApi): vscode.Disposable {
@@ -76,6 +93,7 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       runId: run.id,
       method: run.method,
       task: null,
+      mode: isCausalLm(run) ? 'engine' : 'onnx',
       status: 'busy',
       busy: 'Loading the model…',
       error: null,
@@ -87,6 +105,8 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       dispose: () => {
         void this.model?.release();
         this.model = undefined;
+        this.generator?.dispose();
+        this.generator = undefined;
       },
     });
   }
@@ -96,14 +116,19 @@ export class TryModelPanel extends PanelShell<TryChannel> {
   }
 
   protected override async onReady(): Promise<void> {
-    if (this.model || this.state.status === 'error') this.post({ type: TryMessages.state, state: this.state });
+    if (this.model || this.generator?.running || this.starting || this.state.status === 'error')
+      this.post({ type: TryMessages.state, state: this.state });
+    else if (this.state.mode === 'engine') await this.startGenerator();
     else await this.load();
   }
 
   protected override async onRequest(msg: RequestMessage<TryChannel>): Promise<void> {
     switch (msg.type) {
       case TryMessages.reload:
-        await this.load();
+        await (this.state.mode === 'engine' ? this.startGenerator() : this.load());
+        break;
+      case TryMessages.generate:
+        await this.generate(msg.prompt);
         break;
       case TryMessages.export:
         await this.exportAndLoad();
@@ -120,6 +145,50 @@ export class TryModelPanel extends PanelShell<TryChannel> {
   private setState(patch: Partial<TryState>): void {
     this.state = { ...this.state, ...patch };
     this.post({ type: TryMessages.state, state: this.state });
+  }
+
+  /** Engine mode: (re)start the run's `ladderlab generate` worker; ready once it has loaded the run. A second call
+   * while one is loading waits for that one. */
+  private startGenerator(): Promise<void> {
+    this.starting ??= this.restartGenerator().finally(() => (this.starting = undefined));
+    return this.starting;
+  }
+
+  private async restartGenerator(): Promise<void> {
+    this.generator?.dispose();
+    this.generator = undefined;
+    this.setState({ status: 'busy', busy: 'Loading the model in the engine (ladderlab generate)…', error: null });
+    try {
+      const folder = vscode.workspace.workspaceFolders?.[0];
+      const python = (await findPython(folder)).path;
+      const { generator } = await EngineGenerator.start(python, this.run.dir, {
+        cwd: folder?.uri.fsPath,
+        env: engineEnv(),
+      });
+      if (this.isDisposed) return generator.dispose();
+      this.generator = generator;
+      this.setState({ status: 'ready', busy: null, task: 'instruct' });
+    } catch (e) {
+      this.setState({ status: 'error', busy: null, error: messageOf(e) });
+    }
+  }
+
+  /** Engine mode: one prompt's answer (asked by the webview's try/generate). */
+  private async generate(prompt: string): Promise<void> {
+    let result: GenerateResult;
+    if (this.state.mode !== 'engine' || !this.generator?.running) {
+      const why = this.state.mode !== 'engine' ? 'this run is not a causal-LM run' : 'the engine is not running';
+      result = { ok: false, error: `${why}: press Reload`, text: '', tokens: 0, seconds: 0, tokensPerSecond: null };
+    } else {
+      try {
+        const g = await this.generator.generate(prompt);
+        result = { ok: true, error: null, ...g, tokensPerSecond: tokensPerSecond(g) };
+      } catch (e) {
+        result = { ok: false, error: messageOf(e), text: '', tokens: 0, seconds: 0, tokensPerSecond: null };
+      }
+    }
+    this.lastGenerated = result;
+    this.post({ type: TryMessages.generated, result });
   }
 
   private async load(): Promise<void> {
@@ -211,6 +280,11 @@ export class TryModelPanel extends PanelShell<TryChannel> {
     }
     this.post({ type: TryMessages.result, result });
   }
+}
+
+/** A run of task instruct trains a decoder to answer prompts: text comes from the engine, not from an ONNX export. */
+export function isCausalLm(run: RunRecord): boolean {
+  return run.config?.task === 'instruct';
 }
 
 function messageOf(e: unknown): string {

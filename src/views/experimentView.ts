@@ -41,6 +41,7 @@ import { cacheChoices, type CachedModel } from '../../protocol/hubCache';
 import { findPython } from '../engine/python';
 import { backboneInfo, PRESETS } from './backboneInfo';
 import { listCachedModels } from './hubCacheListing';
+import { instructFileProblem } from './instructData';
 import { acceptPaths, experimentPath, isHubName, PathPolicy, type PathField, type RefusedPath } from './pathPolicy';
 import { SweepPlanner } from './sweepPlan';
 import { sweepTime } from './sweepTime';
@@ -245,6 +246,12 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
         shown[field] = r.value; // the value as typed, beside its error, so it can be corrected where it is
       }
     }
+    const data = parsed.values.data;
+    if (parsed.values.task === 'instruct' && typeof data === 'string' && !errors.some((e) => e.field === 'data')) {
+      const file = uri ? experimentPath(data, uri.fsPath) : root ? path.resolve(root, data) : data;
+      const problem = await instructFileProblem(file, path.basename(file)); // its first lines, as the engine reads them
+      if (problem) errors.push({ field: 'data', message: problem });
+    }
     const controls = parsed.raw ? blockToControls(parsed.raw[SWEEP_KEY]) : null;
     if (controls) {
       const bad = sweepProblems(controls);
@@ -440,14 +447,26 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   }
 
   private async pickData(kind: 'folder' | 'file'): Promise<void> {
+    // Instruction tuning reads JSON lines only (the form then checks the file's first lines: instructData.ts).
+    const uri = await this.currentFile();
+    const text = uri ? await this.readText(uri) : null;
+    const instruct = !!text?.trim() && parseExperimentText(text).values.task === 'instruct';
     const picked = await vscode.window.showOpenDialog({
-      canSelectFolders: kind === 'folder',
-      canSelectFiles: kind === 'file',
+      canSelectFolders: kind === 'folder' && !instruct,
+      canSelectFiles: kind === 'file' || instruct,
       canSelectMany: false,
       defaultUri: this.workspaceRoot(),
-      filters: kind === 'file' ? { 'Data files': ['json', 'jsonl', 'csv', 'tsv'] } : undefined,
+      filters: instruct
+        ? { 'Instruction data (JSON lines)': ['jsonl'] }
+        : kind === 'file'
+          ? { 'Data files': ['json', 'jsonl', 'csv', 'tsv'] }
+          : undefined,
       openLabel: 'Use as data',
-      title: kind === 'folder' ? 'The task folder (GLUE TSV files)' : 'The data file',
+      title: instruct
+        ? 'Instruction data: a .jsonl of {"prompt", "response"} or {"messages"} objects'
+        : kind === 'folder'
+          ? 'The task folder (GLUE TSV files)'
+          : 'The data file',
     });
     const target = picked?.[0];
     if (!target) return;

@@ -9,6 +9,7 @@ import './resilience.test';
 import './sweep.test';
 import './experimentSweep.test';
 import './sweepResults.test';
+import './tryModel.test';
 import './fuzz.test';
 import './untrusted.test';
 import { runAll } from './harness';

@@ -131,7 +131,7 @@ const custom: Record<string, HTMLElement[]> = {
       el('div', { className: 'row' }, [data, dataBrowse]),
       el('div', {
         className: 'hint',
-        text: "A GLUE task folder, reviews.json for IMDB, or your file. Relative paths are read from the experiment file's folder (.. and ~ allowed); a folder outside the workspace needs Browse.",
+        text: "A GLUE task folder, reviews.json for IMDB, your file, or a .jsonl of prompt/response (or chat messages) for instruction tuning. Relative paths are read from the experiment file's folder (.. and ~ allowed); a folder outside the workspace needs Browse.",
       }),
       customErrors.data,
     ]),
@@ -187,7 +187,8 @@ backboneKind.addEventListener('change', () => {
 backboneBrowse.addEventListener('click', () => channel.post({ type: ExperimentMessages.pickBackboneFolder }));
 dataBrowse.addEventListener('click', () => {
   const t = state?.values.task;
-  channel.post({ type: ExperimentMessages.pickData, kind: t === 'imdb' || t === 'file' ? 'file' : 'folder' });
+  const file = t === 'imdb' || t === 'file' || t === 'instruct'; // instruct: a .jsonl (the host's dialog filters it)
+  channel.post({ type: ExperimentMessages.pickData, kind: file ? 'file' : 'folder' });
 });
 data.addEventListener('change', () => {
   const v = data.value.trim();
@@ -346,6 +347,7 @@ function render(s: ExperimentState): void {
     showSweep(field, s.sweep?.fields[spec.name]);
     row.classList.toggle('inactive', !chosen(spec.methods));
     if (spec.name === 'text_columns' || spec.name === 'label_column') row.hidden = v.task !== 'file';
+    if (spec.name === 'answer_extraction') row.hidden = v.task !== 'instruct';
   }
   for (const id of ['lst', 'levers'])
     document.getElementById(`${id}-section`)!.classList.toggle('inactive', !v.methods.includes('lst'));

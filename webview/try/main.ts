@@ -1,10 +1,13 @@
 // The Try-model webview: one or two text boxes, a Predict button, and the prediction with its class probabilities
 // (or the regression score) and latency, from onnxruntime-node in the extension host. Export and measure buttons
-// drive the host; everything shown comes from the host's state and result messages.
+// drive the host; everything shown comes from the host's state and result messages. A causal-LM run (engine mode)
+// shows a prompt box instead, and the text the engine generated with its tokens per second.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
 import {
+  ENGINE_GENERATION_NOTE,
   TryMessages,
+  type GenerateResult,
   type InferenceFigures,
   type TryChannel,
   type TryResult,
@@ -44,6 +47,22 @@ const form = el('section', { attrs: { id: 'form', hidden: '' } }, [
   el('div', { className: 'toolbar' }, [predictButton]),
 ]);
 
+// Engine mode (causal-LM runs): a prompt, the generated text and how fast it came.
+const promptBox = el('vscode-textarea', {
+  attrs: { id: 'prompt', rows: '4', placeholder: 'Type a prompt…', 'aria-label': 'prompt' },
+}) as unknown as TextArea;
+const generateButton = el('vscode-button', { text: 'Generate', attrs: { id: 'generate', disabled: '' } });
+const generatedText = el('pre', { className: 'generated', attrs: { id: 'generated-text' } });
+const generatedFigures = el('p', { className: 'muted small', attrs: { id: 'generated-figures' } });
+const engineNote = el('p', { className: 'muted small', attrs: { id: 'engine-note' }, text: ENGINE_GENERATION_NOTE });
+const promptForm = el('section', { attrs: { id: 'prompt-form', hidden: '' } }, [
+  promptBox,
+  el('div', { className: 'toolbar' }, [generateButton]),
+  generatedText,
+  generatedFigures,
+  engineNote,
+]);
+
 root.append(
   el('header', { className: 'toolbar' }, [
     title,
@@ -55,6 +74,7 @@ root.append(
   status,
   errorBox,
   form,
+  promptForm,
   prediction,
   probabilities,
   latency,
@@ -67,6 +87,30 @@ exportButton.addEventListener('click', () => channel.post({ type: TryMessages.ex
 reloadButton.addEventListener('click', () => channel.post({ type: TryMessages.reload }));
 measureButton.addEventListener('click', () => channel.post({ type: TryMessages.measure }));
 predictButton.addEventListener('click', predict);
+generateButton.addEventListener('click', generate);
+promptBox.addEventListener('keydown', (e: KeyboardEvent) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) generate();
+});
+
+function generate(): void {
+  if (!state || state.status !== 'ready' || state.mode !== 'engine') return;
+  const prompt = promptBox.value.trim();
+  if (!prompt) return showError('Type a prompt first.');
+  showError(null);
+  generateButton.setAttribute('disabled', '');
+  generatedText.textContent = '';
+  generatedFigures.textContent = 'Generating…';
+  channel.post({ type: TryMessages.generate, prompt });
+}
+
+function renderGenerated(r: GenerateResult): void {
+  generateButton.toggleAttribute('disabled', state?.status !== 'ready');
+  generatedText.textContent = r.ok ? r.text : '';
+  generatedFigures.textContent = r.ok
+    ? `${r.tokens} tokens in ${r.seconds.toFixed(2)} s${r.tokensPerSecond !== null ? ` · ${r.tokensPerSecond.toFixed(1)} tokens/s` : ''}`
+    : '';
+  showError(r.ok ? null : r.error);
+}
 textA.addEventListener('keydown', (e: KeyboardEvent) => {
   if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) predict();
 });
@@ -99,17 +143,22 @@ function renderState(s: TryState): void {
   state = s;
   root.dataset.status = s.status;
   title.textContent = `Try Model: ${s.method}${s.task ? ` · ${s.task}` : ''}`;
+  const engine = s.mode === 'engine';
   status.textContent =
     s.busy ??
+    (engine && s.status === 'ready' ? `Run ${s.runId}: type a prompt and press Generate.` : null) ??
     (s.status === 'needs-export'
       ? `Run ${s.runId} has no ONNX export yet. Export it to try the model here.`
       : s.status === 'ready'
         ? `Run ${s.runId}: ${s.labels ? `classes ${s.labels.join(', ')}` : 'regression score'}. Type ${s.pair ? 'two texts' : 'a text'} and press Predict.`
         : `Run ${s.runId}`);
   showError(s.status === 'error' ? s.error : null);
-  exportButton.toggleAttribute('hidden', !(s.status === 'needs-export' || s.status === 'error'));
-  measureButton.toggleAttribute('hidden', s.status !== 'ready');
-  form.toggleAttribute('hidden', s.status !== 'ready' && s.status !== 'busy');
+  exportButton.toggleAttribute('hidden', engine || !(s.status === 'needs-export' || s.status === 'error'));
+  measureButton.toggleAttribute('hidden', engine || s.status !== 'ready');
+  form.toggleAttribute('hidden', engine || (s.status !== 'ready' && s.status !== 'busy'));
+  promptForm.toggleAttribute('hidden', !engine || (s.status !== 'ready' && s.status !== 'busy'));
+  generateButton.toggleAttribute('disabled', s.status !== 'ready');
+  inference.toggleAttribute('hidden', engine);
   textB.toggleAttribute('hidden', !s.pair);
   predictButton.toggleAttribute('disabled', s.status !== 'ready');
   if (s.status === 'error') clearResult();
@@ -148,5 +197,6 @@ function renderResult(r: TryResult): void {
 channel.onMessage((m) => {
   if (m.type === TryMessages.state) renderState(m.state);
   else if (m.type === TryMessages.result) renderResult(m.result);
+  else if (m.type === TryMessages.generated) renderGenerated(m.result);
 });
 channel.post({ type: TryMessages.ready });
