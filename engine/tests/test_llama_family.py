@@ -25,13 +25,11 @@ from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFa
 import helpers
 from ladderlab import cli
 from ladderlab.backbones import PRESETS, load_backbone
-from ladderlab.comparison import prepare
 from ladderlab.config import build_experiment
 from ladderlab.data import instruct
 from ladderlab.data.pipeline import Batcher
 from ladderlab.devices import Autocast
 from ladderlab.errors import BadInput
-from ladderlab.estimate import estimate_all
 from ladderlab.families.llama import generate_ids
 from ladderlab.methods import BUILDERS
 from ladderlab.methods.lst import pruning
@@ -256,15 +254,6 @@ def test_gqa_index_sets_follow_key_value_heads():
     assert sets["QK"].tolist() == [0, 1, 6, 7]
     assert sets["Q"].tolist() == [0, 1, 4, 5, 10, 11, 14, 15]
     assert sets["VO"].tolist() == [2, 3, 6, 7] and sets["O"].tolist() == [2, 3, 6, 7, 10, 11, 14, 15]
-
-
-@pytest.mark.parametrize("quant", ["nf4", "int8"])
-def test_a_quantised_backbone_is_refused_with_what_it_needs(quant):
-    exp = build_experiment({}, {"backbone": "preset:llama-tiny", "backbone_quant": quant, "device": "cpu"})
-    with pytest.raises(BadInput, match=f"backbone_quant {quant} quantises the frozen backbone through bitsandbytes"):
-        prepare(exp)
-    with pytest.raises(BadInput, match="does not model a quantised backbone"):
-        estimate_all(exp)
 
 
 def test_instruct_runs_through_the_cli_and_reports_loss_and_exact_match(backbones, tmp_path, monkeypatch, capsys):

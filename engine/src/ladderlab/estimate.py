@@ -14,6 +14,18 @@ The training split is read and tokenised exactly as the run does it (``data.read
 ``max_train_examples`` and truncation) and its longest sequence is the estimate's length; when the data cannot
 be read the estimate assumes ``max_length`` and says why (``length_from``, ``length_note``).
 
+Instruction tuning: the loss reads the logits of the response only, and the LM head runs only there (step.py), so the
+peak depends on the response's length: the longest response in the training data, else half of the batch's length
+(``response_tokens``, ``response_from``).
+
+A quantised backbone (``backbone_quant`` nf4 / int8) is modelled from shapes (estimate_quant.py): bitsandbytes'
+exact storage and what its forward and backward allocate; no GPU and no bitsandbytes are needed.
+
+``bf16_weights`` (bench/llm_memory.py) estimates the setting of PEFT's method comparison, which loads the model in
+bf16: the frozen weights in bf16 under every method, and full fine-tuning training its bf16 weights (AdamW states in
+bf16). A Ladder Lab run keeps the baselines' weights in fp32 (LST: ``backbone_dtype``). ``checkpointing``: the
+backbone's layers under gradient checkpointing, as the QLoRA paper trains (a Ladder Lab run does not).
+
 Each row also carries the method's trainable parameters (``trainable_params``, ``trainable_pct`` of
 ``backbone_params``), counted on the meta device (``param_counts``), as a run reports them.
 """
@@ -27,17 +39,20 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from itertools import chain
+from typing import cast
 
 import torch
 from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
+from transformers import PreTrainedModel
 
 from .backbones import Backbone, load_backbone
 from .config import Experiment
 from .data import TaskSpec, instruct, load_task, read_for, task_spec, text2text
 from .data.pipeline import encode
 from .devices import Autocast, resolve_device
-from .errors import BadInput, use_field
+from .errors import BadInput
+from .estimate_quant import compute_dtype, quantise_frozen_linears
 from .memory_trace import ROLES, LiveTensorTracer
 from .methods import BUILDERS
 from .param_counts import count_trainable
@@ -70,8 +85,11 @@ def data_length(exp: Experiment, backbone: Backbone) -> dict:
     except BadInput as e:
         note = f"the training data could not be read ({e.message}), so the estimate assumes max_length"
         return {"length": exp.max_length, "rows": exp.batch_size, "length_from": "max_length", "length_note": note}
+    response = {}
     if instruct.is_instruct(task.spec):
         features = instruct.encode(task.train, backbone.tokenizer, exp.max_length)
+        longest = max((sum(t != instruct.IGNORE for t in f["labels"]) for f in features), default=0)
+        response = {"response_tokens": longest, "response_from": "data"}
     else:
         text_format = text2text.for_backbone(exp.t5_format, backbone, task.spec)  # T5: inputs with the paper's prefix
         features = encode(task.train, backbone.tokenizer, exp.max_length, text_format)
@@ -84,6 +102,7 @@ def data_length(exp: Experiment, backbone: Backbone) -> dict:
         "rows": min(exp.batch_size, len(lengths)),
         "length_from": "data",
         "train_examples": len(lengths),
+        **response,
     }
 
 
@@ -96,11 +115,18 @@ def trace_training(
     steps: int = 2,
     length: int | None = None,
     rows: int | None = None,
+    response_tokens: int | None = None,
+    bf16_weights: bool = False,
+    checkpointing: bool = False,
 ) -> LiveTensorTracer:
     """Run ``steps`` training steps of ``method`` on a (rows, length) batch, traced; fake tensors.
-    Without ``length``/``rows``: a (batch_size, max_length) batch."""
+    Without ``length``/``rows``: a (batch_size, max_length) batch. ``response_tokens``: instruction tuning's response
+    per row (step.synthetic_batch). ``bf16_weights``: weights stored as PEFT's method comparison has them.
+    ``checkpointing``: transformers' gradient checkpointing of the backbone's layers (QLoRA's own setting)."""
     # pruning changes values, not shapes; a tap cache only lowers the peak of epochs after the first
     exp = dataclasses.replace(exp, init="random", tap_cache="off")
+    if bf16_weights and method == "lst":
+        exp = dataclasses.replace(exp, backbone_dtype="bf16")
     tracer = LiveTensorTracer()
     # torch warns once per fake tensor that libraries read data_ptr() of; the values are never used
     warnings.filterwarnings("ignore", message="Accessing the data pointer of FakeTensor", category=UserWarning)
@@ -113,9 +139,18 @@ def trace_training(
             else backbone.new_task_model(spec, exp.seed, exp.pooling)
         )
         model = BUILDERS[method](backbone, task_model, exp)
+        if bf16_weights:
+            _store_in_bf16(model, trainable_too=method == "full")
+        if exp.backbone_quant != "none":
+            quantise_frozen_linears(model, exp.backbone_quant, compute_dtype(exp))
+        if checkpointing:  # the transformers model (PEFT's wrapper passes the call on to it)
+            task_model = cast(PreTrainedModel, model.model)
+            task_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.train()
         params, optimizer, scheduler = make_optimizer(model, exp.lr_for(method), exp.weight_decay, 0, steps)
-        batch = synthetic_batch(backbone, spec, rows or exp.batch_size, length or exp.max_length, device)
+        batch = synthetic_batch(
+            backbone, spec, rows or exp.batch_size, length or exp.max_length, device, response_tokens
+        )
         autocast = Autocast.of(device, exp.precision)
         with tracer.tracking(model, optimizer):
             for t in batch.values():
@@ -123,6 +158,13 @@ def trace_training(
             for _ in range(steps):
                 training_step(model, batch, loss_for(spec), params, optimizer, scheduler, exp.max_grad_norm, autocast)
     return tracer
+
+
+def _store_in_bf16(model: nn.Module, trainable_too: bool) -> None:
+    """The frozen floating-point weights in bf16 (and the trainable ones, for pure-bf16 full fine-tuning)."""
+    for p in model.parameters():
+        if p.is_floating_point() and (trainable_too or not p.requires_grad):
+            p.data = p.data.to(torch.bfloat16)
 
 
 @contextlib.contextmanager
@@ -151,7 +193,14 @@ def _no_op_module_moves():
 
 
 def estimate_run(
-    exp: Experiment, method: str, device: torch.device | None = None, length: int | None = None, rows: int | None = None
+    exp: Experiment,
+    method: str,
+    device: torch.device | None = None,
+    length: int | None = None,
+    rows: int | None = None,
+    response_tokens: int | None = None,
+    bf16_weights: bool = False,
+    checkpointing: bool = False,
 ) -> dict:
     """The estimate of one method on a (rows, length) batch (default: batch_size x max_length):
     ``{"peak_bytes", "components": {role: bytes at the peak}, "device"}``.
@@ -164,17 +213,29 @@ def estimate_run(
     for attempt in (1, 2):
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             try:
-                return pool.submit(_estimate_here, exp, method, str(device), length, rows).result()
+                job = (exp, method, str(device), length, rows, response_tokens, bf16_weights, checkpointing)
+                return pool.submit(_estimate_here, *job).result()
             except BrokenProcessPool:
                 if attempt == 2:
                     raise RuntimeError(f"the memory estimate of {method} crashed its process twice") from None
     raise AssertionError("unreachable")
 
 
-def _estimate_here(exp: Experiment, method: str, device_name: str, length: int | None, rows: int | None) -> dict:
+def _estimate_here(
+    exp: Experiment,
+    method: str,
+    device_name: str,
+    length: int | None,
+    rows: int | None,
+    response_tokens: int | None,
+    bf16_weights: bool,
+    checkpointing: bool = False,
+) -> dict:
     warnings.filterwarnings("ignore", category=FutureWarning)
     device = torch.device(device_name)
-    tracer = trace_training(load_backbone(exp.backbone), spec_for(exp), exp, method, device, length=length, rows=rows)
+    backbone, spec = load_backbone(exp.backbone), spec_for(exp)
+    assumed = (response_tokens, bf16_weights, checkpointing)
+    tracer = trace_training(backbone, spec, exp, method, device, 2, length, rows, *assumed)
     parts = dict(tracer.peak_by_role)
     parts["param"] += parts.pop("buffer")
     return {
@@ -201,20 +262,18 @@ def gpu_total_bytes(device: torch.device) -> int | None:
 
 def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
     """Every method of the experiment; the verdict uses ``gpu_gib`` or the GPU's own size."""
-    # bad input is reported here, before any child starts
-    if exp.backbone_quant != "none":
-        raise BadInput(
-            f"the estimator does not model a quantised backbone (backbone_quant {exp.backbone_quant}) yet",
-            use_field("backbone_quant", "none") + " for the unquantised figures",
-        )
+    # bad input is reported here, before any child starts. A quantised backbone needs no GPU or bitsandbytes here
+    # (estimate_quant.py models it from shapes): quant.check_quant is for runs.
     backbone = load_backbone(exp.backbone)
     spec = spec_for(exp)
     device = resolve_device(exp.device)
     gpu_bytes = int(gpu_gib * 2**30) if gpu_gib else gpu_total_bytes(device)
     batch = data_length(exp, backbone)
+    if instruct.is_instruct(spec) and "response_tokens" not in batch:
+        batch.update(response_tokens=batch["length"] // 2, response_from="half of the length (no data read)")
     rows = []
     for method in exp.methods:
-        row = estimate_run(exp, method, device, length=batch["length"], rows=batch["rows"])
+        row = estimate_run(exp, method, device, batch["length"], batch["rows"], batch.get("response_tokens"))
         row["verdict"] = fits(row["peak_bytes"], gpu_bytes, device)
         row.update(count_trainable(backbone, spec, exp, method))
         rows.append(row)
@@ -224,6 +283,7 @@ def estimate_all(exp: Experiment, gpu_gib: float | None = None) -> dict:
         **batch,
         "max_length": exp.max_length,
         "precision": exp.precision,
+        "backbone_quant": exp.backbone_quant,
         "device": str(device),
         "rows": rows,
     }
@@ -245,6 +305,10 @@ def format_estimate(result: dict) -> str:
         ),
         f"{'method':<8} {'trainable':>9} {'peak':>9} " + " ".join(f"{c:>10}" for c in cols) + "  verdict",
     ]
+    if "response_tokens" in result:  # instruction tuning: the LM head runs on the response only
+        lines.insert(2, f"the loss reads {result['response_tokens']} response tokens a row ({result['response_from']})")
+    if result.get("backbone_quant", "none") != "none":
+        lines.insert(2, f"frozen backbone quantised ({result['backbone_quant']}): bitsandbytes' storage, from shapes")
     for r in result["rows"]:
         v = r["verdict"]
         verdict = (

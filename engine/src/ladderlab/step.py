@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from transformers import get_linear_schedule_with_warmup
 
-from .data.instruct import is_instruct
+from .data.instruct import IGNORE, is_instruct
 from .data.types import TaskSpec
 from .devices import Autocast
+from .families.llama import LOSS_POSITIONS
 from .methods.base import MethodModel
 
 
@@ -28,6 +29,8 @@ def loss_for(spec: TaskSpec):
     def loss(logits, labels):
         if labels.dim() == 2:
             return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+        if is_instruct(spec):  # at LOSS_POSITIONS: (N, V) logits, (N,) next tokens (at_loss_positions)
+            return F.cross_entropy(logits.float(), labels)
         return task_loss(logits.float(), labels.float() if spec.is_regression else labels.long())
 
     return loss
@@ -57,8 +60,9 @@ def training_step(
     """Forward (under autocast), backward, clip, optimizer and scheduler step, gradients freed.
     ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes;
     ``forward_context`` wraps the forward (the training loop's saved-bytes meter)."""
+    batch = with_loss_positions(model, batch)
     with forward_context or contextlib.nullcontext(), autocast():
-        loss = loss_fn(model(batch), batch["labels"])
+        loss = loss_fn(*at_loss_positions(model(batch), batch))
     if before_backward is not None:
         before_backward(loss)
     loss.backward()
@@ -69,15 +73,45 @@ def training_step(
     return loss.detach()
 
 
-def synthetic_batch(backbone, spec, batch_size: int, length: int, device) -> dict:
-    """A full-length batch of in-vocabulary token ids (memory and speed do not depend on which ids)."""
+def with_loss_positions(model, batch: dict) -> dict:
+    """Token labels (B, L) name where the loss reads the logits; a family that can (``logits_at_loss_positions``:
+    the Llama class) then runs its LM head only there, on the flat indices ``LOSS_POSITIONS`` (N,). Instruction
+    tuning's response is a fraction of the batch and the vocabulary is 32k-256k wide. The loss and gradients equal the
+    all-positions ones (tests/test_estimate_llm.py). A batch that names its positions already keeps them (the
+    estimator's synthetic batch: on fake tensors a mask's positions have no size)."""
+    labels = batch.get("labels")
+    family = getattr(model, "family", None)
+    if LOSS_POSITIONS in batch or labels is None or labels.dim() != 2:
+        return batch
+    if not getattr(family, "logits_at_loss_positions", False):
+        return batch
+    return {**batch, LOSS_POSITIONS: (labels.flatten() != IGNORE).nonzero().squeeze(1)}
+
+
+def at_loss_positions(logits: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, labels) as the loss reads them: at ``LOSS_POSITIONS`` when the batch names them, (N, V) and (N,)."""
+    labels, positions = batch["labels"], batch.get(LOSS_POSITIONS)
+    if positions is None:
+        return logits, labels
+    if logits.dim() == 3:  # a forward that computed every position (PEFT's prompt methods)
+        logits = logits.flatten(0, 1)[positions]
+    return logits, labels.flatten()[positions]
+
+
+def synthetic_batch(backbone, spec, batch_size: int, length: int, device, response_tokens: int | None = None) -> dict:
+    """A full-length batch of in-vocabulary token ids (memory and speed do not depend on which ids). Instruction
+    tuning: each row's last ``response_tokens`` positions are the response the loss reads (default: half the row)."""
     vocab = min(backbone.tokenizer.vocab_size, _vocab_size(backbone.config))
     ids = torch.randint(1000 if vocab > 2000 else 1, vocab, (batch_size, length), device=device)
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     if "token_type_ids" in backbone.tokenizer.model_input_names:
         batch["token_type_ids"] = torch.zeros_like(ids)
-    if is_instruct(spec):  # causal LM: every position's next token (data/instruct.py)
+    if is_instruct(spec):  # causal LM: the next token on the response, -100 on the prompt (data/instruct.py)
+        response = length // 2 if response_tokens is None else min(response_tokens, length)
         batch["labels"] = ids.clone()
+        batch["labels"][:, : length - response] = IGNORE
+        rows = torch.arange(batch_size, device=device)[:, None] * length
+        batch[LOSS_POSITIONS] = (rows + torch.arange(length - response, length, device=device)).flatten()
     elif spec.is_regression:
         batch["labels"] = torch.rand(batch_size, device=device) * 5
     else:

@@ -1,9 +1,10 @@
 """Llama-class decoder LLMs (Llama 2/3, Qwen2/2.5/3, Mistral, Gemma 1/2/3) through transformers' own model classes.
 
-Two task models: causal-LM instruction tuning (``--task instruct``: ``AutoModelForCausalLM``, logits for every
-position, the frozen LM head) and classification (``AutoModelForSequenceClassification``: a new, trainable ``score``
-on the last real token). Batches are LEFT-padded and position ids count from each row's first real token, so
-rotary positions ignore the padding; generation (``generate_ids``) appends to the right with the KV cache.
+Two task models: causal-LM instruction tuning (``--task instruct``: ``AutoModelForCausalLM``, the frozen LM head;
+in training its logits only where the loss reads them, ``LOSS_POSITIONS``) and classification
+(``AutoModelForSequenceClassification``: a new, trainable ``score`` on the last real token). Batches are LEFT-padded
+and position ids count from each row's first real token, so rotary positions ignore the padding; generation
+(``generate_ids``) appends to the right with the KV cache.
 
 The LST side network is the backbone's own base model class (LlamaModel, Qwen2Model, ...) at 1/r width: every
 attention head kept, with head dimension d_head/r, the grouped-query key/value heads kept (so the side shares the
@@ -45,6 +46,9 @@ from .base import (
 # transformers 5.2x renamed the models' ``past_key_values`` argument to ``cache`` (the old name warns, then goes).
 CACHE_ARG = "cache" if "cache" in inspect.signature(LlamaModel.forward).parameters else "past_key_values"
 BACKBONE_CACHE, SIDE_CACHE = "backbone_cache", "side_cache"
+# A batch key: the flat indices (N,) into (B * L) of the positions whose logits the loss reads (``labels`` set). The
+# training step adds it (step.py); without it the head runs at every position (evaluation, generation, pruning init).
+LOSS_POSITIONS = "loss_positions"
 
 
 def _positions(attention_mask: torch.Tensor, new_tokens: int) -> torch.Tensor:
@@ -61,6 +65,17 @@ def _run_kwargs(batch: dict, cache_key: str, new_tokens: int) -> dict:
     return kwargs
 
 
+def _softcap(model, logits: torch.Tensor) -> torch.Tensor:
+    cap = getattr(model.config, "final_logit_softcapping", None)  # Gemma 2/3, as their CausalLM forward
+    return logits if cap is None else torch.tanh(logits / cap) * cap
+
+
+def _is_prompt_learning(model) -> bool:
+    """PEFT's prompt methods prepend virtual tokens inside their own forward: that forward must run."""
+    config = getattr(model, "active_peft_config", None)
+    return bool(getattr(config, "is_prompt_learning", False))
+
+
 def is_causal_lm(model) -> bool:
     """The instruction-tuning task model (an LM head) rather than a classifier (a ``score`` head)."""
     return getattr(model, "lm_head", None) is not None
@@ -74,6 +89,7 @@ class LlamaFamily(Family):
     head_modules = ("score",)  # classification's new head; absent (LM head frozen) for causal-LM
     peft_task_type = "SEQ_CLS"
     padding_side = "left"
+    logits_at_loss_positions = True  # causal LM: the LM head only where the loss reads (LOSS_POSITIONS, step.py)
 
     def peft_task(self, model):
         return "CAUSAL_LM" if is_causal_lm(model) else "SEQ_CLS"
@@ -93,11 +109,18 @@ class LlamaFamily(Family):
         return classifier_from_config(config, spec, pad_token_id=tokenizer.pad_token_id)
 
     def logits(self, model, batch):
-        """(B, L, vocabulary) for causal-LM (every position: ``labels`` are the next tokens, data/instruct.py), else
-        the score head's (B, K) on the last real token (transformers' classifier finds it; with left padding it is
-        the last position)."""
+        """(B, L, vocabulary) for causal-LM (every position: ``labels`` are the next tokens, data/instruct.py), or
+        (N, vocabulary) at the N ``LOSS_POSITIONS`` when the batch names them (training: the LM head runs only where
+        the loss reads it); else the score head's (B, K) on the last real token (transformers' classifier finds it;
+        with left padding it is the last position)."""
         ids = batch["input_ids"]
-        logits = model(input_ids=ids, **_run_kwargs(batch, BACKBONE_CACHE, ids.shape[1])).logits
+        kwargs = _run_kwargs(batch, BACKBONE_CACHE, ids.shape[1])
+        positions = batch.get(LOSS_POSITIONS)
+        if positions is not None and is_causal_lm(model) and not _is_prompt_learning(model):
+            # the decoder alone (get_decoder reaches it through a PEFT wrapper), then the head at the loss's positions
+            hidden = model.get_decoder()(input_ids=ids, **kwargs).last_hidden_state
+            return _softcap(model, model.lm_head(hidden.flatten(0, 1)[positions]))
+        logits = model(input_ids=ids, **kwargs).logits
         return logits if logits.dim() == 3 else squeeze_regression(logits)
 
     def dropout(self, config):
@@ -170,10 +193,11 @@ class LlamaFamily(Family):
 
     def side_head(self, model, hidden, batch):
         if is_causal_lm(model):  # the frozen LM head, in its own dtype (a bf16 backbone keeps it bf16)
+            positions = batch.get(LOSS_POSITIONS)
+            if positions is not None:  # training: only where the loss reads, (N, d) -> (N, vocabulary)
+                hidden = hidden.flatten(0, 1)[positions]
             head = model.lm_head
-            logits = F.linear(hidden.to(head.weight.dtype), head.weight, head.bias).to(hidden.dtype)
-            cap = getattr(model.config, "final_logit_softcapping", None)  # Gemma 2/3, as their CausalLM forward
-            return logits if cap is None else torch.tanh(logits / cap) * cap
+            return _softcap(model, F.linear(hidden.to(head.weight.dtype), head.weight, head.bias).to(hidden.dtype))
         return squeeze_regression(model.score(hidden[:, -1]))  # left padding: the last real token
 
     def layer_roles(self, stack):

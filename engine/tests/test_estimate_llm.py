@@ -1,0 +1,140 @@
+"""Decoder-LLM memory (issue 14, part 3): the LM head only at the loss's positions, quantised backbones in the
+estimator, and the estimator's verdicts in the issue's settings (bench/llm_memory.py prints the whole table).
+
+The verdict tests trace full-size presets on fake tensors (no weights): a few seconds per method at 1B, about a
+minute at the 70B shape (80 layers: the trace's cost grows with the number of ops, not with their size).
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import torch
+
+from ladderlab.backbones import load_backbone
+from ladderlab.bench import BenchSetup, Case, measure
+from ladderlab.config import build_experiment
+from ladderlab.data import instruct
+from ladderlab.estimate import estimate_all, estimate_run, fits
+from ladderlab.estimate_quant import Linear4bitShape, Linear8bitShape, nf4_bytes
+from ladderlab.methods import BUILDERS
+from ladderlab.step import at_loss_positions, loss_for, with_loss_positions
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
+CPU = torch.device("cpu")
+GIB = 2**30
+
+
+def instruct_exp(backbone: str, method: str, **fields):
+    fields = {"backbone": backbone, "task": "instruct", "methods": [method], "device": "cpu", **fields}
+    return build_experiment({}, fields)
+
+
+def left_padded_batch(vocab: int) -> dict:
+    """3 rows of 12: left padding of 0, 3 and 5, prompts of uneven length, labels (next tokens) on the response."""
+    torch.manual_seed(1)
+    ids = torch.randint(5, vocab, (3, 12))
+    mask = torch.ones_like(ids)
+    labels = ids.roll(-1, dims=1)
+    for row, (pad, prompt) in enumerate([(0, 4), (3, 2), (5, 5)]):
+        mask[row, :pad] = 0
+        labels[row, : pad + prompt] = instruct.IGNORE
+    labels[:, -1] = instruct.IGNORE
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+@pytest.mark.parametrize("preset", ["llama-tiny", "gemma2-tiny"])  # Gemma 2: soft-capped logits
+@pytest.mark.parametrize("method", ["lst", "lora", "full"])
+def test_the_lm_head_at_the_response_only_gives_the_same_loss_and_gradients(preset, method):
+    backbone = load_backbone(f"preset:{preset}")
+    exp = instruct_exp(f"preset:{preset}", method, r=4)
+    torch.manual_seed(0)
+    model = BUILDERS[method](backbone, backbone.new_task_model(instruct.SPEC, 0), exp).train()
+    batch, loss_fn = left_padded_batch(backbone.config.vocab_size), loss_for(instruct.SPEC)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    every = loss_fn(model(batch), batch["labels"])  # (B, L, V) logits, -100 ignored
+    every_grads = torch.autograd.grad(every, params)
+    positioned = with_loss_positions(model, batch)
+    head_output = model(positioned)  # the LM head ran at the response's positions only
+    assert head_output.shape == (int((batch["labels"] != instruct.IGNORE).sum()), backbone.config.vocab_size)
+    logits, targets = at_loss_positions(head_output, positioned)
+    response = loss_fn(logits, targets)
+    response_grads = torch.autograd.grad(response, params)
+
+    assert response.item() == pytest.approx(every.item(), abs=1e-6)
+    for a, b in zip(every_grads, response_grads, strict=True):
+        torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["lst", "lora"])  # full computes its head as LoRA does
+def test_estimate_within_10pct_of_a_real_traced_instruct_step(method):
+    """The estimate (fake tensors) against the same steps traced on real tensors (bench.measure), tiny Llama."""
+    exp = instruct_exp("preset:llama-tiny", method, batch_size=4, max_length=48, init="random", r=4)
+    predicted = estimate_run(exp, method, CPU)
+    backbone = load_backbone(exp.backbone)
+    setup = BenchSetup(backbone, instruct.SPEC, exp, CPU, backbone.new_task_model(instruct.SPEC, 0))
+    measured = measure(setup, Case(method, "paper", "fp32"), warmup=1, steps=1)
+    assert predicted["peak_bytes"] == pytest.approx(measured["peak_bytes"], rel=0.10)
+
+
+def test_quantised_stand_ins_hold_bitsandbytes_storage_exactly():
+    """Against bitsandbytes' own quantisers (CPU kernels) where it is installed; the formula otherwise."""
+    linear = torch.nn.Linear(192, 96, bias=False).requires_grad_(False)
+    nf4 = Linear4bitShape(linear, torch.bfloat16)
+    nf4_total = sum(t.nbytes for t in [*nf4.parameters(), *nf4.buffers()])
+    int8 = Linear8bitShape(linear)
+    int8_total = sum(t.nbytes for t in [*int8.parameters(), *int8.buffers()])
+    assert nf4_total == nf4_bytes(96, 192) == 96 * 192 // 2 + 4 * (96 * 192 // 64)
+    bnb = pytest.importorskip("bitsandbytes.functional")
+    packed, state = bnb.quantize_4bit(linear.weight, quant_type="nf4", blocksize=64)
+    assert nf4_total == packed.nbytes + state.absmax.nbytes
+    codes, scales, _ = bnb.int8_vectorwise_quant(linear.weight.half())
+    assert int8_total == codes.nbytes + scales.nbytes
+
+
+def test_a_quantised_backbone_is_estimated_without_a_gpu_or_bitsandbytes():
+    """``estimate --backbone-quant nf4`` needs shapes only, and its parameter bytes are exact: the fp32 model and
+    LoRA's matrices (and buffers), less every layer Linear's fp32 weight, plus its nf4 storage (the LM head stays
+    fp32)."""
+    exp = instruct_exp("preset:llama-tiny", "lora", batch_size=2, max_length=32, backbone_quant="nf4")
+    row = estimate_all(exp)["rows"][0]
+    task_model = load_backbone(exp.backbone).new_task_model(instruct.SPEC, 0)
+    linears = [m for m in task_model.model.layers.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == 7 * task_model.config.num_hidden_layers
+    fp32 = 4 * (sum(p.numel() for p in task_model.parameters()) + row["trainable_params"])
+    fp32 += sum(b.nbytes for b in task_model.buffers())  # the rotary frequencies: counted with the parameters
+    quantised = sum(4 * m.weight.numel() - nf4_bytes(m.out_features, m.in_features) for m in linears)
+    assert row["components"]["param"] == fp32 - quantised
+
+
+# -- the issue's settings (bench/llm_memory.py's assumptions: bf16 autocast, LST's backbone and taps in bf16, the
+# -- response half of each row; QLoRA as a run trains it: PEFT's k-bit preparation, no gradient checkpointing). The
+# -- third, LST <= 0.5x LoRA at PEFT's Llama-3.2-3B shape, is not met (0.67x at r=8): the table says so, no test here.
+LLM = {"precision": "bf16", "backbone_dtype": "bf16", "tap_dtype": "bf16", "lora_rank": 32}
+
+
+def peak(preset: str, method: str, rows: int, length: int, **fields) -> int:
+    exp = instruct_exp(preset, method, batch_size=rows, max_length=length, **LLM, **fields)
+    return estimate_run(exp, method, CPU, length, rows, length // 2)["peak_bytes"]
+
+
+def test_lst_over_nf4_8b_at_2k_fits_10_gib_and_half_of_qlora():
+    with ThreadPoolExecutor(2) as pool:  # each estimate is its own process
+        lst = pool.submit(peak, "preset:llama-3.1-8b", "lst", 1, 2048, backbone_quant="nf4", r=16)
+        qlora = pool.submit(peak, "preset:llama-3.1-8b", "lora", 1, 2048, backbone_quant="nf4")
+        lst, qlora = lst.result(), qlora.result()
+    assert lst <= 10 * GIB, f"LST over nf4 {lst / GIB:.2f} GiB"
+    assert lst <= 0.5 * qlora, f"LST {lst / GIB:.2f} GiB vs QLoRA {qlora / GIB:.2f} GiB"
+
+
+def test_lst_over_nf4_70b_fits_one_80gb_card_in_the_estimators_time():
+    start = time.perf_counter()
+    lst = peak("preset:llama-70b", "lst", 4, 512, backbone_quant="nf4", r=16)
+    seconds = time.perf_counter() - start
+    # an 80 GB card with the verdict's own margins: allocator slack and the CUDA context (estimate.fits)
+    verdict = fits(lst, 80 * 10**9, torch.device("cuda"))
+    assert verdict is not None and verdict["fits"], f"LST over nf4 {lst / GIB:.1f} GiB, needs {verdict}"
+    assert seconds < 120, f"the 70B estimate took {seconds:.0f} s"
