@@ -1,7 +1,8 @@
 // Webview messages are untrusted input. The same seeded hostile messages as the unit fuzz (test/unit/fuzzMessages.ts),
 // plus well-formed ones the host must still refuse (a Stop for a session the panel does not show, a Resume for a
 // run it did not offer, paths outside the workspace or through a symlink out of it), go through the REAL
-// handlers of the Experiment view, the Run Monitor and the Results panel: the very method onDidReceiveMessage
+// handlers of the Experiment view, the Run Monitor, the Results panel and Try Model (on a classification run, when the
+// suite has finished one): the very method onDidReceiveMessage
 // calls. Nothing may act: no process spawned, no command executed, no file written, no session started, no
 // Object.prototype pollution, and no handler throws.
 import * as assert from 'node:assert/strict';
@@ -11,6 +12,7 @@ import * as vscode from 'vscode';
 import { ExperimentMessages } from '../../protocol/webviews/experiment';
 import { MonitorMessages } from '../../protocol/webviews/monitor';
 import { ResultsMessages } from '../../protocol/webviews/results';
+import { TryMessages } from '../../protocol/webviews/try';
 import { describe, hostileMessages } from '../unit/fuzzMessages';
 import { api, repoRoot, workspaceDir } from './context';
 import { childProcess, spyOnProcesses } from './processSpy';
@@ -30,7 +32,7 @@ function snapshot(dir: string, out = new Map<string, string>()): Map<string, str
   return out;
 }
 
-test(`fuzz: ${COUNT} hostile + 8 well-formed-but-refused webview messages x 3 real panel handlers (seed ${SEED}): the host neither crashes nor acts`, async () => {
+test(`fuzz: ${COUNT} hostile + 9 well-formed-but-refused webview messages x the real panel handlers (seed ${SEED}): the host neither crashes nor acts`, async () => {
   const { runs, panels } = await api();
   await vscode.commands.executeCommand('ladderLab.openMonitor');
   await vscode.commands.executeCommand('ladderLab.openResults');
@@ -40,6 +42,16 @@ test(`fuzz: ${COUNT} hostile + 8 well-formed-but-refused webview messages x 3 re
   const link = path.join(ws, 'escape-link');
   if (!existsSync(link)) symlinkSync('/etc', link);
   const finished = (await runs.listRuns()).find((r) => r.status === 'finished');
+  // Try Model on a classification run: its webview's first ready loads (no export yet: nothing spawned) before the spies.
+  const classifier = (await runs.listRuns()).find((r) => r.status === 'finished' && r.config?.task !== 'instruct');
+  if (classifier) await vscode.commands.executeCommand('ladderLab.tryModel', classifier.id);
+  const tryPanel = classifier
+    ? await waitFor(
+        'the Try Model panel',
+        () => (panels.tryModel()?.shownState.status !== 'busy' ? panels.tryModel() : undefined),
+        15_000,
+      )
+    : undefined;
   await new Promise((r) => setTimeout(r, 1500)); // let the panels' own first refreshes settle
 
   const refused: unknown[] = [
@@ -52,10 +64,11 @@ test(`fuzz: ${COUNT} hostile + 8 well-formed-but-refused webview messages x 3 re
     { type: ExperimentMessages.update, patch: { data: path.join(link, 'passwd') } },
     { type: ExperimentMessages.update, patch: { backbone: link } },
     { type: ExperimentMessages.update, patch: { r: 4, data: '../../etc/passwd' } }, // ".." parses; the host refuses
+    { type: TryMessages.generate, prompt: 'question 1' }, // a classification run's panel starts no engine
   ];
   const hostile = hostileMessages(SEED, COUNT).map((m) => m.message);
   const messages = [...hostile, ...refused];
-  assert.equal(refused.length, 8, 'the test name states 8');
+  assert.equal(refused.length, 9, 'the test name states 9');
   const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
   const sessionsBefore = runs.sessions().length;
   const filesBefore = snapshot(ws);
@@ -80,6 +93,7 @@ test(`fuzz: ${COUNT} hostile + 8 well-formed-but-refused webview messages x 3 re
         ['experiment', panels.experiment],
         ['monitor', monitor],
         ['results', results],
+        ...(tryPanel ? ([['try', tryPanel]] as const) : []),
       ] as const) {
         await assert.doesNotReject(
           Promise.resolve().then(() => handler.receive(message)),
@@ -115,11 +129,16 @@ test(`fuzz: ${COUNT} hostile + 8 well-formed-but-refused webview messages x 3 re
   assert.deepEqual(Object.getOwnPropertyNames(Object.prototype).sort(), protoKeys);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   console.log(
-    `fuzzed ${messages.length} messages (${hostile.length} hostile, seed ${SEED}; ${refused.length} well-formed but refused) into 3 handlers = ${delivered} deliveries; command spy ${commandsSpied ? 'on' : 'unavailable'}`,
+    `fuzzed ${messages.length} messages (${hostile.length} hostile, seed ${SEED}; ${refused.length} well-formed but refused) into ${tryPanel ? 4 : 3} handlers = ${delivered} deliveries; command spy ${commandsSpied ? 'on' : 'unavailable'}`,
   );
   // The seam is the live path: a valid message through it does act (Ready makes the monitor post its state).
   const posts = monitor.posted.length;
   await monitor.receive({ type: MonitorMessages.ready });
   assert.ok(monitor.posted.length > posts, 'a valid message through the same handler is acted on');
   await results.receive({ type: ResultsMessages.selectLatest });
+  if (tryPanel) {
+    assert.equal(tryPanel.lastGenerated?.ok, false, 'try/generate on a classification run is answered with an error');
+    assert.match(tryPanel.lastGenerated?.error ?? '', /not a causal-LM run/);
+    tryPanel.dispose();
+  }
 }, 240_000);

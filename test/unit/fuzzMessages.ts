@@ -4,6 +4,7 @@
 import { ExperimentMessages } from '../../protocol/webviews/experiment';
 import { MonitorMessages } from '../../protocol/webviews/monitor';
 import { ResultsMessages } from '../../protocol/webviews/results';
+import { MAX_TRY_TEXT, TryMessages } from '../../protocol/webviews/try';
 
 /** mulberry32: a tiny seeded PRNG (the same sequence on every machine). */
 export function prng(seed: number): () => number {
@@ -36,6 +37,7 @@ const ALL_TYPES = [
   ...Object.values(ExperimentMessages),
   ...Object.values(MonitorMessages),
   ...Object.values(ResultsMessages),
+  ...Object.values(TryMessages),
 ];
 
 function deep(depth: number): unknown {
@@ -156,6 +158,12 @@ const FAMILIES: Record<string, Family> = {
   pickDataBadKind: (r) => ({
     type: ExperimentMessages.pickData,
     kind: [undefined, 'dir', 'FILE', badValue(r), ['file']][Math.floor(r() * 5)],
+  }),
+  generateBadPrompt: (r) => ({
+    type: TryMessages.generate,
+    prompt: [undefined, null, '', 'x'.repeat(MAX_TRY_TEXT + 1), TEN_MB, 42, ['question'], { text: 'q' }, true][
+      Math.floor(r() * 9)
+    ],
   }),
   stopBadId: (r) => ({
     type: MonitorMessages.stop,

@@ -8,6 +8,7 @@ import { parseExperimentMessage } from '../../protocol/webviews/experiment';
 import { parseMonitorMessage } from '../../protocol/webviews/monitor';
 import { parseResultsMessage } from '../../protocol/webviews/results';
 import { parseSweepMessage } from '../../protocol/webviews/sweep';
+import { parseTryMessage } from '../../protocol/webviews/try';
 import { describe, FAMILY_NAMES, hostileMessages } from './fuzzMessages';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
@@ -20,7 +21,13 @@ test(`${COUNT} hostile messages (seed ${SEED}) are rejected by every validator, 
   let checked = 0;
   messages.forEach(({ family, message }, i) => {
     families.add(family);
-    for (const parse of [parseExperimentMessage, parseMonitorMessage, parseResultsMessage, parseSweepMessage]) {
+    for (const parse of [
+      parseExperimentMessage,
+      parseMonitorMessage,
+      parseResultsMessage,
+      parseSweepMessage,
+      parseTryMessage,
+    ]) {
       let out: unknown;
       assert.doesNotThrow(() => (out = parse(message)), `${family} #${i}`);
       assert.equal(out, undefined, `${parse.name} accepted ${family} #${i} (seed ${SEED}): ${describe(message)}`);
@@ -32,7 +39,7 @@ test(`${COUNT} hostile messages (seed ${SEED}) are rejected by every validator, 
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
   assert.equal(({} as Record<string, unknown>).run, undefined);
   console.log(
-    `fuzzed ${messages.length} messages x 3 validators = ${checked} checks (seed ${SEED}, ${families.size} families)`,
+    `fuzzed ${messages.length} messages x 5 validators = ${checked} checks (seed ${SEED}, ${families.size} families)`,
   );
 });
 
