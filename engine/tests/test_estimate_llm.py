@@ -95,18 +95,23 @@ def test_quantised_stand_ins_hold_bitsandbytes_storage_exactly():
     assert int8_total == codes.nbytes + scales.nbytes
 
 
-def test_a_quantised_backbone_is_estimated_without_a_gpu_or_bitsandbytes():
-    """``estimate --backbone-quant nf4`` needs shapes only, and its parameter bytes are exact: the fp32 model and
-    LoRA's matrices (and buffers), less every layer Linear's fp32 weight, plus its nf4 storage (the LM head stays
-    fp32)."""
-    exp = instruct_exp("preset:llama-tiny", "lora", batch_size=2, max_length=32, backbone_quant="nf4")
+QUANTISED_BYTES = {"nf4": nf4_bytes, "int8": lambda out, in_: out * in_ + 4 * out}  # + int8's fp32 row scales
+
+
+@pytest.mark.parametrize("kind", ["nf4", "int8"])
+def test_a_quantised_backbone_is_estimated_without_a_gpu_or_bitsandbytes(kind):
+    """``estimate --backbone-quant`` needs shapes only, and its parameter bytes are exact: the fp32 model and LoRA's
+    matrices (and buffers), less every layer Linear's fp32 weight, plus its quantised storage (the LM head stays
+    fp32); the quantised layers' forward and backward run on fake tensors."""
+    exp = instruct_exp("preset:llama-tiny", "lora", batch_size=2, max_length=32, backbone_quant=kind)
     row = estimate_all(exp)["rows"][0]
     task_model = load_backbone(exp.backbone).new_task_model(instruct.SPEC, 0)
     linears = [m for m in task_model.model.layers.modules() if isinstance(m, torch.nn.Linear)]
     assert len(linears) == 7 * task_model.config.num_hidden_layers
     fp32 = 4 * (sum(p.numel() for p in task_model.parameters()) + row["trainable_params"])
     fp32 += sum(b.nbytes for b in task_model.buffers())  # the rotary frequencies: counted with the parameters
-    quantised = sum(4 * m.weight.numel() - nf4_bytes(m.out_features, m.in_features) for m in linears)
+    stored = QUANTISED_BYTES[kind]
+    quantised = sum(4 * m.weight.numel() - stored(m.out_features, m.in_features) for m in linears)
     assert row["components"]["param"] == fp32 - quantised
 
 
