@@ -16,6 +16,8 @@ from ladderlab.data.types import TaskData
 from ladderlab.errors import BadInput
 from test_llama_family import word_tokenizer
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py: the one run here is a tiny model
+
 GSM8K_REFERENCE = (
     "Natalia sold 48/2 = <<48/2=24>>24 clips in May. Natalia sold 48+24 = <<48+24=72>>72 clips altogether in April "
     "and May.\n#### 72"
@@ -89,3 +91,17 @@ def test_evaluation_reads_references_with_the_experiments_extraction():
     assert prepared.references["test"] == ["1 red 11", "2 red 12"]
     assert [prepared.extract(r) for r in prepared.references["test"]] == ["11", "12"]
     assert instruct_eval.prepare(task, word_tokenizer(), 32).extract("1 red 11") == "1 red 11"  # default: full
+
+
+def test_the_run_scores_with_the_experiments_extraction(tmp_path, capsys):
+    """The memorising run of test_cli_generate.py (whose test split scores 100 with the whole text): its answers
+    are words, so with last_number no answer has one and exact match is 0 while the loss shows them learnt."""
+    from test_cli_generate import memorising_experiment
+
+    experiment = tmp_path / "numbers.ladder.json"
+    experiment.write_text(json.dumps({**memorising_experiment(tmp_path), "answer_extraction": "last_number"}))
+    code = cli.main(helpers.cli("compare --json --config", experiment, "--runs-dir", tmp_path / "runs"))
+    assert code == 0, capsys.readouterr().err
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["metrics"]["exact_match"] == 0.0
+    assert row["metrics"]["token_loss"] < 0.1
