@@ -21,6 +21,7 @@ from .errors import BadInput, for_client, read_json_file
 from .families import Family, family_for
 from .families.pooling import resolve_pooling, set_pooling
 from .hub import parse_hub_id, resolve_model
+from .quant import QuantisedLoad
 
 hf_logging.set_verbosity_error()  # "newly initialised classifier" reports are expected; we say what is trained
 hf_logging.disable_progress_bar()  # weight-loading bars on stderr would drown the run's own progress
@@ -134,12 +135,15 @@ class Backbone:
     config: PretrainedConfig
     tokenizer: PreTrainedTokenizerBase
     folder: Path | None  # None for presets
+    quant: QuantisedLoad | None = None  # backbone_quant: task models load quantised (quant.py)
 
     def new_task_model(self, spec: TaskSpec, seed: int, pooling: str = "auto") -> nn.Module:
         """A fresh copy (each method trains its own), with the same random parts for the same seed, whose head reads
         what ``pooling`` (the experiment field) resolves to for this checkpoint."""
         torch.manual_seed(seed)
-        if self.folder is None:
+        if self.quant is not None:
+            model = self.quant.task_model(self, spec)
+        elif self.folder is None:
             model = self.family.task_model_from_config(self.config, spec, self.tokenizer)
         else:
             model = self.family.task_model_from_pretrained(str(self.folder), spec, self.tokenizer)

@@ -30,7 +30,7 @@ from .errors import BadInput, RunFailed, error_fields, use_field
 from .events import EventSink
 from .families.pooling import check_pooling
 from .filepaths import resolve_file_paths
-from .quant import check_quant
+from .quant import QuantisedLoad, check_quant
 from .train import Run
 
 
@@ -48,8 +48,9 @@ def prepare(exp: Experiment):
     device = resolve_device(exp.device)
     if exp.precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise BadInput("this GPU does not support bf16", use_field("precision", "fp32"))
-    check_quant(exp, device)  # before loading anything: a quantised backbone needs CUDA and bitsandbytes
+    check_quant(exp, device)  # before loading anything: a quantised backbone needs bitsandbytes and CPU or CUDA
     backbone = load_backbone(exp.backbone)
+    backbone.quant = QuantisedLoad.of(exp, backbone.family, device)  # its task models load quantised
     check_backbone(exp, backbone.config)  # before the data: a bad r costs a second, not a comparison
     check_pooling(exp.pooling, backbone.family)
     task = read_for(exp)

@@ -226,7 +226,7 @@ class LadderSideNetwork(MethodModel):
 
     def _importance(self, init: str, init_batches, loss_fn: LossFn | None, progress) -> dict[str, pruning.AxisSums]:
         if init == "magnitude":
-            return pruning.axis_sums(pruning.magnitude_importance(self.model))
+            return pruning.magnitude_axis_sums(self.model)
         if loss_fn is None:
             raise ValueError("init=fisher needs the task's loss_fn")
         names = self._scored_parameters()

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ...errors import BadInput, use_field
+from ...quant import dense_parameters, dense_shape, iter_dense_parameters
 
 # Per-example gradients of one weight matrix formed at once (the rest of a batch waits): at most this many bytes.
 PER_EXAMPLE_BUDGET_BYTES = 256 * 2**20
@@ -58,7 +59,18 @@ def fisher_rows(batch_size: int, r: int, device: torch.device) -> int:
 
 
 def magnitude_importance(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.detach().abs() for n, p in model.named_parameters()}
+    return {n: p.detach().abs() for n, p in dense_parameters(model).items()}  # a quantised backbone dequantised
+
+
+def magnitude_axis_sums(model: nn.Module) -> dict[str, AxisSums]:
+    """``axis_sums(magnitude_importance(model))`` a matrix at a time, so a quantised backbone is dequantised one
+    weight at a time and never whole (nor is a full-size |W| kept for any backbone)."""
+    sums = {}
+    for n, p in iter_dense_parameters(model):
+        if p.dim() == 2:
+            magnitude = p.detach().abs()
+            sums[n] = (magnitude.sum(1), magnitude.sum(0))
+    return sums
 
 
 def fisher_importance(model: nn.Module, forward_loss, examples, names=None, on_example=None) -> dict[str, torch.Tensor]:
@@ -132,7 +144,7 @@ def fisher_importance_batched(model: nn.Module, logits_fn, loss_fn, batches, nam
     bf16 = dtype == torch.bfloat16
     fisher = {}
     for n in names:
-        rows, cols = model.get_parameter(n).shape
+        rows, cols = dense_shape(model.get_parameter(n))  # a 4-bit weight's packed storage has another shape
         fisher[n] = (torch.zeros(rows, device=device), torch.zeros(cols, device=device))
     calls: dict[str, int] = {}
 
@@ -301,7 +313,7 @@ def _slice(t: torch.Tensor, axis_roles: tuple, sets: dict) -> torch.Tensor:
 @torch.no_grad()
 def copy_pruned(side_layer: nn.Module, backbone_layer: nn.Module, roles: dict, sets: dict) -> list[str]:
     """Copy the pruned backbone weights into one side block; returns names left at random init."""
-    backbone_params = dict(backbone_layer.named_parameters())
+    backbone_params = dense_parameters(backbone_layer)  # a 4-bit/int8 backbone dequantised
     untouched = []
     for name, p in side_layer.named_parameters():
         if name not in roles:
