@@ -251,8 +251,8 @@ class Experiment:
         group="model",
         choices=("none", "nf4", "int8"),
         choice_labels={"none": "None", "nf4": "4-bit NF4 (QLoRA)", "int8": "8-bit (LLM.int8)"},
-        help="the frozen backbone quantised through bitsandbytes (QLoRA's loader; QLoRA = lora with nf4): needs a "
-        "CUDA GPU and bitsandbytes; refused with what is missing until the quantised loader is in",
+        help="the frozen backbone quantised through bitsandbytes (QLoRA's loader; QLoRA = lora with nf4), on CUDA or "
+        "the CPU; needs the bitsandbytes package (pip install 'ladderlab[quant]'); Llama-class and BERT backbones",
     )
     # families/pooling.py: sentence-transformers checkpoints were trained for their own pooling, not the [CLS] pooler
     pooling: str = setting(
