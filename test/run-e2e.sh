@@ -103,9 +103,10 @@ JSON
 rm -rf "$REPO/test-artifacts/e2e"  # screenshots of this run only
 set +e
 # E2E_SCRIPTS: which scenarios to run, in order (try-model.mjs reuses the runs e2e.mjs trained, or trains its own;
+# try-generate.mjs, last in the shared workspace, trains a tiny instruct run and generates its answer in Try Model;
 # run-labels.mjs trains two LST variants from the CLI and checks Results tells them apart; sweep.mjs makes a 4-trial
 # sweep in the Experiment form and runs, stops and resumes it from the Sweep panel).
-for script in ${E2E_SCRIPTS:-e2e.mjs try-model.mjs run-labels.mjs sweep.mjs sweep-figures.mjs first-hour.mjs}; do
+for script in ${E2E_SCRIPTS:-e2e.mjs try-model.mjs run-labels.mjs sweep.mjs sweep-figures.mjs try-generate.mjs first-hour.mjs}; do
   log "scenario $script"
   if [ "$script" = first-hour.mjs ]; then
     first_hour
