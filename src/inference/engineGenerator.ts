@@ -92,6 +92,11 @@ export class EngineGenerator {
     return { generator, method: first.method, chat: first.chat };
   }
 
+  /** The worker's process id (the integration test checks that closing the panel ends it). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     return this.ended === undefined;
   }

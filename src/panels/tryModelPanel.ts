@@ -44,6 +44,11 @@ export class TryModelPanel extends PanelShell<TryChannel> {
     return slot.current;
   }
 
+  /** Test seam: the process id of the engine worker (engine mode), while it runs. */
+  public get workerPid(): number | undefined {
+    return this.generator?.running ? this.generator.pid : undefined;
+  }
+
   /** Test seam: the state the webview was last sent. */
   public get shownState(): TryState {
     return this.state;
