@@ -81,6 +81,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "backbone_mode", "kind": "enum", "default": "no_grad", "nullable": false, "label": "Backbone mode", "help": "inference = the frozen backbone runs under torch.inference_mode (slightly faster)", "group": "levers", "choices": ["no_grad", "inference"], "methods": ["lst"]},
   {"name": "backbone_dtype", "kind": "enum", "default": "fp32", "nullable": false, "label": "Backbone weights", "help": "bf16 = the frozen backbone's weights are stored in bf16 (half their memory); the side net stays fp32", "group": "levers", "choices": ["fp32", "bf16"], "methods": ["lst"]},
   {"name": "tap_dtype", "kind": "enum", "default": "fp32", "nullable": false, "label": "Ladder taps", "help": "bf16 = the ladder taps the side network keeps for backward are stored in bf16", "group": "levers", "choices": ["fp32", "bf16"], "methods": ["lst"]},
+  {"name": "side_checkpointing", "kind": "enum", "default": "auto", "nullable": false, "label": "Side checkpointing", "help": "on = the side network's layers recompute their activations in the backward instead of keeping them (the side is 1/r wide: about 1/r^2 of the backbone's forward more); auto = on for decoder LLMs (Llama, Qwen, Mistral, Gemma), off otherwise", "group": "levers", "choices": ["auto", "on", "off"], "methods": ["lst"]},
   {"name": "tap_cache", "kind": "enum", "default": "off", "nullable": false, "label": "Tap cache", "help": "cpu = after epoch 1 each training example's taps come from CPU memory and later epochs skip the backbone (needs RAM: examples x tokens x width x kept layers)", "group": "levers", "choices": ["off", "cpu"], "methods": ["lst"]},
   {"name": "lora_rank", "kind": "int", "default": 32, "nullable": false, "label": "LoRA rank", "help": "rank of LoRA's update matrices", "group": "baselines", "minimum": 1, "methods": ["lora"], "short": "rank"},
   {"name": "lora_alpha", "kind": "int", "default": 32, "nullable": false, "label": "LoRA alpha", "help": "LoRA's scaling numerator (the update is scaled by alpha / rank)", "group": "baselines", "methods": ["lora"]},
@@ -139,6 +140,7 @@ export type ExperimentValues = {
   backbone_mode: "no_grad" | "inference";
   backbone_dtype: "fp32" | "bf16";
   tap_dtype: "fp32" | "bf16";
+  side_checkpointing: "auto" | "on" | "off";
   tap_cache: "off" | "cpu";
   lora_rank: number;
   lora_alpha: number;

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from ladderlab.backbones import load_backbone
 from ladderlab.bench import BenchSetup, Case, measure
@@ -20,8 +21,9 @@ from ladderlab.config import build_experiment
 from ladderlab.data import instruct
 from ladderlab.estimate import estimate_all, estimate_run, fits
 from ladderlab.estimate_quant import Linear4bitShape, Linear8bitShape, nf4_bytes
+from ladderlab.families import llama
 from ladderlab.methods import BUILDERS
-from ladderlab.step import at_loss_positions, loss_for, with_loss_positions
+from ladderlab.step import loss_for, step_loss, with_loss_positions
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 CPU = torch.device("cpu")
@@ -48,25 +50,29 @@ def left_padded_batch(vocab: int) -> dict:
 
 @pytest.mark.parametrize("preset", ["llama-tiny", "gemma2-tiny"])  # Gemma 2: soft-capped logits
 @pytest.mark.parametrize("method", ["lst", "lora", "full"])
-def test_the_lm_head_at_the_response_only_gives_the_same_loss_and_gradients(preset, method):
+def test_the_lm_head_at_the_response_only_chunked_gives_the_same_loss_and_gradients(preset, method, monkeypatch):
     backbone = load_backbone(f"preset:{preset}")
     exp = instruct_exp(f"preset:{preset}", method, r=4)
     torch.manual_seed(0)
     model = BUILDERS[method](backbone, backbone.new_task_model(instruct.SPEC, 0), exp).train()
     batch, loss_fn = left_padded_batch(backbone.config.vocab_size), loss_for(instruct.SPEC)
     params = [p for p in model.parameters() if p.requires_grad]
+    responses = int((batch["labels"] != instruct.IGNORE).sum())
 
     every = loss_fn(model(batch), batch["labels"])  # (B, L, V) logits, -100 ignored
     every_grads = torch.autograd.grad(every, params)
     positioned = with_loss_positions(model, batch)
-    head_output = model(positioned)  # the LM head ran at the response's positions only
-    assert head_output.shape == (int((batch["labels"] != instruct.IGNORE).sum()), backbone.config.vocab_size)
-    logits, targets = at_loss_positions(head_output, positioned)
-    response = loss_fn(logits, targets)
-    response_grads = torch.autograd.grad(response, params)
+    head_output = model({k: v for k, v in positioned.items() if k != llama.LOSS_TARGETS})
+    assert head_output.shape == (responses, backbone.config.vocab_size)  # the LM head at the response only
+    monkeypatch.setattr(llama, "LOGITS_PER_CHUNK", 4 * backbone.config.vocab_size)  # 4 positions a chunk
+    chunks = []
+    monkeypatch.setattr(llama, "checkpoint", lambda f, *a, **k: chunks.append(a[0].shape[0]) or checkpoint(f, *a, **k))
+    chunked = step_loss(model, positioned, loss_fn)  # the training step's: loss and head a chunk at a time
+    chunked_grads = torch.autograd.grad(chunked, params)
 
-    assert response.item() == pytest.approx(every.item(), abs=1e-6)
-    for a, b in zip(every_grads, response_grads, strict=True):
+    assert chunks == [4] * (responses // 4) + ([responses % 4] if responses % 4 else [])
+    assert chunked.item() == pytest.approx(every.item(), abs=1e-6)
+    for a, b in zip(every_grads, chunked_grads, strict=True):
         torch.testing.assert_close(b, a, atol=1e-6, rtol=1e-5)
 
 

@@ -304,6 +304,16 @@ class Experiment:
         choices=FP32_BF16,
         help="bf16 = the ladder taps the side network keeps for backward are stored in bf16",
     )
+    side_checkpointing: str = setting(
+        "auto",
+        label="Side checkpointing",
+        group="levers",
+        methods=LST,
+        choices=("auto", "on", "off"),
+        help="on = the side network's layers recompute their activations in the backward instead of keeping them "
+        "(the side is 1/r wide: about 1/r^2 of the backbone's forward more); auto = on for decoder LLMs "
+        "(Llama, Qwen, Mistral, Gemma), off otherwise",
+    )
     tap_cache: str = setting(
         "off",
         label="Tap cache",

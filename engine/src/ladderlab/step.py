@@ -15,7 +15,7 @@ from transformers import get_linear_schedule_with_warmup
 from .data.instruct import IGNORE, is_instruct
 from .data.types import TaskSpec
 from .devices import Autocast
-from .families.llama import LOSS_POSITIONS
+from .families.llama import LOSS_POSITIONS, LOSS_TARGETS
 from .methods.base import MethodModel
 
 
@@ -60,9 +60,8 @@ def training_step(
     """Forward (under autocast), backward, clip, optimizer and scheduler step, gradients freed.
     ``before_backward(loss)`` may check the loss (e.g. stop on NaN) before any parameter changes;
     ``forward_context`` wraps the forward (the training loop's saved-bytes meter)."""
-    batch = with_loss_positions(model, batch)
     with forward_context or contextlib.nullcontext(), autocast():
-        loss = loss_fn(*at_loss_positions(model(batch), batch))
+        loss = step_loss(model, with_loss_positions(model, batch), loss_fn)
     if before_backward is not None:
         before_backward(loss)
     loss.backward()
@@ -73,19 +72,29 @@ def training_step(
     return loss.detach()
 
 
+def step_loss(model, batch: dict, loss_fn) -> torch.Tensor:
+    """The training loss of ``batch`` (as ``with_loss_positions`` gives it): a 0-dim output is the loss the family's
+    head computed itself (the LM head chunked with the cross-entropy, families/llama.head_loss), else ``loss_fn`` of
+    the logits."""
+    output = model(batch)
+    return output if output.dim() == 0 else loss_fn(*at_loss_positions(output, batch))
+
+
 def with_loss_positions(model, batch: dict) -> dict:
     """Token labels (B, L) name where the loss reads the logits; a family that can (``logits_at_loss_positions``:
     the Llama class) then runs its LM head only there, on the flat indices ``LOSS_POSITIONS`` (N,). Instruction
-    tuning's response is a fraction of the batch and the vocabulary is 32k-256k wide. The loss and gradients equal the
-    all-positions ones (tests/test_estimate_llm.py). A batch that names its positions already keeps them (the
-    estimator's synthetic batch: on fake tensors a mask's positions have no size)."""
+    tuning's response is a fraction of the batch and the vocabulary is 32k-256k wide; with the next tokens there
+    (``LOSS_TARGETS``) the family computes the loss with the head a chunk at a time (``head_loss``). The loss and
+    gradients equal the all-positions ones (tests/test_estimate_llm.py). A batch that names its positions already keeps
+    them (the estimator's synthetic batch: on fake tensors a mask's positions have no size)."""
     labels = batch.get("labels")
     family = getattr(model, "family", None)
-    if LOSS_POSITIONS in batch or labels is None or labels.dim() != 2:
+    if labels is None or labels.dim() != 2 or not getattr(family, "logits_at_loss_positions", False):
         return batch
-    if not getattr(family, "logits_at_loss_positions", False):
-        return batch
-    return {**batch, LOSS_POSITIONS: (labels.flatten() != IGNORE).nonzero().squeeze(1)}
+    positions = batch.get(LOSS_POSITIONS)
+    if positions is None:
+        positions = (labels.flatten() != IGNORE).nonzero().squeeze(1)
+    return {**batch, LOSS_POSITIONS: positions, LOSS_TARGETS: labels.flatten()[positions]}
 
 
 def at_loss_positions(logits: torch.Tensor, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,7 @@ from typing import cast
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 from transformers import AutoModelForCausalLM, DynamicCache, LlamaModel, PreTrainedModel
 from transformers.models.auto.modeling_auto import MODEL_MAPPING
 
@@ -49,6 +50,10 @@ BACKBONE_CACHE, SIDE_CACHE = "backbone_cache", "side_cache"
 # A batch key: the flat indices (N,) into (B * L) of the positions whose logits the loss reads (``labels`` set). The
 # training step adds it (step.py); without it the head runs at every position (evaluation, generation, pruning init).
 LOSS_POSITIONS = "loss_positions"
+# With it, the (N,) next tokens at LOSS_POSITIONS: the family then returns the loss itself (``head_loss``), never the
+# (N, vocabulary) logits, whose fp32 copies in the cross-entropy are GiBs at 128k-256k vocabularies.
+LOSS_TARGETS = "loss_targets"
+LOGITS_PER_CHUNK = 2**24  # logits alive at once in ``head_loss``: 64 MiB in fp32 (130 positions at Llama 3's 128k)
 
 
 def _positions(attention_mask: torch.Tensor, new_tokens: int) -> torch.Tensor:
@@ -70,6 +75,24 @@ def _softcap(model, logits: torch.Tensor) -> torch.Tensor:
     return logits if cap is None else torch.tanh(logits / cap) * cap
 
 
+def head_loss(head, vocabulary: int, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The mean cross-entropy (fp32, as step.loss_for) of ``head(hidden)`` (N, d) -> (N, vocabulary) against the
+    ``targets`` (N,), computed a chunk of positions at a time, each chunk checkpointed: its logits are freed after its
+    loss and recomputed in the backward, so one chunk's logits live at a time (the "cut cross-entropy" idea). The loss
+    and gradients equal the unchunked ones (tests/test_estimate_llm.py)."""
+    size = max(1, LOGITS_PER_CHUNK // vocabulary)
+
+    def chunk_loss(h: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(head(h).float(), t, reduction="sum")
+
+    chunks = zip(hidden.split(size), targets.split(size), strict=True)
+    total = sum(
+        (checkpoint(chunk_loss, h, t, use_reentrant=False) for h, t in chunks),
+        hidden.new_zeros((), dtype=torch.float32),
+    )
+    return cast(torch.Tensor, total) / targets.numel()
+
+
 def _is_prompt_learning(model) -> bool:
     """PEFT's prompt methods prepend virtual tokens inside their own forward: that forward must run."""
     config = getattr(model, "active_peft_config", None)
@@ -89,6 +112,7 @@ class LlamaFamily(Family):
     head_modules = ("score",)  # classification's new head; absent (LM head frozen) for causal-LM
     peft_task_type = "SEQ_CLS"
     padding_side = "left"
+    side_checkpointing_auto = True  # LST's side blocks recompute in the backward (side_checkpointing=auto)
     logits_at_loss_positions = True  # causal LM: the LM head only where the loss reads (LOSS_POSITIONS, step.py)
 
     def peft_task(self, model):
@@ -110,16 +134,19 @@ class LlamaFamily(Family):
 
     def logits(self, model, batch):
         """(B, L, vocabulary) for causal-LM (every position: ``labels`` are the next tokens, data/instruct.py), or
-        (N, vocabulary) at the N ``LOSS_POSITIONS`` when the batch names them (training: the LM head runs only where
-        the loss reads it); else the score head's (B, K) on the last real token (transformers' classifier finds it;
-        with left padding it is the last position)."""
+        (N, vocabulary) at the N ``LOSS_POSITIONS`` when the batch names them (the LM head runs only where the loss
+        reads it), or in training (``LOSS_TARGETS`` too) the loss itself, chunked (``head_loss``); else the score head's
+        (B, K) on the last real token (transformers' classifier finds it; with left padding it is the last position)."""
         ids = batch["input_ids"]
         kwargs = _run_kwargs(batch, BACKBONE_CACHE, ids.shape[1])
         positions = batch.get(LOSS_POSITIONS)
         if positions is not None and is_causal_lm(model) and not _is_prompt_learning(model):
             # the decoder alone (get_decoder reaches it through a PEFT wrapper), then the head at the loss's positions
-            hidden = model.get_decoder()(input_ids=ids, **kwargs).last_hidden_state
-            return _softcap(model, model.lm_head(hidden.flatten(0, 1)[positions]))
+            hidden = model.get_decoder()(input_ids=ids, **kwargs).last_hidden_state.flatten(0, 1)[positions]
+            if LOSS_TARGETS in batch:
+                vocabulary = model.lm_head.weight.shape[0]
+                return head_loss(lambda h: _softcap(model, model.lm_head(h)), vocabulary, hidden, batch[LOSS_TARGETS])
+            return _softcap(model, model.lm_head(hidden))
         logits = model(input_ids=ids, **kwargs).logits
         return logits if logits.dim() == 3 else squeeze_regression(logits)
 
@@ -196,8 +223,14 @@ class LlamaFamily(Family):
             positions = batch.get(LOSS_POSITIONS)
             if positions is not None:  # training: only where the loss reads, (N, d) -> (N, vocabulary)
                 hidden = hidden.flatten(0, 1)[positions]
-            head = model.lm_head
-            return _softcap(model, F.linear(hidden.to(head.weight.dtype), head.weight, head.bias).to(hidden.dtype))
+            weight, bias = model.lm_head.weight, model.lm_head.bias
+
+            def head(h):
+                return _softcap(model, F.linear(h.to(weight.dtype), weight, bias).to(h.dtype))
+
+            if LOSS_TARGETS in batch:
+                return head_loss(head, weight.shape[0], hidden, batch[LOSS_TARGETS])
+            return head(hidden)
         return squeeze_regression(model.score(hidden[:, -1]))  # left padding: the last real token
 
     def layer_roles(self, stack):

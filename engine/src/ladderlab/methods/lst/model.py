@@ -17,18 +17,21 @@ Explicit choices (the paper's text and reference code differ; see docs/lst-refer
 Memory/speed levers (Experiment fields, measured by ``ladderlab bench``): ``backbone_mode=inference``
 (torch.inference_mode), ``backbone_dtype=bf16`` (frozen weights in bf16), ``tap_dtype=bf16`` (taps kept in bf16;
 the downsample then runs in bf16), ``side_attention`` (sdpa/eager) and ``side_heads``, ``tap_cache=cpu`` (see
-``tap_cache.py``: after the first epoch the backbone is skipped).
+``tap_cache.py``: after the first epoch the backbone is skipped), ``side_checkpointing`` (the side blocks recompute
+their activations in the backward; auto = on for decoder LLMs).
 Taps are captured with forward hooks on the backbone's own blocks, and the gates are applied with
 forward pre-hooks on the side's own blocks, so the family's unmodified block code runs on both sides.
 """
 
 from __future__ import annotations
 
+import types
 from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from ...backbone_rules import keep_layers_problem, side_heads_problem
 from ...errors import BadInput
@@ -101,6 +104,13 @@ class LadderSideNetwork(MethodModel):
                 self._hooks.append(info.layers[i].register_forward_hook(self._layer_tap_hook(info.name, k)))
             for k, block in enumerate(family.side_layers(self.side[info.name]) if ladders else []):
                 self._hooks.append(block.register_forward_pre_hook(self._gate_hook(info.name, k), with_kwargs=True))
+        self.side_checkpointing = exp.side_checkpointing == "on" or (
+            exp.side_checkpointing == "auto" and getattr(family, "side_checkpointing_auto", False)
+        )
+        if self.side_checkpointing:
+            for stack in self.side.values():
+                for block in family.side_layers(stack):
+                    block.forward = types.MethodType(_checkpointed_forward, block)
 
     # -- hooks --------------------------------------------------------------------------------------
     def _embed_tap_hook(self, stack: str):
@@ -318,6 +328,17 @@ class LadderSideNetwork(MethodModel):
         for name, p in side_block.named_parameters():
             if name in names and name in source and source[name].shape == p.shape:
                 p.copy_(source[name])
+
+
+def _checkpointed_forward(block: nn.Module, *args, **kwargs):
+    """A side block's own forward that, in training, keeps only its inputs and recomputes its activations in the
+    backward (``side_checkpointing``): the side is 1/r as wide as the backbone, so the recomputation costs about
+    1/r^2 of the backbone's forward, while a decoder LLM's side activations at long context are a large part of LST's
+    peak. It replaces ``forward``, not ``__call__``: the gate pre-hook (which pops its tap) runs once, outside."""
+    forward = type(block).forward
+    if not (torch.is_grad_enabled() and block.training):
+        return forward(block, *args, **kwargs)
+    return checkpoint(forward, block, *args, use_reentrant=False, **kwargs)
 
 
 def _ladder(linear: nn.Linear, tap: torch.Tensor) -> torch.Tensor:
