@@ -12,6 +12,7 @@ there, so presets and checkpoints take the same loader.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,6 +61,28 @@ def check_quant(exp, device: torch.device) -> None:
         )
 
 
+class _OncePerMessage(logging.Filter):
+    """bitsandbytes' int8 layers log "inputs will be cast from torch.float32 to float16" at every matmul (over a
+    thousand lines for a tiny run); the first says it."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in self.seen:
+            return False
+        self.seen.add(message)
+        return True
+
+
+def _quiet_repeats() -> None:
+    matmul_log = logging.getLogger("bitsandbytes.autograd._functions")
+    if not any(isinstance(f, _OncePerMessage) for f in matmul_log.filters):
+        matmul_log.addFilter(_OncePerMessage())
+
+
 def check_family(exp, family) -> None:
     if exp.backbone_quant != "none" and family.name in NOT_QUANTISABLE:
         raise BadInput(
@@ -84,6 +107,7 @@ class QuantisedLoad:
             return None
         check_quant(exp, device)
         check_family(exp, family)
+        _quiet_repeats()
         bf16 = exp.precision == "bf16" or exp.backbone_dtype == "bf16"
         return cls(exp.backbone_quant, torch.bfloat16 if bf16 else torch.float32, device)
 
