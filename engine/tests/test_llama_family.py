@@ -33,7 +33,7 @@ from ladderlab.errors import BadInput
 from ladderlab.families.llama import generate_ids
 from ladderlab.methods import BUILDERS
 from ladderlab.methods.lst import pruning
-from ladderlab.step import loss_for, make_optimizer, training_step
+from ladderlab.step import loss_for, make_optimizer, step_loss, training_step, with_loss_positions
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -181,6 +181,34 @@ def test_lst_keeps_the_backbone_out_of_autograd(backbones):
         after = model(batch)
         hook.remove()
     assert not torch.allclose(before, after)
+
+
+def side_step(backbone, batch: dict, side_checkpointing: str):
+    """LST's loss and gradients (by name) on ``batch``, whether the side was checkpointed, and the tensor elements
+    autograd kept outside a checkpoint (checkpoint's own hook holds what its region saves)."""
+    model = build(backbone, "lst", r=4, init="magnitude", side_checkpointing=side_checkpointing).train()
+    params = model.trainable_named_parameters()
+    kept = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: kept.append(t.numel()) or t, lambda t: t):
+        loss = step_loss(model, with_loss_positions(model, batch), loss_for(instruct.SPEC))
+    grads = dict(zip(params, torch.autograd.grad(loss, list(params.values())), strict=True))
+    return model.side_checkpointing, loss.item(), grads, sum(kept)
+
+
+def test_side_checkpointing_recomputes_the_side_with_the_same_loss_and_gradients(backbones):
+    """side_checkpointing (auto: on for decoder LLMs): the side blocks keep only their inputs for the backward and
+    recompute the rest there; the loss and every trainable gradient (ladders, gates, side, upsample) equal those of the
+    side that keeps its activations, to 1e-6, and far fewer tensor elements are kept for the backward."""
+    backbone = backbones["llama"]
+    batch = next(Batcher(backbone.tokenizer, CPU).batches(instruct.encode(examples(), backbone.tokenizer, 64), 8))
+    off, off_loss, off_grads, off_kept = side_step(backbone, batch, "off")
+    on, on_loss, on_grads, on_kept = side_step(backbone, batch, "auto")
+    assert (off, on) == (False, True)
+    assert on_kept < off_kept / 2, f"kept for backward: {on_kept} elements checkpointed, {off_kept} not"
+    assert on_loss == pytest.approx(off_loss, abs=1e-6)
+    assert on_grads.keys() == off_grads.keys()
+    for name, grad in off_grads.items():
+        torch.testing.assert_close(on_grads[name], grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
 def test_side_network_keeps_heads_and_grouped_key_values(backbones):
