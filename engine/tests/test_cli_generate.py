@@ -1,6 +1,6 @@
 """``ladderlab generate RUN_DIR`` (cli_generate.py): a worker that loads a finished instruct run once and answers the
 prompts stdin brings, one JSON line each. A tiny Llama checkpoint (test_llama_family's 54-word tokenizer, weights at
-std 0.2) is fully fine-tuned through the CLI on 8 prompt/answer pairs written 4 times each, so the validation split
+std 0.2) is side-tuned (LST) through the CLI on 8 prompt/answer pairs written 4 times each, so the validation split
 that picks the saved epoch holds pairs the run learnt; the worker must then give the memorised answers back. The
 extension's integration test (test/integration/tryModel.test.ts) trains the same run through ``memorising_experiment``.
 """
@@ -37,7 +37,8 @@ PAIRS = {
 
 def memorising_experiment(root: str | Path) -> dict:
     """Writes the tiny Llama checkpoint and the pairs under ``root``; returns the experiment that memorises them
-    (full fine-tuning, one step of all 32 lines an epoch, 40 epochs)."""
+    (LST, r=4 with magnitude pruning as test_llama_family.py trains it; one step of all 32 lines an epoch, 60 epochs:
+    the answers come back through the side network's key/value cache)."""
     root = Path(root)
     fields = dict(PRESETS["llama-tiny"])
     config = AutoConfig.for_model(
@@ -57,10 +58,12 @@ def memorising_experiment(root: str | Path) -> dict:
         "backbone": str(root / "backbone"),
         "task": "instruct",
         "data": str(data),
-        "methods": ["full"],
-        "epochs": 40,
+        "methods": ["lst"],
+        "r": 4,
+        "init": "magnitude",
+        "epochs": 60,
         "batch_size": 32,
-        "lr": 3e-3,
+        "lr": 1e-2,
         "warmup_ratio": 0,
         "max_length": 32,
         "checkpoint_every": 1000,
@@ -69,14 +72,14 @@ def memorising_experiment(root: str | Path) -> dict:
 
 @pytest.fixture(scope="module")
 def instruct_run(tmp_path_factory):
-    """The run folder of a full fine-tuning run that memorised PAIRS."""
+    """The run folder of an LST run that memorised PAIRS."""
     root = tmp_path_factory.mktemp("generate")
     experiment = root / "memorise.ladder.json"
     experiment.write_text(json.dumps(memorising_experiment(root)))
     runs = root / "runs"
     code = cli.main(helpers.cli("compare --json --config", experiment, "--runs-dir", runs))
     assert code == 0
-    (run,) = runs.iterdir()
+    (run,) = (d for d in runs.iterdir() if not d.name.startswith("."))  # dot-folders are caches, not runs
     summary = json.loads((run / "summary.json").read_text())
     assert summary["metrics"]["exact_match"] == 100.0, summary["metrics"]  # the test split: pairs it learnt
     return run
@@ -104,7 +107,7 @@ def test_the_worker_answers_prompts_with_the_memorised_responses(instruct_run):
     try:
         assert process.stdout is not None
         ready = json.loads(process.stdout.readline())
-        assert ready == {"ready": True, "method": "full", "task": "instruct", "chat": False, "max_new_tokens": 128}
+        assert ready == {"ready": True, "method": "lst", "task": "instruct", "chat": False, "max_new_tokens": 128}
         for prompt in ("question 3 blue", "question 7 red green", "question 1 red"):  # one worker, several prompts
             answer = ask(process, {"prompt": prompt})
             assert answer["text"] == PAIRS[prompt]

@@ -1,6 +1,6 @@
 // End-to-end test of Try Model on a causal-LM run (task instruct) in a real VS Code (code-server) driven by
 // playwright-core in Chromium. Started by test/run-e2e.sh with the same variables as try-model.mjs.
-// Scenario: a tiny Llama fully fine-tuned from the CLI on 8 prompt/answer pairs (engine/tests/test_cli_generate.py
+// Scenario: a tiny Llama side-tuned (LST) from the CLI on 8 prompt/answer pairs (engine/tests/test_cli_generate.py
 // `memorising_experiment`); "Ladder Lab: Try Model" from the palette on that run; the panel shows a prompt box (no
 // Export button) and says the engine generates; a typed prompt gets the memorised answer with tokens/s.
 import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot as takeShot, waitFor } from './lib.mjs';
@@ -23,7 +23,8 @@ function python(args) {
   const done = spawnSync(PYTHON, args, {
     cwd: WORKSPACE,
     encoding: 'utf8',
-    env: { ...process.env, PYTHONPATH: path.join(EXT_PATH, 'engine', 'tests') },
+    // one thread: a 64-wide model gains nothing from more, and on a shared machine each op waits for them
+    env: { ...process.env, PYTHONPATH: path.join(EXT_PATH, 'engine', 'tests'), OMP_NUM_THREADS: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (done.status !== 0) throw new Error(`${args.slice(0, 3).join(' ')} failed: ${done.stderr}`);
@@ -40,7 +41,7 @@ function memorisingRun() {
   writeFileSync(experiment, python(['-c', code, inputs]));
   const before = new Set(readdirSync(RUNS_DIR));
   python(['-m', 'ladderlab.cli', 'compare', '--config', experiment, '--runs-dir', RUNS_DIR, '--format', 'text']);
-  const fresh = readdirSync(RUNS_DIR).filter((d) => !before.has(d) && d.includes('-full-'));
+  const fresh = readdirSync(RUNS_DIR).filter((d) => !before.has(d) && d.includes('-lst-'));
   if (fresh.length !== 1) throw new Error(`expected one new run folder, found ${fresh.join(', ')}`);
   return fresh[0];
 }
