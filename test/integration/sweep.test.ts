@@ -256,7 +256,8 @@ test('Run on a sweep file launches the sweep: the panel follows its progress, St
     // trial still have finished before the stop reached it, the stop lands between trials and none is 'stopped'.
     const unfinished = manifestAfterStop.filter((t) => t.status !== 'finished').map((t) => t.status);
     assert.ok(
-      unfinished.every((s) => s === 'stopped' || s === 'queued') && unfinished.filter((s) => s === 'stopped').length <= 1,
+      unfinished.every((s) => s === 'stopped' || s === 'queued') &&
+        unfinished.filter((s) => s === 'stopped').length <= 1,
       `after the stop, unfinished trials are stopped or queued: ${unfinished.join(', ')}`,
     );
     const stoppedTrial = manifestAfterStop.find((t) => t.status === 'stopped');
