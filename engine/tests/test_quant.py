@@ -205,3 +205,30 @@ def test_without_bitsandbytes_the_run_is_refused_with_the_install(folder, tmp_pa
     assert result.returncode == 2, result.stderr
     assert "bitsandbytes, which is not installed here" in result.stderr
     assert "pip install 'ladderlab[quant]'" in result.stderr
+
+
+@pytest.mark.parametrize("kind", ["nf4", "int8"])
+def test_accounted_parameter_bytes_include_the_scales(kind):
+    """memory.parameter_bytes counts a quantised weight's scales too (they are not in parameters()): nf4's packed
+    bytes plus its per-block absmax (double-quantised: uint8, with their own absmax and code tables), int8's bytes
+    plus the fp32 scale of each row."""
+    from ladderlab.memory import parameter_bytes
+
+    weight = torch.nn.Linear(256, 512, bias=False).weight.data
+    if kind == "nf4":
+        layer = bnb.nn.Linear4bit(256, 512, bias=False, quant_type="nf4")
+        layer.weight = bnb.nn.Params4bit(weight, requires_grad=False, quant_type="nf4")
+    else:
+        layer = bnb.nn.Linear8bitLt(256, 512, bias=False, has_fp16_weights=False)
+        layer.weight = bnb.nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
+    layer = layer.to("cpu")  # quantises
+    packed = 256 * 512 // 2 if kind == "nf4" else 256 * 512
+    if kind == "nf4":
+        state = layer.weight.quant_state
+        scales = [state.absmax, state.code, state.state2.absmax, state.state2.code]
+        assert state.absmax.numel() == 256 * 512 // 64  # one per block of 64
+    else:
+        scales = [layer.weight.SCB]
+        assert layer.weight.SCB.numel() == 512 and layer.weight.SCB.dtype == torch.float32
+    expected = packed + sum(t.numel() * t.element_size() for t in scales)
+    assert parameter_bytes(layer) == expected > packed

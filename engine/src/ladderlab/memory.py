@@ -44,7 +44,18 @@ class SavedTensorMeter:
 
 
 def parameter_bytes(model: nn.Module) -> int:
-    return sum(tensor_bytes(p) for p in model.parameters())
+    return sum(tensor_bytes(p) + _quant_scale_bytes(p) for p in model.parameters())
+
+
+def _quant_scale_bytes(p: torch.Tensor) -> int:
+    """A bitsandbytes weight's scales, which live beside its packed bytes and not in ``parameters()``: nf4's absmax
+    per block (and, with double quantisation, the absmax of those), int8's row scales (``SCB``)."""
+    state = getattr(p, "quant_state", None)
+    scales = [getattr(p, "SCB", None)]
+    while state is not None:
+        scales += [getattr(state, "absmax", None), getattr(state, "code", None)]
+        state = getattr(state, "state2", None)
+    return sum(tensor_bytes(t) for t in scales if isinstance(t, torch.Tensor))
 
 
 def gradient_bytes(model: nn.Module) -> int:
