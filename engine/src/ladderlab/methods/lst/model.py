@@ -26,6 +26,7 @@ forward pre-hooks on the side's own blocks, so the family's unmodified block cod
 from __future__ import annotations
 
 import types
+from functools import partial
 from typing import cast
 
 import torch
@@ -41,6 +42,7 @@ from .fusion import cross_attention_layers
 from .tap_cache import TapCache
 
 TEMPERATURE = 0.1
+LADDER = "ladder"  # a side block's keyword (side_checkpointing): (fuse, tap) for the block to apply in its checkpoint
 # The paper's Figure 8 variants (side-tuning, compression: variants.py) subclass this network without its per-layer
 # ladders (has_ladders = False): no downsample, gate or tap hook per kept layer; side blocks and pruning init stay.
 
@@ -135,12 +137,26 @@ class LadderSideNetwork(MethodModel):
                 return None
             h = args[0] if args else kwargs["hidden_states"]
             # pop: once downsampled, the tap is held only by autograd (for the downsample's weight gradient)
-            mixed = self._fuse(stack, k, h, _ladder(self.downsamples(stack)[k], self._taps[stack].pop(k)))
+            tap = self._taps[stack].pop(k)
+            if (
+                self.side_checkpointing
+                and self.cross_attention is None
+                and torch.is_grad_enabled()
+                and _module.training
+            ):
+                # the ladder and its fusion run inside the block's checkpoint (_checkpointed_forward): only the
+                # block's input h and the tap are kept, not the downsampled ladder and the fused input too
+                return args, {**kwargs, LADDER: (partial(self._fuse_ladder, stack, k), tap)}
+            mixed = self._fuse_ladder(stack, k, h, tap)
             if args:
                 return (mixed, *args[1:]), kwargs
             return args, {**kwargs, "hidden_states": mixed}
 
         return hook
+
+    def _fuse_ladder(self, stack: str, k: int, h: torch.Tensor, tap: torch.Tensor) -> torch.Tensor:
+        """Side block k's input: the side state ``h`` fused with the downsampled tap of kept layer k."""
+        return self._fuse(stack, k, h, _ladder(self.downsamples(stack)[k], tap))
 
     def _keep(self, tap: torch.Tensor) -> torch.Tensor:
         """A tap as the side network keeps it: in ``tap_dtype`` (a no-op cast when it already is)."""
@@ -330,15 +346,24 @@ class LadderSideNetwork(MethodModel):
                 p.copy_(source[name])
 
 
-def _checkpointed_forward(block: nn.Module, *args, **kwargs):
+def _checkpointed_forward(block: nn.Module, hidden_states: torch.Tensor, *args, **kwargs):
     """A side block's own forward that, in training, keeps only its inputs and recomputes its activations in the
     backward (``side_checkpointing``): the side is 1/r as wide as the backbone, so the recomputation costs about
     1/r^2 of the backbone's forward, while a decoder LLM's side activations at long context are a large part of LST's
-    peak. It replaces ``forward``, not ``__call__``: the gate pre-hook (which pops its tap) runs once, outside."""
+    peak. The gate pre-hook (which pops its tap, so it runs once, outside) hands over ``LADDER`` = (fuse, tap): the
+    ladder and the fusion then run inside the checkpoint too. It replaces ``forward``, not ``__call__``."""
     forward = type(block).forward
+    ladder = kwargs.pop(LADDER, None)
     if not (torch.is_grad_enabled() and block.training):
-        return forward(block, *args, **kwargs)
-    return checkpoint(forward, block, *args, use_reentrant=False, **kwargs)
+        return forward(block, hidden_states, *args, **kwargs)
+    if ladder is None:
+        return checkpoint(forward, block, hidden_states, *args, use_reentrant=False, **kwargs)
+    fuse, tap = ladder
+
+    def fused_forward(h: torch.Tensor, tap: torch.Tensor, *args, **kwargs):
+        return forward(block, fuse(h, tap), *args, **kwargs)
+
+    return checkpoint(fused_forward, hidden_states, tap, *args, use_reentrant=False, **kwargs)
 
 
 def _ladder(linear: nn.Linear, tap: torch.Tensor) -> torch.Tensor:
