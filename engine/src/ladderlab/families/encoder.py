@@ -10,6 +10,7 @@ reads the downsampled backbone embeddings.
 from __future__ import annotations
 
 import copy
+from typing import cast
 
 from torch import nn
 from transformers import BertModel
@@ -60,7 +61,8 @@ class EncoderFamily(Family):
         if pooling_of(model, self.poolings[0]) == "cls":
             return squeeze_regression(model(**inputs).logits)
         task_model = task_model_of(model)  # under PEFT: LoRA's layers and the trainable head copy are inside it
-        hidden = task_model.base_model(**inputs).last_hidden_state
+        encoder = cast(nn.Module, task_model.base_model)  # the BertModel (nn.Module's __getattr__ types it loosely)
+        hidden = encoder(**inputs).last_hidden_state
         return self._head(task_model, masked_mean(hidden, batch["attention_mask"]))
 
     def _head(self, task_model, pooled):
