@@ -13,13 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from transformers import AutoConfig, AutoModelForCausalLM
 
 import helpers
 from ladderlab import cli
-from ladderlab.backbones import PRESETS
-from test_llama_family import VOCAB, word_tokenizer
+from test_llama_family import write_tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -40,18 +37,7 @@ def memorising_experiment(root: str | Path) -> dict:
     (LST, r=4 with magnitude pruning as test_llama_family.py trains it; one step of all 32 lines an epoch, 60 epochs:
     the answers come back through the side network's key/value cache)."""
     root = Path(root)
-    fields = dict(PRESETS["llama-tiny"])
-    config = AutoConfig.for_model(
-        fields.pop("model_type"),
-        **{**fields, "vocab_size": len(VOCAB)},
-        initializer_range=0.2,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(root / "backbone")
-    word_tokenizer().save_pretrained(root / "backbone")
+    write_tiny_checkpoint("llama", root / "backbone")
     data = root / "pairs.jsonl"
     data.write_text("".join(json.dumps({"prompt": p, "response": r}) + "\n" for p, r in PAIRS.items()) * 4)
     return {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -91,26 +92,31 @@ def word_tokenizer() -> PreTrainedTokenizerFast:
     return tokenizer
 
 
+def write_tiny_checkpoint(family: str, folder: Path) -> Path:
+    """The family's tiny preset as a checkpoint folder with the word tokenizer: weights drawn with std 0.2 (seed 0),
+    so that a few dozen steps memorise the examples."""
+    fields = dict(PRESETS[f"{family}-tiny"])
+    config = AutoConfig.for_model(
+        fields.pop("model_type"),
+        **{**fields, "vocab_size": len(VOCAB)},
+        initializer_range=0.2,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    word_tokenizer().save_pretrained(folder)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def backbones(tmp_path_factory):
     """family -> Backbone loaded from a checkpoint folder (config.json's model_type picks the family)."""
-    loaded = {}
-    for family in FAMILIES:
-        fields = dict(PRESETS[f"{family}-tiny"])
-        config = AutoConfig.for_model(
-            fields.pop("model_type"),
-            **{**fields, "vocab_size": len(VOCAB)},
-            initializer_range=0.2,
-            pad_token_id=0,
-            bos_token_id=1,
-            eos_token_id=2,
-        )
-        folder = tmp_path_factory.mktemp(family)
-        torch.manual_seed(0)
-        AutoModelForCausalLM.from_config(config).save_pretrained(folder)
-        word_tokenizer().save_pretrained(folder)
-        loaded[family] = load_backbone(str(folder))
-    return loaded
+    return {
+        family: load_backbone(str(write_tiny_checkpoint(family, tmp_path_factory.mktemp(family))))
+        for family in FAMILIES
+    }
 
 
 def build(backbone, method: str, **fields):

@@ -16,11 +16,10 @@ import bitsandbytes as bnb
 import pytest
 import torch
 from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
-from transformers import AutoConfig, AutoModelForCausalLM
 
 import helpers
 from ladderlab import cli
-from ladderlab.backbones import PRESETS, load_backbone
+from ladderlab.backbones import load_backbone
 from ladderlab.comparison import prepare
 from ladderlab.config import build_experiment
 from ladderlab.data import instruct
@@ -28,7 +27,7 @@ from ladderlab.data.pipeline import Batcher
 from ladderlab.errors import BadInput
 from ladderlab.quant import QuantisedLoad, dense_parameters
 from ladderlab.step import loss_for
-from test_llama_family import CPU, VOCAB, answers, build, examples, memorise, word_tokenizer
+from test_llama_family import CPU, answers, build, examples, memorise, write_tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -38,20 +37,7 @@ QUANTISED = {"nf4": bnb.nn.Linear4bit, "int8": bnb.nn.Linear8bitLt}
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A tiny Llama checkpoint folder (test_llama_family.py's: std 0.2 weights, a 54-word tokenizer)."""
-    fields = dict(PRESETS["llama-tiny"])
-    config = AutoConfig.for_model(
-        fields.pop("model_type"),
-        **{**fields, "vocab_size": len(VOCAB)},
-        initializer_range=0.2,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    )
-    path = tmp_path_factory.mktemp("llama")
-    torch.manual_seed(0)
-    AutoModelForCausalLM.from_config(config).save_pretrained(path)
-    word_tokenizer().save_pretrained(path)
-    return path
+    return write_tiny_checkpoint("llama", tmp_path_factory.mktemp("llama"))
 
 
 def quantised(folder, kind: str):
