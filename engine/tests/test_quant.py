@@ -27,7 +27,7 @@ from ladderlab.data.pipeline import Batcher
 from ladderlab.errors import BadInput
 from ladderlab.quant import QuantisedLoad, dense_parameters
 from ladderlab.step import loss_for
-from test_llama_family import CPU, answers, build, examples, memorise, write_tiny_checkpoint
+from test_llama_family import CPU, FAMILIES, answers, build, examples, memorise, write_tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -90,6 +90,22 @@ def test_nf4_backbone_memorises_and_is_left_unchanged(folder, method):
     else:  # the side network is ordinary fp32 layers
         assert not any(isinstance(m, tuple(QUANTISED.values())) for m in model.side.modules())
         assert all(p.dtype == torch.float32 for p in model.side.parameters())
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f != "llama"])  # llama: the test above
+@pytest.mark.parametrize("method", ["lst", "lora"])
+def test_every_decoder_family_memorises_over_nf4(family, method, tmp_path):
+    """Mistral, Qwen2/3 and Gemma 1/2/3 differ in what the loader quantises (Gemma's tied and scaled embeddings,
+    Qwen3's q/k norms, Gemma 2/3's extra norms and soft-capping), so each family's tiny shape goes through nf4 too."""
+    backbone = quantised(write_tiny_checkpoint(family, tmp_path / family), "nf4")
+    model, loss = memorise(backbone, method)
+    assert loss < 0.1, f"{method} over nf4 on {family}: final loss {loss:.3f}"
+    generated, references = answers(model, backbone)
+    assert generated == references
+    layers = backbone_of(model).model.layers
+    assert isinstance(layers[0].mlp.up_proj, bnb.nn.Linear4bit) or isinstance(
+        layers[0].mlp.up_proj.base_layer, bnb.nn.Linear4bit
+    )
 
 
 def test_lst_keeps_the_4bit_backbone_out_of_autograd(folder):
