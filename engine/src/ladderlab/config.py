@@ -177,6 +177,27 @@ class Experiment:
         help="side network initialisation: structural pruning of the backbone by Fisher information or magnitude, "
         "distillation of the backbone on the task's training text (distill_steps), or random",
     )
+    ladder_init: str = setting(
+        "selection",
+        label="Ladder basis at init",
+        group="lst",
+        methods=LST,
+        choices=("selection", "pca"),
+        choice_labels={"selection": "Pruned coordinates", "pca": "Top principal directions of the taps"},
+        help="the side network's residual basis under a pruning init: the d/r coordinates the pruning keeps, or the "
+        "top d/r principal directions of the backbone's taps on the fisher_samples examples (the ladders start as "
+        "that projection and the pruned side weights are rotated onto it)",
+    )
+    lst_head_lr: float | None = setting(
+        None,
+        label="LST: head learning rate",
+        group="lst",
+        methods=LST,
+        exclusive_minimum=0,
+        exclusive_maximum=10,
+        null_means="LST's rate",
+        help="learning rate of the task head under LST (the side network, ladders and gates keep LST's rate)",
+    )
     fisher_samples: int = setting(
         128,
         label="Fisher samples",

@@ -310,7 +310,9 @@ class Run:
     def _initialize(self, model: MethodModel) -> None:
         """The method's data-dependent init (LST's pruning), cached by what it depends on; init_progress events."""
         exp = self.exp
-        subset = self._init_features() if exp.init in ("fisher", "distillation") else []
+        # ladder_init=pca reads the same examples' taps (a magnitude init too)
+        reads = exp.init in ("fisher", "distillation") or (exp.init == "magnitude" and exp.ladder_init == "pca")
+        subset = self._init_features() if reads else []
         cache = None
         # adapter side blocks (side_block) start as the identity: nothing is chosen from the backbone, nothing cached
         if self.method == "lst" and exp.init != "random" and exp.side_block == "transformer":

@@ -5,11 +5,11 @@ sweep trial or a second comparison does not recompute it.
 Key: the backbone (its name; for a folder, its path and every weight file's size and mtime), the seed (a preset's
 weights and every task head's random init come from it), the Fisher examples themselves (their token ids and
 labels, hashed: this covers the data, its split, max_length and the tokenizer), and the settings the choice reads
-(init, r, kept layers, side_heads, fisher_samples, backbone_dtype). Distillation also depends on its training
-examples (hashed as above, in order), its budget and optimiser (distill_steps, batch_size, LST's learning rate,
-max_grad_norm), the taps' dtype and attention kernel, and the student's starting weights (hashed by distill.py: they
-carry every field that shapes the side network). Entries are written atomically; an unreadable entry is treated as a
-miss and rewritten.
+(init, ladder_init, r, kept layers, side_heads, fisher_samples, backbone_dtype; a pca basis reads the examples too).
+Distillation also depends on its training examples (hashed as above, in order), its budget and optimiser
+(distill_steps, batch_size, LST's learning rate, max_grad_norm), the taps' dtype and attention kernel, and the
+student's starting weights (hashed by distill.py: they carry every field that shapes the side network). Entries are
+written atomically; an unreadable entry is treated as a miss and rewritten.
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def init_key(exp, backbone_name: str, backbone_folder: Path | None, examples: li
         "side_heads": exp.side_heads,
         "backbone_dtype": exp.backbone_dtype,
     }
-    if exp.init == "fisher":
+    if exp.init in ("fisher", "magnitude"):
+        parts.update(ladder_init=exp.ladder_init)  # pca: the sets carry the taps' basis (ladder_basis.py)
+    if exp.init == "fisher" or (exp.init == "magnitude" and exp.ladder_init == "pca"):  # pca reads the examples' taps
         parts.update(fisher_samples=exp.fisher_samples, examples=examples_digest(examples))
     if exp.init == "distillation":
         parts.update(

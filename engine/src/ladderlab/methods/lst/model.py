@@ -37,7 +37,7 @@ from torch.utils.checkpoint import checkpoint
 from ...backbone_rules import keep_layers_problem, side_heads_problem
 from ...errors import BadInput
 from ..base import LossFn, MethodModel, freeze_all, unfreeze_modules
-from . import distill, pruning
+from . import distill, ladder_basis, pruning
 from .fusion import cross_attention_layers
 from .tap_cache import TapCache
 
@@ -66,6 +66,8 @@ class LadderSideNetwork(MethodModel):
         if (problem := keep_layers_problem(self.kept, n_layers)) is not None:  # prepare() checked it already
             raise BadInput(problem.message, problem.hint)
         self.r = exp.r
+        self.ladder_init = exp.ladder_init if self.has_ladders else "selection"  # pca: ladder_basis.py
+        self.head_lr = exp.lst_head_lr  # None: the task head trains at LST's rate, like the side network
         self.side_config = family.side_config(config, exp.r, len(self.kept), exp.side_heads)
         self.side_config._attn_implementation = exp.side_attention
         d = family.hidden_size(config)
@@ -113,6 +115,16 @@ class LadderSideNetwork(MethodModel):
             for stack in self.side.values():
                 for block in family.side_layers(stack):
                     block.forward = types.MethodType(_checkpointed_forward, block)
+
+    def optimizer_groups(self, lr: float) -> list[dict]:
+        """The side network, ladders and gates at LST's rate ``lr``; the task head (the backbone's own head modules,
+        the only trainable part of ``self.model``) at ``lst_head_lr`` when set."""
+        params = self.trainable_named_parameters()
+        if self.head_lr is None:
+            return [{"params": list(params.values()), "lr": lr}]
+        head = [p for n, p in params.items() if n.startswith("model.")]
+        rest = [p for n, p in params.items() if not n.startswith("model.")]
+        return [g for g in ({"params": rest, "lr": lr}, {"params": head, "lr": self.head_lr}) if g["params"]]
 
     # -- hooks --------------------------------------------------------------------------------------
     def _embed_tap_hook(self, stack: str):
@@ -245,7 +257,11 @@ class LadderSideNetwork(MethodModel):
         with on_phase("pruning_init"):
             sets = cache.load() if cache is not None else None
             if sets is None:
-                sets = self.select_sets(self._importance(init, init_batches, loss_fn, progress))
+                pca = self.ladder_init == "pca"
+                batches = list(init_batches) if pca else init_batches  # read twice: importance, then the taps
+                sets = self.select_sets(self._importance(init, batches, loss_fn, progress))
+                if pca:
+                    ladder_basis.add_bases(self, sets, batches)
                 if cache is not None:
                     cache.store(sets)
             self.apply_sets(sets)
@@ -319,21 +335,26 @@ class LadderSideNetwork(MethodModel):
             extras = self.family.stack_extra_roles(info.name)
             if extras:
                 pruning.copy_pruned(self.side[info.name], info.module, extras, sets[0])
-            self._init_ladders_as_selection(info.name, sets[0]["R"])
+            self._init_ladders_as_basis(info.name, sets[0])
 
     @torch.no_grad()
-    def _init_ladders_as_selection(self, stack: str, residual: torch.Tensor) -> None:
-        """Ladders that start as the pruning's own coordinate choice: each downsample picks the residual
-        dims R the side blocks were cut to, and the upsample writes side dim j back to backbone dim R[j].
-        At step 0 the side network then reads and writes the backbone's coordinates instead of N(0, 0.01)
+    def _init_ladders_as_basis(self, stack: str, sets: dict[str, torch.Tensor]) -> None:
+        """Ladders that start in the side network's own residual basis: with the pruning's coordinate choice,
+        each downsample picks the residual dims R the side blocks were cut to and the upsample writes side dim j
+        back to backbone dim R[j]; with ladder_init=pca (ladder_basis.py) the downsample is P^T and the upsample P.
+        At step 0 the side network then reads and writes the backbone's own signal instead of N(0, 0.01)
         noise, so the task head sees a meaningful (partial) representation from the first step."""
+        residual = sets["R"]
+        basis = sets.get(ladder_basis.BASIS)
+        if basis is None:
+            basis = torch.zeros(self.up.out_features, len(residual), device=residual.device)
+            basis[residual, torch.arange(len(residual))] = 1.0
+        basis = basis.to(self.up.weight.device)
         for linear in self.ladder_linears(stack):
-            linear.weight.zero_()
-            linear.weight[torch.arange(len(residual)), residual] = 1.0
+            linear.weight.copy_(basis.T)
             linear.bias.zero_()
         if stack == self.stack_infos[-1].name:  # the stack whose output goes to the head
-            self.up.weight.zero_()
-            self.up.weight[residual, torch.arange(len(residual))] = 1.0
+            self.up.weight.copy_(basis)
             self.up.bias.zero_()
 
     @torch.no_grad()

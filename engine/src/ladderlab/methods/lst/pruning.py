@@ -297,9 +297,20 @@ def _per_query_head(kv_set: torch.Tensor, heads: int, kv_heads: int, head_dim: i
     return (within[group] + torch.arange(heads, device=kv_set.device).unsqueeze(1) * head_dim).reshape(-1)
 
 
-def _slice(t: torch.Tensor, axis_roles: tuple, sets: dict) -> torch.Tensor:
+def _slice(t: torch.Tensor, axis_roles: tuple, sets: dict, diagonal: bool = False) -> torch.Tensor:
+    """``t`` cut to the sets along each axis's role. Where the sets hold a basis for the residual role
+    (``ladder_init=pca``, ladder_basis.py), that axis is rotated onto the basis instead of sliced; ``diagonal``: t is
+    a per-coordinate scale (a norm's weight), which becomes the diagonal of P^T diag(t) P."""
     for axis, role in enumerate(axis_roles):
         if role is None:
+            continue
+        basis = sets.get(f"{role}_basis")
+        if basis is not None:
+            basis = basis.to(t.device, torch.float32)
+            rotated = (
+                t.float() @ basis.square() if diagonal else (t.float().movedim(axis, -1) @ basis).movedim(-1, axis)
+            )
+            t = rotated.to(t.dtype)
             continue
         if role == "QKV":
             third = t.shape[axis] // 3
@@ -319,7 +330,9 @@ def copy_pruned(side_layer: nn.Module, backbone_layer: nn.Module, roles: dict, s
         if name not in roles:
             untouched.append(name)
             continue
-        source = _slice(backbone_params[name].detach(), roles[name], sets)
+        # a 1-D weight on the residual axis is a norm's per-coordinate scale (a bias is a vector in the stream)
+        diagonal = p.dim() == 1 and name.endswith("weight")
+        source = _slice(backbone_params[name].detach(), roles[name], sets, diagonal)
         if source.shape != p.shape:
             raise RuntimeError(f"pruning {name}: backbone slice {tuple(source.shape)} != side {tuple(p.shape)}")
         p.copy_(source)
