@@ -3,6 +3,7 @@
     .venv/bin/python bench/lst_accuracy.py --settings demo --pooling cls     # before: the head reads [CLS]
     .venv/bin/python bench/lst_accuracy.py --settings demo --pooling auto    # after: the checkpoint's own pooling
     .venv/bin/python bench/lst_accuracy.py --summary                         # the tables from the results file
+    .venv/bin/python bench/lst_accuracy.py --settings demo --methods lst --variant pca --grid '{"lst": [3e-3]}'
 
 Settings: demo = scripts/demo's data (IMDB, 1,200 training reviews, 1 epoch, 128 tokens, 250 validation / 250
 test); sst2 = bench/sst2_accuracy.py's (3,000 GLUE SST-2 sentences, 2 epochs, 64 tokens, validation = 1,000 held
@@ -10,6 +11,8 @@ out of train, test = the official dev set, 872; --glue names the GLUE folder hol
 Protocol: per method, each rate of its grid on seed 0, the one best on validation chosen; then seeds 1 and 2 at
 that rate (seed 0's run is the grid's). Seeds change initialisation, data order and dropout, not the data split.
 Prints each method's test accuracy as mean ± std over seeds and the LST - LoRA gap with its standard error.
+--variant NAME runs with VARIANTS[NAME]'s experiment fields on top of the setting's and tags its rows (an arm of its
+own: its rate is chosen among its own runs; an LST-only variant's gap is taken to the same pooling's plain LoRA).
 Every finished run is added at once to the results file (re-read under a lock, so several of these processes
 may share it), and a run already there is not run again, so an interrupted benchmark continues where it stopped.
 """
@@ -45,6 +48,14 @@ SETTINGS = {
 # (bench/sst2_accuracy.py's sweep), so the grids reach one step higher. Full fine-tuning: BERT-style rates.
 GRID = {"lst": [1e-3, 3e-3, 1e-2], "lora": [1e-3, 3e-3, 1e-2], "full": [3e-5, 1e-4, 3e-4]}
 SEEDS = [0, 1, 2]
+# Issue 16's hypotheses as experiment fields (rows tagged with the name); "" = the settings as they are.
+VARIANTS = {
+    "": {},
+    "pca": {"ladder_init": "pca"},  # the side network in the taps' top principal directions (ladder_basis.py)
+    "head-lr-1e-2": {"lst_head_lr": 1e-2},  # the task head faster than the side network
+    "head-lr-3e-2": {"lst_head_lr": 3e-2},
+    "epochs-2": {"epochs": 2},  # the budget: twice the demo's epochs
+}
 
 
 def _load(results: Path) -> dict:
@@ -64,14 +75,19 @@ def _add(results: Path, row: dict) -> list[dict]:
 
 
 def _key(r: dict) -> tuple:
-    return r["setting"], r["pooling"], r["method"], r["lr"], r["seed"]
+    return r["setting"], _arm(r), r["method"], r["lr"], r["seed"]
+
+
+def _arm(r: dict) -> str:
+    """The pooling and, for a variant's run, its name: the rows among which a rate is chosen and compared."""
+    return f"{r['pooling']}, {r['variant']}" if r.get("variant") else r["pooling"]
 
 
 def _save(results: Path, runs: list[dict], explored: list[dict]) -> None:
     """Every run in "runs"; "rows" = the runs at each method's chosen rate; "grid" = the rates tried, on seed 0;
     "explored" (kept as it is) = runs of other settings, each naming what it changed."""
     chosen = choose(runs)
-    rows = [r for r in runs if chosen.get(r["setting"], {}).get(r["pooling"], {}).get(r["method"]) == r["lr"]]
+    rows = [r for r in runs if chosen.get(r["setting"], {}).get(_arm(r), {}).get(r["method"]) == r["lr"]]
     doc = {
         "date": datetime.date.today().isoformat(),
         "device": "cpu",
@@ -92,26 +108,35 @@ def choose(runs: list[dict]) -> dict:
     """setting -> pooling -> method -> the rate with the best validation accuracy on seed 0 (ties: the lower)."""
     best: dict = {}
     for r in sorted((r for r in runs if r["seed"] == 0), key=lambda r: r["lr"]):
-        slot = best.setdefault(r["setting"], {}).setdefault(r["pooling"], {})
+        slot = best.setdefault(r["setting"], {}).setdefault(_arm(r), {})
         if r["method"] not in slot or r["validation_accuracy"] > slot[r["method"]][1]:
             slot[r["method"]] = (r["lr"], r["validation_accuracy"])
     return {s: {p: {m: lr for m, (lr, _) in ms.items()} for p, ms in ps.items()} for s, ps in best.items()}
 
 
 def run(
-    setting: str, pooling: str, methods: list[str], grid: dict, seeds: list[int], glue: str | None, results: Path
+    setting: str,
+    pooling: str,
+    variant: str,
+    methods: list[str],
+    grid: dict,
+    seeds: list[int],
+    glue: str | None,
+    results: Path,
 ) -> None:
     fields = {**SETTINGS[setting], "backbone": "default", "runs_dir": str(HERE / ".runs"), "device": "cpu"}
     if setting == "sst2":
         if not glue:
             raise SystemExit("--glue FOLDER (holding SST-2/train.tsv and dev.tsv) is needed for the sst2 setting")
         fields["data"] = str(Path(glue) / "SST-2")
-    base = build_experiment({}, {**fields, "pooling": pooling})
+    base = build_experiment({}, {**fields, "pooling": pooling, **VARIANTS[variant]})
     runs = _load(results)["runs"]
 
     def train(method: str, lr: float, seed: int) -> None:
         nonlocal runs
         row = {"setting": setting, "pooling": pooling, "method": method, "lr": lr, "seed": seed}
+        if variant:
+            row["variant"] = variant
         if any(_key(r) == _key(row) for r in _load(results)["runs"]):
             return
         for result in run_all(dataclasses.replace(base, seed=seed), {method: lr}, [method], quiet=True):
@@ -120,9 +145,13 @@ def run(
     for method in methods:
         for lr in grid[method]:
             train(method, lr, seeds[0])
-        lr = choose(runs)[setting][pooling][method]
+        lr = choose(runs)[setting][_arm(row_of(pooling, variant))][method]
         for seed in seeds[1:]:
             train(method, lr, seed)
+
+
+def row_of(pooling: str, variant: str) -> dict:
+    return {"pooling": pooling, "variant": variant}
 
 
 def summary(runs: list[dict]) -> str:
@@ -146,6 +175,10 @@ def summary(runs: list[dict]) -> str:
                     f"  {method:5} lr {lr:g}  {statistics.mean(scores[method]):.2f} ± {sd:.2f} ({len(at)})"
                     f"  {secs:.0f} s a run   [validation on seed 0: {grid}]"
                 )
+            if "lora" not in scores and "lst" in scores:  # an LST-only variant: against the pooling's plain LoRA
+                plain = pooling.split(", ")[0]
+                lora_lr = chosen[setting].get(plain, {}).get("lora")
+                scores["lora"] = [r["test_score"] for r in runs if _key(r)[:4] == (setting, plain, "lora", lora_lr)]
             if len(scores.get("lst", [])) > 1 and len(scores.get("lora", [])) > 1:
                 gap = statistics.mean(scores["lst"]) - statistics.mean(scores["lora"])
                 se = (
@@ -161,6 +194,7 @@ def main() -> None:
     parser.add_argument("--settings", default="demo,sst2", help="comma-separated: demo, sst2")
     parser.add_argument("--methods", default=",".join(GRID), help="comma-separated: lst, lora, full")
     parser.add_argument("--pooling", default="auto", help="the experiment field pooling: auto, cls or mean")
+    parser.add_argument("--variant", default="", choices=list(VARIANTS), help="extra experiment fields (VARIANTS)")
     parser.add_argument("--grid", help="JSON {method: [rates]} replacing the default grid of those methods")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="the first picks the rate")
     parser.add_argument("--glue", default=str(HERE.parent.parent / "shared" / "data" / "glue"))
@@ -171,7 +205,8 @@ def main() -> None:
         grid = {**GRID, **json.loads(args.grid)} if args.grid else GRID
         methods = args.methods.split(",")
         for setting in args.settings.split(","):
-            run(setting, args.pooling, methods, grid, [int(s) for s in args.seeds.split(",")], args.glue, args.results)
+            seeds = [int(s) for s in args.seeds.split(",")]
+            run(setting, args.pooling, args.variant, methods, grid, seeds, args.glue, args.results)
     print(summary(_load(args.results)["runs"]))
 
 
