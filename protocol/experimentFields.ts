@@ -70,6 +70,7 @@ export const FIELDS: readonly FieldSpec[] = [
   {"name": "keep_layers", "kind": "intList", "default": null, "nullable": true, "label": "Side layers", "help": "0-based backbone layers that get a side block, increasing (the paper drops some to save memory)", "group": "lst", "minimum": 0, "maximum": 255, "methods": ["lst"], "nullMeans": "every layer", "minItems": 1, "maxItems": 256, "increasing": true, "short": "layers"},
   {"name": "init", "kind": "enum", "default": "fisher", "nullable": false, "label": "Initialisation", "help": "side network initialisation: structural pruning of the backbone by Fisher information or magnitude, distillation of the backbone on the task's training text (distill_steps), or random", "group": "lst", "choices": ["fisher", "magnitude", "distillation", "random"], "choiceLabels": {"fisher": "Fisher pruning (paper)", "magnitude": "Magnitude pruning", "distillation": "Distillation", "random": "Random"}, "methods": ["lst"], "short": "init"},
   {"name": "ladder_init", "kind": "enum", "default": "selection", "nullable": false, "label": "Ladder basis at init", "help": "the side network's residual basis under a pruning init: the d/r coordinates the pruning keeps, or the top d/r principal directions of the backbone's taps on the fisher_samples examples (the ladders start as that projection and the pruned side weights are rotated onto it)", "group": "lst", "choices": ["selection", "pca"], "choiceLabels": {"selection": "Pruned coordinates", "pca": "Top principal directions of the taps"}, "methods": ["lst"]},
+  {"name": "gate_init", "kind": "number", "default": 0.5, "nullable": false, "label": "Ladder gate at init", "help": "each gate's starting value g (side block input = g * side state + (1 - g) * ladder); 0.5 is the paper's (alpha = 0), lower starts the side network reading more of the backbone", "group": "lst", "exclusiveMinimum": 0, "exclusiveMaximum": 1, "methods": ["lst"]},
   {"name": "lst_head_lr", "kind": "number", "default": null, "nullable": true, "label": "LST: head learning rate", "help": "learning rate of the task head under LST (the side network, ladders and gates keep LST's rate)", "group": "lst", "exclusiveMinimum": 0, "exclusiveMaximum": 10, "methods": ["lst"], "nullMeans": "LST's rate"},
   {"name": "fisher_samples", "kind": "int", "default": 128, "nullable": false, "label": "Fisher samples", "help": "training examples whose squared gradients make the Fisher importance", "group": "lst", "minimum": 1, "unit": "examples", "methods": ["lst"]},
   {"name": "distill_steps", "kind": "int", "default": 100, "nullable": false, "label": "Distillation steps", "help": "init distillation: training steps (of batch_size training examples) distilling the backbone into the side network before the task", "group": "lst", "minimum": 1, "unit": "steps", "methods": ["lst"]},
@@ -131,6 +132,7 @@ export type ExperimentValues = {
   keep_layers: number[] | null;
   init: "fisher" | "magnitude" | "distillation" | "random";
   ladder_init: "selection" | "pca";
+  gate_init: number;
   lst_head_lr: number | null;
   fisher_samples: number;
   distill_steps: number;

@@ -111,3 +111,10 @@ def test_the_head_gets_its_own_rate(minilm, sst2):
 def test_a_bad_ladder_init_is_refused():
     with pytest.raises(BadInput, match="ladder_init"):
         build_experiment({}, {"ladder_init": "svd"})
+
+
+def test_the_gates_start_at_gate_init(minilm, sst2):
+    model, _ = build_method(minilm, sst2, "lst", init="random", gate_init=0.2)
+    assert torch.allclose(model.gate("encoder", 3), torch.tensor(0.2))
+    with pytest.raises(BadInput, match="gate_init"):
+        build_experiment({}, {"gate_init": 1.0})

@@ -188,6 +188,16 @@ class Experiment:
         "top d/r principal directions of the backbone's taps on the fisher_samples examples (the ladders start as "
         "that projection and the pruned side weights are rotated onto it)",
     )
+    gate_init: float = setting(
+        0.5,
+        label="Ladder gate at init",
+        group="lst",
+        methods=LST,
+        exclusive_minimum=0,
+        exclusive_maximum=1,
+        help="each gate's starting value g (side block input = g * side state + (1 - g) * ladder); 0.5 is the "
+        "paper's (alpha = 0), lower starts the side network reading more of the backbone",
+    )
     lst_head_lr: float | None = setting(
         None,
         label="LST: head learning rate",

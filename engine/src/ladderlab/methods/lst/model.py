@@ -6,7 +6,8 @@
     ...                                                                    up ──▶ task head ──▶ logits
 
 Explicit choices (the paper's text and reference code differ; see docs/lst-reference.md):
-- the gate multiplies the side state, as the reference code does: h = g·h + (1-g)·down(tap), α=0 so g=0.5;
+- the gate multiplies the side state, as the reference code does: h = g·h + (1-g)·down(tap), α=0 so g=0.5
+  (gate_init sets another start);
 - the tap of kept layer i is the OUTPUT of backbone layer i; the embedding tap is the input of layer 0;
 - with a pruning init the ladders start as the pruning's coordinate selection (down picks the residual dims R
   the side was cut to, up writes them back), not the reference's N(0, 0.01): on IMDB with MiniLM this took
@@ -25,6 +26,7 @@ forward pre-hooks on the side's own blocks, so the family's unmodified block cod
 
 from __future__ import annotations
 
+import math
 import types
 from functools import partial
 from typing import cast
@@ -78,7 +80,8 @@ class LadderSideNetwork(MethodModel):
         ladders = self.kept if self.has_ladders else []
         self.down = nn.ModuleDict({s: nn.ModuleList(_new_linear(d, d_side) for _ in ladders) for s in names})
         gated = ladders if exp.fusion == "gates" else []  # cross_attention: an attention layer instead of the gate
-        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.zeros(len(gated))) for s in names if gated})
+        alpha = TEMPERATURE * math.log(exp.gate_init / (1 - exp.gate_init))  # g = sigmoid(alpha / T) = gate_init
+        self.gate_alpha = nn.ParameterDict({s: nn.Parameter(torch.full((len(gated),), alpha)) for s in names if gated})
         heads = family.heads(self.side_config)
         cross = exp.fusion == "cross_attention"
         self.cross_attention = cross_attention_layers(names, len(ladders), d_side, heads) if cross else None
