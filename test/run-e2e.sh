@@ -44,6 +44,10 @@ cat > "$WS/.vscode/settings.json" <<JSON
 }
 JSON
 
+# A Hugging Face cache holding the embedded model under its hub id (laid out as huggingface_hub writes it), for the
+# backbone picker; offline, as the extension runs the engine.
+export HF_HOME="$TMP/hf-home"
+"$PYTHON" engine/tests/hub_layout.py "$HF_HOME/hub" > /dev/null
 PORT="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 export XDG_CONFIG_HOME="$TMP/xdg-config" XDG_DATA_HOME="$TMP/xdg-data" XDG_CACHE_HOME="$TMP/xdg-cache"
 "$CS" --bind-addr "127.0.0.1:$PORT" --auth none \

@@ -9,7 +9,6 @@ Offline throughout (the package sets HF_HUB_OFFLINE=1): nothing here can downloa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from huggingface_hub import constants
 
 import fake_hub
 from helpers import FIXTURES, SST2, TINY, cli
+from hub_layout import FILES, MAIN, REPO_ID, add_snapshot, minilm_cache
 from ladderlab import hub
 from ladderlab.backbones import default_backbone_path, load_backbone
 from ladderlab.cli import main
@@ -29,39 +29,17 @@ from ladderlab.data.hf_datasets import parse_dataset_name
 from ladderlab.errors import BadInput
 from ladderlab.filepaths import resolve_file_paths
 
-REPO_ID = "sentence-transformers/all-MiniLM-L6-v2"
-MAIN = "a" * 40  # the commit refs/main names
 SMALL = "b" * 40  # a second commit, on branch "small": the same files, a 3-layer config
-FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt")
-
-
-def _add_snapshot(repo: Path, commit: str, ref: str, files: dict[str, Path]) -> Path:
-    """One commit of the repo as huggingface_hub stores it; returns the snapshot folder."""
-    snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    (repo / "blobs").mkdir(exist_ok=True)
-    for name, source in files.items():
-        blob = repo / "blobs" / hashlib.sha256(source.read_bytes()).hexdigest()
-        if not blob.exists():
-            try:
-                os.link(source, blob)  # the same bytes; a copy where the folders are on different disks
-            except OSError:
-                shutil.copyfile(source, blob)
-        (snapshot / name).symlink_to(os.path.relpath(blob, snapshot))
-    (repo / "refs").mkdir(exist_ok=True)
-    (repo / "refs" / ref).write_text(commit)  # no newline, as huggingface_hub writes it
-    return snapshot
 
 
 @pytest.fixture(scope="module")
 def hub_cache(tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("hf") / "hub"
-    repo = cache / ("models--" + REPO_ID.replace("/", "--"))
+    repo = minilm_cache(cache)
     source = default_backbone_path()
-    _add_snapshot(repo, MAIN, "main", {name: source / name for name in FILES})
     small_config = tmp_path_factory.mktemp("small") / "config.json"
     small_config.write_text(json.dumps({**json.loads((source / "config.json").read_text()), "num_hidden_layers": 3}))
-    _add_snapshot(repo, SMALL, "small", {**{name: source / name for name in FILES}, "config.json": small_config})
+    add_snapshot(repo, SMALL, "small", {**{name: source / name for name in FILES}, "config.json": small_config})
     return cache
 
 

@@ -2,7 +2,8 @@
 // Started by test/run-e2e.sh, which provides code-server and these variables:
 //   PORT, WORKSPACE (the test workspace folder), EXT_PATH (this repository: the extension, loaded unpacked),
 //   DATA_DIR (absolute path of engine/tests/fixtures/glue-real/SST-2), ARTIFACTS (screenshot folder), CHROMIUM_HOME.
-// Scenario: open the Ladder Lab sidebar; in the Experiment form add LoRA to the methods, set r, batch size and the
+// Scenario: open the Ladder Lab sidebar; in the Experiment form pick the Hugging Face cache's model as the backbone
+// and back; add LoRA to the methods, set r, batch size and the
 // kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
 // run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and
 // read both methods' rows. Screenshots at each stage.
@@ -78,6 +79,34 @@ async function main() {
     if ((await form.locator('#ladder').getAttribute('data-layers')) !== '6')
       throw new Error("the ladder should show MiniLM's 6 layers");
     await shot(page, '0-experiment-form-top');
+
+    // 1b. The backbone picker lists the model in the user's Hugging Face cache (run-e2e.sh lays one out under
+    // HF_HOME, as huggingface_hub does), with its architecture and size; picking it writes its hub id, and the built-in
+    // model can be picked back.
+    const pick = async (text) => {
+      await form.locator('#backbone-kind').click();
+      await form.locator('#backbone-kind li.option', { hasText: text }).first().click();
+    };
+    const cached = form.locator('#backbone-kind vscode-option[data-cached]');
+    await waitFor('the cached model in the backbone picker', async () => (await cached.count()) > 0, 90_000, 1000);
+    const cachedLabel = (await cached.first().textContent()) ?? '';
+    log(`backbone picker lists: ${cachedLabel}`);
+    if (!/^sentence-transformers\/all-MiniLM-L6-v2 \(bert, [\d.]+ MiB, cache\)$/.test(cachedLabel))
+      throw new Error(`unexpected cache entry in the picker: ${cachedLabel}`);
+    await pick('all-MiniLM-L6-v2 (bert');
+    await waitFor(
+      'the hub id in the file',
+      () => readExperiment().backbone === 'sentence-transformers/all-MiniLM-L6-v2',
+      15_000,
+    );
+    await waitFor('the backbone info read from the cached snapshot', async () =>
+      /^sentence-transformers\/all-MiniLM-L6-v2: bert, 6 layers, .*\(Hugging Face cache\)$/.test(
+        (await form.locator('#backbone-info').textContent()) ?? '',
+      ),
+    );
+    await shot(page, '0b-backbone-from-cache');
+    await pick('(built in)');
+    await waitFor('the built-in backbone in the file again', () => readExperiment().backbone === 'default', 15_000);
 
     // 2. Edit the form: methods, r, batch size, kept layers. Each change lands in the file.
     await form.locator('#method-lora').click();
