@@ -1,5 +1,5 @@
-"""ladder_init=pca (issue 16): the side network in the top principal directions of the backbone's taps, on the
-embedded MiniLM and real SST-2 sentences; the head's own rate under LST (lst_head_lr)."""
+"""Issue 16's LST fields, on the embedded MiniLM and real SST-2 sentences: ladder_init=pca (the side network in the
+top principal directions of the backbone's taps), lst_head_lr, gate_init and side_readout."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from helpers import batch_of, build_method, tiny_lst_run
+from ladderlab.backbones import load_backbone
 from ladderlab.comparison import run_comparison
 from ladderlab.config import build_experiment
+from ladderlab.data import task_spec
 from ladderlab.errors import BadInput
 from ladderlab.events import EventSink
+from ladderlab.methods import BUILDERS
 from ladderlab.methods.lst import ladder_basis
 from ladderlab.methods.lst.init_cache import init_key
 
@@ -118,3 +121,31 @@ def test_the_gates_start_at_gate_init(minilm, sst2):
     assert torch.allclose(model.gate("encoder", 3), torch.tensor(0.2))
     with pytest.raises(BadInput, match="gate_init"):
         build_experiment({}, {"gate_init": 1.0})
+
+
+def test_backbone_plus_side_starts_as_the_frozen_backbone_and_trains_the_side(minilm, sst2):
+    """side_readout=backbone_plus_side: the upsample starts at zero, so at step 0 LST's logits are the frozen
+    backbone's own (same head); after one step the side network's correction is no longer zero."""
+    torch.manual_seed(0)
+    model, _ = _init_model(minilm, sst2, side_readout="backbone_plus_side")
+    batch = batch_of(minilm, sst2.train[:8], max_length=48)
+    model.eval()
+    torch.testing.assert_close(model(batch), model.family.logits(model.model, batch), atol=1e-5, rtol=1e-4)
+    model.train()
+    F.cross_entropy(model(batch), batch["labels"]).backward()
+    assert model.up.weight.grad is not None and model.up.weight.grad.abs().sum() > 0
+
+
+def test_backbone_plus_side_is_refused_for_a_decoder():
+    backbone = load_backbone("preset:gpt2-tiny")
+    spec = task_spec("sst2")
+    exp = build_experiment({}, {"backbone": "preset:gpt2-tiny", "side_readout": "backbone_plus_side"})
+    with pytest.raises(BadInput, match="side_readout"):
+        BUILDERS["lst"](backbone, backbone.new_task_model(spec, 0, exp.pooling), exp)
+
+
+def _init_model(minilm, sst2, **fields):
+    model, exp = build_method(minilm, sst2, "lst", init="fisher", **fields)
+    batches = [batch_of(minilm, sst2.train[i : i + 8], max_length=48) for i in (0, 8)]
+    model.initialize(batches, lambda _phase: contextlib.nullcontext(), init="fisher", loss_fn=F.cross_entropy)
+    return model, exp

@@ -198,6 +198,17 @@ class Experiment:
         help="each gate's starting value g (side block input = g * side state + (1 - g) * ladder); 0.5 is the "
         "paper's (alpha = 0), lower starts the side network reading more of the backbone",
     )
+    side_readout: str = setting(
+        "side",
+        label="What the head reads",
+        group="lst",
+        methods=LST,
+        choices=("side", "backbone_plus_side"),
+        choice_labels={"side": "The side network (paper)", "backbone_plus_side": "Backbone's last state + side"},
+        help="the task head's input: the upsampled side network's last state (the paper), or the backbone's last "
+        "state plus it, the upsample starting at zero so that training starts from the frozen backbone's own "
+        "representation (encoder backbones)",
+    )
     lst_head_lr: float | None = setting(
         None,
         label="LST: head learning rate",

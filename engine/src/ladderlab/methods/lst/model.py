@@ -44,6 +44,7 @@ from .fusion import cross_attention_layers
 from .tap_cache import TapCache
 
 TEMPERATURE = 0.1
+READOUT = -2  # the taps' key for the backbone's last state under side_readout=backbone_plus_side (ladders: 0..)
 LADDER = "ladder"  # a side block's keyword (side_checkpointing): (fuse, tap) for the block to apply in its checkpoint
 # The paper's Figure 8 variants (side-tuning, compression: variants.py) subclass this network without its per-layer
 # ladders (has_ladders = False): no downsample, gate or tap hook per kept layer; side blocks and pruning init stay.
@@ -70,6 +71,15 @@ class LadderSideNetwork(MethodModel):
         self.r = exp.r
         self.ladder_init = exp.ladder_init if self.has_ladders else "selection"  # pca: ladder_basis.py
         self.head_lr = exp.lst_head_lr  # None: the task head trains at LST's rate, like the side network
+        # backbone_plus_side: the head reads the backbone's last state plus the upsampled side state, the upsample
+        # starting at zero (the side network learns a correction, as LoRA's update starts at zero)
+        self.readout_backbone = exp.side_readout == "backbone_plus_side"
+        if self.readout_backbone and family.name != "encoder":
+            raise BadInput(
+                f"side_readout backbone_plus_side reads the last layer's output as the head's input, which only an "
+                f"encoder (BERT-style, post-norm) backbone hands its head; this backbone's family is {family.name}",
+                "set side_readout to side",
+            )
         self.side_config = family.side_config(config, exp.r, len(self.kept), exp.side_heads)
         self.side_config._attn_implementation = exp.side_attention
         d = family.hidden_size(config)
@@ -86,6 +96,8 @@ class LadderSideNetwork(MethodModel):
         cross = exp.fusion == "cross_attention"
         self.cross_attention = cross_attention_layers(names, len(ladders), d_side, heads) if cross else None
         self.up = _new_linear(d_side, d)
+        if self.readout_backbone:
+            nn.init.zeros_(self.up.weight)
         self.embed_dropout = nn.Dropout(family.dropout(config))
 
         freeze_all(backbone_model)
@@ -111,6 +123,9 @@ class LadderSideNetwork(MethodModel):
                 self._hooks.append(info.layers[i].register_forward_hook(self._layer_tap_hook(info.name, k)))
             for k, block in enumerate(family.side_layers(self.side[info.name]) if ladders else []):
                 self._hooks.append(block.register_forward_pre_hook(self._gate_hook(info.name, k), with_kwargs=True))
+        if self.readout_backbone:
+            last = self.stack_infos[-1]
+            self._hooks.append(last.layers[-1].register_forward_hook(self._layer_tap_hook(last.name, READOUT)))
         self.side_checkpointing = exp.side_checkpointing == "on" or (
             exp.side_checkpointing == "auto" and getattr(family, "side_checkpointing_auto", False)
         )
@@ -218,7 +233,10 @@ class LadderSideNetwork(MethodModel):
                 if self.tap_cache is not None and self.training:
                     self.tap_cache.store(batch, taps)
             hidden = self._side_hidden(batch, taps)
-            return self.family.side_head(self.model, self.up(hidden), batch)
+            out = self.up(hidden)
+            if self.readout_backbone:
+                out = out + taps[self.stack_infos[-1].name].pop(READOUT).to(out.dtype)
+            return self.family.side_head(self.model, out, batch)
         finally:
             self._taps = self._attention_mask = None
 
@@ -356,7 +374,7 @@ class LadderSideNetwork(MethodModel):
         for linear in self.ladder_linears(stack):
             linear.weight.copy_(basis.T)
             linear.bias.zero_()
-        if stack == self.stack_infos[-1].name:  # the stack whose output goes to the head
+        if stack == self.stack_infos[-1].name and not self.readout_backbone:  # its output goes to the head
             self.up.weight.copy_(basis)
             self.up.bias.zero_()
 
