@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import helpers
 from ladderlab import cli
@@ -93,7 +94,14 @@ def test_the_worker_answers_prompts_with_the_memorised_responses(instruct_run):
     try:
         assert process.stdout is not None
         ready = json.loads(process.stdout.readline())
-        assert ready == {"ready": True, "method": "lst", "task": "instruct", "chat": False, "max_new_tokens": 128}
+        assert ready == {
+            "ready": True,
+            "method": "lst",
+            "task": "instruct",
+            "chat": False,
+            "max_new_tokens": 128,
+            "device": "cuda" if torch.cuda.is_available() else "cpu",  # --device auto
+        }
         for prompt in ("question 3 blue", "question 7 red green", "question 1 red"):  # one worker, several prompts
             answer = ask(process, {"prompt": prompt})
             assert answer["text"] == PAIRS[prompt]
@@ -130,6 +138,12 @@ def test_a_chat_prompt_goes_through_the_chat_template(instruct_run):
     [
         (lambda tmp, run: tmp / "missing", [], "run folder not found"),
         (lambda tmp, run: run, ["--max-new-tokens", "0"], "--max-new-tokens must be between 1 and 4096"),
+        pytest.param(
+            lambda tmp, run: run,
+            ["--device", "cuda"],
+            "device cuda requested but CUDA is not available here",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA"),
+        ),
     ],
 )
 def test_a_run_that_cannot_be_loaded_is_exit_2(instruct_run, tmp_path, capsys, make_run, args, needle):

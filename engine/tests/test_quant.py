@@ -27,6 +27,7 @@ from ladderlab.data.pipeline import Batcher
 from ladderlab.errors import BadInput
 from ladderlab.quant import QuantisedLoad, dense_parameters
 from ladderlab.step import loss_for
+from test_cli_generate import PAIRS, ask, memorising_experiment, worker
 from test_llama_family import CPU, FAMILIES, answers, build, examples, memorise, write_tiny_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
@@ -234,3 +235,29 @@ def test_accounted_parameter_bytes_include_the_scales(kind):
         assert layer.weight.SCB.numel() == 512 and layer.weight.SCB.dtype == torch.float32
     expected = packed + sum(t.numel() * t.element_size() for t in scales)
     assert parameter_bytes(layer) == expected > packed
+
+
+def test_a_run_over_nf4_generates_over_nf4_again_and_is_not_exported(tmp_path, capsys):
+    """Try Model's worker (``ladderlab generate``) rebuilds the run over the backbone it trained on, 4-bit again (not
+    the full-precision checkpoint, which would cost four times the memory and answer from other activations), and gives
+    the memorised answers back; the ONNX export refuses the run before loading anything."""
+    from ladderlab.cli_generate import Generator
+
+    experiment = tmp_path / "memorise.ladder.json"
+    experiment.write_text(json.dumps({**memorising_experiment(tmp_path), "backbone_quant": "nf4"}))
+    assert cli.main(helpers.cli("compare --json --config", experiment, "--runs-dir", tmp_path / "runs")) == 0
+    (run,) = (d for d in (tmp_path / "runs").iterdir() if not d.name.startswith("."))
+    assert json.loads((run / "summary.json").read_text())["metrics"]["exact_match"] == 100.0
+    generator = Generator(str(run), "cpu")
+    assert isinstance(backbone_of(generator.model).model.layers[0].mlp.up_proj, bnb.nn.Linear4bit)
+    process = worker(run, "--device", "cpu")
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["device"] == "cpu"
+        assert ask(process, {"prompt": "question 5 white"})["text"] == PAIRS["question 5 white"]
+    finally:
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    capsys.readouterr()
+    assert cli.main(["export", str(run)]) == 2
+    assert "trained over a nf4 backbone; bitsandbytes' quantised layers have no ONNX form" in capsys.readouterr().err

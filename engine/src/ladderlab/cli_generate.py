@@ -5,13 +5,15 @@ so the engine (PyTorch) generates.
 
     stdin   one JSON object a line: {"prompt": "..."} or {"messages": [{"role": "user", "content": "..."}, ...]},
             optionally "max_new_tokens"
-    stdout  first {"ready": true, "method", "task", "chat", "max_new_tokens"} once the model is loaded, then one line
-            per request: {"text", "tokens", "seconds"} or, for a bad request, {"error", "hint"} (the worker goes on)
+    stdout  first {"ready": true, "method", "task", "chat", "max_new_tokens", "device"} once the model is loaded, then
+            one line per request: {"text", "tokens", "seconds"} or, for a bad request, {"error", "hint"} (the worker
+            goes on)
 
 A prompt is written as the run's training wrote it (data/instruct.py): plain text, or through the tokenizer's chat
 template when the run trained on chat messages (a plain prompt then becomes one user message). Decoding is greedy
-with key/value caches (families/llama.py ``generate_ids``, the method's own forward), on the CPU. A run that cannot be
-loaded is an error on stderr with exit 2, like ``ladderlab export``.
+with key/value caches (families/llama.py ``generate_ids``, the method's own forward) on ``--device`` (auto: the GPU
+when there is one), over the backbone as the run trained it (a 4-bit backbone is loaded 4-bit again). A run that
+cannot be loaded is an error on stderr with exit 2, like ``ladderlab export``.
 """
 
 from __future__ import annotations
@@ -39,6 +41,12 @@ def add_parser(sub) -> None:
         metavar="N",
         help=f"longest answer in tokens, unless a request says otherwise (default {DEFAULT_NEW_TOKENS})",
     )
+    p.add_argument(
+        "--device",
+        default="auto",
+        metavar="DEVICE",
+        help="where the model runs: auto (CUDA when there is one, else the CPU), cpu, cuda or cuda:N (default auto)",
+    )
 
 
 def main(args: argparse.Namespace, report) -> int:
@@ -51,7 +59,7 @@ def main(args: argparse.Namespace, report) -> int:
                 f"--max-new-tokens must be between 1 and {MAX_NEW_TOKENS}, got {args.max_new_tokens}",
                 f"e.g. --max-new-tokens {DEFAULT_NEW_TOKENS}",
             )
-        generator = Generator(args.run_dir)
+        generator = Generator(args.run_dir, args.device)
     except Exception as e:
         return report(None, error_fields(e))
     _write(
@@ -61,6 +69,7 @@ def main(args: argparse.Namespace, report) -> int:
             "task": "instruct",
             "chat": generator.chat,
             "max_new_tokens": args.max_new_tokens,
+            "device": str(generator.device),
         }
     )
     for line in sys.stdin:
@@ -78,8 +87,9 @@ class Generator:
     """A finished instruct run's model and tokenizer, loaded once (export.load_run: the backbone, the method's
     builder, then its trained weights)."""
 
-    def __init__(self, run_dir: str):
+    def __init__(self, run_dir: str, device: str = "auto"):
         from .data import instruct
+        from .devices import resolve_device
         from .errors import BadInput
         from .export import load_run
 
@@ -90,7 +100,8 @@ class Generator:
                 f"{Path(run_dir).name} is a {task} run; generate reads runs of task instruct (causal LM)",
                 "try a classification run's model through its ONNX export (ladderlab export RUN_DIR)",
             )
-        exp, backbone, _, self.model = load_run(run_dir)
+        self.device = resolve_device(device)
+        exp, backbone, _, self.model = load_run(run_dir, self.device)
         self.method, self.max_length = self.model.method, exp.max_length
         self.tokenizer = backbone.tokenizer
         self.end = instruct.end_token(self.tokenizer)
@@ -115,7 +126,10 @@ class Generator:
         from .families.llama import generate_ids
 
         ids = self.prompt_ids(prompt)[-self.max_length :]  # as evaluation cuts it (data/instruct.generation_inputs)
-        batch = {"input_ids": torch.tensor([ids]), "attention_mask": torch.ones(1, len(ids), dtype=torch.long)}
+        batch = {
+            "input_ids": torch.tensor([ids], device=self.device),
+            "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self.device),
+        }
         start = time.perf_counter()
         with torch.no_grad():
             out = generate_ids(self.model, batch, max_new_tokens, self.end, self.pad)[0].tolist()

@@ -28,16 +28,18 @@ from .data.types import TaskSpec
 from .errors import BadInput
 from .methods import BUILDERS
 from .methods.base import MethodModel
+from .quant import QuantisedLoad
 from .runstore import write_json_atomic
 
 OPSET = 17
 MANIFEST_VERSION = 1
+CPU = torch.device("cpu")
 PAIR_TASKS = {"mnli", "qnli", "qqp", "rte", "mrpc", "stsb"}
 
 
-def load_run(run_dir: str | Path) -> tuple[Experiment, Backbone, TaskSpec, MethodModel]:
-    """Rebuild a finished run's model from its folder (config.json + trainable.safetensors), on the CPU, in eval
-    mode."""
+def run_experiment(run_dir: str | Path) -> tuple[Experiment, str]:
+    """The experiment a finished run trained (its config.json) and its method, or BadInput naming what is missing or
+    damaged."""
     run = Path(run_dir)
     config_path, weights_path = run / "config.json", run / "trainable.safetensors"
     if not run.is_dir():
@@ -56,13 +58,21 @@ def load_run(run_dir: str | Path) -> tuple[Experiment, Backbone, TaskSpec, Metho
     if method not in BUILDERS:
         raise BadInput(f"{config_path}: unknown method {method!r}", f"methods: {', '.join(BUILDERS)}")
     # runs from before pooling: the BERT head read the pooler over [CLS]
-    exp = Experiment(**{"pooling": "cls", **{k: v for k, v in config.items() if k in FIELDS}})
+    return Experiment(**{"pooling": "cls", **{k: v for k, v in config.items() if k in FIELDS}}), method
+
+
+def load_run(run_dir: str | Path, device: torch.device = CPU) -> tuple[Experiment, Backbone, TaskSpec, MethodModel]:
+    """Rebuild a finished run's model from its folder (config.json + trainable.safetensors) on ``device``, in eval
+    mode, with its backbone loaded as it trained: a run over a 4-bit (or int8) backbone gets it quantised again."""
+    exp, method = run_experiment(run_dir)
     spec = _spec_of(exp)
     backbone = load_backbone(exp.backbone)
+    backbone.quant = QuantisedLoad.of(exp, backbone.family, device)  # None for a backbone that was not quantised
     torch.manual_seed(exp.seed)
     model = BUILDERS[method](backbone, backbone.new_task_model(spec, exp.seed, exp.pooling), exp)
+    model.to(device)  # in place (a quantised backbone is already there)
     model.method = method
-    _load_trainable(model, weights_path)
+    _load_trainable(model, Path(run_dir) / "trainable.safetensors")
     model.eval()
     return exp, backbone, spec, model
 
@@ -114,6 +124,12 @@ def exportable(model: MethodModel) -> MethodModel:
 
 def export_run(run_dir: str | Path, out_dir: str | Path | None = None) -> Path:
     """Write model.onnx, manifest.json and the tokenizer files; return the export folder."""
+    quant = run_experiment(run_dir)[0].backbone_quant
+    if quant != "none":  # refused before anything loads
+        raise BadInput(
+            f"{Path(run_dir).name} trained over a {quant} backbone; bitsandbytes' quantised layers have no ONNX form",
+            "export a run whose backbone was not quantised (backbone_quant none)",
+        )
     exp, backbone, spec, model = load_run(run_dir)
     if backbone.family.name != "encoder":
         raise BadInput(

@@ -16,6 +16,8 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels
 class MethodModel(nn.Module):
     """A task model adapted by one method. ``forward(batch)`` returns logits ((B, K), or (B,) for regression)."""
 
+    method: str = ""  # the method's name, where a finished run is rebuilt (export.load_run)
+
     def __init__(self, family: Family, model: nn.Module):
         super().__init__()
         self.family = family
