@@ -43,6 +43,8 @@ export interface TryState {
   pair: boolean; // the task reads two texts
   labels: string[] | null; // null = regression
   inference: InferenceFigures | null;
+  /** Engine mode: where the worker's model runs (cpu, cuda), once it is loaded. */
+  device: string | null;
 }
 
 export interface TryResult {

@@ -12,7 +12,7 @@ export interface Generated {
 }
 
 export type GeneratorLine =
-  | { kind: 'ready'; method: string; chat: boolean }
+  | { kind: 'ready'; method: string; chat: boolean; device: string | null }
   | { kind: 'answer'; answer: Generated }
   | { kind: 'error'; message: string };
 
@@ -29,7 +29,12 @@ export function readGeneratorLine(line: string): GeneratorLine | undefined {
   }
   if (!isObj(row)) return undefined;
   if (row.ready === true && typeof row.method === 'string')
-    return { kind: 'ready', method: row.method, chat: row.chat === true };
+    return {
+      kind: 'ready',
+      method: row.method,
+      chat: row.chat === true,
+      device: typeof row.device === 'string' ? row.device.slice(0, 40) : null, // an older engine sends none
+    };
   if (typeof row.text === 'string' && isCount(row.tokens) && isCount(row.seconds))
     return { kind: 'answer', answer: { text: row.text, tokens: row.tokens, seconds: row.seconds } };
   if (typeof row.error === 'string')
@@ -72,7 +77,7 @@ export class EngineGenerator {
     python: string,
     runDir: string,
     options: { cwd?: string; env: NodeJS.ProcessEnv },
-  ): Promise<{ generator: EngineGenerator; method: string; chat: boolean }> {
+  ): Promise<{ generator: EngineGenerator; method: string; chat: boolean; device: string | null }> {
     const child = spawn(python, ['-m', 'ladderlab.cli', 'generate', runDir], {
       cwd: options.cwd,
       env: options.env,
@@ -89,7 +94,7 @@ export class EngineGenerator {
       generator.dispose();
       throw new Error(first.kind === 'error' ? first.message : 'the engine answered before it was ready');
     }
-    return { generator, method: first.method, chat: first.chat };
+    return { generator, method: first.method, chat: first.chat, device: first.device };
   }
 
   /** The worker's process id (the integration test checks that closing the panel ends it). */

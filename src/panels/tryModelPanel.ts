@@ -105,6 +105,7 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       pair: false,
       labels: null,
       inference: null,
+      device: null,
     };
     this.disposables.push({
       dispose: () => {
@@ -166,13 +167,13 @@ export class TryModelPanel extends PanelShell<TryChannel> {
     try {
       const folder = vscode.workspace.workspaceFolders?.[0];
       const python = (await findPython(folder)).path;
-      const { generator } = await EngineGenerator.start(python, this.run.dir, {
+      const { generator, device } = await EngineGenerator.start(python, this.run.dir, {
         cwd: folder?.uri.fsPath,
         env: engineEnv(),
       });
       if (this.isDisposed) return generator.dispose();
       this.generator = generator;
-      this.setState({ status: 'ready', busy: null, task: 'instruct' });
+      this.setState({ status: 'ready', busy: null, task: 'instruct', device });
     } catch (e) {
       this.setState({ status: 'error', busy: null, error: messageOf(e) });
     }

@@ -35,8 +35,14 @@ test('try/generate: a prompt of 1 to MAX_TRY_TEXT characters passes as a fresh o
 test("generate worker lines: ready, an answer, a request's error; anything else is not a line of the protocol", () => {
   assert.deepEqual(
     readGeneratorLine('{"ready": true, "method": "lst", "task": "instruct", "chat": false, "max_new_tokens": 128}'),
-    { kind: 'ready', method: 'lst', chat: false },
+    { kind: 'ready', method: 'lst', chat: false, device: null }, // an engine from before --device
   );
+  assert.deepEqual(readGeneratorLine('{"ready": true, "method": "lora", "chat": true, "device": "cuda"}'), {
+    kind: 'ready',
+    method: 'lora',
+    chat: true,
+    device: 'cuda',
+  });
   assert.deepEqual(readGeneratorLine('{"text": "apple river", "tokens": 3, "seconds": 0.05}'), {
     kind: 'answer',
     answer: { text: 'apple river', tokens: 3, seconds: 0.05 },

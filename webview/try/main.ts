@@ -144,6 +144,7 @@ function renderState(s: TryState): void {
   root.dataset.status = s.status;
   title.textContent = `Try Model: ${s.method}${s.task ? ` · ${s.task}` : ''}`;
   const engine = s.mode === 'engine';
+  engineNote.textContent = ENGINE_GENERATION_NOTE + (s.device ? `; the model runs on ${s.device}` : '');
   status.textContent =
     s.busy ??
     (engine && s.status === 'ready' ? `Run ${s.runId}: type a prompt and press Generate.` : null) ??
