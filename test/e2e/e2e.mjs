@@ -7,31 +7,16 @@
 // kept layers on the visual ladder (checking the file on disk follows, and that a change on disk reaches the form);
 // run the comparison; watch loss and memory points arrive in the run monitor's charts; open the results panel and
 // read both methods' rows. Screenshots at each stage.
-import {
-  appFrame,
-  env,
-  makeLog,
-  openBrowser,
-  openWorkbench,
-  runCommand,
-  shot as takeShot,
-  sleep,
-  waitFor,
-} from './lib.mjs';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appFrame, RUN_TIMEOUT_MS, scenario, sleep, tinySst2Experiment, waitFor, writeJson } from './lib.mjs';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const EXT_PATH = env('EXT_PATH');
-const DATA_DIR = env('DATA_DIR');
-const ARTIFACTS = env('ARTIFACTS');
-const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS || 8 * 60_000);
+const { WORKSPACE, DATA_DIR, log, shot, palette, run } = scenario('e2e', {
+  label: 'E2E',
+  vars: ['DATA_DIR'],
+  failureShot: 'failure',
+});
 const EXPERIMENT = path.join(WORKSPACE, 'tiny.ladder.json');
-
-const log = makeLog('e2e');
-const shot = (page, name) => takeShot(page, ARTIFACTS, name, log);
-const palette = (page, title) => runCommand(page, title, log);
 const readExperiment = () => JSON.parse(readFileSync(EXPERIMENT, 'utf8'));
 
 async function setText(frame, id, value) {
@@ -40,33 +25,14 @@ async function setText(frame, id, value) {
   await input.press('Tab'); // commit: the textfield fires change on blur
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  // The experiment starts as a single LST run on the real SST-2 data, tiny so it finishes in a minute on a CPU;
-  // the test turns it into an LST vs LoRA comparison through the form.
-  writeFileSync(
-    EXPERIMENT,
-    JSON.stringify(
-      {
-        backbone: 'default',
-        task: 'sst2',
-        data: DATA_DIR,
-        methods: ['lst'],
-        max_train_examples: 16,
-        max_eval_examples: 8,
-        epochs: 1,
-        max_length: 32,
-        fisher_samples: 4,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+/** The experiment starts as a single LST run on the real SST-2 data, tiny so it finishes in a minute on a CPU;
+ * the test turns it into an LST vs LoRA comparison through the form. */
+function writeExperiment() {
+  writeJson(EXPERIMENT, tinySst2Experiment(DATA_DIR));
+}
 
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
-
+run(
+  async ({ page }) => {
     // 1. The sidebar: the Ladder Lab activity-bar entry appears once the extension's contributions are read.
     const activity = page.locator('.activitybar .action-item a[aria-label^="Ladder Lab"]').first();
     await waitFor('the Ladder Lab activity-bar entry', () => activity.isVisible(), 60_000, 500);
@@ -148,7 +114,7 @@ async function main() {
     );
 
     // 3. The other way round: a change made on disk shows in the form.
-    writeFileSync(EXPERIMENT, JSON.stringify({ ...readExperiment(), seed: 7 }, null, 2) + '\n');
+    writeJson(EXPERIMENT, { ...readExperiment(), seed: 7 });
     await waitFor(
       'seed 7 from disk in the form',
       async () => (await form.locator('#seed').evaluate((e) => e.value)) === '7',
@@ -257,14 +223,10 @@ async function main() {
 
     // 6. Dark theme: the charts re-read VS Code's colours when the theme changes.
     const settingsFile = path.join(WORKSPACE, '.vscode', 'settings.json');
-    writeFileSync(
-      settingsFile,
-      JSON.stringify(
-        { ...JSON.parse(readFileSync(settingsFile, 'utf8')), 'workbench.colorTheme': 'Default Dark Modern' },
-        null,
-        2,
-      ),
-    );
+    writeJson(settingsFile, {
+      ...JSON.parse(readFileSync(settingsFile, 'utf8')),
+      'workbench.colorTheme': 'Default Dark Modern',
+    });
     await waitFor(
       'the dark theme in the results webview',
       async () => /vscode-dark/.test(await results.locator('body').getAttribute('class')),
@@ -314,22 +276,6 @@ async function main() {
     await sleep(500);
     await shot(page, '7-monitor-after-reload');
     log(`after reload: results restored (2 rows); monitor: ${await restored.locator('#session-line').textContent()}`);
-
-    if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
-    log('E2E PASS');
-  } catch (e) {
-    await shot(page, 'failure').catch(() => {});
-    if (problems.length) console.error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(`E2E FAIL: ${e.stack || e}`);
-    process.exit(1);
   },
+  { prepare: writeExperiment },
 );

@@ -3,19 +3,17 @@
 // Walk: Set Up Engine Environment from the palette (a real .venv, PyTorch, the engine wheel the VSIX carries, the
 // import check) -> New Experiment -> Run from the sidebar form -> the monitor's first loss point (timed) -> the
 // comparison finishes -> Open Results, whose rows carry each run's label. A screenshot at every step.
-import { appFrame, env, makeLog, openBrowser, runCommand, shot as takeShot, sleep, waitFor } from './lib.mjs';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appFrame, RUN_TIMEOUT_MS, scenario, sleep, waitFor, writeJson } from './lib.mjs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const ARTIFACTS = env('ARTIFACTS');
+// The installed extension only: no extensionDevelopmentPath in the workbench's URL.
+const { WORKSPACE, log, shot, palette, run } = scenario('first-hour', {
+  label: 'FIRST-HOUR',
+  installed: true,
+  shotPrefix: 'first-hour-',
+});
 const SETUP_TIMEOUT_MS = Number(process.env.E2E_SETUP_TIMEOUT_MS || 15 * 60_000);
-const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS || 8 * 60_000);
-
-const log = makeLog('first-hour');
-const shot = (page, name) => takeShot(page, ARTIFACTS, `first-hour-${name}`, log);
-const palette = (page, title) => runCommand(page, title, log);
 const experiments = () => readdirSync(WORKSPACE).filter((f) => f.endsWith('.ladder.json'));
 
 /** The texts of the notifications on screen (toasts), newest last. */
@@ -114,122 +112,98 @@ async function newExperiment(page) {
     throw new Error(`the starter's data is ${JSON.stringify(written.data)}, not the sample the engine ships`);
   // As a user trying it would: the same experiment, a few examples, one epoch (the starter's sizes take minutes).
   const tiny = { ...written, max_train_examples: 32, max_eval_examples: 16, batch_size: 8, max_length: 32, epochs: 1 };
-  writeFileSync(path.join(WORKSPACE, file), `${JSON.stringify(tiny, null, 2)}\n`);
+  writeJson(path.join(WORKSPACE, file), tiny);
   return { file, methods: tiny.methods };
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    // The installed extension only: no extensionDevelopmentPath in the URL.
-    await page.goto(`http://127.0.0.1:${PORT}/?folder=${encodeURIComponent(WORKSPACE)}`);
-    await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
-    await page.locator('.statusbar').waitFor({ timeout: 60_000 });
-    log('workbench up (the VSIX installed, nothing loaded from the repository)');
-    // code-server may open VS Code's first-run walkthrough a moment after start, which takes the focus from the
-    // palette: wait for it a little and close it.
-    const walkthrough = page.locator('.tabs-container .tab', { hasText: 'Walkthrough' });
-    if (
-      await walkthrough.waitFor({ timeout: 8000 }).then(
-        () => true,
-        () => false,
-      )
-    ) {
-      await walkthrough.locator('.codicon-close').first().click();
-      log('closed the first-run walkthrough');
-    }
-    await shot(page, '0-fresh-workspace');
-
-    const setupS = await setUpEngine(page);
-    const { file, methods } = await newExperiment(page);
-
-    // Run from the sidebar form, as the starter's users do.
-    const activity = page.locator('.activitybar .action-item a[aria-label^="Ladder Lab"]').first();
-    await waitFor('the Ladder Lab activity-bar entry', () => activity.isVisible(), 60_000, 500);
-    await activity.click();
-    const form = await appFrame(page, 'experiment');
-    await form.locator('#app[data-ready="true"]').waitFor({ timeout: 60_000 });
-    await waitFor(
-      'the form to edit the new file',
-      async () => (await form.locator('#open-file').textContent()) === file,
-      30_000,
-    );
-    await waitFor(
-      'the tiny sizes (from disk) in the form',
-      async () => (await form.locator('#max_train_examples').evaluate((e) => e.value)) === '32',
-      30_000,
-    );
-    await shot(page, '4-form');
-    const runClicked = Date.now();
-    await form.locator('#run').click();
-    const monitor = await appFrame(page, 'monitor');
-    const points = async (id) => Number(await monitor.locator(`#${id}`).getAttribute('data-points')) || 0;
-    await waitFor('the first loss point', async () => (await points('loss-chart')) >= 1, RUN_TIMEOUT_MS, 250);
-    const firstLossS = (Date.now() - runClicked) / 1000;
-    log(`FIRST LOSS POINT ${firstLossS.toFixed(1)} s after clicking Run`);
-    await shot(page, '5-monitor-first-loss');
-    const state = await waitFor(
-      'the comparison to end',
-      async () => {
-        const s = await monitor.locator('#session-state').getAttribute('data-state');
-        return ['finished', 'failed', 'stopped'].includes(s) && s;
-      },
-      RUN_TIMEOUT_MS,
-      1000,
-    );
-    if (state !== 'finished')
-      throw new Error(`the session ${state}: ${await monitor.locator('#messages').textContent()}`);
-    const runS = (Date.now() - runClicked) / 1000;
-    log(`comparison finished ${runS.toFixed(0)} s after clicking Run`);
-    await sleep(500);
-    await shot(page, '6-monitor-finished');
-
-    // Results: one row per method, each with its label (the settings that tell the runs apart) shown in the table.
-    await palette(page, 'Ladder Lab: Open Results');
-    const results = await appFrame(page, 'results');
-    const rows = results.locator('#results-table tbody tr');
-    await waitFor(
-      `${methods.length} rows in the results table`,
-      async () => (await rows.count()) === methods.length,
-      60_000,
-      500,
-    );
-    const labels = [];
-    for (let i = 0; i < methods.length; i++) {
-      const row = rows.nth(i);
-      const [label, method] = [await row.getAttribute('data-label'), await row.getAttribute('data-method')];
-      const text = (await row.locator('td').allTextContents()).join(' | ');
-      log(`results row ${method}: label "${label}" | ${text}`);
-      if (!label) throw new Error(`row ${i} has no run label`);
-      // The label names the method and the setting that tells its runs apart (LST's r, LoRA's rank).
-      const expected = { lst: /^LST r=\d+/, lora: /^LoRA rank \d+/ }[method];
-      if (expected && !expected.test(label)) throw new Error(`the ${method} row's label "${label}" is not ${expected}`);
-      if (!text.includes(label)) throw new Error(`row ${i} does not show its label "${label}": ${text}`);
-      labels.push(label);
-    }
-    if (new Set(labels).size !== labels.length) throw new Error(`two runs share a label: ${labels.join(', ')}`);
-    await sleep(500);
-    await shot(page, '7-results');
-
-    if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
-    log(
-      `FIRST-HOUR PASS: setup ${setupS.toFixed(0)} s; Run -> first loss point ${firstLossS.toFixed(1)} s; ` +
-        `Run -> finished ${runS.toFixed(0)} s; labels: ${labels.join(' / ')}`,
-    );
-  } catch (e) {
-    await shot(page, 'failure').catch(() => {});
-    if (problems.length) console.error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
-    throw e;
-  } finally {
-    await browser.close();
+run(async ({ page }) => {
+  // code-server may open VS Code's first-run walkthrough a moment after start, which takes the focus from the
+  // palette: wait for it a little and close it.
+  const walkthrough = page.locator('.tabs-container .tab', { hasText: 'Walkthrough' });
+  if (
+    await walkthrough.waitFor({ timeout: 8000 }).then(
+      () => true,
+      () => false,
+    )
+  ) {
+    await walkthrough.locator('.codicon-close').first().click();
+    log('closed the first-run walkthrough');
   }
-}
+  await shot(page, '0-fresh-workspace');
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(`FIRST-HOUR FAIL: ${e.stack || e}`);
-    process.exit(1);
-  },
-);
+  const setupS = await setUpEngine(page);
+  const { file, methods } = await newExperiment(page);
+
+  // Run from the sidebar form, as the starter's users do.
+  const activity = page.locator('.activitybar .action-item a[aria-label^="Ladder Lab"]').first();
+  await waitFor('the Ladder Lab activity-bar entry', () => activity.isVisible(), 60_000, 500);
+  await activity.click();
+  const form = await appFrame(page, 'experiment');
+  await form.locator('#app[data-ready="true"]').waitFor({ timeout: 60_000 });
+  await waitFor(
+    'the form to edit the new file',
+    async () => (await form.locator('#open-file').textContent()) === file,
+    30_000,
+  );
+  await waitFor(
+    'the tiny sizes (from disk) in the form',
+    async () => (await form.locator('#max_train_examples').evaluate((e) => e.value)) === '32',
+    30_000,
+  );
+  await shot(page, '4-form');
+  const runClicked = Date.now();
+  await form.locator('#run').click();
+  const monitor = await appFrame(page, 'monitor');
+  const points = async (id) => Number(await monitor.locator(`#${id}`).getAttribute('data-points')) || 0;
+  await waitFor('the first loss point', async () => (await points('loss-chart')) >= 1, RUN_TIMEOUT_MS, 250);
+  const firstLossS = (Date.now() - runClicked) / 1000;
+  log(`FIRST LOSS POINT ${firstLossS.toFixed(1)} s after clicking Run`);
+  await shot(page, '5-monitor-first-loss');
+  const state = await waitFor(
+    'the comparison to end',
+    async () => {
+      const s = await monitor.locator('#session-state').getAttribute('data-state');
+      return ['finished', 'failed', 'stopped'].includes(s) && s;
+    },
+    RUN_TIMEOUT_MS,
+    1000,
+  );
+  if (state !== 'finished')
+    throw new Error(`the session ${state}: ${await monitor.locator('#messages').textContent()}`);
+  const runS = (Date.now() - runClicked) / 1000;
+  log(`comparison finished ${runS.toFixed(0)} s after clicking Run`);
+  await sleep(500);
+  await shot(page, '6-monitor-finished');
+
+  // Results: one row per method, each with its label (the settings that tell the runs apart) shown in the table.
+  await palette(page, 'Ladder Lab: Open Results');
+  const results = await appFrame(page, 'results');
+  const rows = results.locator('#results-table tbody tr');
+  await waitFor(
+    `${methods.length} rows in the results table`,
+    async () => (await rows.count()) === methods.length,
+    60_000,
+    500,
+  );
+  const labels = [];
+  for (let i = 0; i < methods.length; i++) {
+    const row = rows.nth(i);
+    const [label, method] = [await row.getAttribute('data-label'), await row.getAttribute('data-method')];
+    const text = (await row.locator('td').allTextContents()).join(' | ');
+    log(`results row ${method}: label "${label}" | ${text}`);
+    if (!label) throw new Error(`row ${i} has no run label`);
+    // The label names the method and the setting that tells its runs apart (LST's r, LoRA's rank).
+    const expected = { lst: /^LST r=\d+/, lora: /^LoRA rank \d+/ }[method];
+    if (expected && !expected.test(label)) throw new Error(`the ${method} row's label "${label}" is not ${expected}`);
+    if (!text.includes(label)) throw new Error(`row ${i} does not show its label "${label}": ${text}`);
+    labels.push(label);
+  }
+  if (new Set(labels).size !== labels.length) throw new Error(`two runs share a label: ${labels.join(', ')}`);
+  await sleep(500);
+  await shot(page, '7-results');
+
+  return (
+    `setup ${setupS.toFixed(0)} s; Run -> first loss point ${firstLossS.toFixed(1)} s; ` +
+    `Run -> finished ${runS.toFixed(0)} s; labels: ${labels.join(' / ')}`
+  );
+});

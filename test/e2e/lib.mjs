@@ -1,6 +1,7 @@
-// What every e2e scenario needs: the runner's variables, logging, polling, the palette, screenshots, and a Chromium
-// page that records page errors and CSP violations. Scenarios (e2e.mjs, try-model.mjs) import from here.
+// What every e2e scenario needs: the runner's variables, logging, polling, the palette, screenshots, a Chromium
+// page that records page errors and CSP violations, and `scenario`, the shell each test/e2e/*.mjs runs in.
 import { chromium } from 'playwright-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const env = (name) => {
@@ -8,6 +9,26 @@ export const env = (name) => {
   if (!v) throw new Error(`${name} is not set: run test/run-e2e.sh`);
   return v;
 };
+
+/** How long a training run in the workbench may take before a scenario gives up on it. */
+export const RUN_TIMEOUT_MS = Number(process.env.E2E_RUN_TIMEOUT_MS || 8 * 60_000);
+
+/** A JSON file as VS Code and the Experiment form write one: two-space indent, a final newline. */
+export const writeJson = (file, value) => writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+
+/** A single LST run on real SST-2 sentences (`data`: engine/tests/fixtures/glue-real/SST-2, the runner's DATA_DIR),
+ * tiny so it trains in a minute on a CPU. */
+export const tinySst2Experiment = (data) => ({
+  backbone: 'default',
+  task: 'sst2',
+  data,
+  methods: ['lst'],
+  max_train_examples: 16,
+  max_eval_examples: 8,
+  epochs: 1,
+  max_length: 32,
+  fisher_samples: 4,
+});
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -54,8 +75,9 @@ export async function appFrame(page, app, timeoutMs = 60_000) {
   );
 }
 
-/** Runs a command from the palette, retrying until the extension has registered it. */
-export async function runCommand(page, title, log) {
+/** Runs a command from the palette, retrying until the extension has registered it; with `item`, the command asks
+ * in a quick pick (Try Model: which run) and the row showing `item` is picked. */
+export async function runCommand(page, title, log, item) {
   for (let attempt = 1; attempt <= 20; attempt++) {
     await page.keyboard.press('F1');
     const input = page.locator('.quick-input-widget input').first();
@@ -69,6 +91,7 @@ export async function runCommand(page, title, log) {
       )
     ) {
       await row.click();
+      if (item) await pickItem(page, item);
       return;
     }
     log(`"${title}" not in the palette yet (attempt ${attempt})`);
@@ -76,6 +99,15 @@ export async function runCommand(page, title, log) {
     await sleep(1500);
   }
   throw new Error(`command "${title}" never appeared in the palette`);
+}
+
+async function pickItem(page, item) {
+  const input = page.locator('.quick-input-widget input').first();
+  await input.waitFor({ timeout: 30_000 });
+  await input.fill(item);
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: item }).first();
+  await row.waitFor({ timeout: 30_000 });
+  await row.click();
 }
 
 export async function shot(page, artifacts, name, log) {
@@ -112,13 +144,70 @@ export async function openBrowser(workspace) {
   return { browser, page, problems };
 }
 
-/** Opens the workbench on the test workspace with this repository loaded as the development extension. */
+/** Opens the workbench on the test workspace with this repository loaded as the development extension, or, without
+ * extPath, with only the extensions installed in code-server (first-hour.mjs's packaged VSIX). */
 export async function openWorkbench(page, { port, workspace, extPath }, log) {
-  const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extPath}`]]);
-  await page.goto(
-    `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}&payload=${encodeURIComponent(payload)}`,
-  );
+  let url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`;
+  if (extPath) {
+    const payload = JSON.stringify([['extensionDevelopmentPath', `vscode-remote://127.0.0.1:${port}${extPath}`]]);
+    url += `&payload=${encodeURIComponent(payload)}`;
+  }
+  await page.goto(url);
   await page.locator('.monaco-workbench').waitFor({ timeout: 90_000 });
   await page.locator('.statusbar').waitFor({ timeout: 60_000 });
-  log('workbench up');
+  log(extPath ? 'workbench up' : 'workbench up (the VSIX installed, nothing loaded from the repository)');
+}
+
+/**
+ * The shell of a scenario. Reads the runner's variables (PORT, WORKSPACE, ARTIFACTS; EXT_PATH unless `installed`;
+ * the names in `vars`) and returns them with the scenario's log, shot and palette, and `run(body, { prepare })`:
+ * prepare (files, CLI runs; its result is handed to the body) runs before Chromium opens the workbench; after the
+ * body, page errors and CSP violations fail the scenario. A failure is photographed (`failureShot`), its page
+ * problems printed, and the browser closed either way. The last line says PASS or FAIL and the exit status follows:
+ * `${label} PASS: <what the body returned>` / `${label} FAIL: <stack>`; without a label, `PASS: …` / `[name] FAIL:`.
+ */
+export function scenario(
+  name,
+  { label = '', vars = [], installed = false, shotPrefix = '', failureShot = `${name}-failure` } = {},
+) {
+  const values = Object.fromEntries(
+    ['PORT', 'WORKSPACE', 'ARTIFACTS', ...(installed ? [] : ['EXT_PATH']), ...vars].map((v) => [v, env(v)]),
+  );
+  const { PORT, WORKSPACE, ARTIFACTS, EXT_PATH } = values;
+  const log = makeLog(name);
+  const takeShot = (page, file) => shot(page, ARTIFACTS, file, log);
+
+  async function main(body, prepare) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const prepared = prepare ? await prepare() : {};
+    const { browser, page, problems } = await openBrowser(WORKSPACE);
+    const listed = () => `page problems:\n  ${problems.slice(0, 10).join('\n  ')}`;
+    try {
+      await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
+      const detail = await body({ page, problems, ...prepared });
+      if (problems.length) throw new Error(listed());
+      log(`${label ? `${label} ` : ''}PASS${detail ? `: ${detail}` : ''}`);
+    } catch (e) {
+      await takeShot(page, failureShot).catch(() => {});
+      if (problems.length) console.error(listed());
+      throw e;
+    } finally {
+      await browser.close();
+    }
+  }
+
+  return {
+    ...values,
+    log,
+    shot: (page, file) => takeShot(page, `${shotPrefix}${file}`),
+    palette: (page, title, item) => runCommand(page, title, log, item),
+    run: (body, { prepare } = {}) =>
+      main(body, prepare).then(
+        () => process.exit(0),
+        (e) => {
+          console.error(`${label || `[${name}]`} FAIL: ${e.stack ?? e}`);
+          process.exit(1);
+        },
+      ),
+  };
 }

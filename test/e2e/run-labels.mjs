@@ -5,30 +5,15 @@
 // real workbench: Open Results, choose both runs in the picker, and check that the rows, the setting column and the
 // scatter's points carry the labels "LST r=4" and "LST r=8". Screenshot into test-artifacts/e2e/.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import {
-  appFrame,
-  env,
-  makeLog,
-  openBrowser,
-  openWorkbench,
-  runCommand,
-  shot as takeShot,
-  sleep,
-  waitFor,
-} from './lib.mjs';
+import { appFrame, scenario, sleep, tinySst2Experiment, waitFor, writeJson } from './lib.mjs';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const EXT_PATH = env('EXT_PATH');
-const DATA_DIR = env('DATA_DIR');
-const ARTIFACTS = env('ARTIFACTS');
-const PYTHON = env('PYTHON');
+const { WORKSPACE, DATA_DIR, PYTHON, log, shot, palette, run } = scenario('run-labels', {
+  vars: ['DATA_DIR', 'PYTHON'],
+});
 const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs'); // the ladderLab.runsDir default
 const EXPERIMENT = path.join(WORKSPACE, 'variants.ladder.json');
-
-const log = makeLog('run-labels');
 
 /** One real LST run at this r; returns its folder name. */
 function train(r) {
@@ -41,30 +26,16 @@ function train(r) {
   return made[0];
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
+/** The experiment file and its two runs, r=4 and r=8; returns { ids: { 4: run id, 8: run id } }. */
+function trainBoth() {
   mkdirSync(RUNS_DIR, { recursive: true });
-  writeFileSync(
-    EXPERIMENT,
-    JSON.stringify({
-      backbone: 'default',
-      task: 'sst2',
-      data: DATA_DIR,
-      methods: ['lst'],
-      max_train_examples: 16,
-      max_eval_examples: 8,
-      epochs: 1,
-      batch_size: 8,
-      max_length: 32,
-      fisher_samples: 4,
-    }) + '\n',
-  );
-  const ids = { 4: train(4), 8: train(8) };
+  writeJson(EXPERIMENT, { ...tinySst2Experiment(DATA_DIR), batch_size: 8 });
+  return { ids: { 4: train(4), 8: train(8) } };
+}
 
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
-    await runCommand(page, 'Ladder Lab: Open Results', log);
+run(
+  async ({ page, ids }) => {
+    await palette(page, 'Ladder Lab: Open Results');
     const results = await appFrame(page, 'results');
     // Each run is its own comparison (two invocations): pick both in the run picker.
     await results.locator('#picker-details summary').click();
@@ -99,15 +70,8 @@ async function main() {
     const notes = await results.locator('#results-notes li').allTextContents();
     log(`noise notes: ${notes.join(' / ') || '(none)'}`);
     await sleep(800);
-    await takeShot(page, ARTIFACTS, '8-results-two-lst-variants', log);
-    if (problems.length) throw new Error(`page problems:\n${problems.join('\n')}`);
-    log('PASS: two LST variants told apart in the table, the r column and the scatter');
-  } finally {
-    await browser.close();
-  }
-}
-
-main().catch((e) => {
-  console.error(`[run-labels] FAIL: ${e.stack ?? e}`);
-  process.exit(1);
-});
+    await shot(page, '8-results-two-lst-variants');
+    return 'two LST variants told apart in the table, the r column and the scatter';
+  },
+  { prepare: trainBoth },
+);

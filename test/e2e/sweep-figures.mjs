@@ -6,16 +6,11 @@
 // Started by test/run-e2e.sh (E2E_SCRIPTS=sweep-figures.mjs) with PORT, WORKSPACE, EXT_PATH, ARTIFACTS.
 import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot, sleep, waitFor } from './lib.mjs';
+import { appFrame, scenario, sleep, waitFor } from './lib.mjs';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const EXT_PATH = env('EXT_PATH');
-const ARTIFACTS = env('ARTIFACTS');
+const { WORKSPACE, EXT_PATH, log, shot, palette, run } = scenario('sweep-figures');
 const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs'); // the ladderLab.runsDir default
 const FIXTURES = path.join(EXT_PATH, 'test/unit/fixtures/sweep-figures');
-
-const log = makeLog('sweep-figures');
 
 /** Copies a fixture runs folder's trials and sweep into the workspace's; returns the sweep id and adds the trials'
  * run ids to `trials`. */
@@ -44,7 +39,7 @@ async function rowsOf(results, table, attribute, ids) {
 }
 
 async function openSweep(page, id) {
-  await runCommand(page, 'Ladder Lab: Open Sweep', log);
+  await palette(page, 'Ladder Lab: Open Sweep');
   const row = page.locator('.quick-input-list .monaco-list-row', { hasText: id }).first();
   await row.waitFor({ timeout: 30_000 });
   await row.click();
@@ -69,28 +64,29 @@ async function pickAxis(frame, chart, axis) {
   return JSON.parse((await chart.getAttribute('data-lines')) ?? '[]');
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
+/** Both fixture sweeps in the workspace's runs folder; returns their ids and their trials' run ids. */
+function placeBoth() {
   mkdirSync(RUNS_DIR, { recursive: true });
   const trials = [];
   const fig6 = place('figure6', trials);
   const fig7 = place('figure7', trials);
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
+  return { trials, fig6, fig7 };
+}
 
+run(
+  async ({ page, trials, fig6, fig7 }) => {
     let { frame, chart } = await openSweep(page, fig6);
     const axes = await frame.locator('#chart-axis option').evaluateAll((o) => o.map((x) => x.value));
     log(`figure 6 axes: ${axes.join(', ')}`);
     if (axes.join() !== 'peak_memory,layers_dropped') throw new Error(`axes ${axes.join()}`);
     await frame.locator('#tradeoff-chart').scrollIntoViewIfNeeded();
     await sleep(500);
-    await shot(page, ARTIFACTS, 'sweep-figure5-memory-axis', log);
+    await shot(page, 'sweep-figure5-memory-axis');
     const lines6 = await pickAxis(frame, chart, 'layers_dropped');
     log(`figure 6 lines: ${lines6.join(', ')}`);
     if (lines6.join() !== 'LST,LoRA') throw new Error(`figure 6 lines ${lines6.join()}`);
     await sleep(500);
-    await shot(page, ARTIFACTS, 'sweep-figure6-layers-dropped', log);
+    await shot(page, 'sweep-figure6-layers-dropped');
 
     ({ frame, chart } = await openSweep(page, fig7));
     const lines7 = await pickAxis(frame, chart, 'r');
@@ -98,9 +94,9 @@ async function main() {
     if (lines7.length !== 2 || !lines7.every((l) => l.startsWith('LST init '))) throw new Error(`lines ${lines7}`);
     await frame.locator('#tradeoff-chart').scrollIntoViewIfNeeded();
     await sleep(500);
-    await shot(page, ARTIFACTS, 'sweep-figure7-init-by-r', log);
+    await shot(page, 'sweep-figure7-init-by-r');
 
-    await runCommand(page, 'Ladder Lab: Open Results', log);
+    await palette(page, 'Ladder Lab: Open Results');
     const results = await appFrame(page, 'results');
     await waitFor(
       'a Sweeps row for each of the two sweeps',
@@ -116,7 +112,7 @@ async function main() {
     if (trialRows + trialChoices !== 0)
       throw new Error(`${trialRows} rows, ${trialChoices} choices of trials: they should be in their sweep's row`);
     await sleep(500);
-    await shot(page, ARTIFACTS, 'results-sweeps-one-row-each', log);
+    await shot(page, 'results-sweeps-one-row-each');
     // Ticked, the trials are runs again; the row's button opens the sweep's own panel.
     await results.locator('#show-trials').click();
     await waitFor(
@@ -132,14 +128,7 @@ async function main() {
       30_000,
       500,
     );
-    if (problems.length) throw new Error(`page problems:\n${problems.join('\n')}`);
-    log('PASS: figure axes picked, one Results row per sweep, trials on demand, Open Sweep from Results');
-  } finally {
-    await browser.close();
-  }
-}
-
-main().catch((e) => {
-  console.error(`[sweep-figures] FAIL: ${e.stack ?? e}`);
-  process.exit(1);
-});
+    return 'figure axes picked, one Results row per sweep, trials on demand, Open Sweep from Results';
+  },
+  { prepare: placeBoth },
+);

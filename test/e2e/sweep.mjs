@@ -5,20 +5,15 @@
 // block and the form shows the engine's plan, 4 trials, each with its estimated peak. Run starts the sweep on the
 // local backend (setting ladderLab.sweep.backend); the Sweep panel follows it; Stop after the first trial finishes,
 // Resume to the end; the trade-off chart and Table 1 on screen. Screenshots into test-artifacts/e2e/.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { appFrame, env, makeLog, openBrowser, openWorkbench, shot as takeShot, sleep, waitFor } from './lib.mjs';
+import { appFrame, scenario, sleep, waitFor, writeJson } from './lib.mjs';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const EXT_PATH = env('EXT_PATH');
-const ARTIFACTS = env('ARTIFACTS');
+const { WORKSPACE, log, shot, run } = scenario('sweep');
 const NAME = 'sweep-form.ladder.json';
 const EXPERIMENT = path.join(WORKSPACE, NAME);
 const TRIALS = 4; // r in {4, 8} x 2 seeds
 
-const log = makeLog('sweep');
-const shot = (page, name) => takeShot(page, ARTIFACTS, name, log);
 const sweepBlock = () => JSON.parse(readFileSync(EXPERIMENT, 'utf8')).sweep;
 
 /** The workspace's settings with the sweep backend set to local (Ray is for loopback-only namespaces here). */
@@ -26,7 +21,7 @@ function useLocalBackend() {
   const file = path.join(WORKSPACE, '.vscode', 'settings.json');
   const settings = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ ...settings, 'ladderLab.sweep.backend': 'local' }, null, 2) + '\n');
+  writeJson(file, { ...settings, 'ladderLab.sweep.backend': 'local' });
 }
 
 async function setText(frame, selector, value) {
@@ -58,33 +53,26 @@ async function openFile(page) {
   throw new Error('Quick Open never opened');
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
+/** The sweep backend set to local, and the experiment: LST on bert-tiny and the engine's SST-2 sample. */
+function writeExperiment() {
   useLocalBackend();
-  writeFileSync(
-    EXPERIMENT,
-    JSON.stringify(
-      {
-        backbone: 'preset:bert-tiny',
-        task: 'sst2',
-        data: 'sample',
-        methods: ['lst'],
-        max_train_examples: 32,
-        max_eval_examples: 8,
-        epochs: 2,
-        batch_size: 8,
-        max_length: 32,
-        fisher_samples: 4,
-        checkpoint_every: 2,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  writeJson(EXPERIMENT, {
+    backbone: 'preset:bert-tiny',
+    task: 'sst2',
+    data: 'sample',
+    methods: ['lst'],
+    max_train_examples: 32,
+    max_eval_examples: 8,
+    epochs: 2,
+    batch_size: 8,
+    max_length: 32,
+    fisher_samples: 4,
+    checkpoint_every: 2,
+  });
+}
 
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
+run(
+  async ({ page }) => {
     const activity = page.locator('.activitybar .action-item a[aria-label^="Ladder Lab"]').first();
     await waitFor('the Ladder Lab activity-bar entry', () => activity.isVisible(), 60_000, 500);
     await openFile(page);
@@ -142,15 +130,15 @@ async function main() {
     log(`plan: ${await form.locator('#sweep-count').textContent()}`);
     for (const row of await form.locator('#sweep-trials tbody tr').allTextContents()) log(`  ${row}`);
     log(`time: ${await form.locator('#sweep-time').textContent()}`);
-    const run = form.locator('#run');
-    if ((await run.textContent())?.trim() !== `Run sweep (${TRIALS} trials)`)
-      throw new Error(`the Run button reads "${await run.textContent()}"`);
+    const runButton = form.locator('#run');
+    if ((await runButton.textContent())?.trim() !== `Run sweep (${TRIALS} trials)`)
+      throw new Error(`the Run button reads "${await runButton.textContent()}"`);
     await section.scrollIntoViewIfNeeded();
     await sleep(500);
     await shot(page, '10-sweep-form-plan');
 
     // 3. Run: the sweep starts on the local backend and the Sweep panel follows it.
-    await run.click();
+    await runButton.click();
     const panel = await appFrame(page, 'sweep', 90_000);
     const finished = () => panel.locator('#trial-grid [data-state="finished"]').count();
     await waitFor('the first trial to finish', async () => (await finished()) >= 1, 120_000, 500);
@@ -195,14 +183,7 @@ async function main() {
       return /^Estimated total time \d/.test(text ?? '') && text;
     });
     log(`form: ${time}`);
-    if (problems.length) throw new Error(`page problems:\n${problems.join('\n')}`);
-    log(`PASS: a ${TRIALS}-trial sweep made in the form, stopped after ${afterStop}, resumed to the end`);
-  } finally {
-    await browser.close();
-  }
-}
-
-main().catch((e) => {
-  console.error(`[sweep] FAIL: ${e.stack ?? e}`);
-  process.exit(1);
-});
+    return `a ${TRIALS}-trial sweep made in the form, stopped after ${afterStop}, resumed to the end`;
+  },
+  { prepare: writeExperiment },
+);

@@ -3,21 +3,17 @@
 // Scenario: a tiny Llama side-tuned (LST) from the CLI on 8 prompt/answer pairs (engine/tests/test_cli_generate.py
 // `memorising_experiment`); "Ladder Lab: Try Model" from the palette on that run; the panel shows a prompt box (no
 // Export button) and says the engine generates; a typed prompt gets the memorised answer with tokens/s.
-import { appFrame, env, makeLog, openBrowser, openWorkbench, runCommand, shot as takeShot, waitFor } from './lib.mjs';
+import { appFrame, scenario, waitFor } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const EXT_PATH = env('EXT_PATH');
-const ARTIFACTS = env('ARTIFACTS');
-const PYTHON = env('PYTHON');
+const { WORKSPACE, EXT_PATH, PYTHON, log, shot, palette, run } = scenario('try-generate', {
+  label: 'TRY-GENERATE E2E',
+  vars: ['PYTHON'],
+});
 const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs');
-
-const log = makeLog('try-generate');
-const shot = (page, name) => takeShot(page, ARTIFACTS, name, log);
 
 function python(args) {
   const done = spawnSync(PYTHON, args, {
@@ -31,8 +27,9 @@ function python(args) {
   return done.stdout;
 }
 
-/** Trains the run that memorised the pairs; returns its id. */
+/** Trains the run that memorised the pairs; returns { runId }. */
 function memorisingRun() {
+  mkdirSync(RUNS_DIR, { recursive: true });
   const inputs = mkdtempSync(path.join(tmpdir(), 'ladderlab-e2e-instruct-'));
   const code =
     'import json, sys; from test_cli_generate import memorising_experiment; ' +
@@ -43,24 +40,13 @@ function memorisingRun() {
   python(['-m', 'ladderlab.cli', 'compare', '--config', experiment, '--runs-dir', RUNS_DIR, '--format', 'text']);
   const fresh = readdirSync(RUNS_DIR).filter((d) => !before.has(d) && d.includes('-lst-'));
   if (fresh.length !== 1) throw new Error(`expected one new run folder, found ${fresh.join(', ')}`);
-  return fresh[0];
+  log(`run ${fresh[0]}`);
+  return { runId: fresh[0] };
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
-  mkdirSync(RUNS_DIR, { recursive: true });
-  const runId = memorisingRun();
-  log(`run ${runId}`);
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
-    await runCommand(page, 'Ladder Lab: Try Model', log);
-    const pickInput = page.locator('.quick-input-widget input').first();
-    await pickInput.waitFor({ timeout: 30_000 });
-    await pickInput.fill(runId);
-    const pickRow = page.locator('.quick-input-list .monaco-list-row', { hasText: runId }).first();
-    await pickRow.waitFor({ timeout: 30_000 });
-    await pickRow.click();
+run(
+  async ({ page, runId }) => {
+    await palette(page, 'Ladder Lab: Try Model', runId);
     const panel = await appFrame(page, 'try');
     await panel.locator('#app[data-status="ready"]').waitFor({ timeout: 90_000 });
     log(`panel: ${await panel.locator('#status').textContent()}`);
@@ -82,20 +68,6 @@ async function main() {
     await shot(page, 'try-generate-answer');
     if (text !== 'window summer') throw new Error(`expected the memorised "window summer", got "${text}"`);
     if (!/^3 tokens in \d+\.\d\d s · [\d.]+ tokens\/s$/.test(figures ?? '')) throw new Error(`figures: ${figures}`);
-    if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
-    log('TRY-GENERATE E2E PASS');
-  } catch (e) {
-    await shot(page, 'try-generate-failure').catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(`TRY-GENERATE E2E FAIL: ${e.stack || e}`);
-    process.exit(1);
   },
+  { prepare: memorisingRun },
 );

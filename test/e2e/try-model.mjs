@@ -5,33 +5,18 @@
 // measurement; a typed sentence gets a prediction with class probabilities and latency; the results table shows
 // the inference columns; a window reload reopens the panel on the same run; a corrupt model.onnx, then a missing
 // one, gives a clear error in the panel.
-import {
-  appFrame,
-  env,
-  makeLog,
-  openBrowser,
-  openWorkbench,
-  runCommand,
-  shot as takeShot,
-  sleep,
-  waitFor,
-} from './lib.mjs';
+import { appFrame, scenario, sleep, waitFor } from './lib.mjs';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 
-const PORT = env('PORT');
-const WORKSPACE = env('WORKSPACE');
-const EXT_PATH = env('EXT_PATH');
-const DATA_DIR = env('DATA_DIR');
-const ARTIFACTS = env('ARTIFACTS');
-const PYTHON = env('PYTHON');
+const { WORKSPACE, DATA_DIR, PYTHON, log, shot, palette, run } = scenario('try-model', {
+  label: 'TRY-MODEL E2E',
+  vars: ['DATA_DIR', 'PYTHON'],
+  failureShot: 'try-failure',
+});
 const RUNS_DIR = path.join(WORKSPACE, '.ladderlab', 'runs');
 const SENTENCE = 'a warm , funny and quietly moving film that stays with you';
-
-const log = makeLog('try-model');
-const shot = (page, name) => takeShot(page, ARTIFACTS, name, log);
-const palette = (page, title) => runCommand(page, title, log);
 
 /** The newest finished LoRA run folder; trains a tiny one (16 SST-2 examples) when there is none. */
 function finishedLoraRun() {
@@ -81,26 +66,20 @@ function finishedLoraRun() {
   return path.join(RUNS_DIR, find());
 }
 
-async function main() {
-  mkdirSync(ARTIFACTS, { recursive: true });
+/** The run to try, without the export and measurement a previous test left. */
+function freshRun() {
   const runDir = finishedLoraRun();
   const runId = path.basename(runDir);
   rmSync(path.join(runDir, 'export'), { recursive: true, force: true });
   rmSync(path.join(runDir, 'inference.json'), { force: true });
   log(`run ${runId}`);
+  return { runDir, runId };
+}
 
-  const { browser, page, problems } = await openBrowser(WORKSPACE);
-  try {
-    await openWorkbench(page, { port: PORT, workspace: WORKSPACE, extPath: EXT_PATH }, log);
-
+run(
+  async ({ page, runDir, runId }) => {
     // 1. Try Model from the palette: pick the run in the quick pick.
-    await palette(page, 'Ladder Lab: Try Model');
-    const pickInput = page.locator('.quick-input-widget input').first();
-    await pickInput.waitFor({ timeout: 30_000 });
-    await pickInput.fill(runId);
-    const pickRow = page.locator('.quick-input-list .monaco-list-row', { hasText: runId }).first();
-    await pickRow.waitFor({ timeout: 30_000 });
-    await pickRow.click();
+    await palette(page, 'Ladder Lab: Try Model', runId);
     const panel = await appFrame(page, 'try');
     await panel.locator('#app[data-status="needs-export"]').waitFor({ timeout: 60_000 });
     log(`panel: ${await panel.locator('#status').textContent()}`);
@@ -190,21 +169,6 @@ async function main() {
       30_000,
     );
     log(`missing: ${await panel2.locator('#error').textContent()}`);
-
-    if (problems.length) throw new Error(`page problems:\n  ${problems.slice(0, 10).join('\n  ')}`);
-    log('TRY-MODEL E2E PASS');
-  } catch (e) {
-    await shot(page, 'try-failure').catch(() => {});
-    throw e;
-  } finally {
-    await browser.close();
-  }
-}
-
-main().then(
-  () => process.exit(0),
-  (e) => {
-    console.error(`TRY-MODEL E2E FAIL: ${e.stack || e}`);
-    process.exit(1);
   },
+  { prepare: freshRun },
 );
