@@ -28,7 +28,7 @@ import helpers
 from helpers import SCHEMA, SST2, tiny_lst_run
 from ladderlab import checkpoint, cli, stop
 from ladderlab.comparison import resume_run, run_comparison
-from ladderlab.errors import BadInput
+from ladderlab.errors import CLIENT_ENV, BadInput
 from ladderlab.events import EventSink
 
 # 2 epochs x 12 steps; a checkpoint every 4 steps and at each epoch end.
@@ -317,6 +317,16 @@ def test_stop_before_validation_resumes_with_the_validation(tmp_path):
     ref_weights = load_file(Path(reference["run_dir"]) / "trainable.safetensors")
     for name, tensor in load_file(run_dir / "trainable.safetensors").items():
         assert torch.equal(tensor, ref_weights[name])
+
+
+def test_a_stop_in_vscode_names_the_command_not_the_cli(tmp_path, monkeypatch):
+    """The extension runs the engine with LADDERLAB_CLIENT=vscode: the monitor shows run_stopped's message, so it names
+    the Resume Run command a VS Code user clicks, not a terminal command."""
+    monkeypatch.setenv(CLIENT_ENV, "vscode")
+    sink = StopWhen(lambda e: e["type"] == "phase_started" and e["phase"] == "pruning_init")
+    with stop.graceful_signals(), pytest.raises(stop.StopRequested):
+        run_comparison(tiny_lst_run(tmp_path), sink)
+    assert sink.events[-1]["message"] == "stopped before the first checkpoint; Resume Run starts it again"
 
 
 def test_stop_during_pruning_init_leaves_no_checkpoint_and_resume_starts_it_again(tmp_path, validator):

@@ -28,7 +28,7 @@ from .config import Experiment
 from .data.pipeline import SharedData
 from .data.text2text import UNKNOWN
 from .devices import Autocast
-from .errors import BadInput, RunFailed, error_fields, is_oom
+from .errors import BadInput, RunFailed, error_fields, for_client, is_oom
 from .events import EventSink
 from .init_progress import InitProgress
 from .memory import PhaseMemory, SavedTensorMeter, current_cuda_memory
@@ -139,9 +139,11 @@ class Run:
             signal=signal_name,
             checkpoint=str(self.last_checkpoint) if self.last_checkpoint else None,
             message=(
-                f"stopped at step {self.state.step}; `ladderlab resume {self.run_dir}` continues"
+                f"stopped at step {self.state.step}; "
+                + for_client(f"`ladderlab resume {self.run_dir}` continues", "Resume Run continues it")
                 if self.last_checkpoint
-                else f"stopped before the first checkpoint; `ladderlab resume {self.run_dir}` starts it again"
+                else "stopped before the first checkpoint; "
+                + for_client(f"`ladderlab resume {self.run_dir}` starts it again", "Resume Run starts it again")
             ),
         )
 
