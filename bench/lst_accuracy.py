@@ -11,8 +11,9 @@ out of train, test = the official dev set, 872; --glue names the GLUE folder hol
 Protocol: per method, each rate of its grid on seed 0, the one best on validation chosen; then seeds 1 and 2 at
 that rate (seed 0's run is the grid's). Seeds change initialisation, data order and dropout, not the data split.
 Prints each method's test accuracy as mean ± std over seeds and the LST - LoRA gap with its standard error.
---variant NAME runs with VARIANTS[NAME]'s experiment fields on top of the setting's and tags its rows (an arm of its
-own: its rate is chosen among its own runs; an LST-only variant's gap is taken to the same pooling's plain LoRA).
+--variant NAME runs with VARIANTS[NAME]'s experiment fields (several: NAME+NAME) on top of the setting's and tags
+its rows (an arm of its own: its rate is chosen among its own runs; an LST-only variant's gap is taken to the same
+pooling's plain LoRA).
 Every finished run is added at once to the results file (re-read under a lock, so several of these processes
 may share it), and a run already there is not run again, so an interrupted benchmark continues where it stopped.
 """
@@ -54,6 +55,9 @@ VARIANTS = {
     "pca": {"ladder_init": "pca"},  # the side network in the taps' top principal directions (ladder_basis.py)
     "head-lr-1e-2": {"lst_head_lr": 1e-2},  # the task head faster than the side network
     "head-lr-3e-2": {"lst_head_lr": 3e-2},
+    "gate-0.1": {"gate_init": 0.1},  # the side blocks start reading mostly the backbone's layer, not their own state
+    # the head reads the backbone's last state plus the side's upsample (zero at init): LST starts as a linear probe
+    "readout": {"side_readout": "backbone_plus_side"},
     "epochs-2": {"epochs": 2},  # the budget: twice the demo's epochs
 }
 
@@ -129,7 +133,7 @@ def run(
         if not glue:
             raise SystemExit("--glue FOLDER (holding SST-2/train.tsv and dev.tsv) is needed for the sst2 setting")
         fields["data"] = str(Path(glue) / "SST-2")
-    base = build_experiment({}, {**fields, "pooling": pooling, **VARIANTS[variant]})
+    base = build_experiment({}, {**fields, "pooling": pooling, **variant_fields(variant)})
     runs = _load(results)["runs"]
 
     def train(method: str, lr: float, seed: int) -> None:
@@ -150,8 +154,22 @@ def run(
             train(method, lr, seed)
 
 
+def variant_fields(variant: str) -> dict:
+    """The experiment fields of a variant name, or of several joined by "+" (e.g. pca+gate-0.1)."""
+    fields = {}
+    for name in variant.split("+") if variant else []:
+        if name not in VARIANTS:
+            raise SystemExit(f"unknown variant {name!r}; known: {', '.join(v for v in VARIANTS if v)}")
+        fields.update(VARIANTS[name])
+    return fields
+
+
 def row_of(pooling: str, variant: str) -> dict:
     return {"pooling": pooling, "variant": variant}
+
+
+def _mean_sd(values: list[float]) -> str:
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else float('nan'):.2f}"
 
 
 def summary(runs: list[dict]) -> str:
@@ -159,7 +177,7 @@ def summary(runs: list[dict]) -> str:
     lines = []
     for setting, poolings in chosen.items():
         for pooling, methods in poolings.items():
-            lines.append(f"\n{setting}, pooling={pooling}: test accuracy, mean ± std over seeds (n)")
+            lines.append(f"\n{setting}, pooling={pooling}: test accuracy, mean ± std over seeds (n), validation's")
             scores = {}
             for method, lr in methods.items():
                 at = [r for r in runs if _key(r)[:4] == (setting, pooling, method, lr)]
@@ -173,6 +191,7 @@ def summary(runs: list[dict]) -> str:
                 secs = statistics.mean(r["seconds"] for r in at)
                 lines.append(
                     f"  {method:5} lr {lr:g}  {statistics.mean(scores[method]):.2f} ± {sd:.2f} ({len(at)})"
+                    f"  validation {_mean_sd([r['validation_accuracy'] for r in at])}"
                     f"  {secs:.0f} s a run   [validation on seed 0: {grid}]"
                 )
             if "lora" not in scores and "lst" in scores:  # an LST-only variant: against the pooling's plain LoRA
@@ -194,7 +213,7 @@ def main() -> None:
     parser.add_argument("--settings", default="demo,sst2", help="comma-separated: demo, sst2")
     parser.add_argument("--methods", default=",".join(GRID), help="comma-separated: lst, lora, full")
     parser.add_argument("--pooling", default="auto", help="the experiment field pooling: auto, cls or mean")
-    parser.add_argument("--variant", default="", choices=list(VARIANTS), help="extra experiment fields (VARIANTS)")
+    parser.add_argument("--variant", default="", help="VARIANTS names, joined by +")
     parser.add_argument("--grid", help="JSON {method: [rates]} replacing the default grid of those methods")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="the first picks the rate")
     parser.add_argument("--glue", default=str(HERE.parent.parent / "shared" / "data" / "glue"))
