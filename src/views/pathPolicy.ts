@@ -104,11 +104,11 @@ export class PathPolicy {
   }
 
   /** How to write an accepted path: relative to `from` (the experiment file's folder; by default the first workspace
-   * folder, ".." where needed) when both lie in the same workspace folder, else absolute. */
+   * folder, ".." where needed, "." for that folder itself) when both lie in the same workspace folder, else absolute. */
   display(abs: string, from: string | undefined = this.roots()[0]): string {
     const root = this.roots().find((r) => isInside(abs, r));
-    if (root === undefined || from === undefined || !isInside(from, root) || abs === from) return abs;
-    return path.relative(from, abs).split(path.sep).join('/');
+    if (root === undefined || from === undefined || !isInside(from, root)) return abs;
+    return path.relative(from, abs).split(path.sep).join('/') || '.';
   }
 }
 

@@ -300,6 +300,7 @@ test('PathPolicy: inside the workspace or dialog-approved only; traversal and sy
     policy.approve(outside);
     assert.equal(policy.check(outside), outside);
     assert.equal(policy.display(path.join(ws, 'data')), 'data');
+    assert.equal(policy.display(ws), '.'); // the experiment file's own folder, as the engine reads it
     assert.equal(policy.display(outside), outside);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
