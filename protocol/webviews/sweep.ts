@@ -99,6 +99,8 @@ export interface SweepProgress {
   failed: number;
   /** The trial training now; totalSteps null until its first step is reported (or never, for a Ray trial). */
   running: { trialId: string; step: number; totalSteps: number | null } | null;
+  /** Other trials training at the same time (a Ray sweep packs several on one GPU). */
+  alsoRunning: number;
   /** Seconds until the sweep ends; null until a trial of this engine run has finished (no duration to go by). */
   etaS: number | null;
 }

@@ -1,7 +1,8 @@
 // A running sweep's progress from its engine's events: trials done of the total, the running trial's step and an
 // ETA for the whole sweep. Trials' durations come from their sweep_trial events (running -> finished), which every
-// backend sends; the running trial's pace from its train_step events, which only trials that run in the driver's
-// process (the local backend) put on the engine's stdout. Pure (no vscode): unit-tested on real engine output.
+// backend sends; the running trials' pace from their train_step events (the local backend's, and a Ray trial's as the
+// driver relays them). Trials that run side by side (Ray packing several on one GPU) share out the waiting ones.
+// Pure (no vscode): unit-tested on real engine output.
 import type { EngineEvent } from '../../protocol/events';
 import type { SweepProgress } from '../../protocol/webviews/sweep';
 
@@ -42,7 +43,8 @@ export function sweepProgress(events: readonly EngineEvent[], now: number): Swee
   if (total === undefined) return null;
   const states = [...status.values()];
   const count = (s: string) => states.filter((x) => x === s).length;
-  const runningId = [...status].find(([, s]) => s === 'running')?.[0];
+  const runningIds = [...status].filter(([, s]) => s === 'running').map(([id]) => id);
+  const runningId = runningIds[0];
   const t = runningId === undefined ? undefined : times.get(runningId);
   const running =
     runningId === undefined
@@ -53,26 +55,35 @@ export function sweepProgress(events: readonly EngineEvent[], now: number): Swee
           totalSteps: t?.lastStep?.totalSteps ?? null,
         };
   const done = doneBefore + count('finished') + count('failed') + count('early_stopped');
-  const waiting = Math.max(0, total - done - (running ? 1 : 0) - count('stopped'));
+  const waiting = Math.max(0, total - done - runningIds.length - count('stopped'));
   return {
     total,
     done,
     failed: count('failed'),
     running,
-    etaS: durations.length === 0 ? null : eta(mean(durations), waiting, t, now),
+    alsoRunning: Math.max(0, runningIds.length - 1),
+    etaS:
+      durations.length === 0
+        ? null
+        : eta(
+            mean(durations),
+            waiting,
+            runningIds.map((id) => times.get(id) ?? {}),
+            now,
+          ),
   };
 }
 
-/** Seconds left: each waiting trial takes the finished ones' mean; the running one what its pace says is left of its
- * steps, or (no pace yet) the mean less its time so far. */
-function eta(trialS: number, waiting: number, running: TrialTimes | undefined, now: number): number {
-  let left = waiting * trialS;
-  if (running) {
-    const { firstStep: a, lastStep: b } = running;
-    if (a && b && b.step > a.step) left += ((b.ts - a.ts) / (b.step - a.step)) * (b.totalSteps - b.step);
-    else left += Math.max(0, trialS - (now - (running.startedAt ?? now)));
-  }
-  return left;
+/** Seconds left: the running trials' longest remainder, then the waiting trials, each the finished ones' mean, shared
+ * among as many slots as trials run now. A running trial's remainder is what its pace says is left of its steps, or
+ * (no pace yet) the mean less its time so far. */
+function eta(trialS: number, waiting: number, running: TrialTimes[], now: number): number {
+  const remainders = running.map(({ firstStep: a, lastStep: b, startedAt }) =>
+    a && b && b.step > a.step
+      ? ((b.ts - a.ts) / (b.step - a.step)) * (b.totalSteps - b.step)
+      : Math.max(0, trialS - (now - (startedAt ?? now))),
+  );
+  return Math.max(0, ...remainders) + (waiting * trialS) / Math.max(1, running.length);
 }
 
 function mean(xs: number[]): number {
@@ -83,7 +94,8 @@ function mean(xs: number[]): number {
 export function sweepProgressText(p: SweepProgress | null): string {
   if (!p) return 'sweep starting…';
   const trial = p.running
-    ? ` · ${p.running.trialId} ${p.running.totalSteps ? `step ${p.running.step}/${p.running.totalSteps}` : 'running'}`
+    ? ` · ${p.running.trialId} ${p.running.totalSteps ? `step ${p.running.step}/${p.running.totalSteps}` : 'running'}` +
+      (p.alsoRunning ? ` +${p.alsoRunning}` : '')
     : '';
   return `sweep ${p.done}/${p.total} trials${p.failed ? ` (${p.failed} failed)` : ''}${trial}`;
 }

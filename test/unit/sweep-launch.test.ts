@@ -177,6 +177,24 @@ test('sweepProgress ETA: the finished trials mean for each waiting trial, the ru
   assert.equal(sweepProgressText(q), 'sweep 1/4 trials · t0001 running');
 });
 
+test('sweepProgress with trials side by side (Ray packing a GPU): the others counted, the waiting ones shared out', () => {
+  const events = stream('full');
+  const trials = trialEvents(events);
+  const at = (id: string, status: string) => trials.find((e) => e.trial_id === id && e.status === status)!;
+  // The real stream just after t0001's second step, with t0002 started beside it (as a packed Ray sweep reports it).
+  const t1Steps = events.filter((e) => e.type === 'train_step' && e.run_id === at('t0001', 'running').run_id);
+  const [a, b] = t1Steps as Extract<EngineEvent, { type: 'train_step' }>[];
+  const seen = [...events.slice(0, events.indexOf(b) + 1), { ...at('t0002', 'running'), ts: b.ts }];
+  const p = sweepProgress(seen, b.ts)!;
+  const trialS = at('t0000', 'finished').ts - at('t0000', 'running').ts;
+  const t1Left = ((b.ts - a.ts) / (b.step - a.step)) * (b.total_steps - b.step);
+  assert.equal(p.alsoRunning, 1);
+  assert.equal(p.running?.trialId, 't0001');
+  // one trial waits, on two slots; the longer of the two running remainders (t0002: a whole mean, just started)
+  assert.ok(Math.abs(p.etaS! - (Math.max(t1Left, trialS) + trialS / 2)) < 1e-9, `${p.etaS}`);
+  assert.equal(sweepProgressText(p), `sweep 1/4 trials · t0001 step ${b.step}/${b.total_steps} +1`);
+});
+
 test('sweepProgress: a trial ASHA stopped early is done, as a resume leaves it', () => {
   const events = stream('full');
   const t0 = trialEvents(events).find((e) => e.trial_id === 't0000' && e.status === 'finished')!;

@@ -96,7 +96,10 @@ function renderLive(live: SweepLive): void {
   bar.value = p.total ? (p.done + step) / p.total : 0;
   bar.dataset.fraction = bar.value.toFixed(3);
   const failed = p.failed ? ` (${p.failed} failed)` : '';
-  const trial = r ? ` · trial ${r.trialId}: ${r.totalSteps ? `step ${r.step} / ${r.totalSteps}` : 'running'}` : '';
+  const trial = r
+    ? ` · trial ${r.trialId}: ${r.totalSteps ? `step ${r.step} / ${r.totalSteps}` : 'running'}` +
+      (p.alsoRunning ? ` and ${p.alsoRunning} more running` : '')
+    : '';
   progressLine.textContent = `${p.done} of ${p.total} trials done${failed}${trial}`;
   etaLine.textContent =
     live.engine === 'stopping'
