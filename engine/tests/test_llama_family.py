@@ -272,6 +272,23 @@ def test_bad_instruction_lines_name_the_line(tmp_path):
         instruct.read(str(data))
 
 
+INSTRUCT_LINES = json.loads((helpers.FIXTURES / "instruct-lines.json").read_text())
+
+
+@pytest.mark.parametrize("case", INSTRUCT_LINES, ids=lambda c: c["case"])
+def test_instruction_lines_as_the_shared_table_says(case, tmp_path):
+    """fixtures/instruct-lines.json, which the Experiment form's check (src/views/instructData.ts) reads too: each
+    line is an example, or refused naming its line and the problem the table gives."""
+    data = tmp_path / "d.jsonl"
+    data.write_text((case["line"] + "\n") * 3)  # three: the fewest a run splits
+    if case["problem"] is None:
+        assert len(instruct.read(str(data))) == 3
+        return
+    with pytest.raises(BadInput) as info:
+        instruct.read(str(data))
+    assert info.value.message.startswith(f"{data}:1: {case['problem']}"), info.value.message
+
+
 def test_gqa_index_sets_follow_key_value_heads():
     """pruning.select_indices with 4 query heads over 2 key/value heads of 4 dims each, r=2: a group's query scores
     are added to its key head's before the choice."""

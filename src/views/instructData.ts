@@ -1,6 +1,7 @@
 // The Experiment form's check of instruction data (task instruct): the first lines of the chosen .jsonl file, read
 // by the rules of the engine's reader (engine/src/ladderlab/data/instruct.py `_example`), so a wrong file is named
 // in the form before a run starts. The engine reads every line when it trains; this looks at the first ones only.
+// Both readers are tested on one table of lines and verdicts: engine/tests/fixtures/instruct-lines.json.
 import { open } from 'node:fs/promises';
 
 /** The engine's FORMAT_HINT, word for word. */

@@ -15,6 +15,7 @@ import {
   instructLineProblem,
   instructTextProblem,
 } from '../../src/views/instructData';
+import instructLines from '../../engine/tests/fixtures/instruct-lines.json';
 
 test('try/generate: a prompt of 1 to MAX_TRY_TEXT characters passes as a fresh object, anything else is dropped', () => {
   assert.deepEqual(parseTryMessage({ type: TryMessages.generate, prompt: 'question 1', extra: 1 }), {
@@ -86,6 +87,15 @@ test("instruction data lines: the engine reader's two forms pass, each wrong sha
     instructLineProblem(JSON.stringify({ messages: [chat.messages[1], chat.messages[0]] }))!,
     /the last message is "user": end each chat with the assistant's answer/,
   );
+});
+
+test("instruction data lines: the engine reader's shared table (engine/tests/fixtures/instruct-lines.json)", () => {
+  // test_llama_family.py runs the same table through the engine's reader
+  for (const c of instructLines as { case: string; line: string; problem: string | null }[]) {
+    const problem = instructLineProblem(c.line);
+    if (c.problem === null) assert.equal(problem, undefined, c.case);
+    else assert.ok(problem?.startsWith(c.problem), `${c.case}: ${problem}`);
+  }
 });
 
 test('instruction data files: the first problem with its line number, only the first lines checked', async () => {
