@@ -115,6 +115,16 @@ def test_the_worker_answers_prompts_with_the_memorised_responses(instruct_run):
             "tokens": 1,
             "seconds": pytest.approx(0, abs=10),
         }
+        # streamed: the text so far after each token, then the answer as unstreamed
+        partials = [ask(process, {"prompt": "question 8 music", "stream": True})]
+        while "partial" in partials[-1]:
+            partials.append(json.loads(process.stdout.readline()))
+        final = partials.pop()
+        assert final["text"] == PAIRS["question 8 music"] and final["tokens"] == 4
+        texts = ["yellow", "yellow stone", "yellow stone apple", "yellow stone apple"]  # the end token adds no text
+        assert [p["partial"] for p in partials] == texts
+        assert [p["tokens"] for p in partials] == [1, 2, 3, 4]
+        assert "stream must be true or false" in ask(process, {"prompt": "question 1 red", "stream": "yes"})["error"]
     finally:
         out, err = process.communicate(timeout=30)  # stdin closed: the worker ends
     assert process.returncode == 0, err

@@ -4,10 +4,10 @@ run: an ONNX graph of a decoder whose backbone and LST side network each keep a 
 so the engine (PyTorch) generates.
 
     stdin   one JSON object a line: {"prompt": "..."} or {"messages": [{"role": "user", "content": "..."}, ...]},
-            optionally "max_new_tokens"
+            optionally "max_new_tokens", and "stream": true for the text so far after each token
     stdout  first {"ready": true, "method", "task", "chat", "max_new_tokens", "device"} once the model is loaded, then
             one line per request: {"text", "tokens", "seconds"} or, for a bad request, {"error", "hint"} (the worker
-            goes on)
+            goes on); a streamed request first gets {"partial": text so far, "tokens"} lines, one per token
 
 A prompt is written as the run's training wrote it (data/instruct.py): plain text, or through the tokenizer's chat
 template when the run trained on chat messages (a plain prompt then becomes one user message). Decoding is greedy
@@ -74,7 +74,7 @@ def main(args: argparse.Namespace, report) -> int:
     )
     for line in sys.stdin:
         if line.strip():
-            _write(generator.answer_line(line, args.max_new_tokens))
+            _write(generator.answer_line(line, args.max_new_tokens, on_partial=_write))
     return 0
 
 
@@ -109,18 +109,19 @@ class Generator:
         self.pad = int(pad) if isinstance(pad, int) else self.end
         self.chat = _trained_on_chat(exp.data)
 
-    def answer_line(self, line: str, default_new_tokens: int) -> dict:
-        """One request line -> its answer, or the reason it has none."""
+    def answer_line(self, line: str, default_new_tokens: int, on_partial=None) -> dict:
+        """One request line -> its answer, or the reason it has none; a request with "stream": true passes
+        ``on_partial`` the text so far after each token."""
         from .errors import error_fields
 
         try:
-            request = _request(line, default_new_tokens)
-            return self.answer(*request)
+            prompt, new_tokens, stream = _request(line, default_new_tokens)
+            return self.answer(prompt, new_tokens, on_partial if stream else None)
         except Exception as e:  # a bad request (or a crash on one) is reported, and the next prompt still answered
             fields = error_fields(e)
             return {"error": fields["message"], "hint": fields.get("hint") or REQUEST_HINT}
 
-    def answer(self, prompt: str | list[dict], max_new_tokens: int) -> dict:
+    def answer(self, prompt: str | list[dict], max_new_tokens: int, on_partial=None) -> dict:
         import torch
 
         from .families.llama import generate_ids
@@ -130,16 +131,22 @@ class Generator:
             "input_ids": torch.tensor([ids], device=self.device),
             "attention_mask": torch.ones(1, len(ids), dtype=torch.long, device=self.device),
         }
+
+        def streamed(ids: torch.Tensor) -> None:  # the text so far, after each token
+            if on_partial is not None:
+                on_partial({"partial": self.text(ids[0].tolist()), "tokens": ids.shape[1]})
+
         start = time.perf_counter()
         with torch.no_grad():
-            out = generate_ids(self.model, batch, max_new_tokens, self.end, self.pad)[0].tolist()
+            on_token = streamed if on_partial is not None else None
+            out = generate_ids(self.model, batch, max_new_tokens, self.end, self.pad, on_token)[0].tolist()
         seconds = time.perf_counter() - start
-        answer = out[: out.index(self.end)] if self.end in out else out
-        return {
-            "text": str(self.tokenizer.decode(answer, skip_special_tokens=True)).strip(),
-            "tokens": len(out),
-            "seconds": round(seconds, 4),
-        }
+        return {"text": self.text(out), "tokens": len(out), "seconds": round(seconds, 4)}
+
+    def text(self, ids: list[int]) -> str:
+        """The answer in generated ids: up to the end token, decoded."""
+        answer = ids[: ids.index(self.end)] if self.end in ids else ids
+        return str(self.tokenizer.decode(answer, skip_special_tokens=True)).strip()
 
     def prompt_ids(self, prompt: str | list[dict]) -> list[int]:
         """The prompt's tokens as training wrote them (data/instruct.token_ids): plain, or the chat template up to
@@ -158,7 +165,7 @@ class Generator:
         return instruct._ids(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
 
 
-def _request(line: str, default_new_tokens: int) -> tuple[str | list[dict], int]:
+def _request(line: str, default_new_tokens: int) -> tuple[str | list[dict], int, bool]:
     from .errors import BadInput
 
     try:
@@ -170,16 +177,19 @@ def _request(line: str, default_new_tokens: int) -> tuple[str | list[dict], int]
     new_tokens = row.get("max_new_tokens", default_new_tokens)
     if isinstance(new_tokens, bool) or not isinstance(new_tokens, int) or not 1 <= new_tokens <= MAX_NEW_TOKENS:
         raise BadInput(f"max_new_tokens must be a whole number from 1 to {MAX_NEW_TOKENS}", "or leave it out")
+    stream = row.get("stream", False)
+    if not isinstance(stream, bool):
+        raise BadInput("stream must be true or false", "or leave it out")
     prompt, messages = row.get("prompt"), row.get("messages")
     if isinstance(prompt, str) and prompt.strip():
-        return prompt, new_tokens
+        return prompt, new_tokens, stream
     if (
         isinstance(messages, list)
         and messages
         and all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages)
         and all(isinstance(m.get("content"), str) for m in messages)
     ):
-        return [{"role": m["role"], "content": m["content"]} for m in messages], new_tokens
+        return [{"role": m["role"], "content": m["content"]} for m in messages], new_tokens, stream
     raise BadInput("a request has neither a non-empty prompt nor a list of chat messages", REQUEST_HINT)
 
 

@@ -256,10 +256,13 @@ class LlamaFamily(Family):
 
 
 @torch.no_grad()
-def generate_ids(method_model, batch: dict, max_new_tokens: int, eos_id: int, pad_id: int) -> torch.Tensor:
+def generate_ids(
+    method_model, batch: dict, max_new_tokens: int, eos_id: int, pad_id: int, on_token=None
+) -> torch.Tensor:
     """Greedy decoding of left-padded prompts through the method's own forward with key/value caches: the prompt
     runs once, then one token per step (LST: the backbone and the side network each keep their cache). Returns the
-    generated ids (B, <= max_new_tokens), ``pad_id`` after each row's end token."""
+    generated ids (B, <= max_new_tokens), ``pad_id`` after each row's end token. ``on_token(ids)``, if given, gets the
+    ids so far (B, n) after each step (Try Model streams them)."""
     config = method_model.model.config
     caches = {BACKBONE_CACHE: DynamicCache(config=config), SIDE_CACHE: DynamicCache()}
     ids, mask = batch["input_ids"], batch["attention_mask"]
@@ -269,6 +272,8 @@ def generate_ids(method_model, batch: dict, max_new_tokens: int, eos_id: int, pa
     for _ in range(max_new_tokens):
         token = method_model(step)[:, -1].argmax(-1).masked_fill(done, pad_id)
         out.append(token)
+        if on_token is not None:
+            on_token(torch.stack(out, dim=1))
         done |= token == eos_id
         if bool(done.all()):
             break
