@@ -13,6 +13,7 @@ export const TryMessages = {
   // host -> webview
   state: 'try/state',
   result: 'try/result',
+  generating: 'try/generating', // { text, tokens }: the answer so far, while the engine streams it
   generated: 'try/generated',
 } as const;
 
@@ -70,6 +71,7 @@ export interface GenerateResult {
 export type TryToWebview =
   | { type: typeof TryMessages.state; state: TryState }
   | { type: typeof TryMessages.result; result: TryResult }
+  | { type: typeof TryMessages.generating; text: string; tokens: number }
   | { type: typeof TryMessages.generated; result: GenerateResult };
 export type TryFromWebview =
   | { type: typeof TryMessages.ready }

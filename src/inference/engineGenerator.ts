@@ -13,6 +13,7 @@ export interface Generated {
 
 export type GeneratorLine =
   | { kind: 'ready'; method: string; chat: boolean; device: string | null }
+  | { kind: 'partial'; text: string; tokens: number } // a streamed request's text so far
   | { kind: 'answer'; answer: Generated }
   | { kind: 'error'; message: string };
 
@@ -35,6 +36,8 @@ export function readGeneratorLine(line: string): GeneratorLine | undefined {
       chat: row.chat === true,
       device: typeof row.device === 'string' ? row.device.slice(0, 40) : null, // an older engine sends none
     };
+  if (typeof row.partial === 'string' && isCount(row.tokens))
+    return { kind: 'partial', text: row.partial, tokens: row.tokens };
   if (typeof row.text === 'string' && isCount(row.tokens) && isCount(row.seconds))
     return { kind: 'answer', answer: { text: row.text, tokens: row.tokens, seconds: row.seconds } };
   if (typeof row.error === 'string')
@@ -61,6 +64,7 @@ export class EngineGenerator {
   private buffer = '';
   private stderr = '';
   private waiting: { resolve: (line: GeneratorLine) => void; reject: (e: Error) => void }[] = [];
+  private received: GeneratorLine[] = []; // lines no one waited for yet
   private ended: Error | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -106,13 +110,23 @@ export class EngineGenerator {
     return this.ended === undefined;
   }
 
-  /** The answer to one prompt; prompts are answered one at a time, in the order asked. */
-  generate(prompt: string, maxNewTokens?: number): Promise<Generated> {
+  /** The answer to one prompt; prompts are answered one at a time, in the order asked. With `onPartial` the engine
+   * streams: the text so far after each token, before the answer. */
+  generate(
+    prompt: string,
+    options: { maxNewTokens?: number; onPartial?: (text: string, tokens: number) => void } = {},
+  ): Promise<Generated> {
+    const { maxNewTokens, onPartial } = options;
     const ask = async (): Promise<Generated> => {
       if (this.ended) throw this.ended;
-      const request = maxNewTokens === undefined ? { prompt } : { prompt, max_new_tokens: maxNewTokens };
+      const request = {
+        prompt,
+        ...(maxNewTokens === undefined ? {} : { max_new_tokens: maxNewTokens }),
+        ...(onPartial ? { stream: true } : {}),
+      };
       this.child.stdin.write(JSON.stringify(request) + '\n');
-      const line = await this.next();
+      let line = await this.next();
+      for (; line.kind === 'partial'; line = await this.next()) onPartial?.(line.text, line.tokens);
       if (line.kind === 'answer') return line.answer;
       throw new Error(line.kind === 'error' ? line.message : 'the engine sent a second ready line');
     };
@@ -128,7 +142,10 @@ export class EngineGenerator {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
   }
 
+  /** The next line: one already read (a streamed answer sends several at once), else the next to come. */
   private next(): Promise<GeneratorLine> {
+    const line = this.received.shift();
+    if (line) return Promise.resolve(line);
     if (this.ended) return Promise.reject(this.ended);
     return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
@@ -140,7 +157,10 @@ export class EngineGenerator {
       const text = this.buffer.slice(0, newline);
       this.buffer = this.buffer.slice(newline + 1);
       const line = readGeneratorLine(text);
-      if (line) this.waiting.shift()?.resolve(line);
+      if (!line) continue;
+      const waiter = this.waiting.shift();
+      if (waiter) waiter.resolve(line);
+      else this.received.push(line);
     }
   }
 

@@ -37,8 +37,9 @@ export class TryModelPanel extends PanelShell<TryChannel> {
   private generator: EngineGenerator | undefined; // engine mode: the `ladderlab generate` worker
   private state: TryState;
   private starting: Promise<void> | undefined;
-  /** Test seam: the last answer posted in engine mode. */
+  /** Test seam: the last answer posted in engine mode, and the texts streamed before it. */
   public lastGenerated: GenerateResult | undefined;
+  public lastStreamed: string[] = [];
 
   public static get currentPanel(): TryModelPanel | undefined {
     return slot.current;
@@ -186,8 +187,14 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       const why = this.state.mode !== 'engine' ? 'this run is not a causal-LM run' : 'the engine is not running';
       result = { ok: false, error: `${why}: press Reload`, text: '', tokens: 0, seconds: 0, tokensPerSecond: null };
     } else {
+      this.lastStreamed = [];
       try {
-        const g = await this.generator.generate(prompt);
+        const g = await this.generator.generate(prompt, {
+          onPartial: (text, tokens) => {
+            this.lastStreamed.push(text);
+            this.post({ type: TryMessages.generating, text, tokens });
+          },
+        });
         result = { ok: true, error: null, ...g, tokensPerSecond: tokensPerSecond(g) };
       } catch (e) {
         result = { ok: false, error: messageOf(e), text: '', tokens: 0, seconds: 0, tokensPerSecond: null };

@@ -58,12 +58,16 @@ run(
 
     await panel.locator('#prompt textarea').fill('question 5 white');
     await panel.locator('#generate').click();
-    const text = await waitFor(
-      'the generated text',
-      async () => (await panel.locator('#generated-text').textContent()) || undefined,
+    // the text streams in token by token ("Generating… N tokens"); the answer is whole once its figures show
+    const figures = await waitFor(
+      'the generated answer and its figures',
+      async () => {
+        const f = await panel.locator('#generated-figures').textContent();
+        return f && !f.startsWith('Generating') ? f : undefined;
+      },
       60_000,
     );
-    const figures = await panel.locator('#generated-figures').textContent();
+    const text = await panel.locator('#generated-text').textContent();
     log(`generated "${text}" · ${figures}`);
     await shot(page, 'try-generate-answer');
     if (text !== 'window summer') throw new Error(`expected the memorised "window summer", got "${text}"`);

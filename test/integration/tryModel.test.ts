@@ -68,6 +68,8 @@ test('Try Model on an instruct run: the engine generates the memorised answer th
       assert.ok(answer?.ok, answer?.error ?? 'no answer');
       assert.equal(answer.text, 'cloud music paper');
       assert.equal(answer.tokens, 4); // three words and the end token
+      // streamed to the webview as it came: the text after each token (the end token adds none)
+      assert.deepEqual(panel.lastStreamed, ['cloud', 'cloud music', 'cloud music paper', 'cloud music paper']);
       assert.ok(answer.tokensPerSecond !== null && answer.tokensPerSecond > 0);
       await panel.receive({ type: TryMessages.generate, prompt: 'question 7 red green' }); // the same worker again
       assert.equal(panel.lastGenerated?.text, 'blue white');

@@ -44,6 +44,11 @@ test("generate worker lines: ready, an answer, a request's error; anything else 
     chat: true,
     device: 'cuda',
   });
+  assert.deepEqual(readGeneratorLine('{"partial": "apple", "tokens": 1}'), {
+    kind: 'partial',
+    text: 'apple',
+    tokens: 1,
+  });
   assert.deepEqual(readGeneratorLine('{"text": "apple river", "tokens": 3, "seconds": 0.05}'), {
     kind: 'answer',
     answer: { text: 'apple river', tokens: 3, seconds: 0.05 },

@@ -198,6 +198,9 @@ function renderResult(r: TryResult): void {
 channel.onMessage((m) => {
   if (m.type === TryMessages.state) renderState(m.state);
   else if (m.type === TryMessages.result) renderResult(m.result);
-  else if (m.type === TryMessages.generated) renderGenerated(m.result);
+  else if (m.type === TryMessages.generating) {
+    generatedText.textContent = m.text;
+    generatedFigures.textContent = `Generating… ${m.tokens} tokens`;
+  } else if (m.type === TryMessages.generated) renderGenerated(m.result);
 });
 channel.post({ type: TryMessages.ready });
