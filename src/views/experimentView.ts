@@ -175,8 +175,8 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
     return vscode.workspace.workspaceFolders?.[0]?.uri;
   }
 
-  /** Reads the file, or creates it (with the form's defaults) when none exists yet. */
-  private async ensureFile(): Promise<vscode.Uri | undefined> {
+  /** The file a change goes to: the current one, or the one a first change creates (not written here). */
+  private async fileToEdit(): Promise<vscode.Uri | undefined> {
     const existing = await this.currentFile();
     if (existing) return existing;
     const root = this.workspaceRoot();
@@ -186,9 +186,17 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
       );
       return undefined;
     }
-    this.file = vscode.Uri.joinPath(root, NEW_FILE_NAME);
-    await this.writeText(this.file, applyPatch(null, {}));
-    return this.file;
+    return vscode.Uri.joinPath(root, NEW_FILE_NAME);
+  }
+
+  /** Reads the file, or creates it (with the form's defaults) when none exists yet. */
+  private async ensureFile(): Promise<vscode.Uri | undefined> {
+    const uri = await this.fileToEdit();
+    if (uri && uri !== this.file) {
+      await this.writeText(uri, applyPatch(null, {}));
+      this.file = uri;
+    }
+    return uri;
   }
 
   // ---- state ------------------------------------------------------------------------------------------------------
@@ -378,7 +386,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
   private async update(patch: ExperimentPatch): Promise<void> {
     // Serialise writes: two quick edits must not read the same old text.
     const next = this.writing.then(async () => {
-      const uri = await this.ensureFile();
+      const uri = await this.fileToEdit(); // a new file is written only for a change that is accepted
       if (!uri) return;
       const text = await this.readText(uri);
       const current = parseExperimentText(text ?? '');
@@ -399,6 +407,7 @@ export class ExperimentViewProvider implements vscode.WebviewViewProvider, vscod
         // per_method follows the methods chosen
         next = applySweepBlock(next, controlsToBlock(controls, accepted.methods));
       await this.writeText(uri, next);
+      this.file = uri;
     });
     this.writing = next.catch(() => undefined);
     try {

@@ -1,9 +1,10 @@
 // Activation, contributions and commands.
 import * as assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { STARTER_EXPERIMENT } from '../../protocol/experiment';
+import { ExperimentMessages } from '../../protocol/webviews/experiment';
 import { api, extension, packageJson } from './context';
 import { test, waitFor } from './harness';
 
@@ -13,6 +14,15 @@ test('the extension activates and returns its API', async () => {
   assert.equal(typeof a.runs.listRuns, 'function');
   assert.equal(typeof a.runs.startComparison, 'function');
   assert.ok(a.runsTree);
+});
+
+test('a refused change in the Experiment form writes nothing, not even the starter file, in an empty workspace', async () => {
+  const { panels } = await api();
+  const ws = vscode.workspace.workspaceFolders![0].uri.fsPath;
+  const experiments = () => readdirSync(ws).filter((f) => f.endsWith('.ladder.json'));
+  assert.deepEqual(experiments(), [], 'the suite starts with no experiment file');
+  await panels.experiment.receive({ type: ExperimentMessages.update, patch: { data: '/etc/passwd' } });
+  assert.deepEqual(experiments(), [], 'a path outside the workspace was refused, yet a file was written');
 });
 
 test('every contributed command is registered', async () => {
