@@ -9,7 +9,7 @@ export const TryMessages = {
   export: 'try/export', // export the run (ladderlab export), then load it
   reload: 'try/reload', // load the export folder again (after it changed on disk)
   measure: 'try/measure', // measure latency and memory in a child process (writes inference.json)
-  generate: 'try/generate', // { prompt }: a causal-LM run's answer to this prompt (engine mode)
+  generate: 'try/generate', // { prompt, maxNewTokens }: a causal-LM run's answer to this prompt (engine mode)
   // host -> webview
   state: 'try/state',
   result: 'try/result',
@@ -79,18 +79,24 @@ export type TryFromWebview =
   | { type: typeof TryMessages.reload }
   | { type: typeof TryMessages.measure }
   | { type: typeof TryMessages.predict; textA: string; textB: string | null }
-  | { type: typeof TryMessages.generate; prompt: string };
+  | { type: typeof TryMessages.generate; prompt: string; maxNewTokens: number | null }; // null: the engine's default
 export type TryChannel = Channel<TryToWebview, TryFromWebview>;
 
 /** Longest text the panel accepts (the model truncates to max_length tokens anyway). */
 export const MAX_TRY_TEXT = 20_000;
 const isTryText = (v: unknown): v is string => typeof v === 'string' && v.length >= 1 && v.length <= MAX_TRY_TEXT;
+/** The longest answer a prompt may ask for (the engine's cli_generate.MAX_NEW_TOKENS, which checks it again). */
+export const MAX_NEW_TOKENS = 4096;
+const isNewTokens = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_NEW_TOKENS;
 
 export function parseTryMessage(raw: unknown): TryFromWebview | undefined {
   const type = typeOf(raw, 'try/');
   if (type === TryMessages.generate) {
     const prompt = own(raw as Obj, 'prompt');
-    return isTryText(prompt) ? { type, prompt } : undefined;
+    const maxNewTokens = own(raw as Obj, 'maxNewTokens') ?? null;
+    if (!isTryText(prompt) || !(maxNewTokens === null || isNewTokens(maxNewTokens))) return undefined;
+    return { type, prompt, maxNewTokens };
   }
   if (type !== TryMessages.predict)
     return payloadless(type, [TryMessages.ready, TryMessages.export, TryMessages.reload, TryMessages.measure]);

@@ -135,7 +135,7 @@ export class TryModelPanel extends PanelShell<TryChannel> {
         await (this.state.mode === 'engine' ? this.startGenerator() : this.load());
         break;
       case TryMessages.generate:
-        await this.generate(msg.prompt);
+        await this.generate(msg.prompt, msg.maxNewTokens);
         break;
       case TryMessages.export:
         await this.exportAndLoad();
@@ -181,7 +181,7 @@ export class TryModelPanel extends PanelShell<TryChannel> {
   }
 
   /** Engine mode: one prompt's answer (asked by the webview's try/generate). */
-  private async generate(prompt: string): Promise<void> {
+  private async generate(prompt: string, maxNewTokens: number | null): Promise<void> {
     let result: GenerateResult;
     if (this.state.mode !== 'engine' || !this.generator?.running) {
       const why = this.state.mode !== 'engine' ? 'this run is not a causal-LM run' : 'the engine is not running';
@@ -190,6 +190,7 @@ export class TryModelPanel extends PanelShell<TryChannel> {
       this.lastStreamed = [];
       try {
         const g = await this.generator.generate(prompt, {
+          maxNewTokens: maxNewTokens ?? undefined,
           onPartial: (text, tokens) => {
             this.lastStreamed.push(text);
             this.post({ type: TryMessages.generating, text, tokens });

@@ -4,7 +4,7 @@
 import { ExperimentMessages } from '../../protocol/webviews/experiment';
 import { MonitorMessages } from '../../protocol/webviews/monitor';
 import { ResultsMessages } from '../../protocol/webviews/results';
-import { MAX_TRY_TEXT, TryMessages } from '../../protocol/webviews/try';
+import { MAX_NEW_TOKENS, MAX_TRY_TEXT, TryMessages } from '../../protocol/webviews/try';
 
 /** mulberry32: a tiny seeded PRNG (the same sequence on every machine). */
 export function prng(seed: number): () => number {
@@ -164,6 +164,11 @@ const FAMILIES: Record<string, Family> = {
     prompt: [undefined, null, '', 'x'.repeat(MAX_TRY_TEXT + 1), TEN_MB, 42, ['question'], { text: 'q' }, true][
       Math.floor(r() * 9)
     ],
+  }),
+  generateBadMaxNewTokens: (r) => ({
+    type: TryMessages.generate,
+    prompt: 'question 1',
+    maxNewTokens: [0, -1, 1.5, MAX_NEW_TOKENS + 1, '128', NaN, Infinity, [128], { n: 1 }, true][Math.floor(r() * 10)],
   }),
   stopBadId: (r) => ({
     type: MonitorMessages.stop,

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { MAX_TRY_TEXT, parseTryMessage, TryMessages } from '../../protocol/webviews/try';
+import { MAX_NEW_TOKENS, MAX_TRY_TEXT, parseTryMessage, TryMessages } from '../../protocol/webviews/try';
 import { engineFailure, readGeneratorLine, tokensPerSecond } from '../../src/inference/engineGenerator';
 import {
   CHECKED_LINES,
@@ -17,16 +17,26 @@ import {
 } from '../../src/views/instructData';
 import instructLines from '../../engine/tests/fixtures/instruct-lines.json';
 
-test('try/generate: a prompt of 1 to MAX_TRY_TEXT characters passes as a fresh object, anything else is dropped', () => {
+test('try/generate: a prompt of 1 to MAX_TRY_TEXT characters and an optional max_new_tokens pass as a fresh object', () => {
   assert.deepEqual(parseTryMessage({ type: TryMessages.generate, prompt: 'question 1', extra: 1 }), {
     type: TryMessages.generate,
     prompt: 'question 1',
+    maxNewTokens: null, // the engine's default
+  });
+  assert.deepEqual(parseTryMessage({ type: TryMessages.generate, prompt: 'q', maxNewTokens: MAX_NEW_TOKENS }), {
+    type: TryMessages.generate,
+    prompt: 'q',
+    maxNewTokens: MAX_NEW_TOKENS,
   });
   for (const bad of [
     { type: TryMessages.generate },
     { type: TryMessages.generate, prompt: '' },
     { type: TryMessages.generate, prompt: 'x'.repeat(MAX_TRY_TEXT + 1) },
     { type: TryMessages.generate, prompt: ['a'] },
+    { type: TryMessages.generate, prompt: 'q', maxNewTokens: 0 },
+    { type: TryMessages.generate, prompt: 'q', maxNewTokens: MAX_NEW_TOKENS + 1 },
+    { type: TryMessages.generate, prompt: 'q', maxNewTokens: 2.5 },
+    { type: TryMessages.generate, prompt: 'q', maxNewTokens: '128' },
     { type: TryMessages.generated, result: {} }, // host -> webview only
     JSON.parse('{"type": "try/generate", "__proto__": {"prompt": "inherited"}}') as unknown,
   ])

@@ -4,8 +4,10 @@
 // shows a prompt box instead, and the text the engine generated with its tokens per second.
 import '@vscode-elements/elements/dist/vscode-button/index.js';
 import '@vscode-elements/elements/dist/vscode-textarea/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
 import {
   ENGINE_GENERATION_NOTE,
+  MAX_NEW_TOKENS,
   TryMessages,
   type GenerateResult,
   type InferenceFigures,
@@ -52,12 +54,19 @@ const promptBox = el('vscode-textarea', {
   attrs: { id: 'prompt', rows: '4', placeholder: 'Type a prompt…', 'aria-label': 'prompt' },
 }) as unknown as TextArea;
 const generateButton = el('vscode-button', { text: 'Generate', attrs: { id: 'generate', disabled: '' } });
+const maxNewTokensBox = el('vscode-textfield', {
+  attrs: { id: 'max-new-tokens', type: 'number', min: '1', max: String(MAX_NEW_TOKENS), value: '128' },
+}) as unknown as TextArea;
 const generatedText = el('pre', { className: 'generated', attrs: { id: 'generated-text' } });
 const generatedFigures = el('p', { className: 'muted small', attrs: { id: 'generated-figures' } });
 const engineNote = el('p', { className: 'muted small', attrs: { id: 'engine-note' }, text: ENGINE_GENERATION_NOTE });
 const promptForm = el('section', { attrs: { id: 'prompt-form', hidden: '' } }, [
   promptBox,
-  el('div', { className: 'toolbar' }, [generateButton]),
+  el('div', { className: 'toolbar' }, [
+    generateButton,
+    el('label', { text: 'Max new tokens', attrs: { for: 'max-new-tokens' } }),
+    maxNewTokensBox,
+  ]),
   generatedText,
   generatedFigures,
   engineNote,
@@ -96,11 +105,14 @@ function generate(): void {
   if (!state || state.status !== 'ready' || state.mode !== 'engine') return;
   const prompt = promptBox.value.trim();
   if (!prompt) return showError('Type a prompt first.');
+  const maxNewTokens = Number(maxNewTokensBox.value);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1 || maxNewTokens > MAX_NEW_TOKENS)
+    return showError(`Max new tokens: a whole number from 1 to ${MAX_NEW_TOKENS}.`);
   showError(null);
   generateButton.setAttribute('disabled', '');
   generatedText.textContent = '';
   generatedFigures.textContent = 'Generating…';
-  channel.post({ type: TryMessages.generate, prompt });
+  channel.post({ type: TryMessages.generate, prompt, maxNewTokens });
 }
 
 function renderGenerated(r: GenerateResult): void {
