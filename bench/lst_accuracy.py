@@ -168,6 +168,19 @@ def row_of(pooling: str, variant: str) -> dict:
     return {"pooling": pooling, "variant": variant}
 
 
+def _lora_arm(arms: dict, arm: str) -> str:
+    """The arm whose LoRA an LST-only variant is compared with: its variant less one name (pca+epochs-2 ->
+    epochs-2) where LoRA ran, else the pooling's plain arm."""
+    pooling, _, variant = arm.partition(", ")
+    names = variant.split("+") if variant else []
+    for drop in names:
+        rest = "+".join(n for n in names if n != drop)
+        candidate = f"{pooling}, {rest}" if rest else pooling
+        if "lora" in arms.get(candidate, {}):
+            return candidate
+    return pooling
+
+
 def _mean_sd(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values) if len(values) > 1 else float('nan'):.2f}"
 
@@ -194,10 +207,10 @@ def summary(runs: list[dict]) -> str:
                     f"  validation {_mean_sd([r['validation_accuracy'] for r in at])}"
                     f"  {secs:.0f} s a run   [validation on seed 0: {grid}]"
                 )
-            if "lora" not in scores and "lst" in scores:  # an LST-only variant: against the pooling's plain LoRA
-                plain = pooling.split(", ")[0]
-                lora_lr = chosen[setting].get(plain, {}).get("lora")
-                scores["lora"] = [r["test_score"] for r in runs if _key(r)[:4] == (setting, plain, "lora", lora_lr)]
+            if "lora" not in scores and "lst" in scores:  # an LST-only variant: against LoRA without its LST part
+                arm = _lora_arm(chosen[setting], pooling)
+                lora_lr = chosen[setting].get(arm, {}).get("lora")
+                scores["lora"] = [r["test_score"] for r in runs if _key(r)[:4] == (setting, arm, "lora", lora_lr)]
             if len(scores.get("lst", [])) > 1 and len(scores.get("lora", [])) > 1:
                 gap = statistics.mean(scores["lst"]) - statistics.mean(scores["lora"])
                 se = (
