@@ -59,6 +59,9 @@ VARIANTS = {
     # the head reads the backbone's last state plus the side's upsample (zero at init): LST starts as a linear probe
     "readout": {"side_readout": "backbone_plus_side"},
     "epochs-2": {"epochs": 2},  # the budget: twice the demo's epochs
+    "batch-8": {"batch_size": 8},  # the same epochs in twice the steps (the demo: 150 instead of 75)
+    "warmup-0.2": {"warmup_ratio": 0.2},  # a longer warm-up than the default 6%
+    "r-4": {"r": 4},  # a side network twice as wide (more memory than r=8: reported, not a candidate default)
 }
 
 
@@ -129,6 +132,7 @@ def run(
     results: Path,
 ) -> None:
     fields = {**SETTINGS[setting], "backbone": "default", "runs_dir": str(HERE / ".runs"), "device": "cpu"}
+    fields["ladder_init"] = "selection"  # the rows before issue 16 changed the default: the arm without "pca"
     if setting == "sst2":
         if not glue:
             raise SystemExit("--glue FOLDER (holding SST-2/train.tsv and dev.tsv) is needed for the sst2 setting")
