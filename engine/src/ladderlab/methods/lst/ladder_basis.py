@@ -13,39 +13,60 @@ P^T diag(gamma) P); the ladders start as P^T and the upsample as P. Selection is
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 BASIS = "R_basis"  # the index-set entry holding a stack's basis (stored in the init cache with the sets)
 CROSS_BASIS = "RX_basis"  # a decoder's cross-attention reads the encoder side's residual, in the encoder's basis
 
 
-@torch.no_grad()
-def tap_second_moments(network, batches) -> dict[str, torch.Tensor]:
-    """stack -> sum over its taps of each tap's second moment over real tokens, at unit trace (d x d, fp32)."""
-    moments: dict[str, dict] = {}
-    for batch in batches:
-        taps: dict[str, dict] = {s.name: {} for s in network.stack_infos}
-        network._taps = taps
-        try:
-            network._run_backbone(batch, taps)
-        finally:
-            network._taps = None
-        mask = batch.get("attention_mask")
+class TapMoments:
+    """Each stack's tap second moments over real tokens, added batch by batch: by the Fisher pass's own forward
+    (``collecting``: no second pass over the backbone), or by ``read`` for an init that runs none (magnitude)."""
+
+    def __init__(self):
+        self.sums: dict[str, dict] = {}  # stack -> tap key -> [sum of x^T x (d x d, fp32), token count]
+
+    @torch.no_grad()
+    def add(self, taps: dict[str, dict], mask: torch.Tensor | None) -> None:
         for stack, stack_taps in taps.items():
             for key, tap in stack_taps.items():
-                x = tap.float()
+                x = tap.detach().float()
                 if mask is not None and mask.shape == x.shape[:2]:
                     x = x[mask.bool()]
                 x = x.reshape(-1, x.shape[-1])
-                acc = moments.setdefault(stack, {}).setdefault(key, [torch.zeros(x.shape[-1], x.shape[-1]), 0])
+                acc = self.sums.setdefault(stack, {}).setdefault(key, [torch.zeros(x.shape[-1], x.shape[-1]), 0])
                 acc[0] += (x.T @ x).cpu()
                 acc[1] += x.shape[0]
-    if not moments:
-        raise ValueError("ladder_init=pca needs init batches, and there were none")
-    return {
-        stack: sum(m / m.trace() for m, n in per_tap.values() if n)  # type: ignore[misc]
-        for stack, per_tap in moments.items()
-    }
+
+    @contextlib.contextmanager
+    def collecting(self, network, batch: dict):
+        """While a forward of ``network``'s backbone runs inside, its tap hooks hand this batch's taps here."""
+        taps: dict[str, dict] = {s.name: {} for s in network.stack_infos}
+        network._taps = taps
+        try:
+            yield
+        finally:
+            network._taps = None
+        self.add(taps, batch.get("attention_mask"))
+
+    @torch.no_grad()
+    def read(self, network, batches) -> TapMoments:
+        """One frozen forward per batch, for its taps alone."""
+        for batch in batches:
+            with self.collecting(network, batch):
+                network._run_backbone(batch, network._taps)
+        return self
+
+    def normalised(self) -> dict[str, torch.Tensor]:
+        """stack -> sum over its taps of each tap's second moment at unit trace (d x d, fp32)."""
+        if not self.sums:
+            raise ValueError("ladder_init=pca needs init batches, and there were none")
+        return {
+            stack: sum(m / m.trace() for m, n in per_tap.values() if n)  # type: ignore[misc]
+            for stack, per_tap in self.sums.items()
+        }
 
 
 def top_directions(moment: torch.Tensor, k: int) -> torch.Tensor:
@@ -57,11 +78,11 @@ def top_directions(moment: torch.Tensor, k: int) -> torch.Tensor:
     return (top * peak.sign()).float()
 
 
-def add_bases(network, sets: dict[str, list[dict[str, torch.Tensor]]], batches) -> None:
+def add_bases(sets: dict[str, list[dict[str, torch.Tensor]]], moments: TapMoments) -> None:
     """Put each stack's basis into its index sets (every kept layer's, like R), and the encoder's as the
     cross-attention basis where a decoder has one."""
-    moments = tap_second_moments(network, batches)
-    bases = {stack: top_directions(moments[stack], len(layers[0]["R"])) for stack, layers in sets.items()}
+    per_stack = moments.normalised()
+    bases = {stack: top_directions(per_stack[stack], len(layers[0]["R"])) for stack, layers in sets.items()}
     first = next(iter(bases.values()))
     for stack, layers in sets.items():
         for layer in layers:

@@ -26,6 +26,7 @@ forward pre-hooks on the side's own blocks, so the family's unmodified block cod
 
 from __future__ import annotations
 
+import contextlib
 import math
 import types
 from functools import partial
@@ -278,16 +279,20 @@ class LadderSideNetwork(MethodModel):
         with on_phase("pruning_init"):
             sets = cache.load() if cache is not None else None
             if sets is None:
-                pca = self.ladder_init == "pca"
-                batches = list(init_batches) if pca else init_batches  # read twice: importance, then the taps
-                sets = self.select_sets(self._importance(init, batches, loss_fn, progress))
-                if pca:
-                    ladder_basis.add_bases(self, sets, batches)
+                moments = ladder_basis.TapMoments() if self.ladder_init == "pca" else None
+                sets = self.select_sets(self._importance(init, init_batches, loss_fn, progress, moments))
+                if moments is not None:
+                    if init == "magnitude":  # no forward ran: one over the init batches, for their taps
+                        moments.read(self, init_batches)
+                    ladder_basis.add_bases(sets, moments)
                 if cache is not None:
                     cache.store(sets)
             self.apply_sets(sets)
 
-    def _importance(self, init: str, init_batches, loss_fn: LossFn | None, progress) -> dict[str, pruning.AxisSums]:
+    def _importance(
+        self, init: str, init_batches, loss_fn: LossFn | None, progress, moments=None
+    ) -> dict[str, pruning.AxisSums]:
+        """``moments`` (ladder_init=pca): given the taps of the Fisher pass's own forward, which the basis reads."""
         if init == "magnitude":
             return pruning.magnitude_axis_sums(self.model)
         if loss_fn is None:
@@ -295,7 +300,8 @@ class LadderSideNetwork(MethodModel):
         names = self._scored_parameters()
 
         def logits(b):
-            return self.family.logits(self.model, b)
+            with moments.collecting(self, b) if moments is not None else contextlib.nullcontext():
+                return self.family.logits(self.model, b)
 
         # a bf16 backbone (backbone_dtype) feeds the fp32 task head under autocast, as at inference
         device = next(self.model.parameters()).device.type
