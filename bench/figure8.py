@@ -163,6 +163,7 @@ def main() -> None:
             "methods": ["lst"],
             "r": 8,
             "init": "fisher",
+            "ladder_init": "selection",  # the paper's pruning init (pca, the default since issue 16, is ours)
             "batch_size": 16,
             "lr": 3e-3,
             "max_length": 64,  # SST-2 sentences are short: 64 tokens fit 99% (bench/sst2_accuracy.py)

@@ -265,7 +265,8 @@ def test_lst_width_not_divisible_is_bad_input(backbones):
 @pytest.mark.parametrize("preset", ["t5-tiny", "gpt2-tiny"])
 def test_lst_pruning_init_copies_backbone_slices_of_kept_layers(backbones, preset, init):
     backbone = backbones[preset]
-    lst, _ = build(backbone, "lst", r=4, keep_layers=[1, 3], init=init)
+    # the selection basis: the side's weights are the backbone's own slices (pca rotates them: test_ladder_init.py)
+    lst, _ = build(backbone, "lst", r=4, keep_layers=[1, 3], init=init, ladder_init="selection")
     examples = [batch_for(backbone, [p], torch.tensor([i])) for i, p in enumerate(PAIRS[:3])]
     lst.initialize(iter(examples), nullcontext, init=init, loss_fn=lambda lo, la: F.cross_entropy(lo, la))
     assert lst.kept == [1, 3]
@@ -310,7 +311,7 @@ def test_checkpoint_folder_loads_and_runs_lst(tmp_path, preset):
     backbone = load_backbone(str(tmp_path))
     assert backbone.folder is not None and backbone.family.name == ("seq2seq" if preset == "t5-tiny" else "decoder")
     lst, _ = build(backbone, "lst", init="magnitude")
-    lst.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
+    lst.initialize(iter([batch_for(backbone)]), nullcontext, init="magnitude", loss_fn=None)  # pca reads its taps
     name = "encoder.block.2.layer.0.SelfAttention.q.weight" if preset == "t5-tiny" else "h.2.attn.c_attn.weight"
     loaded = lst.model.get_parameter(name if preset == "t5-tiny" else "transformer." + name)
     assert torch.equal(loaded, saved.get_parameter(name if preset == "t5-tiny" else "transformer." + name))

@@ -123,8 +123,9 @@ def build(backbone, method: str, **fields):
     exp = build_experiment({}, {"methods": [method], **fields})
     torch.manual_seed(0)
     model = BUILDERS[method](backbone, backbone.new_task_model(instruct.SPEC, 0), exp)
-    if method == "lst" and exp.init == "magnitude":
-        model.initialize([], lambda _name: contextlib.nullcontext(), init="magnitude", loss_fn=None)
+    if method == "lst" and exp.init == "magnitude":  # ladder_init pca (the default) reads these examples' taps
+        taps_from = Batcher(backbone.tokenizer, CPU).batches(instruct.encode(examples()[:8], backbone.tokenizer, 64), 8)
+        model.initialize(taps_from, lambda _name: contextlib.nullcontext(), init="magnitude", loss_fn=None)
     return model
 
 
@@ -219,7 +220,7 @@ def test_side_checkpointing_recomputes_the_side_with_the_same_loss_and_gradients
 
 def test_side_network_keeps_heads_and_grouped_key_values(backbones):
     backbone = backbones["qwen3"]  # head_dim 32 (not 64 / 4 heads)
-    model = build(backbone, "lst", r=4, init="magnitude")
+    model = build(backbone, "lst", r=4, init="magnitude", ladder_init="selection")  # the backbone's own slices
     side = model.side["decoder"]
     attention = side.layers[0].self_attn
     assert (side.config.num_attention_heads, side.config.num_key_value_heads, side.config.head_dim) == (4, 2, 8)

@@ -80,7 +80,7 @@ def test_side_width_is_backbone_width_over_r(minilm, sst2, r):
 
 
 def test_kept_layers_are_honoured(minilm, sst2):
-    lst, _ = build_method(minilm, sst2, "lst", keep_layers=[1, 3, 5], init="magnitude")
+    lst, _ = build_method(minilm, sst2, "lst", keep_layers=[1, 3, 5], init="magnitude", ladder_init="selection")
     lst.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     assert lst.kept == [1, 3, 5]
     assert len(lst.family.side_layers(lst.side["encoder"])) == 3
@@ -173,7 +173,7 @@ def test_fisher_and_magnitude_init_give_different_side_networks(minilm, sst2):
 
 
 def test_pruning_init_starts_ladders_as_the_residual_selection(minilm, sst2):
-    lst, _ = build_method(minilm, sst2, "lst", init="magnitude")
+    lst, _ = build_method(minilm, sst2, "lst", init="magnitude", ladder_init="selection")
     lst.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     residual = lst.pruned_sets["encoder"][0]["R"]
     x = torch.randn(2, 5, minilm.config.hidden_size)

@@ -39,7 +39,7 @@ def task():
 
 
 def build(backbone, task, **fields):
-    exp = experiment(methods=["lst"], r=4, **fields)
+    exp = experiment(methods=["lst"], r=4, ladder_init="selection", **fields)  # the paper's pruning init, no taps read
     model = BUILDERS["lst"](backbone, backbone.new_task_model(task.spec, 0), exp)
     model.initialize([], lambda _phase: nullcontext(), init="magnitude", loss_fn=None)
     return model

@@ -96,9 +96,9 @@ def backbone_forward_saves(lst, b: dict) -> tuple[list, torch.Tensor]:
 def test_cross_attention_trains_a_step_with_the_backbone_out_of_autograd(backbones, task, preset):
     backbone = backbones[preset]
     lst = build(backbone, task, fusion="cross_attention", init="magnitude")
-    lst.initialize([], no_phase, init="magnitude", loss_fn=None)
-    lst.train()
     b = batch(backbone, task.train[:8])
+    lst.initialize([b], no_phase, init="magnitude", loss_fn=None)  # ladder_init pca (the default) reads its taps
+    lst.train()
     inside, logits = backbone_forward_saves(lst, b)
     assert inside == [], f"the backbone saved tensors for backward: {inside[:5]}"
     before = {n: p.detach().clone() for n, p in lst.named_parameters() if p.requires_grad}

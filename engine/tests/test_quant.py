@@ -128,7 +128,7 @@ def test_fisher_pruning_copies_the_dequantised_backbone(folder):
     """The Fisher pass runs through the 4-bit layers, and the side blocks start as slices of their dequantised
     weights (the packed storage has another shape: reading it raw would fail or copy codes)."""
     backbone = quantised(folder, "nf4")
-    model = build(backbone, "lst", r=4, init="fisher")
+    model = build(backbone, "lst", r=4, init="fisher", ladder_init="selection")  # slices, not a rotation of them
     features = instruct.encode(examples(), backbone.tokenizer, 64)
     batches = list(Batcher(backbone.tokenizer, CPU).batches(features, 16))
     model.initialize(batches, lambda _name: contextlib.nullcontext(), init="fisher", loss_fn=loss_for(instruct.SPEC))

@@ -26,9 +26,9 @@ def mean_loss(model, batches) -> float:
 def test_training_lowers_the_loss_on_sst2(minilm, sst2, method):
     torch.manual_seed(0)
     model, exp = build_method(minilm, sst2, method, init="magnitude", **EXTRA.get(method, {}))
-    if isinstance(model, LadderSideNetwork):
-        model.initialize(iter([]), nullcontext, init="magnitude", loss_fn=None)
     batches = [batch_of(minilm, sst2.train[i : i + 8]) for i in range(0, 32, 8)]
+    if isinstance(model, LadderSideNetwork):  # ladder_init pca (the default) reads the batches' taps
+        model.initialize(iter(batches), nullcontext, init="magnitude", loss_fn=None)
     before = mean_loss(model, batches)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=LR[method])
     for step in range(12):

@@ -178,7 +178,7 @@ class Experiment:
         "distillation of the backbone on the task's training text (distill_steps), or random",
     )
     ladder_init: str = setting(
-        "selection",
+        "pca",  # issue 16: +1.3 points on the demo (5 seeds), +1.7 on SST-2 (3 seeds) over the selection
         label="Ladder basis at init",
         group="lst",
         methods=LST,

@@ -42,6 +42,7 @@ PAPER: dict[str, Any] = {
     "weight_decay": 0.0,
     "fisher_samples": 1024,
     "init": "fisher",
+    "ladder_init": "selection",  # the paper's pruning keeps coordinates; pca (the default) is ours (issue 16)
     "r": 8,
     "adapter_size": 48,
     "lora_rank": 32,
