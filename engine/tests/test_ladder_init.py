@@ -83,6 +83,24 @@ def test_the_side_weights_are_rotated_onto_the_basis(both):
     torch.testing.assert_close(side.output.LayerNorm.weight, scale)
 
 
+def test_the_fisher_pass_hands_the_basis_the_same_taps_as_a_pass_of_its_own(minilm, sst2):
+    """pca reads its taps during the Fisher pass's forward (no second backbone pass): the same tokens' taps a frozen
+    forward of its own gives (padding left out), to bf16 rounding where the pass computes in bf16."""
+    model, _ = build_method(minilm, sst2, "lst", init="fisher", ladder_init="pca")
+    batches = [batch_of(minilm, sst2.train[i : i + 8], max_length=48) for i in (0, 8)]
+    during_fisher = ladder_basis.TapMoments()
+    model._importance("fisher", batches, F.cross_entropy, None, during_fisher)
+    own_pass = ladder_basis.TapMoments().read(model, batches)
+    assert during_fisher.sums.keys() == own_pass.sums.keys() == {"encoder"}
+    assert len(during_fisher.sums["encoder"]) == 1 + len(model.kept)  # the embedding tap and each kept layer's
+    tokens = int(sum(b["attention_mask"].sum() for b in batches))
+    for key, (moment, count) in own_pass.sums["encoder"].items():
+        assert count == tokens
+        fisher_moment, fisher_count = during_fisher.sums["encoder"][key]
+        assert fisher_count == count
+        torch.testing.assert_close(fisher_moment, moment, rtol=2e-2, atol=2e-2 * float(moment.abs().max()))
+
+
 def test_a_pca_run_trains_and_its_init_has_its_own_cache_key(tmp_path):
     examples = [{"input_ids": [101, 5, 102], "label": 1}]
     keys = {
