@@ -66,9 +66,30 @@ BAD_INPUTS = [
 ]
 
 
+# Through a real `python -m ladderlab.cli` process: one refused before anything loads, one refused once MiniLM is
+# built. The others run in this process through cli.main, the code path the process runs (each start costs seconds
+# of imports); test_bad_input_table.py checks the same kinds of bad input in-process too, on bert-tiny.
+IN_A_PROCESS = {"unknown method", "r does not divide"}
+
+
+def ladderlab_here(*args: str, cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """cli.main in this process, run from ``cwd``, as a CompletedProcess (exit status, stdout, stderr)."""
+    from ladderlab import cli as ladderlab_cli
+
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = ladderlab_cli.main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["ladderlab", *args], code, out, err)
+
+
 @pytest.mark.parametrize("case,args,needle", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_gives_error_event_and_clear_message(tmp_path, validator, case, args, needle):
-    result = ladderlab(*args, *TINY, "--runs-dir", str(tmp_path / "runs"), "--format", "events", cwd=tmp_path)
+def test_bad_input_gives_error_event_and_clear_message(tmp_path, validator, case, args, needle, monkeypatch, capsys):
+    args = [*args, *TINY, "--runs-dir", str(tmp_path / "runs"), "--format", "events"]
+    if case in IN_A_PROCESS:
+        result = ladderlab(*args, cwd=tmp_path)
+    else:
+        result = ladderlab_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     assert needle.lower() in result.stderr.lower(), result.stderr
@@ -78,13 +99,13 @@ def test_bad_input_gives_error_event_and_clear_message(tmp_path, validator, case
         validator.validate(event)
 
 
-def test_malformed_experiment_file(tmp_path):
+def test_malformed_experiment_file(tmp_path, monkeypatch, capsys):
     config = tmp_path / "broken.ladder.json"
     config.write_text('{"task": "sst2", "r": 8,}')
-    result = ladderlab("run", "--config", str(config), cwd=tmp_path)
+    result = ladderlab_here("run", "--config", str(config), cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2 and "not valid JSON" in result.stderr and "Traceback" not in result.stderr
     config.write_text('{"task": "sst2", "reduction": 8}')
-    result = ladderlab("run", "--config", str(config), cwd=tmp_path)
+    result = ladderlab_here("run", "--config", str(config), cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2 and "unknown field(s) reduction" in result.stderr
 
 
@@ -162,8 +183,9 @@ def test_committed_event_fixture_validates(validator):
             validator.validate(json.loads(line))
 
 
-def test_default_runs_dir_is_under_the_current_folder(tmp_path):
-    result = ladderlab("run", "--method", "bitfit", "--task", "sst2", "--data", str(SST2), *TINY, cwd=tmp_path)
+def test_default_runs_dir_is_under_the_current_folder(tmp_path, monkeypatch, capsys):
+    args = ("run", "--method", "bitfit", "--task", "sst2", "--data", str(SST2), *TINY)
+    result = ladderlab_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((tmp_path / ".ladderlab" / "runs").iterdir())) == 1
     assert REPO.exists()
