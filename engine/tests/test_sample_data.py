@@ -163,13 +163,27 @@ def test_missing_default_backbone_hint_names_the_setup_command(monkeypatch):
     assert "Ladder Lab: Set Up Engine Environment" in hint and "pip" not in hint and "--backbone" not in hint
 
 
-def test_the_cli_speaks_to_the_extension_when_it_says_so(tmp_path):
-    """Through the real CLI: the error event and stderr carry the extension's wording only under LADDERLAB_CLIENT."""
+def test_the_cli_speaks_to_the_extension_when_it_says_so(tmp_path, monkeypatch, capsys):
+    """Through the real CLI: the error event and stderr carry the extension's wording only under LADDERLAB_CLIENT.
+    The extension's case runs in a real process, as the extension starts one; the terminal's runs cli.main in this
+    process (the code path of the process, without its seconds of imports), with the same environment and folder."""
     args = ("run", "--method", "lst", "--task", "imdb", "--backbone", "preset:bert-tiny", "--format", "events")
+    args = (*args, "--runs-dir", str(tmp_path / "runs"))
     for client, expect in ((None, "npm install"), ("vscode", "Experiment view's Data field")):
-        result = ladderlab(*args, "--runs-dir", tmp_path / "runs", cwd=tmp_path, client=client)
-        assert result.returncode == 2, result.stderr[-2000:]
-        error = next(json.loads(line) for line in result.stdout.splitlines() if '"error"' in line)
+        if client:
+            result = ladderlab(*args, cwd=tmp_path, client=client)
+            code, out = result.returncode, result.stdout
+        else:
+            from ladderlab import cli as ladderlab_cli
+
+            monkeypatch.delenv(CLIENT_ENV, raising=False)
+            monkeypatch.delenv("LADDERLAB_IMDB", raising=False)
+            monkeypatch.chdir(tmp_path)
+            capsys.readouterr()
+            code = ladderlab_cli.main(list(args))
+            out = capsys.readouterr().out
+        assert code == 2, out[-2000:]
+        error = next(json.loads(line) for line in out.splitlines() if '"error"' in line)
         assert error["kind"] == "bad_input" and expect in error["hint"], error
 
 
