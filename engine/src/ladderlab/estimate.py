@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import multiprocessing
+import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -206,19 +207,31 @@ def estimate_run(
     ``{"peak_bytes", "components": {role: bytes at the peak}, "device"}``.
 
     Each trace runs in a fresh child process. Tracing a PEFT model on fake tensors and then another model in the
-    same process crashed torch 2.13 (segfault in backward, ~2 runs in 3); a child per trace is immune, keeps
-    the caller's process clean, and costs a few seconds of start-up (the child loads the config-only backbone)."""
+    same process crashed torch 2.13 (segfault in backward, ~2 runs in 3); a child per trace is immune and keeps
+    the caller's process clean. The children are forked from a forkserver that has imported this module once (it
+    never traces, nor touches CUDA), so a trace costs no interpreter start and no imports of torch, transformers
+    and PEFT (seconds each time when every child was spawned); each child takes the caller's environment as it is
+    at the call, as a spawned one did. Fork from the caller itself is unsafe once CUDA is initialised there."""
     device = device or resolve_device(exp.device)
-    context = multiprocessing.get_context("spawn")  # fork is unsafe once CUDA is initialised in the parent
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])  # read when the server starts (the first trace), once
     for attempt in (1, 2):
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             try:
                 job = (exp, method, str(device), length, rows, response_tokens, bf16_weights, checkpointing)
-                return pool.submit(_estimate_here, *job).result()
+                return pool.submit(_estimate_in_child, dict(os.environ), *job).result()
             except BrokenProcessPool:
                 if attempt == 2:
                     raise RuntimeError(f"the memory estimate of {method} crashed its process twice") from None
     raise AssertionError("unreachable")
+
+
+def _estimate_in_child(environ: dict[str, str], *job) -> dict:
+    """_estimate_here in a child forked from the forkserver, under the caller's environment at the call (the
+    server's is the one it started with)."""
+    os.environ.clear()
+    os.environ.update(environ)
+    return _estimate_here(*job)
 
 
 def _estimate_here(
