@@ -37,6 +37,18 @@ def cli(*parts: str | Path) -> list[str]:
     return [arg for part in parts for arg in ([str(part)] if isinstance(part, Path) else part.split())]
 
 
+def cli_here(*args: str, cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
+    """``ladderlab *args`` through cli.main in this process, run from ``cwd``, as a CompletedProcess (exit status,
+    stdout, stderr): the code path a ``python -m ladderlab.cli`` process runs, without its seconds of imports."""
+    from ladderlab import cli as ladderlab_cli
+
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    code = ladderlab_cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(["ladderlab", *args], code, out, err)
+
+
 # A run small enough for seconds on a CPU that still goes through every phase.
 TINY = cli("--max-train-examples 16 --max-eval-examples 8 --epochs 1 --batch-size 8 --max-length 32")
 

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 
 import helpers
-from helpers import FIXTURES, REPO, SCHEMA, SST2, cli
+from helpers import FIXTURES, REPO, SCHEMA, SST2, cli, cli_here
 
 TINY = [*helpers.TINY, "--fisher-samples", "4"]
 
@@ -72,24 +72,13 @@ BAD_INPUTS = [
 IN_A_PROCESS = {"unknown method", "r does not divide"}
 
 
-def ladderlab_here(*args: str, cwd: Path, monkeypatch, capsys) -> subprocess.CompletedProcess:
-    """cli.main in this process, run from ``cwd``, as a CompletedProcess (exit status, stdout, stderr)."""
-    from ladderlab import cli as ladderlab_cli
-
-    monkeypatch.chdir(cwd)
-    capsys.readouterr()
-    code = ladderlab_cli.main(list(args))
-    out, err = capsys.readouterr()
-    return subprocess.CompletedProcess(["ladderlab", *args], code, out, err)
-
-
 @pytest.mark.parametrize("case,args,needle", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
 def test_bad_input_gives_error_event_and_clear_message(tmp_path, validator, case, args, needle, monkeypatch, capsys):
     args = [*args, *TINY, "--runs-dir", str(tmp_path / "runs"), "--format", "events"]
     if case in IN_A_PROCESS:
         result = ladderlab(*args, cwd=tmp_path)
     else:
-        result = ladderlab_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+        result = cli_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
     assert needle.lower() in result.stderr.lower(), result.stderr
@@ -102,10 +91,10 @@ def test_bad_input_gives_error_event_and_clear_message(tmp_path, validator, case
 def test_malformed_experiment_file(tmp_path, monkeypatch, capsys):
     config = tmp_path / "broken.ladder.json"
     config.write_text('{"task": "sst2", "r": 8,}')
-    result = ladderlab_here("run", "--config", str(config), cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    result = cli_here("run", "--config", str(config), cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2 and "not valid JSON" in result.stderr and "Traceback" not in result.stderr
     config.write_text('{"task": "sst2", "reduction": 8}')
-    result = ladderlab_here("run", "--config", str(config), cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    result = cli_here("run", "--config", str(config), cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 2 and "unknown field(s) reduction" in result.stderr
 
 
@@ -185,7 +174,7 @@ def test_committed_event_fixture_validates(validator):
 
 def test_default_runs_dir_is_under_the_current_folder(tmp_path, monkeypatch, capsys):
     args = ("run", "--method", "bitfit", "--task", "sst2", "--data", str(SST2), *TINY)
-    result = ladderlab_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+    result = cli_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(list((tmp_path / ".ladderlab" / "runs").iterdir())) == 1
     assert REPO.exists()

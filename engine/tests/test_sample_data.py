@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import FIXTURES, REPO, SST2, cli, load_fails
+from helpers import FIXTURES, REPO, SST2, cli, cli_here, load_fails
 from ladderlab.backbones import default_backbone_path
 from ladderlab.config import STARTER, build_experiment
 from ladderlab.data import canonical_task, load_task, sample
@@ -174,14 +174,10 @@ def test_the_cli_speaks_to_the_extension_when_it_says_so(tmp_path, monkeypatch, 
             result = ladderlab(*args, cwd=tmp_path, client=client)
             code, out = result.returncode, result.stdout
         else:
-            from ladderlab import cli as ladderlab_cli
-
             monkeypatch.delenv(CLIENT_ENV, raising=False)
             monkeypatch.delenv("LADDERLAB_IMDB", raising=False)
-            monkeypatch.chdir(tmp_path)
-            capsys.readouterr()
-            code = ladderlab_cli.main(list(args))
-            out = capsys.readouterr().out
+            result = cli_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
+            code, out = result.returncode, result.stdout
         assert code == 2, out[-2000:]
         error = next(json.loads(line) for line in out.splitlines() if '"error"' in line)
         assert error["kind"] == "bad_input" and expect in error["hint"], error
