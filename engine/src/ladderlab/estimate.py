@@ -208,13 +208,10 @@ def estimate_run(
 
     Each trace runs in a fresh child process. Tracing a PEFT model on fake tensors and then another model in the
     same process crashed torch 2.13 (segfault in backward, ~2 runs in 3); a child per trace is immune and keeps
-    the caller's process clean. The children are forked from a forkserver that has imported this module once (it
-    never traces, nor touches CUDA), so a trace costs no interpreter start and no imports of torch, transformers
-    and PEFT (seconds each time when every child was spawned); each child takes the caller's environment as it is
-    at the call, as a spawned one did. Fork from the caller itself is unsafe once CUDA is initialised there."""
+    the caller's process clean (``_child_context``: how the child starts). Each child takes the caller's
+    environment as it is at the call."""
     device = device or resolve_device(exp.device)
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])  # read when the server starts (the first trace), once
+    context = _child_context(torch.device(device).type)
     for attempt in (1, 2):
         with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
             try:
@@ -226,9 +223,22 @@ def estimate_run(
     raise AssertionError("unreachable")
 
 
+def _child_context(device_type: str):
+    """For a CPU estimate, children forked from a forkserver that imported this module once: a trace then costs no
+    interpreter start and no imports of torch, transformers and PEFT (seconds each when every child was spawned).
+    For CUDA, and where there is no forkserver (Windows), a spawned child, as before: importing PEFT can import
+    bitsandbytes, which initialises CUDA on a GPU machine, and CUDA does not survive a fork (nor does forking the
+    caller itself, which may hold CUDA already)."""
+    if device_type == "cpu" and "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])  # read when the server starts (the first trace), once
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 def _estimate_in_child(environ: dict[str, str], *job) -> dict:
-    """_estimate_here in a child forked from the forkserver, under the caller's environment at the call (the
-    server's is the one it started with)."""
+    """_estimate_here in a child, under the caller's environment at the call (a forkserver's is the one it started
+    with)."""
     os.environ.clear()
     os.environ.update(environ)
     return _estimate_here(*job)
