@@ -172,14 +172,12 @@ def test_the_cli_speaks_to_the_extension_when_it_says_so(tmp_path, monkeypatch, 
     for client, expect in ((None, "npm install"), ("vscode", "Experiment view's Data field")):
         if client:
             result = ladderlab(*args, cwd=tmp_path, client=client)
-            code, out = result.returncode, result.stdout
         else:
             monkeypatch.delenv(CLIENT_ENV, raising=False)
             monkeypatch.delenv("LADDERLAB_IMDB", raising=False)
             result = cli_here(*args, cwd=tmp_path, monkeypatch=monkeypatch, capsys=capsys)
-            code, out = result.returncode, result.stdout
-        assert code == 2, out[-2000:]
-        error = next(json.loads(line) for line in out.splitlines() if '"error"' in line)
+        assert result.returncode == 2, result.stdout[-2000:]
+        error = next(json.loads(line) for line in result.stdout.splitlines() if '"error"' in line)
         assert error["kind"] == "bad_input" and expect in error["hint"], error
 
 
