@@ -70,6 +70,10 @@ VARIANTS = {
     "batch-8": {"batch_size": 8},  # the same epochs in twice the steps (the demo: 150 instead of 75)
     "warmup-0.2": {"warmup_ratio": 0.2},  # a longer warm-up than the default 6%
     "r-4": {"r": 4},  # a side network twice as wide (more memory than r=8: reported, not a candidate default)
+    # fewer side blocks (the paper's layer dropping): with r-4, a wider side network in no more memory than r=8's six
+    "layers-1,3,5": {"keep_layers": [1, 3, 5]},
+    "layers-3,4,5": {"keep_layers": [3, 4, 5]},
+    "distill": {"init": "distillation"},  # the side network distilled from the backbone before the task
 }
 
 
@@ -214,10 +218,13 @@ def summary(runs: list[dict]) -> str:
                     if _key(r)[:3] == (setting, pooling, method) and r["seed"] == 0
                 )
                 secs = statistics.mean(r["seconds"] for r in at)
+                # the steps alone (rows since train_seconds was recorded): the time a user's budget buys
+                trained = [r["train_seconds"] for r in at if "train_seconds" in r]
+                secs_text = f"{secs:.0f} s a run" + (f" ({statistics.mean(trained):.0f} s training)" if trained else "")
                 lines.append(
                     f"  {method:5} lr {lr:g}  {statistics.mean(scores[method]):.2f} ± {sd:.2f} ({len(at)})"
                     f"  validation {_mean_sd([r['validation_accuracy'] for r in at])}"
-                    f"  {secs:.0f} s a run   [validation on seed 0: {grid}]"
+                    f"  {secs_text}   [validation on seed 0: {grid}]"
                 )
             if "lora" not in scores and "lst" in scores:  # an LST-only variant: against LoRA without its LST part
                 arm = _lora_arm(chosen[setting], pooling)

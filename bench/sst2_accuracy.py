@@ -62,6 +62,7 @@ def run_all(base, lrs: dict[str, float], methods, quiet: bool) -> list[dict]:
                 "accounted_bytes": summary["memory"]["accounted_bytes"],
                 "saved_for_backward_bytes": summary["memory"]["saved_for_backward_bytes"],
                 "seconds": round(time.time() - started, 1),
+                "train_seconds": train_seconds(Path(summary["run_dir"])),
             }
         )
         print(
@@ -70,6 +71,14 @@ def run_all(base, lrs: dict[str, float], methods, quiet: bool) -> list[dict]:
             flush=True,
         )
     return rows
+
+
+def train_seconds(run_dir: Path) -> float:
+    """The run's training time alone: its steps' own durations (events.jsonl), without the init, the evaluations and
+    the loading that ``seconds`` includes, so that methods can be compared at equal training time."""
+    with open(run_dir / "events.jsonl", encoding="utf-8") as events:
+        steps = [json.loads(line) for line in events if '"train_step"' in line]
+    return round(sum(e["step_s"] for e in steps if e["type"] == "train_step"), 1)
 
 
 def table(rows: list[dict]) -> str:
