@@ -132,8 +132,13 @@ def choose(runs: list[dict]) -> dict:
     its grid ran (ties: the lower). That is seed 0 alone unless more seeds were run at each rate: one seed's
     validation on 1,000 examples carries about ±1.3 points of sampling, so where rates were close on seed 0 the
     other rates can be run on the chosen rate's seeds too, and the rate is then chosen on their mean."""
+    return chosen_from(grid_validation(runs))
+
+
+def chosen_from(grids: dict) -> dict:
+    """``choose``'s answer from ``grid_validation``'s (for a caller that needs both)."""
     chosen: dict = {}
-    for (setting, arm, method), (_, by_lr) in grid_validation(runs).items():
+    for (setting, arm, method), (_, by_lr) in grids.items():
         chosen.setdefault(setting, {}).setdefault(arm, {})[method] = max(sorted(by_lr), key=by_lr.__getitem__)
     return chosen
 
@@ -225,7 +230,8 @@ def _mean_sd(values: list[float]) -> str:
 
 
 def summary(runs: list[dict]) -> str:
-    chosen, grids = choose(runs), grid_validation(runs)
+    grids = grid_validation(runs)
+    chosen = chosen_from(grids)
     lines = []
     for setting, poolings in chosen.items():
         for pooling, methods in poolings.items():
