@@ -52,6 +52,7 @@ SETTINGS = {
 # one model's accuracy has a sampling error of about 2.5 points (sqrt(0.8 * 0.2 / 250)), and every seed meets the
 # same 250 reviews, so the spread over seeds does not show it; a 1-point target needs the larger sets.
 SETTINGS["demo-2k"] = {**SETTINGS["demo"], "max_eval_examples": 2000}
+GLUE = str(HERE.parent.parent / "shared" / "data" / "glue")  # the shared GLUE copy beside the repository
 SST2_DEV = 872  # the sst2 setting's test set: the official dev set, uncapped
 # the test examples each setting's runs are scored on (max_eval_examples caps validation and test alike)
 TEST_SIZE = {name: fields.get("max_eval_examples", SST2_DEV) for name, fields in SETTINGS.items()}
@@ -161,6 +162,16 @@ def grid_validation(runs: list[dict]) -> dict:
     return out
 
 
+def setting_fields(setting: str, glue: str | None) -> dict:
+    """A setting's experiment fields on the embedded default backbone, on CPU; sst2 reads GLUE's SST-2 folder."""
+    fields = {**SETTINGS[setting], "backbone": "default", "device": "cpu"}
+    if setting == "sst2":
+        if not glue:
+            raise SystemExit("--glue FOLDER (holding SST-2/train.tsv and dev.tsv) is needed for the sst2 setting")
+        fields["data"] = str(Path(glue) / "SST-2")
+    return fields
+
+
 def run(
     setting: str,
     pooling: str,
@@ -171,12 +182,8 @@ def run(
     glue: str | None,
     results: Path,
 ) -> None:
-    fields = {**SETTINGS[setting], "backbone": "default", "runs_dir": str(HERE / ".runs"), "device": "cpu"}
+    fields = {**setting_fields(setting, glue), "runs_dir": str(HERE / ".runs")}
     fields["ladder_init"] = "selection"  # the rows before issue 16 changed the default: the arm without "pca"
-    if setting == "sst2":
-        if not glue:
-            raise SystemExit("--glue FOLDER (holding SST-2/train.tsv and dev.tsv) is needed for the sst2 setting")
-        fields["data"] = str(Path(glue) / "SST-2")
     base = build_experiment({}, {**fields, "pooling": pooling, **variant_fields(variant)})
     runs = _load(results)["runs"]
 
@@ -282,7 +289,7 @@ def main() -> None:
     parser.add_argument("--variant", default="", help="VARIANTS names, joined by +")
     parser.add_argument("--grid", help="JSON {method: [rates]} replacing the default grid of those methods")
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)), help="the first picks the rate")
-    parser.add_argument("--glue", default=str(HERE.parent.parent / "shared" / "data" / "glue"))
+    parser.add_argument("--glue", default=GLUE)
     parser.add_argument("--summary", action="store_true", help="print the tables from the results file; run nothing")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results file (read, then added to)")
     args = parser.parse_args()
