@@ -46,3 +46,12 @@ def test_text_table_rows_are_named_by_run_label(tmp_path):
     assert firsts == ["LST r=4", "LST r=16", "LoRA rank 32"]
     assert table.splitlines()[0].startswith("run ")
     assert any(line.startswith("Full fine-tuning") and "FAILED" in line for line in table.splitlines())
+
+
+def test_text_table_shows_each_run_time(tmp_path):
+    timed = {**_row(tmp_path, "a", {"method": "lst", "lr": 0.003}), "duration_s": 41.6}
+    untimed = _row(tmp_path, "b", {"method": "lora", "lr": 0.003})  # a summary from before duration_s: a dash
+    lines = format_table([timed, untimed]).splitlines()
+    cells = [[c for c in line.split("  ") if c.strip()] for line in lines]
+    column = [c.strip() for c in cells[0]].index("run time s")
+    assert [cells[2][column].strip(), cells[3][column].strip()] == ["42", "-"]

@@ -36,7 +36,8 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
     on_cuda = any(r["memory"].get("train_peak_bytes") is not None for r in rows)
     memory_header = "peak train MiB (CUDA)" if on_cuda else "train memory MiB (accounted)"
     metric_names = [k for k in rows[0]["metrics"] if k != "score"] if rows else []
-    header = ["run", "trainable %", memory_header, "saved-for-backward MiB", *metric_names, "score"]
+    # run time: the whole run (set-up, training, evaluations), the duration the extension's Results table shows too
+    header = ["run", "trainable %", memory_header, "saved-for-backward MiB", "run time s", *metric_names, "score"]
     lines = []
     for r, name in zip(rows, row_labels(rows), strict=True):
         mem = r["memory"]
@@ -47,6 +48,7 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
                 f"{r['trainable_pct']:.2f}",
                 _mib(peak),
                 _mib(mem["saved_for_backward_bytes"]),
+                "-" if r.get("duration_s") is None else f"{r['duration_s']:.0f}",
                 *(f"{r['metrics'].get(m, float('nan')):.2f}" for m in metric_names),
                 f"{r['metrics']['score']:.2f}",
             ]
