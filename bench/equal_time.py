@@ -1,6 +1,6 @@
 """LST against LoRA at equal training time, on a bench/lst_accuracy.py setting (issue 16).
 
-    .venv/bin/python bench/equal_time.py                  # demo-2k, seed 0: about 6 minutes on 2 cores
+    .venv/bin/python bench/equal_time.py                  # demo-2k, seed 0: about 7 minutes on 2 cores
     .venv/bin/python bench/equal_time.py --seeds 0,1,2
 
 The arms run one after another in this process, so their times compare only on an otherwise idle machine. An arm's
@@ -65,8 +65,7 @@ def main() -> None:
     # 3e-3: the rate bench/lst_accuracy.py chose on validation for both methods on demo-2k, at 1 and at 2 epochs
     parser.add_argument("--lr", type=float, default=3e-3)
     args = parser.parse_args()
-    runs_dir = HERE / ".runs"
-    base = build_experiment({}, {**setting_fields(args.setting, args.glue), "runs_dir": str(runs_dir)})
+    base = build_experiment({}, {**setting_fields(args.setting, args.glue), "runs_dir": str(HERE / ".runs")})
     rows = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         for arm, (method, fields) in ARMS.items():
