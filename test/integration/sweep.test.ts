@@ -285,9 +285,13 @@ test('Run on a sweep file launches the sweep: the panel follows its progress, St
     const results = JSON.parse(readFileSync(path.join(first.sweepDir!, 'results.json'), 'utf8')) as {
       points: { point: { r: number }; n: number; mean: { score: number } }[];
     };
+    // The engine writes the manifest (every trial finished) before it rewrites results.json, so a refresh in between
+    // shows 4 finished beside the results from the stop (one seed for a point); the rewrite brings a refresh of its own.
     const state = await waitFor('the panel shows every trial finished and the results', () => {
       const s = panel.lastState;
-      return s && s.counts.finished === 4 && s.table.rows.length === 2 ? s : undefined;
+      return s && s.counts.finished === 4 && s.table.rows.length === 2 && s.table.rows.every((r) => r.n === 2)
+        ? s
+        : undefined;
     });
     state.table.rows.forEach((row, i) => {
       const point = results.points.find((p) => `LST r=${p.point.r}` === row.label);
