@@ -48,6 +48,8 @@ export interface RunSummary {
   memory: SummaryMemory;
   best_epoch?: number;
   duration_s: number;
+  /** How many test examples the metrics were computed on (absent from engines before it). */
+  test_examples?: number;
 }
 
 /** Fields every event carries. */

@@ -55,3 +55,18 @@ def test_text_table_shows_each_run_time(tmp_path):
     cells = [[c for c in line.split("  ") if c.strip()] for line in lines]
     column = [c.strip() for c in cells[0]].index("run time s")
     assert [cells[2][column].strip(), cells[3][column].strip()] == ["42", "-"]
+
+
+def test_text_table_gives_each_accuracy_its_sampling_error(tmp_path):
+    rows = [
+        {**_row(tmp_path, "a", {"method": "lst", "lr": 0.003}), "test_examples": 250},  # 80 on 250: ±2.53
+        {**_row(tmp_path, "b", {"method": "lora", "lr": 0.003}), "test_examples": 1000},
+        _row(tmp_path, "c", {"method": "full", "lr": 0.0001}),  # a summary from before test_examples: a dash
+    ]
+    rows[1]["metrics"] = {"accuracy": 50.0, "score": 50.0}  # 50 on 1,000: ±1.58
+    cells = [[c.strip() for c in line.split("  ") if c.strip()] for line in format_table(rows).splitlines()]
+    assert cells[0][-1] == "± SE (accuracy)"
+    assert [line[-1] for line in cells[2:]] == ["±2.53", "±1.58", "-"]
+    regression = {**_row(tmp_path, "d", {"method": "lst", "lr": 0.003}), "test_examples": 250}
+    regression["metrics"] = {"pearson": 80.0, "score": 80.0}  # no accuracy: no binomial error, no column
+    assert "± SE" not in format_table([regression, rows[2]])

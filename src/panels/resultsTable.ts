@@ -50,7 +50,8 @@ export function toRow(run: FinishedRun, among: RunConfig[] = [configOf(run)], se
   const task = typeof config.task === 'string' ? config.task : null;
   const method = s.method || run.method;
   const validation = s.validation_metrics?.score;
-  const testExamples = run.timing?.testExamples ?? null;
+  // The summary's count (engines since 2026-12-02) wins; older runs have it only in events.jsonl's test evaluation.
+  const testExamples = s.test_examples ?? run.timing?.testExamples ?? null;
   return {
     runId: run.id,
     method,

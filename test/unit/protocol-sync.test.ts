@@ -80,6 +80,7 @@ const NESTED_FIELDS: Record<string, Presence<unknown> | object> = {
     memory: R,
     best_epoch: O,
     duration_s: R,
+    test_examples: O,
   } satisfies Presence<P.RunSummary>,
   '/$defs/sweep_point': {
     method: R,

@@ -218,6 +218,10 @@ test('noise band: binomial SE, and a warning when two accuracies are within 2 SE
   // The same gap on 20,000 examples is real: no warning.
   assert.deepEqual(buildTable([at('a', 85, 4, 20000), at('b', 86.5, 8, 20000)]).notes, []);
   assert.ok(toMarkdown(close).includes('> ⚠ LST r=4 vs LST r=8'));
+  // The summary's own test_examples serves where events.jsonl gave none (a torn or missing event log).
+  const fromSummary = { ...at('c', 80, 4), timing: undefined };
+  fromSummary.summary = { ...fromSummary.summary, test_examples: 100 };
+  assert.equal(buildTable([fromSummary]).rows[0].accuracySe, 4);
 });
 
 test('latest comparison: runs that record their comparison are grouped by it', () => {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,7 +38,11 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
     memory_header = "peak train MiB (CUDA)" if on_cuda else "train memory MiB (accounted)"
     metric_names = [k for k in rows[0]["metrics"] if k != "score"] if rows else []
     # run time: the whole run (set-up, training, evaluations), the duration the extension's Results table shows too
+    # one run's sampling error over its test examples, as the extension's Results table shows it: a one-seed table
+    # on a few hundred examples invites reading gaps that are noise (about 2.5 points a run on the demo's 250 reviews)
+    noise = any(_accuracy_se(r) is not None for r in rows)
     header = ["run", "trainable %", memory_header, "saved-for-backward MiB", "run time s", *metric_names, "score"]
+    header += ["± SE (accuracy)"] if noise else []
     lines = []
     for r, name in zip(rows, row_labels(rows), strict=True):
         mem = r["memory"]
@@ -51,6 +56,7 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
                 "-" if r.get("duration_s") is None else f"{r['duration_s']:.0f}",
                 *(f"{r['metrics'].get(m, float('nan')):.2f}" for m in metric_names),
                 f"{r['metrics']['score']:.2f}",
+                *([_se_text(r)] if noise else []),
             ]
         )
     blank = ["-"] * (len(header) - 2)
@@ -67,3 +73,18 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
     if failed:
         notes.append(f"{len(failed)} of {len(rows) + len(failed) + len(skipped)} methods failed")
     return "\n".join([fmt(header), fmt(["-" * w for w in widths]), *(fmt(line) for line in lines), *notes])
+
+
+def _se_text(row: dict) -> str:
+    se = _accuracy_se(row)
+    return "-" if se is None else f"±{se:.2f}"
+
+
+def _accuracy_se(row: dict) -> float | None:
+    """The binomial standard error of the row's test accuracy in points, sqrt(p (1 - p) / n) with n its test
+    examples (resultsNoise.ts's binomialSe); None without an accuracy or test_examples (summaries from before it)."""
+    accuracy, examples = row["metrics"].get("accuracy"), row.get("test_examples")
+    if accuracy is None or not examples or not math.isfinite(accuracy):
+        return None
+    p = min(1.0, max(0.0, accuracy / 100))
+    return 100 * math.sqrt(p * (1 - p) / examples)

@@ -283,6 +283,7 @@ class Run:
                 "eval_peak_bytes": eval_memory["peak_allocated_bytes"],
             },
             "duration_s": round(duration, 2),
+            "test_examples": len(self.data.features["test"]),  # what the test metrics' sampling error depends on
         }
         write_json_atomic(
             run_dir / "metrics.json", {"test": test_metrics, "validation": best_val, "best_epoch": best_epoch}
