@@ -72,7 +72,7 @@ VARIANTS = {
     "epochs-2": {"epochs": 2},  # the budget: twice the demo's epochs
     "batch-8": {"batch_size": 8},  # the same epochs in twice the steps (the demo: 150 instead of 75)
     "warmup-0.2": {"warmup_ratio": 0.2},  # a longer warm-up than the default 6%
-    "warmup-0": {"warmup_ratio": 0.0},  # none: LST's loss sits near chance for the demo's first half; start at full rate
+    "warmup-0": {"warmup_ratio": 0.0},  # none: LST's loss sits near chance for the demo's first half
     "wd-0.01": {"weight_decay": 0.01},  # AdamW's usual decay (the default follows the paper: 0)
     "r-4": {"r": 4},  # a side network twice as wide (more memory than r=8: reported, not a candidate default)
     # fewer side blocks (the paper's layer dropping): with r-4, a wider side network in no more memory than r=8's six

@@ -37,10 +37,10 @@ def format_table(rows: list[dict], failed: Sequence[dict] = (), skipped: Sequenc
     on_cuda = any(r["memory"].get("train_peak_bytes") is not None for r in rows)
     memory_header = "peak train MiB (CUDA)" if on_cuda else "train memory MiB (accounted)"
     metric_names = [k for k in rows[0]["metrics"] if k != "score"] if rows else []
-    # run time: the whole run (set-up, training, evaluations), the duration the extension's Results table shows too
     # one run's sampling error over its test examples, as the extension's Results table shows it: a one-seed table
     # on a few hundred examples invites reading gaps that are noise (about 2.5 points a run on the demo's 250 reviews)
     noise = any(_accuracy_se(r) is not None for r in rows)
+    # run time: the whole run (set-up, training, evaluations), the duration the extension's Results table shows too
     header = ["run", "trainable %", memory_header, "saved-for-backward MiB", "run time s", *metric_names, "score"]
     header += ["± SE (accuracy)"] if noise else []
     lines = []
