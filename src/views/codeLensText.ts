@@ -3,7 +3,7 @@ import { DEFAULT_LR, FIELDS, lrFor, type ExperimentFileValues } from '../../prot
 import type { StoredRun } from '../runs/runStore';
 import type { RunRecord } from '../runs/types';
 import { runName } from '../runs/runText';
-import { methodLabel, peakMemoryText } from './format';
+import { methodLabel, metricText, peakMemoryText } from './format';
 
 // Not compared: methods (each run holds one), runs_dir (runs from VS Code go to the setting's folder), lr/lrs
 // (config.json holds the one rate the run used: compared below), device (config.json holds the resolved one).
@@ -83,7 +83,7 @@ export function resultsHoverMarkdown(results: readonly MethodResult[]): string |
     }
     const metrics = Object.entries(s.metrics)
       .filter(([k]) => k !== 'score')
-      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .map(([k, v]) => metricText(k, v, s))
       .join(', ');
     rows.push(
       `| ${names[i]} | ${score(run)} | ${cell(metrics)} | ${s.trainable_pct.toFixed(2)}% | ${peakMemoryText(s)} | ${s.duration_s.toFixed(0)} s | \`${run.id}\` |`,

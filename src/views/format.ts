@@ -2,6 +2,7 @@
 import type { EngineEvent, RunSummary } from '../../protocol/events';
 import { methodName } from '../../protocol/runLabel';
 import type { RunRecord } from '../runs/types';
+import { binomialSe } from '../panels/resultsNoise';
 
 /** A method's name as every view shows it: METHOD_TABLE's label (config.py), less its explanation. */
 export function methodLabel(method: string): string {
@@ -45,6 +46,13 @@ export function runDescription(run: RunRecord): string {
   }
 }
 
+/** "accuracy 85.20 ±2.25": an accuracy with its sampling error over the run's test examples (the Results table's
+ * ± SE) where the summary records how many there were; any other metric, or an older summary, as the bare value. */
+export function metricText(name: string, value: number, s: RunSummary): string {
+  const se = name === 'accuracy' ? binomialSe(value, s.test_examples) : null;
+  return `${name} ${value.toFixed(2)}${se === null ? '' : ` ±${se.toFixed(2)}`}`;
+}
+
 /** Markdown for the tree item's tooltip, headed by the run's name (its label, or the user's name for it). */
 export function runTooltip(run: RunRecord, name = methodLabel(run.method)): string {
   const lines = [`**${name}** — ${run.status}`, '', `\`${run.id}\``];
@@ -54,7 +62,7 @@ export function runTooltip(run: RunRecord, name = methodLabel(run.method)): stri
     lines.push(
       '',
       Object.entries(s.metrics)
-        .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+        .map(([k, v]) => metricText(k, v, s))
         .join(' · '),
     );
     lines.push(

@@ -102,6 +102,12 @@ test('the hover is a markdown table with the full numbers', () => {
     /^\| LST r=8 \| 84\.6 \| accuracy 84\.63 \| 1\.50% \| 186 MiB \(acct\) \| 61 s \| `20261126-\d+-lst-beef` \|$/,
   );
   assert.match(rows[4], /^\| Full fine-tuning \| — \| no finished run yet/);
+  // A summary that records its test examples shows the accuracy's sampling error (the Results table's ± SE).
+  const counted = run('lst', 80);
+  counted.summary = { ...counted.summary!, test_examples: 100 };
+  const countedMd = resultsHoverMarkdown(latestResults(FILE, [counted]))!;
+  assert.match(countedMd, /\| accuracy 80\.00 ±4\.00 \|/);
+  assert.match(runTooltip(counted), /accuracy 80\.00 ±4\.00 · score 80\.00/);
 });
 
 test('memory: the CUDA peak when known, else the accounted bytes marked (acct)', () => {
